@@ -1,0 +1,238 @@
+package dev.panamax.runtime;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/** Indexing and data-movement ops: gather/scatter, top-k, concat/split, where, embedding, masks. */
+final class Indexing {
+    private Indexing() {
+    }
+
+    private static void checkIndexType(Tensor index, String op) {
+        if (index.dtype != DType.I64 && index.dtype != DType.I32) {
+            throw new IllegalArgumentException(op + " needs an I64 or I32 index, got " + index.dtype);
+        }
+    }
+
+    private static long checkedIndex(long v, long size, String op, Shape shape) {
+        long i = v < 0 ? v + size : v;
+        if (i < 0 || i >= size) throw new IndexOutOfBoundsException(op + ": index " + v + " out of range for a dim of size " + size + " (shape " + shape + ")");
+        return i;
+    }
+
+    static Tensor indexSelect(Tensor x, int dim, Tensor index) {
+        checkIndexType(index, "indexSelect");
+        if (index.rank() > 1) throw new IllegalArgumentException("indexSelect needs a 1-D index, got " + index.shape);
+        int d = x.shape.normDim(dim);
+        long[] idx = index.toLongArray();
+        long[] od = x.dims();
+        od[d] = idx.length;
+        Tensor out = Tensor.zeros(x.dtype, od);
+        for (int j = 0; j < idx.length; j++) {
+            long i = checkedIndex(idx[j], x.dim(d), "indexSelect", x.shape);
+            out.narrow(d, j, 1).copyFrom(x.narrow(d, i, 1));
+        }
+        return out;
+    }
+
+    static Tensor embedding(Tensor weight, Tensor ids) {
+        if (weight.rank() != 2) throw new IllegalArgumentException("embedding weight must be (V, C), got " + weight.shape);
+        checkIndexType(ids, "embedding");
+        long[] flat = ids.toLongArray();
+        long v = weight.dim(0);
+        for (long id : flat) {
+            if (id < 0 || id >= v) throw new IndexOutOfBoundsException("token id " + id + " out of range for a vocabulary of " + v);
+        }
+        DType dt = Elementwise.computeType(weight);
+        long[] od = Arrays.copyOf(ids.dims(), ids.rank() + 1);
+        od[ids.rank()] = weight.dim(1);
+        Tensor out = Tensor.zeros(dt, flat.length, weight.dim(1));
+        for (int j = 0; j < flat.length; j++) out.select(0, j).copyFrom(weight.select(0, flat[j]));
+        return out.view(od);
+    }
+
+    /** Offset in x of the element addressed by {@code pos} with dim d replaced by {@code di}. */
+    private static long offsetWith(Tensor t, long[] pos, int d, long di) {
+        long off = t.offset;
+        for (int i = 0; i < pos.length; i++) off += (i == d ? di : pos[i]) * t.shape.stride(i);
+        return off;
+    }
+
+    private static boolean next(long[] pos, long[] dims) {
+        for (int i = dims.length - 1; i >= 0; i--) {
+            if (++pos[i] < dims[i]) return true;
+            pos[i] = 0;
+        }
+        return false;
+    }
+
+    private static void checkIndexShape(Tensor x, Tensor index, int d, String op) {
+        if (index.rank() != x.rank()) throw new IllegalArgumentException(op + ": index " + index.shape + " must have the rank of " + x.shape);
+        for (int i = 0; i < x.rank(); i++) {
+            if (i != d && index.dim(i) > x.dim(i)) throw new IllegalArgumentException(op + ": index " + index.shape + " exceeds " + x.shape + " in dim " + i);
+        }
+    }
+
+    static Tensor gather(Tensor x, int dim, Tensor index) {
+        checkIndexType(index, "gather");
+        int d = x.shape.normDim(dim);
+        checkIndexShape(x, index, d, "gather");
+        long[] dims = index.dims();
+        Tensor out = Tensor.zeros(x.dtype, dims);
+        if (out.numel() == 0) return out;
+        int es = x.dtype.byteSize();
+        long[] pos = new long[dims.length];
+        long o = 0;
+        do {
+            long di = checkedIndex(index.getLong(pos), x.dim(d), "gather", x.shape);
+            MemorySegment.copy(x.storage, offsetWith(x, pos, d, di) * es, out.storage, (o++) * es, es);
+        } while (next(pos, dims));
+        return out;
+    }
+
+    static Tensor scatterAddInPlace(Tensor self, int dim, Tensor index, Tensor src) {
+        checkIndexType(index, "scatterAdd");
+        int d = self.shape.normDim(dim);
+        checkIndexShape(self, index, d, "scatterAdd");
+        for (int i = 0; i < index.rank(); i++) {
+            if (index.dim(i) > src.dim(i)) throw new IllegalArgumentException("scatterAdd: index " + index.shape + " exceeds src " + src.shape);
+        }
+        long[] dims = index.dims();
+        if (index.numel() == 0) return self;
+        long[] pos = new long[dims.length];
+        boolean ints = !self.dtype.isFloating();
+        do {
+            long di = checkedIndex(index.getLong(pos), self.dim(d), "scatterAdd", self.shape);
+            long at = offsetWith(self, pos, d, di);
+            long so = offsetWith(src, pos, -1, 0);
+            if (ints) Elem.setLong(self.storage, self.dtype, at, Elem.getLong(self.storage, self.dtype, at) + Elem.getLong(src.storage, src.dtype, so));
+            else Elem.set(self.storage, self.dtype, at, Elem.get(self.storage, self.dtype, at) + Elem.get(src.storage, src.dtype, so));
+        } while (next(pos, dims));
+        return self;
+    }
+
+    static Tensor.TopK topk(Tensor x, int k, int dim, boolean largest) {
+        int d = x.shape.normDim(dim);
+        long n = x.dim(d);
+        if (k < 0 || k > n) throw new IllegalArgumentException("topk k=" + k + " out of range for dim " + dim + " of size " + n);
+        int last = x.rank() - 1;
+        Tensor c = (d == last ? x : x.transpose(d, last)).contiguous();
+        DType dt = c.dtype.isFloating() ? Elementwise.computeType(c) : c.dtype;
+        long rows = n == 0 ? 0 : c.numel() / n;
+        long[] od = c.dims();
+        od[last] = k;
+        Tensor vals = Tensor.zeros(dt, od);
+        Tensor idx = Tensor.zeros(DType.I64, od);
+        double[] row = new double[(int) n];
+        int[] best = new int[k];
+        for (long r = 0; r < rows; r++) {
+            for (int i = 0; i < n; i++) {
+                double v = Elem.get(c.storage, c.dtype, c.offset + r * n + i);
+                row[i] = largest ? v : -v;
+            }
+            selectTop(row, k, best);
+            for (int j = 0; j < k; j++) {
+                Elem.set(vals.storage, dt, r * k + j, Elem.get(c.storage, c.dtype, c.offset + r * n + best[j]));
+                Elem.setLong(idx.storage, DType.I64, r * k + j, best[j]);
+            }
+        }
+        if (d != last) {
+            vals = vals.transpose(d, last).contiguous();
+            idx = idx.transpose(d, last).contiguous();
+        }
+        return new Tensor.TopK(vals, idx);
+    }
+
+    /** Greater-than with NaN the largest and ties broken by lower index. */
+    private static boolean before(double a, int ia, double b, int ib) {
+        boolean an = Double.isNaN(a), bn = Double.isNaN(b);
+        if (an || bn) return an && (!bn || ia < ib);
+        return a > b || (a == b && ia < ib);
+    }
+
+    /** Indices of the k largest values of {@code row}, in descending order, into {@code out}. */
+    private static void selectTop(double[] row, int k, int[] out) {
+        if (k == 0) return;
+        int filled = 0;
+        for (int i = 0; i < row.length; i++) {
+            if (filled == k && !before(row[i], i, row[out[k - 1]], out[k - 1])) continue;
+            int pos = filled == k ? k - 1 : filled++;
+            while (pos > 0 && before(row[i], i, row[out[pos - 1]], out[pos - 1])) {
+                out[pos] = out[pos - 1];
+                pos--;
+            }
+            out[pos] = i;
+        }
+    }
+
+    static List<Tensor> split(Tensor x, int dim, long... sizes) {
+        int d = x.shape.normDim(dim);
+        long total = 0;
+        for (long s : sizes) {
+            if (s < 0) throw new IllegalArgumentException("negative split size in " + Arrays.toString(sizes));
+            total += s;
+        }
+        if (total != x.dim(d)) throw new IllegalArgumentException("split sizes " + Arrays.toString(sizes) + " do not add up to dim " + dim + " of " + x.shape);
+        List<Tensor> out = new ArrayList<>(sizes.length);
+        long at = 0;
+        for (long s : sizes) {
+            out.add(x.narrow(d, at, s));
+            at += s;
+        }
+        return out;
+    }
+
+    static Tensor concat(List<Tensor> parts, int dim) {
+        if (parts.isEmpty()) throw new IllegalArgumentException("concat of no tensors");
+        Tensor first = parts.getFirst();
+        int d = first.shape.normDim(dim);
+        long total = 0;
+        DType dt = first.dtype;
+        for (Tensor p : parts) {
+            if (p.rank() != first.rank()) throw new IllegalArgumentException("concat: ranks differ, " + first.shape + " vs " + p.shape);
+            for (int i = 0; i < p.rank(); i++) {
+                if (i != d && p.dim(i) != first.dim(i)) throw new IllegalArgumentException("concat along dim " + dim + ": shapes " + first.shape + " and " + p.shape + " differ in dim " + i);
+            }
+            total += p.dim(d);
+            if (p.dtype != dt) dt = Elementwise.computeType(parts.toArray(new Tensor[0]));
+        }
+        long[] od = first.dims();
+        od[d] = total;
+        Tensor out = Tensor.zeros(dt, od);
+        long at = 0;
+        for (Tensor p : parts) {
+            out.narrow(d, at, p.dim(d)).copyFrom(p);
+            at += p.dim(d);
+        }
+        return out;
+    }
+
+    static Tensor where(Tensor cond, Tensor a, Tensor b) {
+        long[] dims = Shape.broadcast(Shape.broadcast(cond.dims(), a.dims()), b.dims());
+        DType dt = a.dtype == b.dtype ? a.dtype : Elementwise.computeType(a, b);
+        Tensor out = Tensor.zeros(dt, dims);
+        Tensor c = cond.expand(dims), x = a.expand(dims), y = b.expand(dims);
+        Loops.Plan plan = Loops.plan(dims, new long[]{out.offset, c.offset, x.offset, y.offset},
+                out.shape.strides(), c.shape.strides(), x.shape.strides(), y.shape.strides());
+        plan.forEach((off, n, inc) -> {
+            for (long i = 0; i < n; i++) {
+                boolean t = Elem.get(c.storage, c.dtype, off[1] + i * inc[1]) != 0;
+                Tensor src = t ? x : y;
+                long so = t ? off[2] + i * inc[2] : off[3] + i * inc[3];
+                if (dt.isFloating()) Elem.set(out.storage, dt, off[0] + i, Elem.get(src.storage, src.dtype, so));
+                else Elem.setLong(out.storage, dt, off[0] + i, Elem.getLong(src.storage, src.dtype, so));
+            }
+        });
+        return out;
+    }
+
+    static Tensor causalMask(long t, long s, long offset) {
+        Tensor m = Tensor.zeros(DType.F32, t, s);
+        for (long i = 0; i < t; i++) {
+            for (long j = Math.max(0, i + offset + 1); j < s; j++) Elem.setF(m.storage, i * s + j, Float.NEGATIVE_INFINITY);
+        }
+        return m;
+    }
+}

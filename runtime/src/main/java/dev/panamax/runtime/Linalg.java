@@ -1,0 +1,127 @@
+package dev.panamax.runtime;
+
+import java.util.Arrays;
+
+/** Matrix products: batched, broadcast, with transposed operands used in place. */
+final class Linalg {
+    private Linalg() {
+    }
+
+    static Tensor matmul(Tensor a, Tensor b) {
+        if (a.rank() == 0 || b.rank() == 0) throw new IllegalArgumentException("matmul needs tensors of rank >= 1, got " + a.shape + " and " + b.shape);
+        boolean vecA = a.rank() == 1;
+        boolean vecB = b.rank() == 1;
+        Tensor x = vecA ? a.unsqueeze(0) : a;
+        Tensor y = vecB ? b.unsqueeze(-1) : b;
+        long[] batch = batchDims(x, y);
+        long[] od = Arrays.copyOf(batch, batch.length + 2);
+        od[batch.length] = x.dim(-2);
+        od[batch.length + 1] = y.dim(-1);
+        DType dt = (a.dtype == DType.F64 || b.dtype == DType.F64) ? DType.F64 : DType.F32;
+        Tensor out = Tensor.zeros(dt, od);
+        matmulInto(x, y, out, false);
+        if (vecA) out = out.squeeze(-2);
+        if (vecB) out = out.squeeze(-1);
+        return out;
+    }
+
+    private static long[] batchDims(Tensor x, Tensor y) {
+        if (x.dim(-1) != y.dim(-2)) {
+            throw new IllegalArgumentException("matmul shapes " + x.shape + " and " + y.shape + " do not match (K " + x.dim(-1) + " vs " + y.dim(-2) + ")");
+        }
+        long[] bx = Arrays.copyOf(x.dims(), x.rank() - 2);
+        long[] by = Arrays.copyOf(y.dims(), y.rank() - 2);
+        return Shape.broadcast(bx, by);
+    }
+
+    /** {trans ? 1 : 0, ld} for a matrix view usable without a copy, or null. */
+    private static long[] layout(Tensor t) {
+        long rows = t.dim(-2), cols = t.dim(-1), rs = t.shape.stride(-2), cs = t.shape.stride(-1);
+        if (cs == 1 || cols == 1) return new long[]{0, rows == 1 ? Math.max(cols, 1) : rs};
+        if (rs == 1 || rows == 1) return new long[]{1, cs};
+        return null;
+    }
+
+    static Tensor matmulInto(Tensor a, Tensor b, Tensor out, boolean accumulate) {
+        if (a.rank() < 2 || b.rank() < 2) return matmulIntoVectors(a, b, out, accumulate);
+        long[] batch = batchDims(a, b);
+        long m = a.dim(-2), k = a.dim(-1), n = b.dim(-1);
+        long[] od = Arrays.copyOf(batch, batch.length + 2);
+        od[batch.length] = m;
+        od[batch.length + 1] = n;
+        if (!out.shape.hasDims(od)) throw new IllegalArgumentException("matmul output has shape " + out.shape + ", expected " + Arrays.toString(od));
+        if (m > Integer.MAX_VALUE || n > Integer.MAX_VALUE || k > Integer.MAX_VALUE) throw new IllegalArgumentException("matmul dims too large: " + m + "x" + k + "x" + n);
+        boolean f64 = out.dtype == DType.F64;
+        if (!f64 && out.dtype != DType.F32) throw new IllegalArgumentException("matmul output must be F32 or F64, got " + out.dtype);
+        Tensor x = Elementwise.cast(a, f64 ? DType.F64 : DType.F32);
+        Tensor y = f64 ? Elementwise.cast(b, DType.F64)
+                : (b.dtype == DType.F32 || b.dtype == DType.BF16 || b.dtype == DType.F16) ? b : b.to(DType.F32);
+        long[] ad = Arrays.copyOf(batch, batch.length + 2);
+        ad[batch.length] = m;
+        ad[batch.length + 1] = k;
+        long[] bd = Arrays.copyOf(batch, batch.length + 2);
+        bd[batch.length] = k;
+        bd[batch.length + 1] = n;
+        x = x.expand(ad);
+        y = y.expand(bd);
+        long[] la = layout(x);
+        if (la == null) {
+            x = x.contiguous();
+            la = layout(x);
+        }
+        long[] lb = layout(y);
+        if (lb == null) {
+            y = y.contiguous();
+            lb = layout(y);
+        }
+        Tensor c = out;
+        boolean direct = out.shape.stride(-1) == 1 && (m == 1 || out.shape.stride(-2) >= n);
+        if (!direct) {
+            c = accumulate ? out.copy() : Tensor.zeros(out.dtype, od);
+        }
+        long nb = 1;
+        for (long d : batch) nb *= d;
+        final Tensor xa = x, yb = y, cc = c;
+        final long[] fla = la, flb = lb;
+        int mi = (int) m, ni = (int) n, ki = (int) k;
+        long ldc = m == 1 ? n : c.shape.stride(-2);
+        Kernels kern = Kernels.active();
+        Parallel.RangeBody body = (b0, b1) -> {
+            for (long bi = b0; bi < b1; bi++) {
+                long ao = batchOffset(xa, batch, bi), bo = batchOffset(yb, batch, bi), co = batchOffset(cc, batch, bi);
+                if (f64) {
+                    ScalarKernels.dgemm(fla[0] == 1, flb[0] == 1, mi, ni, ki, xa.storage, ao, fla[1], yb.storage, bo, flb[1], cc.storage, co, ldc, accumulate);
+                } else {
+                    kern.sgemm(fla[0] == 1, flb[0] == 1, mi, ni, ki, xa.storage, ao, fla[1], yb.storage, bo, flb[1], yb.dtype, cc.storage, co, ldc, accumulate);
+                }
+            }
+        };
+        double flops = 2.0 * m * n * k;
+        if (nb > 1 && flops < 4e6) Parallel.forRange(nb, Math.max(1, (long) (4e5 / Math.max(flops, 1))), body);
+        else body.run(0, nb);
+        if (!direct) out.copyFrom(c);
+        return out;
+    }
+
+    private static Tensor matmulIntoVectors(Tensor a, Tensor b, Tensor out, boolean accumulate) {
+        Tensor x = a.rank() == 1 ? a.unsqueeze(0) : a;
+        Tensor y = b.rank() == 1 ? b.unsqueeze(-1) : b;
+        Tensor o = out;
+        if (a.rank() == 1) o = o.unsqueeze(-2);
+        if (b.rank() == 1) o = o.unsqueeze(-1);
+        matmulInto(x, y, o, accumulate);
+        return out;
+    }
+
+    /** Element offset of batch item {@code bi} (row-major over {@code batch}) of an expanded tensor. */
+    private static long batchOffset(Tensor t, long[] batch, long bi) {
+        long off = t.offset;
+        long rem = bi;
+        for (int d = batch.length - 1; d >= 0; d--) {
+            long idx = rem % batch[d];
+            rem /= batch[d];
+            off += idx * t.shape.stride(d);
+        }
+        return off;
+    }
+}

@@ -1,0 +1,56 @@
+package dev.panamax.runtime;
+
+/** Row-wise neural-network ops: softmax, RMSNorm, rotary embedding. */
+final class Nn {
+    private Nn() {
+    }
+
+    static Tensor softmax(Tensor x, int dim, boolean log) {
+        int d = x.shape.normDim(dim);
+        int last = x.rank() - 1;
+        DType dt = Elementwise.computeType(x);
+        Tensor c = Elementwise.cast(x, dt);
+        if (d != last) c = c.transpose(d, last);
+        c = c.contiguous();
+        Tensor out = Tensor.zeros(dt, c.dims());
+        long n = c.dim(-1);
+        long rows = n == 0 ? 0 : c.numel() / n;
+        if (dt == DType.F32) Kernels.active().softmaxRows(c.storage, c.offset, out.storage, out.offset, rows, n, log);
+        else ScalarKernels.softmaxRowsD(c.storage, c.offset, out.storage, out.offset, rows, n, log);
+        return d != last ? out.transpose(d, last).contiguous() : out;
+    }
+
+    static Tensor rmsNorm(Tensor x, Tensor weight, double eps) {
+        long n = x.dim(-1);
+        if (weight.rank() != 1 || weight.dim(0) != n) {
+            throw new IllegalArgumentException("rmsNorm weight has shape " + weight.shape + ", expected [" + n + "] for input " + x.shape);
+        }
+        DType dt = Elementwise.computeType(x, weight);
+        Tensor c = Elementwise.cast(x, dt).contiguous();
+        Tensor w = Elementwise.cast(weight, dt).contiguous();
+        Tensor out = Tensor.zeros(dt, c.dims());
+        long rows = n == 0 ? 0 : c.numel() / n;
+        if (dt == DType.F32) Kernels.active().rmsNormRows(c.storage, c.offset, w.storage, w.offset, out.storage, out.offset, rows, n, (float) eps);
+        else ScalarKernels.rmsNormRowsD(c.storage, c.offset, w.storage, w.offset, out.storage, out.offset, rows, n, eps);
+        return out;
+    }
+
+    static Tensor rope(Tensor x, Tensor cos, Tensor sin) {
+        long r = x.dim(-1);
+        if (r % 2 != 0) throw new IllegalArgumentException("rope needs an even last dim, the shape is " + x.shape);
+        long[] td = x.dims();
+        td[td.length - 1] = r / 2;
+        DType dt = Elementwise.computeType(x, cos, sin);
+        Tensor c = Elementwise.cast(x, dt).contiguous();
+        Tensor cs = Elementwise.cast(cos, dt).expand(td).contiguous();
+        Tensor sn = Elementwise.cast(sin, dt).expand(td).contiguous();
+        Tensor out = Tensor.zeros(dt, c.dims());
+        long rows = r == 0 ? 0 : c.numel() / r;
+        if (dt == DType.F32) {
+            Kernels.active().ropeRows(c.storage, c.offset, cs.storage, cs.offset, sn.storage, sn.offset, out.storage, out.offset, rows, r / 2);
+        } else {
+            ScalarKernels.ropeRowsD(c.storage, c.offset, cs.storage, cs.offset, sn.storage, sn.offset, out.storage, out.offset, rows, r / 2);
+        }
+        return out;
+    }
+}

@@ -1,0 +1,62 @@
+package dev.panamax.runtime;
+
+/** Reductions over one dim: the input is viewed as (outer, r, inner). */
+final class Reductions {
+    private Reductions() {
+    }
+
+    private static long[] outDims(Tensor x, int d, boolean keepDim) {
+        long[] dims = x.dims();
+        if (keepDim) {
+            dims[d] = 1;
+            return dims;
+        }
+        long[] out = new long[dims.length - 1];
+        for (int i = 0, j = 0; i < dims.length; i++) if (i != d) out[j++] = dims[i];
+        return out;
+    }
+
+    static Tensor reduce(ReduceOp op, Tensor x, int dim, boolean keepDim, boolean mean) {
+        int d = x.shape.normDim(dim);
+        DType dt = Elementwise.computeType(x);
+        Tensor c = Elementwise.cast(x, dt).contiguous();
+        long[] dims = c.dims();
+        long outer = 1, inner = 1;
+        for (int i = 0; i < d; i++) outer *= dims[i];
+        for (int i = d + 1; i < dims.length; i++) inner *= dims[i];
+        long r = dims[d];
+        if (r == 0 && op == ReduceOp.MAX) throw new IllegalArgumentException("max over an empty dim " + dim + " of shape " + x.shape);
+        Tensor out = Tensor.zeros(dt, outDims(x, d, keepDim));
+        if (dt == DType.F32) Kernels.active().reduce(op, c.storage, c.offset, outer, r, inner, out.storage, out.offset);
+        else ScalarKernels.reduceD(op, c.storage, c.offset, outer, r, inner, out.storage, out.offset);
+        if (mean) out.mulInPlace(1.0 / r);
+        return out;
+    }
+
+    static Tensor argmax(Tensor x, int dim, boolean keepDim) {
+        int d = x.shape.normDim(dim);
+        Tensor c = x.contiguous();
+        long[] dims = c.dims();
+        long outer = 1, inner = 1;
+        for (int i = 0; i < d; i++) outer *= dims[i];
+        for (int i = d + 1; i < dims.length; i++) inner *= dims[i];
+        long r = dims[d];
+        if (r == 0) throw new IllegalArgumentException("argmax over an empty dim " + dim + " of shape " + x.shape);
+        Tensor out = Tensor.zeros(DType.I64, outDims(x, d, keepDim));
+        for (long o = 0; o < outer; o++) {
+            for (long i = 0; i < inner; i++) {
+                long best = 0;
+                double bv = Elem.get(c.storage, c.dtype, c.offset + o * r * inner + i);
+                for (long j = 1; j < r && !Double.isNaN(bv); j++) {
+                    double v = Elem.get(c.storage, c.dtype, c.offset + (o * r + j) * inner + i);
+                    if (v > bv || Double.isNaN(v)) {
+                        bv = v;
+                        best = j;
+                    }
+                }
+                Elem.setLong(out.storage, DType.I64, o * inner + i, best);
+            }
+        }
+        return out;
+    }
+}

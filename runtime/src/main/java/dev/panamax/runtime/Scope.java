@@ -1,0 +1,156 @@
+package dev.panamax.runtime;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * An explicit lifetime for off-heap tensor memory.
+ *
+ * <p>Every tensor that an op or a factory creates is allocated in the <em>current</em> scope of
+ * the calling thread: the innermost scope opened with {@link #open()} (or entered with
+ * {@link #enter()}), or the process-wide {@link #global()} scope when none is open. Closing a
+ * scope frees all its memory at once; tensors allocated in it must not be used afterwards
+ * (accessing them throws {@link IllegalStateException}, never crashes the JVM).
+ *
+ * <pre>{@code
+ * try (Scope step = Scope.open()) {        // activations and scratch of one step
+ *     Tensor y = x.matmul(w).silu();
+ * }                                         // all freed here
+ * }</pre>
+ *
+ * <p>Long-lived memory (model weights, KV caches) goes into a scope made with
+ * {@link #longLived(String)}, which is not current until entered and lives until closed.
+ * Nothing here relies on the garbage collector: {@link #offHeapBytes()} reports exactly what is
+ * held. Scopes are backed by shared arenas, so kernels may touch their memory from the
+ * runtime's worker threads; opening and closing is confined to one thread by convention.
+ */
+public final class Scope implements AutoCloseable {
+    private static final AtomicLong ALLOCATED = new AtomicLong();
+    private static final ThreadLocal<ArrayDeque<Scope>> STACK = ThreadLocal.withInitial(ArrayDeque::new);
+    private static final Scope GLOBAL = new Scope("global", true);
+
+    private final String name;
+    private final Arena arena;
+    private final boolean global;
+    private final AtomicLong bytes = new AtomicLong();
+    private volatile boolean closed;
+
+    private Scope(String name, boolean global) {
+        this.name = name;
+        this.global = global;
+        this.arena = global ? Arena.global() : Arena.ofShared();
+    }
+
+    /** Opens a new scope and makes it current on this thread until it is closed. */
+    public static Scope open() {
+        Scope s = new Scope("scope", false);
+        STACK.get().push(s);
+        return s;
+    }
+
+    /**
+     * A scope for memory that outlives steps (weights, caches). It is not current: allocate in
+     * it inside {@code try (var e = scope.enter()) { ... }}. Close it when done.
+     */
+    public static Scope longLived(String name) {
+        return new Scope(name, false);
+    }
+
+    /** The process-wide scope used when none is open. It is never freed. */
+    public static Scope global() {
+        return GLOBAL;
+    }
+
+    /** The innermost open scope of this thread, or {@link #global()}. */
+    public static Scope current() {
+        Scope s = STACK.get().peek();
+        return s == null ? GLOBAL : s;
+    }
+
+    /** Bytes currently held by all scopes (tensor memory; memory-mapped files are not counted). */
+    public static long offHeapBytes() {
+        return ALLOCATED.get();
+    }
+
+    /** Makes this scope current on this thread until the returned handle is closed. */
+    public Entered enter() {
+        checkOpen();
+        STACK.get().push(this);
+        return new Entered(this);
+    }
+
+    /** Handle returned by {@link #enter()}; closing it restores the previous current scope. */
+    public static final class Entered implements AutoCloseable {
+        private final Scope scope;
+        private boolean done;
+
+        private Entered(Scope scope) {
+            this.scope = scope;
+        }
+
+        @Override
+        public void close() {
+            if (done) return;
+            done = true;
+            popExpect(scope);
+        }
+    }
+
+    private static void popExpect(Scope s) {
+        ArrayDeque<Scope> st = STACK.get();
+        if (st.peek() != s) {
+            throw new IllegalStateException("scopes must be closed innermost first (closing " + s.name + " while " + (st.peek() == null ? "none" : st.peek().name) + " is current)");
+        }
+        st.pop();
+    }
+
+    /** Allocates {@code size} zeroed bytes aligned to 64 bytes. */
+    MemorySegment allocate(long size) {
+        checkOpen();
+        MemorySegment seg = arena.allocate(Math.max(size, 1), 64);
+        bytes.addAndGet(size);
+        ALLOCATED.addAndGet(size);
+        return seg.asSlice(0, size);
+    }
+
+    /** Bytes held by this scope. */
+    public long bytes() {
+        return bytes.get();
+    }
+
+    /** Whether the scope has been closed. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** The arena backing this scope, for code that maps files into it. */
+    Arena arena() {
+        return arena;
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("scope " + name + " is closed");
+    }
+
+    /**
+     * Frees all memory of this scope. A scope opened with {@link #open()} must be the current one.
+     * Closing twice is a no-op; the global scope cannot be closed.
+     */
+    @Override
+    public void close() {
+        if (global) throw new IllegalStateException("the global scope cannot be closed");
+        if (closed) return;
+        ArrayDeque<Scope> st = STACK.get();
+        if (st.contains(this)) popExpect(this);
+        closed = true;
+        ALLOCATED.addAndGet(-bytes.getAndSet(0));
+        arena.close();
+    }
+
+    @Override
+    public String toString() {
+        return "Scope[" + name + ", " + bytes.get() + " bytes" + (closed ? ", closed" : "") + "]";
+    }
+}

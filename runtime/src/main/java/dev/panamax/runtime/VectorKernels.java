@@ -1,0 +1,589 @@
+package dev.panamax.runtime;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static dev.panamax.runtime.Elem.getF;
+import static dev.panamax.runtime.Elem.setF;
+
+/**
+ * Kernels on the Vector API ({@code jdk.incubator.vector}), multi-threaded on the runtime's pool
+ * ({@link Parallel}). They agree with {@link ScalarKernels} up to float rounding.
+ *
+ * <p>The vector width is fixed once per JVM, as a {@code static final} species so that C2
+ * intrinsifies every vector operation: the preferred width of the CPU, or the width in bits
+ * given by {@code -Dpanamax.vector.bits=128|256|512}. Every kernel works at any width (a width
+ * above the hardware's runs correctly, only slowly) and has a scalar tail instead of masked tails.
+ *
+ * <p>SGEMM is a packed, register-blocked GEMM in the style of BLIS/GotoBLAS: B is packed into
+ * panels {@value #KC} deep and {@code NR = 2 * lanes} wide, A into panels {@value #MR} tall, and a
+ * {@value #MR} x NR micro-kernel keeps 12 vector accumulators in registers. Work is split across
+ * threads by columns (or rows when there are few columns), each thread packing its own panels.
+ */
+public final class VectorKernels implements Kernels {
+    static final VectorSpecies<Float> F = speciesFromProperty();
+    static final int L = F.length();
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(Math.max(64, F.vectorBitSize() / 2)));
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    static final int MR = 6;
+    static final int NR = 2 * L;
+    static final int KC = 256;
+    static final int MC = MR * 16;
+    static final int NC = NR * 128;
+
+    private static final VectorKernels INSTANCE = new VectorKernels();
+
+    private VectorKernels() {
+    }
+
+    private static VectorSpecies<Float> speciesFromProperty() {
+        String p = System.getProperty("panamax.vector.bits");
+        if (p == null || p.isBlank()) return FloatVector.SPECIES_PREFERRED;
+        int bits;
+        try {
+            bits = Integer.parseInt(p.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("panamax.vector.bits must be 128, 256 or 512, got \"" + p + "\"");
+        }
+        return switch (bits) {
+            case 128 -> FloatVector.SPECIES_128;
+            case 256 -> FloatVector.SPECIES_256;
+            case 512 -> FloatVector.SPECIES_512;
+            default -> throw new IllegalArgumentException("panamax.vector.bits must be 128, 256 or 512, got " + bits);
+        };
+    }
+
+    /** The vector kernels at this JVM's width. */
+    public static VectorKernels preferred() {
+        return INSTANCE;
+    }
+
+    /** Lanes of the float species in use. */
+    public static int lanes() {
+        return L;
+    }
+
+    @Override
+    public String name() {
+        return "vector" + F.vectorBitSize();
+    }
+
+    private static FloatVector load(MemorySegment s, long idx) {
+        return FloatVector.fromMemorySegment(F, s, idx * 4, LE);
+    }
+
+    private static void store(FloatVector v, MemorySegment s, long idx) {
+        v.intoMemorySegment(s, idx * 4, LE);
+    }
+
+    // ---- elementwise ------------------------------------------------------------------------
+
+    private static FloatVector apply(UnaryOp op, FloatVector v) {
+        return switch (op) {
+            case NEG -> v.neg();
+            case EXP -> v.lanewise(VectorOperators.EXP);
+            case LOG -> v.lanewise(VectorOperators.LOG);
+            case SQRT -> v.sqrt();
+            case RSQRT -> FloatVector.broadcast(F, 1f).div(v.sqrt());
+            case SIGMOID -> FloatVector.broadcast(F, 1f).div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+            case SILU -> v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+            case TANH -> v.lanewise(VectorOperators.TANH);
+            case ABS -> v.abs();
+            case RELU -> v.max(0f);
+            case SQUARE -> v.mul(v);
+            case RECIPROCAL -> FloatVector.broadcast(F, 1f).div(v);
+        };
+    }
+
+    private static FloatVector apply(BinaryOp op, FloatVector a, FloatVector b) {
+        return switch (op) {
+            case ADD -> a.add(b);
+            case SUB -> a.sub(b);
+            case MUL -> a.mul(b);
+            case DIV -> a.div(b);
+            case POW -> a.lanewise(VectorOperators.POW, b);
+            case MAX -> a.max(b);
+            case MIN -> a.min(b);
+        };
+    }
+
+    @Override
+    public void unary(UnaryOp op, MemorySegment x, long xOff, long xInc, MemorySegment y, long yOff, long n) {
+        if (xInc == 0) {
+            float v = op.apply(getF(x, xOff));
+            for (long i = 0; i < n; i++) setF(y, yOff + i, v);
+            return;
+        }
+        if (xInc != 1) {
+            ScalarKernels.INSTANCE.unary(op, x, xOff, xInc, y, yOff, n);
+            return;
+        }
+        long i = 0;
+        long bound = n - n % L;
+        for (; i < bound; i += L) store(apply(op, load(x, xOff + i)), y, yOff + i);
+        for (; i < n; i++) setF(y, yOff + i, op.apply(getF(x, xOff + i)));
+    }
+
+    @Override
+    public void binary(BinaryOp op, MemorySegment a, long aOff, long aInc, MemorySegment b, long bOff, long bInc,
+                       MemorySegment y, long yOff, long n) {
+        if ((aInc != 0 && aInc != 1) || (bInc != 0 && bInc != 1)) {
+            ScalarKernels.INSTANCE.binary(op, a, aOff, aInc, b, bOff, bInc, y, yOff, n);
+            return;
+        }
+        long i = 0;
+        long bound = n - n % L;
+        if (aInc == 1 && bInc == 1) {
+            for (; i < bound; i += L) store(apply(op, load(a, aOff + i), load(b, bOff + i)), y, yOff + i);
+        } else if (aInc == 1) {
+            FloatVector bv = FloatVector.broadcast(F, getF(b, bOff));
+            for (; i < bound; i += L) store(apply(op, load(a, aOff + i), bv), y, yOff + i);
+        } else if (bInc == 1) {
+            FloatVector av = FloatVector.broadcast(F, getF(a, aOff));
+            for (; i < bound; i += L) store(apply(op, av, load(b, bOff + i)), y, yOff + i);
+        } else {
+            bound = 0;
+        }
+        for (; i < n; i++) setF(y, yOff + i, op.apply(getF(a, aOff + i * aInc), getF(b, bOff + i * bInc)));
+    }
+
+    // ---- reductions and row ops ---------------------------------------------------------------
+
+    @Override
+    public void reduce(ReduceOp op, MemorySegment x, long xOff, long outer, long r, long inner, MemorySegment y, long yOff) {
+        long work = outer * r * inner;
+        long grain = Math.max(1, Parallel.PARALLEL_THRESHOLD / Math.max(1, r * inner));
+        Parallel.RangeBody body = (o0, o1) -> {
+            for (long o = o0; o < o1; o++) reduceOne(op, x, xOff + o * r * inner, r, inner, y, yOff + o * inner);
+        };
+        if (work >= Parallel.PARALLEL_THRESHOLD) Parallel.forRange(outer, grain, body);
+        else body.run(0, outer);
+    }
+
+    private static void reduceOne(ReduceOp op, MemorySegment x, long xo, long r, long inner, MemorySegment y, long yo) {
+        boolean sum = op == ReduceOp.SUM;
+        if (inner == 1) {
+            FloatVector acc = FloatVector.broadcast(F, sum ? 0f : Float.NEGATIVE_INFINITY);
+            long j = 0;
+            long bound = r - r % L;
+            for (; j < bound; j += L) acc = sum ? acc.add(load(x, xo + j)) : acc.max(load(x, xo + j));
+            float s = acc.reduceLanes(sum ? VectorOperators.ADD : VectorOperators.MAX);
+            for (; j < r; j++) s = sum ? s + getF(x, xo + j) : Math.max(s, getF(x, xo + j));
+            setF(y, yo, s);
+            return;
+        }
+        long bound = inner - inner % L;
+        for (long i = 0; i < inner; i++) setF(y, yo + i, sum ? 0f : Float.NEGATIVE_INFINITY);
+        for (long j = 0; j < r; j++) {
+            long row = xo + j * inner;
+            long i = 0;
+            for (; i < bound; i += L) {
+                FloatVector v = load(x, row + i);
+                FloatVector acc = load(y, yo + i);
+                store(sum ? acc.add(v) : acc.max(v), y, yo + i);
+            }
+            for (; i < inner; i++) {
+                float v = getF(x, row + i);
+                float acc = getF(y, yo + i);
+                setF(y, yo + i, sum ? acc + v : Math.max(acc, v));
+            }
+        }
+    }
+
+    private static float rowMax(MemorySegment x, long xo, long n) {
+        FloatVector acc = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        long i = 0;
+        long bound = n - n % L;
+        for (; i < bound; i += L) acc = acc.max(load(x, xo + i));
+        float m = acc.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) m = Math.max(m, getF(x, xo + i));
+        return m;
+    }
+
+    @Override
+    public void softmaxRows(MemorySegment x, long xOff, MemorySegment y, long yOff, long rows, long n, boolean log) {
+        Parallel.RangeBody body = (r0, r1) -> {
+            for (long row = r0; row < r1; row++) {
+                long xo = xOff + row * n;
+                long yo = yOff + row * n;
+                float max = rowMax(x, xo, n);
+                FloatVector mv = FloatVector.broadcast(F, max);
+                FloatVector acc = FloatVector.zero(F);
+                long bound = n - n % L;
+                long i = 0;
+                for (; i < bound; i += L) {
+                    FloatVector e = load(x, xo + i).sub(mv).lanewise(VectorOperators.EXP);
+                    acc = acc.add(e);
+                    if (!log) store(e, y, yo + i);
+                }
+                float sum = acc.reduceLanes(VectorOperators.ADD);
+                for (; i < n; i++) {
+                    float e = (float) Math.exp(getF(x, xo + i) - max);
+                    sum += e;
+                    if (!log) setF(y, yo + i, e);
+                }
+                if (log) {
+                    float lse = max + (float) Math.log(sum);
+                    FloatVector lv = FloatVector.broadcast(F, lse);
+                    for (i = 0; i < bound; i += L) store(load(x, xo + i).sub(lv), y, yo + i);
+                    for (; i < n; i++) setF(y, yo + i, getF(x, xo + i) - lse);
+                } else {
+                    float inv = 1f / sum;
+                    for (i = 0; i < bound; i += L) store(load(y, yo + i).mul(inv), y, yo + i);
+                    for (; i < n; i++) setF(y, yo + i, getF(y, yo + i) * inv);
+                }
+            }
+        };
+        rows(rows, n, body);
+    }
+
+    private static void rows(long rows, long n, Parallel.RangeBody body) {
+        if (rows * n >= Parallel.PARALLEL_THRESHOLD && rows > 1) {
+            Parallel.forRange(rows, Math.max(1, Parallel.PARALLEL_THRESHOLD / 4 / Math.max(1, n)), body);
+        } else {
+            body.run(0, rows);
+        }
+    }
+
+    @Override
+    public void rmsNormRows(MemorySegment x, long xOff, MemorySegment w, long wOff, MemorySegment y, long yOff,
+                            long rows, long n, float eps) {
+        rows(rows, n, (r0, r1) -> {
+            long bound = n - n % L;
+            for (long row = r0; row < r1; row++) {
+                long xo = xOff + row * n;
+                long yo = yOff + row * n;
+                FloatVector acc = FloatVector.zero(F);
+                long i = 0;
+                for (; i < bound; i += L) {
+                    FloatVector v = load(x, xo + i);
+                    acc = v.fma(v, acc);
+                }
+                float ss = acc.reduceLanes(VectorOperators.ADD);
+                for (; i < n; i++) {
+                    float v = getF(x, xo + i);
+                    ss += v * v;
+                }
+                float inv = (float) (1.0 / Math.sqrt(ss / n + eps));
+                for (i = 0; i < bound; i += L) store(load(x, xo + i).mul(inv).mul(load(w, wOff + i)), y, yo + i);
+                for (; i < n; i++) setF(y, yo + i, getF(x, xo + i) * inv * getF(w, wOff + i));
+            }
+        });
+    }
+
+    /** Rotary embedding is a negligible share of any step; the scalar loop is used as is. */
+    @Override
+    public void ropeRows(MemorySegment x, long xOff, MemorySegment cos, long cosOff, MemorySegment sin, long sinOff,
+                         MemorySegment y, long yOff, long rows, long half) {
+        ScalarKernels.INSTANCE.ropeRows(x, xOff, cos, cosOff, sin, sinOff, y, yOff, rows, half);
+    }
+
+    // ---- matrix-vector ------------------------------------------------------------------------
+
+    /** Loads L weights of type t starting at element {@code idx} as floats. */
+    private static FloatVector loadAs(DType t, MemorySegment w, long idx) {
+        return switch (t) {
+            case F32 -> load(w, idx);
+            case BF16 -> bf16(ShortVector.fromMemorySegment(S, w, idx * 2, LE));
+            case F16 -> f16(ShortVector.fromMemorySegment(S, w, idx * 2, LE));
+            default -> throw new IllegalArgumentException("weights of dtype " + t + " are not supported by matmul");
+        };
+    }
+
+    static FloatVector bf16(ShortVector s) {
+        IntVector i = (IntVector) s.convertShape(VectorOperators.S2I, I, 0);
+        return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static final float TWO_POW_112 = 0x1p112f;
+
+    static FloatVector f16(ShortVector s) {
+        IntVector h = (IntVector) s.convertShape(VectorOperators.S2I, I, 0);
+        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+        IntVector em = h.and(0x7fff);
+        IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
+        FloatVector finite = shifted.reinterpretAsFloats().mul(TWO_POW_112);
+        VectorMask<Integer> special = em.compare(VectorOperators.GE, 0x7c00);
+        IntVector infNan = shifted.or(0x7f800000);
+        IntVector bits = finite.reinterpretAsInts().blend(infNan, special);
+        return bits.or(sign).reinterpretAsFloats();
+    }
+
+    @Override
+    public void gemv(DType wType, int n, int k, MemorySegment w, long wOff, long ldw, MemorySegment x, long xOff,
+                     MemorySegment y, long yOff) {
+        long work = (long) n * k;
+        Parallel.RangeBody body = (j0, j1) -> gemvRows(wType, (int) j0, (int) j1, k, w, wOff, ldw, x, xOff, y, yOff);
+        if (work >= (1 << 15)) Parallel.forRange(n, 16, body);
+        else body.run(0, n);
+    }
+
+    private static void gemvRows(DType t, int j0, int j1, int k, MemorySegment w, long wOff, long ldw,
+                                 MemorySegment x, long xOff, MemorySegment y, long yOff) {
+        int bound = k - k % L;
+        int j = j0;
+        for (; j + 4 <= j1; j += 4) {
+            long r0 = wOff + (long) j * ldw;
+            long r1 = r0 + ldw;
+            long r2 = r1 + ldw;
+            long r3 = r2 + ldw;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector xv = load(x, xOff + i);
+                a0 = loadAs(t, w, r0 + i).fma(xv, a0);
+                a1 = loadAs(t, w, r1 + i).fma(xv, a1);
+                a2 = loadAs(t, w, r2 + i).fma(xv, a2);
+                a3 = loadAs(t, w, r3 + i).fma(xv, a3);
+            }
+            float s0 = a0.reduceLanes(VectorOperators.ADD);
+            float s1 = a1.reduceLanes(VectorOperators.ADD);
+            float s2 = a2.reduceLanes(VectorOperators.ADD);
+            float s3 = a3.reduceLanes(VectorOperators.ADD);
+            for (int i = bound; i < k; i++) {
+                float xv = getF(x, xOff + i);
+                s0 += (float) Elem.get(w, t, r0 + i) * xv;
+                s1 += (float) Elem.get(w, t, r1 + i) * xv;
+                s2 += (float) Elem.get(w, t, r2 + i) * xv;
+                s3 += (float) Elem.get(w, t, r3 + i) * xv;
+            }
+            setF(y, yOff + j, s0);
+            setF(y, yOff + j + 1, s1);
+            setF(y, yOff + j + 2, s2);
+            setF(y, yOff + j + 3, s3);
+        }
+        for (; j < j1; j++) {
+            long r0 = wOff + (long) j * ldw;
+            FloatVector a0 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) a0 = loadAs(t, w, r0 + i).fma(load(x, xOff + i), a0);
+            float s0 = a0.reduceLanes(VectorOperators.ADD);
+            for (int i = bound; i < k; i++) s0 += (float) Elem.get(w, t, r0 + i) * getF(x, xOff + i);
+            setF(y, yOff + j, s0);
+        }
+    }
+
+    // ---- SGEMM --------------------------------------------------------------------------------
+
+    private static final ThreadLocal<float[][]> PACK = ThreadLocal.withInitial(
+            () -> new float[][]{new float[MC * KC], new float[KC * NC]});
+
+    @Override
+    public void sgemm(boolean ta, boolean tb, int m, int n, int k,
+                      MemorySegment a, long aOff, long lda,
+                      MemorySegment b, long bOff, long ldb, DType bType,
+                      MemorySegment c, long cOff, long ldc, boolean accumulate) {
+        if (m == 0 || n == 0) return;
+        if (k == 0) {
+            if (!accumulate) for (int i = 0; i < m; i++) c.asSlice((cOff + (long) i * ldc) * 4, (long) n * 4).fill((byte) 0);
+            return;
+        }
+        if (m == 1 && tb) {
+            // a row vector times a (n,k) weight: a matrix-vector product over W's rows
+            if (!accumulate) {
+                gemv(bType, n, k, b, bOff, ldb, a, aOff, c, cOff);
+                return;
+            }
+        }
+        int threads = Parallel.threads();
+        double flops = 2.0 * m * n * k;
+        int t = flops < 2e6 ? 1 : threads;
+        if (t == 1) {
+            gemmBlock(ta, tb, 0, m, 0, n, k, a, aOff, lda, b, bOff, ldb, bType, c, cOff, ldc, accumulate);
+            return;
+        }
+        boolean splitN = n >= t * NR * 2 || n >= m;
+        int parts = t;
+        Parallel.forEachTask(parts, (p0, p1) -> {
+            for (long p = p0; p < p1; p++) {
+                if (splitN) {
+                    int[] r = split(n, parts, (int) p, NR);
+                    if (r[0] < r[1]) gemmBlock(ta, tb, 0, m, r[0], r[1], k, a, aOff, lda, b, bOff, ldb, bType, c, cOff, ldc, accumulate);
+                } else {
+                    int[] r = split(m, parts, (int) p, MR);
+                    if (r[0] < r[1]) gemmBlock(ta, tb, r[0], r[1], 0, n, k, a, aOff, lda, b, bOff, ldb, bType, c, cOff, ldc, accumulate);
+                }
+            }
+        });
+    }
+
+    /** Part {@code p} of {@code parts} of {@code [0, n)}, boundaries rounded to multiples of {@code unit}. */
+    private static int[] split(int n, int parts, int p, int unit) {
+        long units = (n + unit - 1) / unit;
+        int from = (int) Math.min(n, (units * p / parts) * unit);
+        int to = (int) Math.min(n, (units * (p + 1) / parts) * unit);
+        return new int[]{from, to};
+    }
+
+    private static void gemmBlock(boolean ta, boolean tb, int m0, int m1, int n0, int n1, int k,
+                                  MemorySegment a, long aOff, long lda,
+                                  MemorySegment b, long bOff, long ldb, DType bType,
+                                  MemorySegment c, long cOff, long ldc, boolean accumulate) {
+        float[][] bufs = PACK.get();
+        float[] pa = bufs[0];
+        float[] pb = bufs[1];
+        float[] tile = new float[MR * NR];
+        for (int jc = n0; jc < n1; jc += NC) {
+            int nc = Math.min(NC, n1 - jc);
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                boolean acc = accumulate || pc > 0;
+                packB(tb, b, bOff, ldb, bType, pc, kc, jc, nc, pb);
+                for (int ic = m0; ic < m1; ic += MC) {
+                    int mc = Math.min(MC, m1 - ic);
+                    packA(ta, a, aOff, lda, ic, mc, pc, kc, pa);
+                    for (int jr = 0; jr < nc; jr += NR) {
+                        int nr = Math.min(NR, nc - jr);
+                        int bBase = (jr / NR) * kc * NR;
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int mr = Math.min(MR, mc - ir);
+                            int aBase = (ir / MR) * kc * MR;
+                            long cBase = cOff + (long) (ic + ir) * ldc + jc + jr;
+                            micro(kc, pa, aBase, pb, bBase, tile);
+                            writeTile(c, cBase, ldc, acc, mr, nr, tile);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Packs B[pc:pc+kc, jc:jc+nc] into NR-wide panels, k-major, zero-padded. */
+    private static void packB(boolean tb, MemorySegment b, long bOff, long ldb, DType bType, int pc, int kc, int jc, int nc, float[] pb) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            int base = (jr / NR) * kc * NR;
+            if (!tb) {
+                for (int p = 0; p < kc; p++) {
+                    long row = bOff + (long) (pc + p) * ldb + jc + jr;
+                    int o = base + p * NR;
+                    if (nr == NR && bType == DType.F32) {
+                        load(b, row).intoArray(pb, o);
+                        load(b, row + L).intoArray(pb, o + L);
+                    } else {
+                        for (int j = 0; j < nr; j++) pb[o + j] = (float) Elem.get(b, bType, row + j);
+                        for (int j = nr; j < NR; j++) pb[o + j] = 0f;
+                    }
+                }
+            } else {
+                for (int j = 0; j < NR; j++) {
+                    if (j >= nr) {
+                        for (int p = 0; p < kc; p++) pb[base + p * NR + j] = 0f;
+                        continue;
+                    }
+                    long row = bOff + (long) (jc + jr + j) * ldb + pc;
+                    int p = 0;
+                    if (bType == DType.F32) {
+                        for (; p < kc; p++) pb[base + p * NR + j] = getF(b, row + p);
+                    } else if (bType == DType.BF16) {
+                        for (; p < kc; p++) pb[base + p * NR + j] = Half.bf16ToFloat(b.getAtIndex(Elem.I16, row + p));
+                    } else {
+                        for (; p < kc; p++) pb[base + p * NR + j] = (float) Elem.get(b, bType, row + p);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Packs A[ic:ic+mc, pc:pc+kc] into MR-tall panels, k-major, zero-padded. */
+    private static void packA(boolean ta, MemorySegment a, long aOff, long lda, int ic, int mc, int pc, int kc, float[] pa) {
+        for (int ir = 0; ir < mc; ir += MR) {
+            int mr = Math.min(MR, mc - ir);
+            int base = (ir / MR) * kc * MR;
+            if (!ta) {
+                for (int i = 0; i < MR; i++) {
+                    if (i >= mr) {
+                        for (int p = 0; p < kc; p++) pa[base + p * MR + i] = 0f;
+                        continue;
+                    }
+                    long row = aOff + (long) (ic + ir + i) * lda + pc;
+                    for (int p = 0; p < kc; p++) pa[base + p * MR + i] = getF(a, row + p);
+                }
+            } else {
+                for (int p = 0; p < kc; p++) {
+                    long row = aOff + (long) (pc + p) * lda + ic + ir;
+                    for (int i = 0; i < MR; i++) pa[base + p * MR + i] = i < mr ? getF(a, row + i) : 0f;
+                }
+            }
+        }
+    }
+
+    /** The MR x NR register-blocked micro-kernel: tile = Apanel . Bpanel (tile is MR rows of NR). */
+    private static void micro(int kc, float[] pa, int aBase, float[] pb, int bBase, float[] tile) {
+        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
+        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
+        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
+        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
+        FloatVector c40 = FloatVector.zero(F), c41 = FloatVector.zero(F);
+        FloatVector c50 = FloatVector.zero(F), c51 = FloatVector.zero(F);
+        int ao = aBase;
+        int bo = bBase;
+        for (int p = 0; p < kc; p++, ao += MR, bo += NR) {
+            FloatVector b0 = FloatVector.fromArray(F, pb, bo);
+            FloatVector b1 = FloatVector.fromArray(F, pb, bo + L);
+            FloatVector av = FloatVector.broadcast(F, pa[ao]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            av = FloatVector.broadcast(F, pa[ao + 1]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            av = FloatVector.broadcast(F, pa[ao + 2]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            av = FloatVector.broadcast(F, pa[ao + 3]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+            av = FloatVector.broadcast(F, pa[ao + 4]);
+            c40 = av.fma(b0, c40);
+            c41 = av.fma(b1, c41);
+            av = FloatVector.broadcast(F, pa[ao + 5]);
+            c50 = av.fma(b0, c50);
+            c51 = av.fma(b1, c51);
+        }
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, L);
+        c10.intoArray(tile, NR);
+        c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR);
+        c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR);
+        c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR);
+        c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR);
+        c51.intoArray(tile, 5 * NR + L);
+    }
+
+    /** Writes (or adds, when {@code acc}) the valid mr x nr part of a tile into C. */
+    private static void writeTile(MemorySegment c, long cBase, long ldc, boolean acc, int mr, int nr, float[] tile) {
+        for (int i = 0; i < mr; i++) {
+            long at = cBase + (long) i * ldc;
+            if (nr == NR) {
+                FloatVector v0 = FloatVector.fromArray(F, tile, i * NR);
+                FloatVector v1 = FloatVector.fromArray(F, tile, i * NR + L);
+                if (acc) {
+                    v0 = v0.add(load(c, at));
+                    v1 = v1.add(load(c, at + L));
+                }
+                store(v0, c, at);
+                store(v1, c, at + L);
+            } else {
+                for (int j = 0; j < nr; j++) {
+                    float v = tile[i * NR + j];
+                    setF(c, at + j, acc ? getF(c, at + j) + v : v);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+/**
+ * Panamax runtime: tensors over {@code java.lang.foreign} memory, scalar and Vector API kernels,
+ * safetensors and JSON I/O.
+ */
+module dev.panamax.runtime {
+    requires transitive dev.panamax.cuda;
+    requires jdk.incubator.vector;
+
+    exports dev.panamax.runtime;
+    exports dev.panamax.runtime.io;
+}
