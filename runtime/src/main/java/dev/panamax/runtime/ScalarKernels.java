@@ -62,8 +62,8 @@ public final class ScalarKernels implements Kernels {
             float sum = 0f;
             for (long i = 0; i < n; i++) sum += (float) Math.exp(getF(x, xo + i) - max);
             if (log) {
-                float lse = max + (float) Math.log(sum);
-                for (long i = 0; i < n; i++) setF(y, yo + i, getF(x, xo + i) - lse);
+                float logSum = (float) Math.log(sum);
+                for (long i = 0; i < n; i++) setF(y, yo + i, (getF(x, xo + i) - max) - logSum);
             } else {
                 float inv = 1f / sum;
                 for (long i = 0; i < n; i++) setF(y, yo + i, (float) Math.exp(getF(x, xo + i) - max) * inv);
@@ -176,9 +176,9 @@ public final class ScalarKernels implements Kernels {
             for (long i = 0; i < n; i++) max = Math.max(max, getD(x, xo + i));
             double sum = 0;
             for (long i = 0; i < n; i++) sum += Math.exp(getD(x, xo + i) - max);
-            double lse = max + Math.log(sum);
+            double logSum = Math.log(sum);
             for (long i = 0; i < n; i++) {
-                double v = getD(x, xo + i) - lse;
+                double v = (getD(x, xo + i) - max) - logSum;
                 setD(y, yo + i, log ? v : Math.exp(getD(x, xo + i) - max) / sum);
             }
         }

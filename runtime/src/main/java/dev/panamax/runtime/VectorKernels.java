@@ -233,10 +233,10 @@ public final class VectorKernels implements Kernels {
                     if (!log) setF(y, yo + i, e);
                 }
                 if (log) {
-                    float lse = max + (float) Math.log(sum);
-                    FloatVector lv = FloatVector.broadcast(F, lse);
-                    for (i = 0; i < bound; i += L) store(load(x, xo + i).sub(lv), y, yo + i);
-                    for (; i < n; i++) setF(y, yo + i, getF(x, xo + i) - lse);
+                    float logSum = (float) Math.log(sum);
+                    FloatVector lv = FloatVector.broadcast(F, logSum);
+                    for (i = 0; i < bound; i += L) store(load(x, xo + i).sub(mv).sub(lv), y, yo + i);
+                    for (; i < n; i++) setF(y, yo + i, (getF(x, xo + i) - max) - logSum);
                 } else {
                     float inv = 1f / sum;
                     for (i = 0; i < bound; i += L) store(load(y, yo + i).mul(inv), y, yo + i);
