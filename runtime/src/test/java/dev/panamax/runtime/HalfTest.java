@@ -79,4 +79,18 @@ class HalfTest {
             }
         }
     }
+
+    @Test
+    void vectorBf16ConversionAgreesWithScalarOnEveryBitPattern() {
+        int lanes = VectorKernels.L;
+        short[] buf = new short[lanes];
+        for (int base = 0; base < 65536; base += lanes) {
+            for (int i = 0; i < lanes; i++) buf[i] = (short) (base + i);
+            jdk.incubator.vector.ShortVector sv = jdk.incubator.vector.ShortVector.fromArray(VectorKernels.S, buf, 0);
+            float[] bf16 = VectorKernels.bf16(sv).toArray();
+            for (int i = 0; i < lanes; i++) {
+                assertThat(Float.floatToRawIntBits(bf16[i])).as("bf16 %04x", buf[i]).isEqualTo(Float.floatToRawIntBits(Half.bf16ToFloat(buf[i])));
+            }
+        }
+    }
 }

@@ -1,0 +1,82 @@
+package dev.panamax.cli;
+
+import dev.panamax.cuda.Cuda;
+import dev.panamax.runtime.Parallel;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The {@code panamax} command. Subcommands: {@code demo}, {@code inspect PATH}, {@code info}.
+ * Errors print one line naming the problem and exit with status 1 (2 for usage errors); add
+ * {@code --verbose} for the stack trace.
+ */
+public final class Main {
+    private Main() {
+    }
+
+    /** Entry point. */
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs a command line; returns the exit status. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        List<String> a = Arrays.asList(args);
+        boolean verbose = a.contains("--verbose") || a.contains("-v");
+        String[] rest = a.stream().filter(s -> !s.equals("--verbose") && !s.equals("-v")).toArray(String[]::new);
+        if (rest.length == 0 || rest[0].equals("--help") || rest[0].equals("-h") || rest[0].equals("help")) {
+            usage(out);
+            return rest.length == 0 ? 2 : 0;
+        }
+        String[] sub = Arrays.copyOfRange(rest, 1, rest.length);
+        try {
+            return switch (rest[0]) {
+                case "inspect" -> Inspect.run(sub, out);
+                case "demo" -> Demo.run(sub, out);
+                case "info" -> info(out);
+                default -> {
+                    err.println("panamax: unknown command \"" + rest[0] + "\" (try panamax --help)");
+                    yield 2;
+                }
+            };
+        } catch (UsageException e) {
+            err.println("panamax " + rest[0] + ": " + e.getMessage());
+            return 2;
+        } catch (RuntimeException | OutOfMemoryError e) {
+            err.println("panamax " + rest[0] + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            if (verbose) e.printStackTrace(err);
+            return 1;
+        }
+    }
+
+    /** A wrong command line. */
+    static final class UsageException extends RuntimeException {
+        UsageException(String message) {
+            super(message);
+        }
+    }
+
+    private static int info(PrintStream out) {
+        out.println("java " + Runtime.version() + ", " + Parallel.threads() + " threads");
+        out.println("kernels: " + dev.panamax.runtime.Kernels.active().name());
+        out.println("cuda: " + Cuda.unavailableReason());
+        return 0;
+    }
+
+    private static void usage(PrintStream out) {
+        out.println("""
+                usage: panamax <command> [options] [--verbose]
+
+                commands:
+                  demo [--model DIR]   end-to-end smoke job: load a reference checkpoint, benchmark matmul, print results
+                  inspect PATH         list the tensors (name, dtype, shape, bytes) of a safetensors file or checkpoint folder,
+                                       and the main fields of its config.json
+                  info                 Java version, threads, kernels, CUDA availability
+
+                options:
+                  --verbose            print stack traces on errors
+                  -Dpanamax.threads=N  (JAVA_OPTS) kernel threads; -Dpanamax.vector=false for the scalar kernels""");
+    }
+}

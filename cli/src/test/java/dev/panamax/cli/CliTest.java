@@ -1,0 +1,64 @@
+package dev.panamax.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The panamax command: inspect output, and one clear line with a non-zero status on bad input. */
+class CliTest {
+    @TempDir
+    Path dir;
+
+    record Result(int status, String out, String err) {
+    }
+
+    static Result run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int status = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    static Path referenceCase() throws IOException {
+        Path root = Path.of(System.getProperty("panamax.root", "..")).toAbsolutePath().normalize();
+        try (var s = Files.list(root.resolve("../shared/reference/deepseek_v3").normalize())) {
+            return s.filter(Files::isDirectory).sorted().findFirst().orElseThrow();
+        }
+    }
+
+    @Test
+    void inspectListsTensorsAndConfig() throws IOException {
+        Result r = run("inspect", referenceCase().toString());
+        assertThat(r.status).isZero();
+        assertThat(r.out).contains("hidden_size").contains("kv_lora_rank").contains("model_type");
+        assertThat(r.out).containsPattern("model\\.embed_tokens\\.weight\\s+F32\\s+\\[256, 64\\]\\s+65536");
+        assertThat(r.out).containsPattern("\\d+ tensors, \\d+ bytes in 1 file");
+        Result single = run("inspect", referenceCase().resolve("expected.safetensors").toString());
+        assertThat(single.status).isZero();
+        assertThat(single.out).contains("logits");
+    }
+
+    @Test
+    void badInputIsOneLineAndNonZero() throws IOException {
+        Path bad = dir.resolve("bad.safetensors");
+        Files.write(bad, new byte[]{1, 2, 3});
+        Result r = run("inspect", bad.toString());
+        assertThat(r.status).isEqualTo(1);
+        assertThat(r.err.strip().lines()).hasSize(1);
+        assertThat(r.err).contains(bad.toString()).contains("truncated");
+        Result verbose = run("inspect", bad.toString(), "--verbose");
+        assertThat(verbose.err.lines().count()).isGreaterThan(1);
+        Result missing = run("inspect", dir.resolve("nope").toString());
+        assertThat(missing.status).isEqualTo(1);
+        assertThat(missing.err).contains("no such file");
+        assertThat(run("inspect").status).isEqualTo(2);
+        assertThat(run("frobnicate").status).isEqualTo(2);
+    }
+}

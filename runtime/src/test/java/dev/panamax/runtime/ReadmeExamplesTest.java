@@ -1,0 +1,95 @@
+package dev.panamax.runtime;
+
+import dev.panamax.cuda.Cuda;
+import dev.panamax.runtime.io.Safetensors;
+import dev.panamax.runtime.io.SafetensorsFile;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The README's Java examples are the bodies of the methods below, copied verbatim: this test
+ * runs them and checks that every {@code <!-- example: NAME -->} block of README.md still
+ * matches the method {@code NAME} here, so the README cannot drift from code that compiles.
+ */
+class ReadmeExamplesTest {
+    @TempDir
+    Path dir;
+
+    void runtimeExample(Path dir) {
+        // README-BEGIN runtimeExample
+        try (Scope step = Scope.open()) {                          // frees everything below at the end
+            Tensor x = Tensor.randn(DType.F32, 42, 1.0, 4, 64);     // (T, C), seeded
+            Tensor w = Tensor.randn(DType.F32, 7, 0.02, 256, 64).to(DType.BF16); // (V, C) weight
+            Tensor logits = x.rmsNorm(Tensor.ones(DType.F32, 64), 1e-6)
+                             .matmul(w.t());                        // BF16 weights read directly
+            Tensor probs = logits.softmax(-1);                      // (T, V)
+            Tensor.TopK top = probs.topk(5, -1, true);
+            System.out.println(top.indices().dims()[1] + " best tokens per position");
+            Safetensors.write(dir.resolve("out.safetensors"), Map.of("probs", probs), Map.of());
+            try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("out.safetensors"))) {
+                Tensor back = f.tensor("probs");                   // zero-copy view of the mapped file
+                System.out.println(back.shape() + " " + back.sum(-1, false).toFloatArray()[0]);
+            }
+        }
+        // README-END runtimeExample
+    }
+
+    void cudaExample() {
+        // README-BEGIN cudaExample
+        if (Cuda.available()) {
+            System.out.println(Cuda.deviceCount() + " CUDA device(s)");
+        } else {
+            System.out.println("CPU only: " + Cuda.unavailableReason()); // never throws
+        }
+        // README-END cudaExample
+    }
+
+    @Test
+    void examplesRun() {
+        long before = Scope.offHeapBytes();
+        runtimeExample(dir);
+        cudaExample();
+        assertThat(Scope.offHeapBytes()).isEqualTo(before);
+    }
+
+    static Path repoRoot() {
+        Path p = Path.of(System.getProperty("panamax.root", "..")).toAbsolutePath().normalize();
+        if (Files.isRegularFile(p.resolve("README.md"))) return p;
+        return Path.of("..").toAbsolutePath().normalize();
+    }
+
+    @Test
+    void readmeBlocksMatchThisFile() throws IOException {
+        String readme = Files.readString(repoRoot().resolve("README.md"));
+        String self = Files.readString(repoRoot().resolve("runtime/src/test/java/dev/panamax/runtime/ReadmeExamplesTest.java"));
+        Matcher m = Pattern.compile("<!-- example: (\\w+) -->\\s*```java\\n(.*?)```", Pattern.DOTALL).matcher(readme);
+        int found = 0;
+        while (m.find()) {
+            found++;
+            String name = m.group(1);
+            Matcher src = Pattern.compile("// README-BEGIN " + name + "\\n(.*?)\\n\\s*// README-END " + name, Pattern.DOTALL).matcher(self);
+            assertThat(src.find()).as("example %s exists in this test", name).isTrue();
+            assertThat(normalise(m.group(2))).as("README example %s", name).isEqualTo(normalise(src.group(1)));
+        }
+        assertThat(found).isGreaterThanOrEqualTo(2);
+    }
+
+    /** Strips the common indentation and trailing blanks. */
+    private static String normalise(String s) {
+        String[] lines = s.stripTrailing().split("\n");
+        int indent = Integer.MAX_VALUE;
+        for (String l : lines) if (!l.isBlank()) indent = Math.min(indent, l.length() - l.stripLeading().length());
+        StringBuilder b = new StringBuilder();
+        for (String l : lines) b.append(l.length() >= indent ? l.substring(indent) : l.strip()).append('\n');
+        return b.toString().strip();
+    }
+}
