@@ -26,6 +26,55 @@ final class Elementwise {
     static Tensor unary(UnaryOp op, Tensor x) {
         DType dt = computeType(x);
         Tensor a = cast(x, dt);
+        Tensor out = unaryForward(op, a, dt);
+        return Autograd.record(out, op.name().toLowerCase(java.util.Locale.ROOT), g -> new Tensor[]{unaryBackward(op, a, out, g)}, a);
+    }
+
+    /** d op(a) given the output y and upstream gradient g. */
+    private static Tensor unaryBackward(UnaryOp op, Tensor a, Tensor y, Tensor g) {
+        return switch (op) {
+            case NEG -> g.neg();
+            case EXP -> g.mul(y);
+            case LOG -> g.div(a);
+            case SQRT -> g.mul(0.5).div(y);
+            case RSQRT -> g.mul(y.mul(y).mul(y)).mul(-0.5);
+            case SIGMOID -> g.mul(y.mul(y.neg().add(1.0)));
+            case SILU -> {
+                Tensor s = a.sigmoid();
+                yield g.mul(s.mul(a.mul(s.neg().add(1.0)).add(1.0)));
+            }
+            case TANH -> g.mul(y.square().neg().add(1.0));
+            case ABS -> g.mul(map(a, v -> v > 0 ? 1 : v < 0 ? -1 : 0));
+            case RELU -> g.mul(map(a, v -> v > 0 ? 1 : 0));
+            case SQUARE -> g.mul(a).mul(2.0);
+            case RECIPROCAL -> g.mul(y.square()).neg();
+        };
+    }
+
+    /** {@code f} applied elementwise by a plain loop (masks and signs for backward passes). */
+    static Tensor map(Tensor x, java.util.function.DoubleUnaryOperator f) {
+        DType dt = computeType(x);
+        Tensor c = x.contiguous();
+        Tensor out = Tensor.zeros(dt, c.dims());
+        long n = c.numel();
+        for (long i = 0; i < n; i++) Elem.set(out.storage, dt, i, f.applyAsDouble(Elem.get(c.storage, c.dtype, c.offset + i)));
+        return out;
+    }
+
+    /** {@code f(a, b)} elementwise with broadcasting, by a plain loop. */
+    static Tensor map2(Tensor a, Tensor b, java.util.function.DoubleBinaryOperator f) {
+        long[] dims = Shape.broadcast(a.dims(), b.dims());
+        DType dt = computeType(a, b);
+        Tensor x = a.expand(dims).contiguous(), y = b.expand(dims).contiguous();
+        Tensor out = Tensor.zeros(dt, dims);
+        long n = out.numel();
+        for (long i = 0; i < n; i++) {
+            Elem.set(out.storage, dt, i, f.applyAsDouble(Elem.get(x.storage, x.dtype, x.offset + i), Elem.get(y.storage, y.dtype, y.offset + i)));
+        }
+        return out;
+    }
+
+    private static Tensor unaryForward(UnaryOp op, Tensor a, DType dt) {
         Tensor out = Tensor.zeros(dt, a.dims());
         Loops.Plan plan = Loops.plan(a.dims(), new long[]{out.offset, a.offset}, out.shape.strides(), a.shape.strides());
         if (dt == DType.F32) {
@@ -41,8 +90,25 @@ final class Elementwise {
         DType dt = computeType(x, y);
         long[] dims = Shape.broadcast(x.dims(), y.dims());
         Tensor out = Tensor.zeros(dt, dims);
-        run(op, cast(x, dt).expand(dims), cast(y, dt).expand(dims), out);
-        return out;
+        Tensor a = cast(x, dt).expand(dims), b = cast(y, dt).expand(dims);
+        run(op, a, b, out);
+        return Autograd.record(out, op.name().toLowerCase(java.util.Locale.ROOT), g -> binaryBackward(op, a, b, out, g), a, b);
+    }
+
+    /** Gradients of op(a, b) for a and b (already broadcast to the output's dims). */
+    private static Tensor[] binaryBackward(BinaryOp op, Tensor a, Tensor b, Tensor y, Tensor g) {
+        boolean ga = a.requiresGrad, gb = b.requiresGrad;
+        return switch (op) {
+            case ADD -> new Tensor[]{g, g};
+            case SUB -> new Tensor[]{g, gb ? g.neg() : null};
+            case MUL -> new Tensor[]{ga ? g.mul(b) : null, gb ? g.mul(a) : null};
+            case DIV -> new Tensor[]{ga ? g.div(b) : null, gb ? g.mul(a).div(b.square()).neg() : null};
+            case POW -> new Tensor[]{ga ? g.mul(b).mul(a.pow(b.sub(1.0))) : null, gb ? g.mul(y).mul(a.log()) : null};
+            case MAX -> new Tensor[]{ga ? g.mul(map2(a, b, (u, v) -> u > v ? 1 : u == v ? 0.5 : 0)) : null,
+                    gb ? g.mul(map2(a, b, (u, v) -> v > u ? 1 : u == v ? 0.5 : 0)) : null};
+            case MIN -> new Tensor[]{ga ? g.mul(map2(a, b, (u, v) -> u < v ? 1 : u == v ? 0.5 : 0)) : null,
+                    gb ? g.mul(map2(a, b, (u, v) -> v < u ? 1 : u == v ? 0.5 : 0)) : null};
+        };
     }
 
     static Tensor binaryScalar(BinaryOp op, Tensor x, double s) {
@@ -50,11 +116,14 @@ final class Elementwise {
     }
 
     static Tensor binaryInPlace(BinaryOp op, Tensor x, Tensor y) {
+        Autograd.checkInPlace(x, op.name().toLowerCase(java.util.Locale.ROOT) + "InPlace");
         if (x.dtype != DType.F32 && x.dtype != DType.F64) {
             throw new IllegalArgumentException("in-place ops need an F32 or F64 tensor, got " + x.dtype);
         }
         long[] dims = x.dims();
-        run(op, x, cast(y, x.dtype).expand(dims), x);
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            run(op, x, cast(y, x.dtype).expand(dims), x);
+        }
         return x;
     }
 

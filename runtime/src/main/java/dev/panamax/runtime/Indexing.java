@@ -30,11 +30,19 @@ final class Indexing {
         long[] od = x.dims();
         od[d] = idx.length;
         Tensor out = Tensor.zeros(x.dtype, od);
-        for (int j = 0; j < idx.length; j++) {
-            long i = checkedIndex(idx[j], x.dim(d), "indexSelect", x.shape);
-            out.narrow(d, j, 1).copyFrom(x.narrow(d, i, 1));
+        long[] rows = new long[idx.length];
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            for (int j = 0; j < idx.length; j++) {
+                rows[j] = checkedIndex(idx[j], x.dim(d), "indexSelect", x.shape);
+                out.narrow(d, j, 1).copyFrom(x.narrow(d, rows[j], 1));
+            }
         }
-        return out;
+        long[] in = x.dims();
+        return Autograd.record(out, "indexSelect", g -> {
+            Tensor gx = Tensor.zeros(g.dtype, in);
+            for (int j = 0; j < rows.length; j++) gx.narrow(d, rows[j], 1).addInPlace(g.narrow(d, j, 1));
+            return new Tensor[]{gx};
+        }, x);
     }
 
     static Tensor embedding(Tensor weight, Tensor ids) {
@@ -49,8 +57,17 @@ final class Indexing {
         long[] od = Arrays.copyOf(ids.dims(), ids.rank() + 1);
         od[ids.rank()] = weight.dim(1);
         Tensor out = Tensor.zeros(dt, flat.length, weight.dim(1));
-        for (int j = 0; j < flat.length; j++) out.select(0, j).copyFrom(weight.select(0, flat[j]));
-        return out.view(od);
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            for (int j = 0; j < flat.length; j++) out.select(0, j).copyFrom(weight.select(0, flat[j]));
+        }
+        long[] wd = weight.dims();
+        // backward: each position's gradient row is added to its token's row (rows of absent ids stay 0)
+        Tensor flatOut = Autograd.record(out, "embedding", g -> {
+            Tensor gw = Tensor.zeros(g.dtype, wd);
+            for (int j = 0; j < flat.length; j++) gw.select(0, flat[j]).addInPlace(g.select(0, j));
+            return new Tensor[]{gw};
+        }, weight);
+        return flatOut.view(od);
     }
 
     /** Offset in x of the element addressed by {@code pos} with dim d replaced by {@code di}. */
@@ -89,10 +106,22 @@ final class Indexing {
             long di = checkedIndex(index.getLong(pos), x.dim(d), "gather", x.shape);
             MemorySegment.copy(x.storage, offsetWith(x, pos, d, di) * es, out.storage, (o++) * es, es);
         } while (next(pos, dims));
-        return out;
+        long[] in = x.dims();
+        return Autograd.record(out, "gather", g -> new Tensor[]{Tensor.zeros(g.dtype, in).scatterAddInPlace(d, index, g)}, x);
+    }
+
+    /** Out-of-place scatter-add, recorded: d self = g, d src = g gathered at index. */
+    static Tensor scatterAdd(Tensor self, int dim, Tensor index, Tensor src) {
+        Tensor out = self.detach().copy();
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            scatterAddInPlace(out, dim, index, src);
+        }
+        int d = self.shape.normDim(dim);
+        return Autograd.record(out, "scatterAdd", g -> new Tensor[]{g, src.requiresGrad ? g.gather(d, index) : null}, self, src);
     }
 
     static Tensor scatterAddInPlace(Tensor self, int dim, Tensor index, Tensor src) {
+        Autograd.checkInPlace(self, "scatterAddInPlace");
         checkIndexType(index, "scatterAdd");
         int d = self.shape.normDim(dim);
         checkIndexShape(self, index, d, "scatterAdd");
@@ -142,7 +171,11 @@ final class Indexing {
             vals = vals.transpose(d, last).contiguous();
             idx = idx.transpose(d, last).contiguous();
         }
-        return new Tensor.TopK(vals, idx);
+        Tensor indices = idx;
+        long[] in = x.dims();
+        // the values are x gathered at the indices; indices carry no gradient
+        vals = Autograd.record(vals, "topk", g -> new Tensor[]{Tensor.zeros(g.dtype, in).scatterAddInPlace(d, indices, g)}, x);
+        return new Tensor.TopK(vals, indices);
     }
 
     /** Greater-than with NaN the largest and ties broken by lower index. */
@@ -202,11 +235,21 @@ final class Indexing {
         od[d] = total;
         Tensor out = Tensor.zeros(dt, od);
         long at = 0;
-        for (Tensor p : parts) {
-            out.narrow(d, at, p.dim(d)).copyFrom(p);
-            at += p.dim(d);
+        long[] starts = new long[parts.size()];
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            for (int i = 0; i < parts.size(); i++) {
+                Tensor p = parts.get(i);
+                starts[i] = at;
+                out.narrow(d, at, p.dim(d)).copyFrom(p);
+                at += p.dim(d);
+            }
         }
-        return out;
+        Tensor[] in = parts.toArray(new Tensor[0]);
+        return Autograd.record(out, "concat", g -> {
+            Tensor[] gs = new Tensor[in.length];
+            for (int i = 0; i < in.length; i++) gs[i] = g.narrow(d, starts[i], in[i].dim(d));
+            return gs;
+        }, in);
     }
 
     static Tensor where(Tensor cond, Tensor a, Tensor b) {
@@ -225,7 +268,12 @@ final class Indexing {
                 else Elem.setLong(out.storage, dt, off[0] + i, Elem.getLong(src.storage, src.dtype, so));
             }
         });
-        return out;
+        long[] ad = a.dims(), bd = b.dims();
+        return Autograd.record(out, "where", g -> {
+            Tensor zero = Elementwise.scalarLike(g, 0);
+            return new Tensor[]{a.requiresGrad ? Autograd.sumTo(where(cond, g, zero), ad) : null,
+                    b.requiresGrad ? Autograd.sumTo(where(cond, zero, g), bd) : null};
+        }, a, b);
     }
 
     static Tensor causalMask(long t, long s, long offset) {

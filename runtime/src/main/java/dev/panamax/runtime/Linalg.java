@@ -19,7 +19,13 @@ final class Linalg {
         od[batch.length + 1] = y.dim(-1);
         DType dt = (a.dtype == DType.F64 || b.dtype == DType.F64) ? DType.F64 : DType.F32;
         Tensor out = Tensor.zeros(dt, od);
-        matmulInto(x, y, out, false);
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            matmulInto(x, y, out, false);
+        }
+        long[] xd = x.dims(), yd = y.dims();
+        out = Autograd.record(out, "matmul", g -> new Tensor[]{
+                x.requiresGrad ? Autograd.sumTo(g.matmul(y.t()), xd) : null,
+                y.requiresGrad ? Autograd.sumTo(x.t().matmul(g), yd) : null}, x, y);
         if (vecA) out = out.squeeze(-2);
         if (vecB) out = out.squeeze(-1);
         return out;
@@ -43,6 +49,8 @@ final class Linalg {
     }
 
     static Tensor matmulInto(Tensor a, Tensor b, Tensor out, boolean accumulate) {
+        if (Autograd.needed(a, b)) throw new IllegalStateException("matmulInto is not recorded by autograd; use matmul, or run it inside Autograd.noGrad()");
+        Autograd.checkInPlace(out, "matmulInto");
         if (a.rank() < 2 || b.rank() < 2) return matmulIntoVectors(a, b, out, accumulate);
         long[] batch = batchDims(a, b);
         long m = a.dim(-2), k = a.dim(-1), n = b.dim(-1);

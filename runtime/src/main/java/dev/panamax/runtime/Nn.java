@@ -17,7 +17,11 @@ final class Nn {
         long rows = n == 0 ? 0 : c.numel() / n;
         if (dt == DType.F32) Kernels.active().softmaxRows(c.storage, c.offset, out.storage, out.offset, rows, n, log);
         else ScalarKernels.softmaxRowsD(c.storage, c.offset, out.storage, out.offset, rows, n, log);
-        return d != last ? out.transpose(d, last).contiguous() : out;
+        // backward over the last dim: softmax dx = y (g - sum(g y)); log-softmax dx = g - e^y sum(g)
+        Tensor y = Autograd.record(out, log ? "logSoftmax" : "softmax", g -> new Tensor[]{log
+                ? g.sub(out.exp().mul(g.sum(-1, true)))
+                : out.mul(g.sub(g.mul(out).sum(-1, true)))}, c);
+        return d != last ? y.transpose(d, last).contiguous() : y;
     }
 
     static Tensor rmsNorm(Tensor x, Tensor weight, double eps) {
@@ -32,7 +36,15 @@ final class Nn {
         long rows = n == 0 ? 0 : c.numel() / n;
         if (dt == DType.F32) Kernels.active().rmsNormRows(c.storage, c.offset, w.storage, w.offset, out.storage, out.offset, rows, n, (float) eps);
         else ScalarKernels.rmsNormRowsD(c.storage, c.offset, w.storage, w.offset, out.storage, out.offset, rows, n, eps);
-        return out;
+        return Autograd.record(out, "rmsNorm", g -> {
+            // r = 1/sqrt(mean(x^2)+eps), xhat = x r, y = xhat w
+            Tensor r = c.square().mean(-1, true).add(eps).rsqrt();
+            Tensor xhat = c.mul(r);
+            Tensor gw = g.mul(w);
+            Tensor dx = c.requiresGrad ? r.mul(gw.sub(xhat.mul(gw.mul(xhat).mean(-1, true)))) : null;
+            Tensor dw = w.requiresGrad ? g.mul(xhat).reshape(-1, n).sum(0, false) : null;
+            return new Tensor[]{dx, dw};
+        }, c, w);
     }
 
     static Tensor rope(Tensor x, Tensor cos, Tensor sin) {
@@ -51,6 +63,7 @@ final class Nn {
         } else {
             ScalarKernels.ropeRowsD(c.storage, c.offset, cs.storage, cs.offset, sn.storage, sn.offset, out.storage, out.offset, rows, r / 2);
         }
-        return out;
+        // a rotation by theta: its backward rotates by -theta (cos and sin are constants)
+        return Autograd.record(out, "rope", g -> new Tensor[]{rope(g, cs, sn.neg())}, c);
     }
 }

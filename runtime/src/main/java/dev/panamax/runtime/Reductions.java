@@ -30,7 +30,15 @@ final class Reductions {
         if (dt == DType.F32) Kernels.active().reduce(op, c.storage, c.offset, outer, r, inner, out.storage, out.offset);
         else ScalarKernels.reduceD(op, c.storage, c.offset, outer, r, inner, out.storage, out.offset);
         if (mean) out.mulInPlace(1.0 / r);
-        return out;
+        return Autograd.record(out, mean ? "mean" : op == ReduceOp.SUM ? "sum" : "max", g -> {
+            Tensor gk = keepDim ? g : g.unsqueeze(d);
+            if (op == ReduceOp.SUM) {
+                Tensor e = gk.expand(dims);
+                return new Tensor[]{mean ? e.mul(1.0 / r) : e};
+            }
+            // the gradient goes to the first maximum, as the argmax picks it
+            return new Tensor[]{Tensor.zeros(g.dtype, dims).scatterAddInPlace(d, c.argmax(d, true), gk)};
+        }, c);
     }
 
     static Tensor argmax(Tensor x, int dim, boolean keepDim) {

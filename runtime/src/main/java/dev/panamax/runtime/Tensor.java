@@ -23,12 +23,23 @@ public final class Tensor {
     final DType dtype;
     final Shape shape;
     final long offset;
+    /** The scope the storage was allocated in (null for wrapped memory such as mapped files). */
+    final Scope home;
+    boolean requiresGrad;
+    Tensor grad;
+    Autograd.Node gradFn;
 
-    Tensor(MemorySegment storage, DType dtype, Shape shape, long offset) {
+    Tensor(MemorySegment storage, DType dtype, Shape shape, long offset, Scope home) {
         this.storage = storage;
         this.dtype = dtype;
         this.shape = shape;
         this.offset = offset;
+        this.home = home;
+    }
+
+    /** A view of this tensor's storage with another layout (the caller records autograd). */
+    private Tensor viewOf(Shape s, long off) {
+        return new Tensor(storage, dtype, s, off, home);
     }
 
     // ---- creation ---------------------------------------------------------------------------
@@ -55,14 +66,15 @@ public final class Tensor {
         if (min < 0 || (shape.numel() > 0 && (max + 1) * dtype.byteSize() > segment.byteSize())) {
             throw new IllegalArgumentException("a " + dtype + " view of shape " + shape + " at offset " + offset + " does not fit in " + segment.byteSize() + " bytes");
         }
-        return new Tensor(segment, dtype, shape, offset);
+        return new Tensor(segment, dtype, shape, offset, null);
     }
 
     /** A new zero-filled contiguous tensor in the current scope. */
     public static Tensor zeros(DType dtype, long... dims) {
         Shape s = Shape.of(dims);
         long bytes = Math.multiplyExact(s.numel(), (long) dtype.byteSize());
-        return new Tensor(Scope.current().allocate(bytes), dtype, s, 0);
+        Scope home = Scope.current();
+        return new Tensor(home.allocate(bytes), dtype, s, 0, home);
     }
 
     /** A new tensor filled with ones. */
@@ -290,7 +302,8 @@ public final class Tensor {
     public Tensor view(long... dims) {
         long[] d = inferDims(dims);
         if (!isContiguous()) throw new IllegalStateException("view() needs a contiguous tensor (shape " + shape + "); use reshape()");
-        return new Tensor(storage, dtype, Shape.of(d), offset);
+        long[] in = dims();
+        return Autograd.record(viewOf(Shape.of(d), offset), "view", g -> new Tensor[]{g.reshape(in)}, this);
     }
 
     /** New dims (one may be -1): a view when contiguous, otherwise a contiguous copy. */
@@ -310,7 +323,7 @@ public final class Tensor {
         t = st[a];
         st[a] = st[b];
         st[b] = t;
-        return new Tensor(storage, dtype, Shape.strided(dims, st), offset);
+        return Autograd.record(viewOf(Shape.strided(dims, st), offset), "transpose", g -> new Tensor[]{g.transpose(a, b)}, this);
     }
 
     /** The transpose of the last two dims (a view). */
@@ -332,7 +345,9 @@ public final class Tensor {
             dims[i] = shape.dim(d);
             st[i] = shape.stride(d);
         }
-        return new Tensor(storage, dtype, Shape.strided(dims, st), offset);
+        int[] inverse = new int[order.length];
+        for (int i = 0; i < order.length; i++) inverse[shape.normDim(order[i])] = i;
+        return Autograd.record(viewOf(Shape.strided(dims, st), offset), "permute", g -> new Tensor[]{g.permute(inverse)}, this);
     }
 
     /** Elements {@code start .. start+length-1} of dim {@code dim} (a view). */
@@ -343,7 +358,12 @@ public final class Tensor {
         }
         long[] dims = shape.dims();
         dims[d] = length;
-        return new Tensor(storage, dtype, Shape.strided(dims, shape.strides()), offset + start * shape.stride(d));
+        long[] in = dims();
+        return Autograd.record(viewOf(Shape.strided(dims, shape.strides()), offset + start * shape.stride(d)), "narrow", g -> {
+            Tensor gx = zeros(g.dtype, in);
+            gx.narrow(d, start, length).copyFrom(g);
+            return new Tensor[]{gx};
+        }, this);
     }
 
     /** Elements {@code start} (inclusive) to {@code end} (exclusive) of a dim (a view). */
@@ -366,7 +386,11 @@ public final class Tensor {
             nd[j] = dims[k];
             ns[j++] = st[k];
         }
-        return new Tensor(storage, dtype, Shape.strided(nd, ns), offset + i * st[d]);
+        return Autograd.record(viewOf(Shape.strided(nd, ns), offset + i * st[d]), "select", g -> {
+            Tensor gx = zeros(g.dtype, dims);
+            gx.select(d, i).copyFrom(g);
+            return new Tensor[]{gx};
+        }, this);
     }
 
     /** Inserts a size-1 dim at {@code dim} (a view). */
@@ -385,14 +409,18 @@ public final class Tensor {
                 st[i] = shape.stride(j++);
             }
         }
-        return new Tensor(storage, dtype, Shape.strided(dims, st), offset);
+        return Autograd.record(viewOf(Shape.strided(dims, st), offset), "unsqueeze", g -> new Tensor[]{g.squeeze(d)}, this);
     }
 
     /** Removes dim {@code dim}, which must have size 1 (a view). */
     public Tensor squeeze(int dim) {
         int d = shape.normDim(dim);
         if (shape.dim(d) != 1) throw new IllegalArgumentException("squeeze(" + dim + ") on a dim of size " + shape.dim(d));
-        return select(d, 0);
+        Tensor out;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            out = select(d, 0);
+        }
+        return Autograd.record(out, "squeeze", g -> new Tensor[]{g.unsqueeze(d)}, this);
     }
 
     /**
@@ -425,7 +453,9 @@ public final class Tensor {
                 throw new IllegalArgumentException("cannot expand " + shape + " to " + Arrays.toString(dims));
             }
         }
-        return new Tensor(storage, dtype, Shape.strided(nd, ns), offset);
+        if (Arrays.equals(nd, shape.dims())) return this;
+        long[] in = dims();
+        return Autograd.record(viewOf(Shape.strided(nd, ns), offset), "expand", g -> new Tensor[]{Autograd.sumTo(g, in)}, this);
     }
 
     /** This tensor if already contiguous, otherwise a contiguous copy. */
@@ -436,16 +466,21 @@ public final class Tensor {
     /** A contiguous copy of the same dtype. */
     public Tensor copy() {
         Tensor out = zeros(dtype, dims());
-        out.copyFrom(this);
-        return out;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            out.copyFrom(this);
+        }
+        return Autograd.record(out, "copy", g -> new Tensor[]{g}, this);
     }
 
     /** This tensor converted to {@code target} (this tensor itself when already of that dtype). */
     public Tensor to(DType target) {
         if (target == dtype) return this;
         Tensor out = zeros(target, dims());
-        out.copyFrom(this);
-        return out;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            out.copyFrom(this);
+        }
+        DType from = dtype;
+        return Autograd.record(out, "to", g -> new Tensor[]{from.isFloating() ? g.to(from == DType.F64 ? DType.F64 : DType.F32) : null}, this);
     }
 
     /**
@@ -453,7 +488,11 @@ public final class Tensor {
      * in place.
      */
     public Tensor copyFrom(Tensor src) {
-        Tensor s = src.expand(dims());
+        Autograd.checkInPlace(this, "copyFrom");
+        Tensor s;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            s = src.expand(dims());
+        }
         Loops.Plan plan = Loops.plan(dims(), new long[]{offset, s.offset}, shape.strides(), s.shape.strides());
         if (dtype == s.dtype) {
             rawCopy(plan, s);
@@ -484,6 +523,7 @@ public final class Tensor {
 
     /** Sets every element to {@code v}, in place. */
     public Tensor fillInPlace(double v) {
+        Autograd.checkInPlace(this, "fillInPlace");
         Loops.Plan plan = Loops.plan(dims(), new long[]{offset}, shape.strides());
         plan.forEach((off, n, inc) -> {
             for (long i = 0; i < n; i++) Elem.set(storage, dtype, off[0] + i * inc[0], v);
@@ -719,7 +759,7 @@ public final class Tensor {
 
     /** {@code torch.scatter_add}: a copy of this with {@code src} added at {@code index} along {@code dim}. */
     public Tensor scatterAdd(int dim, Tensor index, Tensor src) {
-        return Indexing.scatterAddInPlace(copy(), dim, index, src);
+        return Indexing.scatterAdd(this, dim, index, src);
     }
 
     /** In place {@link #scatterAdd}. */
@@ -767,6 +807,69 @@ public final class Tensor {
      */
     public static Tensor causalMask(long t, long s, long offset) {
         return Indexing.causalMask(t, s, offset);
+    }
+
+    // ---- autograd ---------------------------------------------------------------------------
+
+    /** Whether gradients flow to (leaf) or through (recorded result) this tensor. */
+    public boolean requiresGrad() {
+        return requiresGrad;
+    }
+
+    /**
+     * Marks a leaf tensor (one not produced by a recorded op) as requiring gradients; returns
+     * this. Gradients accumulate in {@link #grad()}.
+     */
+    public Tensor requiresGrad(boolean on) {
+        if (gradFn != null) throw new IllegalStateException("requiresGrad can only be set on a leaf tensor; use detach()");
+        if (on && !dtype.isFloating()) throw new IllegalArgumentException("only floating-point tensors can require grad, this one is " + dtype);
+        requiresGrad = on;
+        return this;
+    }
+
+    /** Whether this tensor is a leaf of the graph (not produced by a recorded op). */
+    public boolean isLeaf() {
+        return gradFn == null;
+    }
+
+    /** The accumulated gradient of a leaf (F32, or F64 for F64 leaves), or null before any backward. */
+    public Tensor grad() {
+        return grad;
+    }
+
+    /** Sets the accumulated gradient to zero (keeps its memory). */
+    public void zeroGrad() {
+        if (grad != null) {
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                grad.fillInPlace(0);
+            }
+        }
+    }
+
+    /** Drops the gradient tensor (its memory stays with its scope). */
+    public void clearGrad() {
+        grad = null;
+    }
+
+    /** The op that produced this tensor, or null for a leaf. */
+    public Autograd.Node gradFn() {
+        return gradFn;
+    }
+
+    /** Backpropagates from this one-element tensor (upstream gradient 1). */
+    public void backward() {
+        if (numel() != 1) throw new IllegalStateException("backward() without a gradient needs a one-element tensor, the shape is " + shape);
+        Autograd.backward(this, full(dtype == DType.F64 ? DType.F64 : DType.F32, 1.0, dims()));
+    }
+
+    /** Backpropagates from this tensor with the given upstream gradient (same dims). */
+    public void backward(Tensor gradient) {
+        Autograd.backward(this, gradient);
+    }
+
+    /** A tensor sharing this one's storage, cut from the graph (no gradient flows through it). */
+    public Tensor detach() {
+        return viewOf(shape, offset);
     }
 
     @Override

@@ -1,0 +1,112 @@
+package dev.panamax.runtime;
+
+/**
+ * Fused ops with their own backward, for the shapes of training: linear layers, SwiGLU,
+ * softmax cross-entropy and causal scaled-dot-product attention. Each could be composed from
+ * primitives; fusing saves the intermediate tensors a composed backward would record.
+ */
+public final class Functional {
+    private Functional() {
+    }
+
+    /** How a loss over positions is reduced. */
+    public enum Reduction {
+        /** Mean over the positions that are not ignored. */
+        MEAN,
+        /** Sum over the positions that are not ignored. */
+        SUM
+    }
+
+    /** A linear layer without bias: {@code x (..., Cin) . weight (Cout, Cin)^T -> (..., Cout)}. */
+    public static Tensor linear(Tensor x, Tensor weight) {
+        return x.matmul(weight.t());
+    }
+
+    /**
+     * SwiGLU: {@code silu(x W1^T) * (x W3^T)} for x (..., C), w1 and w3 (I, C); result (..., I).
+     * Backward: with a = x W1^T, b = x W3^T, s = sigmoid(a): da = g b s (1 + a (1 - s)),
+     * db = g a s; dx = da W1 + db W3; dW1 = da^T x; dW3 = db^T x.
+     */
+    public static Tensor swiglu(Tensor x, Tensor w1, Tensor w3) {
+        Tensor a, b, out;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            a = linear(x, w1);
+            b = linear(x, w3);
+            out = a.silu().mul(b);
+        }
+        long c = x.dim(-1);
+        return Autograd.record(out, "swiglu", g -> {
+            Tensor s = a.sigmoid();
+            Tensor silu = a.mul(s);
+            Tensor da = g.mul(b).mul(s.mul(a.mul(s.neg().add(1.0)).add(1.0)));
+            Tensor db = g.mul(silu);
+            Tensor dx = x.requiresGrad ? da.matmul(w1).add(db.matmul(w3)) : null;
+            Tensor x2 = x.reshape(-1, c);
+            Tensor dw1 = w1.requiresGrad ? da.reshape(-1, w1.dim(0)).t().matmul(x2) : null;
+            Tensor dw3 = w3.requiresGrad ? db.reshape(-1, w3.dim(0)).t().matmul(x2) : null;
+            return new Tensor[]{dx, dw1, dw3};
+        }, x, w1, w3);
+    }
+
+    /**
+     * Softmax cross-entropy of logits (N, V) against integer targets (N); positions whose target
+     * is {@code ignoreIndex} contribute nothing (and are not counted by MEAN). Returns a
+     * 0-dimensional loss. Backward: (softmax(logits) - onehot(target)) * g / count.
+     */
+    public static Tensor crossEntropy(Tensor logits, Tensor targets, long ignoreIndex, Reduction reduction) {
+        if (logits.rank() != 2) throw new IllegalArgumentException("crossEntropy needs logits (N, V), got " + logits.shape());
+        if (targets.rank() != 1 || targets.dim(0) != logits.dim(0)) {
+            throw new IllegalArgumentException("crossEntropy targets " + targets.shape() + " do not match logits " + logits.shape());
+        }
+        long n = logits.dim(0), v = logits.dim(1);
+        long[] t = targets.toLongArray();
+        Tensor lp;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            lp = logits.logSoftmax(-1);
+        }
+        double total = 0;
+        long count = 0;
+        for (int i = 0; i < n; i++) {
+            if (t[i] == ignoreIndex) continue;
+            if (t[i] < 0 || t[i] >= v) throw new IndexOutOfBoundsException("target " + t[i] + " at position " + i + " out of range for " + v + " classes");
+            total -= lp.getDouble(i, t[i]);
+            count++;
+        }
+        double scale = reduction == Reduction.MEAN ? 1.0 / Math.max(count, 1) : 1.0;
+        DType dt = lp.dtype();
+        Tensor loss = Tensor.full(dt, total * scale);
+        return Autograd.record(loss, "crossEntropy", g -> {
+            Tensor d = lp.exp();
+            for (int i = 0; i < n; i++) {
+                if (t[i] == ignoreIndex) d.select(0, i).fillInPlace(0);
+                else d.setDouble(d.getDouble(i, t[i]) - 1.0, i, t[i]);
+            }
+            return new Tensor[]{d.mul(g.mul(scale))};
+        }, logits);
+    }
+
+    /**
+     * Causal scaled-dot-product attention: q (..., T, D), k (..., S, D), v (..., S, Dv) with
+     * S >= T; query t sits at position {@code S - T + t} and sees keys {@code 0..S-T+t}. Returns
+     * (..., T, Dv). Backward from the saved probabilities p: dV = p^T g, dP = g V^T,
+     * dS = p (dP - sum(dP p)), dQ = scale dS K, dK = scale dS^T Q.
+     */
+    public static Tensor scaledDotProductAttention(Tensor q, Tensor k, Tensor v, double scale) {
+        long t = q.dim(-2), s = k.dim(-2);
+        if (s < t) throw new IllegalArgumentException("attention needs at least as many keys (" + s + ") as queries (" + t + ")");
+        Tensor p, out;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            Tensor scores = q.matmul(k.t()).mul(scale).add(Tensor.causalMask(t, s, s - t));
+            p = scores.softmax(-1);
+            out = p.matmul(v);
+        }
+        return Autograd.record(out, "attention", g -> {
+            Tensor dv = v.requiresGrad ? Autograd.sumTo(p.t().matmul(g), v.dims()) : null;
+            Tensor dp = g.matmul(v.t());
+            Tensor ds = p.mul(dp.sub(dp.mul(p).sum(-1, true))).mul(scale);
+            Tensor dq = q.requiresGrad ? Autograd.sumTo(ds.matmul(k), q.dims()) : null;
+            Tensor dk = k.requiresGrad ? Autograd.sumTo(ds.t().matmul(q), k.dims()) : null;
+            return new Tensor[]{dq, dk, dv};
+        }, q, k, v);
+    }
+}
