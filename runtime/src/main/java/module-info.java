@@ -8,4 +8,6 @@ module dev.panamax.runtime {
 
     exports dev.panamax.runtime;
     exports dev.panamax.runtime.io;
+    exports dev.panamax.runtime.nn;
+    exports dev.panamax.runtime.optim;
 }

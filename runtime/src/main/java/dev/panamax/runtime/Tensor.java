@@ -208,6 +208,11 @@ public final class Tensor {
         return storage;
     }
 
+    /** The scope this tensor's memory belongs to, or null for wrapped memory (e.g. a mapped file). */
+    public Scope scope() {
+        return home;
+    }
+
     /** Bytes of one element times the number of elements. */
     public long byteSize() {
         return numel() * dtype.byteSize();

@@ -1,0 +1,2 @@
+/** Optimisers (AdamW, SGD), gradient clipping and learning-rate schedules with PyTorch's semantics. */
+package dev.panamax.runtime.optim;
