@@ -2,5 +2,5 @@
 module dev.panamax.moe {
     requires transitive dev.panamax.runtime;
 
-    // exports dev.panamax.moe once the package has its first class (javac rejects exporting an empty package)
+    exports dev.panamax.moe;
 }

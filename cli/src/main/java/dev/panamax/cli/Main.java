@@ -35,6 +35,7 @@ public final class Main {
             return switch (rest[0]) {
                 case "inspect" -> Inspect.run(sub, out);
                 case "demo" -> Demo.run(sub, out);
+                case "generate" -> Generate.run(sub, out);
                 case "info" -> info(out);
                 default -> {
                     err.println("panamax: unknown command \"" + rest[0] + "\" (try panamax --help)");
@@ -73,6 +74,9 @@ public final class Main {
                   demo [--model DIR]   end-to-end smoke job: load a reference checkpoint, benchmark matmul, print results
                   inspect PATH         list the tensors (name, dtype, shape, bytes) of a safetensors file or checkpoint folder,
                                        and the main fields of its config.json
+                  generate --model DIR --prompt-ids 1,2,3 --max-new-tokens N [--temperature T --top-p P --top-k K
+                           --seed S --stop ID,... --naive]
+                                       generate with a DeepSeek-V3 checkpoint; prints the ids and tokens/s
                   info                 Java version, threads, kernels, CUDA availability
 
                 options:

@@ -120,6 +120,26 @@ final class Indexing {
         return Autograd.record(out, "scatterAdd", g -> new Tensor[]{g, src.requiresGrad ? g.gather(d, index) : null}, self, src);
     }
 
+    /** {@code out = self; out[..index[j]..] += src[..j..]} along dim (index 1-D), recorded. */
+    static Tensor indexAdd(Tensor self, int dim, Tensor index, Tensor src) {
+        checkIndexType(index, "indexAdd");
+        if (index.rank() != 1) throw new IllegalArgumentException("indexAdd needs a 1-D index, got " + index.shape);
+        int d = self.shape.normDim(dim);
+        long[] idx = index.toLongArray();
+        if (src.rank() != self.rank() || src.dim(d) != idx.length) {
+            throw new IllegalArgumentException("indexAdd: src " + src.shape + " does not match self " + self.shape + " with " + idx.length + " indices along dim " + dim);
+        }
+        long[] rows = new long[idx.length];
+        for (int j = 0; j < idx.length; j++) rows[j] = checkedIndex(idx[j], self.dim(d), "indexAdd", self.shape);
+        Tensor out = self.detach().copy();
+        if (!out.dtype.isFloating()) throw new IllegalArgumentException("indexAdd needs a floating-point tensor, got " + out.dtype);
+        Tensor s = Elementwise.cast(src.detach(), out.dtype);
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            for (int j = 0; j < rows.length; j++) out.narrow(d, rows[j], 1).addInPlace(s.narrow(d, j, 1));
+        }
+        return Autograd.record(out, "indexAdd", g -> new Tensor[]{g, src.requiresGrad ? g.indexSelect(d, index) : null}, self, src);
+    }
+
     static Tensor scatterAddInPlace(Tensor self, int dim, Tensor index, Tensor src) {
         Autograd.checkInPlace(self, "scatterAddInPlace");
         checkIndexType(index, "scatterAdd");

@@ -767,6 +767,14 @@ public final class Tensor {
         return Indexing.scatterAdd(this, dim, index, src);
     }
 
+    /**
+     * {@code torch.index_add}: a copy of this with slice j of {@code src} along {@code dim} added
+     * to slice {@code index[j]} (index 1-D; repeated indices accumulate).
+     */
+    public Tensor indexAdd(int dim, Tensor index, Tensor src) {
+        return Indexing.indexAdd(this, dim, index, src);
+    }
+
     /** In place {@link #scatterAdd}. */
     public Tensor scatterAddInPlace(int dim, Tensor index, Tensor src) {
         return Indexing.scatterAddInPlace(this, dim, index, src);

@@ -3,12 +3,16 @@ package dev.panamax.runtime;
 import dev.panamax.cuda.Cuda;
 import dev.panamax.runtime.io.Safetensors;
 import dev.panamax.runtime.io.SafetensorsFile;
+import dev.panamax.runtime.nn.Parameter;
+import dev.panamax.runtime.optim.AdamW;
+import dev.panamax.runtime.optim.GradClip;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -43,6 +47,29 @@ class ReadmeExamplesTest {
         // README-END runtimeExample
     }
 
+    void trainingExample() {
+        // README-BEGIN trainingExample
+        Scope weights = Scope.longLived("weights");                    // parameters, gradients, optimiser state
+        Tensor w;
+        try (var e = weights.enter()) {
+            w = Tensor.randn(DType.F32, 1, 0.1, 3, 8).requiresGrad(true); // (V, C) trainable leaf
+        }
+        AdamW opt = new AdamW(List.of(new Parameter("lm_head.weight", w)), 1e-2);
+        Tensor targets = Tensor.ofLongs(new long[]{0, 1, 2, 0});
+        for (int step = 0; step < 100; step++) {
+            try (Scope s = Scope.open()) {                              // the step's activations, freed at its end
+                Tensor x = Tensor.randn(DType.F32, step, 1, 4, 8);      // (B, C)
+                Tensor loss = Functional.crossEntropy(Functional.linear(x, w), targets, -100, Functional.Reduction.MEAN);
+                opt.zeroGrad();
+                loss.backward();                                        // gradients accumulate (+=) into w.grad()
+                GradClip.clipGradNorm(List.of(new Parameter("lm_head.weight", w)), 1.0);
+                opt.step();
+            }
+        }
+        weights.close();
+        // README-END trainingExample
+    }
+
     void cudaExample() {
         // README-BEGIN cudaExample
         if (Cuda.available()) {
@@ -56,8 +83,11 @@ class ReadmeExamplesTest {
     @Test
     void examplesRun() {
         long before = Scope.offHeapBytes();
-        runtimeExample(dir);
-        cudaExample();
+        try (Scope s = Scope.open()) {
+            runtimeExample(dir);
+            trainingExample();
+            cudaExample();
+        }
         assertThat(Scope.offHeapBytes()).isEqualTo(before);
     }
 
@@ -80,7 +110,7 @@ class ReadmeExamplesTest {
             assertThat(src.find()).as("example %s exists in this test", name).isTrue();
             assertThat(normalise(m.group(2))).as("README example %s", name).isEqualTo(normalise(src.group(1)));
         }
-        assertThat(found).isGreaterThanOrEqualTo(2);
+        assertThat(found).isGreaterThanOrEqualTo(3);
     }
 
     /** Strips the common indentation and trailing blanks. */

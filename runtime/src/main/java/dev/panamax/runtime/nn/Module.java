@@ -25,14 +25,25 @@ import java.util.TreeSet;
  */
 public abstract class Module {
     private final Map<String, Tensor> params = new LinkedHashMap<>();
+    private final Map<String, Tensor> buffers = new LinkedHashMap<>();
     private final Map<String, Module> children = new LinkedHashMap<>();
 
     /** Registers {@code value} as a trainable parameter named {@code name}; returns it. */
     protected Tensor parameter(String name, Tensor value) {
         checkName(name);
         if (!value.isLeaf()) throw new IllegalArgumentException("parameter " + name + " must be a leaf tensor");
-        value.requiresGrad(true);
+        if (value.dtype() == dev.panamax.runtime.DType.F32 || value.dtype() == dev.panamax.runtime.DType.F64) value.requiresGrad(true);
         params.put(name, value);
+        return value;
+    }
+
+    /**
+     * Registers a non-trainable state tensor (a "buffer", e.g. a routing bias): saved and loaded
+     * with the parameters, never given gradients or optimised.
+     */
+    protected Tensor buffer(String name, Tensor value) {
+        checkName(name);
+        buffers.put(name, value);
         return value;
     }
 
@@ -44,7 +55,7 @@ public abstract class Module {
     }
 
     private void checkName(String name) {
-        if (name.isEmpty() || params.containsKey(name) || children.containsKey(name)) {
+        if (name.isEmpty() || params.containsKey(name) || buffers.containsKey(name) || children.containsKey(name)) {
             throw new IllegalArgumentException("duplicate or empty name \"" + name + "\" in " + getClass().getSimpleName());
         }
     }
@@ -68,11 +79,29 @@ public abstract class Module {
         return n;
     }
 
-    /** The parameters by name (live tensors, not copies). */
+    /** Buffers with their full dotted names. */
+    public List<Parameter> buffers() {
+        List<Parameter> out = new ArrayList<>();
+        collectBuffers("", out);
+        return out;
+    }
+
+    private void collectBuffers(String prefix, List<Parameter> out) {
+        buffers.forEach((n, t) -> out.add(new Parameter(prefix + n, t)));
+        children.forEach((n, m) -> m.collectBuffers(prefix + n + ".", out));
+    }
+
+    /** Parameters and buffers by name (live tensors, not copies). */
     public Map<String, Tensor> stateDict() {
         Map<String, Tensor> m = new LinkedHashMap<>();
         for (Parameter p : parameters()) m.put(p.name(), p.value());
+        for (Parameter p : buffers()) m.put(p.name(), p.value());
         return m;
+    }
+
+    /** Turns gradient tracking of every parameter on or off (off for inference-only use). */
+    public void requiresGrad(boolean on) {
+        for (Parameter p : parameters()) p.value().requiresGrad(on);
     }
 
     /**

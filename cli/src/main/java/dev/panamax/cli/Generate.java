@@ -1,0 +1,75 @@
+package dev.panamax.cli;
+
+import dev.panamax.moe.DeepSeekModel;
+import dev.panamax.moe.Generator;
+import dev.panamax.moe.Mla;
+import dev.panamax.moe.Sampler;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * {@code panamax generate --model DIR --prompt-ids 1,2,3 --max-new-tokens N [--temperature T]
+ * [--top-p P] [--top-k K] [--seed S] [--stop ID,...] [--naive]}: prints the generated ids and
+ * tokens/s.
+ */
+final class Generate {
+    private Generate() {
+    }
+
+    static int run(String[] args, PrintStream out) {
+        Path model = null;
+        long[] prompt = null;
+        int maxNew = 32, topK = 0;
+        double temperature = 0, topP = 1;
+        long seed = 0;
+        Set<Long> stop = new HashSet<>();
+        Mla.Path path = Mla.ABSORBED;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--naive")) {
+                path = Mla.NAIVE;
+                continue;
+            }
+            if (i + 1 >= args.length) throw new Main.UsageException("option " + a + " needs a value");
+            String v = args[++i];
+            try {
+                switch (a) {
+                    case "--model" -> model = Path.of(v);
+                    case "--prompt-ids" -> prompt = ids(v);
+                    case "--max-new-tokens" -> maxNew = Integer.parseInt(v);
+                    case "--temperature" -> temperature = Double.parseDouble(v);
+                    case "--top-p" -> topP = Double.parseDouble(v);
+                    case "--top-k" -> topK = Integer.parseInt(v);
+                    case "--seed" -> seed = Long.parseLong(v);
+                    case "--stop" -> Arrays.stream(ids(v)).forEach(stop::add);
+                    default -> throw new Main.UsageException("unknown option " + a);
+                }
+            } catch (NumberFormatException e) {
+                throw new Main.UsageException("option " + a + ": not a number: " + v);
+            }
+        }
+        if (model == null) throw new Main.UsageException("--model DIR is required");
+        if (prompt == null || prompt.length == 0) throw new Main.UsageException("--prompt-ids 1,2,3 is required");
+        Sampler sampler = temperature == 0 ? Sampler.greedy() : Sampler.of(temperature, topK, topP, seed);
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); DeepSeekModel m = DeepSeekModel.load(model, false)) {
+            for (long id : prompt) {
+                if (id < 0 || id >= m.config().vocabSize()) throw new IllegalArgumentException("prompt id " + id + " is outside the vocabulary of " + m.config().vocabSize());
+            }
+            Generator.Result r = Generator.generate(m, List.of(prompt), maxNew, stop, sampler, path);
+            long[] ids = r.completions().getFirst();
+            out.println(Arrays.stream(ids).mapToObj(Long::toString).reduce((x, y) -> x + "," + y).orElse(""));
+            out.printf(Locale.ROOT, "%d tokens in %.3f s: %.1f tokens/s (prefill of %d included)%n", r.tokens(), r.seconds(), r.tokensPerSecond(), prompt.length);
+        }
+        return 0;
+    }
+
+    private static long[] ids(String csv) {
+        return Arrays.stream(csv.split(",")).map(String::trim).filter(x -> !x.isEmpty()).mapToLong(Long::parseLong).toArray();
+    }
+}

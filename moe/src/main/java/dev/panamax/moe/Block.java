@@ -1,0 +1,51 @@
+package dev.panamax.moe;
+
+import dev.panamax.runtime.Tensor;
+import dev.panamax.runtime.nn.Module;
+
+/**
+ * One decoder layer: {@code h = x + MLA(input_layernorm(x))}, then
+ * {@code h + FFN(post_attention_layernorm(h))} with the dense MLP for the first
+ * {@code first_k_dense_replace} layers and DeepSeekMoE after.
+ */
+public final class Block extends Module {
+    private final DeepSeekConfig cfg;
+    private final int index;
+    final Tensor inputNorm, postNorm;
+    final Mla attn;
+    final Mlp mlp;
+    final MoE moe;
+
+    /** Loads layer {@code index}. */
+    public Block(DeepSeekConfig cfg, WeightSource w, int index) {
+        this.cfg = cfg;
+        this.index = index;
+        String p = "model.layers." + index + ".";
+        inputNorm = parameter("input_layernorm.weight", w.get(p + "input_layernorm.weight"));
+        attn = child("self_attn", new Mla(cfg, w, p + "self_attn."));
+        postNorm = parameter("post_attention_layernorm.weight", w.get(p + "post_attention_layernorm.weight"));
+        if (cfg.isMoeLayer(index)) {
+            moe = child("mlp", new MoE(cfg, w, p + "mlp."));
+            mlp = null;
+        } else {
+            mlp = child("mlp", new Mlp(w, p + "mlp."));
+            moe = null;
+        }
+    }
+
+    /** The MoE block, or null for a dense layer. */
+    public MoE moe() {
+        return moe;
+    }
+
+    /** x (B,T,C) -> (B,T,C); {@code trace} (nullable) receives attn_out.{i}. */
+    Tensor forward(Tensor x, long startPos, Tensor[] cosSin, KvCache cache, Mla.Path path, boolean perTokenMoe, Trace trace) {
+        Tensor a = attn.forward(x.rmsNorm(inputNorm, cfg.rmsNormEps()), startPos, cosSin, cache, index, path);
+        if (trace != null) trace.put("attn_out." + index, a);
+        Tensor h = x.add(a);
+        Tensor n = h.rmsNorm(postNorm, cfg.rmsNormEps());
+        Tensor f = mlp != null ? mlp.forward(n) : perTokenMoe ? moe.forwardPerToken(n) : moe.forward(n);
+        if (trace != null && moe != null) trace.routing(index, moe.lastRouting());
+        return h.add(f);
+    }
+}

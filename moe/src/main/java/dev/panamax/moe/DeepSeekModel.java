@@ -1,0 +1,241 @@
+package dev.panamax.moe;
+
+import dev.panamax.runtime.Autograd;
+import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Functional;
+import dev.panamax.runtime.Scope;
+import dev.panamax.runtime.Tensor;
+import dev.panamax.runtime.io.Checkpoint;
+import dev.panamax.runtime.io.TensorInfo;
+import dev.panamax.runtime.nn.Module;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+
+/**
+ * The DeepSeek-V3 transformer (the official {@code inference/model.py} order): embedding, layers
+ * of {@link Block}, final RMSNorm, LM head. Parameters carry their Hugging Face names.
+ *
+ * <p>Load a checkpoint folder for inference with {@link #load(Path, boolean) load(dir, false)}:
+ * the weights stay memory-mapped in their storage dtype (F32, BF16 or F16) and are read directly
+ * by the kernels. With {@code trainable = true} they are copied to F32 leaves that require grad
+ * (and a writable routing bias), in memory the model owns. {@link #close()} releases either.
+ */
+public final class DeepSeekModel extends Module implements AutoCloseable {
+    private final DeepSeekConfig cfg;
+    private final Rope rope;
+    final Tensor embed, norm, lmHead;
+    final Block[] layers;
+    private final AutoCloseable owned;
+
+    private DeepSeekModel(DeepSeekConfig cfg, WeightSource w, AutoCloseable owned) {
+        this.cfg = cfg;
+        this.rope = new Rope(cfg);
+        this.owned = owned;
+        embed = parameter("model.embed_tokens.weight", w.get("model.embed_tokens.weight"));
+        layers = new Block[cfg.numHiddenLayers()];
+        for (int i = 0; i < layers.length; i++) layers[i] = child("model.layers." + i, new Block(cfg, w, i));
+        norm = parameter("model.norm.weight", w.get("model.norm.weight"));
+        lmHead = cfg.tieWordEmbeddings() ? embed : parameter("lm_head.weight", w.get("lm_head.weight"));
+    }
+
+    /** The config. */
+    public DeepSeekConfig config() {
+        return cfg;
+    }
+
+    /** RoPE tables. */
+    public Rope rope() {
+        return rope;
+    }
+
+    /** The layers. */
+    public Block[] layers() {
+        return layers.clone();
+    }
+
+    /** Every weight name and shape the config implies, in checkpoint order. */
+    public static Map<String, long[]> expectedShapes(DeepSeekConfig c) {
+        Map<String, long[]> m = new LinkedHashMap<>();
+        long d = c.hiddenSize(), h = c.numAttentionHeads(), dq = c.qkHeadDim(), lkv = c.kvLoraRank(), dr = c.qkRopeHeadDim();
+        m.put("model.embed_tokens.weight", new long[]{c.vocabSize(), d});
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            String p = "model.layers." + i + ".";
+            m.put(p + "input_layernorm.weight", new long[]{d});
+            if (c.qLoraRank() > 0) {
+                m.put(p + "self_attn.q_a_proj.weight", new long[]{c.qLoraRank(), d});
+                m.put(p + "self_attn.q_a_layernorm.weight", new long[]{c.qLoraRank()});
+                m.put(p + "self_attn.q_b_proj.weight", new long[]{h * dq, c.qLoraRank()});
+            } else {
+                m.put(p + "self_attn.q_proj.weight", new long[]{h * dq, d});
+            }
+            m.put(p + "self_attn.kv_a_proj_with_mqa.weight", new long[]{lkv + dr, d});
+            m.put(p + "self_attn.kv_a_layernorm.weight", new long[]{lkv});
+            m.put(p + "self_attn.kv_b_proj.weight", new long[]{h * (c.qkNopeHeadDim() + c.vHeadDim()), lkv});
+            m.put(p + "self_attn.o_proj.weight", new long[]{d, h * c.vHeadDim()});
+            m.put(p + "post_attention_layernorm.weight", new long[]{d});
+            if (!c.isMoeLayer(i)) {
+                mlp(m, p + "mlp.", c.intermediateSize(), d);
+            } else {
+                m.put(p + "mlp.gate.weight", new long[]{c.nRoutedExperts(), d});
+                if (c.topkMethod().equals("noaux_tc")) m.put(p + "mlp.gate.e_score_correction_bias", new long[]{c.nRoutedExperts()});
+                for (int j = 0; j < c.nRoutedExperts(); j++) mlp(m, p + "mlp.experts." + j + ".", c.moeIntermediateSize(), d);
+                if (c.nSharedExperts() > 0) mlp(m, p + "mlp.shared_experts.", (long) c.nSharedExperts() * c.moeIntermediateSize(), d);
+            }
+        }
+        m.put("model.norm.weight", new long[]{d});
+        if (!c.tieWordEmbeddings()) m.put("lm_head.weight", new long[]{c.vocabSize(), d});
+        return m;
+    }
+
+    private static void mlp(Map<String, long[]> m, String p, long width, long d) {
+        m.put(p + "gate_proj.weight", new long[]{width, d});
+        m.put(p + "up_proj.weight", new long[]{width, d});
+        m.put(p + "down_proj.weight", new long[]{d, width});
+    }
+
+    /** Names a checkpoint may hold beyond the model: multi-token-prediction layers and rotary buffers. */
+    private static boolean ignorable(String name, DeepSeekConfig c) {
+        if (name.endsWith("rotary_emb.inv_freq")) return true;
+        var m = Pattern.compile("^model\\.layers\\.(\\d+)\\.").matcher(name);
+        return m.find() && Long.parseLong(m.group(1)) >= c.numHiddenLayers();
+    }
+
+    /**
+     * Loads a Hugging Face checkpoint folder ({@code config.json} and safetensors, single or
+     * sharded). Every tensor name and shape is checked against the config first.
+     *
+     * @param trainable copy the weights to F32 leaves that require grad (for training)
+     * @throws IllegalArgumentException listing missing, unexpected and mis-shaped tensors
+     */
+    public static DeepSeekModel load(Path dir, boolean trainable) {
+        Path cfgFile = dir.resolve("config.json");
+        if (!Files.isRegularFile(cfgFile)) throw new IllegalArgumentException(dir + ": no config.json");
+        DeepSeekConfig cfg = DeepSeekConfig.read(cfgFile);
+        Checkpoint ck = Checkpoint.open(dir);
+        try {
+            Map<String, long[]> want = expectedShapes(cfg);
+            TreeSet<String> missing = new TreeSet<>(), unexpected = new TreeSet<>(), bad = new TreeSet<>();
+            for (String n : want.keySet()) if (!ck.contains(n)) missing.add(n);
+            for (String n : ck.names()) {
+                long[] shape = want.get(n);
+                if (shape == null) {
+                    if (!ignorable(n, cfg)) unexpected.add(n);
+                    continue;
+                }
+                TensorInfo info = ck.info(n);
+                if (!Arrays.equals(info.shape(), shape)) bad.add(n + " (expected " + Arrays.toString(shape) + ", got " + Arrays.toString(info.shape()) + ")");
+                else if (info.dtype() != DType.F32 && info.dtype() != DType.BF16 && info.dtype() != DType.F16) bad.add(n + " (dtype " + info.dtype().safetensorsName() + "; F32, BF16 or F16 expected)");
+            }
+            if (!missing.isEmpty() || !unexpected.isEmpty() || !bad.isEmpty()) {
+                throw new IllegalArgumentException(dir + ": checkpoint does not match config.json"
+                        + (missing.isEmpty() ? "" : "; missing: " + missing)
+                        + (unexpected.isEmpty() ? "" : "; unexpected: " + unexpected)
+                        + (bad.isEmpty() ? "" : "; mis-shaped or wrong dtype: " + bad));
+            }
+            if (!trainable) {
+                DeepSeekModel m = new DeepSeekModel(cfg, ck::tensor, ck);
+                m.requiresGrad(false);
+                return m;
+            }
+            Scope scope = Scope.longLived("weights " + dir.getFileName());
+            try (var e = scope.enter(); Autograd.NoGrad ng = Autograd.noGrad()) {
+                DeepSeekModel m = new DeepSeekModel(cfg, name -> ck.tensor(name).to(DType.F32).contiguous().detach().copy(), scope);
+                ck.close();
+                return m;
+            } catch (RuntimeException ex) {
+                scope.close();
+                throw ex;
+            }
+        } catch (RuntimeException ex) {
+            ck.close();
+            throw ex;
+        }
+    }
+
+    /**
+     * A model with seeded random weights (normal, std 0.02; norms 1; routing bias 0) in
+     * {@code dtype}, for benchmarks and tests.
+     */
+    public static DeepSeekModel random(DeepSeekConfig cfg, long seed, DType dtype) {
+        Scope scope = Scope.longLived("random weights");
+        try (var e = scope.enter()) {
+            Map<String, long[]> shapes = expectedShapes(cfg);
+            long[] counter = {seed};
+            DeepSeekModel m = new DeepSeekModel(cfg, name -> {
+                long[] s = shapes.get(name);
+                if (name.endsWith("norm.weight") || name.endsWith("layernorm.weight")) return Tensor.ones(dtype == DType.F64 ? DType.F64 : DType.F32, s);
+                if (name.endsWith("e_score_correction_bias")) return Tensor.zeros(DType.F32, s);
+                return Tensor.randn(dtype == DType.F64 ? DType.F64 : DType.F32, counter[0]++, 0.02, s).to(dtype);
+            }, scope);
+            if (dtype != DType.F32 && dtype != DType.F64) m.requiresGrad(false);
+            return m;
+        } catch (RuntimeException ex) {
+            scope.close();
+            throw ex;
+        }
+    }
+
+    /**
+     * The forward pass.
+     *
+     * @param ids      token ids (B,T), I64
+     * @param startPos position of the first token (the cache length when a cache is given)
+     * @param cache    the compressed KV cache to append to and attend over, or null (positions 0..T-1 only)
+     * @param path     MLA path
+     * @param lastOnly compute the LM head for the last position only (generation)
+     * @param trace    receives intermediate values, or null
+     * @return logits (B,T,V), or (B,1,V) with {@code lastOnly}
+     */
+    public Tensor forward(Tensor ids, long startPos, KvCache cache, Mla.Path path, boolean lastOnly, Trace trace) {
+        return forward(ids, startPos, cache, path, lastOnly, false, trace);
+    }
+
+    /** {@link #forward} with the per-token MoE oracle instead of the grouped experts (for tests). */
+    public Tensor forward(Tensor ids, long startPos, KvCache cache, Mla.Path path, boolean lastOnly, boolean perTokenMoe, Trace trace) {
+        if (ids.rank() != 2) throw new IllegalArgumentException("ids must be (B, T), got " + ids.shape());
+        long t = ids.dim(1);
+        if (startPos + t > cfg.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("positions up to " + (startPos + t) + " exceed max_position_embeddings " + cfg.maxPositionEmbeddings());
+        }
+        Tensor x = Tensor.embedding(embed, ids);
+        if (trace != null) trace.put("embeddings", x);
+        Tensor[] cosSin = rope.cosSin(startPos, t);
+        for (int i = 0; i < layers.length; i++) {
+            x = layers[i].forward(x, startPos, cosSin, cache, path, perTokenMoe, trace);
+            if (trace != null) trace.put("hidden." + i, x);
+        }
+        if (cache != null) cache.advance((int) t);
+        if (lastOnly) x = x.narrow(1, t - 1, 1);
+        Tensor xn = x.rmsNorm(norm, cfg.rmsNormEps());
+        if (trace != null) trace.put("final_norm", xn);
+        return Functional.linear(xn, lmHead);
+    }
+
+    /** Per MoE layer, the tokens routed to each expert by the last forward pass. */
+    public Map<Integer, long[]> expertLoads() {
+        Map<Integer, long[]> m = new LinkedHashMap<>();
+        for (int i = 0; i < layers.length; i++) if (layers[i].moe() != null) m.put(i, layers[i].moe().gate().expertLoad());
+        return m;
+    }
+
+    /** Applies the auxiliary-loss-free bias update with step {@code gamma} to every noaux_tc gate. */
+    public void updateRoutingBias(double gamma) {
+        for (Block b : layers) if (b.moe() != null && b.moe().gate().bias != null) b.moe().gate().updateBias(gamma);
+    }
+
+    /** Releases the mapped checkpoint or the owned weights. */
+    @Override
+    public void close() {
+        try {
+            owned.close();
+        } catch (Exception e) {
+            throw new IllegalStateException("closing the model's weights failed: " + e.getMessage(), e);
+        }
+    }
+}

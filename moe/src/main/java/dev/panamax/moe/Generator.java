@@ -1,0 +1,89 @@
+package dev.panamax.moe;
+
+import dev.panamax.runtime.Autograd;
+import dev.panamax.runtime.Scope;
+import dev.panamax.runtime.Tensor;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Generation with the compressed KV cache: sequences with the same prompt length run as one
+ * batch (one batched prefill, then one batched decode step per token); each sequence stops at a
+ * stop token (kept in its output) or after {@code maxNewTokens}. Nothing is recorded by autograd.
+ */
+public final class Generator {
+    private Generator() {
+    }
+
+    /**
+     * The result of {@link #generate}.
+     *
+     * @param completions the new tokens of each prompt, in prompt order
+     * @param tokens      tokens generated in all
+     * @param seconds     wall time, prefill included
+     */
+    public record Result(List<long[]> completions, long tokens, double seconds) {
+        /** Generated tokens per second. */
+        public double tokensPerSecond() {
+            return tokens / Math.max(seconds, 1e-9);
+        }
+    }
+
+    /** Generates continuations of {@code prompts}; see the class comment. */
+    public static Result generate(DeepSeekModel model, List<long[]> prompts, int maxNewTokens, Set<Long> stopTokens,
+                                  Sampler sampler, Mla.Path path) {
+        if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens must be >= 0");
+        long start = System.nanoTime();
+        Map<Integer, List<Integer>> byLength = new LinkedHashMap<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            if (prompts.get(i).length == 0) throw new IllegalArgumentException("prompt " + i + " is empty");
+            byLength.computeIfAbsent(prompts.get(i).length, k -> new ArrayList<>()).add(i);
+        }
+        long[][] out = new long[prompts.size()][];
+        long total = 0;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            for (Map.Entry<Integer, List<Integer>> group : byLength.entrySet()) {
+                total += runBatch(model, prompts, group.getValue(), group.getKey(), maxNewTokens, stopTokens, sampler, path, out);
+            }
+        }
+        return new Result(List.of(out), total, (System.nanoTime() - start) / 1e9);
+    }
+
+    private static long runBatch(DeepSeekModel model, List<long[]> prompts, List<Integer> rows, int len, int maxNew,
+                                 Set<Long> stop, Sampler sampler, Mla.Path path, long[][] out) {
+        int b = rows.size();
+        long v = model.config().vocabSize();
+        long[] ids = new long[b * len];
+        for (int r = 0; r < b; r++) System.arraycopy(prompts.get(rows.get(r)), 0, ids, r * len, len);
+        List<List<Long>> gen = new ArrayList<>();
+        for (int r = 0; r < b; r++) gen.add(new ArrayList<>());
+        boolean[] done = new boolean[b];
+        long produced = 0;
+        try (KvCache cache = new KvCache(model.config(), b, len + Math.max(maxNew, 1))) {
+            long[] next = new long[b];
+            for (int step = 0; step < maxNew; step++) {
+                try (Scope s = Scope.open()) {
+                    Tensor input = step == 0 ? Tensor.ofLongs(ids, b, len) : Tensor.ofLongs(next, b, 1);
+                    float[] logits = model.forward(input, cache.length(), cache, path, true, null).toFloatArray();
+                    boolean all = true;
+                    for (int r = 0; r < b; r++) {
+                        if (done[r]) continue;
+                        float[] row = java.util.Arrays.copyOfRange(logits, (int) (r * v), (int) ((r + 1) * v));
+                        next[r] = sampler.sample(row);
+                        gen.get(r).add(next[r]);
+                        produced++;
+                        if (stop.contains(next[r])) done[r] = true;
+                        all &= done[r];
+                    }
+                    if (all) break;
+                }
+            }
+        }
+        for (int r = 0; r < b; r++) out[rows.get(r)] = gen.get(r).stream().mapToLong(Long::longValue).toArray();
+        return produced;
+    }
+}

@@ -1,0 +1,109 @@
+package dev.panamax.moe;
+
+import dev.panamax.runtime.Functional;
+import dev.panamax.runtime.Tensor;
+import dev.panamax.runtime.nn.Module;
+
+import java.util.List;
+
+/**
+ * Multi-head latent attention (DeepSeek-V2 section 2.1; V3 section 2.1.1). Queries go through a
+ * low-rank projection ({@code q_a_proj}, {@code q_a_layernorm}, {@code q_b_proj}) or a plain
+ * {@code q_proj}; keys and values are compressed into a latent c of {@code kv_lora_rank} values
+ * ({@code kv_a_proj_with_mqa}, {@code kv_a_layernorm}) plus one RoPE key shared by all heads,
+ * and expanded by {@code kv_b_proj}.
+ *
+ * <p>Two equivalent paths: {@link #NAIVE} expands per-head keys and values from the latent
+ * (used for training); {@link #ABSORBED} folds {@code kv_b_proj} into the query and output sides
+ * and attends over the latent directly, reading only Lkv + R values per cached token.
+ */
+public final class Mla extends Module {
+    /** Attention paths. */
+    public enum Path {
+        /** Per-head keys and values expanded from the latent. */
+        NAIVE,
+        /** kv_b_proj folded into queries and outputs; attention over the latent. */
+        ABSORBED
+    }
+
+    /** Shorthand for {@link Path#NAIVE}. */
+    public static final Path NAIVE = Path.NAIVE;
+    /** Shorthand for {@link Path#ABSORBED}. */
+    public static final Path ABSORBED = Path.ABSORBED;
+
+    private final DeepSeekConfig cfg;
+    final Tensor qA, qANorm, qB, q, kvA, kvANorm, kvB, o;
+
+    /** Loads {@code prefix + "q_a_proj.weight"} etc. */
+    public Mla(DeepSeekConfig cfg, WeightSource w, String prefix) {
+        this.cfg = cfg;
+        if (cfg.qLoraRank() > 0) {
+            qA = parameter("q_a_proj.weight", w.get(prefix + "q_a_proj.weight"));
+            qANorm = parameter("q_a_layernorm.weight", w.get(prefix + "q_a_layernorm.weight"));
+            qB = parameter("q_b_proj.weight", w.get(prefix + "q_b_proj.weight"));
+            q = null;
+        } else {
+            qA = qANorm = qB = null;
+            q = parameter("q_proj.weight", w.get(prefix + "q_proj.weight"));
+        }
+        kvA = parameter("kv_a_proj_with_mqa.weight", w.get(prefix + "kv_a_proj_with_mqa.weight"));
+        kvANorm = parameter("kv_a_layernorm.weight", w.get(prefix + "kv_a_layernorm.weight"));
+        kvB = parameter("kv_b_proj.weight", w.get(prefix + "kv_b_proj.weight"));
+        o = parameter("o_proj.weight", w.get(prefix + "o_proj.weight"));
+    }
+
+    /**
+     * Attention output (before the residual add).
+     *
+     * @param x        (B,T,C), already normalised by input_layernorm
+     * @param startPos position of the first of the T tokens
+     * @param cosSin   RoPE cos and sin (T, R/2) for those positions
+     * @param cache    the compressed cache (appended to), or null to attend over these T tokens only
+     * @param layer    layer index (selects the cache slot)
+     * @param path     naive or absorbed
+     * @return (B,T,C)
+     */
+    public Tensor forward(Tensor x, long startPos, Tensor[] cosSin, KvCache cache, int layer, Path path) {
+        long b = x.dim(0), t = x.dim(1);
+        int h = cfg.numAttentionHeads(), dn = cfg.qkNopeHeadDim(), dr = cfg.qkRopeHeadDim(), dv = cfg.vHeadDim(), lkv = cfg.kvLoraRank();
+        double eps = cfg.rmsNormEps();
+        Tensor qAll = q != null ? Functional.linear(x, q)
+                : Functional.linear(Functional.linear(x, qA).rmsNorm(qANorm, eps), qB);
+        qAll = qAll.view(b, t, h, dn + dr);
+        Tensor qNope = qAll.narrow(3, 0, dn);
+        Tensor cos = cosSin[0].view(1, t, 1, dr / 2), sin = cosSin[1].view(1, t, 1, dr / 2);
+        Tensor qRope = qAll.narrow(3, dn, dr).rope(cos, sin);                       // (B,T,H,R)
+        Tensor kvAll = Functional.linear(x, kvA);                                  // (B,T,Lkv+R)
+        Tensor c = kvAll.narrow(2, 0, lkv).rmsNorm(kvANorm, eps);                   // (B,T,Lkv)
+        Tensor kRope = kvAll.narrow(2, lkv, dr).rope(cosSin[0].view(1, t, dr / 2), cosSin[1].view(1, t, dr / 2)); // (B,T,R)
+        Tensor cAll = c, kRopeAll = kRope;
+        if (cache != null) {
+            if (cache.length() != startPos) throw new IllegalStateException("cache holds " + cache.length() + " tokens but the input starts at " + startPos);
+            cache.append(layer, c, kRope);
+            cAll = cache.latent(layer, startPos + t);
+            kRopeAll = cache.kRope(layer, startPos + t);
+        }
+        long s = cAll.dim(1);
+        double scale = cfg.softmaxScale();
+        Tensor out;                                                                 // (B,H,T,dv)
+        if (path == Path.NAIVE) {
+            Tensor kv = Functional.linear(cAll, kvB).view(b, s, h, dn + dv);
+            Tensor kNope = kv.narrow(3, 0, dn);
+            Tensor v = kv.narrow(3, dn, dv).transpose(1, 2);                        // (B,H,S,dv)
+            Tensor k = Tensor.concat(List.of(kNope, kRopeAll.unsqueeze(2).expand(b, s, h, dr)), 3).transpose(1, 2);
+            Tensor qq = Tensor.concat(List.of(qNope, qRope), 3).transpose(1, 2);   // (B,H,T,dn+dr)
+            out = Functional.scaledDotProductAttention(qq, k, v, scale);
+        } else {
+            Tensor wkv = kvB.view(h, dn + dv, lkv);
+            Tensor wUK = wkv.narrow(1, 0, dn);                                     // (H,dn,Lkv)
+            Tensor wUV = wkv.narrow(1, dn, dv);                                    // (H,dv,Lkv)
+            Tensor qAbs = qNope.transpose(1, 2).matmul(wUK);                       // (B,H,T,Lkv)
+            Tensor cT = cAll.unsqueeze(1);                                         // (B,1,S,Lkv)
+            Tensor scores = qAbs.matmul(cT.t()).add(qRope.transpose(1, 2).matmul(kRopeAll.unsqueeze(1).t()))
+                    .mul(scale).add(Tensor.causalMask(t, s, s - t));               // (B,H,T,S)
+            Tensor p = scores.softmax(-1);
+            out = p.matmul(cT).matmul(wUV.t());                                    // (B,H,T,dv)
+        }
+        return Functional.linear(out.transpose(1, 2).reshape(b, t, (long) h * dv), o);
+    }
+}
