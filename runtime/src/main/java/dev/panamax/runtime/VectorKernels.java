@@ -26,8 +26,10 @@ import static dev.panamax.runtime.Elem.setF;
  * panels {@value #KC} deep and {@code NR = 2 * lanes} wide, A into panels {@value #MR} tall, and a
  * {@value #MR} x NR micro-kernel keeps 8 vector accumulators in registers. Work is split across
  * threads by columns (or rows when there are few columns), each thread packing its own panels.
- * The blocking sizes were tuned on a Zen 3 core against OpenBLAS (KC 512, MC 64; best of six
- * settings at 512-2048) and can be overridden with {@code -Dpanamax.gemm.kc} / {@code -Dpanamax.gemm.mc}.
+ * The blocking sizes were tuned on a Zen 3 core against OpenBLAS, interleaved in one process
+ * (KC 256, MC 128: the B micro-panel, 16 KiB, stays in L1 with room for the A panel; KC 512 was
+ * sometimes faster but its 32 KiB panel fills L1 and made run-to-run speed swing by 2x).
+ * Override with {@code -Dpanamax.gemm.kc} / {@code -Dpanamax.gemm.mc}.
  */
 public final class VectorKernels implements Kernels {
     static final VectorSpecies<Float> F = speciesFromProperty();
@@ -38,8 +40,8 @@ public final class VectorKernels implements Kernels {
 
     static final int MR = 4;
     static final int NR = 2 * L;
-    static final int KC = Integer.getInteger("panamax.gemm.kc", 512);
-    static final int MC = Math.max(MR, Integer.getInteger("panamax.gemm.mc", 64) / MR * MR);
+    static final int KC = Integer.getInteger("panamax.gemm.kc", 256);
+    static final int MC = Math.max(MR, Integer.getInteger("panamax.gemm.mc", 128) / MR * MR);
     static final int NC = NR * 128;
 
     private static final VectorKernels INSTANCE = new VectorKernels();
