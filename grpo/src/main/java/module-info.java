@@ -2,5 +2,5 @@
 module dev.panamax.grpo {
     requires transitive dev.panamax.moe;
 
-    // exports dev.panamax.grpo once the package has its first class (javac rejects exporting an empty package)
+    exports dev.panamax.grpo;
 }

@@ -33,6 +33,11 @@ public final class Block extends Module {
         }
     }
 
+    /** The attention. */
+    public Mla attention() {
+        return attn;
+    }
+
     /** The MoE block, or null for a dense layer. */
     public MoE moe() {
         return moe;

@@ -75,6 +75,12 @@ public final class KvCache implements AutoCloseable {
         length += t;
     }
 
+    /** Drops the tokens after the first {@code length} (keeps the memory). */
+    public void truncate(int length) {
+        if (length < 0 || length > this.length) throw new IllegalArgumentException("cannot truncate a cache of " + this.length + " tokens to " + length);
+        this.length = length;
+    }
+
     /** Forgets all tokens (keeps the memory). */
     public void reset() {
         length = 0;

@@ -1,0 +1,221 @@
+package dev.panamax.bench;
+
+import dev.panamax.moe.DeepSeekConfig;
+import dev.panamax.moe.DeepSeekModel;
+import dev.panamax.moe.KvCache;
+import dev.panamax.moe.Mla;
+import dev.panamax.moe.MoE;
+import dev.panamax.runtime.Autograd;
+import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Parallel;
+import dev.panamax.runtime.Tensor;
+import dev.panamax.runtime.io.ConfigJson;
+import dev.panamax.runtime.io.Json;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * DeepSeek-V3 hot paths on a seeded random model with DeepSeek-V2-Lite's layer shapes (2 MoE
+ * layers, hidden 2048, 16 heads, no q LoRA, kv_lora_rank 512, nope 128, rope 64, v 128, 64 routed
+ * experts top-6 with softmax scoring, 2 shared, expert width 1408, vocab 32000), 2 threads:
+ * <ul>
+ *   <li>{@code decodeToken}: one decode step (batch 1) after a 256-token prefill, absorbed MLA;
+ *       {@code prefill}: a 256-token prefill; with F32 and BF16 weights;</li>
+ *   <li>{@code mlaDecodeAbsorbed} / {@code mlaDecodeNaive}: one layer's attention for one new
+ *       token over a cache of {@code cacheLen} tokens;</li>
+ *   <li>{@code moeGrouped} / {@code moePerToken}: one MoE layer over 64 tokens, experts run once
+ *       per group versus once per token.</li>
+ * </ul>
+ * Baseline for bandwidth: {@link MatmulBench#copy}, run in the same invocation of the jar;
+ * {@link Ratios} turns decode time into a fraction of the bandwidth bound (bytes of weights one
+ * token touches / copy bandwidth). Trap avoided: the cache is truncated back to the prefill
+ * length before each decode step, so every step attends over the same number of tokens.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 2, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+public class DeepSeekBench {
+    /** DeepSeek-V2-Lite's shapes with 2 MoE layers. */
+    public static DeepSeekConfig v2LiteShapes() {
+        String json = """
+                {"vocab_size": 32000, "hidden_size": 2048, "intermediate_size": 10944, "moe_intermediate_size": 1408,
+                 "num_hidden_layers": 2, "num_attention_heads": 16, "q_lora_rank": null, "kv_lora_rank": 512,
+                 "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128, "n_routed_experts": 64,
+                 "n_shared_experts": 2, "num_experts_per_tok": 6, "n_group": 1, "topk_group": 1,
+                 "topk_method": "greedy", "scoring_func": "softmax", "norm_topk_prob": false, "routed_scaling_factor": 1.0,
+                 "first_k_dense_replace": 0, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "max_position_embeddings": 4096}""";
+        return DeepSeekConfig.from(new ConfigJson(Path.of("DeepSeek-V2-Lite-2-layers"), Json.parseObject(json)));
+    }
+
+    /** Whole model, cached after a 256-token prefill. */
+    @State(Scope.Benchmark)
+    public static class Model {
+        @Param({"F32", "BF16"})
+        public String dtype;
+        @Param({"2"})
+        public int threads;
+        DeepSeekModel model;
+        KvCache cache;
+        Tensor prompt, next;
+        static final int PREFILL = 256;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            Parallel.setThreads(threads);
+            DeepSeekConfig cfg = v2LiteShapes();
+            model = DeepSeekModel.random(cfg, 7, DType.valueOf(dtype));
+            model.requiresGrad(false);
+            cache = new KvCache(cfg, 1, PREFILL + 8);
+            long[] ids = new long[PREFILL];
+            for (int i = 0; i < PREFILL; i++) ids[i] = (i * 7919L) % cfg.vocabSize();
+            try (var e = dev.panamax.runtime.Scope.longLived("inputs").enter()) {
+                prompt = Tensor.ofLongs(ids, 1, PREFILL);
+                next = Tensor.ofLongs(new long[]{42}, 1, 1);
+            }
+            try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+                model.forward(prompt, 0, cache, Mla.ABSORBED, true, null);
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            cache.close();
+            model.close();
+        }
+    }
+
+    @Benchmark
+    public float decodeToken(Model m) {
+        m.cache.truncate(Model.PREFILL);
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+            return m.model.forward(m.next, Model.PREFILL, m.cache, Mla.ABSORBED, true, null).toFloatArray()[0];
+        }
+    }
+
+    @Benchmark
+    public float prefill(Model m) {
+        m.cache.truncate(0);
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+            return m.model.forward(m.prompt, 0, m.cache, Mla.ABSORBED, true, null).toFloatArray()[0];
+        }
+    }
+
+    /** One attention layer with a filled cache. */
+    @State(Scope.Benchmark)
+    public static class Attention {
+        @Param({"1024", "4096"})
+        public int cacheLen;
+        DeepSeekModel model;
+        KvCache cache;
+        Tensor x;
+        Tensor[] cosSin;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            Parallel.setThreads(2);
+            DeepSeekConfig base = v2LiteShapes();
+            // one dense layer, small vocabulary: only the attention is timed
+            DeepSeekConfig cfg = new DeepSeekConfig(256, base.hiddenSize(), 64, base.moeIntermediateSize(), 1,
+                    base.numAttentionHeads(), 0, base.kvLoraRank(), base.qkNopeHeadDim(), base.qkRopeHeadDim(), base.vHeadDim(),
+                    0, 0, 0, 1, 1, "greedy", "softmax", false, 1.0, 1, 1e-6, 10000.0, 8192, null, false);
+            model = DeepSeekModel.random(cfg, 3, DType.F32);
+            model.requiresGrad(false);
+            cache = new KvCache(cfg, 1, cacheLen + 1);
+            try (var e = dev.panamax.runtime.Scope.longLived("inputs").enter()) {
+                x = Tensor.uniform(DType.F32, 5, -1, 1, 1, 1, cfg.hiddenSize());
+                cosSin = model.rope().cosSin(cacheLen, 1);
+            }
+            // fill the cache in chunks (a single 4096-token prefill would hold a 1 GiB score matrix)
+            for (int at = 0; at < cacheLen; at += 256) {
+                try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+                    int n = Math.min(256, cacheLen - at);
+                    long[] v = new long[n];
+                    for (int i = 0; i < n; i++) v[i] = (at + i) % 256;
+                    model.forward(Tensor.ofLongs(v, 1, n), at, cache, Mla.ABSORBED, true, null);
+                }
+            }
+        }
+
+        float step(Mla.Path path) {
+            cache.truncate(cacheLen);
+            try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+                Tensor out = model.layers()[0].attention().forward(x, cacheLen, cosSin, cache, 0, path);
+                return out.toFloatArray()[0];
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            cache.close();
+            model.close();
+        }
+    }
+
+    @Benchmark
+    public float mlaDecodeAbsorbed(Attention a) {
+        return a.step(Mla.ABSORBED);
+    }
+
+    @Benchmark
+    public float mlaDecodeNaive(Attention a) {
+        return a.step(Mla.NAIVE);
+    }
+
+    /** One MoE layer and 64 tokens of input. */
+    @State(Scope.Benchmark)
+    public static class Experts {
+        DeepSeekModel model;
+        MoE moe;
+        Tensor x;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            Parallel.setThreads(2);
+            DeepSeekConfig base = v2LiteShapes();
+            DeepSeekConfig cfg = new DeepSeekConfig(256, base.hiddenSize(), 64, base.moeIntermediateSize(), 1,
+                    base.numAttentionHeads(), 0, base.kvLoraRank(), base.qkNopeHeadDim(), base.qkRopeHeadDim(), base.vHeadDim(),
+                    base.nRoutedExperts(), base.nSharedExperts(), base.numExpertsPerTok(), 1, 1, "greedy", "softmax", false, 1.0, 0,
+                    1e-6, 10000.0, 4096, null, false);
+            model = DeepSeekModel.random(cfg, 11, DType.BF16);
+            moe = model.layers()[0].moe();
+            try (var e = dev.panamax.runtime.Scope.longLived("inputs").enter()) {
+                x = Tensor.uniform(DType.F32, 5, -1, 1, 1, 64, cfg.hiddenSize());
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            model.close();
+        }
+    }
+
+    @Benchmark
+    public float moeGrouped(Experts e) {
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+            return e.moe.forward(e.x).toFloatArray()[0];
+        }
+    }
+
+    @Benchmark
+    public float moePerToken(Experts e) {
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+            return e.moe.forwardPerToken(e.x).toFloatArray()[0];
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package dev.panamax.moe;
+
+import dev.panamax.runtime.Scope;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The README's moe example, verbatim between the markers (checked by ReadmeExamplesTest in runtime). */
+class ReadmeMoeExampleTest {
+    static void moeExample(Path checkpointDir) {
+        // README-BEGIN moeExample
+        try (Scope scope = Scope.open();
+             DeepSeekModel model = DeepSeekModel.load(checkpointDir, false)) {   // weights stay memory-mapped
+            Generator.Result r = Generator.generate(model, List.of(new long[]{1, 2, 3}), 16, Set.of(1L),
+                    Sampler.of(0.7, 50, 0.95, 42), Mla.ABSORBED);                // compressed KV cache
+            System.out.println(Arrays.toString(r.completions().get(0)) + " at " + r.tokensPerSecond() + " tokens/s");
+        }
+        // README-END moeExample
+    }
+
+    @Test
+    void exampleRuns() throws Exception {
+        long before = Scope.offHeapBytes();
+        moeExample(GenerationTest.firstCase());
+        assertThat(Scope.offHeapBytes()).isEqualTo(before);
+    }
+}
