@@ -18,7 +18,7 @@ import java.util.Locale;
 import java.util.stream.Stream;
 
 /**
- * {@code panamax demo}: until the GRPO demo lands (see the open GRPO issue), a short end-to-end
+ * {@code panamax smoke}: a short end-to-end
  * smoke job: load a reference checkpoint (zero-copy), run its embedding, final norm and LM head
  * over the reference input ids, then time matmul with the vector and scalar kernels and the
  * BF16 matrix-vector path against a memory copy. Timings here are a smoke check; the

@@ -34,7 +34,9 @@ public final class Main {
         try {
             return switch (rest[0]) {
                 case "inspect" -> Inspect.run(sub, out);
-                case "demo" -> Demo.run(sub, out);
+                case "demo" -> GrpoCommand.run(sub, out, true);
+                case "grpo" -> GrpoCommand.run(sub, out, false);
+                case "smoke" -> Demo.run(sub, out);
                 case "generate" -> Generate.run(sub, out);
                 case "info" -> info(out);
                 default -> {
@@ -71,7 +73,13 @@ public final class Main {
                 usage: panamax <command> [options] [--verbose]
 
                 commands:
-                  demo [--model DIR]   end-to-end smoke job: load a reference checkpoint, benchmark matmul, print results
+                  demo                 the main job: R1-Zero in miniature (supervised warm-up, then GRPO on two-digit
+                                       addition); prints held-out accuracy before and after GRPO, writes
+                                       panamax-out/metrics.jsonl, chart.svg and final/ (a checkpoint)
+                  grpo [--steps N --warmup-steps N --prompts P --group-size G --beta B --loss-type grpo|bnpo|dr_grpo|dapo
+                        --lr LR --seed S --eval N --out DIR --task addition]
+                                       the same trainer with your settings
+                  smoke [--model DIR]  short smoke job: load a reference checkpoint, benchmark matmul
                   inspect PATH         list the tensors (name, dtype, shape, bytes) of a safetensors file or checkpoint folder,
                                        and the main fields of its config.json
                   generate --model DIR --prompt-ids 1,2,3 --max-new-tokens N [--temperature T --top-p P --top-k K

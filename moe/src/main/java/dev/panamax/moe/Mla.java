@@ -97,12 +97,14 @@ public final class Mla extends Module {
             Tensor wkv = kvB.view(h, dn + dv, lkv);
             Tensor wUK = wkv.narrow(1, 0, dn);                                     // (H,dn,Lkv)
             Tensor wUV = wkv.narrow(1, dn, dv);                                    // (H,dv,Lkv)
-            Tensor qAbs = qNope.transpose(1, 2).matmul(wUK);                       // (B,H,T,Lkv)
-            Tensor cT = cAll.unsqueeze(1);                                         // (B,1,S,Lkv)
-            Tensor scores = qAbs.matmul(cT.t()).add(qRope.transpose(1, 2).matmul(kRopeAll.unsqueeze(1).t()))
-                    .mul(scale).add(Tensor.causalMask(t, s, s - t));               // (B,H,T,S)
-            Tensor p = scores.softmax(-1);
-            out = p.matmul(cT).matmul(wUV.t());                                    // (B,H,T,dv)
+            // all heads share the latent: fold heads into the rows of one product per sequence, so the
+            // cache is read once per step, not once per head (FlashMLA's layout)
+            Tensor qAbs = qNope.transpose(1, 2).matmul(wUK).reshape(b, (long) h * t, lkv);  // (B,H*T,Lkv)
+            Tensor qR = qRope.transpose(1, 2).reshape(b, (long) h * t, dr);                  // (B,H*T,R)
+            Tensor scores = qAbs.matmul(cAll.t()).add(qR.matmul(kRopeAll.t()))              // (B,H*T,S)
+                    .view(b, h, t, s).mul(scale).add(Tensor.causalMask(t, s, s - t));
+            Tensor p = scores.softmax(-1).reshape(b, (long) h * t, s);
+            out = p.matmul(cAll).view(b, h, t, lkv).matmul(wUV.t());                          // (B,H,T,dv)
         }
         return Functional.linear(out.transpose(1, 2).reshape(b, t, (long) h * dv), o);
     }

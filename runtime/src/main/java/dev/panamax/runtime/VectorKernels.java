@@ -438,12 +438,21 @@ public final class VectorKernels implements Kernels {
             if (!accumulate) for (int i = 0; i < m; i++) c.asSlice((cOff + (long) i * ldc) * 4, (long) n * 4).fill((byte) 0);
             return;
         }
-        if (m == 1 && tb) {
+        if (m == 1 && tb && !accumulate) {
             // a row vector times a (n,k) weight: a matrix-vector product over W's rows
-            if (!accumulate) {
-                gemv(bType, n, k, b, bOff, ldb, a, aOff, c, cOff);
-                return;
-            }
+            gemv(bType, n, k, b, bOff, ldb, a, aOff, c, cOff);
+            return;
+        }
+        if (m == 1 && !tb && (bType == DType.F32 || bType == DType.BF16)) {
+            // a row vector times a (k,n) matrix: a sum of B's rows scaled by a's entries
+            vectorTimesMatrix(n, k, a, aOff, ta ? lda : 1, b, bOff, ldb, bType, c, cOff, accumulate);
+            return;
+        }
+        if (tb && m <= SMALL_M && !ta && (bType == DType.F32 || bType == DType.BF16)) {
+            // a few rows (decode batches, MoE experts with few tokens): stream each weight row once
+            // for all of them instead of packing (and widening) the whole weight
+            gemmSmallM(m, n, k, a, aOff, lda, b, bOff, ldb, bType, c, cOff, ldc, accumulate);
+            return;
         }
         int threads = Parallel.threads();
         double flops = 2.0 * m * n * k;
@@ -465,6 +474,71 @@ public final class VectorKernels implements Kernels {
                 }
             }
         });
+    }
+
+    /** c (n) (+)= sum_p a[p] B[p, :] for B (k,n) of F32 or BF16 with row stride ldb; a's entries aInc apart. */
+    private static void vectorTimesMatrix(int n, int k, MemorySegment a, long aOff, long aInc, MemorySegment b, long bOff,
+                                          long ldb, DType bType, MemorySegment c, long cOff, boolean accumulate) {
+        Parallel.RangeBody body = (c0, c1) -> {
+            int from = (int) c0 * L, to = (int) Math.min(n, c1 * L);
+            boolean bf = bType == DType.BF16;
+            if (!accumulate) for (int j = from; j < to; j++) setF(c, cOff + j, 0f);
+            int vecTo = from + (to - from) / L * L;
+            for (int p = 0; p < k; p++) {
+                float ap = getF(a, aOff + p * aInc);
+                FloatVector av = FloatVector.broadcast(F, ap);
+                long row = bOff + (long) p * ldb;
+                for (int j = from; j < vecTo; j += L) {
+                    FloatVector bv = bf ? bf16(ShortVector.fromMemorySegment(S, b, (row + j) * 2, LE)) : load(b, row + j);
+                    store(bv.fma(av, load(c, cOff + j)), c, cOff + j);
+                }
+                for (int j = vecTo; j < to; j++) setF(c, cOff + j, getF(c, cOff + j) + ap * (float) Elem.get(b, bType, row + j));
+            }
+        };
+        long chunks = (n + L - 1) / L;
+        if ((long) n * k >= (1 << 16)) Parallel.forRange(chunks, Math.max(1, 64 / L), body);
+        else body.run(0, chunks);
+    }
+
+    /** Largest M handled by {@link #gemmSmallM}. */
+    static final int SMALL_M = 16;
+
+    /**
+     * C (m,n) (+)= A (m,k) . W^T for W (n,k) of F32 or BF16 and m <= {@value #SMALL_M}: each
+     * weight row is read once per block of up to four activation rows, converted in registers.
+     */
+    private static void gemmSmallM(int m, int n, int k, MemorySegment a, long aOff, long lda, MemorySegment w, long wOff,
+                                   long ldw, DType wType, MemorySegment c, long cOff, long ldc, boolean accumulate) {
+        Parallel.RangeBody body = (j0, j1) -> {
+            int bound = k - k % L;
+            boolean bf = wType == DType.BF16;
+            for (int i0 = 0; i0 < m; i0 += 4) {
+                int rows = Math.min(4, m - i0);
+                long x0 = aOff + (long) i0 * lda, x1 = x0 + (rows > 1 ? lda : 0), x2 = x0 + (rows > 2 ? 2 * lda : 0), x3 = x0 + (rows > 3 ? 3 * lda : 0);
+                for (long j = j0; j < j1; j++) {
+                    long wr = wOff + j * ldw;
+                    FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), s2 = FloatVector.zero(F), s3 = FloatVector.zero(F);
+                    for (int i = 0; i < bound; i += L) {
+                        FloatVector wv = bf ? bf16(ShortVector.fromMemorySegment(S, w, (wr + i) * 2, LE)) : load(w, wr + i);
+                        s0 = wv.fma(load(a, x0 + i), s0);
+                        s1 = wv.fma(load(a, x1 + i), s1);
+                        s2 = wv.fma(load(a, x2 + i), s2);
+                        s3 = wv.fma(load(a, x3 + i), s3);
+                    }
+                    float[] tot = {s0.reduceLanes(VectorOperators.ADD), s1.reduceLanes(VectorOperators.ADD),
+                            s2.reduceLanes(VectorOperators.ADD), s3.reduceLanes(VectorOperators.ADD)};
+                    long[] xs = {x0, x1, x2, x3};
+                    for (int r = 0; r < rows; r++) {
+                        float t = tot[r];
+                        for (int i = bound; i < k; i++) t += (float) Elem.get(w, wType, wr + i) * getF(a, xs[r] + i);
+                        long at = cOff + (long) (i0 + r) * ldc + j;
+                        setF(c, at, accumulate ? getF(c, at) + t : t);
+                    }
+                }
+            }
+        };
+        if ((long) n * k * m >= (1 << 16)) Parallel.forRange(n, 16, body);
+        else body.run(0, n);
     }
 
     /** Part {@code p} of {@code parts} of {@code [0, n)}, boundaries rounded to multiples of {@code unit}. */
