@@ -61,7 +61,7 @@ public final class R1ZeroDemo {
                            double lr, long seed, int evalProblems) {
         /** The settings of {@code panamax demo}. */
         public static Settings defaults() {
-            return new Settings(500, 60, 16, 8, 0.0, GrpoConfig.LossType.DAPO, 2e-3, 7, 300);
+            return new Settings(500, 400, 16, 8, 0.01, GrpoConfig.LossType.DAPO, 3e-4, 7, 300);
         }
     }
 

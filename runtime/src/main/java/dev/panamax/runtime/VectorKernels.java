@@ -91,16 +91,60 @@ public final class VectorKernels implements Kernels {
 
     // ---- elementwise ------------------------------------------------------------------------
 
+    // ---- deterministic building blocks ---------------------------------------------------------
+    // The Vector API's EXP/LOG/TANH/POW and reduceLanes(ADD) give different roundings when C2 has
+    // intrinsified them (SVML stubs, tree reductions) than in the interpreter, so results depended
+    // on JIT timing and seeded training was not repeatable. These use only IEEE-exact lane
+    // operations (add, mul, fma, conversions), which agree in every tier.
+
+    /** Sum of the lanes in lane order. */
+    static float sum(FloatVector v) {
+        float[] t = new float[L];
+        v.intoArray(t, 0);
+        float s = 0f;
+        for (float x : t) s += x;
+        return s;
+    }
+
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    private static final float ROUND = 12582912f; // 1.5 * 2^23: adding and subtracting it rounds to an integer
+
+    /**
+     * e^x: n = round(x log2 e), r = x - n ln 2 (two-part constant), a degree-7 Taylor polynomial
+     * on |r| <= ln2/2 (error below 1.2e-7 relative), times 2^n built from exponent bits in two
+     * halves so that results underflow to 0 and overflow to +inf as Math.exp does.
+     */
+    static FloatVector exp(FloatVector x) {
+        FloatVector c = x.max(-104f).min(89f);
+        FloatVector n = c.mul(LOG2E).add(ROUND).sub(ROUND);
+        FloatVector r = c.sub(n.mul(LN2_HI)).sub(n.mul(LN2_LO)); // n * LN2_HI is exact (9-bit constant)
+        FloatVector p = FloatVector.broadcast(F, 1f / 5040);
+        p = p.fma(r, FloatVector.broadcast(F, 1f / 720));
+        p = p.fma(r, FloatVector.broadcast(F, 1f / 120));
+        p = p.fma(r, FloatVector.broadcast(F, 1f / 24));
+        p = p.fma(r, FloatVector.broadcast(F, 1f / 6));
+        p = p.fma(r, FloatVector.broadcast(F, 0.5f));
+        p = p.fma(r, FloatVector.broadcast(F, 1f));
+        p = p.fma(r, FloatVector.broadcast(F, 1f));
+        IntVector ni = (IntVector) n.convert(VectorOperators.F2I, 0);
+        IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1);
+        IntVector n2 = ni.sub(n1);
+        FloatVector s1 = n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector s2 = n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return p.mul(s1).mul(s2);
+    }
+
     private static FloatVector apply(UnaryOp op, FloatVector v) {
         return switch (op) {
             case NEG -> v.neg();
-            case EXP -> v.lanewise(VectorOperators.EXP);
-            case LOG -> v.lanewise(VectorOperators.LOG);
+            case EXP -> exp(v);
+            case LOG, TANH -> throw new AssertionError("computed lane by lane");
             case SQRT -> v.sqrt();
             case RSQRT -> FloatVector.broadcast(F, 1f).div(v.sqrt());
-            case SIGMOID -> FloatVector.broadcast(F, 1f).div(v.neg().lanewise(VectorOperators.EXP).add(1f));
-            case SILU -> v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
-            case TANH -> v.lanewise(VectorOperators.TANH);
+            case SIGMOID -> FloatVector.broadcast(F, 1f).div(exp(v.neg()).add(1f));
+            case SILU -> v.div(exp(v.neg()).add(1f));
             case ABS -> v.abs();
             case RELU -> v.max(0f);
             case SQUARE -> v.mul(v);
@@ -114,7 +158,7 @@ public final class VectorKernels implements Kernels {
             case SUB -> a.sub(b);
             case MUL -> a.mul(b);
             case DIV -> a.div(b);
-            case POW -> a.lanewise(VectorOperators.POW, b);
+            case POW -> throw new AssertionError("computed lane by lane");
             case MAX -> a.max(b);
             case MIN -> a.min(b);
         };
@@ -127,7 +171,7 @@ public final class VectorKernels implements Kernels {
             for (long i = 0; i < n; i++) setF(y, yOff + i, v);
             return;
         }
-        if (xInc != 1) {
+        if (xInc != 1 || op == UnaryOp.LOG || op == UnaryOp.TANH) {
             ScalarKernels.INSTANCE.unary(op, x, xOff, xInc, y, yOff, n);
             return;
         }
@@ -140,7 +184,7 @@ public final class VectorKernels implements Kernels {
     @Override
     public void binary(BinaryOp op, MemorySegment a, long aOff, long aInc, MemorySegment b, long bOff, long bInc,
                        MemorySegment y, long yOff, long n) {
-        if ((aInc != 0 && aInc != 1) || (bInc != 0 && bInc != 1)) {
+        if ((aInc != 0 && aInc != 1) || (bInc != 0 && bInc != 1) || op == BinaryOp.POW) {
             ScalarKernels.INSTANCE.binary(op, a, aOff, aInc, b, bOff, bInc, y, yOff, n);
             return;
         }
@@ -180,7 +224,7 @@ public final class VectorKernels implements Kernels {
             long j = 0;
             long bound = r - r % L;
             for (; j < bound; j += L) acc = sum ? acc.add(load(x, xo + j)) : acc.max(load(x, xo + j));
-            float s = acc.reduceLanes(sum ? VectorOperators.ADD : VectorOperators.MAX);
+            float s = sum ? sum(acc) : acc.reduceLanes(VectorOperators.MAX);
             for (; j < r; j++) s = sum ? s + getF(x, xo + j) : Math.max(s, getF(x, xo + j));
             setF(y, yo, s);
             return;
@@ -225,11 +269,11 @@ public final class VectorKernels implements Kernels {
                 long bound = n - n % L;
                 long i = 0;
                 for (; i < bound; i += L) {
-                    FloatVector e = load(x, xo + i).sub(mv).lanewise(VectorOperators.EXP);
+                    FloatVector e = exp(load(x, xo + i).sub(mv));
                     acc = acc.add(e);
                     if (!log) store(e, y, yo + i);
                 }
-                float sum = acc.reduceLanes(VectorOperators.ADD);
+                float sum = sum(acc);
                 for (; i < n; i++) {
                     float e = (float) Math.exp(getF(x, xo + i) - max);
                     sum += e;
@@ -272,7 +316,7 @@ public final class VectorKernels implements Kernels {
                     FloatVector v = load(x, xo + i);
                     acc = v.fma(v, acc);
                 }
-                float ss = acc.reduceLanes(VectorOperators.ADD);
+                float ss = sum(acc);
                 for (; i < n; i++) {
                     float v = getF(x, xo + i);
                     ss += v * v;
@@ -335,16 +379,16 @@ public final class VectorKernels implements Kernels {
                 a2 = load(w, r2 + i).fma(xv, a2);
                 a3 = load(w, r3 + i).fma(xv, a3);
             }
-            setF(y, yOff + j, a0.reduceLanes(VectorOperators.ADD) + tailF32(w, r0, x, xOff, bound, k));
-            setF(y, yOff + j + 1, a1.reduceLanes(VectorOperators.ADD) + tailF32(w, r1, x, xOff, bound, k));
-            setF(y, yOff + j + 2, a2.reduceLanes(VectorOperators.ADD) + tailF32(w, r2, x, xOff, bound, k));
-            setF(y, yOff + j + 3, a3.reduceLanes(VectorOperators.ADD) + tailF32(w, r3, x, xOff, bound, k));
+            setF(y, yOff + j, sum(a0) + tailF32(w, r0, x, xOff, bound, k));
+            setF(y, yOff + j + 1, sum(a1) + tailF32(w, r1, x, xOff, bound, k));
+            setF(y, yOff + j + 2, sum(a2) + tailF32(w, r2, x, xOff, bound, k));
+            setF(y, yOff + j + 3, sum(a3) + tailF32(w, r3, x, xOff, bound, k));
         }
         for (; j < j1; j++) {
             long r0 = wOff + (long) j * ldw;
             FloatVector a0 = FloatVector.zero(F);
             for (int i = 0; i < bound; i += L) a0 = load(w, r0 + i).fma(load(x, xOff + i), a0);
-            setF(y, yOff + j, a0.reduceLanes(VectorOperators.ADD) + tailF32(w, r0, x, xOff, bound, k));
+            setF(y, yOff + j, sum(a0) + tailF32(w, r0, x, xOff, bound, k));
         }
     }
 
@@ -368,16 +412,16 @@ public final class VectorKernels implements Kernels {
                 a2 = bf16(ShortVector.fromMemorySegment(S, w, (r2 + i) * 2, LE)).fma(xv, a2);
                 a3 = bf16(ShortVector.fromMemorySegment(S, w, (r3 + i) * 2, LE)).fma(xv, a3);
             }
-            setF(y, yOff + j, a0.reduceLanes(VectorOperators.ADD) + tailBf16(w, r0, x, xOff, bound, k));
-            setF(y, yOff + j + 1, a1.reduceLanes(VectorOperators.ADD) + tailBf16(w, r1, x, xOff, bound, k));
-            setF(y, yOff + j + 2, a2.reduceLanes(VectorOperators.ADD) + tailBf16(w, r2, x, xOff, bound, k));
-            setF(y, yOff + j + 3, a3.reduceLanes(VectorOperators.ADD) + tailBf16(w, r3, x, xOff, bound, k));
+            setF(y, yOff + j, sum(a0) + tailBf16(w, r0, x, xOff, bound, k));
+            setF(y, yOff + j + 1, sum(a1) + tailBf16(w, r1, x, xOff, bound, k));
+            setF(y, yOff + j + 2, sum(a2) + tailBf16(w, r2, x, xOff, bound, k));
+            setF(y, yOff + j + 3, sum(a3) + tailBf16(w, r3, x, xOff, bound, k));
         }
         for (; j < j1; j++) {
             long r0 = wOff + (long) j * ldw;
             FloatVector a0 = FloatVector.zero(F);
             for (int i = 0; i < bound; i += L) a0 = bf16(ShortVector.fromMemorySegment(S, w, (r0 + i) * 2, LE)).fma(load(x, xOff + i), a0);
-            setF(y, yOff + j, a0.reduceLanes(VectorOperators.ADD) + tailBf16(w, r0, x, xOff, bound, k));
+            setF(y, yOff + j, sum(a0) + tailBf16(w, r0, x, xOff, bound, k));
         }
     }
 
@@ -408,7 +452,7 @@ public final class VectorKernels implements Kernels {
                 for (int i = 0; i < bound; i += L) acc = FloatVector.fromArray(F, buf, i).fma(load(x, xOff + c + i), acc);
                 for (int i = bound; i < len; i++) tail += buf[i] * getF(x, xOff + c + i);
             }
-            setF(y, yOff + j, acc.reduceLanes(VectorOperators.ADD) + tail);
+            setF(y, yOff + j, sum(acc) + tail);
         }
     }
 
@@ -525,8 +569,8 @@ public final class VectorKernels implements Kernels {
                         s2 = wv.fma(load(a, x2 + i), s2);
                         s3 = wv.fma(load(a, x3 + i), s3);
                     }
-                    float[] tot = {s0.reduceLanes(VectorOperators.ADD), s1.reduceLanes(VectorOperators.ADD),
-                            s2.reduceLanes(VectorOperators.ADD), s3.reduceLanes(VectorOperators.ADD)};
+                    float[] tot = {sum(s0), sum(s1),
+                            sum(s2), sum(s3)};
                     long[] xs = {x0, x1, x2, x3};
                     for (int r = 0; r < rows; r++) {
                         float t = tot[r];
