@@ -18,6 +18,8 @@ final class GrpoCommand {
     static int run(String[] args, PrintStream out, boolean demo) {
         R1ZeroDemo.Settings d = R1ZeroDemo.Settings.defaults();
         int sft = d.sftSteps(), steps = d.grpoSteps(), prompts = d.prompts(), group = d.group(), eval = d.evalProblems();
+        int checkpointEvery = d.checkpointEvery();
+        boolean resume = false;
         double beta = d.beta(), lr = d.lr();
         GrpoConfig.LossType loss = d.lossType();
         long seed = d.seed();
@@ -25,6 +27,10 @@ final class GrpoCommand {
         String task = "addition";
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
+            if (a.equals("--resume")) {
+                resume = true;
+                continue;
+            }
             if (i + 1 >= args.length) throw new Main.UsageException("option " + a + " needs a value");
             String v = args[++i];
             try {
@@ -40,6 +46,7 @@ final class GrpoCommand {
                     case "--seed" -> seed = Long.parseLong(v);
                     case "--eval" -> eval = Integer.parseInt(v);
                     case "--out" -> outDir = Path.of(v);
+                    case "--checkpoint-every" -> checkpointEvery = Integer.parseInt(v);
                     default -> throw new Main.UsageException("unknown option " + a);
                 }
             } catch (NumberFormatException e) {
@@ -51,7 +58,7 @@ final class GrpoCommand {
         if (!task.equals("addition")) throw new Main.UsageException("unknown task \"" + task + "\" (available: addition)");
         if (demo) out.println("Panamax demo: R1-Zero in miniature (DeepSeek-V3 architecture, GRPO, rule-based rewards), on the CPU");
         long t0 = System.nanoTime();
-        R1ZeroDemo.Result r = R1ZeroDemo.run(new R1ZeroDemo.Settings(sft, steps, prompts, group, beta, loss, lr, seed, eval), outDir, out);
+        R1ZeroDemo.Result r = R1ZeroDemo.run(new R1ZeroDemo.Settings(sft, steps, prompts, group, beta, loss, lr, seed, eval, checkpointEvery, resume), outDir, out);
         out.printf(Locale.ROOT, "GRPO raised held-out accuracy by %.1f points in %.0f s%n", 100 * (r.accuracyAfter() - r.accuracyBefore()), (System.nanoTime() - t0) / 1e9);
         return 0;
     }

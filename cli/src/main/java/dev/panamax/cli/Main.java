@@ -77,7 +77,7 @@ public final class Main {
                                        addition); prints held-out accuracy before and after GRPO, writes
                                        panamax-out/metrics.jsonl, chart.svg and final/ (a checkpoint)
                   grpo [--steps N --warmup-steps N --prompts P --group-size G --beta B --loss-type grpo|bnpo|dr_grpo|dapo
-                        --lr LR --seed S --eval N --out DIR --task addition]
+                        --lr LR --seed S --eval N --out DIR --checkpoint-every N --resume --task addition]
                                        the same trainer with your settings
                   smoke [--model DIR]  short smoke job: load a reference checkpoint, benchmark matmul
                   inspect PATH         list the tensors (name, dtype, shape, bytes) of a safetensors file or checkpoint folder,

@@ -178,21 +178,35 @@ public final class GrpoTrainer implements AutoCloseable {
      * previous file whole).
      */
     public void save(Path file) {
-        Map<String, Tensor> all = new LinkedHashMap<>();
-        policy.stateDict().forEach((k, v) -> all.put("model." + k, v));
-        optimizer.stateDict().forEach((k, v) -> all.put("optim." + k, v));
-        Safetensors.write(file, all, Map.of("step", Integer.toString(step), "seed", Long.toString(opts.seed())));
+        save(file, Map.of());
     }
 
-    /** Restores a file written by {@link #save}; the next step continues exactly. */
-    public void load(Path file) {
+    /** {@link #save(Path)} with extra metadata strings. */
+    public void save(Path file, Map<String, String> extra) {
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        policy.stateDict().forEach((k, v) -> all.put("model." + k, v));
+        if (reference != null) reference.stateDict().forEach((k, v) -> all.put("ref." + k, v));
+        optimizer.stateDict().forEach((k, v) -> all.put("optim." + k, v));
+        Map<String, String> meta = new LinkedHashMap<>(extra);
+        meta.put("step", Integer.toString(step));
+        meta.put("seed", Long.toString(opts.seed()));
+        Safetensors.write(file, all, meta);
+    }
+
+    /** Restores a file written by {@link #save}; the next step continues exactly. Returns the metadata. */
+    public Map<String, String> load(Path file) {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
-            Map<String, Tensor> model = new LinkedHashMap<>(), optim = new LinkedHashMap<>();
+            Map<String, Tensor> model = new LinkedHashMap<>(), optim = new LinkedHashMap<>(), ref = new LinkedHashMap<>();
             for (String n : f.names()) {
                 if (n.startsWith("model.")) model.put(n.substring(6), f.tensor(n));
                 else if (n.startsWith("optim.")) optim.put(n.substring(6), f.tensor(n));
+                else if (n.startsWith("ref.")) ref.put(n.substring(4), f.tensor(n));
             }
             policy.loadStateDict(model);
+            if (reference != null) {
+                if (ref.isEmpty()) throw new IllegalArgumentException(file + ": no reference model in the checkpoint, but beta is " + cfg.beta());
+                reference.loadStateDict(ref);
+            }
             Scope home = policy.parameters().getFirst().value().scope();
             try (Scope.Entered e = home == null ? null : home.enter()) {
                 optimizer.loadStateDict(optim);
@@ -200,6 +214,7 @@ public final class GrpoTrainer implements AutoCloseable {
             String st = f.metadata().get("step");
             if (st == null) throw new IllegalArgumentException(file + ": no step in the checkpoint metadata");
             step = Integer.parseInt(st);
+            return f.metadata();
         }
     }
 

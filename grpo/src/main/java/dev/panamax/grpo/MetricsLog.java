@@ -30,6 +30,25 @@ public final class MetricsLog {
         Safetensors.writeStringAtomically(file, b.toString());
     }
 
+    /** Reads back the rows of an existing file (when resuming); a missing file means no rows. */
+    @SuppressWarnings("unchecked")
+    public void load() {
+        rows.clear();
+        if (!java.nio.file.Files.isRegularFile(file)) return;
+        try {
+            for (String line : java.nio.file.Files.readAllLines(file)) {
+                if (!line.isBlank()) rows.add((Map<String, Object>) Json.parse(line));
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read " + file, e);
+        }
+    }
+
+    /** Drops rows after {@code step} (their steps are redone after a resume). */
+    public void keepUpTo(int step) {
+        rows.removeIf(r -> r.get("step") instanceof Number n && n.intValue() > step);
+    }
+
     /** The rows so far. */
     public List<Map<String, Object>> rows() {
         return rows;

@@ -56,12 +56,14 @@ public final class R1ZeroDemo {
      * @param lr           GRPO learning rate
      * @param seed         seed of everything
      * @param evalProblems held-out problems evaluated
+     * @param checkpointEvery GRPO steps between checkpoints (outDir/checkpoint.safetensors, written atomically)
+     * @param resume       continue from outDir/checkpoint.safetensors when it exists (skips the warm-up)
      */
     public record Settings(int sftSteps, int grpoSteps, int prompts, int group, double beta, GrpoConfig.LossType lossType,
-                           double lr, long seed, int evalProblems) {
+                           double lr, long seed, int evalProblems, int checkpointEvery, boolean resume) {
         /** The settings of {@code panamax demo}. */
         public static Settings defaults() {
-            return new Settings(500, 400, 16, 8, 0.01, GrpoConfig.LossType.DAPO, 3e-4, 7, 300);
+            return new Settings(500, 400, 16, 8, 0.01, GrpoConfig.LossType.DAPO, 3e-4, 7, 300, 50, false);
         }
     }
 
@@ -98,25 +100,41 @@ public final class R1ZeroDemo {
             out.printf(Locale.ROOT, "model: DeepSeek-V3 architecture, %,d parameters (MLA, 1 dense + 1 MoE layer: %d routed experts top-%d + %d shared)%n",
                     model.parameterCount(), cfg.nRoutedExperts(), cfg.numExpertsPerTok(), cfg.nSharedExperts());
             out.printf(Locale.ROOT, "task: two-digit addition, %d training / %d held-out problems%n", task.train().size(), task.heldOut().size());
-            out.println("stage 1: supervised warm-up on noisy demonstrations");
-            warmup(model, tok, task, s, out);
             List<ArithmeticTask.Problem> eval = task.heldOut().subList(0, Math.min(s.evalProblems(), task.heldOut().size()));
-            double before = heldOutAccuracy(model, tok, eval, s.seed());
-            out.printf(Locale.ROOT, "held-out accuracy before GRPO: %.1f%%%n", 100 * before);
+            Path ckFile = outDir.resolve("checkpoint.safetensors");
+            boolean resuming = s.resume() && java.nio.file.Files.isRegularFile(ckFile);
+            double before = Double.NaN;
+            if (!resuming) {
+                out.println("stage 1: supervised warm-up on noisy demonstrations");
+                warmup(model, tok, task, s, out);
+                before = heldOutAccuracy(model, tok, eval, s.seed());
+                out.printf(Locale.ROOT, "held-out accuracy before GRPO: %.1f%%%n", 100 * before);
+            }
             out.println("stage 2: GRPO with rule-based rewards (accuracy + 0.1 x format)");
             GrpoConfig gc = new GrpoConfig(s.group(), s.beta(), 0.2, 0.28, s.lossType(), GrpoConfig.ScaleRewards.GROUP, 1.0, 16, 1);
             GrpoTrainer.Options o = new GrpoTrainer.Options(s.lr(), 5, s.grpoSteps(), 1.0, 0.0, 1e-3, s.seed());
             MetricsLog log = new MetricsLog(outDir.resolve("metrics.jsonl"));
-            Progress bar = new Progress(out, "GRPO", s.grpoSteps());
             try (GrpoTrainer trainer = new GrpoTrainer(model, tok, ArithmeticTask.reward(), Reward.accuracy(ArithmeticTask::answerFor), gc, o)) {
-                SplittableRandom r = new SplittableRandom(s.seed() + 1);
-                for (int step = 0; step < s.grpoSteps(); step++) {
+                if (resuming) {
+                    Map<String, String> meta = trainer.load(ckFile);
+                    before = Double.parseDouble(meta.getOrDefault("accuracy_before", "NaN"));
+                    log.load();
+                    log.keepUpTo(trainer.step());
+                    out.printf(Locale.ROOT, "resumed from %s at step %d%n", ckFile, trainer.step());
+                    out.printf(Locale.ROOT, "held-out accuracy before GRPO: %.1f%%%n", 100 * before);
+                }
+                Progress bar = new Progress(out, "GRPO", s.grpoSteps());
+                for (int step = trainer.step(); step < s.grpoSteps(); step++) {
+                    SplittableRandom r = new SplittableRandom(s.seed() * 1_000_033L + step);
                     List<String> prompts = new ArrayList<>();
                     for (int i = 0; i < s.prompts(); i++) prompts.add(task.train().get(r.nextInt(task.train().size())).prompt());
                     GrpoTrainer.StepStats st = trainer.step(prompts);
                     log.append(st.step(), st.metrics());
                     bar.update(step + 1, String.format(Locale.ROOT, "reward %.2f acc %.2f kl %.4f", st.metrics().get("reward"),
                             st.metrics().get("accuracy"), st.metrics().getOrDefault("kl", 0.0)) + (st.skipped() ? " (skipped: non-finite)" : ""));
+                    if (s.checkpointEvery() > 0 && (step + 1) % s.checkpointEvery() == 0) {
+                        trainer.save(ckFile, Map.of("accuracy_before", Double.toString(before)));
+                    }
                 }
                 bar.done();
             }
@@ -140,7 +158,7 @@ public final class R1ZeroDemo {
         try (Scope.Entered e = home == null ? null : home.enter()) {
             opt = new AdamW(model.parameters(), 3e-3, 0.9, 0.99, 1e-8, 0.0);
         }
-        LrSchedule lr = LrSchedule.warmupCosine(3e-3, 20, s.sftSteps(), 3e-4);
+        LrSchedule lr = LrSchedule.warmupCosine(3e-3, Math.min(20, s.sftSteps()), s.sftSteps(), 3e-4);
         Progress bar = new Progress(out, "warm-up", s.sftSteps());
         int batch = 64;
         for (int step = 0; step < s.sftSteps(); step++) {

@@ -118,7 +118,7 @@ class ReadmeExamplesTest {
             assertThat(src.find()).as("example %s exists in a test source", name).isTrue();
             assertThat(normalise(m.group(2))).as("README example %s", name).isEqualTo(normalise(src.group(1)));
         }
-        assertThat(found).isGreaterThanOrEqualTo(4);
+        assertThat(found).isGreaterThanOrEqualTo(5);
     }
 
     /** Strips the common indentation and trailing blanks. */
