@@ -357,7 +357,7 @@ public final class VectorKernels implements Kernels {
                 default -> gemvRowsF32((int) j0, (int) j1, k, w, wOff, ldw, x, xOff, y, yOff);
             }
         };
-        if (work >= (1 << 15)) Parallel.forRange(n, 16, body);
+        if (work >= GEMV_PARALLEL_WORK) Parallel.forRange(n, 16, body);
         else body.run(0, n);
     }
 
@@ -540,9 +540,15 @@ public final class VectorKernels implements Kernels {
             }
         };
         long chunks = (n + L - 1) / L;
-        if ((long) n * k >= (1 << 16)) Parallel.forRange(chunks, Math.max(1, 64 / L), body);
+        if ((long) n * k >= GEMV_PARALLEL_WORK) Parallel.forRange(chunks, Math.max(1, 64 / L), body);
         else body.run(0, chunks);
     }
+
+    /**
+     * Weight elements below which a matrix-vector product stays on the calling thread: handing a
+     * few hundred KiB to a second thread costs about as much as reading them.
+     */
+    static final long GEMV_PARALLEL_WORK = 1 << 18;
 
     /** Largest M handled by {@link #gemmSmallM}. */
     static final int SMALL_M = 16;
