@@ -1,7 +1,5 @@
 package dev.panamax.runtime;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -16,19 +14,8 @@ import static org.assertj.core.api.Assertions.within;
  * Ops against plain double-precision loops written here, independent of the kernels. Runs with
  * the active kernels (vector by default; scalar in the build's "vector-off" execution).
  */
+@org.junit.jupiter.api.extension.ExtendWith(dev.panamax.runtime.ScopePerTest.class)
 class TensorOpsTest {
-    private Scope scope;
-
-    @BeforeEach
-    void open() {
-        scope = Scope.open();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
-
     private static double[] seq(int n, long seed) {
         java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
         double[] d = new double[n];

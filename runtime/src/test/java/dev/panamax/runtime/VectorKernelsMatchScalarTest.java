@@ -1,7 +1,6 @@
 package dev.panamax.runtime;
 
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -18,17 +17,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * broadcasting and dtype handling are covered too), over dtypes and awkward shapes. The build
  * runs this class once more at each vector width (128, 256, 512 bits) in its own JVM.
  */
+@org.junit.jupiter.api.extension.ExtendWith(ScopePerTest.class)
 class VectorKernelsMatchScalarTest {
-    private Scope scope;
-
-    @BeforeEach
-    void open() {
-        scope = Scope.open();
-    }
-
     @AfterEach
-    void close() {
-        scope.close();
+    void restoreKernels() {
         Kernels.setActive(VectorKernels.preferred());
     }
 

@@ -1,10 +1,7 @@
 package dev.panamax.runtime.io;
 
 import dev.panamax.runtime.DType;
-import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,21 +14,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Checkpoint folders: the shared reference checkpoints, and sharded ones with an index. */
+@org.junit.jupiter.api.extension.ExtendWith(dev.panamax.runtime.ScopePerTest.class)
 class CheckpointTest {
     @TempDir
     Path dir;
-    private Scope scope;
-
-    @BeforeEach
-    void open() {
-        scope = Scope.open();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
-
     static Path referenceRoot() {
         Path root = Path.of(System.getProperty("panamax.root", "..")).toAbsolutePath();
         for (Path p : new Path[]{root.resolve("../shared/reference"), Path.of("../../shared/reference").toAbsolutePath(), Path.of("../shared/reference").toAbsolutePath()}) {

@@ -3,8 +3,6 @@ package dev.panamax.runtime.io;
 import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,21 +22,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** safetensors reading, writing and every kind of bad input. */
+@org.junit.jupiter.api.extension.ExtendWith(dev.panamax.runtime.ScopePerTest.class)
 class SafetensorsTest {
     @TempDir
     Path dir;
-    private Scope scope;
-
-    @BeforeEach
-    void open() {
-        scope = Scope.open();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
-
     /** Builds a file by hand: header JSON (padded to 8) then the data bytes. */
     static byte[] file(String headerJson, byte[] data) {
         byte[] h = headerJson.getBytes(StandardCharsets.UTF_8);

@@ -1,12 +1,9 @@
 package dev.panamax.runtime.optim;
 
 import dev.panamax.runtime.DType;
-import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
 import dev.panamax.runtime.io.Json;
 import dev.panamax.runtime.nn.Parameter;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -24,19 +21,8 @@ import static org.assertj.core.api.Assertions.within;
  * AdamW, SGD and gradient clipping against PyTorch 1.13 on a fixture we generated
  * ({@code src/test/resources/optim/make_optim_fixture.py}): six steps with fixed gradients.
  */
+@org.junit.jupiter.api.extension.ExtendWith(dev.panamax.runtime.ScopePerTest.class)
 class OptimizersMatchPyTorchTest {
-    private Scope scope;
-
-    @BeforeEach
-    void open() {
-        scope = Scope.open();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
-
     @SuppressWarnings("unchecked")
     static Map<String, Object> fixture() throws IOException {
         try (InputStream in = OptimizersMatchPyTorchTest.class.getResourceAsStream("/optim/optim_fixture.json")) {
