@@ -1,6 +1,5 @@
 package dev.panamax.bench;
 
-import dev.panamax.runtime.Autograd;
 import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Functional;
 import dev.panamax.runtime.Kernels;
@@ -167,10 +166,5 @@ public class TrainStepBench {
             ms.setAtIndex(F, i, mi);
             vs.setAtIndex(F, i, vi);
         }
-    }
-
-    static {
-        // the raw variant runs outside autograd; make sure nothing is recorded there by accident
-        if (!Autograd.enabled()) throw new IllegalStateException("autograd disabled at start-up");
     }
 }
