@@ -63,6 +63,14 @@ public class DeepSeekBench {
         return DeepSeekConfig.from(new ConfigJson(Path.of("DeepSeek-V2-Lite-2-layers"), Json.parseObject(json)));
     }
 
+    /** One layer of V2-Lite's shapes with a 256-token vocabulary: the MoE layer, or a dense one (for attention alone). */
+    static DeepSeekConfig oneLayer(boolean moe) {
+        DeepSeekConfig b = v2LiteShapes();
+        return new DeepSeekConfig(256, b.hiddenSize(), 64, b.moeIntermediateSize(), 1, b.numAttentionHeads(), 0, b.kvLoraRank(),
+                b.qkNopeHeadDim(), b.qkRopeHeadDim(), b.vHeadDim(), moe ? b.nRoutedExperts() : 0, moe ? b.nSharedExperts() : 0,
+                moe ? b.numExpertsPerTok() : 0, 1, 1, "greedy", "softmax", false, 1.0, moe ? 0 : 1, 1e-6, 10000.0, 8192, null, false);
+    }
+
     /** Whole model, cached after a 256-token prefill. */
     @State(Scope.Benchmark)
     public static class Model {
@@ -71,6 +79,7 @@ public class DeepSeekBench {
         @Param({"2"})
         public int threads;
         DeepSeekModel model;
+        dev.panamax.runtime.Scope inputs;
         KvCache cache;
         Tensor prompt, next;
         static final int PREFILL = 256;
@@ -84,7 +93,8 @@ public class DeepSeekBench {
             cache = new KvCache(cfg, 1, PREFILL + 8);
             long[] ids = new long[PREFILL];
             for (int i = 0; i < PREFILL; i++) ids[i] = (i * 7919L) % cfg.vocabSize();
-            try (var e = dev.panamax.runtime.Scope.longLived("inputs").enter()) {
+            inputs = dev.panamax.runtime.Scope.longLived("inputs");
+            try (var e = inputs.enter()) {
                 prompt = Tensor.ofLongs(ids, 1, PREFILL);
                 next = Tensor.ofLongs(new long[]{42}, 1, 1);
             }
@@ -97,6 +107,7 @@ public class DeepSeekBench {
         public void tearDown() {
             cache.close();
             model.close();
+            inputs.close();
         }
     }
 
@@ -122,6 +133,7 @@ public class DeepSeekBench {
         @Param({"1024", "4096"})
         public int cacheLen;
         DeepSeekModel model;
+        dev.panamax.runtime.Scope inputs;
         KvCache cache;
         Tensor x;
         Tensor[] cosSin;
@@ -129,15 +141,13 @@ public class DeepSeekBench {
         @Setup(Level.Trial)
         public void setup() {
             Parallel.setThreads(2);
-            DeepSeekConfig base = v2LiteShapes();
             // one dense layer, small vocabulary: only the attention is timed
-            DeepSeekConfig cfg = new DeepSeekConfig(256, base.hiddenSize(), 64, base.moeIntermediateSize(), 1,
-                    base.numAttentionHeads(), 0, base.kvLoraRank(), base.qkNopeHeadDim(), base.qkRopeHeadDim(), base.vHeadDim(),
-                    0, 0, 0, 1, 1, "greedy", "softmax", false, 1.0, 1, 1e-6, 10000.0, 8192, null, false);
+            DeepSeekConfig cfg = oneLayer(false);
             model = DeepSeekModel.random(cfg, 3, DType.F32);
             model.requiresGrad(false);
             cache = new KvCache(cfg, 1, cacheLen + 1);
-            try (var e = dev.panamax.runtime.Scope.longLived("inputs").enter()) {
+            inputs = dev.panamax.runtime.Scope.longLived("inputs");
+            try (var e = inputs.enter()) {
                 x = Tensor.uniform(DType.F32, 5, -1, 1, 1, 1, cfg.hiddenSize());
                 cosSin = model.rope().cosSin(cacheLen, 1);
             }
@@ -164,6 +174,7 @@ public class DeepSeekBench {
         public void tearDown() {
             cache.close();
             model.close();
+            inputs.close();
         }
     }
 
@@ -181,20 +192,18 @@ public class DeepSeekBench {
     @State(Scope.Benchmark)
     public static class Experts {
         DeepSeekModel model;
+        dev.panamax.runtime.Scope inputs;
         MoE moe;
         Tensor x;
 
         @Setup(Level.Trial)
         public void setup() {
             Parallel.setThreads(2);
-            DeepSeekConfig base = v2LiteShapes();
-            DeepSeekConfig cfg = new DeepSeekConfig(256, base.hiddenSize(), 64, base.moeIntermediateSize(), 1,
-                    base.numAttentionHeads(), 0, base.kvLoraRank(), base.qkNopeHeadDim(), base.qkRopeHeadDim(), base.vHeadDim(),
-                    base.nRoutedExperts(), base.nSharedExperts(), base.numExpertsPerTok(), 1, 1, "greedy", "softmax", false, 1.0, 0,
-                    1e-6, 10000.0, 4096, null, false);
+            DeepSeekConfig cfg = oneLayer(true);
             model = DeepSeekModel.random(cfg, 11, DType.BF16);
             moe = model.layers()[0].moe();
-            try (var e = dev.panamax.runtime.Scope.longLived("inputs").enter()) {
+            inputs = dev.panamax.runtime.Scope.longLived("inputs");
+            try (var e = inputs.enter()) {
                 x = Tensor.uniform(DType.F32, 5, -1, 1, 1, 64, cfg.hiddenSize());
             }
         }
@@ -202,6 +211,7 @@ public class DeepSeekBench {
         @TearDown(Level.Trial)
         public void tearDown() {
             model.close();
+            inputs.close();
         }
     }
 

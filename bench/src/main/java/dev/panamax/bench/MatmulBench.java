@@ -42,6 +42,13 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class MatmulBench {
 
+    /** Seeded A and B and a zero C, all (n, n) F32, in {@code scope}. */
+    static Tensor[] squareOperands(dev.panamax.runtime.Scope scope, int n) {
+        try (var e = scope.enter()) {
+            return new Tensor[]{Tensor.randn(DType.F32, 1, 1, n, n), Tensor.randn(DType.F32, 2, 1, n, n), Tensor.zeros(DType.F32, n, n)};
+        }
+    }
+
     /** Square SGEMM operands. */
     @State(Scope.Benchmark)
     public static class Sgemm {
@@ -57,11 +64,10 @@ public class MatmulBench {
             Parallel.setThreads(threads);
             if (OpenBlas.available()) OpenBlas.setThreads(threads);
             scope = dev.panamax.runtime.Scope.longLived("bench");
-            try (var e = scope.enter()) {
-                a = Tensor.randn(DType.F32, 1, 1, n, n);
-                b = Tensor.randn(DType.F32, 2, 1, n, n);
-                c = Tensor.zeros(DType.F32, n, n);
-            }
+            Tensor[] abc = squareOperands(scope, n);
+            a = abc[0];
+            b = abc[1];
+            c = abc[2];
         }
 
         @TearDown(Level.Trial)
@@ -81,11 +87,10 @@ public class MatmulBench {
         @Setup(Level.Trial)
         public void setup() {
             scope = dev.panamax.runtime.Scope.longLived("bench");
-            try (var e = scope.enter()) {
-                a = Tensor.randn(DType.F32, 1, 1, n, n);
-                b = Tensor.randn(DType.F32, 2, 1, n, n);
-                c = Tensor.zeros(DType.F32, n, n);
-            }
+            Tensor[] abc = squareOperands(scope, n);
+            a = abc[0];
+            b = abc[1];
+            c = abc[2];
         }
 
         @TearDown(Level.Trial)
