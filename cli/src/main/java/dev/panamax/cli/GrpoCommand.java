@@ -20,7 +20,7 @@ final class GrpoCommand {
         int sft = d.sftSteps(), steps = d.grpoSteps(), prompts = d.prompts(), group = d.group(), eval = d.evalProblems();
         int checkpointEvery = d.checkpointEvery();
         boolean resume = false;
-        double beta = d.beta(), lr = d.lr();
+        double beta = d.beta(), lr = d.lr(), epsilon = d.epsilon(), epsilonHigh = d.epsilonHigh();
         GrpoConfig.LossType loss = d.lossType();
         long seed = d.seed();
         Path outDir = Path.of("panamax-out");
@@ -41,6 +41,8 @@ final class GrpoCommand {
                     case "--prompts" -> prompts = Integer.parseInt(v);
                     case "--group-size" -> group = Integer.parseInt(v);
                     case "--beta" -> beta = Double.parseDouble(v);
+                    case "--epsilon" -> epsilon = Double.parseDouble(v);
+                    case "--epsilon-high" -> epsilonHigh = Double.parseDouble(v);
                     case "--loss-type" -> loss = GrpoConfig.LossType.parse(v);
                     case "--lr" -> lr = Double.parseDouble(v);
                     case "--seed" -> seed = Long.parseLong(v);
@@ -58,7 +60,7 @@ final class GrpoCommand {
         if (!task.equals("addition")) throw new Main.UsageException("unknown task \"" + task + "\" (available: addition)");
         if (demo) out.println("Panamax demo: R1-Zero in miniature (DeepSeek-V3 architecture, GRPO, rule-based rewards), on the CPU");
         long t0 = System.nanoTime();
-        R1ZeroDemo.Result r = R1ZeroDemo.run(new R1ZeroDemo.Settings(sft, steps, prompts, group, beta, loss, lr, seed, eval, checkpointEvery, resume), outDir, out);
+        R1ZeroDemo.Result r = R1ZeroDemo.run(new R1ZeroDemo.Settings(sft, steps, prompts, group, beta, epsilon, epsilonHigh, loss, lr, seed, eval, checkpointEvery, resume), outDir, out);
         out.printf(Locale.ROOT, "GRPO raised held-out accuracy by %.1f points in %.0f s%n", 100 * (r.accuracyAfter() - r.accuracyBefore()), (System.nanoTime() - t0) / 1e9);
         return 0;
     }

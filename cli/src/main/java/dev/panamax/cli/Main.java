@@ -76,7 +76,8 @@ public final class Main {
                   demo                 the main job: R1-Zero in miniature (supervised warm-up, then GRPO on two-digit
                                        addition); prints held-out accuracy before and after GRPO, writes
                                        panamax-out/metrics.jsonl, chart.svg and final/ (a checkpoint)
-                  grpo [--steps N --warmup-steps N --prompts P --group-size G --beta B --loss-type grpo|bnpo|dr_grpo|dapo
+                  grpo [--steps N --warmup-steps N --prompts P --group-size G --beta B --epsilon E --epsilon-high E
+                        --loss-type grpo|bnpo|dr_grpo|dapo
                         --lr LR --seed S --eval N --out DIR --checkpoint-every N --resume --task addition]
                                        the same trainer with your settings
                   smoke [--model DIR]  short smoke job: load a reference checkpoint, benchmark matmul

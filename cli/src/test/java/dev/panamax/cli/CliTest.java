@@ -61,4 +61,18 @@ class CliTest {
         assertThat(run("inspect").status).isEqualTo(2);
         assertThat(run("frobnicate").status).isEqualTo(2);
     }
+
+    @Test
+    void generatePrintsIdsAndSpeed() throws IOException {
+        Result r = run("generate", "--model", referenceCase().toString(), "--prompt-ids", "1,2,3", "--max-new-tokens", "5",
+                "--temperature", "0.8", "--top-p", "0.9", "--seed", "4");
+        assertThat(r.status).as(r.err).isZero();
+        assertThat(r.out.lines().findFirst().orElse("")).matches("\\d+(,\\d+){4}");
+        assertThat(r.out).contains("tokens/s");
+        Result again = run("generate", "--model", referenceCase().toString(), "--prompt-ids", "1,2,3", "--max-new-tokens", "5",
+                "--temperature", "0.8", "--top-p", "0.9", "--seed", "4", "--naive");
+        assertThat(again.out.lines().findFirst()).isEqualTo(r.out.lines().findFirst());
+        assertThat(run("generate", "--model", referenceCase().toString(), "--prompt-ids", "999").status).isEqualTo(1);
+        assertThat(run("generate", "--prompt-ids", "1").status).isEqualTo(2);
+    }
 }

@@ -10,7 +10,7 @@ import java.util.Map;
  * then R1-Zero's tags {@code <think>}, {@code </think>}, {@code <answer>}, {@code </answer>} as
  * single tokens, then one id per character of the alphabet.
  */
-public final class CharTokenizer {
+public final class CharTokenizer implements Tokenizer {
     /** Padding id. */
     public static final int PAD = 0;
     /** End-of-sequence id. */
@@ -27,12 +27,18 @@ public final class CharTokenizer {
         }
     }
 
+    @Override
+    public long eosId() {
+        return EOS;
+    }
+
     /** Vocabulary size. */
     public int vocabSize() {
         return 2 + TAGS.length + alphabet.length();
     }
 
     /** Token ids of {@code text} (tags are single tokens; unknown characters are an error). */
+    @Override
     public long[] encode(String text) {
         List<Long> out = new ArrayList<>();
         int i = 0;
@@ -54,6 +60,7 @@ public final class CharTokenizer {
     }
 
     /** Text of ids up to (not including) the first EOS; padding is skipped. */
+    @Override
     public String decode(long[] tokens) {
         StringBuilder b = new StringBuilder();
         for (long t : tokens) {

@@ -54,7 +54,7 @@ public final class GrpoTrainer implements AutoCloseable {
 
     private final DeepSeekModel policy;
     private final DeepSeekModel reference;
-    private final CharTokenizer tokenizer;
+    private final Tokenizer tokenizer;
     private final Reward reward;
     private final Reward accuracy;
     private final GrpoConfig cfg;
@@ -69,7 +69,7 @@ public final class GrpoTrainer implements AutoCloseable {
      * @param reward    the training reward
      * @param accuracy  a 0/1 reward logged as accuracy (may be the same as {@code reward})
      */
-    public GrpoTrainer(DeepSeekModel policy, CharTokenizer tokenizer, Reward reward, Reward accuracy, GrpoConfig cfg, Options opts) {
+    public GrpoTrainer(DeepSeekModel policy, Tokenizer tokenizer, Reward reward, Reward accuracy, GrpoConfig cfg, Options opts) {
         this.policy = policy;
         this.tokenizer = tokenizer;
         this.reward = reward;
@@ -104,7 +104,7 @@ public final class GrpoTrainer implements AutoCloseable {
             for (String p : prompts) ids.add(tokenizer.encode(p));
             Rollouts ro;
             try (Autograd.NoGrad ng = Autograd.noGrad()) {
-                ro = Rollouts.sample(policy, ids, cfg.numGenerations(), cfg.maxCompletionLength(), cfg.temperature(), opts.seed() * 1_000_003L + step);
+                ro = Rollouts.sample(policy, ids, cfg.numGenerations(), cfg.maxCompletionLength(), cfg.temperature(), opts.seed() * 1_000_003L + step, tokenizer.eosId());
             }
             int b = ro.completions().size();
             double[] rewards = new double[b];
@@ -130,10 +130,24 @@ public final class GrpoTrainer implements AutoCloseable {
                     r.loss().backward();
                     double norm = GradClip.clipGradNorm(policy.parameters(), opts.maxGradNorm());
                     updateTokens += ro.ids().numel();
-                    if (it == 0) m.putAll(r.metrics());
-                    m.put("loss", loss);
+                    if (it == 0) {
+                        m.putAll(r.metrics());
+                        m.put("loss", loss);
+                    } else {
+                        // later iterations: how far the policy has moved from the sampling policy
+                        double dev = 0;
+                        double[] ratio = r.ratio().detach().toDoubleArray(), mask = ro.mask().toDoubleArray();
+                        double n = 0;
+                        for (int i = 0; i < ratio.length; i++) {
+                            dev += mask[i] * Math.abs(ratio[i] - 1);
+                            n += mask[i];
+                        }
+                        m.put("loss_iteration_" + (it + 1), loss);
+                        m.put("ratio_deviation_iteration_" + (it + 1), dev / Math.max(n, 1));
+                    }
                     m.put("grad_norm", norm);
                     if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
+                        m.put("loss", loss);
                         skipped = true;
                         optimizer.zeroGrad();
                         break;

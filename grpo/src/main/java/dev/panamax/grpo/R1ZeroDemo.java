@@ -52,6 +52,8 @@ public final class R1ZeroDemo {
      * @param prompts      prompts per GRPO step
      * @param group        completions per prompt (numGenerations)
      * @param beta         KL coefficient
+     * @param epsilon      lower clip epsilon
+     * @param epsilonHigh  upper clip epsilon
      * @param lossType     GRPO aggregation
      * @param lr           GRPO learning rate
      * @param seed         seed of everything
@@ -59,11 +61,11 @@ public final class R1ZeroDemo {
      * @param checkpointEvery GRPO steps between checkpoints (outDir/checkpoint.safetensors, written atomically)
      * @param resume       continue from outDir/checkpoint.safetensors when it exists (skips the warm-up)
      */
-    public record Settings(int sftSteps, int grpoSteps, int prompts, int group, double beta, GrpoConfig.LossType lossType,
-                           double lr, long seed, int evalProblems, int checkpointEvery, boolean resume) {
+    public record Settings(int sftSteps, int grpoSteps, int prompts, int group, double beta, double epsilon, double epsilonHigh,
+                           GrpoConfig.LossType lossType, double lr, long seed, int evalProblems, int checkpointEvery, boolean resume) {
         /** The settings of {@code panamax demo}. */
         public static Settings defaults() {
-            return new Settings(500, 400, 16, 8, 0.01, GrpoConfig.LossType.DAPO, 3e-4, 7, 300, 50, false);
+            return new Settings(500, 400, 16, 8, 0.01, 0.2, 0.28, GrpoConfig.LossType.DAPO, 3e-4, 7, 300, 50, false);
         }
     }
 
@@ -111,7 +113,7 @@ public final class R1ZeroDemo {
                 out.printf(Locale.ROOT, "held-out accuracy before GRPO: %.1f%%%n", 100 * before);
             }
             out.println("stage 2: GRPO with rule-based rewards (accuracy + 0.1 x format)");
-            GrpoConfig gc = new GrpoConfig(s.group(), s.beta(), 0.2, 0.28, s.lossType(), GrpoConfig.ScaleRewards.GROUP, 1.0, 16, 1);
+            GrpoConfig gc = new GrpoConfig(s.group(), s.beta(), s.epsilon(), s.epsilonHigh(), s.lossType(), GrpoConfig.ScaleRewards.GROUP, 1.0, 16, 1);
             GrpoTrainer.Options o = new GrpoTrainer.Options(s.lr(), 5, s.grpoSteps(), 1.0, 0.0, 1e-3, s.seed());
             MetricsLog log = new MetricsLog(outDir.resolve("metrics.jsonl"));
             try (GrpoTrainer trainer = new GrpoTrainer(model, tok, ArithmeticTask.reward(), Reward.accuracy(ArithmeticTask::answerFor), gc, o)) {

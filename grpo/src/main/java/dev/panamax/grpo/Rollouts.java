@@ -14,8 +14,8 @@ import java.util.Set;
 
 /**
  * A batch of sampled completions and the tensors the loss needs: consecutive rows share a
- * prompt (a group); completions end with EOS (kept, mask 1) or are truncated at the maximum
- * length; padding after EOS has id 0 and mask 0.
+ * prompt (a group); completions end with the end-of-sequence id (kept, mask 1) or are truncated
+ * at the maximum length; padding after it has id 0 and mask 0.
  *
  * @param prompts       prompt token ids per row (all of one length)
  * @param completions   completion token ids per row, EOS included when produced
@@ -30,10 +30,15 @@ public record Rollouts(List<long[]> prompts, List<long[]> completions, Tensor id
 
     /** Samples {@code g} completions for each prompt with the KV-cache decoder, batched. */
     public static Rollouts sample(DeepSeekModel policy, List<long[]> prompts, int g, int maxLen, double temperature, long seed) {
+        return sample(policy, prompts, g, maxLen, temperature, seed, CharTokenizer.EOS);
+    }
+
+    /** {@link #sample} with an explicit end-of-sequence id. */
+    public static Rollouts sample(DeepSeekModel policy, List<long[]> prompts, int g, int maxLen, double temperature, long seed, long eos) {
         List<long[]> rows = new ArrayList<>();
         for (long[] p : prompts) for (int i = 0; i < g; i++) rows.add(p);
         Sampler sampler = Sampler.of(temperature, 0, 1.0, seed);
-        Generator.Result r = Generator.generate(policy, rows, maxLen, Set.of((long) CharTokenizer.EOS), sampler, Mla.ABSORBED);
+        Generator.Result r = Generator.generate(policy, rows, maxLen, Set.of(eos), sampler, Mla.ABSORBED);
         return of(rows, r.completions(), r.tokens(), r.seconds());
     }
 
