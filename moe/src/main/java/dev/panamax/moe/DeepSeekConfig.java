@@ -150,9 +150,8 @@ public record DeepSeekConfig(int vocabSize, int hiddenSize, int intermediateSize
             if (c.has("moe_layer_freq") && !c.isNull("moe_layer_freq") && c.requireInt("moe_layer_freq") != 1) {
                 throw new IllegalArgumentException("moe_layer_freq must be 1, got " + c.requireInt("moe_layer_freq"));
             }
-            if (c.has("num_nextn_predict_layers") && !c.isNull("num_nextn_predict_layers") && c.requireInt("num_nextn_predict_layers") != 0) {
-                // multi-token-prediction weights are not part of the main model's forward pass; they are ignored
-            }
+            // num_nextn_predict_layers: multi-token-prediction layers are not part of the main
+            // forward pass; their weights (model.layers.{i >= num_hidden_layers}) are ignored on load
             int layers = c.requireInt("num_hidden_layers");
             int firstDense = c.requireInt("first_k_dense_replace");
             boolean moe = firstDense < layers;

@@ -1,6 +1,5 @@
 package dev.panamax.moe;
 
-import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Tensor;
 
 /**
@@ -55,10 +54,5 @@ public final class Rope {
             }
         }
         return new Tensor[]{Tensor.of(c, t, h), Tensor.of(s, t, h)};
-    }
-
-    /** Dtype of the tables. */
-    public DType dtype() {
-        return DType.F32;
     }
 }
