@@ -42,60 +42,51 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class MatmulBench {
 
-    /** Seeded A and B and a zero C, all (n, n) F32, in {@code scope}. */
-    static Tensor[] squareOperands(dev.panamax.runtime.Scope scope, int n) {
-        try (var e = scope.enter()) {
-            return new Tensor[]{Tensor.randn(DType.F32, 1, 1, n, n), Tensor.randn(DType.F32, 2, 1, n, n), Tensor.zeros(DType.F32, n, n)};
+    /** Seeded A and B and a zero C, all (n, n) F32, in a scope of their own closed after the trial. */
+    public abstract static class SquareOperands {
+        dev.panamax.runtime.Scope scope;
+        Tensor a, b, c;
+
+        void allocate(int n) {
+            scope = dev.panamax.runtime.Scope.longLived("bench");
+            try (var e = scope.enter()) {
+                a = Tensor.randn(DType.F32, 1, 1, n, n);
+                b = Tensor.randn(DType.F32, 2, 1, n, n);
+                c = Tensor.zeros(DType.F32, n, n);
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            scope.close();
         }
     }
 
     /** Square SGEMM operands. */
     @State(Scope.Benchmark)
-    public static class Sgemm {
+    public static class Sgemm extends SquareOperands {
         @Param({"512", "1024", "2048"})
         public int n;
         @Param({"1", "2"})
         public int threads;
-        dev.panamax.runtime.Scope scope;
-        Tensor a, b, c;
 
         @Setup(Level.Trial)
         public void setup() {
             Parallel.setThreads(threads);
             if (OpenBlas.available()) OpenBlas.setThreads(threads);
-            scope = dev.panamax.runtime.Scope.longLived("bench");
-            Tensor[] abc = squareOperands(scope, n);
-            a = abc[0];
-            b = abc[1];
-            c = abc[2];
-        }
-
-        @TearDown(Level.Trial)
-        public void tearDown() {
-            scope.close();
+            allocate(n);
         }
     }
 
     /** SGEMM with the scalar specification kernel (one size; it is slow). */
     @State(Scope.Benchmark)
-    public static class SgemmScalar {
+    public static class SgemmScalar extends SquareOperands {
         @Param({"512"})
         public int n;
-        dev.panamax.runtime.Scope scope;
-        Tensor a, b, c;
 
         @Setup(Level.Trial)
         public void setup() {
-            scope = dev.panamax.runtime.Scope.longLived("bench");
-            Tensor[] abc = squareOperands(scope, n);
-            a = abc[0];
-            b = abc[1];
-            c = abc[2];
-        }
-
-        @TearDown(Level.Trial)
-        public void tearDown() {
-            scope.close();
+            allocate(n);
         }
     }
 
