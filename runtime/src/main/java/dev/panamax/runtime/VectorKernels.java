@@ -9,6 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.panamax.runtime.Elem.getF;
 import static dev.panamax.runtime.Elem.setF;
@@ -25,7 +26,7 @@ import static dev.panamax.runtime.Elem.setF;
  * <p>SGEMM is a packed, register-blocked GEMM in the style of BLIS/GotoBLAS: B is packed into
  * panels {@value #KC} deep and {@code NR = 2 * lanes} wide, A into panels {@value #MR} tall, and a
  * {@value #MR} x NR micro-kernel keeps 8 vector accumulators in registers. Work is split across
- * threads by columns (or rows when there are few columns), each thread packing its own panels.
+ * threads as tasks claimed from a counter, B's packed slice shared between them (see {@link #gemm}).
  * The blocking sizes were tuned on a Zen 3 core against OpenBLAS, interleaved in one process
  * (KC 256, MC 128: the B micro-panel, 16 KiB, stays in L1 with room for the A panel; KC 512 was
  * sometimes faster but its 32 KiB panel fills L1 and made run-to-run speed swing by 2x).
@@ -470,8 +471,6 @@ public final class VectorKernels implements Kernels {
 
     // ---- SGEMM --------------------------------------------------------------------------------
 
-    private static final ThreadLocal<float[][]> PACK = ThreadLocal.withInitial(() -> new float[2][0]);
-
     @Override
     public void sgemm(boolean ta, boolean tb, int m, int n, int k,
                       MemorySegment a, long aOff, long lda,
@@ -498,26 +497,7 @@ public final class VectorKernels implements Kernels {
             gemmSmallM(m, n, k, a, aOff, lda, b, bOff, ldb, bType, c, cOff, ldc, accumulate);
             return;
         }
-        int threads = Parallel.threads();
-        double flops = 2.0 * m * n * k;
-        int t = flops < 2e6 ? 1 : threads;
-        if (t == 1) {
-            gemmBlock(ta, tb, 0, m, 0, n, k, a, aOff, lda, b, bOff, ldb, bType, c, cOff, ldc, accumulate);
-            return;
-        }
-        boolean splitN = n >= t * NR * 2 || n >= m;
-        int parts = t;
-        Parallel.forEachTask(parts, (p0, p1) -> {
-            for (long p = p0; p < p1; p++) {
-                if (splitN) {
-                    int[] r = split(n, parts, (int) p, NR);
-                    if (r[0] < r[1]) gemmBlock(ta, tb, 0, m, r[0], r[1], k, a, aOff, lda, b, bOff, ldb, bType, c, cOff, ldc, accumulate);
-                } else {
-                    int[] r = split(m, parts, (int) p, MR);
-                    if (r[0] < r[1]) gemmBlock(ta, tb, r[0], r[1], 0, n, k, a, aOff, lda, b, bOff, ldb, bType, c, cOff, ldc, accumulate);
-                }
-            }
-        });
+        gemm(ta, tb, m, n, k, a, aOff, lda, b, bOff, ldb, bType, c, cOff, ldc, accumulate);
     }
 
     /** c (n) (+)= sum_p a[p] B[p, :] for B (k,n) of F32 or BF16 with row stride ldb; a's entries aInc apart. */
@@ -591,58 +571,108 @@ public final class VectorKernels implements Kernels {
         else body.run(0, n);
     }
 
-    /** Part {@code p} of {@code parts} of {@code [0, n)}, boundaries rounded to multiples of {@code unit}. */
-    private static int[] split(int n, int parts, int p, int unit) {
-        long units = (n + unit - 1) / unit;
-        int from = (int) Math.min(n, (units * p / parts) * unit);
-        int to = (int) Math.min(n, (units * (p + 1) / parts) * unit);
-        return new int[]{from, to};
-    }
-
-    private static void gemmBlock(boolean ta, boolean tb, int m0, int m1, int n0, int n1, int k,
-                                  MemorySegment a, long aOff, long lda,
-                                  MemorySegment b, long bOff, long ldb, DType bType,
-                                  MemorySegment c, long cOff, long ldc, boolean accumulate) {
-        float[][] bufs = PACK.get();
-        if (bufs[0].length < MC * KC) bufs[0] = new float[MC * KC];
-        if (bufs[1].length < KC * NC) bufs[1] = new float[KC * NC];
-        float[] pa = bufs[0];
-        float[] pb = bufs[1];
-        float[] tile = new float[MR * NR];
-        for (int jc = n0; jc < n1; jc += NC) {
-            int nc = Math.min(NC, n1 - jc);
+    /**
+     * The packed GEMM driver. For each block of C's columns ({@value #NC} wide at most) and each
+     * KC-deep slice of K, B's slice is packed once into a buffer all threads share (the threads
+     * pack disjoint panels of it), then the work is cut into tasks, each a block of up to MC rows
+     * of C times a range of B's panels, which the threads claim one at a time from a counter.
+     * Each task packs its rows of A into a per-thread buffer that stays in L2 while the
+     * micro-kernel streams B's panels through L1. Claiming tasks, rather than giving each thread
+     * a fixed share, keeps both cores busy when one of them is slowed (on a shared machine a fixed
+     * split runs at the speed of the slower core).
+     */
+    private static void gemm(boolean ta, boolean tb, int m, int n, int k,
+                             MemorySegment a, long aOff, long lda,
+                             MemorySegment b, long bOff, long ldb, DType bType,
+                             MemorySegment c, long cOff, long ldc, boolean accumulate) {
+        int threads = 2.0 * m * n * k < 2e6 ? 1 : Parallel.threads();
+        float[] pb = scratch(SHARED_B, KC * NC);
+        int mBlocks = (m + MC - 1) / MC;
+        for (int jc = 0; jc < n; jc += NC) {
+            final int jc0 = jc;
+            int nc = Math.min(NC, n - jc);
+            int panels = (nc + NR - 1) / NR;
+            // enough tasks for the threads to balance, splitting B's panels only when there are
+            // few row blocks (each split packs those rows of A once more)
+            int nParts = threads == 1 ? 1 : Math.min(panels, Math.max(1, (4 * threads + mBlocks - 1) / mBlocks));
+            int tasks = mBlocks * nParts;
             for (int pc = 0; pc < k; pc += KC) {
+                final int pc0 = pc;
                 int kc = Math.min(KC, k - pc);
                 boolean acc = accumulate || pc > 0;
-                packB(tb, b, bOff, ldb, bType, pc, kc, jc, nc, pb);
-                for (int ic = m0; ic < m1; ic += MC) {
-                    int mc = Math.min(MC, m1 - ic);
-                    packA(ta, a, aOff, lda, ic, mc, pc, kc, pa);
-                    for (int jr = 0; jr < nc; jr += NR) {
-                        int nr = Math.min(NR, nc - jr);
-                        int bBase = (jr / NR) * kc * NR;
-                        for (int ir = 0; ir < mc; ir += MR) {
-                            int mr = Math.min(MR, mc - ir);
-                            int aBase = (ir / MR) * kc * MR;
-                            long cBase = cOff + (long) (ic + ir) * ldc + jc + jr;
-                            micro(kc, pa, aBase, pb, bBase, tile);
-                            writeTile(c, cBase, ldc, acc, mr, nr, tile);
-                        }
-                    }
+                if (threads == 1) {
+                    packB(tb, b, bOff, ldb, bType, pc, kc, jc, nc, pb, 0);
+                    for (int ib = 0; ib < mBlocks; ib++) gemmTask(ta, ib, 0, panels, m, nc, pc, kc, a, aOff, lda, pb, c, cOff + jc, ldc, acc);
+                    continue;
                 }
+                Parallel.forRange(panels, 1, (p0, p1) -> {
+                    int from = (int) p0 * NR, to = (int) Math.min(nc, p1 * NR);
+                    packB(tb, b, bOff, ldb, bType, pc0, kc, jc0 + from, to - from, pb, (int) p0 * kc * NR);
+                });
+                AtomicInteger next = new AtomicInteger();
+                Parallel.forEachTask(threads, (x0, x1) -> {
+                    for (int task; (task = next.getAndIncrement()) < tasks; ) {
+                        int part = task % nParts;
+                        gemmTask(ta, task / nParts, panels * part / nParts, panels * (part + 1) / nParts, m, nc, pc0, kc,
+                                a, aOff, lda, pb, c, cOff + jc0, ldc, acc);
+                    }
+                });
             }
         }
     }
 
-    /** Packs B[pc:pc+kc, jc:jc+nc] into NR-wide panels, k-major, zero-padded. */
-    private static void packB(boolean tb, MemorySegment b, long bOff, long ldb, DType bType, int pc, int kc, int jc, int nc, float[] pb) {
+    /** B's packed slice: one buffer per calling thread, read by all the threads of its GEMM. */
+    private static final ThreadLocal<float[]> SHARED_B = ThreadLocal.withInitial(() -> new float[0]);
+    /** Each thread's packed rows of A, followed by one micro-tile. */
+    private static final ThreadLocal<float[]> PACKED_A = ThreadLocal.withInitial(() -> new float[0]);
+
+    /**
+     * A thread's scratch array of at least {@code floats} floats. The packed panels are Java
+     * arrays, not native segments: C2 keeps the bounds checks of array loads out of the
+     * micro-kernel's loop; on native segments the same kernel measured 1.3x slower (interleaved
+     * in one process).
+     */
+    private static float[] scratch(ThreadLocal<float[]> local, int floats) {
+        float[] s = local.get();
+        if (s.length < floats) local.set(s = new float[floats]);
+        return s;
+    }
+
+    /**
+     * One task: rows {@code [ib*MC, ib*MC+MC)} of C (columns relative to cBase) times B's packed
+     * panels {@code [panel0, panel1)}: packs those rows of A, then runs the micro-kernel over
+     * every (panel, MR rows) pair, B's panel in the outer loop so that it stays in L1.
+     */
+    private static void gemmTask(boolean ta, int ib, int panel0, int panel1, int m, int nc, int pc, int kc,
+                                 MemorySegment a, long aOff, long lda, float[] pb,
+                                 MemorySegment c, long cBase, long ldc, boolean acc) {
+        if (panel0 >= panel1) return;
+        float[] pa = scratch(PACKED_A, MC * KC + MR * NR);
+        int ic = ib * MC, mc = Math.min(MC, m - ic);
+        packA(ta, a, aOff, lda, ic, mc, pc, kc, pa);
+        int tile = MC * KC;
+        for (int panel = panel0; panel < panel1; panel++) {
+            int jr = panel * NR;
+            int nr = Math.min(NR, nc - jr);
+            int bBase = panel * kc * NR;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int mr = Math.min(MR, mc - ir);
+                micro(kc, pa, (ir / MR) * kc * MR, pb, bBase, tile);
+                writeTile(c, cBase + (long) (ic + ir) * ldc + jr, ldc, acc, mr, nr, pa, tile);
+            }
+        }
+    }
+
+    /** Packs B[pc:pc+kc, jc:jc+nc] into NR-wide panels, k-major, zero-padded, from float {@code pbOff} of pb. */
+    private static void packB(boolean tb, MemorySegment b, long bOff, long ldb, DType bType, int pc, int kc, int jc, int nc,
+                              float[] pb, int pbOff) {
         if (!tb) {
             // row by row, so that B is read sequentially (a panel at a time would stride by ldb)
             for (int p = 0; p < kc; p++) {
                 long row = bOff + (long) (pc + p) * ldb + jc;
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = Math.min(NR, nc - jr);
-                    int o = (jr / NR) * kc * NR + p * NR;
+                    int o = pbOff + (jr / NR) * kc * NR + p * NR;
                     if (nr == NR && bType == DType.F32) {
                         load(b, row + jr).intoArray(pb, o);
                         load(b, row + jr + L).intoArray(pb, o + L);
@@ -656,7 +686,7 @@ public final class VectorKernels implements Kernels {
         }
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
-            int base = (jr / NR) * kc * NR;
+            int base = pbOff + (jr / NR) * kc * NR;
             for (int j = 0; j < NR; j++) {
                 if (j >= nr) {
                     for (int p = 0; p < kc; p++) pb[base + p * NR + j] = 0f;
@@ -698,18 +728,18 @@ public final class VectorKernels implements Kernels {
     }
 
     /**
-     * The MR x NR register-blocked micro-kernel: tile = Apanel . Bpanel (tile is MR rows of NR).
-     * Eight accumulators: on C2 a 4 x 2-vector block runs at the FMA units' peak (measured 94
-     * GFLOP/s on one Zen 3 core), while 5 x 2 and 6 x 2 blocks spill and run at less than half.
+     * The MR x NR register-blocked micro-kernel: the tile at float {@code t0} of {@code tile} =
+     * A's panel . B's panel (MR rows of NR). Eight accumulators: on C2 a 4 x 2-vector block runs
+     * at the FMA units' peak (measured 94 GFLOP/s on one Zen 3 core), while 5 x 2 and 6 x 2
+     * blocks spill and run at less than half.
      */
-    private static void micro(int kc, float[] pa, int aBase, float[] pb, int bBase, float[] tile) {
+    private static void micro(int kc, float[] pa, int aBase, float[] pb, int bBase, int t0) {
         FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
         FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
         FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
         FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
         for (int p = 0; p < kc; p++) {
-            int bo = bBase + p * NR;
-            int ao = aBase + p * MR;
+            int bo = bBase + p * NR, ao = aBase + p * MR;
             FloatVector b0 = FloatVector.fromArray(F, pb, bo);
             FloatVector b1 = FloatVector.fromArray(F, pb, bo + L);
             FloatVector av = FloatVector.broadcast(F, pa[ao]);
@@ -725,23 +755,23 @@ public final class VectorKernels implements Kernels {
             c30 = av.fma(b0, c30);
             c31 = av.fma(b1, c31);
         }
-        c00.intoArray(tile, 0);
-        c01.intoArray(tile, L);
-        c10.intoArray(tile, NR);
-        c11.intoArray(tile, NR + L);
-        c20.intoArray(tile, 2 * NR);
-        c21.intoArray(tile, 2 * NR + L);
-        c30.intoArray(tile, 3 * NR);
-        c31.intoArray(tile, 3 * NR + L);
+        c00.intoArray(pa, t0);
+        c01.intoArray(pa, t0 + L);
+        c10.intoArray(pa, t0 + NR);
+        c11.intoArray(pa, t0 + NR + L);
+        c20.intoArray(pa, t0 + 2 * NR);
+        c21.intoArray(pa, t0 + 2 * NR + L);
+        c30.intoArray(pa, t0 + 3 * NR);
+        c31.intoArray(pa, t0 + 3 * NR + L);
     }
 
-    /** Writes (or adds, when {@code acc}) the valid mr x nr part of a tile into C. */
-    private static void writeTile(MemorySegment c, long cBase, long ldc, boolean acc, int mr, int nr, float[] tile) {
+    /** Writes (or adds, when {@code acc}) the valid mr x nr part of the tile at float t0 of {@code tile} into C. */
+    private static void writeTile(MemorySegment c, long cBase, long ldc, boolean acc, int mr, int nr, float[] tile, int t0) {
         for (int i = 0; i < mr; i++) {
             long at = cBase + (long) i * ldc;
             if (nr == NR) {
-                FloatVector v0 = FloatVector.fromArray(F, tile, i * NR);
-                FloatVector v1 = FloatVector.fromArray(F, tile, i * NR + L);
+                FloatVector v0 = FloatVector.fromArray(F, tile, t0 + i * NR);
+                FloatVector v1 = FloatVector.fromArray(F, tile, t0 + i * NR + L);
                 if (acc) {
                     v0 = v0.add(load(c, at));
                     v1 = v1.add(load(c, at + L));
@@ -750,7 +780,7 @@ public final class VectorKernels implements Kernels {
                 store(v1, c, at + L);
             } else {
                 for (int j = 0; j < nr; j++) {
-                    float v = tile[i * NR + j];
+                    float v = tile[t0 + i * NR + j];
                     setF(c, at + j, acc ? getF(c, at + j) + v : v);
                 }
             }
