@@ -1,19 +1,21 @@
 package dev.panamax.cuda;
 
+import dev.panamax.cuda.gen.cuda_h;
+
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
-import java.nio.file.Path;
-import java.util.Optional;
+import java.nio.charset.StandardCharsets;
 
 /**
- * Facade over the CUDA driver API. {@link #available()} never throws: it is false, with a reason
- * from {@link #unavailableReason()}, when no driver library, no device or no permission to call
- * native code is present.
+ * Facade over the CUDA driver API ({@link cuda_h}). Every call checks its {@code CUresult} and
+ * throws {@link CudaException} carrying the driver's own error name and text.
+ * {@link #available()} never throws: it is false, with a reason from {@link #unavailableReason()},
+ * when no driver library, no device or no permission to call native code is present.
+ *
+ * <p>Device memory is addressed by {@code long} device pointers ({@code CUdeviceptr}). The driver's
+ * current context is per thread: {@link Context#makeCurrent()} binds a device's primary context
+ * to the calling thread.
  */
 public final class Cuda {
     private static final Status STATUS = probe();
@@ -39,26 +41,382 @@ public final class Cuda {
         return STATUS.devices;
     }
 
+    /** Throws a {@link CudaException} with an explanation unless CUDA is available. */
+    public static void require() {
+        if (!STATUS.ok) throw new CudaException("CUDA is not available: " + STATUS.reason);
+    }
+
     private static Status probe() {
         try {
-            Optional<Path> lib = NativeLibraries.find("libcuda.so", "1");
-            if (lib.isEmpty()) return new Status(false, "no CUDA driver library (libcuda.so.1) was found in " + NativeLibraries.searchFolders(), 0);
-            SymbolLookup lookup = SymbolLookup.libraryLookup(lib.get(), Arena.global());
-            Linker linker = Linker.nativeLinker();
-            MethodHandle init = linker.downcallHandle(lookup.findOrThrow("cuInit"), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-            MethodHandle count = linker.downcallHandle(lookup.findOrThrow("cuDeviceGetCount"), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
-            int rc = (int) init.invokeExact(0);
-            if (rc != 0) return new Status(false, "cuInit failed with CUresult " + rc + " (" + lib.get() + ")", 0);
+            LibraryRef lib = LibraryRef.find("libcuda.so", "1");
+            if (lib.path().isEmpty()) return new Status(false, "no CUDA driver library: " + lib.describe(), 0);
+            int rc = cuda_h.cuInit(0);
+            if (rc != 0) return new Status(false, "cuInit failed: " + describe(rc) + " (" + lib.describe() + ")", 0);
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment n = a.allocate(ValueLayout.JAVA_INT);
-                rc = (int) count.invokeExact(n);
-                if (rc != 0) return new Status(false, "cuDeviceGetCount failed with CUresult " + rc, 0);
+                rc = cuda_h.cuDeviceGetCount(n);
+                if (rc != 0) return new Status(false, "cuDeviceGetCount failed: " + describe(rc), 0);
                 int devices = n.get(ValueLayout.JAVA_INT, 0);
                 if (devices == 0) return new Status(false, "the CUDA driver reports no devices", 0);
                 return new Status(true, "available", devices);
             }
         } catch (Throwable t) {
             return new Status(false, "CUDA could not be loaded: " + t, 0);
+        }
+    }
+
+    /** {@code NAME: text} for a {@code CUresult}, from the driver; the number when the driver cannot say. */
+    public static String describe(int result) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ValueLayout.ADDRESS);
+            String name = cuda_h.cuGetErrorName(result, p) == 0 ? cString(p) : "CUresult " + result;
+            String text = cuda_h.cuGetErrorString(result, p) == 0 ? cString(p) : "unknown error";
+            return name + ": " + text;
+        } catch (Throwable t) {
+            return "CUresult " + result;
+        }
+    }
+
+    private static String cString(MemorySegment pointerToString) {
+        MemorySegment s = pointerToString.get(ValueLayout.ADDRESS, 0);
+        return s.equals(MemorySegment.NULL) ? "" : s.reinterpret(4096).getString(0, StandardCharsets.UTF_8);
+    }
+
+    /** Throws {@link CudaException} naming {@code call} unless {@code result} is {@code CUDA_SUCCESS}. */
+    public static void check(int result, String call) {
+        if (result != 0) throw new CudaException(call + " failed: " + describe(result), result);
+    }
+
+    /** The driver's version, e.g. 13000 for CUDA 13.0. */
+    public static int driverVersion() {
+        require();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(ValueLayout.JAVA_INT);
+            check(cuda_h.cuDriverGetVersion(v), "cuDriverGetVersion");
+            return v.get(ValueLayout.JAVA_INT, 0);
+        }
+    }
+
+    /** Device {@code ordinal} (0-based). */
+    public static Device device(int ordinal) {
+        require();
+        if (ordinal < 0 || ordinal >= STATUS.devices) {
+            throw new CudaException("no CUDA device " + ordinal + " (" + STATUS.devices + " present)");
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment d = a.allocate(ValueLayout.JAVA_INT);
+            check(cuda_h.cuDeviceGet(d, ordinal), "cuDeviceGet");
+            return new Device(d.get(ValueLayout.JAVA_INT, 0), ordinal);
+        }
+    }
+
+    /** A CUDA device ({@code CUdevice}). */
+    public record Device(int handle, int ordinal) {
+        /** The device's name, e.g. "NVIDIA H100 80GB HBM3". */
+        public String name() {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment s = a.allocate(256);
+                check(cuda_h.cuDeviceGetName(s, 256, handle), "cuDeviceGetName");
+                return s.getString(0, StandardCharsets.UTF_8);
+            }
+        }
+
+        /** A {@code CU_DEVICE_ATTRIBUTE_*} value. */
+        public int attribute(int attribute) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment v = a.allocate(ValueLayout.JAVA_INT);
+                check(cuda_h.cuDeviceGetAttribute(v, attribute, handle), "cuDeviceGetAttribute(" + attribute + ")");
+                return v.get(ValueLayout.JAVA_INT, 0);
+            }
+        }
+
+        /** Compute capability as major * 10 + minor (90 for an H100). */
+        public int computeCapability() {
+            return attribute(cuda_h.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR()) * 10
+                    + attribute(cuda_h.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR());
+        }
+
+        /** Number of streaming multiprocessors. */
+        public int multiprocessors() {
+            return attribute(cuda_h.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT());
+        }
+
+        /** Total device memory in bytes. */
+        public long totalMemory() {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment v = a.allocate(ValueLayout.JAVA_LONG);
+                check(cuda_h.cuDeviceTotalMem_v2(v, handle), "cuDeviceTotalMem");
+                return v.get(ValueLayout.JAVA_LONG, 0);
+            }
+        }
+
+        /** Retains this device's primary context (released by {@link Context#close()}). */
+        public Context retainPrimaryContext() {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment p = a.allocate(ValueLayout.ADDRESS);
+                check(cuda_h.cuDevicePrimaryCtxRetain(p, handle), "cuDevicePrimaryCtxRetain");
+                return new Context(this, p.get(ValueLayout.ADDRESS, 0));
+            }
+        }
+    }
+
+    /** A retained primary context. Closing it releases the retain. */
+    public static final class Context implements AutoCloseable {
+        private final Device device;
+        private final MemorySegment handle;
+        private boolean closed;
+
+        private Context(Device device, MemorySegment handle) {
+            this.device = device;
+            this.handle = handle;
+        }
+
+        /** The device this context belongs to. */
+        public Device device() {
+            return device;
+        }
+
+        /** Makes this context current on the calling thread. */
+        public void makeCurrent() {
+            check(cuda_h.cuCtxSetCurrent(handle), "cuCtxSetCurrent");
+        }
+
+        /** Waits for all work in this context (which must be current). */
+        public void synchronize() {
+            check(cuda_h.cuCtxSynchronize(), "cuCtxSynchronize");
+        }
+
+        @Override
+        public synchronized void close() {
+            if (closed) return;
+            closed = true;
+            check(cuda_h.cuDevicePrimaryCtxRelease_v2(device.handle), "cuDevicePrimaryCtxRelease");
+        }
+    }
+
+    // ---- memory (the calling thread must have a current context) ------------------------------
+
+    /** Allocates {@code bytes} of device memory; returns the device pointer. */
+    public static long malloc(long bytes) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ValueLayout.JAVA_LONG);
+            int rc = cuda_h.cuMemAlloc_v2(p, bytes);
+            if (rc != 0) throw new CudaException("cuMemAlloc of " + bytes + " bytes failed: " + describe(rc), rc);
+            return p.get(ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
+    /** Frees device memory from {@link #malloc}. */
+    public static void free(long devicePointer) {
+        check(cuda_h.cuMemFree_v2(devicePointer), "cuMemFree");
+    }
+
+    /** {@code {free, total}} device memory in bytes. */
+    public static long[] memoryInfo() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment f = a.allocate(ValueLayout.JAVA_LONG), t = a.allocate(ValueLayout.JAVA_LONG);
+            check(cuda_h.cuMemGetInfo_v2(f, t), "cuMemGetInfo");
+            return new long[]{f.get(ValueLayout.JAVA_LONG, 0), t.get(ValueLayout.JAVA_LONG, 0)};
+        }
+    }
+
+    /** Sets {@code bytes} bytes at {@code dst} to {@code value}, in stream order. */
+    public static void memset(long dst, byte value, long bytes, Stream stream) {
+        check(cuda_h.cuMemsetD8Async(dst, value, bytes, Stream.handle(stream)), "cuMemsetD8Async");
+    }
+
+    /** Copies host memory to the device; synchronous when {@code stream} is null. */
+    public static void copyToDevice(long dst, MemorySegment src, long bytes, Stream stream) {
+        if (src.byteSize() < bytes) throw new IllegalArgumentException("host segment of " + src.byteSize() + " bytes is smaller than the " + bytes + " to copy");
+        if (stream == null) check(cuda_h.cuMemcpyHtoD_v2(dst, src, bytes), "cuMemcpyHtoD");
+        else check(cuda_h.cuMemcpyHtoDAsync_v2(dst, src, bytes, stream.handle), "cuMemcpyHtoDAsync");
+    }
+
+    /** Copies device memory to the host; synchronous when {@code stream} is null. */
+    public static void copyToHost(MemorySegment dst, long src, long bytes, Stream stream) {
+        if (dst.byteSize() < bytes) throw new IllegalArgumentException("host segment of " + dst.byteSize() + " bytes is smaller than the " + bytes + " to copy");
+        if (stream == null) check(cuda_h.cuMemcpyDtoH_v2(dst, src, bytes), "cuMemcpyDtoH");
+        else check(cuda_h.cuMemcpyDtoHAsync_v2(dst, src, bytes, stream.handle), "cuMemcpyDtoHAsync");
+    }
+
+    /** Copies device memory to device memory, in stream order (the default stream when null). */
+    public static void copyOnDevice(long dst, long src, long bytes, Stream stream) {
+        check(cuda_h.cuMemcpyDtoDAsync_v2(dst, src, bytes, Stream.handle(stream)), "cuMemcpyDtoDAsync");
+    }
+
+    /** A CUDA stream. */
+    public static final class Stream implements AutoCloseable {
+        private final MemorySegment handle;
+        private boolean closed;
+
+        private Stream(MemorySegment handle) {
+            this.handle = handle;
+        }
+
+        /** Creates a stream that does not synchronise with the default stream. */
+        public static Stream create() {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment p = a.allocate(ValueLayout.ADDRESS);
+                check(cuda_h.cuStreamCreate(p, cuda_h.CU_STREAM_NON_BLOCKING()), "cuStreamCreate");
+                return new Stream(p.get(ValueLayout.ADDRESS, 0));
+            }
+        }
+
+        static MemorySegment handle(Stream s) {
+            return s == null ? MemorySegment.NULL : s.handle;
+        }
+
+        /** The raw {@code CUstream}. */
+        public MemorySegment handle() {
+            return handle;
+        }
+
+        /** Waits until all work queued on this stream is done. */
+        public void synchronize() {
+            check(cuda_h.cuStreamSynchronize(handle), "cuStreamSynchronize");
+        }
+
+        @Override
+        public synchronized void close() {
+            if (closed) return;
+            closed = true;
+            check(cuda_h.cuStreamDestroy_v2(handle), "cuStreamDestroy");
+        }
+    }
+
+    /** A CUDA event, for timing work on a stream. */
+    public static final class Event implements AutoCloseable {
+        private final MemorySegment handle;
+        private boolean closed;
+
+        private Event(MemorySegment handle) {
+            this.handle = handle;
+        }
+
+        /** Creates a timing event. */
+        public static Event create() {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment p = a.allocate(ValueLayout.ADDRESS);
+                check(cuda_h.cuEventCreate(p, cuda_h.CU_EVENT_DEFAULT()), "cuEventCreate");
+                return new Event(p.get(ValueLayout.ADDRESS, 0));
+            }
+        }
+
+        /** Records this event on {@code stream} (the default stream when null). */
+        public void record(Stream stream) {
+            check(cuda_h.cuEventRecord(handle, Stream.handle(stream)), "cuEventRecord");
+        }
+
+        /** Waits for the event. */
+        public void synchronize() {
+            check(cuda_h.cuEventSynchronize(handle), "cuEventSynchronize");
+        }
+
+        /** Milliseconds between {@code start} and this event (both recorded and completed). */
+        public float millisSince(Event start) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment ms = a.allocate(ValueLayout.JAVA_FLOAT);
+                check(cuda_h.cuEventElapsedTime_v2(ms, start.handle, handle), "cuEventElapsedTime");
+                return ms.get(ValueLayout.JAVA_FLOAT, 0);
+            }
+        }
+
+        @Override
+        public synchronized void close() {
+            if (closed) return;
+            closed = true;
+            check(cuda_h.cuEventDestroy_v2(handle), "cuEventDestroy");
+        }
+    }
+
+    /** A loaded module (PTX or cubin) and the kernels in it. */
+    public static final class Module implements AutoCloseable {
+        private final MemorySegment handle;
+        private final String name;
+        private boolean closed;
+
+        private Module(MemorySegment handle, String name) {
+            this.handle = handle;
+            this.name = name;
+        }
+
+        /**
+         * Loads a module image: PTX text (NUL-terminated here) or a cubin. {@code name} is used in
+         * error messages.
+         */
+        public static Module load(byte[] image, String name) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment img = a.allocate(image.length + 1L);
+                MemorySegment.copy(image, 0, img, ValueLayout.JAVA_BYTE, 0, image.length);
+                MemorySegment p = a.allocate(ValueLayout.ADDRESS);
+                check(cuda_h.cuModuleLoadData(p, img), "cuModuleLoadData(" + name + ")");
+                return new Module(p.get(ValueLayout.ADDRESS, 0), name);
+            }
+        }
+
+        /** The kernel called {@code kernel} (an {@code extern "C"} name). */
+        public Function function(String kernel) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment p = a.allocate(ValueLayout.ADDRESS);
+                check(cuda_h.cuModuleGetFunction(p, handle, a.allocateFrom(kernel)), "cuModuleGetFunction(" + name + ", " + kernel + ")");
+                return new Function(p.get(ValueLayout.ADDRESS, 0), name + "." + kernel);
+            }
+        }
+
+        @Override
+        public synchronized void close() {
+            if (closed) return;
+            closed = true;
+            check(cuda_h.cuModuleUnload(handle), "cuModuleUnload(" + name + ")");
+        }
+    }
+
+    /** A kernel in a loaded module. */
+    public static final class Function {
+        private final MemorySegment handle;
+        private final String name;
+
+        private Function(MemorySegment handle, String name) {
+            this.handle = handle;
+            this.name = name;
+        }
+
+        /** The module and kernel name. */
+        public String name() {
+            return name;
+        }
+
+        /** Allows this kernel up to {@code bytes} of dynamic shared memory (above the default 48 KiB). */
+        public void setMaxDynamicSharedMemory(int bytes) {
+            check(cuda_h.cuFuncSetAttribute(handle, cuda_h.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES(), bytes),
+                    "cuFuncSetAttribute(" + name + ")");
+        }
+
+        /**
+         * Launches the kernel on a {@code grid} of {@code block}s (x, y, z each) with
+         * {@code sharedBytes} of dynamic shared memory on {@code stream} (default stream when null).
+         * Arguments are passed by value: {@link Integer} as {@code int}, {@link Long} as
+         * {@code long} or a device pointer, {@link Float} as {@code float}, {@link Double} as
+         * {@code double}.
+         */
+        public void launch(int[] grid, int[] block, int sharedBytes, Stream stream, Object... args) {
+            if (grid.length != 3 || block.length != 3) throw new IllegalArgumentException("grid and block need 3 dimensions each");
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment params = a.allocate(ValueLayout.ADDRESS, Math.max(1, args.length));
+                for (int i = 0; i < args.length; i++) {
+                    MemorySegment v = switch (args[i]) {
+                        case Integer x -> a.allocateFrom(ValueLayout.JAVA_INT, x);
+                        case Long x -> a.allocateFrom(ValueLayout.JAVA_LONG, x);
+                        case Float x -> a.allocateFrom(ValueLayout.JAVA_FLOAT, x);
+                        case Double x -> a.allocateFrom(ValueLayout.JAVA_DOUBLE, x);
+                        case null -> throw new IllegalArgumentException(name + ": argument " + i + " is null");
+                        default -> throw new IllegalArgumentException(name + ": argument " + i + " has unsupported type " + args[i].getClass().getName());
+                    };
+                    params.setAtIndex(ValueLayout.ADDRESS, i, v);
+                }
+                check(cuda_h.cuLaunchKernel(handle, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes,
+                        Stream.handle(stream), params, MemorySegment.NULL), "cuLaunchKernel(" + name + ")");
+            }
         }
     }
 }
