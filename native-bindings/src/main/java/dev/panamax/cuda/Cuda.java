@@ -397,7 +397,7 @@ public final class Cuda {
          * {@code sharedBytes} of dynamic shared memory on {@code stream} (default stream when null).
          * Arguments are passed by value: {@link Integer} as {@code int}, {@link Long} as
          * {@code long} or a device pointer, {@link Float} as {@code float}, {@link Double} as
-         * {@code double}.
+         * {@code double}, and a {@link MemorySegment} (host memory) as the struct whose bytes it holds.
          */
         public void launch(int[] grid, int[] block, int sharedBytes, Stream stream, Object... args) {
             if (grid.length != 3 || block.length != 3) throw new IllegalArgumentException("grid and block need 3 dimensions each");
@@ -409,6 +409,7 @@ public final class Cuda {
                         case Long x -> a.allocateFrom(ValueLayout.JAVA_LONG, x);
                         case Float x -> a.allocateFrom(ValueLayout.JAVA_FLOAT, x);
                         case Double x -> a.allocateFrom(ValueLayout.JAVA_DOUBLE, x);
+                        case MemorySegment x -> x;
                         case null -> throw new IllegalArgumentException(name + ": argument " + i + " is null");
                         default -> throw new IllegalArgumentException(name + ": argument " + i + " has unsupported type " + args[i].getClass().getName());
                     };

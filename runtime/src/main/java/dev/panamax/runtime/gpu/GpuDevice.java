@@ -1,0 +1,95 @@
+package dev.panamax.runtime.gpu;
+
+import dev.panamax.cuda.Cublas;
+import dev.panamax.cuda.Cuda;
+import dev.panamax.cuda.CudaException;
+
+/**
+ * One CUDA device as Panamax uses it: its primary context, a stream on which all work is queued,
+ * a cuBLAS handle bound to that stream, a {@link CachingAllocator} for device memory and the
+ * compiled kernels ({@link CudaModules}). Open one per device and close it when done; calls
+ * make the context current on the calling thread.
+ */
+public final class GpuDevice implements AutoCloseable {
+    private final Cuda.Context context;
+    private final Cuda.Stream stream;
+    private final Cublas cublas;
+    private final CachingAllocator allocator;
+    private final CudaModules modules;
+
+    private GpuDevice(Cuda.Context context) {
+        this.context = context;
+        context.makeCurrent();
+        this.stream = Cuda.Stream.create();
+        this.cublas = Cublas.create();
+        cublas.setStream(stream);
+        this.allocator = new CachingAllocator(new CachingAllocator.Backend() {
+            @Override
+            public long allocate(long bytes) {
+                return Cuda.malloc(bytes);
+            }
+
+            @Override
+            public void free(long pointer) {
+                Cuda.free(pointer);
+            }
+
+            @Override
+            public boolean isOutOfMemory(RuntimeException e) {
+                return e instanceof CudaException c && c.status() == 2; // CUDA_ERROR_OUT_OF_MEMORY
+            }
+        });
+        this.modules = new CudaModules(context.device().computeCapability());
+    }
+
+    /** Opens device {@code ordinal}; throws {@link CudaException} saying why when CUDA is unavailable. */
+    public static GpuDevice open(int ordinal) {
+        return new GpuDevice(Cuda.device(ordinal).retainPrimaryContext());
+    }
+
+    /** Makes this device's context current on the calling thread. */
+    public void makeCurrent() {
+        context.makeCurrent();
+    }
+
+    /** The device. */
+    public Cuda.Device device() {
+        return context.device();
+    }
+
+    /** The stream all of this device's work goes to. */
+    public Cuda.Stream stream() {
+        return stream;
+    }
+
+    /** The cuBLAS handle (on {@link #stream()}). */
+    public Cublas cublas() {
+        return cublas;
+    }
+
+    /** The device-memory allocator. */
+    public CachingAllocator allocator() {
+        return allocator;
+    }
+
+    /** The compiled kernels. */
+    public CudaModules modules() {
+        return modules;
+    }
+
+    /** Waits for all queued work. */
+    public void synchronize() {
+        stream.synchronize();
+    }
+
+    @Override
+    public void close() {
+        context.makeCurrent();
+        stream.synchronize();
+        modules.close();
+        cublas.close();
+        allocator.emptyCache();
+        stream.close();
+        context.close();
+    }
+}

@@ -1,0 +1,55 @@
+// Shared helpers for Panamax's CUDA kernels. Kernels are compiled at run time by NVRTC (and by
+// nvcc -ptx in the build's tests); every kernel is extern "C" so that its name is stable.
+#pragma once
+
+typedef long long i64;
+
+#define NEG_INF __int_as_float(0xff800000)
+#define QNAN __int_as_float(0x7fc00000)
+
+// BF16 / F16 conversions without cuda_bf16.h, so that NVRTC needs no include path.
+__device__ __forceinline__ float bf16_to_f32(unsigned short h) { return __int_as_float(((unsigned int) h) << 16); }
+__device__ __forceinline__ unsigned short f32_to_bf16(float f) {
+    unsigned int u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short) ((u >> 16) | 0x40u);  // NaN stays NaN (quiet)
+    u += 0x7fffu + ((u >> 16) & 1u);                                                    // round to nearest even
+    return (unsigned short) (u >> 16);
+}
+__device__ __forceinline__ float f16_to_f32(unsigned short h) {
+    float f;
+    asm("{ cvt.f32.f16 %0, %1; }" : "=f"(f) : "h"(h));
+    return f;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Block-wide sum / max for blockDim.x a multiple of 32 (at most 1024); every thread gets the result.
+__device__ __forceinline__ float block_sum(float v) {
+    __shared__ float part[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) part[warp] = v;
+    __syncthreads();
+    float t = lane < (blockDim.x >> 5) ? part[lane] : 0.f;
+    return warp_sum(t);
+}
+__device__ __forceinline__ float block_max(float v) {
+    __shared__ float part[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) part[warp] = v;
+    __syncthreads();
+    float t = lane < (blockDim.x >> 5) ? part[lane] : NEG_INF;
+    return warp_max(t);
+}
+
+#define GRID_STRIDE(i, n) for (i64 i = (i64) blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64) gridDim.x * blockDim.x)

@@ -1,0 +1,98 @@
+package dev.panamax.runtime.gpu;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.HashSet;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The caching allocator over a fake backend that counts and limits real allocations. */
+class CachingAllocatorTest {
+    static final class FakeBackend implements CachingAllocator.Backend {
+        final long capacity;
+        long used, next = 0x1000, allocations, frees;
+        final java.util.Map<Long, Long> blocks = new java.util.HashMap<>();
+
+        FakeBackend(long capacity) {
+            this.capacity = capacity;
+        }
+
+        @Override
+        public long allocate(long bytes) {
+            if (used + bytes > capacity) throw new IllegalStateException("out of memory");
+            used += bytes;
+            allocations++;
+            long p = next;
+            next += bytes;
+            blocks.put(p, bytes);
+            return p;
+        }
+
+        @Override
+        public void free(long pointer) {
+            used -= blocks.remove(pointer);
+            frees++;
+        }
+
+        @Override
+        public boolean isOutOfMemory(RuntimeException e) {
+            return e.getMessage().contains("out of memory");
+        }
+    }
+
+    @Test
+    void sizeClasses() {
+        assertThat(CachingAllocator.roundUp(0)).isEqualTo(512);
+        assertThat(CachingAllocator.roundUp(1)).isEqualTo(512);
+        assertThat(CachingAllocator.roundUp(513)).isEqualTo(1024);
+        assertThat(CachingAllocator.roundUp((1 << 20) - 1)).isEqualTo(1 << 20);
+        assertThat(CachingAllocator.roundUp((1 << 20) + 1)).isEqualTo(2 << 20);
+        assertThat(CachingAllocator.roundUp(5L << 20)).isEqualTo(6L << 20);
+        assertThatThrownBy(() -> CachingAllocator.roundUp(-1)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void aSteadyLoopMakesNoNewDriverAllocations() {
+        FakeBackend fake = new FakeBackend(1L << 30);
+        CachingAllocator a = new CachingAllocator(fake);
+        for (int step = 0; step < 100; step++) {
+            long x = a.allocate(1000), y = a.allocate(3 << 20), z = a.allocate(1000);
+            assertThat(Set.of(x, y, z)).hasSize(3);
+            a.release(y);
+            a.release(x);
+            a.release(z);
+        }
+        assertThat(fake.allocations).isEqualTo(3);
+        assertThat(a.liveBytes()).isZero();
+        assertThat(a.cachedBytes()).isEqualTo(2 * 1024 + (4L << 20));
+        a.emptyCache();
+        assertThat(fake.used).isZero();
+        assertThat(fake.frees).isEqualTo(3);
+    }
+
+    @Test
+    void outOfMemoryEmptiesTheCacheAndRetries() {
+        FakeBackend fake = new FakeBackend(8L << 20);
+        CachingAllocator a = new CachingAllocator(fake);
+        long p = a.allocate(6L << 20);
+        a.release(p);
+        long q = a.allocate(4L << 20);  // another size class: the cached 6 MiB block must go first
+        assertThat(fake.frees).isEqualTo(1);
+        assertThat(a.liveBytes()).isEqualTo(4L << 20);
+        a.release(q);
+        assertThatThrownBy(() -> a.allocate(64L << 20)).hasMessageContaining("out of memory");
+    }
+
+    @Test
+    void releasingTwiceOrForeignPointersFails() {
+        CachingAllocator a = new CachingAllocator(new FakeBackend(1 << 20));
+        long p = a.allocate(10);
+        a.release(p);
+        assertThatThrownBy(() -> a.release(p)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("released twice");
+        assertThatThrownBy(() -> a.release(12345)).isInstanceOf(IllegalArgumentException.class);
+        Set<Long> seen = new HashSet<>();
+        for (int i = 0; i < 10; i++) assertThat(seen.add(a.allocate(100))).isTrue();
+    }
+}
