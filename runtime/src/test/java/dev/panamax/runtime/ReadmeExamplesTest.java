@@ -1,6 +1,7 @@
 package dev.panamax.runtime;
 
 import dev.panamax.cuda.Cuda;
+import dev.panamax.runtime.gpu.GpuDevice;
 import dev.panamax.runtime.io.Safetensors;
 import dev.panamax.runtime.io.SafetensorsFile;
 import dev.panamax.runtime.nn.Parameter;
@@ -74,10 +75,21 @@ class ReadmeExamplesTest {
 
     void cudaExample() {
         // README-BEGIN cudaExample
-        if (Cuda.available()) {
-            System.out.println(Cuda.deviceCount() + " CUDA device(s)");
-        } else {
+        if (!Cuda.available()) {
             System.out.println("CPU only: " + Cuda.unavailableReason()); // never throws
+            return;
+        }
+        try (GpuDevice gpu = GpuDevice.open(0)) {          // context, stream, cuBLAS, caching allocator
+            System.out.println(gpu.device().name() + ", sm_" + gpu.device().computeCapability());
+            int n = 1024;
+            long a = gpu.allocator().allocate(4L * n * n), c = gpu.allocator().allocate(4L * n * n);
+            Cuda.memset(a, (byte) 0, 4L * n * n, gpu.stream());
+            gpu.cublas().sgemm(false, false, n, n, n, 1f, a, n, a, n, 0f, c, n);   // column-major, F32
+            gpu.modules().function("reduce.cu", "softmax_rows_f32")              // NVRTC-compiled, cached
+                    .launch(new int[]{n, 1, 1}, new int[]{256, 1, 1}, 0, gpu.stream(), c, c, n, 0);
+            gpu.synchronize();
+            gpu.allocator().release(a);                         // back to the pool, not cuMemFree
+            gpu.allocator().release(c);
         }
         // README-END cudaExample
     }

@@ -21,35 +21,27 @@ __device__ __forceinline__ float f16_to_f32(unsigned short h) {
     return f;
 }
 
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-__device__ __forceinline__ float warp_max(float v) {
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+struct SumOp { __device__ __forceinline__ float operator()(float a, float b) const { return a + b; } };
+struct MaxOp { __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); } };
+
+template <typename Op> __device__ __forceinline__ float warp_reduce(float v, Op op) {
+    for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
 }
 
-// Block-wide sum / max for blockDim.x a multiple of 32 (at most 1024); every thread gets the result.
-__device__ __forceinline__ float block_sum(float v) {
+// Block-wide reduction for blockDim.x a multiple of 32 (at most 1024); every thread gets the result.
+template <typename Op> __device__ __forceinline__ float block_reduce(float v, Op op, float identity) {
     __shared__ float part[32];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    v = warp_sum(v);
+    v = warp_reduce(v, op);
     __syncthreads();
     if (lane == 0) part[warp] = v;
     __syncthreads();
-    float t = lane < (blockDim.x >> 5) ? part[lane] : 0.f;
-    return warp_sum(t);
+    return warp_reduce(lane < (blockDim.x >> 5) ? part[lane] : identity, op);
 }
-__device__ __forceinline__ float block_max(float v) {
-    __shared__ float part[32];
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    v = warp_max(v);
-    __syncthreads();
-    if (lane == 0) part[warp] = v;
-    __syncthreads();
-    float t = lane < (blockDim.x >> 5) ? part[lane] : NEG_INF;
-    return warp_max(t);
-}
+
+__device__ __forceinline__ float warp_sum(float v) { return warp_reduce(v, SumOp()); }
+__device__ __forceinline__ float block_sum(float v) { return block_reduce(v, SumOp(), 0.f); }
+__device__ __forceinline__ float block_max(float v) { return block_reduce(v, MaxOp(), NEG_INF); }
 
 #define GRID_STRIDE(i, n) for (i64 i = (i64) blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64) gridDim.x * blockDim.x)
