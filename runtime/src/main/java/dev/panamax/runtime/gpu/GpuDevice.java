@@ -17,11 +17,10 @@ public final class GpuDevice implements AutoCloseable {
     private final CachingAllocator allocator;
     private final CudaModules modules;
 
-    private GpuDevice(Cuda.Context context) {
+    private GpuDevice(Cuda.Context context, Cuda.Stream stream, Cublas cublas) {
         this.context = context;
-        context.makeCurrent();
-        this.stream = Cuda.Stream.create();
-        this.cublas = Cublas.create();
+        this.stream = stream;
+        this.cublas = cublas;
         cublas.setStream(stream);
         this.allocator = new CachingAllocator(new CachingAllocator.Backend() {
             @Override
@@ -44,7 +43,21 @@ public final class GpuDevice implements AutoCloseable {
 
     /** Opens device {@code ordinal}; throws {@link CudaException} saying why when CUDA is unavailable. */
     public static GpuDevice open(int ordinal) {
-        return new GpuDevice(Cuda.device(ordinal).retainPrimaryContext());
+        Cuda.Context context = Cuda.device(ordinal).retainPrimaryContext();
+        Cuda.Stream stream = null;
+        Cublas cublas = null;
+        try {
+            context.makeCurrent();
+            stream = Cuda.Stream.create();
+            cublas = Cublas.create();
+            return new GpuDevice(context, stream, cublas);
+        } catch (RuntimeException e) {
+            // release what was made before the failure, keeping the first error
+            if (cublas != null) cublas.close();
+            if (stream != null) stream.close();
+            context.close();
+            throw e;
+        }
     }
 
     /** Makes this device's context current on the calling thread. */

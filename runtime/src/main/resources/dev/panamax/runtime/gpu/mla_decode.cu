@@ -27,6 +27,7 @@ __device__ void mla_decode(const float* q, const T* cache, const T* pe, const in
     __shared__ float ks[TT][MAX_D];
     __shared__ float ps[HG][TT];
     __shared__ float ms[HG], ls[HG], alpha[HG];
+    if (R > MAX_R || R + P > MAX_D || blockDim.x != THREADS) __trap();  // the shared tiles are sized for these
     int split = blockIdx.x, splits = gridDim.x, h0 = blockIdx.y * HG, b = blockIdx.z, tid = threadIdx.x;
     int D = R + P, len = lens[b];
     int chunk = (len + splits - 1) / splits, from = split * chunk, to = min(len, from + chunk);
