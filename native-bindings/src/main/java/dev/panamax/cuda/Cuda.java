@@ -87,14 +87,41 @@ public final class Cuda {
         if (result != 0) throw new CudaException(call + " failed: " + describe(result), result);
     }
 
+    /** A driver call that writes its result through an out-pointer. */
+    @FunctionalInterface
+    private interface OutCall {
+        int call(MemorySegment out);
+    }
+
+    /** Runs {@code c} with an out-parameter of {@code layout}, checks it, and returns the out-parameter. */
+    private static MemorySegment out(Arena a, java.lang.foreign.MemoryLayout layout, String name, OutCall c) {
+        MemorySegment o = a.allocate(layout);
+        check(c.call(o), name);
+        return o;
+    }
+
+    private static int outInt(String name, OutCall c) {
+        try (Arena a = Arena.ofConfined()) {
+            return out(a, ValueLayout.JAVA_INT, name, c).get(ValueLayout.JAVA_INT, 0);
+        }
+    }
+
+    private static long outLong(String name, OutCall c) {
+        try (Arena a = Arena.ofConfined()) {
+            return out(a, ValueLayout.JAVA_LONG, name, c).get(ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
+    private static MemorySegment outPointer(String name, OutCall c) {
+        try (Arena a = Arena.ofConfined()) {
+            return out(a, ValueLayout.ADDRESS, name, c).get(ValueLayout.ADDRESS, 0);
+        }
+    }
+
     /** The driver's version, e.g. 13000 for CUDA 13.0. */
     public static int driverVersion() {
         require();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment v = a.allocate(ValueLayout.JAVA_INT);
-            check(cuda_h.cuDriverGetVersion(v), "cuDriverGetVersion");
-            return v.get(ValueLayout.JAVA_INT, 0);
-        }
+        return outInt("cuDriverGetVersion", cuda_h::cuDriverGetVersion);
     }
 
     /** Device {@code ordinal} (0-based). */
@@ -103,11 +130,7 @@ public final class Cuda {
         if (ordinal < 0 || ordinal >= STATUS.devices) {
             throw new CudaException("no CUDA device " + ordinal + " (" + STATUS.devices + " present)");
         }
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment d = a.allocate(ValueLayout.JAVA_INT);
-            check(cuda_h.cuDeviceGet(d, ordinal), "cuDeviceGet");
-            return new Device(d.get(ValueLayout.JAVA_INT, 0), ordinal);
-        }
+        return new Device(outInt("cuDeviceGet", d -> cuda_h.cuDeviceGet(d, ordinal)), ordinal);
     }
 
     /** A CUDA device ({@code CUdevice}). */
@@ -123,11 +146,7 @@ public final class Cuda {
 
         /** A {@code CU_DEVICE_ATTRIBUTE_*} value. */
         public int attribute(int attribute) {
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment v = a.allocate(ValueLayout.JAVA_INT);
-                check(cuda_h.cuDeviceGetAttribute(v, attribute, handle), "cuDeviceGetAttribute(" + attribute + ")");
-                return v.get(ValueLayout.JAVA_INT, 0);
-            }
+            return outInt("cuDeviceGetAttribute(" + attribute + ")", v -> cuda_h.cuDeviceGetAttribute(v, attribute, handle));
         }
 
         /** Compute capability as major * 10 + minor (90 for an H100). */
@@ -143,20 +162,12 @@ public final class Cuda {
 
         /** Total device memory in bytes. */
         public long totalMemory() {
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment v = a.allocate(ValueLayout.JAVA_LONG);
-                check(cuda_h.cuDeviceTotalMem_v2(v, handle), "cuDeviceTotalMem");
-                return v.get(ValueLayout.JAVA_LONG, 0);
-            }
+            return outLong("cuDeviceTotalMem", v -> cuda_h.cuDeviceTotalMem_v2(v, handle));
         }
 
         /** Retains this device's primary context (released by {@link Context#close()}). */
         public Context retainPrimaryContext() {
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment p = a.allocate(ValueLayout.ADDRESS);
-                check(cuda_h.cuDevicePrimaryCtxRetain(p, handle), "cuDevicePrimaryCtxRetain");
-                return new Context(this, p.get(ValueLayout.ADDRESS, 0));
-            }
+            return new Context(this, outPointer("cuDevicePrimaryCtxRetain", p -> cuda_h.cuDevicePrimaryCtxRetain(p, handle)));
         }
     }
 
@@ -255,11 +266,7 @@ public final class Cuda {
 
         /** Creates a stream that does not synchronise with the default stream. */
         public static Stream create() {
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment p = a.allocate(ValueLayout.ADDRESS);
-                check(cuda_h.cuStreamCreate(p, cuda_h.CU_STREAM_NON_BLOCKING()), "cuStreamCreate");
-                return new Stream(p.get(ValueLayout.ADDRESS, 0));
-            }
+            return new Stream(outPointer("cuStreamCreate", p -> cuda_h.cuStreamCreate(p, cuda_h.CU_STREAM_NON_BLOCKING())));
         }
 
         static MemorySegment handle(Stream s) {
@@ -295,11 +302,7 @@ public final class Cuda {
 
         /** Creates a timing event. */
         public static Event create() {
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment p = a.allocate(ValueLayout.ADDRESS);
-                check(cuda_h.cuEventCreate(p, cuda_h.CU_EVENT_DEFAULT()), "cuEventCreate");
-                return new Event(p.get(ValueLayout.ADDRESS, 0));
-            }
+            return new Event(outPointer("cuEventCreate", p -> cuda_h.cuEventCreate(p, cuda_h.CU_EVENT_DEFAULT())));
         }
 
         /** Records this event on {@code stream} (the default stream when null). */
