@@ -139,7 +139,7 @@ public final class Autograd {
         if (leaf.grad == null) {
             Scope home = leaf.home != null && !leaf.home.isClosed() ? leaf.home : Scope.current();
             try (Scope.Entered e = home == Scope.current() ? null : home.enter()) {
-                leaf.grad = Tensor.zeros(dt, leaf.dims());
+                leaf.grad = Tensor.zerosLike(leaf, dt, leaf.dims());
             }
         }
         leaf.grad.addInPlace(g);

@@ -18,9 +18,26 @@ final class Elementwise {
     /** A 0-d tensor holding {@code v} in x's compute type. */
     static Tensor scalarLike(Tensor x, double v) {
         DType dt = computeType(x);
-        Tensor t = Tensor.zeros(dt);
-        Elem.set(t.storage, dt, 0, v);
+        Tensor t = Tensor.zerosLike(x, dt);
+        if (x.backend != null) {
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                t.fillInPlace(v);
+            }
+        } else {
+            Elem.set(t.host(), dt, 0, v);
+        }
         return t;
+    }
+
+    /**
+     * {@code y} on {@code x}'s device: a host operand (an index, a mask, a constant) meeting a
+     * device tensor is copied to that device; tensors on two different GPUs are an error.
+     */
+    static Tensor onDeviceOf(Tensor x, Tensor y) {
+        if (x.backend == y.backend) return y;
+        if (y.backend == null) return y.to(x.device());
+        if (x.backend == null) return y;
+        throw new IllegalArgumentException("tensors on different devices: " + x.device() + " and " + y.device());
     }
 
     static Tensor unary(UnaryOp op, Tensor x) {
@@ -53,43 +70,53 @@ final class Elementwise {
 
     /** {@code f} applied elementwise by a plain loop (masks and signs for backward passes). */
     static Tensor map(Tensor x, java.util.function.DoubleUnaryOperator f) {
+        if (x.backend != null) return map(x.to(Device.CPU), f).to(x.device());
         DType dt = computeType(x);
         Tensor c = x.contiguous();
         Tensor out = Tensor.zeros(dt, c.dims());
         long n = c.numel();
-        for (long i = 0; i < n; i++) Elem.set(out.storage, dt, i, f.applyAsDouble(Elem.get(c.storage, c.dtype, c.offset + i)));
+        for (long i = 0; i < n; i++) Elem.set(out.host(), dt, i, f.applyAsDouble(Elem.get(c.host(), c.dtype, c.offset + i)));
         return out;
     }
 
     /** {@code f(a, b)} elementwise with broadcasting, by a plain loop. */
     static Tensor map2(Tensor a, Tensor b, java.util.function.DoubleBinaryOperator f) {
+        if (a.backend != null || b.backend != null) {
+            Device d = a.backend != null ? a.device() : b.device();
+            return map2(a.to(Device.CPU), b.to(Device.CPU), f).to(d);
+        }
         long[] dims = Shape.broadcast(a.dims(), b.dims());
         DType dt = computeType(a, b);
         Tensor x = a.expand(dims).contiguous(), y = b.expand(dims).contiguous();
         Tensor out = Tensor.zeros(dt, dims);
         long n = out.numel();
         for (long i = 0; i < n; i++) {
-            Elem.set(out.storage, dt, i, f.applyAsDouble(Elem.get(x.storage, x.dtype, x.offset + i), Elem.get(y.storage, y.dtype, y.offset + i)));
+            Elem.set(out.host(), dt, i, f.applyAsDouble(Elem.get(x.host(), x.dtype, x.offset + i), Elem.get(y.host(), y.dtype, y.offset + i)));
         }
         return out;
     }
 
     private static Tensor unaryForward(UnaryOp op, Tensor a, DType dt) {
-        Tensor out = Tensor.zeros(dt, a.dims());
+        Tensor out = Tensor.zerosLike(a, dt, a.dims());
+        if (a.backend != null) {
+            a.backend.unary(op, a.contiguous(), out);
+            return out;
+        }
         Loops.Plan plan = Loops.plan(a.dims(), new long[]{out.offset, a.offset}, out.shape.strides(), a.shape.strides());
         if (dt == DType.F32) {
             Kernels k = Kernels.active();
-            plan.forEach((off, n, inc) -> k.unary(op, a.storage, off[1], inc[1], out.storage, off[0], n));
+            plan.forEach((off, n, inc) -> k.unary(op, a.host(), off[1], inc[1], out.host(), off[0], n));
         } else {
-            plan.forEach((off, n, inc) -> ScalarKernels.unaryD(op, a.storage, off[1], inc[1], out.storage, off[0], n));
+            plan.forEach((off, n, inc) -> ScalarKernels.unaryD(op, a.host(), off[1], inc[1], out.host(), off[0], n));
         }
         return out;
     }
 
-    static Tensor binary(BinaryOp op, Tensor x, Tensor y) {
+    static Tensor binary(BinaryOp op, Tensor x0, Tensor y0) {
+        Tensor x = onDeviceOf(y0, x0), y = onDeviceOf(x, y0);
         DType dt = computeType(x, y);
         long[] dims = Shape.broadcast(x.dims(), y.dims());
-        Tensor out = Tensor.zeros(dt, dims);
+        Tensor out = Tensor.zerosLike(x, dt, dims);
         Tensor a = cast(x, dt).expand(dims), b = cast(y, dt).expand(dims);
         run(op, a, b, out);
         return Autograd.record(out, op.name().toLowerCase(java.util.Locale.ROOT), g -> binaryBackward(op, a, b, out, g), a, b);
@@ -122,28 +149,39 @@ final class Elementwise {
         }
         long[] dims = x.dims();
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            run(op, x, cast(y, x.dtype).expand(dims), x);
+            run(op, x, cast(onDeviceOf(x, y), x.dtype).expand(dims), x);
         }
         return x;
     }
 
     /** out = op(a, b) for a, b already expanded to out's dims and of out's dtype. */
     private static void run(BinaryOp op, Tensor a, Tensor b, Tensor out) {
+        if (out.backend != null) {
+            if (out.isContiguous()) {
+                out.backend.binary(op, a, b, out);
+            } else {
+                // a strided destination (an in-place op on a view): compute, then copy in
+                Tensor tmp = Tensor.zerosLike(out, out.dtype, out.dims());
+                out.backend.binary(op, a, b, tmp);
+                out.backend.copy(tmp, out);
+            }
+            return;
+        }
         Loops.Plan plan = Loops.plan(out.dims(), new long[]{out.offset, a.offset, b.offset},
                 out.shape.strides(), a.shape.strides(), b.shape.strides());
         boolean f32 = out.dtype == DType.F32;
         Kernels k = Kernels.active();
         plan.forEach((off, n, inc) -> {
             if (inc[0] == 1) {
-                if (f32) k.binary(op, a.storage, off[1], inc[1], b.storage, off[2], inc[2], out.storage, off[0], n);
-                else ScalarKernels.binaryD(op, a.storage, off[1], inc[1], b.storage, off[2], inc[2], out.storage, off[0], n);
+                if (f32) k.binary(op, a.host(), off[1], inc[1], b.host(), off[2], inc[2], out.host(), off[0], n);
+                else ScalarKernels.binaryD(op, a.host(), off[1], inc[1], b.host(), off[2], inc[2], out.host(), off[0], n);
             } else {
                 for (long i = 0; i < n; i++) {
                     long o = off[0] + i * inc[0];
                     if (f32) {
-                        Elem.setF(out.storage, o, op.apply(Elem.getF(a.storage, off[1] + i * inc[1]), Elem.getF(b.storage, off[2] + i * inc[2])));
+                        Elem.setF(out.host(), o, op.apply(Elem.getF(a.host(), off[1] + i * inc[1]), Elem.getF(b.host(), off[2] + i * inc[2])));
                     } else {
-                        Elem.setD(out.storage, o, op.apply(Elem.getD(a.storage, off[1] + i * inc[1]), Elem.getD(b.storage, off[2] + i * inc[2])));
+                        Elem.setD(out.host(), o, op.apply(Elem.getD(a.host(), off[1] + i * inc[1]), Elem.getD(b.host(), off[2] + i * inc[2])));
                     }
                 }
             }

@@ -62,7 +62,8 @@ public final class Functional {
         long[] t = targets.toLongArray();
         Tensor lp;
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            lp = logits.logSoftmax(-1);
+            // the per-target loop reads host memory: one copy when the logits are on a GPU
+            lp = logits.logSoftmax(-1).to(Device.CPU);
         }
         double total = 0;
         long count = 0;
@@ -74,14 +75,15 @@ public final class Functional {
         }
         double scale = reduction == Reduction.MEAN ? 1.0 / Math.max(count, 1) : 1.0;
         DType dt = lp.dtype();
-        Tensor loss = Tensor.full(dt, total * scale);
+        Tensor loss = Tensor.zerosLike(logits, dt);
+        loss.fillInPlace(total * scale);
         return Autograd.record(loss, "crossEntropy", g -> {
             Tensor d = lp.exp();
             for (int i = 0; i < n; i++) {
                 if (t[i] == ignoreIndex) d.select(0, i).fillInPlace(0);
                 else d.setDouble(d.getDouble(i, t[i]) - 1.0, i, t[i]);
             }
-            return new Tensor[]{d.mul(g.mul(scale))};
+            return new Tensor[]{d.to(logits.device()).mul(g.mul(scale))};
         }, logits);
     }
 

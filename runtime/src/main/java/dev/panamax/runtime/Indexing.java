@@ -22,6 +22,29 @@ final class Indexing {
         return i;
     }
 
+    /** The device of the first tensor not on the host, or null when all are on the host. */
+    static Device deviceOf(Tensor... ts) {
+        for (Tensor t : ts) if (t.backend != null) return t.device();
+        return null;
+    }
+
+    /** x with dim d moved first, contiguous, viewed as (size_d, rest). */
+    private static Tensor rowsOf(Tensor x, int d) {
+        Tensor t = d == 0 ? x : x.transpose(0, d);
+        t = t.contiguous();
+        long n = t.dim(0);
+        return t.view(n, n == 0 ? 0 : t.numel() / n);
+    }
+
+    /** The inverse of {@link #rowsOf}: (size_d, rest) back to dims {@code like} with dim d in place. */
+    private static Tensor fromRows(Tensor rows, long[] like, int d) {
+        long[] td = like.clone();
+        td[0] = like[d];
+        td[d] = like[0];
+        Tensor t = rows.view(td);
+        return d == 0 ? t : t.transpose(0, d).contiguous();
+    }
+
     static Tensor indexSelect(Tensor x, int dim, Tensor index) {
         checkIndexType(index, "indexSelect");
         if (index.rank() > 1) throw new IllegalArgumentException("indexSelect needs a 1-D index, got " + index.shape);
@@ -29,6 +52,7 @@ final class Indexing {
         long[] idx = index.toLongArray();
         long[] od = x.dims();
         od[d] = idx.length;
+        if (x.backend != null) return indexSelectOnDevice(x, d, idx, od);
         Tensor out = Tensor.zeros(x.dtype, od);
         long[] rows = new long[idx.length];
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
@@ -45,6 +69,35 @@ final class Indexing {
         }, x);
     }
 
+    /** indexSelect of a device tensor: one row gather over dim d moved first (F32), else through the host. */
+    private static Tensor indexSelectOnDevice(Tensor x, int d, long[] idx, long[] od) {
+        if (x.dtype != DType.F32) return indexSelect(x.to(Device.CPU), d, Tensor.ofLongs(idx)).to(x.device());
+        long size = x.dim(d);
+        long[] rows = new long[idx.length];
+        for (int j = 0; j < idx.length; j++) rows[j] = checkedIndex(idx[j], size, "indexSelect", x.shape);
+        Tensor rowIndex = Tensor.ofLongs(rows);
+        Tensor out;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            Tensor xr = rowsOf(x, d);
+            Tensor or = Tensor.zerosLike(x, DType.F32, rows.length, xr.dim(1));
+            x.backend.indexSelectRows(xr, rowIndex, or, rows.length, xr.dim(1), size);
+            out = fromRows(or, od, d);
+        }
+        long[] in = x.dims();
+        return Autograd.record(out, "indexSelect", g -> new Tensor[]{addRowsOnDevice(Tensor.zerosLike(g, g.dtype, in), d, rowIndex, g)}, x);
+    }
+
+    /** {@code self} (a fresh device tensor) with slice j of {@code src} along d added to slice rows[j]; returns self. */
+    private static Tensor addRowsOnDevice(Tensor self, int d, Tensor rowIndex, Tensor src) {
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            Tensor sr = rowsOf(Elementwise.cast(Elementwise.onDeviceOf(self, src), DType.F32), d);
+            Tensor target = rowsOf(self, d);
+            self.backend.indexAddRows(sr, rowIndex, target, sr.dim(0), sr.dim(1), target.dim(0));
+            if (d != 0) self.copyFrom(fromRows(target, self.dims(), d));
+        }
+        return self;
+    }
+
     static Tensor embedding(Tensor weight, Tensor ids) {
         if (weight.rank() != 2) throw new IllegalArgumentException("embedding weight must be (V, C), got " + weight.shape);
         checkIndexType(ids, "embedding");
@@ -56,6 +109,7 @@ final class Indexing {
         DType dt = Elementwise.computeType(weight);
         long[] od = Arrays.copyOf(ids.dims(), ids.rank() + 1);
         od[ids.rank()] = weight.dim(1);
+        if (weight.backend != null) return indexSelect(Elementwise.cast(weight, DType.F32), 0, Tensor.ofLongs(flat)).view(od);
         Tensor out = Tensor.zeros(dt, flat.length, weight.dim(1));
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             for (int j = 0; j < flat.length; j++) out.select(0, j).copyFrom(weight.select(0, flat[j]));
@@ -97,6 +151,18 @@ final class Indexing {
         int d = x.shape.normDim(dim);
         checkIndexShape(x, index, d, "gather");
         long[] dims = index.dims();
+        if (x.backend != null) {
+            if (x.rank() == 2 && d == 1 && x.dtype == DType.F32 && index.dim(0) == x.dim(0)) {
+                Tensor out = Tensor.zerosLike(x, DType.F32, dims);
+                Tensor idx = Elementwise.onDeviceOf(x, index).contiguous();
+                try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                    x.backend.gatherLast(x.contiguous(), idx, out, x.dim(0), x.dim(1), index.dim(1));
+                }
+                long[] in = x.dims();
+                return Autograd.record(out, "gather", g -> new Tensor[]{Tensor.zerosLike(g, g.dtype, in).scatterAddInPlace(d, index, g)}, x);
+            }
+            return gather(x.to(Device.CPU), dim, index.to(Device.CPU)).to(x.device());
+        }
         Tensor out = Tensor.zeros(x.dtype, dims);
         if (out.numel() == 0) return out;
         int es = x.dtype.byteSize();
@@ -104,10 +170,10 @@ final class Indexing {
         long o = 0;
         do {
             long di = checkedIndex(index.getLong(pos), x.dim(d), "gather", x.shape);
-            MemorySegment.copy(x.storage, offsetWith(x, pos, d, di) * es, out.storage, (o++) * es, es);
+            MemorySegment.copy(x.host(), offsetWith(x, pos, d, di) * es, out.host(), (o++) * es, es);
         } while (next(pos, dims));
         long[] in = x.dims();
-        return Autograd.record(out, "gather", g -> new Tensor[]{Tensor.zeros(g.dtype, in).scatterAddInPlace(d, index, g)}, x);
+        return Autograd.record(out, "gather", g -> new Tensor[]{Tensor.zerosLike(g, g.dtype, in).scatterAddInPlace(d, index, g)}, x);
     }
 
     /** Out-of-place scatter-add, recorded: d self = g, d src = g gathered at index. */
@@ -134,8 +200,12 @@ final class Indexing {
         Tensor out = self.detach().copy();
         if (!out.dtype.isFloating()) throw new IllegalArgumentException("indexAdd needs a floating-point tensor, got " + out.dtype);
         Tensor s = Elementwise.cast(src.detach(), out.dtype);
-        try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            for (int j = 0; j < rows.length; j++) out.narrow(d, rows[j], 1).addInPlace(s.narrow(d, j, 1));
+        if (out.backend != null && out.dtype == DType.F32) {
+            addRowsOnDevice(out, d, Tensor.ofLongs(rows), s);
+        } else {
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                for (int j = 0; j < rows.length; j++) out.narrow(d, rows[j], 1).addInPlace(s.narrow(d, j, 1));
+            }
         }
         return Autograd.record(out, "indexAdd", g -> new Tensor[]{g, src.requiresGrad ? g.indexSelect(d, index) : null}, self, src);
     }
@@ -143,6 +213,16 @@ final class Indexing {
     static Tensor scatterAddInPlace(Tensor self, int dim, Tensor index, Tensor src) {
         Autograd.checkInPlace(self, "scatterAddInPlace");
         checkIndexType(index, "scatterAdd");
+        if (deviceOf(self, index, src) != null) {
+            // through the host: a copy of self there, then back into self's memory
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                Tensor h = self.to(Device.CPU);
+                if (h == self) h = self.copy();
+                scatterAddInPlace(h, dim, index.to(Device.CPU), src.to(Device.CPU));
+                self.copyFrom(h);
+            }
+            return self;
+        }
         int d = self.shape.normDim(dim);
         checkIndexShape(self, index, d, "scatterAdd");
         for (int i = 0; i < index.rank(); i++) {
@@ -156,13 +236,17 @@ final class Indexing {
             long di = checkedIndex(index.getLong(pos), self.dim(d), "scatterAdd", self.shape);
             long at = offsetWith(self, pos, d, di);
             long so = offsetWith(src, pos, -1, 0);
-            if (ints) Elem.setLong(self.storage, self.dtype, at, Elem.getLong(self.storage, self.dtype, at) + Elem.getLong(src.storage, src.dtype, so));
-            else Elem.set(self.storage, self.dtype, at, Elem.get(self.storage, self.dtype, at) + Elem.get(src.storage, src.dtype, so));
+            if (ints) Elem.setLong(self.host(), self.dtype, at, Elem.getLong(self.host(), self.dtype, at) + Elem.getLong(src.host(), src.dtype, so));
+            else Elem.set(self.host(), self.dtype, at, Elem.get(self.host(), self.dtype, at) + Elem.get(src.host(), src.dtype, so));
         } while (next(pos, dims));
         return self;
     }
 
     static Tensor.TopK topk(Tensor x, int k, int dim, boolean largest) {
+        if (x.backend != null) {
+            Tensor.TopK h = topk(x.to(Device.CPU), k, dim, largest);
+            return new Tensor.TopK(h.values().to(x.device()), h.indices().to(x.device()));
+        }
         int d = x.shape.normDim(dim);
         long n = x.dim(d);
         if (k < 0 || k > n) throw new IllegalArgumentException("topk k=" + k + " out of range for dim " + dim + " of size " + n);
@@ -178,13 +262,13 @@ final class Indexing {
         int[] best = new int[k];
         for (long r = 0; r < rows; r++) {
             for (int i = 0; i < n; i++) {
-                double v = Elem.get(c.storage, c.dtype, c.offset + r * n + i);
+                double v = Elem.get(c.host(), c.dtype, c.offset + r * n + i);
                 row[i] = largest ? v : -v;
             }
             selectTop(row, k, best);
             for (int j = 0; j < k; j++) {
-                Elem.set(vals.storage, dt, r * k + j, Elem.get(c.storage, c.dtype, c.offset + r * n + best[j]));
-                Elem.setLong(idx.storage, DType.I64, r * k + j, best[j]);
+                Elem.set(vals.host(), dt, r * k + j, Elem.get(c.host(), c.dtype, c.offset + r * n + best[j]));
+                Elem.setLong(idx.host(), DType.I64, r * k + j, best[j]);
             }
         }
         if (d != last) {
@@ -194,7 +278,7 @@ final class Indexing {
         Tensor indices = idx;
         long[] in = x.dims();
         // the values are x gathered at the indices; indices carry no gradient
-        vals = Autograd.record(vals, "topk", g -> new Tensor[]{Tensor.zeros(g.dtype, in).scatterAddInPlace(d, indices, g)}, x);
+        vals = Autograd.record(vals, "topk", g -> new Tensor[]{Tensor.zerosLike(g, g.dtype, in).scatterAddInPlace(d, indices, g)}, x);
         return new Tensor.TopK(vals, indices);
     }
 
@@ -253,7 +337,8 @@ final class Indexing {
         }
         long[] od = first.dims();
         od[d] = total;
-        Tensor out = Tensor.zeros(dt, od);
+        Device dev = deviceOf(parts.toArray(new Tensor[0]));
+        Tensor out = Tensor.zerosOn(dev == null ? null : dev.backend(), dt, od);
         long at = 0;
         long[] starts = new long[parts.size()];
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
@@ -273,6 +358,8 @@ final class Indexing {
     }
 
     static Tensor where(Tensor cond, Tensor a, Tensor b) {
+        Device dev = deviceOf(cond, a, b);
+        if (dev != null) return where(cond.to(Device.CPU), a.to(Device.CPU), b.to(Device.CPU)).to(dev);
         long[] dims = Shape.broadcast(Shape.broadcast(cond.dims(), a.dims()), b.dims());
         DType dt = a.dtype == b.dtype ? a.dtype : Elementwise.computeType(a, b);
         Tensor out = Tensor.zeros(dt, dims);
@@ -281,11 +368,11 @@ final class Indexing {
                 out.shape.strides(), c.shape.strides(), x.shape.strides(), y.shape.strides());
         plan.forEach((off, n, inc) -> {
             for (long i = 0; i < n; i++) {
-                boolean t = Elem.get(c.storage, c.dtype, off[1] + i * inc[1]) != 0;
+                boolean t = Elem.get(c.host(), c.dtype, off[1] + i * inc[1]) != 0;
                 Tensor src = t ? x : y;
                 long so = t ? off[2] + i * inc[2] : off[3] + i * inc[3];
-                if (dt.isFloating()) Elem.set(out.storage, dt, off[0] + i, Elem.get(src.storage, src.dtype, so));
-                else Elem.setLong(out.storage, dt, off[0] + i, Elem.getLong(src.storage, src.dtype, so));
+                if (dt.isFloating()) Elem.set(out.host(), dt, off[0] + i, Elem.get(src.host(), src.dtype, so));
+                else Elem.setLong(out.host(), dt, off[0] + i, Elem.getLong(src.host(), src.dtype, so));
             }
         });
         long[] ad = a.dims(), bd = b.dims();
@@ -299,7 +386,7 @@ final class Indexing {
     static Tensor causalMask(long t, long s, long offset) {
         Tensor m = Tensor.zeros(DType.F32, t, s);
         for (long i = 0; i < t; i++) {
-            for (long j = Math.max(0, i + offset + 1); j < s; j++) Elem.setF(m.storage, i * s + j, Float.NEGATIVE_INFINITY);
+            for (long j = Math.max(0, i + offset + 1); j < s; j++) Elem.setF(m.host(), i * s + j, Float.NEGATIVE_INFINITY);
         }
         return m;
     }

@@ -7,7 +7,8 @@ final class Linalg {
     private Linalg() {
     }
 
-    static Tensor matmul(Tensor a, Tensor b) {
+    static Tensor matmul(Tensor a0, Tensor b0) {
+        Tensor a = Elementwise.onDeviceOf(b0, a0), b = Elementwise.onDeviceOf(a, b0);
         if (a.rank() == 0 || b.rank() == 0) throw new IllegalArgumentException("matmul needs tensors of rank >= 1, got " + a.shape + " and " + b.shape);
         boolean vecA = a.rank() == 1;
         boolean vecB = b.rank() == 1;
@@ -18,7 +19,7 @@ final class Linalg {
         od[batch.length] = x.dim(-2);
         od[batch.length + 1] = y.dim(-1);
         DType dt = (a.dtype == DType.F64 || b.dtype == DType.F64) ? DType.F64 : DType.F32;
-        Tensor out = Tensor.zeros(dt, od);
+        Tensor out = Tensor.zerosLike(x, dt, od);
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             matmulInto(x, y, out, false);
         }
@@ -51,6 +52,9 @@ final class Linalg {
     static Tensor matmulInto(Tensor a, Tensor b, Tensor out, boolean accumulate) {
         if (Autograd.needed(a, b)) throw new IllegalStateException("matmulInto is not recorded by autograd; use matmul, or run it inside Autograd.noGrad()");
         Autograd.checkInPlace(out, "matmulInto");
+        if (a.backend != out.backend || b.backend != out.backend) {
+            throw new IllegalArgumentException("matmulInto needs its operands and output on one device, got " + a.device() + ", " + b.device() + " and " + out.device());
+        }
         if (a.rank() < 2 || b.rank() < 2) return matmulIntoVectors(a, b, out, accumulate);
         long[] batch = batchDims(a, b);
         long m = a.dim(-2), k = a.dim(-1), n = b.dim(-1);
@@ -85,7 +89,7 @@ final class Linalg {
         Tensor c = out;
         boolean direct = out.shape.stride(-1) == 1 && (m == 1 || out.shape.stride(-2) >= n);
         if (!direct) {
-            c = accumulate ? out.copy() : Tensor.zeros(out.dtype, od);
+            c = accumulate ? out.copy() : Tensor.zerosLike(out, out.dtype, od);
         }
         long nb = 1;
         for (long d : batch) nb *= d;
@@ -98,12 +102,20 @@ final class Linalg {
             for (long bi = b0; bi < b1; bi++) {
                 long ao = batchOffset(xa, batch, bi), bo = batchOffset(yb, batch, bi), co = batchOffset(cc, batch, bi);
                 if (f64) {
-                    ScalarKernels.dgemm(fla[0] == 1, flb[0] == 1, mi, ni, ki, xa.storage, ao, fla[1], yb.storage, bo, flb[1], cc.storage, co, ldc, accumulate);
+                    ScalarKernels.dgemm(fla[0] == 1, flb[0] == 1, mi, ni, ki, xa.host(), ao, fla[1], yb.host(), bo, flb[1], cc.host(), co, ldc, accumulate);
                 } else {
-                    kern.sgemm(fla[0] == 1, flb[0] == 1, mi, ni, ki, xa.storage, ao, fla[1], yb.storage, bo, flb[1], yb.dtype, cc.storage, co, ldc, accumulate);
+                    kern.sgemm(fla[0] == 1, flb[0] == 1, mi, ni, ki, xa.host(), ao, fla[1], yb.host(), bo, flb[1], yb.dtype, cc.host(), co, ldc, accumulate);
                 }
             }
         };
+        if (c.backend != null) {
+            for (long bi = 0; bi < nb; bi++) {
+                c.backend.gemm(la[0] == 1, lb[0] == 1, mi, ni, ki, xa, batchOffset(xa, batch, bi), la[1], yb,
+                        batchOffset(yb, batch, bi), lb[1], cc, batchOffset(cc, batch, bi), ldc, accumulate);
+            }
+            if (!direct) out.copyFrom(c);
+            return out;
+        }
         double flops = 2.0 * m * n * k;
         if (nb > 1 && flops < 4e6) Parallel.forRange(nb, Math.max(1, (long) (4e5 / Math.max(flops, 1))), body);
         else body.run(0, nb);

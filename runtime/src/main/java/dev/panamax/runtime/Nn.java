@@ -12,11 +12,12 @@ final class Nn {
         Tensor c = Elementwise.cast(x, dt);
         if (d != last) c = c.transpose(d, last);
         c = c.contiguous();
-        Tensor out = Tensor.zeros(dt, c.dims());
+        Tensor out = Tensor.zerosLike(c, dt, c.dims());
         long n = c.dim(-1);
         long rows = n == 0 ? 0 : c.numel() / n;
-        if (dt == DType.F32) Kernels.active().softmaxRows(c.storage, c.offset, out.storage, out.offset, rows, n, log);
-        else ScalarKernels.softmaxRowsD(c.storage, c.offset, out.storage, out.offset, rows, n, log);
+        if (c.backend != null) c.backend.softmaxRows(c, out, rows, n, log);
+        else if (dt == DType.F32) Kernels.active().softmaxRows(c.host(), c.offset, out.host(), out.offset, rows, n, log);
+        else ScalarKernels.softmaxRowsD(c.host(), c.offset, out.host(), out.offset, rows, n, log);
         // backward over the last dim: softmax dx = y (g - sum(g y)); log-softmax dx = g - e^y sum(g)
         Tensor y = Autograd.record(out, log ? "logSoftmax" : "softmax", g -> new Tensor[]{log
                 ? g.sub(out.exp().mul(g.sum(-1, true)))
@@ -31,11 +32,12 @@ final class Nn {
         }
         DType dt = Elementwise.computeType(x, weight);
         Tensor c = Elementwise.cast(x, dt).contiguous();
-        Tensor w = Elementwise.cast(weight, dt).contiguous();
-        Tensor out = Tensor.zeros(dt, c.dims());
+        Tensor w = Elementwise.cast(Elementwise.onDeviceOf(c, weight), dt).contiguous();
+        Tensor out = Tensor.zerosLike(c, dt, c.dims());
         long rows = n == 0 ? 0 : c.numel() / n;
-        if (dt == DType.F32) Kernels.active().rmsNormRows(c.storage, c.offset, w.storage, w.offset, out.storage, out.offset, rows, n, (float) eps);
-        else ScalarKernels.rmsNormRowsD(c.storage, c.offset, w.storage, w.offset, out.storage, out.offset, rows, n, eps);
+        if (c.backend != null) c.backend.rmsNormRows(c, w, out, rows, n, eps);
+        else if (dt == DType.F32) Kernels.active().rmsNormRows(c.host(), c.offset, w.host(), w.offset, out.host(), out.offset, rows, n, (float) eps);
+        else ScalarKernels.rmsNormRowsD(c.host(), c.offset, w.host(), w.offset, out.host(), out.offset, rows, n, eps);
         return Autograd.record(out, "rmsNorm", g -> {
             // r = 1/sqrt(mean(x^2)+eps), xhat = x r, y = xhat w
             Tensor r = c.square().mean(-1, true).add(eps).rsqrt();
@@ -54,14 +56,16 @@ final class Nn {
         td[td.length - 1] = r / 2;
         DType dt = Elementwise.computeType(x, cos, sin);
         Tensor c = Elementwise.cast(x, dt).contiguous();
-        Tensor cs = Elementwise.cast(cos, dt).expand(td).contiguous();
-        Tensor sn = Elementwise.cast(sin, dt).expand(td).contiguous();
-        Tensor out = Tensor.zeros(dt, c.dims());
+        Tensor cs = Elementwise.cast(Elementwise.onDeviceOf(c, cos), dt).expand(td).contiguous();
+        Tensor sn = Elementwise.cast(Elementwise.onDeviceOf(c, sin), dt).expand(td).contiguous();
+        Tensor out = Tensor.zerosLike(c, dt, c.dims());
         long rows = r == 0 ? 0 : c.numel() / r;
-        if (dt == DType.F32) {
-            Kernels.active().ropeRows(c.storage, c.offset, cs.storage, cs.offset, sn.storage, sn.offset, out.storage, out.offset, rows, r / 2);
+        if (c.backend != null) {
+            c.backend.ropeRows(c, cs, sn, out, rows, r / 2);
+        } else if (dt == DType.F32) {
+            Kernels.active().ropeRows(c.host(), c.offset, cs.host(), cs.offset, sn.host(), sn.offset, out.host(), out.offset, rows, r / 2);
         } else {
-            ScalarKernels.ropeRowsD(c.storage, c.offset, cs.storage, cs.offset, sn.storage, sn.offset, out.storage, out.offset, rows, r / 2);
+            ScalarKernels.ropeRowsD(c.host(), c.offset, cs.host(), cs.offset, sn.host(), sn.offset, out.host(), out.offset, rows, r / 2);
         }
         // a rotation by theta: its backward rotates by -theta (cos and sin are constants)
         return Autograd.record(out, "rope", g -> new Tensor[]{rope(g, cs, sn.neg())}, c);

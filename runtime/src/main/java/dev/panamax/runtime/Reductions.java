@@ -26,9 +26,15 @@ final class Reductions {
         for (int i = d + 1; i < dims.length; i++) inner *= dims[i];
         long r = dims[d];
         if (r == 0 && op == ReduceOp.MAX) throw new IllegalArgumentException("max over an empty dim " + dim + " of shape " + x.shape);
-        Tensor out = Tensor.zeros(dt, outDims(x, d, keepDim));
-        if (dt == DType.F32) Kernels.active().reduce(op, c.storage, c.offset, outer, r, inner, out.storage, out.offset);
-        else ScalarKernels.reduceD(op, c.storage, c.offset, outer, r, inner, out.storage, out.offset);
+        Tensor out = Tensor.zerosLike(c, dt, outDims(x, d, keepDim));
+        if (c.backend != null) {
+            // move the reduced dim last, so that each output is one contiguous row
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                Tensor rows = inner == 1 ? c : c.view(outer, r, inner).transpose(1, 2).contiguous();
+                c.backend.reduceRows(op, rows, out, outer * inner, r);
+            }
+        } else if (dt == DType.F32) Kernels.active().reduce(op, c.host(), c.offset, outer, r, inner, out.host(), out.offset);
+        else ScalarKernels.reduceD(op, c.host(), c.offset, outer, r, inner, out.host(), out.offset);
         if (mean) out.mulInPlace(1.0 / r);
         return Autograd.record(out, mean ? "mean" : op == ReduceOp.SUM ? "sum" : "max", g -> {
             Tensor gk = keepDim ? g : g.unsqueeze(d);
@@ -37,11 +43,12 @@ final class Reductions {
                 return new Tensor[]{mean ? e.mul(1.0 / r) : e};
             }
             // the gradient goes to the first maximum, as the argmax picks it
-            return new Tensor[]{Tensor.zeros(g.dtype, dims).scatterAddInPlace(d, c.argmax(d, true), gk)};
+            return new Tensor[]{Tensor.zerosLike(g, g.dtype, dims).scatterAddInPlace(d, c.argmax(d, true), gk)};
         }, c);
     }
 
     static Tensor argmax(Tensor x, int dim, boolean keepDim) {
+        if (x.backend != null) return argmax(x.to(Device.CPU), dim, keepDim).to(x.device());
         int d = x.shape.normDim(dim);
         Tensor c = x.contiguous();
         long[] dims = c.dims();
@@ -54,15 +61,15 @@ final class Reductions {
         for (long o = 0; o < outer; o++) {
             for (long i = 0; i < inner; i++) {
                 long best = 0;
-                double bv = Elem.get(c.storage, c.dtype, c.offset + o * r * inner + i);
+                double bv = Elem.get(c.host(), c.dtype, c.offset + o * r * inner + i);
                 for (long j = 1; j < r && !Double.isNaN(bv); j++) {
-                    double v = Elem.get(c.storage, c.dtype, c.offset + (o * r + j) * inner + i);
+                    double v = Elem.get(c.host(), c.dtype, c.offset + (o * r + j) * inner + i);
                     if (v > bv || Double.isNaN(v)) {
                         bv = v;
                         best = j;
                     }
                 }
-                Elem.setLong(out.storage, DType.I64, o * inner + i, best);
+                Elem.setLong(out.host(), DType.I64, o * inner + i, best);
             }
         }
         return out;

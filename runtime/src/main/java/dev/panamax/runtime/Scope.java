@@ -35,6 +35,9 @@ public final class Scope implements AutoCloseable {
     private final Arena arena;
     private final boolean global;
     private final AtomicLong bytes = new AtomicLong();
+    private final AtomicLong deviceBytes = new AtomicLong();
+    /** Device memory of this scope: backend and pointer pairs, returned at close. */
+    private final java.util.List<Object[]> deviceBlocks = new java.util.ArrayList<>();
     private volatile boolean closed;
 
     private Scope(String name, boolean global) {
@@ -115,6 +118,25 @@ public final class Scope implements AutoCloseable {
         return seg.asSlice(0, size);
     }
 
+    /**
+     * Allocates {@code size} bytes of device memory on {@code backend} that this scope returns
+     * to the device's caching allocator when it closes.
+     */
+    long allocateDevice(DeviceBackend backend, long size) {
+        checkOpen();
+        long p = backend.allocate(size);
+        synchronized (deviceBlocks) {
+            deviceBlocks.add(new Object[]{backend, p});
+        }
+        deviceBytes.addAndGet(size);
+        return p;
+    }
+
+    /** Device bytes held by this scope (tensors on GPUs). */
+    public long deviceBytes() {
+        return deviceBytes.get();
+    }
+
     /** Bytes held by this scope. */
     public long bytes() {
         return bytes.get();
@@ -146,11 +168,17 @@ public final class Scope implements AutoCloseable {
         if (st.contains(this)) popExpect(this);
         closed = true;
         ALLOCATED.addAndGet(-bytes.getAndSet(0));
+        synchronized (deviceBlocks) {
+            for (Object[] b : deviceBlocks) ((DeviceBackend) b[0]).release((Long) b[1]);
+            deviceBlocks.clear();
+        }
+        deviceBytes.set(0);
         arena.close();
     }
 
     @Override
     public String toString() {
-        return "Scope[" + name + ", " + bytes.get() + " bytes" + (closed ? ", closed" : "") + "]";
+        return "Scope[" + name + ", " + bytes.get() + " bytes" + (deviceBytes.get() > 0 ? ", " + deviceBytes.get() + " device bytes" : "")
+                + (closed ? ", closed" : "") + "]";
     }
 }

@@ -19,7 +19,12 @@ import java.util.SplittableRandom;
  * dim, V vocabulary.
  */
 public final class Tensor {
+    /** Host storage; {@link MemorySegment#NULL} (length 0, so never readable) for device tensors. */
     final MemorySegment storage;
+    /** The device backend holding this tensor's memory, or null on the host. */
+    final DeviceBackend backend;
+    /** Base device address of the storage (device tensors only). */
+    final long devicePointer;
     final DType dtype;
     final Shape shape;
     final long offset;
@@ -30,7 +35,13 @@ public final class Tensor {
     Autograd.Node gradFn;
 
     Tensor(MemorySegment storage, DType dtype, Shape shape, long offset, Scope home) {
+        this(storage, null, 0, dtype, shape, offset, home);
+    }
+
+    Tensor(MemorySegment storage, DeviceBackend backend, long devicePointer, DType dtype, Shape shape, long offset, Scope home) {
         this.storage = storage;
+        this.backend = backend;
+        this.devicePointer = devicePointer;
         this.dtype = dtype;
         this.shape = shape;
         this.offset = offset;
@@ -39,7 +50,7 @@ public final class Tensor {
 
     /** A view of this tensor's storage with another layout (the caller records autograd). */
     private Tensor viewOf(Shape s, long off) {
-        return new Tensor(storage, dtype, s, off, home);
+        return new Tensor(storage, backend, devicePointer, dtype, s, off, home);
     }
 
     // ---- creation ---------------------------------------------------------------------------
@@ -75,6 +86,22 @@ public final class Tensor {
         long bytes = Math.multiplyExact(s.numel(), (long) dtype.byteSize());
         Scope home = Scope.current();
         return new Tensor(home.allocate(bytes), dtype, s, 0, home);
+    }
+
+    /** A new zero-filled contiguous tensor in the current scope, on {@code backend}'s device (host when null). */
+    static Tensor zerosOn(DeviceBackend backend, DType dtype, long... dims) {
+        if (backend == null) return zeros(dtype, dims);
+        Shape s = Shape.of(dims);
+        long bytes = Math.multiplyExact(s.numel(), (long) dtype.byteSize());
+        Scope home = Scope.current();
+        long p = home.allocateDevice(backend, bytes);
+        backend.zero(p, bytes);
+        return new Tensor(MemorySegment.NULL, backend, p, dtype, s, 0, home);
+    }
+
+    /** A new zero-filled contiguous tensor on the same device as {@code like}. */
+    static Tensor zerosLike(Tensor like, DType dtype, long... dims) {
+        return zerosOn(like.backend, dtype, dims);
     }
 
     /** A new tensor filled with ones. */
@@ -203,9 +230,56 @@ public final class Tensor {
         return offset;
     }
 
-    /** The storage this tensor views (shared with other views). */
+    /**
+     * The host storage this tensor views (shared with other views).
+     *
+     * @throws UnsupportedOperationException for a tensor on a GPU (move it with {@link #to(Device)})
+     */
     public MemorySegment segment() {
+        return host();
+    }
+
+    /** Host storage, or a clear error for a device tensor reaching a host-only path. */
+    MemorySegment host() {
+        if (backend != null) {
+            throw new UnsupportedOperationException("this operation reads host memory, but the tensor " + this
+                    + " is on " + backend.device() + "; move it with to(Device.CPU) first");
+        }
         return storage;
+    }
+
+    /** The device this tensor's memory is on. */
+    public Device device() {
+        return backend == null ? Device.CPU : backend.device();
+    }
+
+    /**
+     * This tensor on {@code target}: itself when already there, else a contiguous copy (host to
+     * device, device to host, or through the host between GPUs) in the current scope. Autograd
+     * records the move; the gradient moves back.
+     *
+     * @throws IllegalStateException saying why when the device cannot be used here
+     */
+    public Tensor to(Device target) {
+        java.util.Objects.requireNonNull(target, "device");
+        if (target.equals(device())) return this;
+        if (backend != null && target.isCuda()) return to(Device.CPU).to(target);
+        Device from = device();
+        Tensor out;
+        if (target.isCuda()) {
+            DeviceBackend be = target.backend();
+            Tensor c = contiguous();
+            Scope home = Scope.current();
+            long bytes = c.byteSize();
+            long p = home.allocateDevice(be, bytes);
+            be.upload(c.storage.asSlice(c.offset * dtype.byteSize(), bytes), p, bytes);
+            out = new Tensor(MemorySegment.NULL, be, p, dtype, Shape.of(dims()), 0, home);
+        } else {
+            Tensor c = contiguous();
+            out = zeros(dtype, dims());
+            backend.download(c.devicePointer + c.offset * dtype.byteSize(), out.storage, c.byteSize());
+        }
+        return Autograd.record(out, "to(" + target + ")", g -> new Tensor[]{g.to(from)}, this);
     }
 
     /** The scope this tensor's memory belongs to, or null for wrapped memory (e.g. a mapped file). */
@@ -231,29 +305,43 @@ public final class Tensor {
         return off;
     }
 
+    /** A 0-d view of the element at {@code idx} (not recorded by autograd). */
+    private Tensor elementView(long[] idx) {
+        return viewOf(Shape.of(), index(idx));
+    }
+
     /** The element at {@code idx} as a double. */
     public double getDouble(long... idx) {
+        if (backend != null) return elementView(idx).to(Device.CPU).item();
         return Elem.get(storage, dtype, index(idx));
     }
 
     /** The element at {@code idx} as a long (integers exactly; floats truncated). */
     public long getLong(long... idx) {
+        if (backend != null) return elementView(idx).to(Device.CPU).getLong();
         return Elem.getLong(storage, dtype, index(idx));
     }
 
     /** Sets the element at {@code idx} (rounded to the dtype). */
     public void setDouble(double v, long... idx) {
+        if (backend != null) {
+            index(idx);
+            elementView(idx).fillInPlace(v);
+            return;
+        }
         Elem.set(storage, dtype, index(idx), v);
     }
 
     /** The single value of a one-element tensor. */
     public double item() {
         if (numel() != 1) throw new IllegalStateException("item() needs one element, the shape is " + shape);
+        if (backend != null) return to(Device.CPU).item();
         return Elem.get(storage, dtype, offset);
     }
 
     /** All elements in row-major order, converted to float. */
     public float[] toFloatArray() {
+        if (backend != null) return to(Device.CPU).toFloatArray();
         Tensor c = contiguous();
         float[] out = new float[Math.toIntExact(c.numel())];
         if (c.dtype == DType.F32) {
@@ -266,6 +354,7 @@ public final class Tensor {
 
     /** All elements in row-major order, converted to double. */
     public double[] toDoubleArray() {
+        if (backend != null) return to(Device.CPU).toDoubleArray();
         Tensor c = contiguous();
         double[] out = new double[Math.toIntExact(c.numel())];
         for (int i = 0; i < out.length; i++) out[i] = Elem.get(c.storage, c.dtype, c.offset + i);
@@ -274,6 +363,7 @@ public final class Tensor {
 
     /** All elements in row-major order as longs. */
     public long[] toLongArray() {
+        if (backend != null) return to(Device.CPU).toLongArray();
         Tensor c = contiguous();
         long[] out = new long[Math.toIntExact(c.numel())];
         for (int i = 0; i < out.length; i++) out[i] = Elem.getLong(c.storage, c.dtype, c.offset + i);
@@ -365,7 +455,7 @@ public final class Tensor {
         dims[d] = length;
         long[] in = dims();
         return Autograd.record(viewOf(Shape.strided(dims, shape.strides()), offset + start * shape.stride(d)), "narrow", g -> {
-            Tensor gx = zeros(g.dtype, in);
+            Tensor gx = zerosLike(g, g.dtype, in);
             gx.narrow(d, start, length).copyFrom(g);
             return new Tensor[]{gx};
         }, this);
@@ -392,7 +482,7 @@ public final class Tensor {
             ns[j++] = st[k];
         }
         return Autograd.record(viewOf(Shape.strided(nd, ns), offset + i * st[d]), "select", g -> {
-            Tensor gx = zeros(g.dtype, dims);
+            Tensor gx = zerosLike(g, g.dtype, dims);
             gx.select(d, i).copyFrom(g);
             return new Tensor[]{gx};
         }, this);
@@ -470,7 +560,7 @@ public final class Tensor {
 
     /** A contiguous copy of the same dtype. */
     public Tensor copy() {
-        Tensor out = zeros(dtype, dims());
+        Tensor out = zerosLike(this, dtype, dims());
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             out.copyFrom(this);
         }
@@ -480,7 +570,7 @@ public final class Tensor {
     /** This tensor converted to {@code target} (this tensor itself when already of that dtype). */
     public Tensor to(DType target) {
         if (target == dtype) return this;
-        Tensor out = zeros(target, dims());
+        Tensor out = zerosLike(this, target, dims());
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             out.copyFrom(this);
         }
@@ -496,7 +586,12 @@ public final class Tensor {
         Autograd.checkInPlace(this, "copyFrom");
         Tensor s;
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            s = src.expand(dims());
+            Tensor moved = src.backend == backend ? src : src.to(device());
+            s = moved.expand(dims());
+        }
+        if (backend != null) {
+            backend.copy(s, this);
+            return this;
         }
         Loops.Plan plan = Loops.plan(dims(), new long[]{offset, s.offset}, shape.strides(), s.shape.strides());
         if (dtype == s.dtype) {
@@ -529,6 +624,10 @@ public final class Tensor {
     /** Sets every element to {@code v}, in place. */
     public Tensor fillInPlace(double v) {
         Autograd.checkInPlace(this, "fillInPlace");
+        if (backend != null) {
+            backend.fill(this, v);
+            return this;
+        }
         Loops.Plan plan = Loops.plan(dims(), new long[]{offset}, shape.strides());
         plan.forEach((off, n, inc) -> {
             for (long i = 0; i < n; i++) Elem.set(storage, dtype, off[0] + i * inc[0], v);
@@ -872,7 +971,9 @@ public final class Tensor {
     /** Backpropagates from this one-element tensor (upstream gradient 1). */
     public void backward() {
         if (numel() != 1) throw new IllegalStateException("backward() without a gradient needs a one-element tensor, the shape is " + shape);
-        Autograd.backward(this, full(dtype == DType.F64 ? DType.F64 : DType.F32, 1.0, dims()));
+        Tensor seed = zerosLike(this, dtype == DType.F64 ? DType.F64 : DType.F32, dims());
+        seed.fillInPlace(1.0);
+        Autograd.backward(this, seed);
     }
 
     /** Backpropagates from this tensor with the given upstream gradient (same dims). */

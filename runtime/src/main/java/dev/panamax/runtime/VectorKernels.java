@@ -24,13 +24,17 @@ import static dev.panamax.runtime.Elem.setF;
  * above the hardware's runs correctly, only slowly) and has a scalar tail instead of masked tails.
  *
  * <p>SGEMM is a packed, register-blocked GEMM in the style of BLIS/GotoBLAS: B is packed into
- * panels {@value #KC} deep and {@code NR = 2 * lanes} wide, A into panels {@value #MR} tall, and a
+ * panels KC deep and {@code NR = 2 * lanes} wide, A into panels {@value #MR} tall, and a
  * {@value #MR} x NR micro-kernel keeps 8 vector accumulators in registers. Work is split across
  * threads as tasks claimed from a counter, B's packed slice shared between them (see {@link #gemm}).
- * The blocking sizes were tuned on a Zen 3 core against OpenBLAS, interleaved in one process
- * (KC 256, MC 128: the B micro-panel, 16 KiB, stays in L1 with room for the A panel; KC 512 was
- * sometimes faster but its 32 KiB panel fills L1 and made run-to-run speed swing by 2x).
- * Override with {@code -Dpanamax.gemm.kc} / {@code -Dpanamax.gemm.mc}.
+ * The blocking sizes were tuned on a Zen 3 core against OpenBLAS, interleaved in one process.
+ * KC is 1024: each KC slice of K is one more pass that reads and writes C, and C's tiles are
+ * walked down a column strip, one page per row, where the hardware prefetchers do not follow.
+ * At KC 256, C's passes cost a third of the time at 2048^3 (0.5x OpenBLAS, 0.85x at KC 1024);
+ * the 64 KiB B micro-panel then streams from L2, which the prefetchers do keep up with. MC 128
+ * keeps A's packed block (512 KiB) in L2/L3, NC 2048 bounds B's shared packed slice at 8 MiB.
+ * Override with {@code -Dpanamax.gemm.kc}, {@code -Dpanamax.gemm.mc} and {@code -Dpanamax.gemm.nc}
+ * (the tests run small values so that every blocking edge is exercised).
  */
 public final class VectorKernels implements Kernels {
     static final VectorSpecies<Float> F = speciesFromProperty();
@@ -41,9 +45,9 @@ public final class VectorKernels implements Kernels {
 
     static final int MR = 4;
     static final int NR = 2 * L;
-    static final int KC = Integer.getInteger("panamax.gemm.kc", 256);
+    static final int KC = Math.max(1, Integer.getInteger("panamax.gemm.kc", 1024));
     static final int MC = Math.max(MR, Integer.getInteger("panamax.gemm.mc", 128) / MR * MR);
-    static final int NC = NR * 128;
+    static final int NC = Math.max(NR, Integer.getInteger("panamax.gemm.nc", 2048) / NR * NR);
 
     private static final VectorKernels INSTANCE = new VectorKernels();
 
@@ -572,7 +576,7 @@ public final class VectorKernels implements Kernels {
     }
 
     /**
-     * The packed GEMM driver. For each block of C's columns ({@value #NC} wide at most) and each
+     * The packed GEMM driver. For each block of C's columns (NC wide at most) and each
      * KC-deep slice of K, B's slice is packed once into a buffer all threads share (the threads
      * pack disjoint panels of it), then the work is cut into tasks, each a block of up to MC rows
      * of C times a range of B's panels, which the threads claim one at a time from a counter.

@@ -1,6 +1,6 @@
 // Elementwise kernels: unary and binary ops (with NumPy broadcasting through strides), their
 // backward, SwiGLU, dtype conversions and fills. Op codes match dev.panamax.runtime.UnaryOp /
-// BinaryOp ordinals as listed in GpuOps.
+// BinaryOp as mapped in dev.panamax.runtime.CudaBackend (by name, not by ordinal).
 #include "common.cuh"
 
 // unary op codes
@@ -12,6 +12,10 @@
 #define U_SIGMOID 5
 #define U_SILU 6
 #define U_TANH 7
+#define U_ABS 8
+#define U_RELU 9
+#define U_SQUARE 10
+#define U_RECIPROCAL 11
 
 __device__ __forceinline__ float unary(int op, float x) {
     switch (op) {
@@ -23,6 +27,10 @@ __device__ __forceinline__ float unary(int op, float x) {
         case U_SIGMOID: return 1.f / (1.f + expf(-x));
         case U_SILU: return x / (1.f + expf(-x));
         case U_TANH: return tanhf(x);
+        case U_ABS: return fabsf(x);
+        case U_RELU: return x > 0.f ? x : (x == x ? 0.f : x);
+        case U_SQUARE: return x * x;
+        case U_RECIPROCAL: return 1.f / x;
     }
     return QNAN;
 }
@@ -129,4 +137,96 @@ extern "C" __global__ void fill_f32(float* y, float v, i64 n) {
 // y += a * x (gradient accumulation, optimiser steps)
 extern "C" __global__ void axpy_f32(float a, const float* x, float* y, i64 n) {
     GRID_STRIDE(i, n) y[i] += a * x[i];
+}
+
+// ---- strided copies with dtype conversion (contiguous(), to(dtype), copyFrom, fill of views) ----
+
+// element type codes (CudaBackend.typeCode)
+#define T_F32 0
+#define T_BF16 1
+#define T_F16 2
+#define T_I32 3
+#define T_I64 4
+#define T_U8 5
+#define T_I8 6
+
+__device__ __forceinline__ unsigned short f32_to_f16(float f) {
+    unsigned short h;
+    asm("{ cvt.rn.f16.f32 %0, %1; }" : "=h"(h) : "f"(f));
+    return h;
+}
+
+__device__ __forceinline__ double load_real(int t, const void* p, i64 i) {
+    switch (t) {
+        case T_F32: return ((const float*) p)[i];
+        case T_BF16: return bf16_to_f32(((const unsigned short*) p)[i]);
+        case T_F16: return f16_to_f32(((const unsigned short*) p)[i]);
+        case T_I32: return ((const int*) p)[i];
+        case T_I64: return (double) ((const i64*) p)[i];
+        case T_U8: return ((const unsigned char*) p)[i];
+        case T_I8: return ((const signed char*) p)[i];
+    }
+    return QNAN;
+}
+
+__device__ __forceinline__ i64 load_int(int t, const void* p, i64 i) {
+    switch (t) {
+        case T_I32: return ((const int*) p)[i];
+        case T_I64: return ((const i64*) p)[i];
+        case T_U8: return ((const unsigned char*) p)[i];
+        case T_I8: return ((const signed char*) p)[i];
+    }
+    return 0;
+}
+
+// a real value into an integer type: truncated toward zero, NaN to 0 (Java's (long) cast)
+__device__ __forceinline__ i64 real_to_int(double v) {
+    if (v != v) return 0;
+    if (v >= 9.2233720368547758e18) return 0x7fffffffffffffffLL;
+    if (v <= -9.2233720368547758e18) return (i64) 0x8000000000000000ULL;
+    return (i64) v;
+}
+
+__device__ __forceinline__ void store_value(int t, void* p, i64 i, double v, i64 iv, bool isInt) {
+    switch (t) {
+        case T_F32: ((float*) p)[i] = isInt ? (float) iv : (float) v; break;
+        case T_BF16: ((unsigned short*) p)[i] = f32_to_bf16(isInt ? (float) iv : (float) v); break;
+        case T_F16: ((unsigned short*) p)[i] = f32_to_f16(isInt ? (float) iv : (float) v); break;
+        case T_I32: ((int*) p)[i] = (int) (isInt ? iv : real_to_int(v)); break;
+        case T_I64: ((i64*) p)[i] = isInt ? iv : real_to_int(v); break;
+        case T_U8: ((unsigned char*) p)[i] = (unsigned char) (isInt ? iv : real_to_int(v)); break;
+        case T_I8: ((signed char*) p)[i] = (signed char) (isInt ? iv : real_to_int(v)); break;
+    }
+}
+
+// dst[g.sb . idx] = convert(src[g.sa . idx]) over the n elements of the shape g.size
+// (g.sa may hold zeros: broadcasting); integer to integer copies are exact
+extern "C" __global__ void copy_strided(int st, const void* src, int dt, void* dst, Broadcast g, i64 n) {
+    bool ints = st >= T_I32 && dt >= T_I32;
+    GRID_STRIDE(i, n) {
+        i64 rem = i, is = 0, id = 0;
+        for (int d = g.ndim - 1; d >= 0; d--) {
+            i64 c = rem % g.size[d];
+            rem /= g.size[d];
+            is += c * g.sa[d];
+            id += c * g.sb[d];
+        }
+        if (ints) store_value(dt, dst, id, 0.0, load_int(st, src, is), true);
+        else store_value(dt, dst, id, load_real(st, src, is), 0, false);
+    }
+}
+
+// dst[g.sb . idx] = v for every index of the shape g.size
+extern "C" __global__ void fill_strided(int dt, void* dst, Broadcast g, double v, i64 n) {
+    bool isInt = dt >= T_I32;
+    i64 iv = real_to_int(v);
+    GRID_STRIDE(i, n) {
+        i64 rem = i, id = 0;
+        for (int d = g.ndim - 1; d >= 0; d--) {
+            i64 c = rem % g.size[d];
+            rem /= g.size[d];
+            id += c * g.sb[d];
+        }
+        store_value(dt, dst, id, v, iv, isInt);
+    }
 }

@@ -19,3 +19,15 @@ extern "C" __global__ void rope_f32(const float* x, float* y, const float* cosT,
         y[at + 1] = a * s + b * c;
     }
 }
+
+// The runtime's row contract (ScalarKernels.ropeRows): pairs (x[2i], x[2i+1]) of each row rotated
+// by the row's own cos/sin (rows, half), already expanded by the caller.
+extern "C" __global__ void rope_rows_f32(const float* x, const float* cosT, const float* sinT, float* y, i64 rows, i64 half) {
+    GRID_STRIDE(i, rows * half) {
+        float c = cosT[i], s = sinT[i];
+        i64 p = 2 * i;
+        float x0 = x[p], x1 = x[p + 1];
+        y[p] = x0 * c - x1 * s;
+        y[p + 1] = x0 * s + x1 * c;
+    }
+}

@@ -1,0 +1,365 @@
+package dev.panamax.runtime;
+
+import dev.panamax.cuda.Cuda;
+import dev.panamax.runtime.gpu.GpuDevice;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The {@link DeviceBackend} of one CUDA GPU: device memory from the {@link GpuDevice}'s caching
+ * allocator, matrix products through cuBLAS (column-major, so a row-major {@code C = A B} is
+ * issued as {@code C^T = B^T A^T}), everything else through Panamax's kernels (NVRTC-compiled
+ * {@code .cu} resources), all queued on the device's one stream. Opened once per ordinal, on the
+ * first tensor moved to it, and kept for the life of the JVM.
+ */
+final class CudaBackend implements DeviceBackend {
+    private static final ConcurrentHashMap<Integer, CudaBackend> OPEN = new ConcurrentHashMap<>();
+    private static final int THREADS = 256;
+    /** Broadcast struct of elementwise.cu: int ndim (padded to 8), then size, sa, sb of 8 i64 each. */
+    private static final int MAX_DIMS = 8;
+    private static final long STRUCT_BYTES = 8 + 3L * MAX_DIMS * 8;
+
+    private final Device device;
+    private final GpuDevice gpu;
+
+    private CudaBackend(Device device, GpuDevice gpu) {
+        this.device = device;
+        this.gpu = gpu;
+    }
+
+    /**
+     * The backend of CUDA device {@code ordinal}, opening it on first use.
+     *
+     * @throws IllegalStateException saying why when CUDA or that device is not available
+     */
+    static CudaBackend get(int ordinal) {
+        CudaBackend b = OPEN.get(ordinal);
+        if (b != null) return b;
+        synchronized (OPEN) {
+            b = OPEN.get(ordinal);
+            if (b == null) {
+                Device d = Device.cuda(ordinal);
+                String why = d.unavailableReason();
+                if (why != null) throw new IllegalStateException("cannot use " + d + ": " + why);
+                b = new CudaBackend(d, GpuDevice.open(ordinal));
+                OPEN.put(ordinal, b);
+            }
+            return b;
+        }
+    }
+
+    /** The opened GPU (for benchmarks and tests that time or inspect it). */
+    GpuDevice gpu() {
+        return gpu;
+    }
+
+    @Override
+    public Device device() {
+        return device;
+    }
+
+    // ---- memory ---------------------------------------------------------------------------
+
+    @Override
+    public long allocate(long bytes) {
+        gpu.makeCurrent();
+        return gpu.allocator().allocate(Math.max(bytes, 1));
+    }
+
+    @Override
+    public void release(long pointer) {
+        gpu.allocator().release(pointer);
+    }
+
+    @Override
+    public void zero(long pointer, long bytes) {
+        if (bytes == 0) return;
+        gpu.makeCurrent();
+        Cuda.memset(pointer, (byte) 0, bytes, gpu.stream());
+    }
+
+    @Override
+    public void upload(MemorySegment src, long dst, long bytes) {
+        if (bytes == 0) return;
+        gpu.makeCurrent();
+        Cuda.copyToDevice(dst, src, bytes, gpu.stream());
+        gpu.synchronize();
+    }
+
+    @Override
+    public void download(long src, MemorySegment dst, long bytes) {
+        if (bytes == 0) return;
+        gpu.makeCurrent();
+        Cuda.copyToHost(dst, src, bytes, gpu.stream());
+        gpu.synchronize();
+    }
+
+    @Override
+    public void synchronize() {
+        gpu.makeCurrent();
+        gpu.synchronize();
+    }
+
+    // ---- helpers --------------------------------------------------------------------------
+
+    /** Device address of element {@code elem} (relative to the tensor's offset) of {@code t}. */
+    private static long at(Tensor t, long elem) {
+        return t.devicePointer + (t.offset + elem) * t.dtype.byteSize();
+    }
+
+    private static int grid(long n) {
+        return (int) Math.max(1, Math.min((n + THREADS - 1) / THREADS, 1 << 20));
+    }
+
+    private void launch(String file, String kernel, long n, Object... args) {
+        if (n == 0) return;
+        gpu.makeCurrent();
+        gpu.modules().function(file, kernel).launch(new int[]{grid(n), 1, 1}, new int[]{THREADS, 1, 1}, 0, gpu.stream(), args);
+    }
+
+    private void launchRows(String file, String kernel, long rows, int threads, Object... args) {
+        if (rows == 0) return;
+        if (rows > Integer.MAX_VALUE) throw new IllegalArgumentException(kernel + ": " + rows + " rows exceed one grid");
+        gpu.makeCurrent();
+        gpu.modules().function(file, kernel).launch(new int[]{(int) rows, 1, 1}, new int[]{threads, 1, 1}, 0, gpu.stream(), args);
+    }
+
+    /** Threads per row for row kernels: a power of two, 32 to 1024. */
+    private static int rowThreads(long n) {
+        int t = 32;
+        while (t < 1024 && t < n) t <<= 1;
+        return t;
+    }
+
+    /** Element type code of copy_strided / fill_strided. */
+    static int typeCode(DType t) {
+        return switch (t) {
+            case F32 -> 0;
+            case BF16 -> 1;
+            case F16 -> 2;
+            case I32 -> 3;
+            case I64 -> 4;
+            case U8 -> 5;
+            case I8 -> 6;
+            case F64 -> throw new UnsupportedOperationException("F64 tensors are not supported on " + "CUDA devices (use F32)");
+        };
+    }
+
+    /**
+     * The Broadcast struct for an iteration over {@code dims} with strides {@code sa} and
+     * {@code sb}; size-1 dims are dropped so that any rank fits when at most 8 dims are larger.
+     */
+    private static MemorySegment geometry(Arena arena, long[] dims, long[] sa, long[] sb) {
+        MemorySegment g = arena.allocate(STRUCT_BYTES, 8);
+        int nd = 0;
+        for (int d = 0; d < dims.length; d++) {
+            if (dims[d] == 1) continue;
+            if (nd == MAX_DIMS) throw new UnsupportedOperationException("CUDA elementwise ops take at most " + MAX_DIMS + " non-unit dims, got " + java.util.Arrays.toString(dims));
+            g.setAtIndex(ValueLayout.JAVA_LONG, 1 + nd, dims[d]);
+            g.setAtIndex(ValueLayout.JAVA_LONG, 1 + MAX_DIMS + nd, sa == null ? 0 : sa[d]);
+            g.setAtIndex(ValueLayout.JAVA_LONG, 1 + 2 * MAX_DIMS + nd, sb == null ? 0 : sb[d]);
+            nd++;
+        }
+        g.set(ValueLayout.JAVA_INT, 0, nd);
+        return g;
+    }
+
+    private static void requireF32(Tensor t, String op) {
+        if (t.dtype != DType.F32) throw new UnsupportedOperationException(op + " on CUDA needs F32, got " + t.dtype);
+    }
+
+    /** A contiguous I64 copy of {@code index} in device memory, to release after use. */
+    private long indexOnDevice(Tensor index) {
+        long n = index.numel();
+        long p = allocate(n * 8);
+        if (index.backend == null) {
+            Tensor h = index.dtype == DType.I64 && index.isContiguous() ? index : index.to(DType.I64);
+            upload(h.host().asSlice(h.offset * 8, n * 8), p, n * 8);
+        } else {
+            Tensor dst = new Tensor(MemorySegment.NULL, this, p, DType.I64, Shape.of(index.dims()), 0, null);
+            copy(index, dst);
+        }
+        return p;
+    }
+
+    // ---- ops ------------------------------------------------------------------------------
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        long n = dst.numel();
+        if (n == 0) return;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = geometry(a, dst.dims(), src.shape.strides(), dst.shape.strides());
+            launch("elementwise.cu", "copy_strided", n, typeCode(src.dtype), at(src, 0), typeCode(dst.dtype), at(dst, 0), g, n);
+        }
+    }
+
+    @Override
+    public void fill(Tensor dst, double v) {
+        long n = dst.numel();
+        if (n == 0) return;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = geometry(a, dst.dims(), null, dst.shape.strides());
+            launch("elementwise.cu", "fill_strided", n, typeCode(dst.dtype), at(dst, 0), g, v, n);
+        }
+    }
+
+    @Override
+    public void unary(UnaryOp op, Tensor a, Tensor out) {
+        requireF32(a, "unary " + op);
+        long n = out.numel();
+        launch("elementwise.cu", "unary_f32", n, unaryCode(op), at(a, 0), at(out, 0), n);
+    }
+
+    /** elementwise.cu's U_* codes. */
+    static int unaryCode(UnaryOp op) {
+        return switch (op) {
+            case NEG -> 0;
+            case EXP -> 1;
+            case LOG -> 2;
+            case SQRT -> 3;
+            case RSQRT -> 4;
+            case SIGMOID -> 5;
+            case SILU -> 6;
+            case TANH -> 7;
+            case ABS -> 8;
+            case RELU -> 9;
+            case SQUARE -> 10;
+            case RECIPROCAL -> 11;
+        };
+    }
+
+    /** elementwise.cu's B_* codes. */
+    static int binaryCode(BinaryOp op) {
+        return switch (op) {
+            case ADD -> 0;
+            case SUB -> 1;
+            case MUL -> 2;
+            case DIV -> 3;
+            case MAX -> 4;
+            case MIN -> 5;
+            case POW -> 6;
+        };
+    }
+
+    @Override
+    public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
+        requireF32(a, "binary " + op);
+        requireF32(b, "binary " + op);
+        long n = out.numel();
+        if (n == 0) return;
+        try (Arena ar = Arena.ofConfined()) {
+            MemorySegment g = geometry(ar, out.dims(), a.shape.strides(), b.shape.strides());
+            launch("elementwise.cu", "binary_f32", n, binaryCode(op), at(a, 0), at(b, 0), at(out, 0), g, n);
+        }
+    }
+
+    @Override
+    public void softmaxRows(Tensor x, Tensor out, long rows, long n, boolean log) {
+        launchRows("reduce.cu", "softmax_rows_f32", rows, rowThreads(n), at(x, 0), at(out, 0), Math.toIntExact(n), log ? 1 : 0);
+    }
+
+    @Override
+    public void rmsNormRows(Tensor x, Tensor w, Tensor out, long rows, long n, double eps) {
+        if (rows == 0) return;
+        long rstd = allocate(rows * 4);
+        try {
+            launchRows("reduce.cu", "rmsnorm_f32", rows, rowThreads(n), at(x, 0), at(w, 0), at(out, 0), rstd, Math.toIntExact(n), (float) eps);
+        } finally {
+            release(rstd);
+        }
+    }
+
+    @Override
+    public void ropeRows(Tensor x, Tensor cos, Tensor sin, Tensor out, long rows, long half) {
+        launch("rope.cu", "rope_rows_f32", rows * half, at(x, 0), at(cos, 0), at(sin, 0), at(out, 0), rows, half);
+    }
+
+    @Override
+    public void reduceRows(ReduceOp op, Tensor x, Tensor out, long rows, long n) {
+        int cols = Math.toIntExact(n);
+        if (op == ReduceOp.SUM) {
+            launchRows("reduce.cu", "sum_rows_f32", rows, rowThreads(n), at(x, 0), at(out, 0), cols);
+            return;
+        }
+        if (rows == 0) return;
+        long idx = allocate(rows * 4);
+        try {
+            launchRows("reduce.cu", "argmax_rows_f32", rows, rowThreads(n), at(x, 0), at(out, 0), idx, cols);
+        } finally {
+            release(idx);
+        }
+    }
+
+    @Override
+    public void gemm(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, Tensor b, long bOff, long ldb,
+                     Tensor c, long cOff, long ldc, boolean accumulate) {
+        requireF32(a, "matmul");
+        requireF32(c, "matmul");
+        gpu.makeCurrent();
+        long ap = a.devicePointer + aOff * 4, cp = c.devicePointer + cOff * 4;
+        if (k == 0) {
+            if (!accumulate) for (int i = 0; i < m; i++) Cuda.memset(cp + (long) i * ldc * 4, (byte) 0, (long) n * 4, gpu.stream());
+            return;
+        }
+        long bp;
+        long widened = 0;
+        long ldbF = ldb;
+        if (b.dtype == DType.F32) {
+            bp = b.devicePointer + bOff * 4;
+        } else {
+            // BF16/F16 weights: widen this operand to F32 so that the product is the CPU's F32 product
+            // (cuBLAS takes 16-bit inputs only when both operands are 16-bit)
+            long rows = tb ? n : k, cols = tb ? k : n;
+            widened = allocate(rows * cols * 4);
+            Tensor src = new Tensor(MemorySegment.NULL, this, b.devicePointer, b.dtype, Shape.strided(new long[]{rows, cols}, new long[]{ldb, 1}), bOff, null);
+            Tensor dst = new Tensor(MemorySegment.NULL, this, widened, DType.F32, Shape.of(rows, cols), 0, null);
+            copy(src, dst);
+            bp = widened;
+            ldbF = cols;
+        }
+        try {
+            // row-major C (m x n) is column-major C^T (n x m): C^T = op(B)^T op(A)^T
+            gpu.cublas().sgemm(tb, ta, n, m, k, 1f, bp, (int) Math.max(1, ldbF), ap, (int) Math.max(1, lda),
+                    accumulate ? 1f : 0f, cp, (int) Math.max(1, ldc));
+        } finally {
+            if (widened != 0) release(widened);
+        }
+    }
+
+    @Override
+    public void indexSelectRows(Tensor x, Tensor index, Tensor out, long n, long dim, long rows) {
+        if (n == 0 || dim == 0) return;
+        long idx = indexOnDevice(index);
+        try {
+            launch("embedding.cu", "index_select_rows_f32", n * dim, at(x, 0), idx, at(out, 0), n, dim, rows);
+        } finally {
+            release(idx);
+        }
+    }
+
+    @Override
+    public void indexAddRows(Tensor src, Tensor index, Tensor out, long n, long dim, long rows) {
+        if (n == 0 || dim == 0) return;
+        long idx = indexOnDevice(index);
+        try {
+            launch("embedding.cu", "index_add_rows_f32", n * dim, at(src, 0), idx, at(out, 0), n, dim, rows);
+        } finally {
+            release(idx);
+        }
+    }
+
+    @Override
+    public void gatherLast(Tensor x, Tensor index, Tensor out, long rows, long cols, long k) {
+        if (rows * k == 0) return;
+        long idx = indexOnDevice(index);
+        try {
+            launch("embedding.cu", "gather_last_f32", rows * k, at(x, 0), idx, at(out, 0), rows, cols, k);
+        } finally {
+            release(idx);
+        }
+    }
+}

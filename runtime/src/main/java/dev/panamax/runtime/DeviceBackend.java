@@ -1,0 +1,71 @@
+package dev.panamax.runtime;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * What a non-CPU device implements for the ops to run on it. Tensors on a device hold a device
+ * pointer instead of a host segment; the op classes ({@code Elementwise}, {@code Nn},
+ * {@code Reductions}, {@code Linalg}, {@code Indexing}) keep their shape checks and autograd
+ * recording and call one of these primitives where the host path calls {@link Kernels}. Ops
+ * without a device primitive run on the host through {@link Tensor#to(Device)} both ways, which
+ * autograd records like any other op. Every tensor argument is on this device; F32 unless said.
+ */
+interface DeviceBackend {
+    /** The device. */
+    Device device();
+
+    /** {@code bytes} of device memory (not zeroed). */
+    long allocate(long bytes);
+
+    /** Returns memory from {@link #allocate} (after the queued work that uses it). */
+    void release(long pointer);
+
+    /** Sets {@code bytes} at {@code pointer} to zero (queued). */
+    void zero(long pointer, long bytes);
+
+    /** Host to device, synchronous. */
+    void upload(MemorySegment src, long dst, long bytes);
+
+    /** Device to host, synchronous (waits for queued work). */
+    void download(long src, MemorySegment dst, long bytes);
+
+    /** {@code dst = src} elementwise (same dims; any strides, 0 strides in src broadcast; any dtypes but F64). */
+    void copy(Tensor src, Tensor dst);
+
+    /** Sets every element of {@code dst} (any strides, any dtype but F64) to {@code v}. */
+    void fill(Tensor dst, double v);
+
+    /** {@code out = op(a)}, both contiguous. */
+    void unary(UnaryOp op, Tensor a, Tensor out);
+
+    /** {@code out = op(a, b)}; a and b expanded to out's dims (any strides), out contiguous. */
+    void binary(BinaryOp op, Tensor a, Tensor b, Tensor out);
+
+    /** Softmax or log-softmax of each of {@code rows} contiguous rows of {@code n}. */
+    void softmaxRows(Tensor x, Tensor out, long rows, long n, boolean log);
+
+    /** RMSNorm of each row times {@code w} (n). */
+    void rmsNormRows(Tensor x, Tensor w, Tensor out, long rows, long n, double eps);
+
+    /** Rotary embedding of each row's pairs by cos/sin (rows, half), all contiguous. */
+    void ropeRows(Tensor x, Tensor cos, Tensor sin, Tensor out, long rows, long half);
+
+    /** Sum or max of each of {@code rows} contiguous rows of {@code n} into out (rows). */
+    void reduceRows(ReduceOp op, Tensor x, Tensor out, long rows, long n);
+
+    /** The {@link Kernels#sgemm} contract on device memory (b may be F32, BF16 or F16). */
+    void gemm(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, Tensor b, long bOff, long ldb,
+              Tensor c, long cOff, long ldc, boolean accumulate);
+
+    /** {@code out[r] = x[index[r]]} for n rows of {@code dim} (x has {@code rows} rows; index I64). */
+    void indexSelectRows(Tensor x, Tensor index, Tensor out, long n, long dim, long rows);
+
+    /** {@code out[index[r]] += src[r]} for n rows of {@code dim} (out has {@code rows} rows; index I64). */
+    void indexAddRows(Tensor src, Tensor index, Tensor out, long n, long dim, long rows);
+
+    /** {@code out[r, j] = x[r, index[r, j]]} for x (rows, cols), index (rows, k) I64. */
+    void gatherLast(Tensor x, Tensor index, Tensor out, long rows, long cols, long k);
+
+    /** Waits for all queued work. */
+    void synchronize();
+}

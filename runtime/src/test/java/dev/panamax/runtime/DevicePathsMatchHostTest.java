@@ -1,0 +1,198 @@
+package dev.panamax.runtime;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.function.Function;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Every op run on a device gives what it gives on the host, forward and backward. The device
+ * is {@link EmulatedDevice} (host memory, scalar kernels), so this checks the device plumbing
+ * of the op classes: scope-owned device memory, moves in both directions, the offsets and
+ * strides each primitive receives, host operands moved to the device, the host fallbacks and
+ * autograd across devices. The CUDA kernels themselves are checked against the CPU by the
+ * GPU-tagged tests.
+ */
+class DevicePathsMatchHostTest {
+    static final Device DEV = Device.cuda(7);
+    EmulatedDevice emu;
+    Scope scope;
+
+    @BeforeEach
+    void install() {
+        emu = EmulatedDevice.install(DEV);
+        scope = Scope.open();
+    }
+
+    @AfterEach
+    void uninstall() {
+        scope.close();
+        assertThat(emu.liveBlocks()).as("device blocks left after the scope closed").isZero();
+        emu.uninstall();
+    }
+
+    /** Runs {@code op} on host leaves and on device copies of them; compares outputs and gradients. */
+    private void same(String name, Function<List<Tensor>, Tensor> op, Tensor... inputs) {
+        Tensor[] host = new Tensor[inputs.length], dev = new Tensor[inputs.length];
+        for (int i = 0; i < inputs.length; i++) {
+            host[i] = inputs[i].detach().copy();
+            dev[i] = inputs[i].detach().to(DEV);
+            if (inputs[i].dtype().isFloating()) {
+                host[i].requiresGrad(true);
+                dev[i].requiresGrad(true);
+            }
+        }
+        Tensor h = op.apply(List.of(host)), d = op.apply(List.of(dev));
+        assertThat(d.device()).as(name + " output device").isEqualTo(DEV);
+        assertThat(d.dims()).as(name + " dims").containsExactly(h.dims());
+        close(name, d.to(Device.CPU).toFloatArray(), h.toFloatArray());
+        if (!h.requiresGrad()) return;
+        Tensor g = Tensor.randn(DType.F32, 99, 1.0, h.dims());
+        h.backward(g);
+        d.backward(g.to(DEV));
+        for (int i = 0; i < inputs.length; i++) {
+            if (host[i].grad() == null) continue;
+            assertThat(dev[i].grad()).as(name + " gradient of input " + i).isNotNull();
+            assertThat(dev[i].grad().device()).isEqualTo(DEV);
+            close(name + " d input " + i, dev[i].grad().toFloatArray(), host[i].grad().toFloatArray());
+        }
+    }
+
+    private static void close(String what, float[] got, float[] want) {
+        assertThat(got).as(what).hasSameSizeAs(want);
+        for (int i = 0; i < got.length; i++) {
+            if (Float.isNaN(want[i])) {
+                assertThat(got[i]).as(what + " [" + i + "]").isNaN();
+                continue;
+            }
+            assertThat((double) got[i]).as(what + " [" + i + "]").isCloseTo(want[i], org.assertj.core.data.Offset.offset(1e-4 + 1e-4 * Math.abs(want[i])));
+        }
+    }
+
+    private static Tensor r(long seed, long... dims) {
+        return Tensor.randn(DType.F32, seed, 1.0, dims);
+    }
+
+    @Test
+    void movesRoundTripAndReportTheirDevice() {
+        Tensor x = r(1, 3, 5).transpose(0, 1);
+        Tensor d = x.to(DEV);
+        assertThat(d.device()).isEqualTo(DEV);
+        assertThat(x.device()).isEqualTo(Device.CPU);
+        assertThat(d.to(DEV)).isSameAs(d);
+        assertThat(d.toFloatArray()).containsExactly(x.toFloatArray());
+        assertThat(d.getDouble(2, 1)).isEqualTo(x.getDouble(2, 1));
+        d.setDouble(42.0, 2, 1);
+        assertThat(d.getDouble(2, 1)).isEqualTo(42.0);
+        assertThat(Tensor.ofLongs(new long[]{3, -4, 5}).to(DEV).toLongArray()).containsExactly(3, -4, 5);
+        assertThat(r(2, 4).to(DType.BF16).to(DEV).to(DType.F32).toFloatArray()).containsExactly(r(2, 4).to(DType.BF16).to(DType.F32).toFloatArray());
+        assertThat(scope.deviceBytes()).isPositive();
+    }
+
+    @Test
+    void hostOnlyAccessToADeviceTensorIsAClearError() {
+        Tensor d = r(1, 4).to(DEV);
+        assertThatThrownBy(d::segment).isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("cuda:7").hasMessageContaining("to(Device.CPU)");
+    }
+
+    @Test
+    void elementwiseWithBroadcastingAndHostOperands() {
+        same("add", t -> t.get(0).add(t.get(1)), r(1, 2, 3, 4), r(2, 3, 1));
+        same("sub/mul/div", t -> t.get(0).sub(t.get(1)).mul(t.get(0)).div(t.get(1).abs().add(1.0)), r(3, 5, 4), r(4, 4));
+        same("max/min/pow", t -> t.get(0).maximum(t.get(1)).add(t.get(0).minimum(t.get(1))).add(t.get(0).abs().add(0.5).pow(t.get(1))), r(5, 6), r(6, 6));
+        same("unary chain", t -> t.get(0).exp().add(t.get(0).sigmoid()).add(t.get(0).silu()).add(t.get(0).tanh()).add(t.get(0).neg().abs())
+                .add(t.get(0).square().add(1.0).sqrt()).add(t.get(0).square().add(1.0).rsqrt()).add(t.get(0).square().add(1.0).log()), r(7, 3, 7));
+        same("strided input", t -> t.get(0).transpose(0, 1).mul(2.0).silu(), r(8, 4, 6));
+        same("host mask on device", t -> t.get(0).add(Tensor.causalMask(3, 5, 2)), r(9, 2, 3, 5));
+        same("in place on a view", t -> {
+            Tensor c = t.get(0).detach().copy();
+            c.narrow(1, 1, 2).addInPlace(Tensor.ones(DType.F32, 3, 2));
+            return c;
+        }, r(10, 3, 4));
+    }
+
+    @Test
+    void reductionsOverEveryDim() {
+        for (int d = 0; d < 3; d++) {
+            int dim = d;
+            same("sum " + d, t -> t.get(0).sum(dim, false), r(11, 3, 4, 5));
+            same("mean " + d, t -> t.get(0).mean(dim, true), r(12, 3, 4, 5));
+            same("max " + d, t -> t.get(0).max(dim, false), r(13, 3, 4, 5));
+        }
+        same("argmax", t -> t.get(0).argmax(1, false).to(DType.F32), r(14, 4, 6));
+    }
+
+    @Test
+    void matmulShapesTransposesAndSixteenBitWeights() {
+        same("2-D", t -> t.get(0).matmul(t.get(1)), r(20, 5, 7), r(21, 7, 3));
+        same("A^T", t -> t.get(0).t().matmul(t.get(1)), r(22, 7, 5), r(23, 7, 3));
+        same("B^T (linear)", t -> t.get(0).matmul(t.get(1).t()), r(24, 5, 7), r(25, 3, 7));
+        same("batched broadcast", t -> t.get(0).matmul(t.get(1)), r(26, 2, 3, 4, 5), r(27, 3, 5, 6));
+        same("vector", t -> t.get(0).matmul(t.get(1)), r(28, 5), r(29, 5, 4));
+        same("row times BF16 weight^T", t -> t.get(0).matmul(t.get(1).to(DType.BF16).t()), r(30, 1, 9), r(31, 6, 9));
+        same("rows times F16 weight^T", t -> t.get(0).matmul(t.get(1).to(DType.F16).t()), r(32, 4, 9), r(33, 6, 9));
+        same("host weight", t -> t.get(0).matmul(r(34, 7, 2)), r(35, 3, 7));
+        Tensor out = Tensor.zeros(DType.F32, 5, 3).to(DEV);
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            r(36, 5, 7).to(DEV).matmulInto(r(37, 7, 3).to(DEV), out);
+        }
+        close("matmulInto", out.toFloatArray(), r(36, 5, 7).matmul(r(37, 7, 3)).toFloatArray());
+        assertThatThrownBy(() -> r(36, 5, 7).matmulInto(r(37, 7, 3).to(DEV), Tensor.zeros(DType.F32, 5, 3)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("one device");
+    }
+
+    @Test
+    void normsSoftmaxRopeAndLosses() {
+        same("softmax", t -> t.get(0).softmax(-1), r(40, 3, 6));
+        same("softmax dim 0", t -> t.get(0).softmax(0), r(41, 3, 6));
+        same("logSoftmax", t -> t.get(0).logSoftmax(-1), r(42, 4, 5));
+        same("softmax with -inf", t -> t.get(0).add(Tensor.causalMask(4, 4, 0)).softmax(-1), r(43, 4, 4));
+        same("rmsNorm", t -> t.get(0).rmsNorm(t.get(1), 1e-6), r(44, 2, 3, 8), r(45, 8));
+        same("rope", t -> t.get(0).rope(t.get(1).view(1, 3, 1, 2), t.get(2).view(1, 3, 1, 2)), r(46, 2, 3, 4, 4), r(47, 3, 2), r(48, 3, 2));
+        same("crossEntropy", t -> Functional.crossEntropy(t.get(0), Tensor.ofLongs(new long[]{1, -100, 4}), -100, Functional.Reduction.MEAN), r(49, 3, 6));
+        same("attention", t -> Functional.scaledDotProductAttention(t.get(0), t.get(1), t.get(2), 0.5), r(50, 2, 3, 4), r(51, 2, 5, 4), r(52, 2, 5, 3));
+        same("swiglu", t -> Functional.swiglu(t.get(0), t.get(1), t.get(2)), r(53, 3, 4), r(54, 5, 4), r(55, 5, 4));
+    }
+
+    @Test
+    void indexingOps() {
+        Tensor idx = Tensor.ofLongs(new long[]{2, 0, 2, -1});
+        same("indexSelect dim 0", t -> t.get(0).indexSelect(0, idx), r(60, 4, 3));
+        same("indexSelect dim 1", t -> t.get(0).indexSelect(1, idx), r(61, 2, 4, 3));
+        same("indexSelect device index", t -> t.get(0).indexSelect(0, idx.to(DEV)), r(62, 4, 3));
+        same("embedding", t -> Tensor.embedding(t.get(0), Tensor.ofLongs(new long[]{1, 3, 1, 0, 2, 2}, 2, 3)), r(63, 4, 5));
+        same("embedding BF16", t -> Tensor.embedding(t.get(0).to(DType.BF16), Tensor.ofLongs(new long[]{1, 3}, 2)), r(64, 4, 5));
+        same("gather last", t -> t.get(0).gather(1, Tensor.ofLongs(new long[]{0, 2, 1, 1, 3, 0}, 3, 2)), r(65, 3, 4));
+        same("gather dim 0", t -> t.get(0).gather(0, Tensor.ofLongs(new long[]{0, 2, 1, 1}, 1, 4)), r(66, 3, 4));
+        same("indexAdd", t -> t.get(0).indexAdd(0, Tensor.ofLongs(new long[]{1, 1, 0}), t.get(1)), r(67, 3, 4), r(68, 3, 4));
+        same("indexAdd dim 1", t -> t.get(0).indexAdd(1, Tensor.ofLongs(new long[]{2, 0}), t.get(1)), r(69, 3, 4), r(70, 3, 2));
+        same("scatterAdd", t -> t.get(0).scatterAdd(1, Tensor.ofLongs(new long[]{0, 0, 1, 2}, 2, 2), t.get(1)), r(71, 2, 3), r(72, 2, 2));
+        same("concat", t -> Tensor.concat(List.of(t.get(0), t.get(1), t.get(0)), 1), r(73, 2, 3), r(74, 2, 1));
+        Tensor cond = Tensor.of(new float[]{1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0}, 3, 4);
+        same("where", t -> Tensor.where(cond, t.get(0), t.get(1)), r(75, 3, 4), r(76, 3, 4));
+        same("topk values", t -> t.get(0).topk(2, -1, true).values(), r(77, 3, 5));
+        same("narrow/select/permute then contiguous", t -> t.get(0).permute(2, 0, 1).narrow(0, 1, 2).select(1, 1).contiguous().mul(3.0), r(78, 2, 3, 4));
+    }
+
+    @Test
+    void aLongLoopOnTheDeviceHoldsNoMemoryBetweenSteps() {
+        Tensor w = r(80, 16, 16).to(DEV);
+        long before;
+        try (Scope s = Scope.open()) {
+            w.matmul(w).softmax(-1).sum(0, false);
+        }
+        before = emu.liveBlocks();
+        for (int step = 0; step < 50; step++) {
+            try (Scope s = Scope.open()) {
+                Tensor x = r(step, 4, 16).to(DEV);
+                x.matmul(w).rmsNorm(Tensor.ones(DType.F32, 16), 1e-6).softmax(-1).sum(-1, false).toFloatArray();
+            }
+        }
+        assertThat(emu.liveBlocks()).isEqualTo(before);
+    }
+}

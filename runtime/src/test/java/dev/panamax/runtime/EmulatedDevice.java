@@ -1,0 +1,204 @@
+package dev.panamax.runtime;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A {@link DeviceBackend} whose "device memory" is host memory and whose primitives run the
+ * scalar specification kernels. Installed as a device, it drives every device path of the op
+ * classes (allocation in scopes, uploads and downloads, offsets and strides handed to the
+ * primitives, the host fallbacks, autograd across devices) without a GPU; only the CUDA kernels
+ * themselves and cuBLAS are left to the GPU-tagged tests.
+ */
+final class EmulatedDevice implements DeviceBackend {
+    private final Device device;
+    private final Arena arena = Arena.ofShared();
+    private final Map<Long, MemorySegment> live = new HashMap<>();
+    private long allocations;
+
+    EmulatedDevice(Device device) {
+        this.device = device;
+    }
+
+    /** Installs a fresh emulation as {@code device}; remove it with {@link #uninstall}. */
+    static EmulatedDevice install(Device device) {
+        EmulatedDevice e = new EmulatedDevice(device);
+        Device.INSTALLED.put(device, e);
+        return e;
+    }
+
+    void uninstall() {
+        Device.INSTALLED.remove(device);
+    }
+
+    /** Blocks allocated and not yet released. */
+    synchronized int liveBlocks() {
+        return live.size();
+    }
+
+    /** Blocks allocated so far. */
+    synchronized long allocations() {
+        return allocations;
+    }
+
+    private synchronized MemorySegment block(long pointer) {
+        MemorySegment s = live.get(pointer);
+        if (s == null) throw new IllegalStateException("emulated device: no live block at " + pointer + " (use after release?)");
+        return s;
+    }
+
+    /** The host view of a device tensor: same dtype, shape, strides and offset over its block. */
+    private Tensor view(Tensor t) {
+        if (t.backend != this) throw new IllegalStateException("tensor " + t + " is on " + t.device() + ", not on the emulated " + device);
+        return new Tensor(block(t.devicePointer), t.dtype, t.shape, t.offset, null);
+    }
+
+    @Override
+    public Device device() {
+        return device;
+    }
+
+    @Override
+    public synchronized long allocate(long bytes) {
+        MemorySegment s = arena.allocate(Math.max(bytes, 1), 256);
+        // poison, so that a path that forgets to zero or write its output shows up as NaN
+        s.fill((byte) 0x7f);
+        live.put(s.address(), s);
+        allocations++;
+        return s.address();
+    }
+
+    @Override
+    public synchronized void release(long pointer) {
+        if (live.remove(pointer) == null) throw new IllegalStateException("emulated device: double release of " + pointer);
+    }
+
+    @Override
+    public void zero(long pointer, long bytes) {
+        block(pointer).asSlice(0, bytes).fill((byte) 0);
+    }
+
+    @Override
+    public void upload(MemorySegment src, long dst, long bytes) {
+        MemorySegment.copy(src, 0, block(dst), 0, bytes);
+    }
+
+    @Override
+    public void download(long src, MemorySegment dst, long bytes) {
+        MemorySegment.copy(containing(src), src - base(src), dst, 0, bytes);
+    }
+
+    private synchronized long base(long address) {
+        for (Map.Entry<Long, MemorySegment> e : live.entrySet()) {
+            if (address >= e.getKey() && address < e.getKey() + e.getValue().byteSize()) return e.getKey();
+        }
+        throw new IllegalStateException("emulated device: address " + address + " is in no live block");
+    }
+
+    private MemorySegment containing(long address) {
+        return block(base(address));
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        view(dst).copyFrom(view(src));
+    }
+
+    @Override
+    public void fill(Tensor dst, double v) {
+        view(dst).fillInPlace(v);
+    }
+
+    @Override
+    public void unary(UnaryOp op, Tensor a, Tensor out) {
+        Tensor x = view(a), y = view(out);
+        ScalarKernels.INSTANCE.unary(op, x.storage, x.offset, 1, y.storage, y.offset, out.numel());
+    }
+
+    @Override
+    public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
+        Tensor x = view(a), y = view(b), o = view(out);
+        Loops.Plan plan = Loops.plan(out.dims(), new long[]{o.offset, x.offset, y.offset}, o.shape.strides(), x.shape.strides(), y.shape.strides());
+        plan.forEach((off, n, inc) -> {
+            for (long i = 0; i < n; i++) {
+                Elem.setF(o.storage, off[0] + i * inc[0], op.apply(Elem.getF(x.storage, off[1] + i * inc[1]), Elem.getF(y.storage, off[2] + i * inc[2])));
+            }
+        });
+    }
+
+    @Override
+    public void softmaxRows(Tensor x, Tensor out, long rows, long n, boolean log) {
+        Tensor a = view(x), o = view(out);
+        ScalarKernels.INSTANCE.softmaxRows(a.storage, a.offset, o.storage, o.offset, rows, n, log);
+    }
+
+    @Override
+    public void rmsNormRows(Tensor x, Tensor w, Tensor out, long rows, long n, double eps) {
+        Tensor a = view(x), b = view(w), o = view(out);
+        ScalarKernels.INSTANCE.rmsNormRows(a.storage, a.offset, b.storage, b.offset, o.storage, o.offset, rows, n, (float) eps);
+    }
+
+    @Override
+    public void ropeRows(Tensor x, Tensor cos, Tensor sin, Tensor out, long rows, long half) {
+        Tensor a = view(x), c = view(cos), s = view(sin), o = view(out);
+        ScalarKernels.INSTANCE.ropeRows(a.storage, a.offset, c.storage, c.offset, s.storage, s.offset, o.storage, o.offset, rows, half);
+    }
+
+    @Override
+    public void reduceRows(ReduceOp op, Tensor x, Tensor out, long rows, long n) {
+        Tensor a = view(x), o = view(out);
+        ScalarKernels.INSTANCE.reduce(op, a.storage, a.offset, rows, n, 1, o.storage, o.offset);
+    }
+
+    @Override
+    public void gemm(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, Tensor b, long bOff, long ldb,
+                     Tensor c, long cOff, long ldc, boolean accumulate) {
+        ScalarKernels.INSTANCE.sgemm(ta, tb, m, n, k, view(a).storage, aOff, lda, view(b).storage, bOff, ldb, b.dtype,
+                view(c).storage, cOff, ldc, accumulate);
+    }
+
+    private long[] indices(Tensor index) {
+        return (index.backend == null ? index : view(index)).contiguous().toLongArray();
+    }
+
+    @Override
+    public void indexSelectRows(Tensor x, Tensor index, Tensor out, long n, long dim, long rows) {
+        Tensor a = view(x), o = view(out);
+        long[] idx = indices(index);
+        for (int r = 0; r < n; r++) {
+            for (long j = 0; j < dim; j++) {
+                float v = idx[r] >= 0 && idx[r] < rows ? Elem.getF(a.storage, a.offset + idx[r] * dim + j) : Float.NaN;
+                Elem.setF(o.storage, o.offset + r * dim + j, v);
+            }
+        }
+    }
+
+    @Override
+    public void indexAddRows(Tensor src, Tensor index, Tensor out, long n, long dim, long rows) {
+        Tensor s = view(src), o = view(out);
+        long[] idx = indices(index);
+        for (int r = 0; r < n; r++) {
+            if (idx[r] < 0 || idx[r] >= rows) continue;
+            for (long j = 0; j < dim; j++) {
+                long at = o.offset + idx[r] * dim + j;
+                Elem.setF(o.storage, at, Elem.getF(o.storage, at) + Elem.getF(s.storage, s.offset + r * dim + j));
+            }
+        }
+    }
+
+    @Override
+    public void gatherLast(Tensor x, Tensor index, Tensor out, long rows, long cols, long k) {
+        Tensor a = view(x), o = view(out);
+        long[] idx = indices(index);
+        for (long i = 0; i < rows * k; i++) {
+            long c = idx[(int) i];
+            Elem.setF(o.storage, o.offset + i, c >= 0 && c < cols ? Elem.getF(a.storage, a.offset + (i / k) * cols + c) : Float.NaN);
+        }
+    }
+
+    @Override
+    public void synchronize() {
+    }
+}
