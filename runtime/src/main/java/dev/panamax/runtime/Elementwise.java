@@ -149,7 +149,8 @@ final class Elementwise {
         }
         long[] dims = x.dims();
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            run(op, x, cast(onDeviceOf(x, y), x.dtype).expand(dims), x);
+            // the operand comes to the target's memory, whichever side that is on
+            run(op, x, cast(y.to(x.device()), x.dtype).expand(dims), x);
         }
         return x;
     }
