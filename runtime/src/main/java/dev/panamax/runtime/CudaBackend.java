@@ -330,36 +330,34 @@ final class CudaBackend implements DeviceBackend {
         }
     }
 
-    @Override
-    public void indexSelectRows(Tensor x, Tensor index, Tensor out, long n, long dim, long rows) {
-        if (n == 0 || dim == 0) return;
+    /** Launches an embedding.cu kernel whose second argument is {@code index} as I64 device memory. */
+    private void launchWithIndex(String kernel, long n, Tensor first, Tensor index, Tensor out, Object... sizes) {
+        if (n == 0) return;
         long idx = indexOnDevice(index);
         try {
-            launch("embedding.cu", "index_select_rows_f32", n * dim, at(x, 0), idx, at(out, 0), n, dim, rows);
+            Object[] args = new Object[3 + sizes.length];
+            args[0] = at(first, 0);
+            args[1] = idx;
+            args[2] = at(out, 0);
+            System.arraycopy(sizes, 0, args, 3, sizes.length);
+            launch("embedding.cu", kernel, n, args);
         } finally {
             release(idx);
         }
+    }
+
+    @Override
+    public void indexSelectRows(Tensor x, Tensor index, Tensor out, long n, long dim, long rows) {
+        launchWithIndex("index_select_rows_f32", n * dim, x, index, out, n, dim, rows);
     }
 
     @Override
     public void indexAddRows(Tensor src, Tensor index, Tensor out, long n, long dim, long rows) {
-        if (n == 0 || dim == 0) return;
-        long idx = indexOnDevice(index);
-        try {
-            launch("embedding.cu", "index_add_rows_f32", n * dim, at(src, 0), idx, at(out, 0), n, dim, rows);
-        } finally {
-            release(idx);
-        }
+        launchWithIndex("index_add_rows_f32", n * dim, src, index, out, n, dim, rows);
     }
 
     @Override
     public void gatherLast(Tensor x, Tensor index, Tensor out, long rows, long cols, long k) {
-        if (rows * k == 0) return;
-        long idx = indexOnDevice(index);
-        try {
-            launch("embedding.cu", "gather_last_f32", rows * k, at(x, 0), idx, at(out, 0), rows, cols, k);
-        } finally {
-            release(idx);
-        }
+        launchWithIndex("gather_last_f32", rows * k, x, index, out, rows, cols, k);
     }
 }

@@ -94,6 +94,19 @@ class ReadmeExamplesTest {
         // README-END cudaExample
     }
 
+    void deviceExample() {
+        // README-BEGIN deviceExample
+        Device d = Device.cuda().isAvailable() ? Device.cuda() : Device.CPU;   // or Device.parse("cuda:1")
+        try (Scope step = Scope.open()) {                       // device memory goes back to the pool at close
+            Tensor w = Tensor.randn(DType.F32, 1, 0.1, 64, 32).to(d).requiresGrad(true);
+            Tensor x = Tensor.randn(DType.F32, 2, 1.0, 8, 32).to(d);
+            Tensor loss = x.matmul(w.t()).silu().rmsNorm(Tensor.ones(DType.F32, 64), 1e-6).square().mean();
+            loss.backward();                                    // the gradient stays on d
+            System.out.println(d + ": loss " + loss.item() + ", |dW| " + w.grad().square().sum().item());
+        }
+        // README-END deviceExample
+    }
+
     @Test
     void examplesRun() {
         long before = Scope.offHeapBytes();
@@ -101,6 +114,7 @@ class ReadmeExamplesTest {
             runtimeExample(dir);
             trainingExample();
             cudaExample();
+            deviceExample();
         }
         assertThat(Scope.offHeapBytes()).isEqualTo(before);
     }

@@ -89,15 +89,23 @@ __device__ __forceinline__ float binary(int op, float a, float b) {
     return QNAN;
 }
 
+// element offsets, through strides sa and sb, of the row-major position i of the shape g.size
+__device__ __forceinline__ void offsets(const Broadcast& g, i64 i, i64* ia, i64* ib) {
+    i64 rem = i, x = 0, y = 0;
+    for (int d = g.ndim - 1; d >= 0; d--) {
+        i64 c = rem % g.size[d];
+        rem /= g.size[d];
+        x += c * g.sa[d];
+        y += c * g.sb[d];
+    }
+    *ia = x;
+    *ib = y;
+}
+
 extern "C" __global__ void binary_f32(int op, const float* a, const float* b, float* out, Broadcast g, i64 n) {
     GRID_STRIDE(i, n) {
-        i64 rem = i, ia = 0, ib = 0;
-        for (int d = g.ndim - 1; d >= 0; d--) {
-            i64 c = rem % g.size[d];
-            rem /= g.size[d];
-            ia += c * g.sa[d];
-            ib += c * g.sb[d];
-        }
+        i64 ia, ib;
+        offsets(g, i, &ia, &ib);
         out[i] = binary(op, a[ia], b[ib]);
     }
 }
@@ -204,13 +212,8 @@ __device__ __forceinline__ void store_value(int t, void* p, i64 i, double v, i64
 extern "C" __global__ void copy_strided(int st, const void* src, int dt, void* dst, Broadcast g, i64 n) {
     bool ints = st >= T_I32 && dt >= T_I32;
     GRID_STRIDE(i, n) {
-        i64 rem = i, is = 0, id = 0;
-        for (int d = g.ndim - 1; d >= 0; d--) {
-            i64 c = rem % g.size[d];
-            rem /= g.size[d];
-            is += c * g.sa[d];
-            id += c * g.sb[d];
-        }
+        i64 is, id;
+        offsets(g, i, &is, &id);
         if (ints) store_value(dt, dst, id, 0.0, load_int(st, src, is), true);
         else store_value(dt, dst, id, load_real(st, src, is), 0, false);
     }
@@ -221,12 +224,8 @@ extern "C" __global__ void fill_strided(int dt, void* dst, Broadcast g, double v
     bool isInt = dt >= T_I32;
     i64 iv = real_to_int(v);
     GRID_STRIDE(i, n) {
-        i64 rem = i, id = 0;
-        for (int d = g.ndim - 1; d >= 0; d--) {
-            i64 c = rem % g.size[d];
-            rem /= g.size[d];
-            id += c * g.sb[d];
-        }
+        i64 unused, id;
+        offsets(g, i, &unused, &id);
         store_value(dt, dst, id, v, iv, isInt);
     }
 }
