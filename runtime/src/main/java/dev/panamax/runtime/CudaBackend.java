@@ -144,7 +144,7 @@ final class CudaBackend implements DeviceBackend {
             case I64 -> 4;
             case U8 -> 5;
             case I8 -> 6;
-            case F64 -> throw new UnsupportedOperationException("F64 tensors are not supported on " + "CUDA devices (use F32)");
+            case F64 -> throw new UnsupportedOperationException("F64 tensors are not supported on CUDA devices (use F32)");
         };
     }
 
