@@ -1,5 +1,7 @@
 package dev.panamax.runtime;
 
+import java.lang.foreign.MemorySegment;
+
 /** Elementwise ops with NumPy broadcasting, run by the active {@link Kernels} (F32) or the scalar F64 twins. */
 final class Elementwise {
     private Elementwise() {
@@ -75,7 +77,8 @@ final class Elementwise {
         Tensor c = x.contiguous();
         Tensor out = Tensor.zeros(dt, c.dims());
         long n = c.numel();
-        for (long i = 0; i < n; i++) Elem.set(out.host(), dt, i, f.applyAsDouble(Elem.get(c.host(), c.dtype, c.offset + i)));
+        MemorySegment in = c.host(), o = out.host();
+        for (long i = 0; i < n; i++) Elem.set(o, dt, i, f.applyAsDouble(Elem.get(in, c.dtype, c.offset + i)));
         return out;
     }
 
@@ -90,8 +93,9 @@ final class Elementwise {
         Tensor x = a.expand(dims).contiguous(), y = b.expand(dims).contiguous();
         Tensor out = Tensor.zeros(dt, dims);
         long n = out.numel();
+        MemorySegment xs = x.host(), ys = y.host(), o = out.host();
         for (long i = 0; i < n; i++) {
-            Elem.set(out.host(), dt, i, f.applyAsDouble(Elem.get(x.host(), x.dtype, x.offset + i), Elem.get(y.host(), y.dtype, y.offset + i)));
+            Elem.set(o, dt, i, f.applyAsDouble(Elem.get(xs, x.dtype, x.offset + i), Elem.get(ys, y.dtype, y.offset + i)));
         }
         return out;
     }
@@ -172,17 +176,18 @@ final class Elementwise {
                 out.shape.strides(), a.shape.strides(), b.shape.strides());
         boolean f32 = out.dtype == DType.F32;
         Kernels k = Kernels.active();
+        MemorySegment as = a.host(), bs = b.host(), os = out.host();
         plan.forEach((off, n, inc) -> {
             if (inc[0] == 1) {
-                if (f32) k.binary(op, a.host(), off[1], inc[1], b.host(), off[2], inc[2], out.host(), off[0], n);
-                else ScalarKernels.binaryD(op, a.host(), off[1], inc[1], b.host(), off[2], inc[2], out.host(), off[0], n);
+                if (f32) k.binary(op, as, off[1], inc[1], bs, off[2], inc[2], os, off[0], n);
+                else ScalarKernels.binaryD(op, as, off[1], inc[1], bs, off[2], inc[2], os, off[0], n);
             } else {
                 for (long i = 0; i < n; i++) {
                     long o = off[0] + i * inc[0];
                     if (f32) {
-                        Elem.setF(out.host(), o, op.apply(Elem.getF(a.host(), off[1] + i * inc[1]), Elem.getF(b.host(), off[2] + i * inc[2])));
+                        Elem.setF(os, o, op.apply(Elem.getF(as, off[1] + i * inc[1]), Elem.getF(bs, off[2] + i * inc[2])));
                     } else {
-                        Elem.setD(out.host(), o, op.apply(Elem.getD(a.host(), off[1] + i * inc[1]), Elem.getD(b.host(), off[2] + i * inc[2])));
+                        Elem.setD(os, o, op.apply(Elem.getD(as, off[1] + i * inc[1]), Elem.getD(bs, off[2] + i * inc[2])));
                     }
                 }
             }

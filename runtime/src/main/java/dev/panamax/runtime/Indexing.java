@@ -232,12 +232,13 @@ final class Indexing {
         if (index.numel() == 0) return self;
         long[] pos = new long[dims.length];
         boolean ints = !self.dtype.isFloating();
+        MemorySegment ss = self.host(), rs = src.host();
         do {
             long di = checkedIndex(index.getLong(pos), self.dim(d), "scatterAdd", self.shape);
             long at = offsetWith(self, pos, d, di);
             long so = offsetWith(src, pos, -1, 0);
-            if (ints) Elem.setLong(self.host(), self.dtype, at, Elem.getLong(self.host(), self.dtype, at) + Elem.getLong(src.host(), src.dtype, so));
-            else Elem.set(self.host(), self.dtype, at, Elem.get(self.host(), self.dtype, at) + Elem.get(src.host(), src.dtype, so));
+            if (ints) Elem.setLong(ss, self.dtype, at, Elem.getLong(ss, self.dtype, at) + Elem.getLong(rs, src.dtype, so));
+            else Elem.set(ss, self.dtype, at, Elem.get(ss, self.dtype, at) + Elem.get(rs, src.dtype, so));
         } while (next(pos, dims));
         return self;
     }
@@ -260,15 +261,16 @@ final class Indexing {
         Tensor idx = Tensor.zeros(DType.I64, od);
         double[] row = new double[(int) n];
         int[] best = new int[k];
+        MemorySegment cs = c.host(), vs = vals.host(), is = idx.host();
         for (long r = 0; r < rows; r++) {
             for (int i = 0; i < n; i++) {
-                double v = Elem.get(c.host(), c.dtype, c.offset + r * n + i);
+                double v = Elem.get(cs, c.dtype, c.offset + r * n + i);
                 row[i] = largest ? v : -v;
             }
             selectTop(row, k, best);
             for (int j = 0; j < k; j++) {
-                Elem.set(vals.host(), dt, r * k + j, Elem.get(c.host(), c.dtype, c.offset + r * n + best[j]));
-                Elem.setLong(idx.host(), DType.I64, r * k + j, best[j]);
+                Elem.set(vs, dt, r * k + j, Elem.get(cs, c.dtype, c.offset + r * n + best[j]));
+                Elem.setLong(is, DType.I64, r * k + j, best[j]);
             }
         }
         if (d != last) {
@@ -366,13 +368,15 @@ final class Indexing {
         Tensor c = cond.expand(dims), x = a.expand(dims), y = b.expand(dims);
         Loops.Plan plan = Loops.plan(dims, new long[]{out.offset, c.offset, x.offset, y.offset},
                 out.shape.strides(), c.shape.strides(), x.shape.strides(), y.shape.strides());
+        MemorySegment cs = c.host(), xs = x.host(), ys = y.host(), os = out.host();
         plan.forEach((off, n, inc) -> {
             for (long i = 0; i < n; i++) {
-                boolean t = Elem.get(c.host(), c.dtype, off[1] + i * inc[1]) != 0;
-                Tensor src = t ? x : y;
+                boolean t = Elem.get(cs, c.dtype, off[1] + i * inc[1]) != 0;
+                MemorySegment src = t ? xs : ys;
+                DType st = t ? x.dtype : y.dtype;
                 long so = t ? off[2] + i * inc[2] : off[3] + i * inc[3];
-                if (dt.isFloating()) Elem.set(out.host(), dt, off[0] + i, Elem.get(src.host(), src.dtype, so));
-                else Elem.setLong(out.host(), dt, off[0] + i, Elem.getLong(src.host(), src.dtype, so));
+                if (dt.isFloating()) Elem.set(os, dt, off[0] + i, Elem.get(src, st, so));
+                else Elem.setLong(os, dt, off[0] + i, Elem.getLong(src, st, so));
             }
         });
         long[] ad = a.dims(), bd = b.dims();
