@@ -2,6 +2,7 @@ package dev.panamax.moe;
 
 import dev.panamax.runtime.Autograd;
 import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Functional;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
@@ -25,6 +26,12 @@ import java.util.regex.Pattern;
  * the weights stay memory-mapped in their storage dtype (F32, BF16 or F16) and are read directly
  * by the kernels. With {@code trainable = true} they are copied to F32 leaves that require grad
  * (and a writable routing bias), in memory the model owns. {@link #close()} releases either.
+ *
+ * <p>{@link #load(Path, boolean, Device)} and {@link #random(DeepSeekConfig, long, DType, Device)}
+ * place the weights on a device (a CUDA GPU): inference weights keep their storage dtype there
+ * (the GEMMs widen BF16/F16 weights to F32, as the CPU kernels do), trainable ones are F32. The
+ * forward pass then runs where its input ids' embedding lands, the weights' device; ids and
+ * the RoPE tables move there as needed, and the logits come back on the device.
  */
 public final class DeepSeekModel extends Module implements AutoCloseable {
     private final DeepSeekConfig cfg;
@@ -32,9 +39,11 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
     final Tensor embed, norm, lmHead;
     final Block[] layers;
     private final AutoCloseable owned;
+    private final Device device;
 
-    private DeepSeekModel(DeepSeekConfig cfg, WeightSource w, AutoCloseable owned) {
+    private DeepSeekModel(DeepSeekConfig cfg, WeightSource w, AutoCloseable owned, Device device) {
         this.cfg = cfg;
+        this.device = device;
         this.rope = new Rope(cfg);
         this.owned = owned;
         embed = parameter("model.embed_tokens.weight", w.get("model.embed_tokens.weight"));
@@ -47,6 +56,11 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
     /** The config. */
     public DeepSeekConfig config() {
         return cfg;
+    }
+
+    /** The device the weights are on. */
+    public Device device() {
+        return device;
     }
 
     /** RoPE tables. */
@@ -114,6 +128,18 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
      * @throws IllegalArgumentException listing missing, unexpected and mis-shaped tensors
      */
     public static DeepSeekModel load(Path dir, boolean trainable) {
+        return load(dir, trainable, Device.CPU);
+    }
+
+    /**
+     * {@link #load(Path, boolean)} with the weights on {@code device}: copied there once (in their
+     * storage dtype for inference, as F32 when trainable) into memory the model owns; the
+     * checkpoint files are closed afterwards.
+     *
+     * @throws IllegalArgumentException listing missing, unexpected and mis-shaped tensors
+     * @throws IllegalStateException saying why when the device cannot be used here
+     */
+    public static DeepSeekModel load(Path dir, boolean trainable, Device device) {
         Path cfgFile = dir.resolve("config.json");
         if (!Files.isRegularFile(cfgFile)) throw new IllegalArgumentException(dir + ": no config.json");
         DeepSeekConfig cfg = DeepSeekConfig.read(cfgFile);
@@ -138,15 +164,19 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
                         + (unexpected.isEmpty() ? "" : "; unexpected: " + unexpected)
                         + (bad.isEmpty() ? "" : "; mis-shaped or wrong dtype: " + bad));
             }
-            if (!trainable) {
-                DeepSeekModel m = new DeepSeekModel(cfg, ck::tensor, ck);
+            if (!trainable && !device.isDevice()) {
+                DeepSeekModel m = new DeepSeekModel(cfg, ck::tensor, ck, device);
                 m.requiresGrad(false);
                 return m;
             }
-            Scope scope = Scope.longLived("weights " + dir.getFileName());
+            Scope scope = Scope.longLived("weights " + dir.getFileName() + " on " + device);
             try (var e = scope.enter(); Autograd.NoGrad ng = Autograd.noGrad()) {
-                DeepSeekModel m = new DeepSeekModel(cfg, name -> ck.tensor(name).to(DType.F32).contiguous().detach().copy(), scope);
+                DeepSeekModel m = new DeepSeekModel(cfg, name -> {
+                    Tensor src = ck.tensor(name);
+                    return Tensor.placed(src, device, trainable ? DType.F32 : src.dtype());
+                }, scope, device);
                 ck.close();
+                if (!trainable) m.requiresGrad(false);
                 return m;
             } catch (RuntimeException ex) {
                 scope.close();
@@ -163,18 +193,30 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
      * {@code dtype}, for benchmarks and tests.
      */
     public static DeepSeekModel random(DeepSeekConfig cfg, long seed, DType dtype) {
-        Scope scope = Scope.longLived("random weights");
+        return random(cfg, seed, dtype, Device.CPU);
+    }
+
+    /** {@link #random(DeepSeekConfig, long, DType)} with the weights on {@code device} (the same values). */
+    public static DeepSeekModel random(DeepSeekConfig cfg, long seed, DType dtype, Device device) {
+        if (device.isDevice() && dtype == DType.F64) throw new IllegalArgumentException("F64 weights cannot go to " + device + "; use F32");
+        Scope scope = Scope.longLived("random weights on " + device);
         try (var e = scope.enter()) {
             Map<String, long[]> shapes = expectedShapes(cfg);
             long[] counter = {seed};
             DeepSeekModel m = new DeepSeekModel(cfg, name -> {
                 long[] s = shapes.get(name);
-                if (name.endsWith("norm.weight") || name.endsWith("layernorm.weight")) return Tensor.ones(dtype == DType.F64 ? DType.F64 : DType.F32, s);
-                if (name.endsWith("e_score_correction_bias")) return Tensor.zeros(DType.F32, s);
+                boolean norm = name.endsWith("norm.weight") || name.endsWith("layernorm.weight");
+                if (name.endsWith("e_score_correction_bias")) return Tensor.zeros(device, DType.F32, s);
+                DType dt = norm && dtype != DType.F64 ? DType.F32 : dtype;
                 // uniform with std 0.02, generated directly in the storage dtype (fast for large shapes)
                 double a = 0.02 * Math.sqrt(3);
-                return Tensor.uniform(dtype, counter[0]++, -a, a, s);
-            }, scope);
+                if (!device.isDevice()) return norm ? Tensor.ones(dt, s) : Tensor.uniform(dt, counter[0]++, -a, a, s);
+                Tensor dst = Tensor.zeros(device, dt, s);
+                try (Scope host = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+                    dst.copyFrom(norm ? Tensor.ones(dt, s) : Tensor.uniform(dt, counter[0]++, -a, a, s));
+                }
+                return dst;
+            }, scope, device);
             if (dtype != DType.F32 && dtype != DType.F64) m.requiresGrad(false);
             return m;
         } catch (RuntimeException ex) {
@@ -208,6 +250,7 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
         Tensor x = Tensor.embedding(embed, ids);
         if (trace != null) trace.put("embeddings", x);
         Tensor[] cosSin = rope.cosSin(startPos, t);
+        if (x.device().isDevice()) cosSin = new Tensor[]{cosSin[0].to(x.device()), cosSin[1].to(x.device())};   // once, not per layer
         for (int i = 0; i < layers.length; i++) {
             x = layers[i].forward(x, startPos, cosSin, cache, path, perTokenMoe, trace);
             if (trace != null) trace.put("hidden." + i, x);

@@ -2,6 +2,7 @@ package dev.panamax.moe;
 
 import dev.panamax.runtime.Autograd;
 import dev.panamax.runtime.Functional;
+import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
 import dev.panamax.runtime.nn.Module;
 
@@ -119,8 +120,10 @@ public final class Gate extends Module {
         double mean = 0;
         for (long l : load) mean += l;
         mean /= load.length;
-        try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            for (int i = 0; i < load.length; i++) bias.setDouble(bias.getDouble(i) + gamma * Math.signum(mean - load[i]), i);
+        float[] b = bias.toFloatArray();
+        for (int i = 0; i < load.length; i++) b[i] = (float) (b[i] + gamma * Math.signum(mean - load[i]));
+        try (Autograd.NoGrad ng = Autograd.noGrad(); Scope staging = Scope.open()) {
+            bias.copyFrom(Tensor.of(b, b.length));   // one write, wherever the bias lives
         }
     }
 }

@@ -14,6 +14,7 @@ import java.util.Set;
  * Generation with the compressed KV cache: sequences with the same prompt length run as one
  * batch (one batched prefill, then one batched decode step per token); each sequence stops at a
  * stop token (kept in its output) or after {@code maxNewTokens}. Nothing is recorded by autograd.
+ * The cache is made on the model's device; only the last position's logits come to the host.
  */
 public final class Generator {
     private Generator() {
@@ -63,7 +64,7 @@ public final class Generator {
         for (int r = 0; r < b; r++) gen.add(new ArrayList<>());
         boolean[] done = new boolean[b];
         long produced = 0;
-        try (KvCache cache = new KvCache(model.config(), b, len + Math.max(maxNew, 1))) {
+        try (KvCache cache = new KvCache(model.config(), b, len + Math.max(maxNew, 1), model.device())) {
             long[] next = new long[b];
             for (int step = 0; step < maxNew; step++) {
                 try (Scope s = Scope.open()) {

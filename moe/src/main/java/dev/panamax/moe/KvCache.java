@@ -2,13 +2,15 @@ package dev.panamax.moe;
 
 import dev.panamax.runtime.Autograd;
 import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
 
 /**
  * The MLA cache: per layer and token only the compressed latent (Lkv values, after
  * {@code kv_a_layernorm}) and the shared RoPE key (R values, rotated), not per-head keys and
- * values. Memory lives in its own long-lived scope; {@link #close()} frees it.
+ * values. Memory lives in its own long-lived scope, on the model's device (host or GPU);
+ * {@link #close()} frees it.
  */
 public final class KvCache implements AutoCloseable {
     private final DeepSeekConfig cfg;
@@ -18,8 +20,14 @@ public final class KvCache implements AutoCloseable {
     private final int batch, maxLen;
     private int length;
 
-    /** A cache for {@code batch} sequences of up to {@code maxLen} tokens. */
+    /** A host cache for {@code batch} sequences of up to {@code maxLen} tokens. */
     public KvCache(DeepSeekConfig cfg, int batch, int maxLen) {
+        this(cfg, batch, maxLen, Device.CPU);
+    }
+
+    /** A cache on {@code device} (the device of the model it serves). */
+    public KvCache(DeepSeekConfig cfg, int batch, int maxLen, Device device) {
+        if (batch < 1 || maxLen < 1) throw new IllegalArgumentException("a KV cache needs batch >= 1 and maxLen >= 1, got " + batch + " and " + maxLen);
         this.cfg = cfg;
         this.batch = batch;
         this.maxLen = maxLen;
@@ -29,8 +37,8 @@ public final class KvCache implements AutoCloseable {
         kRope = new Tensor[n];
         try (var e = scope.enter()) {
             for (int i = 0; i < n; i++) {
-                latent[i] = Tensor.zeros(DType.F32, batch, maxLen, cfg.kvLoraRank());
-                kRope[i] = Tensor.zeros(DType.F32, batch, maxLen, cfg.qkRopeHeadDim());
+                latent[i] = Tensor.zeros(device, DType.F32, batch, maxLen, cfg.kvLoraRank());
+                kRope[i] = Tensor.zeros(device, DType.F32, batch, maxLen, cfg.qkRopeHeadDim());
             }
         }
     }
@@ -43,6 +51,11 @@ public final class KvCache implements AutoCloseable {
     /** Capacity in tokens. */
     public int maxLength() {
         return maxLen;
+    }
+
+    /** The device the cache is on. */
+    public Device device() {
+        return latent[0] == null ? Device.CPU : latent[0].device();
     }
 
     /** Sequences in the batch. */

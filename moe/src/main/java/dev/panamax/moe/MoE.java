@@ -70,7 +70,7 @@ public final class MoE extends Module {
             Tensor we = wflat.indexSelect(0, Tensor.ofLongs(pos[e])).unsqueeze(1);      // (n_e, 1)
             contributions.add(ye.mul(we));
         }
-        Tensor y = Tensor.zeros(xf.dtype() == dev.panamax.runtime.DType.F64 ? dev.panamax.runtime.DType.F64 : dev.panamax.runtime.DType.F32, n, c)
+        Tensor y = Tensor.zeros(xf.device(), xf.dtype() == dev.panamax.runtime.DType.F64 ? dev.panamax.runtime.DType.F64 : dev.panamax.runtime.DType.F32, n, c)
                 .indexAdd(0, Tensor.ofLongs(rows), Tensor.concat(contributions, 0));
         if (shared != null) y = y.add(shared.forward(xf));
         return y.view(b, t, c);
@@ -86,7 +86,7 @@ public final class MoE extends Module {
         List<Tensor> outs = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             Tensor xi = xf.narrow(0, i, 1);
-            Tensor yi = shared != null ? shared.forward(xi) : Tensor.zeros(dev.panamax.runtime.DType.F32, 1, c);
+            Tensor yi = shared != null ? shared.forward(xi) : Tensor.zeros(xi.device(), dev.panamax.runtime.DType.F32, 1, c);
             for (int j = 0; j < k; j++) {
                 Tensor wj = r.weights().narrow(0, i, 1).narrow(1, j, 1);
                 yi = yi.add(experts[(int) r.indices()[i * k + j]].forward(xi).mul(wj));

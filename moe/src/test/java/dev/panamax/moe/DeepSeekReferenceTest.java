@@ -1,6 +1,7 @@
 package dev.panamax.moe;
 
 import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Functional;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
@@ -24,9 +25,15 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the folder given by {@code -Dpanamax.reference.deepseek=DIR}) against DeepSeek's official
  * PyTorch implementation, at the tolerances of the fixtures' README: embeddings, every
  * attention output and hidden state, routing, final norm, logits, incremental decoding on both
- * MLA paths, and the loss, token log-probs and every parameter's gradient.
+ * MLA paths, and the loss, token log-probs and every parameter's gradient. Subclasses run the
+ * same checks with the model on a device ({@link #device()}).
  */
 class DeepSeekReferenceTest {
+    /** Where the model runs. */
+    Device device() {
+        return Device.CPU;
+    }
+
     static Path casesRoot() {
         String p = System.getProperty("panamax.reference.deepseek");
         if (p != null && !p.isBlank()) return Path.of(p);
@@ -44,7 +51,8 @@ class DeepSeekReferenceTest {
             cases = s.filter(d -> Files.isRegularFile(d.resolve("config.json"))).sorted().toList();
         }
         assertThat(cases).as("cases under " + root).isNotEmpty();
-        return cases.stream().map(c -> DynamicTest.dynamicTest(c.getFileName().toString(), () -> checkCase(c)));
+        Device d = device();
+        return cases.stream().map(c -> DynamicTest.dynamicTest(c.getFileName().toString(), () -> checkCase(c, d)));
     }
 
     static void close(String what, Tensor got, Tensor want, double abs, double rel) {
@@ -64,10 +72,10 @@ class DeepSeekReferenceTest {
         }
     }
 
-    static void checkCase(Path dir) {
+    static void checkCase(Path dir, Device device) {
         try (Scope scope = Scope.open();
              SafetensorsFile exp = SafetensorsFile.open(dir.resolve("expected.safetensors"));
-             DeepSeekModel model = DeepSeekModel.load(dir, false)) {
+             DeepSeekModel model = DeepSeekModel.load(dir, false, device)) {
             DeepSeekConfig cfg = model.config();
             Tensor ids = exp.tensor("input_ids");
             long b = ids.dim(0), t = ids.dim(1);
@@ -78,6 +86,7 @@ class DeepSeekReferenceTest {
             for (Mla.Path path : Mla.Path.values()) {
                 Trace trace = new Trace();
                 Tensor logits = model.forward(ids, 0, null, path, false, trace);
+                assertThat(logits.device()).as("logits device").isEqualTo(device);
                 String p = " (" + path + ")";
                 assertThat(trace.tensors().get("embeddings").toFloatArray()).as("embeddings").containsExactly(exp.tensor("embeddings").toFloatArray());
                 for (int i = 0; i < cfg.numHiddenLayers(); i++) {
@@ -105,14 +114,14 @@ class DeepSeekReferenceTest {
                 checkDecode(model, ids, exp, path);
             }
         }
-        if (Files.isRegularFile(dir.resolve("grad.safetensors"))) checkGradients(dir);
+        if (Files.isRegularFile(dir.resolve("grad.safetensors"))) checkGradients(dir, device);
     }
 
     static void checkDecode(DeepSeekModel model, Tensor ids, SafetensorsFile exp, Mla.Path path) {
         long b = ids.dim(0), t = ids.dim(1);
         int t0 = (int) exp.tensor("decode_prefill_len").toLongArray()[0];
         Tensor want = exp.tensor("decode_logits");
-        try (KvCache cache = new KvCache(model.config(), (int) b, (int) t)) {
+        try (KvCache cache = new KvCache(model.config(), (int) b, (int) t, model.device())) {
             model.forward(ids.narrow(1, 0, t0), 0, cache, path, true, null);
             for (int j = 0; j < t - t0; j++) {
                 try (Scope step = Scope.open()) {
@@ -124,11 +133,11 @@ class DeepSeekReferenceTest {
         }
     }
 
-    static void checkGradients(Path dir) {
+    static void checkGradients(Path dir, Device device) {
         try (Scope scope = Scope.open();
              SafetensorsFile exp = SafetensorsFile.open(dir.resolve("expected.safetensors"));
              SafetensorsFile grads = SafetensorsFile.open(dir.resolve("grad.safetensors"));
-             DeepSeekModel model = DeepSeekModel.load(dir, true)) {
+             DeepSeekModel model = DeepSeekModel.load(dir, true, device)) {
             Tensor ids = exp.tensor("input_ids");
             Tensor targets = grads.tensor("target_ids");
             long v = model.config().vocabSize();
@@ -144,6 +153,7 @@ class DeepSeekReferenceTest {
                 assertThat(grads.contains(name)).as("fixture has " + name).isTrue();
                 Tensor want = grads.tensor(name);
                 Tensor got = p.value().grad() == null ? Tensor.zeros(DType.F32, p.value().dims()) : p.value().grad();
+                if (p.value().grad() != null) assertThat(got.device()).as(name + " device").isEqualTo(device);
                 float[] w = want.toFloatArray(), g = got.toFloatArray();
                 double max = 0;
                 for (float x : w) max = Math.max(max, Math.abs(x));

@@ -348,7 +348,13 @@ final class CudaBackend implements DeviceBackend {
 
     @Override
     public void indexSelectRows(Tensor x, Tensor index, Tensor out, long n, long dim, long rows) {
-        launchWithIndex("index_select_rows_f32", n * dim, x, index, out, n, dim, rows);
+        String kernel = switch (x.dtype) {
+            case F32 -> "index_select_rows_f32";
+            case BF16 -> "index_select_rows_bf16";
+            case F16 -> "index_select_rows_f16";
+            default -> throw new UnsupportedOperationException("row gather of " + x.dtype + " on CUDA (F32, BF16 or F16)");
+        };
+        launchWithIndex(kernel, n * dim, x, index, out, n, dim, rows);
     }
 
     @Override
@@ -359,5 +365,51 @@ final class CudaBackend implements DeviceBackend {
     @Override
     public void gatherLast(Tensor x, Tensor index, Tensor out, long rows, long cols, long k) {
         launchWithIndex("gather_last_f32", rows * k, x, index, out, rows, cols, k);
+    }
+    @Override
+    public void adamw(Tensor w, Tensor g, Tensor m, Tensor v, long n, OptimizerKernels.AdamWStep s) {
+        launch("optim.cu", "adamw_f32", n, at(w, 0), at(g, 0), at(m, 0), at(v, 0), n, s.decay(), s.beta1(), s.oneMinusBeta1(),
+                s.beta2(), s.oneMinusBeta2(), s.stepSize(), s.bc2Sqrt(), s.eps());
+    }
+
+    @Override
+    public void sgd(Tensor w, Tensor g, Tensor buf, long n, OptimizerKernels.SgdStep s) {
+        launch("optim.cu", "sgd_f32", n, at(w, 0), at(g, 0), buf == null ? 0L : at(buf, 0), n, s.lr(), s.momentum(),
+                s.oneMinusDampening(), s.weightDecay(), s.nesterov() ? 1 : 0, s.first() ? 1 : 0);
+    }
+
+    /** mla_decode.cu's limits: heads per block, latent width and latent + rope width of its shared tiles. */
+    static final int MLA_HEADS_PER_BLOCK = 8, MLA_MAX_R = 512, MLA_MAX_D = 576;
+
+    @Override
+    public void mlaDecode(Tensor q, Tensor latent, Tensor kRope, Tensor out, long len, double scale) {
+        int b = Math.toIntExact(q.dim(0)), h = Math.toIntExact(q.dim(1));
+        int r = Math.toIntExact(latent.dim(2)), p = Math.toIntExact(kRope.dim(2));
+        if (r > MLA_MAX_R || r + p > MLA_MAX_D) throw new UnsupportedOperationException("the MLA decode kernel takes a latent of at most " + MLA_MAX_R + " and latent + rope of at most " + MLA_MAX_D + ", got " + r + " + " + p);
+        if (latent.dtype != kRope.dtype || (latent.dtype != DType.F32 && latent.dtype != DType.BF16)) throw new UnsupportedOperationException("MLA decode needs an F32 or BF16 cache, got " + latent.dtype + " and " + kRope.dtype);
+        if (b == 0 || h == 0) return;
+        int maxLen = Math.toIntExact(latent.shape.stride(0) / r);
+        int headBlocks = (h + MLA_HEADS_PER_BLOCK - 1) / MLA_HEADS_PER_BLOCK;
+        // enough blocks to fill the GPU twice over, each over at least 64 positions
+        long want = Math.ceilDiv(2L * gpu.device().multiprocessors(), (long) headBlocks * b);
+        int splits = (int) Math.max(1, Math.min(want, Math.ceilDiv(len, 64)));
+        long parts = (long) b * splits * h;
+        long o = allocate(parts * r * 4), m = allocate(parts * 4), l = allocate(parts * 4), lens = allocate((long) b * 4);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment hostLens = a.allocate(ValueLayout.JAVA_INT, b);
+            for (int i = 0; i < b; i++) hostLens.setAtIndex(ValueLayout.JAVA_INT, i, Math.toIntExact(len));
+            upload(hostLens, lens, (long) b * 4);
+            gpu.makeCurrent();
+            String kernel = latent.dtype == DType.F32 ? "mla_decode_f32" : "mla_decode_bf16";
+            gpu.modules().function("mla_decode.cu", kernel).launch(new int[]{splits, headBlocks, b}, new int[]{256, 1, 1}, 0, gpu.stream(),
+                    at(q, 0), at(latent, 0), at(kRope, 0), lens, o, m, l, h, maxLen, r, p, (float) scale);
+            gpu.modules().function("mla_decode.cu", "mla_decode_combine").launch(new int[]{h, b, 1}, new int[]{256, 1, 1}, 0, gpu.stream(),
+                    o, m, l, at(out, 0), splits, h, r);
+        } finally {
+            release(o);
+            release(m);
+            release(l);
+            release(lens);
+        }
     }
 }

@@ -21,7 +21,13 @@ public final class Device {
         /** The host: Vector API and scalar kernels. */
         CPU,
         /** An NVIDIA GPU through the CUDA driver, cuBLAS and NVRTC. */
-        CUDA
+        CUDA,
+        /**
+         * A GPU emulated in host memory with the scalar kernels: runs every device code path
+         * (moves, device memory owned by scopes, host fallbacks) without a GPU, for tests and
+         * for checking that a program keeps its tensors where it means to. Slow by design.
+         */
+        EMULATED
     }
 
     /** The host. */
@@ -35,6 +41,9 @@ public final class Device {
         this.ordinal = ordinal;
     }
 
+    /** The host-memory emulation of a GPU (see {@link Kind#EMULATED}); always available. */
+    public static final Device EMULATED = new Device(Kind.EMULATED, 0);
+
     /** CUDA device 0. */
     public static Device cuda() {
         return cuda(0);
@@ -47,7 +56,7 @@ public final class Device {
     }
 
     /**
-     * Parses {@code cpu}, {@code cuda} or {@code cuda:N} (case-insensitive).
+     * Parses {@code cpu}, {@code cuda}, {@code cuda:N} or {@code emulated} (case-insensitive).
      *
      * @throws IllegalArgumentException naming the accepted forms
      */
@@ -55,6 +64,7 @@ public final class Device {
         String s = Objects.requireNonNull(name, "device").trim().toLowerCase(java.util.Locale.ROOT);
         if (s.equals("cpu")) return CPU;
         if (s.equals("cuda") || s.equals("gpu")) return cuda(0);
+        if (s.equals("emulated")) return EMULATED;
         if (s.startsWith("cuda:")) {
             try {
                 return cuda(Integer.parseInt(s.substring(5)));
@@ -62,7 +72,7 @@ public final class Device {
                 // fall through to the message below
             }
         }
-        throw new IllegalArgumentException("unknown device \"" + name + "\": use cpu, cuda or cuda:N");
+        throw new IllegalArgumentException("unknown device \"" + name + "\": use cpu, cuda, cuda:N or emulated");
     }
 
     /** The kind. */
@@ -73,6 +83,11 @@ public final class Device {
     /** The CUDA ordinal (0 for the CPU). */
     public int ordinal() {
         return ordinal;
+    }
+
+    /** Whether this is a device other than the host (tensors on it hold device memory). */
+    public boolean isDevice() {
+        return kind != Kind.CPU;
     }
 
     /** Whether this is a CUDA device. */
@@ -90,7 +105,7 @@ public final class Device {
 
     /** Why this device cannot be used here, or null when it can. Never throws. */
     public String unavailableReason() {
-        if (kind == Kind.CPU) return null;
+        if (kind != Kind.CUDA) return null;
         if (!Cuda.available()) return Cuda.unavailableReason();
         try {
             int n = Cuda.deviceCount();
@@ -110,7 +125,8 @@ public final class Device {
     DeviceBackend backend() {
         if (kind == Kind.CPU) return null;
         DeviceBackend b = INSTALLED.get(this);
-        return b != null ? b : CudaBackend.get(ordinal);
+        if (b != null) return b;
+        return kind == Kind.EMULATED ? EmulatedDevice.shared() : CudaBackend.get(ordinal);
     }
 
     @Override
@@ -123,9 +139,13 @@ public final class Device {
         return kind.hashCode() * 31 + ordinal;
     }
 
-    /** {@code cpu} or {@code cuda:N}. */
+    /** {@code cpu}, {@code cuda:N} or {@code emulated}. */
     @Override
     public String toString() {
-        return kind == Kind.CPU ? "cpu" : "cuda:" + ordinal;
+        return switch (kind) {
+            case CPU -> "cpu";
+            case CUDA -> "cuda:" + ordinal;
+            case EMULATED -> "emulated";
+        };
     }
 }

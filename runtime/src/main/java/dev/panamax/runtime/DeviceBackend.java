@@ -57,7 +57,7 @@ interface DeviceBackend {
     void gemm(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, Tensor b, long bOff, long ldb,
               Tensor c, long cOff, long ldc, boolean accumulate);
 
-    /** {@code out[r] = x[index[r]]} for n rows of {@code dim} (x has {@code rows} rows; index I64). */
+    /** {@code out[r] = x[index[r]]} for n rows of {@code dim} (x F32, BF16 or F16 with {@code rows} rows; out F32; index I64). */
     void indexSelectRows(Tensor x, Tensor index, Tensor out, long n, long dim, long rows);
 
     /** {@code out[index[r]] += src[r]} for n rows of {@code dim} (out has {@code rows} rows; index I64). */
@@ -65,6 +65,23 @@ interface DeviceBackend {
 
     /** {@code out[r, j] = x[r, index[r, j]]} for x (rows, cols), index (rows, k) I64. */
     void gatherLast(Tensor x, Tensor index, Tensor out, long rows, long cols, long k);
+
+    /**
+     * One AdamW step over {@code n} contiguous F32 elements of parameter w, gradient g and the
+     * moments m and v, in the float order of {@link OptimizerKernels#adamw}.
+     */
+    void adamw(Tensor w, Tensor g, Tensor m, Tensor v, long n, OptimizerKernels.AdamWStep step);
+
+    /** One SGD step over {@code n} contiguous F32 elements (buf null without momentum), as {@link OptimizerKernels#sgd}. */
+    void sgd(Tensor w, Tensor g, Tensor buf, long n, OptimizerKernels.SgdStep step);
+
+    /**
+     * Absorbed-MLA decode attention: for each sequence b and head h,
+     * {@code out[b,h] = softmax(scale * q[b,h] . [latent[b,s] ++ kRope[b,s]] over s < len) . latent[b,.]}.
+     * q (B,H,R+P) and out (B,H,R) contiguous F32; latent (B,L,R) and kRope (B,L,P) with unit
+     * row strides and batch strides {@code L*R} and {@code L*P}.
+     */
+    void mlaDecode(Tensor q, Tensor latent, Tensor kRope, Tensor out, long len, double scale);
 
     /** Waits for all queued work. */
     void synchronize();

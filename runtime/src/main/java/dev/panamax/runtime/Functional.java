@@ -111,4 +111,48 @@ public final class Functional {
             return new Tensor[]{dq, dk, dv};
         }, q, k, v);
     }
+    /**
+     * Absorbed multi-head latent attention for one new token per sequence (decoding). Each head's
+     * query, already in the latent space ({@code [q_nope W_UK ; q_rope]}, q (B,H,R+P)), attends
+     * over the first {@code length} positions of the shared latent (B,L,R) and RoPE keys (B,L,P),
+     * which serve as keys ({@code [latent ; kRope]}) and values ({@code latent}):
+     * {@code out[b,h] = softmax(scale q[b,h] . keys[b]^T) . latent[b]}, (B,H,R).
+     *
+     * <p>On a device, when no gradient is needed, this is one FlashMLA-style kernel over the
+     * cache ({@code mla_decode.cu}: the sequence split over thread blocks, an online softmax per
+     * head, the splits merged), which reads each cached position once for all heads; the cache may
+     * be a prefix view of a longer buffer (latent and kRope with unit row strides and batch
+     * strides {@code L' R} and {@code L' P}). Otherwise it is the same product composed of ops.
+     *
+     * @throws IllegalArgumentException naming the mismatched shapes
+     */
+    public static Tensor latentAttentionDecode(Tensor q, Tensor latent, Tensor kRope, long length, double scale) {
+        if (q.rank() != 3 || latent.rank() != 3 || kRope.rank() != 3 || latent.dim(0) != q.dim(0) || kRope.dim(0) != q.dim(0)
+                || kRope.dim(1) != latent.dim(1) || q.dim(2) != latent.dim(2) + kRope.dim(2)) {
+            throw new IllegalArgumentException("latent attention needs q (B,H,R+P), latent (B,L,R), kRope (B,L,P); got " + q.shape() + ", " + latent.shape() + ", " + kRope.shape());
+        }
+        if (length < 1 || length > latent.dim(1)) throw new IllegalArgumentException("latent attention length " + length + " outside 1.." + latent.dim(1));
+        long r = latent.dim(2), p = kRope.dim(2);
+        Tensor lat = latent.narrow(1, 0, length), kr = kRope.narrow(1, 0, length);
+        if (fusedDecodeApplies(q, latent, kRope)) {
+            Tensor qc = q.contiguous();
+            Tensor out = Tensor.zerosLike(qc, DType.F32, q.dim(0), q.dim(1), r);
+            q.backend.mlaDecode(qc, latent, kRope, out, length, scale);
+            return out;
+        }
+        Tensor scores = q.narrow(2, 0, r).matmul(lat.transpose(1, 2)).add(q.narrow(2, r, p).matmul(kr.transpose(1, 2)));
+        return scores.mul(scale).softmax(-1).matmul(lat);
+    }
+
+    private static boolean fusedDecodeApplies(Tensor q, Tensor latent, Tensor kRope) {
+        if (q.backend == null || latent.backend != q.backend || kRope.backend != q.backend) return false;
+        if (Autograd.needed(q, latent, kRope) || q.dtype != DType.F32) return false;
+        if (latent.dtype != kRope.dtype || (latent.dtype != DType.F32 && latent.dtype != DType.BF16)) return false;
+        long r = latent.dim(2), p = kRope.dim(2);
+        if (r > CudaBackend.MLA_MAX_R || r + p > CudaBackend.MLA_MAX_D) return false;
+        Shape ls = latent.shape, ks = kRope.shape;
+        if (ls.stride(2) != 1 || ks.stride(2) != 1 || ls.stride(1) != r || ks.stride(1) != p) return false;
+        if (latent.dim(0) > 1 && (ls.stride(0) % r != 0 || ks.stride(0) % p != 0 || ls.stride(0) / r != ks.stride(0) / p)) return false;
+        return latent.dim(0) == 1 || ls.stride(0) / r >= latent.dim(1);
+    }
 }

@@ -109,7 +109,15 @@ final class Indexing {
         DType dt = Elementwise.computeType(weight);
         long[] od = Arrays.copyOf(ids.dims(), ids.rank() + 1);
         od[ids.rank()] = weight.dim(1);
-        if (weight.backend != null) return indexSelect(Elementwise.cast(weight, DType.F32), 0, Tensor.ofLongs(flat)).view(od);
+        if (weight.backend != null) {
+            if ((weight.dtype == DType.BF16 || weight.dtype == DType.F16) && weight.isContiguous() && !Autograd.needed(weight)) {
+                // inference weights in their storage dtype: gather the rows, widened, without converting the table
+                Tensor out = Tensor.zerosLike(weight, DType.F32, flat.length, weight.dim(1));
+                weight.backend.indexSelectRows(weight, Tensor.ofLongs(flat), out, flat.length, weight.dim(1), v);
+                return out.view(od);
+            }
+            return indexSelect(Elementwise.cast(weight, DType.F32), 0, Tensor.ofLongs(flat)).view(od);
+        }
         Tensor out = Tensor.zeros(dt, flat.length, weight.dim(1));
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             for (int j = 0; j < flat.length; j++) out.select(0, j).copyFrom(weight.select(0, flat[j]));

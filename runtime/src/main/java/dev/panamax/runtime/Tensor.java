@@ -88,6 +88,25 @@ public final class Tensor {
         return new Tensor(home.allocate(bytes), dtype, s, 0, home);
     }
 
+    /** A new zero-filled contiguous tensor in the current scope, on {@code device}. */
+    public static Tensor zeros(Device device, DType dtype, long... dims) {
+        return zerosOn(java.util.Objects.requireNonNull(device, "device").backend(), dtype, dims);
+    }
+
+    /**
+     * {@code src} as a new contiguous tensor of {@code dtype} on {@code device}, allocated in the
+     * current scope, with no autograd history; any staging copy (the upload of {@code src} in its
+     * own dtype before the conversion) is freed before this returns. For placing weights.
+     */
+    public static Tensor placed(Tensor src, Device device, DType dtype) {
+        Tensor dst = zeros(device, dtype, src.dims());
+        try (Autograd.NoGrad ng = Autograd.noGrad(); Scope staging = Scope.open()) {
+            // devices hold no F64: narrow on the host first
+            dst.copyFrom(src.dtype == DType.F64 && device.isDevice() ? src.to(DType.F32) : src);
+        }
+        return dst;
+    }
+
     /** A new zero-filled contiguous tensor in the current scope, on {@code backend}'s device (host when null). */
     static Tensor zerosOn(DeviceBackend backend, DType dtype, long... dims) {
         if (backend == null) return zeros(dtype, dims);
@@ -263,10 +282,10 @@ public final class Tensor {
     public Tensor to(Device target) {
         java.util.Objects.requireNonNull(target, "device");
         if (target.equals(device())) return this;
-        if (backend != null && target.isCuda()) return to(Device.CPU).to(target);
+        if (backend != null && target.isDevice()) return to(Device.CPU).to(target);
         Device from = device();
         Tensor out;
-        if (target.isCuda()) {
+        if (target.isDevice()) {
             DeviceBackend be = target.backend();
             Tensor c = contiguous();
             Scope home = Scope.current();
@@ -310,15 +329,22 @@ public final class Tensor {
         return viewOf(Shape.of(), index(idx));
     }
 
+    /** {@code read} of a host copy of device tensor t, made in a scope of its own that is freed before returning. */
+    private static <R> R readOnHost(Tensor t, java.util.function.Function<Tensor, R> read) {
+        try (Autograd.NoGrad ng = Autograd.noGrad(); Scope s = Scope.open()) {
+            return read.apply(t.to(Device.CPU));
+        }
+    }
+
     /** The element at {@code idx} as a double. */
     public double getDouble(long... idx) {
-        if (backend != null) return elementView(idx).to(Device.CPU).item();
+        if (backend != null) return readOnHost(elementView(idx), Tensor::item);
         return Elem.get(storage, dtype, index(idx));
     }
 
     /** The element at {@code idx} as a long (integers exactly; floats truncated). */
     public long getLong(long... idx) {
-        if (backend != null) return elementView(idx).to(Device.CPU).getLong();
+        if (backend != null) return readOnHost(elementView(idx), t -> t.getLong());
         return Elem.getLong(storage, dtype, index(idx));
     }
 
@@ -335,13 +361,13 @@ public final class Tensor {
     /** The single value of a one-element tensor. */
     public double item() {
         if (numel() != 1) throw new IllegalStateException("item() needs one element, the shape is " + shape);
-        if (backend != null) return to(Device.CPU).item();
+        if (backend != null) return readOnHost(this, Tensor::item);
         return Elem.get(storage, dtype, offset);
     }
 
     /** All elements in row-major order, converted to float. */
     public float[] toFloatArray() {
-        if (backend != null) return to(Device.CPU).toFloatArray();
+        if (backend != null) return readOnHost(this, Tensor::toFloatArray);
         Tensor c = contiguous();
         float[] out = new float[Math.toIntExact(c.numel())];
         if (c.dtype == DType.F32) {
@@ -354,7 +380,7 @@ public final class Tensor {
 
     /** All elements in row-major order, converted to double. */
     public double[] toDoubleArray() {
-        if (backend != null) return to(Device.CPU).toDoubleArray();
+        if (backend != null) return readOnHost(this, Tensor::toDoubleArray);
         Tensor c = contiguous();
         double[] out = new double[Math.toIntExact(c.numel())];
         for (int i = 0; i < out.length; i++) out[i] = Elem.get(c.storage, c.dtype, c.offset + i);
@@ -363,7 +389,7 @@ public final class Tensor {
 
     /** All elements in row-major order as longs. */
     public long[] toLongArray() {
-        if (backend != null) return to(Device.CPU).toLongArray();
+        if (backend != null) return readOnHost(this, Tensor::toLongArray);
         Tensor c = contiguous();
         long[] out = new long[Math.toIntExact(c.numel())];
         for (int i = 0; i < out.length; i++) out[i] = Elem.getLong(c.storage, c.dtype, c.offset + i);

@@ -1,6 +1,7 @@
 package dev.panamax.runtime.optim;
 
 import dev.panamax.runtime.DType;
+import dev.panamax.runtime.OptimizerKernels;
 import dev.panamax.runtime.Tensor;
 import dev.panamax.runtime.nn.Parameter;
 
@@ -15,6 +16,8 @@ import java.util.List;
  *   v  = beta2 v + (1 - beta2) g^2
  *   p  = p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
  * </pre>
+ * F32 parameters update in one fused pass where they live ({@link OptimizerKernels#adamw}, on the
+ * host or on their GPU); F64 parameters on the host.
  * PyTorch's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 1e-2.
  */
 public final class AdamW extends Optimizer {
@@ -41,7 +44,7 @@ public final class AdamW extends Optimizer {
         Tensor w = p.value();
         Tensor m = stateOf(p, "exp_avg");
         Tensor v = stateOf(p, "exp_avg_sq");
-        Tensor stepT = stateOf(p, "step", DType.F64, 1);
+        Tensor stepT = hostStateOf(p, "step", DType.F64, 1);
         double t = stepT.item() + 1;
         stepT.setDouble(t, 0);
         Tensor g = grad.isContiguous() ? grad : grad.contiguous();
@@ -50,28 +53,20 @@ public final class AdamW extends Optimizer {
         double bc1 = 1 - Math.pow(beta1, t);
         double bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, t));
         double stepSize = lr / bc1;
-        boolean f32 = w.dtype() == DType.F32;
+        if (w.dtype() == DType.F32) {
+            // float arithmetic in PyTorch's order, so F32 parameters follow torch bit for bit where possible
+            OptimizerKernels.adamw(w, g, m, v, new OptimizerKernels.AdamWStep((float) decay, (float) beta1, (float) (1 - beta1),
+                    (float) beta2, (float) (1 - beta2), (float) stepSize, (float) bc2Sqrt, (float) eps));
+            return;
+        }
         long n = w.numel();
         for (long i = 0; i < n; i++) {
             double gi = get(g, i);
-            double mi = get(m, i), vi = get(v, i);
-            if (f32) {
-                // float arithmetic in PyTorch's order, so F32 parameters follow torch bit for bit where possible
-                float pf = (float) get(w, i) * (float) decay;
-                float mf = (float) mi * (float) beta1 + (float) (1 - beta1) * (float) gi;
-                float vf = (float) vi * (float) beta2 + (float) (1 - beta2) * (float) gi * (float) gi;
-                float denom = (float) Math.sqrt(vf) / (float) bc2Sqrt + (float) eps;
-                set(w, i, pf - (float) stepSize * (mf / denom));
-                set(m, i, mf);
-                set(v, i, vf);
-            } else {
-                double pd = get(w, i) * decay;
-                mi = mi * beta1 + (1 - beta1) * gi;
-                vi = vi * beta2 + (1 - beta2) * gi * gi;
-                set(w, i, pd - stepSize * (mi / (Math.sqrt(vi) / bc2Sqrt + eps)));
-                set(m, i, mi);
-                set(v, i, vi);
-            }
+            double mi = get(m, i) * beta1 + (1 - beta1) * gi;
+            double vi = get(v, i) * beta2 + (1 - beta2) * gi * gi;
+            set(w, i, get(w, i) * decay - stepSize * (mi / (Math.sqrt(vi) / bc2Sqrt + eps)));
+            set(m, i, mi);
+            set(v, i, vi);
         }
     }
 }

@@ -18,9 +18,17 @@ public final class GradClip {
      */
     public static double clipGradNorm(List<Parameter> params, double maxNorm) {
         double sq = 0;
+        Tensor deviceSq = null; // sum of squares of the gradients on a device, read once at the end
         for (Parameter p : params) {
             Tensor g = p.value().grad();
             if (g == null) continue;
+            if (g.device().isDevice()) {
+                try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                    Tensor s = g.square().sum();
+                    deviceSq = deviceSq == null ? s : deviceSq.add(s);
+                }
+                continue;
+            }
             Tensor c = g.contiguous();
             long n = c.numel();
             for (long i = 0; i < n; i++) {
@@ -28,6 +36,7 @@ public final class GradClip {
                 sq += v * v;
             }
         }
+        if (deviceSq != null) sq += deviceSq.item();
         double norm = Math.sqrt(sq);
         double coef = maxNorm / (norm + 1e-6);
         if (coef < 1) {

@@ -2,6 +2,7 @@ package dev.panamax.runtime.optim;
 
 import dev.panamax.runtime.Autograd;
 import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
 import dev.panamax.runtime.nn.Parameter;
@@ -38,6 +39,9 @@ public abstract class Optimizer {
             Tensor t = p.value();
             if (!t.isContiguous() || (t.dtype() != DType.F32 && t.dtype() != DType.F64)) {
                 throw new IllegalArgumentException("parameter " + p.name() + " must be a contiguous F32 or F64 tensor, it is " + t);
+            }
+            if (t.dtype() == DType.F64 && t.device().isDevice()) {
+                throw new IllegalArgumentException("parameter " + p.name() + " is F64 on " + t.device() + "; device parameters must be F32");
             }
         }
         this.params = List.copyOf(params);
@@ -79,18 +83,25 @@ public abstract class Optimizer {
         for (Parameter p : params) p.value().zeroGrad();
     }
 
-    /** The state tensor {@code key} of a parameter, created zero-filled in the parameter's scope. */
+    /**
+     * The state tensor {@code key} of a parameter, like it: created zero-filled in the parameter's
+     * scope, on the parameter's device.
+     */
     protected Tensor stateOf(Parameter p, String key) {
-        return stateOf(p, key, p.value().dtype(), p.value().dims());
+        return stateOf(p, key, p.value().dtype(), p.value().device(), p.value().dims());
     }
 
-    /** A state tensor of the given dtype and dims, created zero-filled in the parameter's scope. */
-    protected Tensor stateOf(Parameter p, String key, DType dtype, long... dims) {
+    /** A host state tensor of the given dtype and dims (a step count), created zero-filled in the parameter's scope. */
+    protected Tensor hostStateOf(Parameter p, String key, DType dtype, long... dims) {
+        return stateOf(p, key, dtype, Device.CPU, dims);
+    }
+
+    private Tensor stateOf(Parameter p, String key, DType dtype, Device device, long... dims) {
         return state.computeIfAbsent(p.name(), k -> new LinkedHashMap<>()).computeIfAbsent(key, k -> {
             Scope home = p.value().scope();
             boolean enter = home != null && !home.isClosed() && home != Scope.current();
             try (Scope.Entered e = enter ? home.enter() : null) {
-                return Tensor.zeros(dtype, dims);
+                return Tensor.zeros(dtype, dims).to(device);
             }
         });
     }
@@ -111,12 +122,13 @@ public abstract class Optimizer {
     }
 
     /**
-     * The state as tensors named {@code "<param>.<key>"} plus {@code "step"} (an F64 scalar):
-     * suitable for {@link dev.panamax.runtime.io.Safetensors#write}.
+     * The state as host tensors named {@code "<param>.<key>"} plus {@code "step"} (an F64 scalar):
+     * suitable for {@link dev.panamax.runtime.io.Safetensors#write}. State on a GPU is copied to
+     * the host, in the current scope.
      */
     public Map<String, Tensor> stateDict() {
         Map<String, Tensor> out = new LinkedHashMap<>();
-        state.forEach((name, m) -> m.forEach((k, t) -> out.put(name + "." + k, t)));
+        state.forEach((name, m) -> m.forEach((k, t) -> out.put(name + "." + k, t.to(Device.CPU))));
         out.put("step", Tensor.of(new double[]{steps}));
         return out;
     }
@@ -139,7 +151,11 @@ public abstract class Optimizer {
                 if (e.getKey().equals("step")) continue;
                 int dot = e.getKey().lastIndexOf('.');
                 Tensor v = e.getValue();
-                Tensor dst = stateOf(byName.get(e.getKey().substring(0, dot)), e.getKey().substring(dot + 1), v.dtype(), v.dims());
+                Parameter p = byName.get(e.getKey().substring(0, dot));
+                String key = e.getKey().substring(dot + 1);
+                // moments live on the parameter's device; scalars (step counts) on the host
+                Device where = v.dtype() == p.value().dtype() && java.util.Arrays.equals(v.dims(), p.value().dims()) ? p.value().device() : Device.CPU;
+                Tensor dst = stateOf(p, key, v.dtype(), where, v.dims());
                 if (!java.util.Arrays.equals(dst.dims(), v.dims())) throw new IllegalArgumentException("optimizer state " + e.getKey() + " has shape " + v.shape() + ", expected " + dst.shape());
                 dst.copyFrom(v);
             }

@@ -1,5 +1,7 @@
 package dev.panamax.runtime.optim;
 
+import dev.panamax.runtime.DType;
+import dev.panamax.runtime.OptimizerKernels;
 import dev.panamax.runtime.Tensor;
 import dev.panamax.runtime.nn.Parameter;
 
@@ -36,8 +38,12 @@ public final class Sgd extends Optimizer {
         Tensor g = grad.isContiguous() ? grad : grad.contiguous();
         boolean first = momentum != 0 && (!state.containsKey(p.name()) || !state.get(p.name()).containsKey("momentum_buffer"));
         Tensor buf = momentum != 0 ? stateOf(p, "momentum_buffer") : null;
-        long n = w.numel();
         double lr = lr();
+        if (w.dtype() == DType.F32) {
+            OptimizerKernels.sgd(w, g, buf, new OptimizerKernels.SgdStep(lr, momentum, 1 - dampening, weightDecay, nesterov, first));
+            return;
+        }
+        long n = w.numel();
         for (long i = 0; i < n; i++) {
             double pi = get(w, i);
             double gi = get(g, i) + weightDecay * pi;

@@ -39,6 +39,21 @@ extern "C" __global__ void index_select_rows_f32(const float* x, const i64* inde
     }
 }
 
+// the same gather from a BF16 or F16 table (inference embeddings in their storage dtype), widened to F32
+extern "C" __global__ void index_select_rows_bf16(const unsigned short* x, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
+    GRID_STRIDE(i, n * dim) {
+        i64 r = index[i / dim];
+        out[i] = (r >= 0 && r < rows) ? bf16_to_f32(x[r * dim + i % dim]) : QNAN;
+    }
+}
+
+extern "C" __global__ void index_select_rows_f16(const unsigned short* x, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
+    GRID_STRIDE(i, n * dim) {
+        i64 r = index[i / dim];
+        out[i] = (r >= 0 && r < rows) ? f16_to_f32(x[r * dim + i % dim]) : QNAN;
+    }
+}
+
 // out[index[r], :] += src[r, :] with I64 indices (index_add over dim 0); out-of-range rows are skipped
 extern "C" __global__ void index_add_rows_f32(const float* src, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
     GRID_STRIDE(i, n * dim) {

@@ -6,20 +6,35 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * A {@link DeviceBackend} whose "device memory" is host memory and whose primitives run the
- * scalar specification kernels. Installed as a device, it drives every device path of the op
- * classes (allocation in scopes, uploads and downloads, offsets and strides handed to the
- * primitives, the host fallbacks, autograd across devices) without a GPU; only the CUDA kernels
- * themselves and cuBLAS are left to the GPU-tagged tests.
+ * The backend of {@link Device#EMULATED}: "device memory" is host memory (one arena per block,
+ * freed on release) and the primitives run the scalar specification kernels. It drives every
+ * device path of the op classes (allocation in scopes, uploads and downloads, offsets and strides
+ * handed to the primitives, the host fallbacks, autograd across devices) without a GPU; only the
+ * CUDA kernels themselves and cuBLAS are left to the GPU-tagged tests. Fresh blocks are filled
+ * with NaN bytes, so a path that forgets to write its output shows up.
  */
 final class EmulatedDevice implements DeviceBackend {
+    private static volatile EmulatedDevice shared;
+
     private final Device device;
-    private final Arena arena = Arena.ofShared();
+    private final Map<Long, Arena> arenas = new HashMap<>();
     private final Map<Long, MemorySegment> live = new HashMap<>();
     private long allocations;
 
     EmulatedDevice(Device device) {
         this.device = device;
+    }
+
+    /** The backend of {@link Device#EMULATED} (one per JVM). */
+    static EmulatedDevice shared() {
+        EmulatedDevice e = shared;
+        if (e == null) {
+            synchronized (EmulatedDevice.class) {
+                if (shared == null) shared = new EmulatedDevice(Device.EMULATED);
+                e = shared;
+            }
+        }
+        return e;
     }
 
     /** Installs a fresh emulation as {@code device}; remove it with {@link #uninstall}. */
@@ -62,7 +77,9 @@ final class EmulatedDevice implements DeviceBackend {
 
     @Override
     public synchronized long allocate(long bytes) {
+        Arena arena = Arena.ofShared();
         MemorySegment s = arena.allocate(Math.max(bytes, 1), 256);
+        arenas.put(s.address(), arena);
         // poison, so that a path that forgets to zero or write its output shows up as NaN
         s.fill((byte) 0x7f);
         live.put(s.address(), s);
@@ -73,6 +90,7 @@ final class EmulatedDevice implements DeviceBackend {
     @Override
     public synchronized void release(long pointer) {
         if (live.remove(pointer) == null) throw new IllegalStateException("emulated device: double release of " + pointer);
+        arenas.remove(pointer).close();
     }
 
     @Override
@@ -169,7 +187,7 @@ final class EmulatedDevice implements DeviceBackend {
         long[] idx = indices(index);
         for (int r = 0; r < n; r++) {
             for (long j = 0; j < dim; j++) {
-                float v = idx[r] >= 0 && idx[r] < rows ? Elem.getF(a.storage, a.offset + idx[r] * dim + j) : Float.NaN;
+                float v = idx[r] >= 0 && idx[r] < rows ? (float) Elem.get(a.storage, a.dtype, a.offset + idx[r] * dim + j) : Float.NaN;
                 Elem.setF(o.storage, o.offset + r * dim + j, v);
             }
         }
@@ -196,6 +214,23 @@ final class EmulatedDevice implements DeviceBackend {
             long c = idx[(int) i];
             Elem.setF(o.storage, o.offset + i, c >= 0 && c < cols ? Elem.getF(a.storage, a.offset + (i / k) * cols + c) : Float.NaN);
         }
+    }
+
+    @Override
+    public void adamw(Tensor w, Tensor g, Tensor m, Tensor v, long n, OptimizerKernels.AdamWStep s) {
+        OptimizerKernels.adamwHost(view(w), view(g), view(m), view(v), n, s);
+    }
+
+    @Override
+    public void sgd(Tensor w, Tensor g, Tensor buf, long n, OptimizerKernels.SgdStep s) {
+        OptimizerKernels.sgdHost(view(w), view(g), buf == null ? null : view(buf), n, s);
+    }
+
+    @Override
+    public void mlaDecode(Tensor q, Tensor latent, Tensor kRope, Tensor out, long len, double scale) {
+        Tensor keys = Tensor.concat(java.util.List.of(view(latent), view(kRope)), 2).narrow(1, 0, len);   // (B,len,R+P)
+        Tensor p = view(q).matmul(keys.transpose(1, 2)).mul(scale).softmax(-1);                            // (B,H,len)
+        view(out).copyFrom(p.matmul(view(latent).narrow(1, 0, len)));
     }
 
     @Override
