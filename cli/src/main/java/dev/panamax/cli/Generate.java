@@ -4,6 +4,7 @@ import dev.panamax.moe.DeepSeekModel;
 import dev.panamax.moe.Generator;
 import dev.panamax.moe.Mla;
 import dev.panamax.moe.Sampler;
+import dev.panamax.runtime.Device;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -15,8 +16,8 @@ import java.util.Set;
 
 /**
  * {@code panamax generate --model DIR --prompt-ids 1,2,3 --max-new-tokens N [--temperature T]
- * [--top-p P] [--top-k K] [--seed S] [--stop ID,...] [--naive]}: prints the generated ids and
- * tokens/s.
+ * [--top-p P] [--top-k K] [--seed S] [--stop ID,...] [--naive] [--device cpu|cuda|cuda:N]}: prints the
+ * generated ids and tokens/s.
  */
 final class Generate {
     private Generate() {
@@ -30,6 +31,7 @@ final class Generate {
         long seed = 0;
         Set<Long> stop = new HashSet<>();
         Mla.Path path = Mla.ABSORBED;
+        Device device = Device.CPU;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--naive")) {
@@ -48,16 +50,21 @@ final class Generate {
                     case "--top-k" -> topK = Integer.parseInt(v);
                     case "--seed" -> seed = Long.parseLong(v);
                     case "--stop" -> Arrays.stream(ids(v)).forEach(stop::add);
+                    case "--device" -> device = Device.parse(v);
                     default -> throw new Main.UsageException("unknown option " + a);
                 }
             } catch (NumberFormatException e) {
                 throw new Main.UsageException("option " + a + ": not a number: " + v);
+            } catch (IllegalArgumentException e) {
+                throw new Main.UsageException("option " + a + ": " + e.getMessage());
             }
         }
         if (model == null) throw new Main.UsageException("--model DIR is required");
         if (prompt == null || prompt.length == 0) throw new Main.UsageException("--prompt-ids 1,2,3 is required");
+        String why = device.unavailableReason();
+        if (why != null) throw new IllegalArgumentException("--device " + device + ": " + why);
         Sampler sampler = temperature == 0 ? Sampler.greedy() : Sampler.of(temperature, topK, topP, seed);
-        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); DeepSeekModel m = DeepSeekModel.load(model, false)) {
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); DeepSeekModel m = DeepSeekModel.load(model, false, device)) {
             for (long id : prompt) {
                 if (id < 0 || id >= m.config().vocabSize()) throw new IllegalArgumentException("prompt id " + id + " is outside the vocabulary of " + m.config().vocabSize());
             }

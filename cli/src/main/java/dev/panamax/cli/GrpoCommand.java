@@ -2,6 +2,7 @@ package dev.panamax.cli;
 
 import dev.panamax.grpo.GrpoConfig;
 import dev.panamax.grpo.R1ZeroDemo;
+import dev.panamax.runtime.Device;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -25,6 +26,7 @@ final class GrpoCommand {
         long seed = d.seed();
         Path outDir = Path.of("panamax-out");
         String task = "addition";
+        Device device = d.device();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--resume")) {
@@ -49,6 +51,7 @@ final class GrpoCommand {
                     case "--eval" -> eval = Integer.parseInt(v);
                     case "--out" -> outDir = Path.of(v);
                     case "--checkpoint-every" -> checkpointEvery = Integer.parseInt(v);
+                    case "--device" -> device = Device.parse(v);
                     default -> throw new Main.UsageException("unknown option " + a);
                 }
             } catch (NumberFormatException e) {
@@ -58,9 +61,11 @@ final class GrpoCommand {
             }
         }
         if (!task.equals("addition")) throw new Main.UsageException("unknown task \"" + task + "\" (available: addition)");
-        if (demo) out.println("Panamax demo: R1-Zero in miniature (DeepSeek-V3 architecture, GRPO, rule-based rewards), on the CPU");
+        String why = device.unavailableReason();
+        if (why != null) throw new IllegalArgumentException("--device " + device + ": " + why);
+        if (demo) out.println("Panamax demo: R1-Zero in miniature (DeepSeek-V3 architecture, GRPO, rule-based rewards), on " + (device.isDevice() ? device : "the CPU"));
         long t0 = System.nanoTime();
-        R1ZeroDemo.Result r = R1ZeroDemo.run(new R1ZeroDemo.Settings(sft, steps, prompts, group, beta, epsilon, epsilonHigh, loss, lr, seed, eval, checkpointEvery, resume), outDir, out);
+        R1ZeroDemo.Result r = R1ZeroDemo.run(new R1ZeroDemo.Settings(sft, steps, prompts, group, beta, epsilon, epsilonHigh, loss, lr, seed, eval, checkpointEvery, resume, device), outDir, out);
         out.printf(Locale.ROOT, "GRPO raised held-out accuracy by %.1f points in %.0f s%n", 100 * (r.accuracyAfter() - r.accuracyBefore()), (System.nanoTime() - t0) / 1e9);
         return 0;
     }

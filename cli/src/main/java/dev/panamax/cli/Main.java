@@ -73,18 +73,19 @@ public final class Main {
                 usage: panamax <command> [options] [--verbose]
 
                 commands:
-                  demo                 the main job: R1-Zero in miniature (supervised warm-up, then GRPO on two-digit
+                  demo [--device D]    the main job: R1-Zero in miniature (supervised warm-up, then GRPO on two-digit
                                        addition); prints held-out accuracy before and after GRPO, writes
                                        panamax-out/metrics.jsonl, chart.svg and final/ (a checkpoint)
                   grpo [--steps N --warmup-steps N --prompts P --group-size G --beta B --epsilon E --epsilon-high E
                         --loss-type grpo|bnpo|dr_grpo|dapo
-                        --lr LR --seed S --eval N --out DIR --checkpoint-every N --resume --task addition]
+                        --lr LR --seed S --eval N --out DIR --checkpoint-every N --resume --task addition
+                        --device cpu|cuda|cuda:N]
                                        the same trainer with your settings
                   smoke [--model DIR]  short smoke job: load a reference checkpoint, benchmark matmul
                   inspect PATH         list the tensors (name, dtype, shape, bytes) of a safetensors file or checkpoint folder,
                                        and the main fields of its config.json
                   generate --model DIR --prompt-ids 1,2,3 --max-new-tokens N [--temperature T --top-p P --top-k K
-                           --seed S --stop ID,... --naive]
+                           --seed S --stop ID,... --naive --device cpu|cuda|cuda:N]
                                        generate with a DeepSeek-V3 checkpoint; prints the ids and tokens/s
                   info                 Java version, threads, kernels, CUDA availability
 

@@ -29,6 +29,9 @@ import java.util.SplittableRandom;
  *       optionally the auxiliary-loss-free expert-bias update;</li>
  *   <li>a non-finite loss or gradient norm skips the update and is reported.</li>
  * </ol>
+ * Everything runs on the policy's device (see {@link DeepSeekModel#load(Path, boolean, dev.panamax.runtime.Device)}):
+ * rollouts with the cache there, the reference copy, the loss and its backward, and the
+ * optimiser state and update; rewards are scored on the host from the decoded text.
  * Departures from the paper: the KL term is TRL's k3 estimator added per token, and the clip
  * may be asymmetric (DAPO); sampling is on the fly, no replay buffer.
  */
@@ -84,9 +87,9 @@ public final class GrpoTrainer implements AutoCloseable {
         this.schedule = LrSchedule.warmupCosine(opts.lr(), opts.warmupSteps(), Math.max(opts.totalSteps(), opts.warmupSteps()), opts.lr() * 0.1);
     }
 
-    /** A frozen copy of a model (the reference policy). */
+    /** A frozen copy of a model (the reference policy), on the model's device. */
     static DeepSeekModel copyOf(DeepSeekModel m) {
-        DeepSeekModel c = DeepSeekModel.random(m.config(), 0, dev.panamax.runtime.DType.F32);
+        DeepSeekModel c = DeepSeekModel.random(m.config(), 0, dev.panamax.runtime.DType.F32, m.device());
         c.loadStateDict(m.stateDict());
         c.requiresGrad(false);
         return c;

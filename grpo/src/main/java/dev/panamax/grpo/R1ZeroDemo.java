@@ -7,6 +7,7 @@ import dev.panamax.moe.Mla;
 import dev.panamax.moe.Sampler;
 import dev.panamax.runtime.Autograd;
 import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Functional;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
@@ -28,7 +29,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
- * R1-Zero in miniature, on the CPU, from scratch: a tiny DeepSeek-V3 model (MLA, a dense layer
+ * R1-Zero in miniature, from scratch (on the CPU, or on a GPU with {@link Settings#device()}): a tiny DeepSeek-V3 model (MLA, a dense layer
  * and a DeepSeekMoE layer with shared and routed experts, sigmoid routing with the balancing bias)
  * and a character tokenizer learn two-digit addition ({@link ArithmeticTask}).
  * <ol>
@@ -60,12 +61,19 @@ public final class R1ZeroDemo {
      * @param evalProblems held-out problems evaluated
      * @param checkpointEvery GRPO steps between checkpoints (outDir/checkpoint.safetensors, written atomically)
      * @param resume       continue from outDir/checkpoint.safetensors when it exists (skips the warm-up)
+     * @param device       where the model, its training and its sampling run
      */
     public record Settings(int sftSteps, int grpoSteps, int prompts, int group, double beta, double epsilon, double epsilonHigh,
-                           GrpoConfig.LossType lossType, double lr, long seed, int evalProblems, int checkpointEvery, boolean resume) {
+                           GrpoConfig.LossType lossType, double lr, long seed, int evalProblems, int checkpointEvery, boolean resume,
+                           Device device) {
         /** The settings of {@code panamax demo}. */
         public static Settings defaults() {
-            return new Settings(500, 400, 16, 8, 0.01, 0.2, 0.28, GrpoConfig.LossType.DAPO, 3e-4, 7, 300, 50, false);
+            return new Settings(500, 400, 16, 8, 0.01, 0.2, 0.28, GrpoConfig.LossType.DAPO, 3e-4, 7, 300, 50, false, Device.CPU);
+        }
+
+        /** These settings on another device. */
+        public Settings on(Device d) {
+            return new Settings(sftSteps, grpoSteps, prompts, group, beta, epsilon, epsilonHigh, lossType, lr, seed, evalProblems, checkpointEvery, resume, d);
         }
     }
 
@@ -98,9 +106,9 @@ public final class R1ZeroDemo {
         CharTokenizer tok = new CharTokenizer(ArithmeticTask.ALPHABET);
         ArithmeticTask task = new ArithmeticTask();
         DeepSeekConfig cfg = modelConfig(tok.vocabSize());
-        try (DeepSeekModel model = DeepSeekModel.random(cfg, s.seed(), DType.F32)) {
-            out.printf(Locale.ROOT, "model: DeepSeek-V3 architecture, %,d parameters (MLA, 1 dense + 1 MoE layer: %d routed experts top-%d + %d shared)%n",
-                    model.parameterCount(), cfg.nRoutedExperts(), cfg.numExpertsPerTok(), cfg.nSharedExperts());
+        try (DeepSeekModel model = DeepSeekModel.random(cfg, s.seed(), DType.F32, s.device())) {
+            out.printf(Locale.ROOT, "model: DeepSeek-V3 architecture, %,d parameters (MLA, 1 dense + 1 MoE layer: %d routed experts top-%d + %d shared), on %s%n",
+                    model.parameterCount(), cfg.nRoutedExperts(), cfg.numExpertsPerTok(), cfg.nSharedExperts(), s.device());
             out.printf(Locale.ROOT, "task: two-digit addition, %d training / %d held-out problems%n", task.train().size(), task.heldOut().size());
             List<ArithmeticTask.Problem> eval = task.heldOut().subList(0, Math.min(s.evalProblems(), task.heldOut().size()));
             Path ckFile = outDir.resolve("checkpoint.safetensors");

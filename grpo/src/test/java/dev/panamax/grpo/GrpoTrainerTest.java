@@ -67,7 +67,7 @@ class GrpoTrainerTest {
         DeepSeekModel m = DeepSeekModel.random(R1ZeroDemo.modelConfig(new CharTokenizer(ArithmeticTask.ALPHABET).vocabSize()), seed, DType.F32);
         if (steps == 0) return m;
         R1ZeroDemo.warmup(m, new CharTokenizer(ArithmeticTask.ALPHABET), new ArithmeticTask(),
-                new R1ZeroDemo.Settings(steps, 0, 8, 8, 0, 0.2, 0.2, GrpoConfig.LossType.DAPO, 1e-3, seed, 0, 0, false), new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+                new R1ZeroDemo.Settings(steps, 0, 8, 8, 0, 0.2, 0.2, GrpoConfig.LossType.DAPO, 1e-3, seed, 0, 0, false, dev.panamax.runtime.Device.CPU), new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         return m;
     }
 
@@ -158,7 +158,7 @@ class GrpoTrainerTest {
     /** A short demo run writes the metrics, the chart and a checkpoint that loads as a model. */
     @Test
     void demoWritesMetricsChartAndALoadableCheckpoint(@TempDir Path dir) throws Exception {
-        R1ZeroDemo.Settings s = new R1ZeroDemo.Settings(20, 3, 4, 4, 0.01, 0.2, 0.28, GrpoConfig.LossType.GRPO, 3e-4, 1, 20, 2, false);
+        R1ZeroDemo.Settings s = new R1ZeroDemo.Settings(20, 3, 4, 4, 0.01, 0.2, 0.28, GrpoConfig.LossType.GRPO, 3e-4, 1, 20, 2, false, dev.panamax.runtime.Device.CPU);
         R1ZeroDemo.Result r = R1ZeroDemo.run(s, dir, new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         assertThat(Files.readAllLines(dir.resolve("metrics.jsonl"))).hasSize(3).allSatisfy(l -> assertThat(l).contains("\"reward\"").contains("\"kl\""));
         assertThat(Files.readString(dir.resolve("chart.svg"))).startsWith("<svg").contains("polyline");
@@ -168,7 +168,7 @@ class GrpoTrainerTest {
         }
         assertThat(r.accuracyBefore()).isBetween(0.0, 1.0);
         // resuming continues from the last checkpoint (step 2) to the new end, keeping the earlier metrics
-        R1ZeroDemo.Result again = R1ZeroDemo.run(new R1ZeroDemo.Settings(20, 4, 4, 4, 0.01, 0.2, 0.28, GrpoConfig.LossType.GRPO, 3e-4, 1, 20, 2, true), dir,
+        R1ZeroDemo.Result again = R1ZeroDemo.run(new R1ZeroDemo.Settings(20, 4, 4, 4, 0.01, 0.2, 0.28, GrpoConfig.LossType.GRPO, 3e-4, 1, 20, 2, true, dev.panamax.runtime.Device.CPU), dir,
                 new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         assertThat(again.accuracyBefore()).isEqualTo(r.accuracyBefore());
         assertThat(Files.readAllLines(dir.resolve("metrics.jsonl"))).hasSize(4);

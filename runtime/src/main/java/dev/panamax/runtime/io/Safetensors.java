@@ -1,5 +1,8 @@
 package dev.panamax.runtime.io;
 
+import dev.panamax.runtime.Autograd;
+import dev.panamax.runtime.Device;
+import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
 
 import java.io.IOException;
@@ -64,13 +67,16 @@ public final class Safetensors {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 writeFully(ch, head);
                 for (Tensor t : order) {
-                    Tensor c = t.contiguous();
-                    long bytes = c.byteSize();
-                    long base = c.storageOffset() * c.dtype().byteSize();
-                    MemorySegment seg = c.segment();
-                    for (long off = 0; off < bytes; off += 1 << 30) {
-                        long len = Math.min(1 << 30, bytes - off);
-                        writeFully(ch, seg.asSlice(base + off, len).asByteBuffer());
+                    // tensors on a GPU are written through a host copy, freed after each tensor
+                    try (Autograd.NoGrad ng = Autograd.noGrad(); Scope staging = Scope.open()) {
+                        Tensor c = t.to(Device.CPU).contiguous();
+                        long bytes = c.byteSize();
+                        long base = c.storageOffset() * c.dtype().byteSize();
+                        MemorySegment seg = c.segment();
+                        for (long off = 0; off < bytes; off += 1 << 30) {
+                            long len = Math.min(1 << 30, bytes - off);
+                            writeFully(ch, seg.asSlice(base + off, len).asByteBuffer());
+                        }
                     }
                 }
                 ch.force(true);
