@@ -72,6 +72,17 @@ class CliTest {
         Result again = run("generate", "--model", referenceCase().toString(), "--prompt-ids", "1,2,3", "--max-new-tokens", "5",
                 "--temperature", "0.8", "--top-p", "0.9", "--seed", "4", "--naive");
         assertThat(again.out.lines().findFirst()).isEqualTo(r.out.lines().findFirst());
+        // the same generation with the model on a (host-emulated) device, and a clear refusal of an unusable one
+        Result onDevice = run("generate", "--model", referenceCase().toString(), "--prompt-ids", "1,2,3", "--max-new-tokens", "5",
+                "--temperature", "0.8", "--top-p", "0.9", "--seed", "4", "--device", "emulated");
+        assertThat(onDevice.status).as(onDevice.err).isZero();
+        assertThat(onDevice.out.lines().findFirst()).isEqualTo(r.out.lines().findFirst());
+        assertThat(run("generate", "--model", referenceCase().toString(), "--prompt-ids", "1", "--device", "tpu").status).isEqualTo(2);
+        if (!dev.panamax.runtime.Device.cuda().isAvailable()) {
+            Result noGpu = run("generate", "--model", referenceCase().toString(), "--prompt-ids", "1", "--device", "cuda");
+            assertThat(noGpu.status).isEqualTo(1);
+            assertThat(noGpu.err).contains("--device cuda:0");
+        }
         assertThat(run("generate", "--model", referenceCase().toString(), "--prompt-ids", "999").status).isEqualTo(1);
         assertThat(run("generate", "--prompt-ids", "1").status).isEqualTo(2);
     }

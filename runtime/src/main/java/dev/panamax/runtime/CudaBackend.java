@@ -1,5 +1,6 @@
 package dev.panamax.runtime;
 
+import dev.panamax.cuda.Cublas;
 import dev.panamax.cuda.Cuda;
 import dev.panamax.runtime.gpu.GpuDevice;
 
@@ -18,6 +19,8 @@ import java.util.concurrent.ConcurrentHashMap;
 final class CudaBackend implements DeviceBackend {
     private static final ConcurrentHashMap<Integer, CudaBackend> OPEN = new ConcurrentHashMap<>();
     private static final int THREADS = 256;
+    /** Rows of the left operand up to which 16-bit weights go through gemv.cu rather than widening plus Sgemm. */
+    static final int GEMV_ROWS = 8;
     /** Broadcast struct of elementwise.cu: int ndim (padded to 8), then size, sa, sb of 8 i64 each. */
     private static final int MAX_DIMS = 8;
     private static final long STRUCT_BYTES = 8 + 3L * MAX_DIMS * 8;
@@ -191,6 +194,12 @@ final class CudaBackend implements DeviceBackend {
     public void copy(Tensor src, Tensor dst) {
         long n = dst.numel();
         if (n == 0) return;
+        if (src.dtype == dst.dtype && src.isContiguous() && dst.isContiguous() && src.numel() == n) {
+            // a plain block: the copy engine's device-to-device memcpy
+            gpu.makeCurrent();
+            Cuda.copyOnDevice(at(dst, 0), at(src, 0), n * dst.dtype.byteSize(), gpu.stream());
+            return;
+        }
         try (Arena a = Arena.ofConfined()) {
             MemorySegment g = geometry(a, dst.dims(), src.shape.strides(), dst.shape.strides());
             launch("elementwise.cu", "copy_strided", n, typeCode(src.dtype), at(src, 0), typeCode(dst.dtype), at(dst, 0), g, n);
@@ -297,12 +306,31 @@ final class CudaBackend implements DeviceBackend {
     @Override
     public void gemm(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, Tensor b, long bOff, long ldb,
                      Tensor c, long cOff, long ldc, boolean accumulate) {
-        requireF32(a, "matmul");
         requireF32(c, "matmul");
         gpu.makeCurrent();
-        long ap = a.devicePointer + aOff * 4, cp = c.devicePointer + cOff * 4;
+        long cp = c.devicePointer + cOff * 4;
         if (k == 0) {
             if (!accumulate) for (int i = 0; i < m; i++) Cuda.memset(cp + (long) i * ldc * 4, (byte) 0, (long) n * 4, gpu.stream());
+            return;
+        }
+        if (a.dtype != DType.F32) {
+            if (a.dtype != b.dtype || (a.dtype != DType.BF16 && a.dtype != DType.F16)) {
+                throw new UnsupportedOperationException("matmul on CUDA takes an F32 left operand, or two of BF16 or F16; got " + a.dtype + " and " + b.dtype);
+            }
+            int type = a.dtype == DType.BF16 ? Cublas.R_16BF : Cublas.R_16F;
+            gpu.cublas().gemmEx(tb, ta, n, m, k, 1f, b.devicePointer + bOff * 2, type, (int) Math.max(1, ldb),
+                    a.devicePointer + aOff * 2, type, (int) Math.max(1, lda), accumulate ? 1f : 0f, cp, Cublas.R_32F, (int) Math.max(1, ldc),
+                    Cublas.COMPUTE_32F);
+            return;
+        }
+        long ap = a.devicePointer + aOff * 4;
+        if (b.dtype != DType.F32 && !ta && tb && m <= GEMV_ROWS) {
+            // decode: a few rows against (n, k) 16-bit weights, read once in their own dtype
+            gpu.makeCurrent();
+            String kernel = b.dtype == DType.BF16 ? "gemv_bf16" : "gemv_f16";
+            int warpsPerBlock = THREADS / 32;
+            gpu.modules().function("gemv.cu", kernel).launch(new int[]{(n + warpsPerBlock - 1) / warpsPerBlock, 1, 1}, new int[]{THREADS, 1, 1}, 0,
+                    gpu.stream(), ap, lda, b.devicePointer + bOff * 2, ldb, cp, ldc, m, n, k, accumulate ? 1 : 0);
             return;
         }
         long bp;

@@ -129,6 +129,15 @@ public final class Device {
         return kind == Kind.EMULATED ? EmulatedDevice.shared() : CudaBackend.get(ordinal);
     }
 
+    /**
+     * Waits until all work queued on this device has finished (for timing; reads of device
+     * memory wait by themselves). Nothing to do for the CPU.
+     */
+    public void synchronize() {
+        DeviceBackend b = backend();
+        if (b != null) b.synchronize();
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof Device d && d.kind == kind && d.ordinal == ordinal;

@@ -53,7 +53,10 @@ interface DeviceBackend {
     /** Sum or max of each of {@code rows} contiguous rows of {@code n} into out (rows). */
     void reduceRows(ReduceOp op, Tensor x, Tensor out, long rows, long n);
 
-    /** The {@link Kernels#sgemm} contract on device memory (b may be F32, BF16 or F16). */
+    /**
+     * The {@link Kernels#sgemm} contract on device memory: a F32 and b F32, BF16 or F16; or a and b
+     * both BF16 or both F16 (F32 accumulation). c is F32.
+     */
     void gemm(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, Tensor b, long bOff, long ldb,
               Tensor c, long cOff, long ldc, boolean accumulate);
 

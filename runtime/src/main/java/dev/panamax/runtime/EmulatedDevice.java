@@ -173,7 +173,12 @@ final class EmulatedDevice implements DeviceBackend {
     @Override
     public void gemm(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, Tensor b, long bOff, long ldb,
                      Tensor c, long cOff, long ldc, boolean accumulate) {
-        ScalarKernels.INSTANCE.sgemm(ta, tb, m, n, k, view(a).storage, aOff, lda, view(b).storage, bOff, ldb, b.dtype,
+        MemorySegment as = view(a).storage;
+        if (a.dtype != DType.F32) {
+            // a 16-bit left operand (with a 16-bit right one, as cuBLAS takes them): widen its whole block, same indices
+            as = new Tensor(as, a.dtype, Shape.of(as.byteSize() / a.dtype.byteSize()), 0, null).to(DType.F32).storage;
+        }
+        ScalarKernels.INSTANCE.sgemm(ta, tb, m, n, k, as, aOff, lda, view(b).storage, bOff, ldb, b.dtype,
                 view(c).storage, cOff, ldc, accumulate);
     }
 

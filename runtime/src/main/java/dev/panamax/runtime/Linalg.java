@@ -65,7 +65,10 @@ final class Linalg {
         if (m > Integer.MAX_VALUE || n > Integer.MAX_VALUE || k > Integer.MAX_VALUE) throw new IllegalArgumentException("matmul dims too large: " + m + "x" + k + "x" + n);
         boolean f64 = out.dtype == DType.F64;
         if (!f64 && out.dtype != DType.F32) throw new IllegalArgumentException("matmul output must be F32 or F64, got " + out.dtype);
-        Tensor x = Elementwise.cast(a, f64 ? DType.F64 : DType.F32);
+        // on a device, two 16-bit operands of one type go to the GPU as they are (cuBLAS GemmEx,
+        // F32 accumulation: the same products as widening both first)
+        boolean sixteen = out.backend != null && !f64 && a.dtype == b.dtype && (a.dtype == DType.BF16 || a.dtype == DType.F16);
+        Tensor x = sixteen ? a : Elementwise.cast(a, f64 ? DType.F64 : DType.F32);
         Tensor y = f64 ? Elementwise.cast(b, DType.F64)
                 : (b.dtype == DType.F32 || b.dtype == DType.BF16 || b.dtype == DType.F16) ? b : b.to(DType.F32);
         long[] ad = Arrays.copyOf(batch, batch.length + 2);

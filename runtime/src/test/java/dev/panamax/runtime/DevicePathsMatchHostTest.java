@@ -153,7 +153,14 @@ class DevicePathsMatchHostTest {
         same("vector", t -> t.get(0).matmul(t.get(1)), r(28, 5), r(29, 5, 4));
         same("row times BF16 weight^T", t -> t.get(0).matmul(t.get(1).to(DType.BF16).t()), r(30, 1, 9), r(31, 6, 9));
         same("rows times F16 weight^T", t -> t.get(0).matmul(t.get(1).to(DType.F16).t()), r(32, 4, 9), r(33, 6, 9));
+        // decode shapes (gemv.cu on CUDA): 16-byte rows, a ragged tail, an unaligned narrowed weight, and one row past the kernel's limit
+        same("8 rows times BF16 weight^T, k 264", t -> t.get(0).matmul(t.get(1).to(DType.BF16).t()), r(84, 8, 264), r(85, 37, 264));
+        same("1 row times F16 weight^T, k 203", t -> t.get(0).matmul(t.get(1).to(DType.F16).t()), r(86, 1, 203), r(87, 5, 203));
+        same("2 rows times narrowed BF16 weight^T", t -> t.get(0).matmul(t.get(1).to(DType.BF16).narrow(1, 3, 200).t()), r(88, 2, 200), r(89, 6, 264));
+        same("9 rows times BF16 weight^T", t -> t.get(0).matmul(t.get(1).to(DType.BF16).t()), r(81, 9, 64), r(82, 11, 64));
         same("host weight", t -> t.get(0).matmul(r(34, 7, 2)), r(35, 3, 7));
+        same("BF16 times BF16^T", t -> t.get(0).to(DType.BF16).matmul(t.get(1).to(DType.BF16).t()), r(38, 5, 9), r(39, 6, 9));
+        same("F16 times F16, batched", t -> t.get(0).to(DType.F16).matmul(t.get(1).to(DType.F16)), r(18, 2, 3, 9), r(19, 2, 9, 4));
         Tensor out = Tensor.zeros(DType.F32, 5, 3).to(DEV);
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             r(36, 5, 7).to(DEV).matmulInto(r(37, 7, 3).to(DEV), out);

@@ -13,7 +13,7 @@ import java.util.List;
  */
 public final class CudaSources {
     /** Every kernel file. */
-    public static final List<String> FILES = List.of("elementwise.cu", "reduce.cu", "rope.cu", "embedding.cu", "moe.cu", "mla_decode.cu", "optim.cu");
+    public static final List<String> FILES = List.of("elementwise.cu", "reduce.cu", "rope.cu", "embedding.cu", "moe.cu", "mla_decode.cu", "optim.cu", "gemv.cu");
     /** The header the kernel files include. */
     public static final String COMMON = "common.cuh";
 

@@ -1,0 +1,230 @@
+package dev.panamax.bench;
+
+import dev.panamax.moe.DeepSeekConfig;
+import dev.panamax.moe.DeepSeekModel;
+import dev.panamax.moe.KvCache;
+import dev.panamax.moe.Mla;
+import dev.panamax.runtime.Autograd;
+import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Device;
+import dev.panamax.runtime.Functional;
+import dev.panamax.runtime.Parallel;
+import dev.panamax.runtime.Tensor;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The GPU hot paths (they need an NVIDIA GPU; without one every trial fails at setup with the
+ * reason), each with its baseline in the same run:
+ * <ul>
+ *   <li>{@code gemm}: square F32 and BF16 matmul (4096, 8192) through {@link Tensor#matmulInto} on
+ *       the GPU (cuBLAS Sgemm; GemmEx with BF16 inputs and F32 accumulation). The anchor is
+ *       {@code torch.matmul} on the same GPU, timed by {@code bench/gpu/torch_matmul.py}, which
+ *       {@code bench/gpu/run.sh} runs beside this;</li>
+ *   <li>{@code mlaDecode}: the absorbed-MLA decode kernel ({@link Functional#latentAttentionDecode})
+ *       over an F32 cache of latent 512 + rope 64, batch 64 and 128, 1024 to 8192 positions, 16
+ *       and 128 heads, against {@code deviceCopy}, a device-to-device copy of 1 GiB that gives the
+ *       bandwidth bound;</li>
+ *   <li>{@code decodeToken}: whole-model decode of the V2-Lite-shaped model of
+ *       {@link DeepSeekBench} after a 256-token prefill, on the GPU and on the CPU in the same run.</li>
+ * </ul>
+ * Every timed op ends with {@link Device#synchronize()}, so the time is the GPU's, not the launch's.
+ * {@link Ratios} turns the JSON result into TFLOP/s, GB/s and the ratios of bench/RESULTS.md.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+public class GpuBench {
+    static final Device GPU = Device.cuda();
+
+    /** The GPU, or a clear failure of the trial naming why it cannot be used. */
+    static Device gpu() {
+        String why = GPU.unavailableReason();
+        if (why != null) throw new IllegalStateException("GpuBench needs a CUDA GPU: " + why);
+        return GPU;
+    }
+
+    /** Seeded A, B (n, n) of a dtype and an F32 C, all on the GPU. */
+    @State(Scope.Benchmark)
+    public static class Gemm {
+        @Param({"F32", "BF16"})
+        public String dtype;
+        @Param({"4096", "8192"})
+        public int n;
+        dev.panamax.runtime.Scope scope;
+        Tensor a, b, c;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            Device d = gpu();
+            DType dt = DType.valueOf(dtype);
+            scope = dev.panamax.runtime.Scope.longLived("gemm");
+            try (var e = scope.enter()) {
+                a = Tensor.placed(Tensor.randn(DType.F32, 1, 1, n, n), d, dt);
+                b = Tensor.placed(Tensor.randn(DType.F32, 2, 1, n, n), d, dt);
+                c = Tensor.zeros(d, DType.F32, n, n);
+            }
+            GPU.synchronize();
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            scope.close();
+        }
+    }
+
+    @Benchmark
+    public Tensor gemm(Gemm g) {
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            g.a.matmulInto(g.b, g.c);
+        }
+        GPU.synchronize();
+        return g.c;
+    }
+
+    /** A filled latent cache and the queries of one decode step, on the GPU. */
+    @State(Scope.Benchmark)
+    public static class Decode {
+        @Param({"64", "128"})
+        public int batch;
+        @Param({"1024", "4096", "8192"})
+        public int len;
+        @Param({"16", "128"})
+        public int heads;
+        static final int LATENT = 512, ROPE = 64;
+        dev.panamax.runtime.Scope scope;
+        Tensor q, latent, kRope;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            Device d = gpu();
+            scope = dev.panamax.runtime.Scope.longLived("mla");
+            try (var e = scope.enter()) {
+                q = Tensor.placed(Tensor.randn(DType.F32, 1, 1, batch, heads, LATENT + ROPE), d, DType.F32);
+                // the cache is filled on the GPU (a host tensor of 128 x 8192 x 512 floats would be 2 GiB)
+                latent = Tensor.zeros(d, DType.F32, batch, len, LATENT);
+                kRope = Tensor.zeros(d, DType.F32, batch, len, ROPE);
+                try (Autograd.NoGrad ng = Autograd.noGrad(); dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open()) {
+                    Tensor pos = Tensor.arange(DType.F32, len).to(d).view(1, len, 1);
+                    latent.copyFrom(pos.mul(1e-3).tanh());
+                    kRope.copyFrom(pos.mul(-2e-3).sigmoid());
+                }
+            }
+            GPU.synchronize();
+        }
+
+        /** Bytes of cache one step reads. */
+        long cacheBytes() {
+            return (long) batch * len * (LATENT + ROPE) * Float.BYTES;
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            scope.close();
+        }
+    }
+
+    @Benchmark
+    public float mlaDecode(Decode s) {
+        try (Autograd.NoGrad ng = Autograd.noGrad(); dev.panamax.runtime.Scope step = dev.panamax.runtime.Scope.open()) {
+            Functional.latentAttentionDecode(s.q, s.latent, s.kRope, s.len, 1 / Math.sqrt(192));
+            GPU.synchronize();
+            return 0;
+        }
+    }
+
+    /** Two 1 GiB device buffers. */
+    @State(Scope.Benchmark)
+    public static class Copy {
+        static final long BYTES = 1L << 30;
+        dev.panamax.runtime.Scope scope;
+        Tensor src, dst;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            Device d = gpu();
+            scope = dev.panamax.runtime.Scope.longLived("copy");
+            try (var e = scope.enter()) {
+                src = Tensor.zeros(d, DType.U8, BYTES);
+                dst = Tensor.zeros(d, DType.U8, BYTES);
+            }
+            GPU.synchronize();
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            scope.close();
+        }
+    }
+
+    @Benchmark
+    public Tensor deviceCopy(Copy c) {
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            c.dst.copyFrom(c.src);
+        }
+        GPU.synchronize();
+        return c.dst;
+    }
+
+    /** The V2-Lite-shaped model in BF16 with its cache after a 256-token prefill, on the GPU or the CPU. */
+    @State(Scope.Benchmark)
+    public static class Model {
+        @Param({"cuda", "cpu"})
+        public String device;
+        static final int PREFILL = 256;
+        Device d;
+        DeepSeekModel model;
+        KvCache cache;
+        dev.panamax.runtime.Scope inputs;
+        Tensor next;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            d = device.equals("cpu") ? Device.CPU : gpu();
+            Parallel.setThreads(Runtime.getRuntime().availableProcessors());
+            DeepSeekConfig cfg = DeepSeekBench.v2LiteShapes();
+            model = DeepSeekModel.random(cfg, 7, DType.BF16, d);
+            cache = new KvCache(cfg, 1, PREFILL + 8, d);
+            long[] ids = new long[PREFILL];
+            for (int i = 0; i < PREFILL; i++) ids[i] = (i * 7919L) % cfg.vocabSize();
+            inputs = dev.panamax.runtime.Scope.longLived("inputs");
+            try (var e = inputs.enter()) {
+                next = Tensor.ofLongs(new long[]{42}, 1, 1);
+            }
+            try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+                model.forward(Tensor.ofLongs(ids, 1, PREFILL), 0, cache, Mla.ABSORBED, true, null);
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            cache.close();
+            model.close();
+            inputs.close();
+        }
+    }
+
+    /** One token: the forward pass and its logits back on the host (what generation needs). */
+    @Benchmark
+    public float decodeToken(Model m) {
+        m.cache.truncate(Model.PREFILL);
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+            return m.model.forward(m.next, Model.PREFILL, m.cache, Mla.ABSORBED, true, null).toFloatArray()[0];
+        }
+    }
+}

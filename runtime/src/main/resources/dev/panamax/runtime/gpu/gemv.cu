@@ -1,0 +1,63 @@
+// Decode-shaped products against 16-bit weights, read in their storage dtype:
+// y[r, j] (+)= sum_k x[r, k] * w[j, k] for r < m (at most GEMV_ROWS), x F32 (m, k) with row stride
+// ldx, w BF16 or F16 (n, k) with row stride ldw, y F32 (m, n) with row stride ldy. The weights
+// are widened in registers (exact) and the sums are F32, the CPU kernels' arithmetic; only the
+// order of the additions differs. One warp per output column j; each lane reads 8 weights (16
+// bytes) at a time when rows are 16-byte aligned, so a warp streams 512 contiguous bytes.
+#include "common.cuh"
+
+#define GEMV_ROWS 8
+
+template <int F16> __device__ __forceinline__ float wide(unsigned short h) { return F16 ? f16_to_f32(h) : bf16_to_f32(h); }
+
+template <int F16>
+__device__ void gemv16(const float* x, i64 ldx, const unsigned short* w, i64 ldw, float* y, i64 ldy, int m, int n, int k, int accumulate) {
+    int j = (int) (((i64) blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
+    if (j >= n) return;
+    const unsigned short* wr = w + (i64) j * ldw;
+    float acc[GEMV_ROWS];
+    for (int r = 0; r < GEMV_ROWS; r++) acc[r] = 0.f;
+    int vecEnd = 0;
+    if ((ldw & 7) == 0 && (((unsigned long long) w) & 15) == 0) {
+        vecEnd = k & ~7;
+        for (int kk = lane * 8; kk < vecEnd; kk += 256) {
+            uint4 packed = *reinterpret_cast<const uint4*>(wr + kk);
+            unsigned int words[4] = {packed.x, packed.y, packed.z, packed.w};
+            float wv[8];
+            for (int q = 0; q < 4; q++) {
+                wv[2 * q] = wide<F16>((unsigned short) (words[q] & 0xffffu));
+                wv[2 * q + 1] = wide<F16>((unsigned short) (words[q] >> 16));
+            }
+            for (int r = 0; r < GEMV_ROWS; r++) {
+                if (r >= m) break;
+                const float* xr = x + (i64) r * ldx + kk;
+                float s = acc[r];
+                for (int q = 0; q < 8; q++) s += xr[q] * wv[q];
+                acc[r] = s;
+            }
+        }
+    }
+    for (int kk = vecEnd + lane; kk < k; kk += 32) {
+        float wv = wide<F16>(wr[kk]);
+        for (int r = 0; r < GEMV_ROWS; r++) {
+            if (r >= m) break;
+            acc[r] += x[(i64) r * ldx + kk] * wv;
+        }
+    }
+    for (int r = 0; r < GEMV_ROWS; r++) {
+        if (r >= m) break;
+        float s = warp_sum(acc[r]);
+        if (lane == 0) {
+            float* out = y + (i64) r * ldy + j;
+            *out = accumulate ? *out + s : s;
+        }
+    }
+}
+
+extern "C" __global__ void gemv_bf16(const float* x, i64 ldx, const unsigned short* w, i64 ldw, float* y, i64 ldy, int m, int n, int k, int accumulate) {
+    gemv16<0>(x, ldx, w, ldw, y, ldy, m, n, k, accumulate);
+}
+
+extern "C" __global__ void gemv_f16(const float* x, i64 ldx, const unsigned short* w, i64 ldw, float* y, i64 ldy, int m, int n, int k, int accumulate) {
+    gemv16<1>(x, ldx, w, ldw, y, ldy, m, n, k, accumulate);
+}
