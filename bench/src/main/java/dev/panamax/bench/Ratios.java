@@ -14,7 +14,8 @@ import java.util.Map;
  * Turns a JMH JSON result ({@code -rf json -rff FILE}) of {@link MatmulBench} into the rates and
  * ratios that bench/RESULTS.md records: GFLOP/s and ours/OpenBLAS for SGEMM, 2-thread scaling,
  * GB/s of weights read for matrix-vector products and their fraction of the copy bandwidth
- * measured in the same run. Usage: {@code java -cp benchmarks.jar dev.panamax.bench.Ratios FILE}.
+ * measured in the same run; and, for {@link GpuBench}, the GPU tables of {@link #gpuTables}. Usage:
+ * {@code java -cp benchmarks.jar dev.panamax.bench.Ratios FILE [TORCH_MATMUL_JSON]}.
  */
 public final class Ratios {
     private Ratios() {
@@ -28,11 +29,12 @@ public final class Ratios {
 
     /** Prints the tables. */
     public static void main(String[] args) throws IOException {
-        if (args.length != 1) {
-            System.err.println("usage: Ratios JMH_RESULT.json");
+        if (args.length != 1 && args.length != 2) {
+            System.err.println("usage: Ratios JMH_RESULT.json [TORCH_MATMUL.json]");
             System.exit(2);
         }
         List<Row> rows = read(Path.of(args[0]));
+        System.out.print(gpuTables(rows, args.length == 2 ? Path.of(args[1]) : null));
         Map<String, Row> by = new LinkedHashMap<>();
         for (Row r : rows) by.put(key(r.bench, r.params), r);
         StringBuilder out = new StringBuilder();
@@ -75,6 +77,64 @@ public final class Ratios {
         Row gs = by.get(key("gemvBf16Scalar", Map.of("shape", "7168x2048")));
         if (gs != null) out.append(String.format(Locale.ROOT, "%nScalar BF16 matrix-vector 1x7168x2048: %.2f GB/s.%n", gbs(2.0 * 7168 * 2048, gs)));
         System.out.print(out);
+    }
+
+    /**
+     * The {@link GpuBench} tables (empty when the result has none of its rows): GEMM TFLOP/s and
+     * ours/torch (torch's times from {@code bench/gpu/torch_matmul.py}'s JSON, when given), MLA
+     * decode GB/s of cache read against the device copy, and whole-model decode GPU versus CPU.
+     */
+    @SuppressWarnings("unchecked")
+    static String gpuTables(List<Row> rows, Path torchFile) throws IOException {
+        Map<String, Row> by = new LinkedHashMap<>();
+        for (Row r : rows) by.put(key(r.bench, r.params), r);
+        Map<String, Double> torchMs = new LinkedHashMap<>();
+        if (torchFile != null) {
+            for (Object o : (List<Object>) Json.parse(Files.readString(torchFile))) {
+                Map<String, Object> m = (Map<String, Object>) o;
+                torchMs.put(m.get("dtype") + "/" + ((Number) m.get("n")).intValue(), ((Number) m.get("ms")).doubleValue());
+            }
+        }
+        StringBuilder out = new StringBuilder();
+        boolean header = false;
+        for (String dt : new String[]{"F32", "BF16"}) {
+            for (String n : new String[]{"4096", "8192"}) {
+                Row ours = by.get(key("gemm", Map.of("dtype", dt, "n", n)));
+                if (ours == null) continue;
+                if (!header) out.append("| GPU GEMM | n | ours TFLOP/s | torch.matmul TFLOP/s | ours / torch |\n|---|---|---|---|---|\n");
+                header = true;
+                double flops = 2.0 * Math.pow(Double.parseDouble(n), 3);
+                Double t = torchMs.get(dt + "/" + n);
+                double oursT = gflops(flops, ours) / 1e3, torchT = t == null ? Double.NaN : flops / (t * 1e-3) / 1e12;
+                out.append(String.format(Locale.ROOT, "| %s | %s | %.1f | %s | %s |%n", dt, n, oursT, fmt(torchT),
+                        t == null ? "n/a" : String.format(Locale.ROOT, "%.2f", oursT / torchT)));
+            }
+        }
+        Row copy = by.get(key("deviceCopy", Map.of()));
+        double copyBw = copy == null ? Double.NaN : gbs(2.0 * (1L << 30), copy);
+        header = false;
+        for (String b : new String[]{"64", "128"}) {
+            for (String h : new String[]{"16", "128"}) {
+                for (String len : new String[]{"1024", "4096", "8192"}) {
+                    Row r = by.get(key("mlaDecode", Map.of("batch", b, "heads", h, "len", len)));
+                    if (r == null) continue;
+                    if (!header) out.append("\n| MLA decode batch | heads | cache len | GB/s of cache | device copy GB/s | fraction of copy |\n|---|---|---|---|---|---|\n");
+                    header = true;
+                    double bw = gbs(Double.parseDouble(b) * Double.parseDouble(len) * (512 + 64) * 4, r);
+                    out.append(String.format(Locale.ROOT, "| %s | %s | %s | %.0f | %s | %.2f |%n", b, h, len, bw, fmt(copyBw), bw / copyBw));
+                }
+            }
+        }
+        Row gpu = by.get(key("decodeToken", Map.of("device", "cuda"))), cpu = by.get(key("decodeToken", Map.of("device", "cpu")));
+        if (gpu != null || cpu != null) {
+            out.append("\n| whole-model decode (V2-Lite shapes, BF16) | ms/token | tokens/s |\n|---|---|---|\n");
+            for (Row r : new Row[]{gpu, cpu}) {
+                if (r != null) out.append(String.format(Locale.ROOT, "| %s | %.2f | %.1f |%n", r.p("device"), r.usPerOp / 1e3, 1e6 / r.usPerOp));
+            }
+            if (gpu != null && cpu != null) out.append(String.format(Locale.ROOT, "%nGPU / CPU decode speed: %.1fx%n", cpu.usPerOp / gpu.usPerOp));
+        }
+        if (out.length() > 0) out.append('\n');
+        return out.toString();
     }
 
     private static String fmt(double v) {
