@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU benchmarks with their anchors, on a machine with an NVIDIA GPU:
 #   1. torch.matmul at the GEMM shapes (bench/gpu/torch_matmul.py), the anchor of GpuBench.gemm;
-#   2. GpuBench under JMH (GEMM, MLA decode against a device copy, whole-model decode GPU vs CPU);
+#   2. GpuBench under JMH (GEMM, MLA decode against a device copy) and DeepSeekBench.decodeToken on
+#      the GPU and the CPU (BF16 weights, all cores);
 #   3. Ratios over both, printing the tables recorded in bench/RESULTS.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
 #   JAVA (default: $JAVA_HOME/bin/java, else java) must be a JDK 25 runtime; PYTHON (default
@@ -18,5 +19,7 @@ python="${PYTHON:-python3}"
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt" || true
 "$python" "$here/torch_matmul.py" "$out/torch_matmul.json"
-"$java" --add-modules jdk.incubator.vector -jar "$jar" 'GpuBench' -rf json -rff "$out/gpu.json" "$@" | tee "$out/jmh.txt"
+threads="$(nproc)"
+"$java" --add-modules jdk.incubator.vector -jar "$jar" 'GpuBench|DeepSeekBench.decodeToken' \
+    -p device=cuda,cpu -p dtype=BF16 -p threads="$threads" -rf json -rff "$out/gpu.json" "$@" | tee "$out/jmh.txt"
 "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/gpu.json" "$out/torch_matmul.json" | tee "$out/tables.md"

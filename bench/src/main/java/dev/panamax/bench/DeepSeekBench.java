@@ -7,6 +7,7 @@ import dev.panamax.moe.Mla;
 import dev.panamax.moe.MoE;
 import dev.panamax.runtime.Autograd;
 import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Parallel;
 import dev.panamax.runtime.Tensor;
 import dev.panamax.runtime.io.ConfigJson;
@@ -78,6 +79,9 @@ public class DeepSeekBench {
         public String dtype;
         @Param({"2"})
         public int threads;
+        /** Where the model runs: {@code cpu}, or {@code cuda} for {@link GpuBench}'s GPU-versus-CPU decode. */
+        @Param({"cpu"})
+        public String device;
         DeepSeekModel model;
         dev.panamax.runtime.Scope inputs;
         KvCache cache;
@@ -88,9 +92,11 @@ public class DeepSeekBench {
         public void setup() {
             Parallel.setThreads(threads);
             DeepSeekConfig cfg = v2LiteShapes();
-            model = DeepSeekModel.random(cfg, 7, DType.valueOf(dtype));
+            Device d = Device.parse(device);
+            if (d.isDevice()) GpuBench.gpu();   // fails the trial with the reason when there is no GPU
+            model = DeepSeekModel.random(cfg, 7, DType.valueOf(dtype), d);
             model.requiresGrad(false);
-            cache = new KvCache(cfg, 1, PREFILL + 8);
+            cache = new KvCache(cfg, 1, PREFILL + 8, d);
             long[] ids = new long[PREFILL];
             for (int i = 0; i < PREFILL; i++) ids[i] = (i * 7919L) % cfg.vocabSize();
             inputs = dev.panamax.runtime.Scope.longLived("inputs");

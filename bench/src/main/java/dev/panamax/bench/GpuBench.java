@@ -1,14 +1,9 @@
 package dev.panamax.bench;
 
-import dev.panamax.moe.DeepSeekConfig;
-import dev.panamax.moe.DeepSeekModel;
-import dev.panamax.moe.KvCache;
-import dev.panamax.moe.Mla;
 import dev.panamax.runtime.Autograd;
 import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Functional;
-import dev.panamax.runtime.Parallel;
 import dev.panamax.runtime.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -38,8 +33,9 @@ import java.util.concurrent.TimeUnit;
  *       over an F32 cache of latent 512 + rope 64, batch 64 and 128, 1024 to 8192 positions, 16
  *       and 128 heads, against {@code deviceCopy}, a device-to-device copy of 1 GiB that gives the
  *       bandwidth bound;</li>
- *   <li>{@code decodeToken}: whole-model decode of the V2-Lite-shaped model of
- *       {@link DeepSeekBench} after a 256-token prefill, on the GPU and on the CPU in the same run.</li>
+ *   <li>whole-model decode, GPU versus CPU: {@link DeepSeekBench#decodeToken} with
+ *       {@code -p device=cuda,cpu -p dtype=BF16} (the V2-Lite-shaped model after a 256-token
+ *       prefill), run by {@code bench/gpu/run.sh} in the same invocation.</li>
  * </ul>
  * Every timed op ends with {@link Device#synchronize()}, so the time is the GPU's, not the launch's.
  * {@link Ratios} turns the JSON result into TFLOP/s, GB/s and the ratios of bench/RESULTS.md.
@@ -179,52 +175,5 @@ public class GpuBench {
         }
         GPU.synchronize();
         return c.dst;
-    }
-
-    /** The V2-Lite-shaped model in BF16 with its cache after a 256-token prefill, on the GPU or the CPU. */
-    @State(Scope.Benchmark)
-    public static class Model {
-        @Param({"cuda", "cpu"})
-        public String device;
-        static final int PREFILL = 256;
-        Device d;
-        DeepSeekModel model;
-        KvCache cache;
-        dev.panamax.runtime.Scope inputs;
-        Tensor next;
-
-        @Setup(Level.Trial)
-        public void setup() {
-            d = device.equals("cpu") ? Device.CPU : gpu();
-            Parallel.setThreads(Runtime.getRuntime().availableProcessors());
-            DeepSeekConfig cfg = DeepSeekBench.v2LiteShapes();
-            model = DeepSeekModel.random(cfg, 7, DType.BF16, d);
-            cache = new KvCache(cfg, 1, PREFILL + 8, d);
-            long[] ids = new long[PREFILL];
-            for (int i = 0; i < PREFILL; i++) ids[i] = (i * 7919L) % cfg.vocabSize();
-            inputs = dev.panamax.runtime.Scope.longLived("inputs");
-            try (var e = inputs.enter()) {
-                next = Tensor.ofLongs(new long[]{42}, 1, 1);
-            }
-            try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
-                model.forward(Tensor.ofLongs(ids, 1, PREFILL), 0, cache, Mla.ABSORBED, true, null);
-            }
-        }
-
-        @TearDown(Level.Trial)
-        public void tearDown() {
-            cache.close();
-            model.close();
-            inputs.close();
-        }
-    }
-
-    /** One token: the forward pass and its logits back on the host (what generation needs). */
-    @Benchmark
-    public float decodeToken(Model m) {
-        m.cache.truncate(Model.PREFILL);
-        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
-            return m.model.forward(m.next, Model.PREFILL, m.cache, Mla.ABSORBED, true, null).toFloatArray()[0];
-        }
     }
 }

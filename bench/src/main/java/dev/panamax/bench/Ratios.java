@@ -125,11 +125,17 @@ public final class Ratios {
                 }
             }
         }
-        Row gpu = by.get(key("decodeToken", Map.of("device", "cuda"))), cpu = by.get(key("decodeToken", Map.of("device", "cpu")));
+        Row gpu = null, cpu = null;
+        for (Row r : rows) {
+            if (!r.bench.equals("decodeToken") || !r.p("dtype").equals("BF16")) continue;
+            if (r.p("device").equals("cuda")) gpu = r;
+            else if (r.p("device").equals("cpu")) cpu = r;
+        }
+        if (gpu == null) cpu = null;   // a CPU-only DeepSeekBench run has its own table
         if (gpu != null || cpu != null) {
             out.append("\n| whole-model decode (V2-Lite shapes, BF16) | ms/token | tokens/s |\n|---|---|---|\n");
             for (Row r : new Row[]{gpu, cpu}) {
-                if (r != null) out.append(String.format(Locale.ROOT, "| %s | %.2f | %.1f |%n", r.p("device"), r.usPerOp / 1e3, 1e6 / r.usPerOp));
+                if (r != null) out.append(String.format(Locale.ROOT, "| %s | %.2f | %.1f |%n", r.p("device").equals("cpu") ? "cpu, " + r.p("threads") + " threads" : r.p("device"), r.usPerOp / 1e3, 1e6 / r.usPerOp));
             }
             if (gpu != null && cpu != null) out.append(String.format(Locale.ROOT, "%nGPU / CPU decode speed: %.1fx%n", cpu.usPerOp / gpu.usPerOp));
         }
@@ -163,9 +169,16 @@ public final class Ratios {
             Map<String, String> params = new LinkedHashMap<>();
             if (m.get("params") instanceof Map<?, ?> pm) pm.forEach((k, v) -> params.put((String) k, (String) v));
             Map<String, Object> pmx = (Map<String, Object>) m.get("primaryMetric");
-            if (!"us/op".equals(pmx.get("scoreUnit"))) throw new IllegalArgumentException(b + ": expected us/op, got " + pmx.get("scoreUnit"));
-            double err = pmx.get("scoreError") instanceof Number n ? n.doubleValue() : Double.NaN;
-            return new Row(b, params, ((Number) pmx.get("score")).doubleValue(), err);
+            // every time in microseconds, whatever unit the benchmark reports in
+            double us = switch (String.valueOf(pmx.get("scoreUnit"))) {
+                case "ns/op" -> 1e-3;
+                case "us/op" -> 1;
+                case "ms/op" -> 1e3;
+                case "s/op" -> 1e6;
+                default -> throw new IllegalArgumentException(b + ": expected a time per op, got " + pmx.get("scoreUnit"));
+            };
+            double err = pmx.get("scoreError") instanceof Number n ? n.doubleValue() * us : Double.NaN;
+            return new Row(b, params, ((Number) pmx.get("score")).doubleValue() * us, err);
         }).toList();
     }
 }

@@ -1,5 +1,6 @@
 package dev.panamax.moe;
 
+import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Scope;
 import org.junit.jupiter.api.Test;
 
@@ -23,10 +24,23 @@ class ReadmeMoeExampleTest {
         // README-END moeExample
     }
 
+    static void moeDeviceExample(Path checkpointDir, Device fallback) {
+        // README-BEGIN moeDeviceExample
+        Device d = Device.cuda().isAvailable() ? Device.cuda() : fallback;       // e.g. Device.CPU
+        try (Scope scope = Scope.open();
+             DeepSeekModel model = DeepSeekModel.load(checkpointDir, false, d)) { // weights copied to d once
+            Generator.Result r = Generator.generate(model, List.of(new long[]{1, 2, 3}), 16, Set.of(1L),
+                    Sampler.greedy(), Mla.ABSORBED);  // KV cache on d; fused latent attention when decoding on a GPU
+            System.out.println(d + ": " + Arrays.toString(r.completions().get(0)));
+        }
+        // README-END moeDeviceExample
+    }
+
     @Test
     void exampleRuns() throws Exception {
         long before = Scope.offHeapBytes();
         moeExample(GenerationTest.firstCase());
+        moeDeviceExample(GenerationTest.firstCase(), Device.EMULATED);
         assertThat(Scope.offHeapBytes()).isEqualTo(before);
     }
 }
