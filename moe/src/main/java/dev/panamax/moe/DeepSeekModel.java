@@ -29,7 +29,7 @@ import java.util.regex.Pattern;
  *
  * <p>{@link #load(Path, boolean, Device)} and {@link #random(DeepSeekConfig, long, DType, Device)}
  * place the weights on a device (a CUDA GPU): inference weights keep their storage dtype there
- * (the GEMMs widen BF16/F16 weights to F32, as the CPU kernels do), trainable ones are F32. The
+ * (products read BF16/F16 weights and widen them to F32, as the CPU kernels do), trainable ones are F32. The
  * forward pass then runs where its input ids' embedding lands, the weights' device; ids and
  * the RoPE tables move there as needed, and the logits come back on the device.
  */

@@ -111,6 +111,7 @@ public final class Functional {
             return new Tensor[]{dq, dk, dv};
         }, q, k, v);
     }
+
     /**
      * Absorbed multi-head latent attention for one new token per sequence (decoding). Each head's
      * query, already in the latent space ({@code [q_nope W_UK ; q_rope]}, q (B,H,R+P)), attends

@@ -101,7 +101,7 @@ public abstract class Optimizer {
             Scope home = p.value().scope();
             boolean enter = home != null && !home.isClosed() && home != Scope.current();
             try (Scope.Entered e = enter ? home.enter() : null) {
-                return Tensor.zeros(dtype, dims).to(device);
+                return Tensor.zeros(device, dtype, dims);
             }
         });
     }
