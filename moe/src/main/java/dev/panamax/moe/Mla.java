@@ -93,13 +93,6 @@ public final class Mla extends Module {
             Tensor k = Tensor.concat(List.of(kNope, kRopeAll.unsqueeze(2).expand(b, s, h, dr)), 3).transpose(1, 2);
             Tensor qq = Tensor.concat(List.of(qNope, qRope), 3).transpose(1, 2);   // (B,H,T,dn+dr)
             out = Functional.scaledDotProductAttention(qq, k, v, scale);
-        } else if (t == 1 && cache != null && x.device().isDevice()) {
-            // one new token per sequence on a GPU: the fused latent-attention kernel over the cache
-            Tensor wkv = kvB.view(h, dn + dv, lkv);
-            Tensor qAbs = qNope.transpose(1, 2).matmul(wkv.narrow(1, 0, dn)).reshape(b, h, lkv);    // (B,H,Lkv)
-            Tensor qLat = Tensor.concat(List.of(qAbs, qRope.reshape(b, h, dr)), 2);               // (B,H,Lkv+R)
-            Tensor lat = Functional.latentAttentionDecode(qLat, cAll, kRopeAll, s, scale);         // (B,H,Lkv)
-            out = lat.view(b, h, 1, lkv).matmul(wkv.narrow(1, dn, dv).t());                        // (B,H,1,dv)
         } else {
             Tensor wkv = kvB.view(h, dn + dv, lkv);
             Tensor wUK = wkv.narrow(1, 0, dn);                                     // (H,dn,Lkv)
@@ -108,10 +101,16 @@ public final class Mla extends Module {
             // cache is read once per step, not once per head (FlashMLA's layout)
             Tensor qAbs = qNope.transpose(1, 2).matmul(wUK).reshape(b, (long) h * t, lkv);  // (B,H*T,Lkv)
             Tensor qR = qRope.transpose(1, 2).reshape(b, (long) h * t, dr);                  // (B,H*T,R)
-            Tensor scores = qAbs.matmul(cAll.t()).add(qR.matmul(kRopeAll.t()))              // (B,H*T,S)
-                    .view(b, h, t, s).mul(scale).add(Tensor.causalMask(t, s, s - t));
-            Tensor p = scores.softmax(-1).reshape(b, (long) h * t, s);
-            out = p.matmul(cAll).view(b, h, t, lkv).matmul(wUV.t());                          // (B,H,T,dv)
+            if (t == 1 && cache != null && x.device().isDevice()) {
+                // one new token per sequence on a GPU: the fused latent-attention kernel over the cache
+                Tensor lat = Functional.latentAttentionDecode(Tensor.concat(List.of(qAbs, qR), 2), cAll, kRopeAll, s, scale);  // (B,H,Lkv)
+                out = lat.view(b, h, 1, lkv).matmul(wUV.t());                                     // (B,H,1,dv)
+            } else {
+                Tensor scores = qAbs.matmul(cAll.t()).add(qR.matmul(kRopeAll.t()))          // (B,H*T,S)
+                        .view(b, h, t, s).mul(scale).add(Tensor.causalMask(t, s, s - t));
+                Tensor p = scores.softmax(-1).reshape(b, (long) h * t, s);
+                out = p.matmul(cAll).view(b, h, t, lkv).matmul(wUV.t());                      // (B,H,T,dv)
+            }
         }
         return Functional.linear(out.transpose(1, 2).reshape(b, t, (long) h * dv), o);
     }

@@ -423,10 +423,9 @@ final class CudaBackend implements DeviceBackend {
         int splits = (int) Math.max(1, Math.min(want, Math.ceilDiv(len, 64)));
         long parts = (long) b * splits * h;
         long o = allocate(parts * r * 4), m = allocate(parts * 4), l = allocate(parts * 4), lens = allocate((long) b * 4);
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment hostLens = a.allocate(ValueLayout.JAVA_INT, b);
-            for (int i = 0; i < b; i++) hostLens.setAtIndex(ValueLayout.JAVA_INT, i, Math.toIntExact(len));
-            upload(hostLens, lens, (long) b * 4);
+        try {
+            // the lengths are filled on the stream: an upload would wait for all queued work, once per layer and token
+            fill(new Tensor(MemorySegment.NULL, this, lens, DType.I32, Shape.of(b), 0, null), Math.toIntExact(len));
             gpu.makeCurrent();
             String kernel = latent.dtype == DType.F32 ? "mla_decode_f32" : "mla_decode_bf16";
             gpu.modules().function("mla_decode.cu", kernel).launch(new int[]{splits, headBlocks, b}, new int[]{256, 1, 1}, 0, gpu.stream(),
