@@ -6,10 +6,12 @@
 #   3. Ratios over both, printing the tables recorded in bench/RESULTS.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
 #   JAVA (default: $JAVA_HOME/bin/java, else java) must be a JDK 25 runtime; PYTHON (default
-#   python3) needs torch. Build the jar first: ./mvnw -B -DskipTests package -pl bench -am
+#   python3) needs torch; JAR (default bench/target/benchmarks.jar) is the JMH jar. Build the jar
+#   first: ./mvnw -B -DskipTests package -pl bench -am (gpu/kit.sh carries it, and gpu/verify.sh
+#   bench runs this script from the kit).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-jar="$here/../target/benchmarks.jar"
+jar="${JAR:-$here/../target/benchmarks.jar}"
 out="${1:-gpu-bench-out}"
 shift || true
 java="${JAVA:-${JAVA_HOME:+$JAVA_HOME/bin/java}}"

@@ -1,6 +1,8 @@
 package dev.panamax.cli;
 
 import dev.panamax.cuda.Cuda;
+import dev.panamax.cuda.LibraryRef;
+import dev.panamax.cuda.Nvrtc;
 import dev.panamax.runtime.Parallel;
 
 import java.io.PrintStream;
@@ -64,7 +66,14 @@ public final class Main {
     private static int info(PrintStream out) {
         out.println("java " + Runtime.version() + ", " + Parallel.threads() + " threads");
         out.println("kernels: " + dev.panamax.runtime.Kernels.active().name());
-        out.println("cuda: " + Cuda.unavailableReason());
+        LibraryRef driver = LibraryRef.find("libcuda.so", "1"), nvrtc = LibraryRef.find("libnvrtc.so", "13", "12");
+        out.println("cuda: " + (Cuda.available() ? "available, " + Cuda.deviceCount() + " device(s)"
+                : driver.path().isPresent() ? Cuda.unavailableReason() : "not available"));
+        out.println("  driver: " + driver.describe());
+        out.println("  cublas: " + LibraryRef.find("libcublas.so", "13", "12").describe());
+        String nv = !nvrtc.path().isPresent() ? "" : Nvrtc.available()
+                ? " (version " + Nvrtc.version()[0] + "." + Nvrtc.version()[1] + ")" : " (" + Nvrtc.unavailableReason() + ")";
+        out.println("  nvrtc: " + nvrtc.describe() + nv);
         return 0;
     }
 

@@ -46,6 +46,16 @@ class CliTest {
     }
 
     @Test
+    void infoSaysWhereEachCudaLibraryIsOrWhyNot() {
+        Result r = run("info");
+        assertThat(r.status).as(r.err).isZero();
+        assertThat(r.out).containsPattern("(?m)^java \\d+").containsPattern("(?m)^cuda: .+")
+                .containsPattern("(?m)^  driver: libcuda\\.so\\.1 (at|was not found in) .+")
+                .containsPattern("(?m)^  cublas: libcublas\\.so\\.13 (at|was not found in) .+")
+                .containsPattern("(?m)^  nvrtc: libnvrtc\\.so\\.13 (at|was not found in) .+");
+    }
+
+    @Test
     void badInputIsOneLineAndNonZero() throws IOException {
         Path bad = dir.resolve("bad.safetensors");
         Files.write(bad, new byte[]{1, 2, 3});

@@ -1,6 +1,11 @@
 package dev.panamax.cuda;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -29,5 +34,18 @@ class CudaAvailabilityTest {
             if (old == null) System.clearProperty("panamax.cuda.libpath");
             else System.setProperty("panamax.cuda.libpath", old);
         }
+    }
+
+    @Test
+    void loaderConfigurationIsFollowedThroughItsIncludes(@TempDir Path dir) throws IOException {
+        Path d = Files.createDirectories(dir.resolve("ld.so.conf.d"));
+        Files.writeString(dir.resolve("ld.so.conf"), "# comment\n/opt/first/lib\ninclude ld.so.conf.d/*.conf\nhwcap 0 nosegneg\n");
+        Files.writeString(d.resolve("b.conf"), "/usr/local/cuda-13.0/targets/x86_64-linux/lib  # cuda\n");
+        Files.writeString(d.resolve("a.conf"), "/usr/local/nvidia/lib64:/usr/local/nvidia/lib\n");
+        Files.writeString(d.resolve("ignored.txt"), "/not/included\n");
+        assertThat(NativeLibraries.loaderConfigFolders(dir.resolve("ld.so.conf"))).containsExactly(
+                Path.of("/opt/first/lib"), Path.of("/usr/local/nvidia/lib64"), Path.of("/usr/local/nvidia/lib"),
+                Path.of("/usr/local/cuda-13.0/targets/x86_64-linux/lib"));
+        assertThat(NativeLibraries.loaderConfigFolders(dir.resolve("missing.conf"))).isEmpty();
     }
 }

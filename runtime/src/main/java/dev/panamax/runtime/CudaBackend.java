@@ -358,6 +358,28 @@ final class CudaBackend implements DeviceBackend {
         }
     }
 
+    @Override
+    public void gemmBatched(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, long strideA,
+                            Tensor b, long bOff, long ldb, long strideB, Tensor c, long cOff, long ldc, long strideC,
+                            long batch, boolean accumulate) {
+        boolean f32 = a.dtype == DType.F32 && b.dtype == DType.F32;
+        boolean sixteen = a.dtype == b.dtype && (a.dtype == DType.BF16 || a.dtype == DType.F16);
+        if (k == 0 || batch > Integer.MAX_VALUE || !(f32 || sixteen)) {
+            // F32 against 16-bit weights (widened or gemv per item), or nothing to multiply
+            DeviceBackend.super.gemmBatched(ta, tb, m, n, k, a, aOff, lda, strideA, b, bOff, ldb, strideB, c, cOff, ldc, strideC, batch, accumulate);
+            return;
+        }
+        requireF32(c, "matmul");
+        gpu.makeCurrent();
+        int type = f32 ? Cublas.R_32F : a.dtype == DType.BF16 ? Cublas.R_16BF : Cublas.R_16F;
+        long es = a.dtype.byteSize();
+        // row-major C_i (m x n) is column-major C_i^T: C_i^T = op(B_i)^T op(A_i)^T, as in gemm; F32
+        // compute without TF32 (the handle's default math mode), so F32 items are cublasSgemm's products
+        gpu.cublas().gemmStridedBatchedEx(tb, ta, n, m, k, 1f, b.devicePointer + bOff * es, type, (int) Math.max(1, ldb), strideB,
+                a.devicePointer + aOff * es, type, (int) Math.max(1, lda), strideA, accumulate ? 1f : 0f,
+                c.devicePointer + cOff * 4, Cublas.R_32F, (int) Math.max(1, ldc), strideC, (int) batch, Cublas.COMPUTE_32F);
+    }
+
     /** Launches an embedding.cu kernel whose second argument is {@code index} as I64 device memory. */
     private void launchWithIndex(String kernel, long n, Tensor first, Tensor index, Tensor out, Object... sizes) {
         if (n == 0) return;

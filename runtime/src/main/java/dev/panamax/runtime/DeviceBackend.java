@@ -60,6 +60,20 @@ interface DeviceBackend {
     void gemm(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, Tensor b, long bOff, long ldb,
               Tensor c, long cOff, long ldc, boolean accumulate);
 
+    /**
+     * {@link #gemm} over {@code batch} products, item {@code i} at element offsets
+     * {@code aOff + i * strideA}, {@code bOff + i * strideB} and {@code cOff + i * strideC} (a stride
+     * of 0 uses one operand for every item; strideC is never 0 when batch > 1). One product per item
+     * unless the device has a batched primitive.
+     */
+    default void gemmBatched(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, long strideA,
+                             Tensor b, long bOff, long ldb, long strideB, Tensor c, long cOff, long ldc, long strideC,
+                             long batch, boolean accumulate) {
+        for (long i = 0; i < batch; i++) {
+            gemm(ta, tb, m, n, k, a, aOff + i * strideA, lda, b, bOff + i * strideB, ldb, c, cOff + i * strideC, ldc, accumulate);
+        }
+    }
+
     /** {@code out[r] = x[index[r]]} for n rows of {@code dim} (x F32, BF16 or F16 with {@code rows} rows; out F32; index I64). */
     void indexSelectRows(Tensor x, Tensor index, Tensor out, long n, long dim, long rows);
 

@@ -112,9 +112,16 @@ final class Linalg {
             }
         };
         if (c.backend != null) {
-            for (long bi = 0; bi < nb; bi++) {
-                c.backend.gemm(la[0] == 1, lb[0] == 1, mi, ni, ki, xa, batchOffset(xa, batch, bi), la[1], yb,
-                        batchOffset(yb, batch, bi), lb[1], cc, batchOffset(cc, batch, bi), ldc, accumulate);
+            long sa = batchStride(xa, batch, nb), sb = batchStride(yb, batch, nb), sc = batchStride(cc, batch, nb);
+            if (nb > 1 && sa != IRREGULAR && sb != IRREGULAR && sc != IRREGULAR && sc != 0) {
+                // every operand's items one stride apart: one batched product (cuBLAS GemmStridedBatchedEx)
+                c.backend.gemmBatched(la[0] == 1, lb[0] == 1, mi, ni, ki, xa, batchOffset(xa, batch, 0), la[1], sa,
+                        yb, batchOffset(yb, batch, 0), lb[1], sb, cc, batchOffset(cc, batch, 0), ldc, sc, nb, accumulate);
+            } else {
+                for (long bi = 0; bi < nb; bi++) {
+                    c.backend.gemm(la[0] == 1, lb[0] == 1, mi, ni, ki, xa, batchOffset(xa, batch, bi), la[1], yb,
+                            batchOffset(yb, batch, bi), lb[1], cc, batchOffset(cc, batch, bi), ldc, accumulate);
+                }
             }
             if (!direct) out.copyFrom(c);
             return out;
@@ -134,6 +141,23 @@ final class Linalg {
         if (b.rank() == 1) o = o.unsqueeze(-1);
         matmulInto(x, y, o, accumulate);
         return out;
+    }
+
+    /** {@link #batchStride} of an operand whose batch items are not evenly spaced. */
+    private static final long IRREGULAR = Long.MIN_VALUE;
+
+    /**
+     * The element distance between consecutive batch items of an expanded tensor when every item
+     * is that far from the one before (0 for a broadcast operand), else {@link #IRREGULAR}.
+     */
+    private static long batchStride(Tensor t, long[] batch, long nb) {
+        if (nb < 2) return 0;
+        long first = batchOffset(t, batch, 0), step = batchOffset(t, batch, 1) - first;
+        if (step < 0) return IRREGULAR;
+        for (long bi = 2; bi < nb; bi++) {
+            if (batchOffset(t, batch, bi) != first + bi * step) return IRREGULAR;
+        }
+        return step;
     }
 
     /** Element offset of batch item {@code bi} (row-major over {@code batch}) of an expanded tensor. */

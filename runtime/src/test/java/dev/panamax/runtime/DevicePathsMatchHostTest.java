@@ -151,6 +151,14 @@ class DevicePathsMatchHostTest {
         same("B^T (linear)", t -> t.get(0).matmul(t.get(1).t()), r(24, 5, 7), r(25, 3, 7));
         same("batched broadcast", t -> t.get(0).matmul(t.get(1)), r(26, 2, 3, 4, 5), r(27, 3, 5, 6));
         same("vector", t -> t.get(0).matmul(t.get(1)), r(28, 5), r(29, 5, 4));
+        // batched (one strided-batched product on CUDA where every operand's items are evenly spaced)
+        same("batched 4-D, keys transposed in place", t -> t.get(0).matmul(t.get(1).transpose(-1, -2)), r(90, 2, 3, 4, 5), r(91, 2, 3, 6, 5));
+        same("batched against one broadcast matrix", t -> t.get(0).matmul(t.get(1)), r(92, 2, 3, 4, 5), r(93, 5, 6));
+        same("one matrix against a batch", t -> t.get(0).matmul(t.get(1)), r(94, 4, 5), r(95, 3, 5, 6));
+        same("broadcast over a middle batch dim (uneven)", t -> t.get(0).matmul(t.get(1)), r(96, 2, 1, 4, 5), r(97, 2, 3, 5, 6));
+        same("narrowed batch (uneven)", t -> t.get(0).narrow(1, 1, 2).matmul(t.get(1)), r(98, 2, 4, 3, 5), r(99, 2, 2, 5, 3));
+        same("BF16 times BF16, batched 4-D", t -> t.get(0).to(DType.BF16).matmul(t.get(1).to(DType.BF16).transpose(-1, -2)),
+                r(100, 2, 2, 3, 8), r(101, 2, 2, 5, 8));
         same("row times BF16 weight^T", t -> t.get(0).matmul(t.get(1).to(DType.BF16).t()), r(30, 1, 9), r(31, 6, 9));
         same("rows times F16 weight^T", t -> t.get(0).matmul(t.get(1).to(DType.F16).t()), r(32, 4, 9), r(33, 6, 9));
         // decode shapes (gemv.cu on CUDA): 16-byte rows, a ragged tail, an unaligned narrowed weight, and one row past the kernel's limit

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Verifies Panamax on a machine with an NVIDIA GPU, from the kit that gpu/kit.sh built (no Maven, no
+# JDK, no network needed there). Run from the repository root:
+#   gpu/verify.sh info    [OUT]  the GPU, and where the CUDA driver, cuBLAS and NVRTC were found
+#   gpu/verify.sh tests   [OUT]  info, then every @Tag("gpu") test (kernels against the CPU, device
+#                                paths against the host, DeepSeek reference cases and GRPO steps on
+#                                CUDA); fails when CUDA is not available, so skipped is never passed
+#   gpu/verify.sh bench   [OUT]  bench/gpu/run.sh: GpuBench and whole-model decode GPU vs CPU, with
+#                                torch.matmul as the GEMM anchor, and the tables for bench/RESULTS.md
+#   gpu/verify.sh emulated [OUT] the kit's self-check on any machine: the device-path suites on the
+#                                emulated device, and the gpu suites found and skipped
+# OUT (default gpu-verify-out) receives the JUnit XML reports, logs and benchmark results.
+# KIT (default .gpu-kit) is the kit folder. Typical device call: carry [".gpu-kit"], command
+#   gpu/verify.sh tests "$OUT"      then, in a second call,      gpu/verify.sh bench "$OUT"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-}"
+out="${2:-gpu-verify-out}"
+kit="${KIT:-.gpu-kit}"
+[ -x "$kit/jre/bin/java" ] || { echo "gpu/verify.sh: no kit in $kit: build it with gpu/kit.sh (on a machine with Maven)" >&2; exit 2; }
+mkdir -p "$out"
+java=("$kit/jre/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss8m)
+cp_main="$(ls "$kit"/lib/*.jar | paste -sd:)"
+cp_tests="$(ls "$kit"/tests/*.jar | paste -sd:)"
+console="$(ls "$kit"/junit-platform-console-standalone-*.jar | head -n 1)"
+refs=(-Dpanamax.reference.deepseek="$kit/reference/deepseek_v3" -Dpanamax.reference.grpo="$kit/reference/grpo")
+
+info() {
+  nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>&1 || echo "nvidia-smi: not available"
+  "${java[@]}" -cp "$cp_main" dev.panamax.cli.Main info 2>&1 | grep -v '^WARNING: Using incubator'
+}
+
+junit() { # junit REPORT_NAME LAUNCHER_ARGS...
+  local name="$1"
+  shift
+  "${java[@]}" -Xmx8g "${refs[@]}" -jar "$console" execute --disable-banner --details=tree \
+    --class-path "$cp_main:$cp_tests" --scan-class-path="$cp_tests" \
+    --reports-dir="$out/$name" "$@" 2>&1 | grep -v '^WARNING: Using incubator' | tee "$out/$name.log"
+  return "${PIPESTATUS[0]}"
+}
+
+case "$mode" in
+  info)
+    info | tee "$out/info.txt"
+    ;;
+  tests)
+    info | tee "$out/info.txt"
+    if ! "${java[@]}" -cp "$cp_main" dev.panamax.cli.Main info 2>/dev/null | grep -q '^cuda: available'; then
+      echo "gpu/verify.sh: CUDA is not available here (see above); the gpu tests would only be skipped" >&2
+      exit 3
+    fi
+    junit gpu-tests --include-tag gpu --fail-if-no-tests
+    ;;
+  bench)
+    info | tee "$out/info.txt"
+    JAVA="$kit/jre/bin/java" JAR="$kit/benchmarks.jar" bench/gpu/run.sh "$out/bench"
+    ;;
+  emulated)
+    junit emulated-tests --fail-if-no-tests \
+      --include-classname '.*(DevicePathsMatchHostTest|DeepSeekReferenceOnEmulatedDeviceTest|CudaAvailabilityTest|FacadesWithoutGpuTest)'
+    junit gpu-tests-skipped --include-tag gpu
+    ;;
+  *)
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac
