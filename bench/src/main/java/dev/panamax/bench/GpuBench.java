@@ -33,6 +33,9 @@ import java.util.concurrent.TimeUnit;
  *       over an F32 cache of latent 512 + rope 64, batch 64 and 128, 1024 to 8192 positions, 16
  *       and 128 heads, against {@code deviceCopy}, a device-to-device copy of 1 GiB that gives the
  *       bandwidth bound;</li>
+ *   <li>{@code batchedMatmul}: attention-shaped products (8 x 16 items of (512 x 192) times
+ *       (192 x 512), keys transposed in place, F32 and BF16) as one strided-batched cuBLAS call,
+ *       against {@code perItemMatmul}, the same products one call per item;</li>
  *   <li>whole-model decode, GPU versus CPU: {@link DeepSeekBench#decodeToken} with
  *       {@code -p device=cuda,cpu -p dtype=BF16} (the V2-Lite-shaped model after a 256-token
  *       prefill), run by {@code bench/gpu/run.sh} in the same invocation.</li>
@@ -142,6 +145,58 @@ public class GpuBench {
             GPU.synchronize();
             return 0;
         }
+    }
+
+    /** Attention-shaped operands: queries (B*H, T, D), keys (B*H, T, D) and F32 scores (B*H, T, T) on the GPU. */
+    @State(Scope.Benchmark)
+    public static class Batched {
+        static final int ITEMS = 8 * 16, T = 512, D = 192;
+        @Param({"F32", "BF16"})
+        public String dtype;
+        dev.panamax.runtime.Scope scope;
+        Tensor q, kT, scores;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            Device d = gpu();
+            DType dt = DType.valueOf(dtype);
+            scope = dev.panamax.runtime.Scope.longLived("batched");
+            try (var e = scope.enter()) {
+                q = Tensor.placed(Tensor.randn(DType.F32, 3, 1, ITEMS, T, D), d, dt);
+                kT = Tensor.placed(Tensor.randn(DType.F32, 4, 1, ITEMS, T, D), d, dt).transpose(-1, -2);
+                scores = Tensor.zeros(d, DType.F32, ITEMS, T, T);
+            }
+            GPU.synchronize();
+        }
+
+        /** Floating-point operations of all the items. */
+        static double flops() {
+            return 2.0 * ITEMS * T * T * D;
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            scope.close();
+        }
+    }
+
+    @Benchmark
+    public Tensor batchedMatmul(Batched b) {
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            b.q.matmulInto(b.kT, b.scores);
+        }
+        GPU.synchronize();
+        return b.scores;
+    }
+
+    /** The baseline of {@link #batchedMatmul}: the same products, one cuBLAS call per item. */
+    @Benchmark
+    public Tensor perItemMatmul(Batched b) {
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            for (int i = 0; i < Batched.ITEMS; i++) b.q.narrow(0, i, 1).matmulInto(b.kT.narrow(0, i, 1), b.scores.narrow(0, i, 1));
+        }
+        GPU.synchronize();
+        return b.scores;
     }
 
     /** Two 1 GiB device buffers. */

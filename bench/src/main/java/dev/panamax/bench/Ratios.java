@@ -82,7 +82,8 @@ public final class Ratios {
     /**
      * The {@link GpuBench} tables (empty when the result has none of its rows): GEMM TFLOP/s and
      * ours/torch (torch's times from {@code bench/gpu/torch_matmul.py}'s JSON, when given), MLA
-     * decode GB/s of cache read against the device copy, and whole-model decode GPU versus CPU.
+     * decode GB/s of cache read against the device copy, batched matmul against one call per item,
+     * and whole-model decode GPU versus CPU.
      */
     @SuppressWarnings("unchecked")
     static String gpuTables(List<Row> rows, Path torchFile) throws IOException {
@@ -124,6 +125,15 @@ public final class Ratios {
                     out.append(String.format(Locale.ROOT, "| %s | %s | %s | %.0f | %s | %.2f |%n", b, h, len, bw, fmt(copyBw), bw / copyBw));
                 }
             }
+        }
+        header = false;
+        for (String dt : new String[]{"F32", "BF16"}) {
+            Row batched = by.get(key("batchedMatmul", Map.of("dtype", dt))), perItem = by.get(key("perItemMatmul", Map.of("dtype", dt)));
+            if (batched == null || perItem == null) continue;
+            if (!header) out.append("\n| batched matmul, 128 items of 512x192x512 | batched TFLOP/s | one call per item TFLOP/s | batched / per item |\n|---|---|---|---|\n");
+            header = true;
+            double f = GpuBench.Batched.flops();
+            out.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.2f |%n", dt, gflops(f, batched) / 1e3, gflops(f, perItem) / 1e3, perItem.usPerOp / batched.usPerOp));
         }
         Row gpu = null, cpu = null;
         for (Row r : rows) {

@@ -1,0 +1,61 @@
+package dev.panamax.bench;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The GPU tables of bench/RESULTS.md from a JMH JSON result in JMH's own layout: every rate is the
+ * operation count over the time, in the unit the benchmark reported, and every ratio is the
+ * baseline's time over ours. The expected numbers are worked out here from the definitions.
+ */
+class RatiosTest {
+    private static String row(String bench, String params, double score, String unit) {
+        return String.format(Locale.ROOT,
+                "{\"benchmark\":\"dev.panamax.bench.%s\",\"mode\":\"avgt\",\"params\":{%s},"
+                        + "\"primaryMetric\":{\"score\":%s,\"scoreError\":0.5,\"scoreUnit\":\"%s\"}}", bench, params, score, unit);
+    }
+
+    @Test
+    void gpuTablesComputeRatesAndRatiosFromTheirDefinitions(@TempDir Path dir) throws IOException {
+        Path jmh = dir.resolve("gpu.json"), torch = dir.resolve("torch.json");
+        Files.writeString(jmh, "[" + String.join(",", List.of(
+                row("GpuBench.gemm", "\"dtype\":\"BF16\",\"n\":\"8192\"", 2000, "us/op"),
+                row("GpuBench.deviceCopy", "", 1, "ms/op"),
+                row("GpuBench.mlaDecode", "\"batch\":\"64\",\"heads\":\"16\",\"len\":\"1024\"", 100, "us/op"),
+                row("GpuBench.batchedMatmul", "\"dtype\":\"F32\"", 500, "us/op"),
+                row("GpuBench.perItemMatmul", "\"dtype\":\"F32\"", 2, "ms/op"),
+                row("DeepSeekBench.decodeToken", "\"device\":\"cuda\",\"dtype\":\"BF16\",\"threads\":\"16\"", 4, "ms/op"),
+                row("DeepSeekBench.decodeToken", "\"device\":\"cpu\",\"dtype\":\"BF16\",\"threads\":\"16\"", 100, "ms/op"))) + "]");
+        Files.writeString(torch, "[{\"dtype\":\"BF16\",\"n\":8192,\"ms\":1.6}]");
+        String tables = Ratios.gpuTables(Ratios.read(jmh), torch);
+
+        double flops = 2.0 * 8192 * 8192 * 8192;
+        String ours = String.format(Locale.ROOT, "%.1f", flops / 2000e-6 / 1e12), theirs = String.format(Locale.ROOT, "%.1f", flops / 1.6e-3 / 1e12);
+        assertThat(tables).contains("| BF16 | 8192 | " + ours + " | " + theirs + " | 0.80 |");
+
+        double copy = 2.0 * (1L << 30) / 1e-3 / 1e9, mla = 64.0 * 1024 * (512 + 64) * 4 / 100e-6 / 1e9;
+        assertThat(tables).contains(String.format(Locale.ROOT, "| 64 | 16 | 1024 | %.0f | %.1f | %.2f |", mla, copy, mla / copy));
+
+        double batched = 2.0 * 128 * 512 * 512 * 192 / 500e-6 / 1e12, perItem = 2.0 * 128 * 512 * 512 * 192 / 2e-3 / 1e12;
+        assertThat(tables).contains(String.format(Locale.ROOT, "| F32 | %.1f | %.1f | 4.00 |", batched, perItem));
+
+        assertThat(tables).contains("| cuda | 4.00 | 250.0 |").contains("| cpu, 16 threads | 100.00 | 10.0 |")
+                .contains("GPU / CPU decode speed: 25.0x");
+        assertThat(tables).doesNotContain("| F32 | 4096").doesNotContain("| 128 | 128 |");   // rows not measured are left out
+    }
+
+    @Test
+    void aResultWithoutGpuRowsHasNoGpuTables(@TempDir Path dir) throws IOException {
+        Path jmh = dir.resolve("cpu.json");
+        Files.writeString(jmh, "[" + row("MatmulBench.sgemm", "\"n\":\"512\",\"threads\":\"1\"", 3, "ms/op") + "]");
+        assertThat(Ratios.gpuTables(Ratios.read(jmh), null)).isEmpty();
+    }
+}
