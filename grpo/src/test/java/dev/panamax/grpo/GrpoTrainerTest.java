@@ -85,10 +85,15 @@ class GrpoTrainerTest {
                 Reward.accuracy(ArithmeticTask::answerFor), cfg, new GrpoTrainer.Options(lr, 2, 60, 1.0, 0.0, 1e-3, 3));
     }
 
-    /** On the seeded arithmetic task, a few dozen GRPO steps raise the mean reward. */
+    /**
+     * On the seeded arithmetic task, a few dozen GRPO steps at the demo's learning rate and KL
+     * weight raise the mean reward clearly (about 0.47 to 0.71 for this seed). Twice the demo's
+     * learning rate is on the edge of stability here: a change in float rounding alone turned its
+     * run from rising to falling.
+     */
     @Test
     void trainerRaisesRewardOverAFewDozenSteps() {
-        try (Scope s = Scope.open(); DeepSeekModel m = demoWarmUp(); GrpoTrainer t = trainer(m, 0.0, 6e-4)) {
+        try (Scope s = Scope.open(); DeepSeekModel m = demoWarmUp(); GrpoTrainer t = trainer(m, 0.01, 3e-4)) {
             double first = 0, last = 0;
             int n = 40, k = 8;
             for (int step = 0; step < n; step++) {
@@ -96,7 +101,7 @@ class GrpoTrainerTest {
                 if (step < k) first += reward / k;
                 if (step >= n - k) last += reward / k;
             }
-            assertThat(last).as("mean reward of the last 8 steps vs the first 8 (%.3f)", first).isGreaterThan(first + 0.03);
+            assertThat(last).as("mean reward of the last 8 steps vs the first 8 (%.3f)", first).isGreaterThan(first + 0.1);
         }
     }
 

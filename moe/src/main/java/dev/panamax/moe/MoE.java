@@ -1,6 +1,7 @@
 package dev.panamax.moe;
 
 import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Functional;
 import dev.panamax.runtime.Tensor;
 import dev.panamax.runtime.nn.Module;
 
@@ -42,9 +43,9 @@ public final class MoE extends Module {
     /**
      * x (B,T,C) -> (B,T,C), grouped by expert: the routed (token, slot) pairs are permuted so that
      * each expert's tokens are contiguous (one gather of x), each expert runs once over its block
-     * (one GEMM per projection), and the weighted outputs are un-permuted back onto their tokens
-     * (one scatter-add). On a device that is three index uploads per layer, whatever the number
-     * of experts used.
+     * (one GEMM per projection), and the outputs are un-permuted back onto their tokens, weighted
+     * and summed in slot order ({@link Functional#moeUnpermute}). On a device that is two index
+     * uploads per layer, whatever the number of experts used.
      */
     public Tensor forward(Tensor x) {
         long b = x.dim(0), t = x.dim(1), c = x.dim(2), n = b * t;
@@ -58,10 +59,10 @@ public final class MoE extends Module {
         for (long e : chosen) start[(int) e + 1]++;
         for (int e = 0; e < experts.length; e++) start[e + 1] += start[e];
         int[] fill = java.util.Arrays.copyOf(start, experts.length);
-        long[] slots = new long[chosen.length], tokens = new long[chosen.length];
+        long[] pos = new long[chosen.length], tokens = new long[chosen.length];   // slot -> row in block order, row -> token
         for (int p = 0; p < chosen.length; p++) {
             int at = fill[(int) chosen[p]]++;
-            slots[at] = p;
+            pos[p] = at;
             tokens[at] = p / k;
         }
         Tensor tokenIndex = Tensor.ofLongs(tokens);
@@ -71,9 +72,7 @@ public final class MoE extends Module {
             int count = start[e + 1] - start[e];
             if (count > 0) outputs.add(experts[e].forward(permuted.narrow(0, start[e], count)));
         }
-        Tensor weights = r.weights().reshape(n * k).indexSelect(0, Tensor.ofLongs(slots)).unsqueeze(1);   // (N*K, 1)
-        Tensor y = Tensor.zeros(xf.device(), xf.dtype() == DType.F64 ? DType.F64 : DType.F32, n, c)
-                .indexAdd(0, tokenIndex, Tensor.concat(outputs, 0).mul(weights));
+        Tensor y = Functional.moeUnpermute(Tensor.concat(outputs, 0), pos, r.weights());   // (N, C), weighted, in slot order
         if (shared != null) y = y.add(shared.forward(xf));
         return y.view(b, t, c);
     }

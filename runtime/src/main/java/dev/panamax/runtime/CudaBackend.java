@@ -283,6 +283,19 @@ final class CudaBackend implements DeviceBackend {
     }
 
     @Override
+    public void crossEntropyRows(Tensor logits, Tensor targets, Tensor loss, Tensor lse, long rows, long cols, long ignoreIndex) {
+        launchRows("reduce.cu", "cross_entropy_f32", rows, rowThreads(cols), at(logits, 0), at(targets, 0), at(loss, 0), at(lse, 0),
+                Math.toIntExact(cols), ignoreIndex);
+    }
+
+    @Override
+    public void crossEntropyBackwardRows(Tensor logits, Tensor targets, Tensor lse, Tensor gloss, Tensor glogits, long rows, long cols,
+                                         long ignoreIndex, double scale) {
+        launchRows("reduce.cu", "cross_entropy_backward_f32", rows, rowThreads(cols), at(logits, 0), at(targets, 0), at(lse, 0),
+                at(gloss, 0), at(glogits, 0), Math.toIntExact(cols), ignoreIndex, (float) scale);
+    }
+
+    @Override
     public void ropeRows(Tensor x, Tensor cos, Tensor sin, Tensor out, long rows, long half) {
         launch("rope.cu", "rope_rows_f32", rows * half, at(x, 0), at(cos, 0), at(sin, 0), at(out, 0), rows, half);
     }
@@ -378,6 +391,29 @@ final class CudaBackend implements DeviceBackend {
         gpu.cublas().gemmStridedBatchedEx(tb, ta, n, m, k, 1f, b.devicePointer + bOff * es, type, (int) Math.max(1, ldb), strideB,
                 a.devicePointer + aOff * es, type, (int) Math.max(1, lda), strideA, accumulate ? 1f : 0f,
                 c.devicePointer + cOff * 4, Cublas.R_32F, (int) Math.max(1, ldc), strideC, (int) batch, Cublas.COMPUTE_32F);
+    }
+
+    @Override
+    public void moeUnpermute(Tensor y, Tensor pos, Tensor w, Tensor out, long tokens, long k, long dim) {
+        if (tokens * dim == 0) return;
+        long p = indexOnDevice(pos);
+        try {
+            launch("moe.cu", "moe_unpermute_f32", tokens * dim, at(y, 0), p, at(w, 0), at(out, 0), tokens, Math.toIntExact(k), dim);
+        } finally {
+            release(p);
+        }
+    }
+
+    @Override
+    public void moeUnpermuteBackward(Tensor y, Tensor pos, Tensor w, Tensor gout, Tensor gy, Tensor gw, long tokens, long k, long dim) {
+        if (tokens == 0) return;
+        long p = indexOnDevice(pos);
+        try {
+            launchRows("moe.cu", "moe_unpermute_backward_f32", tokens, rowThreads(dim), at(y, 0), p, at(w, 0), at(gout, 0), at(gy, 0),
+                    at(gw, 0), Math.toIntExact(k), dim);
+        } finally {
+            release(p);
+        }
     }
 
     /** Launches an embedding.cu kernel whose second argument is {@code index} as I64 device memory. */

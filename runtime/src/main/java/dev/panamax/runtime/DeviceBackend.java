@@ -47,6 +47,20 @@ interface DeviceBackend {
     /** RMSNorm of each row times {@code w} (n). */
     void rmsNormRows(Tensor x, Tensor w, Tensor out, long rows, long n, double eps);
 
+    /**
+     * Cross-entropy of each of {@code rows} contiguous rows of {@code cols} logits against its
+     * target (I64, in range or {@code ignoreIndex}): {@code loss[r] = lse[r] - logits[r, t]} (0 on
+     * ignored rows) and {@code lse[r]}, the row's log-sum-exp, kept for the backward.
+     */
+    void crossEntropyRows(Tensor logits, Tensor targets, Tensor loss, Tensor lse, long rows, long cols, long ignoreIndex);
+
+    /**
+     * The backward of {@link #crossEntropyRows}:
+     * {@code glogits[r] = scale * gloss[r] * (softmax(logits[r]) - onehot(t))}, 0 on ignored rows.
+     */
+    void crossEntropyBackwardRows(Tensor logits, Tensor targets, Tensor lse, Tensor gloss, Tensor glogits, long rows, long cols,
+                                  long ignoreIndex, double scale);
+
     /** Rotary embedding of each row's pairs by cos/sin (rows, half), all contiguous. */
     void ropeRows(Tensor x, Tensor cos, Tensor sin, Tensor out, long rows, long half);
 
@@ -79,6 +93,16 @@ interface DeviceBackend {
 
     /** {@code out[index[r]] += src[r]} for n rows of {@code dim} (out has {@code rows} rows; index I64). */
     void indexAddRows(Tensor src, Tensor index, Tensor out, long n, long dim, long rows);
+
+    /**
+     * The MoE un-permute: {@code out[t] = sum over j < k of w[t, j] * y[pos[t * k + j]]} for
+     * {@code tokens} rows of {@code dim}, summed in slot order. y (tokens * k, dim), w (tokens, k)
+     * and out contiguous F32; pos I64, a permutation of the rows of y.
+     */
+    void moeUnpermute(Tensor y, Tensor pos, Tensor w, Tensor out, long tokens, long k, long dim);
+
+    /** The backward of {@link #moeUnpermute}: {@code gy[pos[t * k + j]] = w[t, j] gout[t]}, {@code gw[t, j] = gout[t] . y[pos[t * k + j]]}. */
+    void moeUnpermuteBackward(Tensor y, Tensor pos, Tensor w, Tensor gout, Tensor gy, Tensor gw, long tokens, long k, long dim);
 
     /** {@code out[r, j] = x[r, index[r, j]]} for x (rows, cols), index (rows, k) I64. */
     void gatherLast(Tensor x, Tensor index, Tensor out, long rows, long cols, long k);

@@ -159,6 +159,36 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
+    public void crossEntropyRows(Tensor logits, Tensor targets, Tensor loss, Tensor lse, long rows, long cols, long ignoreIndex) {
+        Tensor x = view(logits), l = view(loss), e = view(lse);
+        long[] t = indices(targets);
+        for (long r = 0; r < rows; r++) {
+            long base = x.offset + r * cols;
+            float m = Float.NEGATIVE_INFINITY, s = 0f;
+            for (long j = 0; j < cols; j++) m = Math.max(m, Elem.getF(x.storage, base + j));
+            for (long j = 0; j < cols; j++) s += (float) Math.exp(Elem.getF(x.storage, base + j) - m);
+            float lr = m + (float) Math.log(s);
+            Elem.setF(e.storage, e.offset + r, lr);
+            Elem.setF(l.storage, l.offset + r, t[(int) r] == ignoreIndex ? 0f : lr - Elem.getF(x.storage, base + t[(int) r]));
+        }
+    }
+
+    @Override
+    public void crossEntropyBackwardRows(Tensor logits, Tensor targets, Tensor lse, Tensor gloss, Tensor glogits, long rows, long cols,
+                                         long ignoreIndex, double scale) {
+        Tensor x = view(logits), e = view(lse), gl = view(gloss), out = view(glogits);
+        long[] t = indices(targets);
+        for (long r = 0; r < rows; r++) {
+            long tr = t[(int) r];
+            float g = tr == ignoreIndex ? 0f : Elem.getF(gl.storage, gl.offset + r) * (float) scale, lr = Elem.getF(e.storage, e.offset + r);
+            for (long j = 0; j < cols; j++) {
+                float p = (float) Math.exp(Elem.getF(x.storage, x.offset + r * cols + j) - lr);
+                Elem.setF(out.storage, out.offset + r * cols + j, g * (p - (j == tr ? 1f : 0f)));
+            }
+        }
+    }
+
+    @Override
     public void ropeRows(Tensor x, Tensor cos, Tensor sin, Tensor out, long rows, long half) {
         Tensor a = view(x), c = view(cos), s = view(sin), o = view(out);
         ScalarKernels.INSTANCE.ropeRows(a.storage, a.offset, c.storage, c.offset, s.storage, s.offset, o.storage, o.offset, rows, half);
@@ -219,6 +249,16 @@ final class EmulatedDevice implements DeviceBackend {
             long c = idx[(int) i];
             Elem.setF(o.storage, o.offset + i, c >= 0 && c < cols ? Elem.getF(a.storage, a.offset + (i / k) * cols + c) : Float.NaN);
         }
+    }
+
+    @Override
+    public void moeUnpermute(Tensor y, Tensor pos, Tensor w, Tensor out, long tokens, long k, long dim) {
+        Indexing.unpermuteHost(view(y), indices(pos), view(w), view(out), tokens, (int) k, dim);
+    }
+
+    @Override
+    public void moeUnpermuteBackward(Tensor y, Tensor pos, Tensor w, Tensor gout, Tensor gy, Tensor gw, long tokens, long k, long dim) {
+        Indexing.unpermuteBackwardHost(view(y), indices(pos), view(w), view(gout), view(gy), view(gw), tokens, (int) k, dim);
     }
 
     @Override

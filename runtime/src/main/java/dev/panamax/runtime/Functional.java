@@ -60,6 +60,7 @@ public final class Functional {
         }
         long n = logits.dim(0), v = logits.dim(1);
         long[] t = targets.toLongArray();
+        if (logits.backend != null) return crossEntropyOnDevice(logits, t, ignoreIndex, reduction);
         Tensor lp;
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             // the per-target loop reads host memory: one copy when the logits are on a GPU
@@ -84,6 +85,46 @@ public final class Functional {
                 else d.setDouble(d.getDouble(i, t[i]) - 1.0, i, t[i]);
             }
             return new Tensor[]{d.to(logits.device()).mul(g.mul(scale))};
+        }, logits);
+    }
+
+    /**
+     * The DeepSeekMoE un-permute: the experts' output rows y (N*K, C), stored in expert order, back
+     * onto their tokens weighted by the routing weights w (N, K):
+     * {@code out[t] = sum over j of w[t, j] * y[pos[t * K + j]]}, summed in slot order (so the
+     * result does not depend on thread timing, unlike a scatter-add). {@code pos} must be a
+     * permutation of {@code 0..N*K-1}. Differentiable in y and w; one kernel each way on a device.
+     */
+    public static Tensor moeUnpermute(Tensor y, long[] pos, Tensor w) {
+        return Indexing.moeUnpermute(y, pos, w);
+    }
+
+    /** {@link #crossEntropy} of device logits: one fused kernel per direction, the loss left on the device. */
+    private static Tensor crossEntropyOnDevice(Tensor logits, long[] t, long ignoreIndex, Reduction reduction) {
+        long n = logits.dim(0), v = logits.dim(1), count = 0;
+        for (int i = 0; i < n; i++) {
+            if (t[i] == ignoreIndex) continue;
+            if (t[i] < 0 || t[i] >= v) throw new IndexOutOfBoundsException("target " + t[i] + " at position " + i + " out of range for " + v + " classes");
+            count++;
+        }
+        double scale = reduction == Reduction.MEAN ? 1.0 / Math.max(count, 1) : 1.0;
+        Device d = logits.device();
+        Tensor x, tg, lse, loss;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            x = Elementwise.cast(logits.detach(), DType.F32).contiguous();
+            tg = Tensor.ofLongs(t).to(d);
+            lse = Tensor.zeros(d, DType.F32, n);
+            Tensor rowLoss = Tensor.zeros(d, DType.F32, n);
+            x.backend.crossEntropyRows(x, tg, rowLoss, lse, n, v, ignoreIndex);
+            loss = rowLoss.sum().mul(scale);
+        }
+        return Autograd.record(loss, "crossEntropy", g -> {
+            Tensor gl = Tensor.zeros(d, DType.F32, n, v);
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                Tensor perRow = Elementwise.cast(Elementwise.onDeviceOf(gl, g), DType.F32).reshape(1).expand(n).contiguous();
+                x.backend.crossEntropyBackwardRows(x, tg, lse, perRow, gl, n, v, ignoreIndex, scale);
+            }
+            return new Tensor[]{gl};
         }, logits);
     }
 

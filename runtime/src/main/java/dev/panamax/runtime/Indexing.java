@@ -194,6 +194,93 @@ final class Indexing {
         return Autograd.record(out, "scatterAdd", g -> new Tensor[]{g, src.requiresGrad ? g.gather(d, index) : null}, self, src);
     }
 
+    /**
+     * The MoE un-permute (see {@link Functional#moeUnpermute}): y (N*K, C), w (N, K), pos a
+     * permutation of 0..N*K-1. F64 when y or w is, else F32; on y's device.
+     */
+    static Tensor moeUnpermute(Tensor y0, long[] pos, Tensor w0) {
+        if (y0.rank() != 2 || w0.rank() != 2) throw new IllegalArgumentException("moeUnpermute needs y (N*K, C) and w (N, K), got " + y0.shape + " and " + w0.shape);
+        long tokens = w0.dim(0), c = y0.dim(1);
+        int k = Math.toIntExact(w0.dim(1));
+        if (y0.dim(0) != tokens * k || pos.length != tokens * k) {
+            throw new IllegalArgumentException("moeUnpermute: y " + y0.shape + ", " + pos.length + " positions and w " + w0.shape + " do not match (N*K rows each)");
+        }
+        boolean[] seen = new boolean[pos.length];
+        for (int i = 0; i < pos.length; i++) {
+            if (pos[i] < 0 || pos[i] >= pos.length || seen[(int) pos[i]]) {
+                throw new IllegalArgumentException("moeUnpermute: positions must be a permutation of 0.." + (pos.length - 1) + ", got " + pos[i] + " at " + i);
+            }
+            seen[(int) pos[i]] = true;
+        }
+        Tensor w1 = Elementwise.onDeviceOf(y0, w0);
+        DType dt = y0.dtype == DType.F64 || w1.dtype == DType.F64 ? DType.F64 : DType.F32;
+        Tensor y, w, out;
+        Tensor index = Tensor.ofLongs(pos);
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            y = Elementwise.cast(y0.detach(), dt).contiguous();
+            w = Elementwise.cast(w1.detach(), dt).contiguous();
+            out = Tensor.zerosLike(y, dt, tokens, c);
+            if (y.backend != null) {
+                if (dt != DType.F32) throw new UnsupportedOperationException("moeUnpermute on " + y.device() + " takes F32, got " + dt);
+                y.backend.moeUnpermute(y, index, w, out, tokens, k, c);
+            } else {
+                unpermuteHost(y, pos, w, out, tokens, k, c);
+            }
+        }
+        return Autograd.record(out, "moeUnpermute", g -> {
+            Tensor gy = Tensor.zerosLike(y, dt, y.dims()), gw = Tensor.zerosLike(y, dt, w.dims());
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                Tensor go = Elementwise.cast(Elementwise.onDeviceOf(y, g), dt).contiguous();
+                if (y.backend != null) y.backend.moeUnpermuteBackward(y, index, w, go, gy, gw, tokens, k, c);
+                else unpermuteBackwardHost(y, pos, w, go, gy, gw, tokens, k, c);
+            }
+            return new Tensor[]{gy, gw};
+        }, y0, w1);
+    }
+
+    /** {@link DeviceBackend#moeUnpermute} on host tensors (contiguous, all F32 or all F64), summing in slot order. */
+    static void unpermuteHost(Tensor y, long[] pos, Tensor w, Tensor out, long tokens, int k, long c) {
+        boolean f64 = out.dtype == DType.F64;
+        MemorySegment ys = y.storage, ws = w.storage, os = out.storage;
+        for (long t = 0; t < tokens; t++) {
+            for (long d = 0; d < c; d++) {
+                if (f64) {
+                    double s = 0;
+                    for (int j = 0; j < k; j++) s += Elem.getD(ws, w.offset + t * k + j) * Elem.getD(ys, y.offset + pos[(int) (t * k + j)] * c + d);
+                    Elem.setD(os, out.offset + t * c + d, s);
+                } else {
+                    float s = 0f;
+                    for (int j = 0; j < k; j++) s += Elem.getF(ws, w.offset + t * k + j) * Elem.getF(ys, y.offset + pos[(int) (t * k + j)] * c + d);
+                    Elem.setF(os, out.offset + t * c + d, s);
+                }
+            }
+        }
+    }
+
+    /** {@link DeviceBackend#moeUnpermuteBackward} on host tensors (contiguous, all F32 or all F64). */
+    static void unpermuteBackwardHost(Tensor y, long[] pos, Tensor w, Tensor gout, Tensor gy, Tensor gw, long tokens, int k, long c) {
+        boolean f64 = gy.dtype == DType.F64;
+        for (long t = 0; t < tokens; t++) {
+            for (int j = 0; j < k; j++) {
+                long row = pos[(int) (t * k + j)];
+                double wj = Elem.get(w.storage, w.dtype, w.offset + t * k + j), dot = 0;
+                float dotF = 0f;
+                for (long d = 0; d < c; d++) {
+                    double g = Elem.get(gout.storage, gout.dtype, gout.offset + t * c + d);
+                    double yv = Elem.get(y.storage, y.dtype, y.offset + row * c + d);
+                    if (f64) {
+                        Elem.setD(gy.storage, gy.offset + row * c + d, wj * g);
+                        dot += g * yv;
+                    } else {
+                        Elem.setF(gy.storage, gy.offset + row * c + d, (float) wj * (float) g);
+                        dotF += (float) g * (float) yv;
+                    }
+                }
+                Elem.set(gw.storage, gw.dtype, gw.offset + t * k + j, f64 ? dot : dotF);
+            }
+        }
+    }
+
     /** {@code out = self; out[..index[j]..] += src[..j..]} along dim (index 1-D), recorded. */
     static Tensor indexAdd(Tensor self, int dim, Tensor index, Tensor src) {
         checkIndexType(index, "indexAdd");

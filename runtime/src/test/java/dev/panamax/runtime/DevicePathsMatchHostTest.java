@@ -187,8 +187,16 @@ class DevicePathsMatchHostTest {
         same("rmsNorm", t -> t.get(0).rmsNorm(t.get(1), 1e-6), r(44, 2, 3, 8), r(45, 8));
         same("rope", t -> t.get(0).rope(t.get(1).view(1, 3, 1, 2), t.get(2).view(1, 3, 1, 2)), r(46, 2, 3, 4, 4), r(47, 3, 2), r(48, 3, 2));
         same("crossEntropy", t -> Functional.crossEntropy(t.get(0), Tensor.ofLongs(new long[]{1, -100, 4}), -100, Functional.Reduction.MEAN), r(49, 3, 6));
+        // fused on a device (reduce.cu cross_entropy_f32 and its backward, the loss left on the device)
+        same("crossEntropy sum, transposed logits, wide rows", t -> Functional.crossEntropy(t.get(0).t(),
+                Tensor.ofLongs(new long[]{0, 1299, 7, -1, 640}), -1, Functional.Reduction.SUM), r(102, 1300, 5));
+        same("crossEntropy, every target ignored", t -> Functional.crossEntropy(t.get(0), Tensor.ofLongs(new long[]{-100, -100}), -100,
+                Functional.Reduction.MEAN), r(103, 2, 4));
+        assertThatThrownBy(() -> Functional.crossEntropy(r(104, 2, 4).to(DEV), Tensor.ofLongs(new long[]{0, 4}), -100, Functional.Reduction.MEAN))
+                .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("target 4 at position 1");
         same("attention", t -> Functional.scaledDotProductAttention(t.get(0), t.get(1), t.get(2), 0.5), r(50, 2, 3, 4), r(51, 2, 5, 4), r(52, 2, 5, 3));
         same("swiglu", t -> Functional.swiglu(t.get(0), t.get(1), t.get(2)), r(53, 3, 4), r(54, 5, 4), r(55, 5, 4));
+        same("moeUnpermute", t -> Functional.moeUnpermute(t.get(0), new long[]{3, 0, 5, 1, 4, 2}, t.get(1)), r(105, 6, 7), r(106, 3, 2));
     }
 
     @Test

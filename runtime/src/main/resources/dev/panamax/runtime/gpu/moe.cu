@@ -1,7 +1,9 @@
-// DeepSeekMoE routing on the GPU: the gate's scoring, group-limited top-k selection and weights
-// (DeepSeek-V3's Gate.forward), the weighted combine of the experts' outputs (un-permute) and the
-// backward of both. The permute itself is gather_rows_f32 (embedding.cu) with positions from a
-// counting sort on the host, which also needs each expert's token count to size its GEMM.
+// DeepSeekMoE routing on the GPU: the weighted combine of the experts' outputs (un-permute,
+// Functional.moeUnpermute) and its backward; and the gate's scoring, group-limited top-k selection
+// and weights (DeepSeek-V3's Gate.forward) with their backward, which the runtime does not call yet
+// (Gate.route chooses on the host from the downloaded scores, since the host sizes each expert's
+// product from the choice anyway). The permute itself is index_select_rows (embedding.cu) with
+// positions from a counting sort on the host.
 #include "common.cuh"
 
 #define MAX_EXPERTS 256
@@ -102,25 +104,27 @@ extern "C" __global__ void gate_topk_backward_f32(const float* logits, const int
     }
 }
 
-// out[t, :] = sum_j w[t, j] * y[pos[t, j], :] (the experts' rows back in token order)
-extern "C" __global__ void moe_unpermute_f32(const float* y, const int* pos, const float* w, float* out, int tokens, int topk, int dim) {
-    GRID_STRIDE(i, (i64) tokens * dim) {
+// out[t, :] = sum_j w[t, j] * y[pos[t, j], :] (the experts' rows back in token order, summed in slot
+// order: deterministic, unlike a scatter-add)
+extern "C" __global__ void moe_unpermute_f32(const float* y, const i64* pos, const float* w, float* out, i64 tokens, int topk, i64 dim) {
+    GRID_STRIDE(i, tokens * dim) {
         i64 t = i / dim;
-        int d = (int) (i % dim);
+        i64 d = i % dim;
         float s = 0.f;
         for (int j = 0; j < topk; j++) s += w[t * topk + j] * y[(i64) pos[t * topk + j] * dim + d];
         out[i] = s;
     }
 }
 
-// gy[pos[t, j], :] = w[t, j] * gout[t, :]; gw[t, j] = gout[t, :] . y[pos[t, j], :] (one block per token)
-extern "C" __global__ void moe_unpermute_backward_f32(const float* y, const int* pos, const float* w, const float* gout,
-                                                      float* gy, float* gw, int topk, int dim) {
+// gy[pos[t, j], :] = w[t, j] * gout[t, :]; gw[t, j] = gout[t, :] . y[pos[t, j], :] (one block per token;
+// pos is a permutation, so every row of gy is written once)
+extern "C" __global__ void moe_unpermute_backward_f32(const float* y, const i64* pos, const float* w, const float* gout,
+                                                      float* gy, float* gw, int topk, i64 dim) {
     i64 t = blockIdx.x;
     for (int j = 0; j < topk; j++) {
         i64 row = pos[t * topk + j];
         float wj = w[t * topk + j], s = 0.f;
-        for (int d = threadIdx.x; d < dim; d += blockDim.x) {
+        for (i64 d = threadIdx.x; d < dim; d += blockDim.x) {
             float g = gout[t * dim + d];
             gy[row * dim + d] = wj * g;
             s += g * y[row * dim + d];

@@ -101,9 +101,9 @@ extern "C" __global__ void rmsnorm_backward_f32(const float* x, const float* w, 
     }
 }
 
-// per-row loss = logsumexp(logits) - logits[target]; rows whose target is ignoreIndex give 0.
-// lse is kept for the backward.
-extern "C" __global__ void cross_entropy_f32(const float* logits, const int* targets, float* loss, float* lse, int cols, int ignoreIndex) {
+// per-row loss = logsumexp(logits) - logits[target]; rows whose target is ignoreIndex give 0
+// (targets are checked in range on the host). lse is kept for the backward.
+extern "C" __global__ void cross_entropy_f32(const float* logits, const i64* targets, float* loss, float* lse, int cols, i64 ignoreIndex) {
     i64 base = (i64) blockIdx.x * cols;
     float m = NEG_INF;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, logits[base + j]);
@@ -112,7 +112,7 @@ extern "C" __global__ void cross_entropy_f32(const float* logits, const int* tar
     for (int j = threadIdx.x; j < cols; j += blockDim.x) s += expf(logits[base + j] - m);
     s = block_sum(s);
     if (threadIdx.x == 0) {
-        int t = targets[blockIdx.x];
+        i64 t = targets[blockIdx.x];
         float l = m + logf(s);
         lse[blockIdx.x] = l;
         loss[blockIdx.x] = (t == ignoreIndex) ? 0.f : l - logits[base + t];
@@ -120,10 +120,10 @@ extern "C" __global__ void cross_entropy_f32(const float* logits, const int* tar
 }
 
 // glogits = scale * gloss[row] * (softmax(logits) - onehot(target)); zero on ignored rows
-extern "C" __global__ void cross_entropy_backward_f32(const float* logits, const int* targets, const float* lse, const float* gloss,
-                                                      float* glogits, int cols, int ignoreIndex, float scale) {
+extern "C" __global__ void cross_entropy_backward_f32(const float* logits, const i64* targets, const float* lse, const float* gloss,
+                                                      float* glogits, int cols, i64 ignoreIndex, float scale) {
     i64 base = (i64) blockIdx.x * cols;
-    int t = targets[blockIdx.x];
+    i64 t = targets[blockIdx.x];
     float g = (t == ignoreIndex) ? 0.f : gloss[blockIdx.x] * scale, l = lse[blockIdx.x];
     for (int j = threadIdx.x; j < cols; j += blockDim.x) {
         float p = expf(logits[base + j] - l);
