@@ -39,70 +39,13 @@ public final class Gate extends Module {
 
     /** Routes tokens x (N, C). */
     public Routing route(Tensor x) {
-        int e = cfg.nRoutedExperts(), k = cfg.numExpertsPerTok();
-        long n = x.dim(0);
         Tensor logits = Functional.linear(x, weight);                                // (N,E)
-        Tensor scores = cfg.scoringFunc().equals("sigmoid") ? logits.sigmoid() : logits.softmax(-1);
-        float[] sc = scores.detach().toFloatArray();
-        float[] b = bias == null ? null : bias.toFloatArray();
-        long[] idx = new long[(int) (n * k)];
-        long[] counts = new long[e];
-        double[] sel = new double[e];
-        int groups = cfg.nGroup(), per = e / groups;
-        for (int t = 0; t < n; t++) {
-            for (int j = 0; j < e; j++) sel[j] = (double) sc[t * e + j] + (b == null ? 0 : b[j]);
-            if (groups > 1) limitGroups(sel, groups, per, b != null);
-            int[] top = topIndices(sel, k);
-            for (int j = 0; j < k; j++) {
-                idx[t * k + j] = top[j];
-                counts[top[j]]++;
-            }
-        }
+        Functional.GateChoice c = Functional.moeGate(logits, bias, new Functional.GateSpec(cfg.scoringFunc().equals("sigmoid"),
+                cfg.numExpertsPerTok(), cfg.nGroup(), cfg.topkGroup(), cfg.normTopkProb(), cfg.routedScalingFactor()));
+        long[] counts = new long[cfg.nRoutedExperts()];
+        for (long e : c.indices()) counts[(int) e]++;
         load = counts;
-        Tensor index = Tensor.ofLongs(idx, n, k);
-        Tensor w = scores.gather(1, index);                                          // (N,K)
-        if (cfg.normTopkProb()) w = w.div(w.sum(-1, true));
-        if (cfg.routedScalingFactor() != 1.0) w = w.mul(cfg.routedScalingFactor());
-        return new Routing(idx, w);
-    }
-
-    /** Sets the selection score of experts outside the best {@code topk_group} groups to -inf. */
-    private void limitGroups(double[] sel, int groups, int per, boolean topTwo) {
-        double[] gs = new double[groups];
-        for (int g = 0; g < groups; g++) {
-            double a = Double.NEGATIVE_INFINITY, c = Double.NEGATIVE_INFINITY;
-            for (int j = g * per; j < (g + 1) * per; j++) {
-                if (sel[j] > a) {
-                    c = a;
-                    a = sel[j];
-                } else if (sel[j] > c) {
-                    c = sel[j];
-                }
-            }
-            gs[g] = topTwo ? a + c : a;
-        }
-        int[] keep = topIndices(gs, cfg.topkGroup());
-        boolean[] kept = new boolean[groups];
-        for (int g : keep) kept[g] = true;
-        for (int g = 0; g < groups; g++) {
-            if (!kept[g]) for (int j = g * per; j < (g + 1) * per; j++) sel[j] = Double.NEGATIVE_INFINITY;
-        }
-    }
-
-    /** Indices of the k largest values, largest first, lower index first on ties. */
-    static int[] topIndices(double[] v, int k) {
-        int[] out = new int[k];
-        int filled = 0;
-        for (int i = 0; i < v.length; i++) {
-            if (filled == k && !(v[i] > v[out[k - 1]])) continue;
-            int pos = filled == k ? k - 1 : filled++;
-            while (pos > 0 && v[i] > v[out[pos - 1]]) {
-                out[pos] = out[pos - 1];
-                pos--;
-            }
-            out[pos] = i;
-        }
-        return out;
+        return new Routing(c.indices(), c.weights());
     }
 
     /** Tokens routed to each expert by the last {@link #route} call. */

@@ -394,6 +394,19 @@ final class CudaBackend implements DeviceBackend {
     }
 
     @Override
+    public void moeGate(Tensor logits, Tensor bias, Tensor idx, Tensor w, long tokens, int experts, Functional.GateSpec spec) {
+        launch("moe.cu", "gate_topk_f32", tokens, at(logits, 0), bias == null ? 0L : at(bias, 0), at(idx, 0), at(w, 0),
+                Math.toIntExact(tokens), experts, spec.topk(), spec.groups(), spec.topkGroups(), spec.sigmoid() ? 1 : 0,
+                spec.normalize() ? 1 : 0, (float) spec.scale());
+    }
+
+    @Override
+    public void moeGateBackward(Tensor logits, Tensor idx, Tensor gw, Tensor glogits, long tokens, int experts, Functional.GateSpec spec) {
+        launch("moe.cu", "gate_topk_backward_f32", tokens, at(logits, 0), at(idx, 0), at(gw, 0), at(glogits, 0),
+                Math.toIntExact(tokens), experts, spec.topk(), spec.sigmoid() ? 1 : 0, spec.normalize() ? 1 : 0, (float) spec.scale());
+    }
+
+    @Override
     public void moeUnpermute(Tensor y, Tensor pos, Tensor w, Tensor out, long tokens, long k, long dim) {
         if (tokens * dim == 0) return;
         long p = indexOnDevice(pos);

@@ -95,6 +95,16 @@ interface DeviceBackend {
     void indexAddRows(Tensor src, Tensor index, Tensor out, long n, long dim, long rows);
 
     /**
+     * The DeepSeekMoE gate ({@link Functional#moeGate}) over {@code tokens} contiguous rows of
+     * {@code experts} F32 logits, with bias (experts) or null: the chosen experts into idx (tokens,
+     * k) I32, best first, and their weights into w (tokens, k) F32. At most 256 experts and top-16.
+     */
+    void moeGate(Tensor logits, Tensor bias, Tensor idx, Tensor w, long tokens, int experts, Functional.GateSpec spec);
+
+    /** The backward of {@link #moeGate}: d loss / d logits (tokens, experts) from d loss / d w. */
+    void moeGateBackward(Tensor logits, Tensor idx, Tensor gw, Tensor glogits, long tokens, int experts, Functional.GateSpec spec);
+
+    /**
      * The MoE un-permute: {@code out[t] = sum over j < k of w[t, j] * y[pos[t * k + j]]} for
      * {@code tokens} rows of {@code dim}, summed in slot order. y (tokens * k, dim), w (tokens, k)
      * and out contiguous F32; pos I64, a permutation of the rows of y.

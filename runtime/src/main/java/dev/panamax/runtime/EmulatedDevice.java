@@ -252,6 +252,16 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
+    public void moeGate(Tensor logits, Tensor bias, Tensor idx, Tensor w, long tokens, int experts, Functional.GateSpec spec) {
+        MoeGate.forwardFloat(view(logits), bias == null ? null : view(bias), view(idx), view(w), tokens, experts, spec);
+    }
+
+    @Override
+    public void moeGateBackward(Tensor logits, Tensor idx, Tensor gw, Tensor glogits, long tokens, int experts, Functional.GateSpec spec) {
+        MoeGate.backwardFloat(view(logits), view(idx), view(gw), view(glogits), tokens, experts, spec);
+    }
+
+    @Override
     public void moeUnpermute(Tensor y, Tensor pos, Tensor w, Tensor out, long tokens, long k, long dim) {
         Indexing.unpermuteHost(view(y), indices(pos), view(w), view(out), tokens, (int) k, dim);
     }

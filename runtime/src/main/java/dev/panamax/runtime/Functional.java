@@ -89,6 +89,47 @@ public final class Functional {
     }
 
     /**
+     * How a DeepSeekMoE gate chooses (DeepSeek-V3's {@code Gate.forward}).
+     *
+     * @param sigmoid    sigmoid scores, else softmax over the experts
+     * @param topk       experts per token
+     * @param groups     expert groups ({@code n_group}; 1 for none)
+     * @param topkGroups groups kept per token ({@code topk_group})
+     * @param normalize  whether the chosen weights are divided by their sum ({@code norm_topk_prob})
+     * @param scale      multiplies the weights ({@code routed_scaling_factor})
+     */
+    public record GateSpec(boolean sigmoid, int topk, int groups, int topkGroups, boolean normalize, double scale) {
+        /** Checks the counts. */
+        public GateSpec {
+            if (topk < 1 || groups < 1 || topkGroups < 1 || topkGroups > groups) {
+                throw new IllegalArgumentException("gate: topk " + topk + ", groups " + groups + ", topkGroups " + topkGroups + " (each >= 1, topkGroups <= groups)");
+            }
+        }
+    }
+
+    /**
+     * A gate's choice for N tokens.
+     *
+     * @param indices the chosen experts, row-major (N, K), best first (on the host)
+     * @param weights their routing weights (N, K), differentiable with respect to the logits
+     */
+    public record GateChoice(long[] indices, Tensor weights) {
+    }
+
+    /**
+     * The DeepSeekMoE gate over logits (N, E): scores are {@code sigmoid} or {@code softmax} of the
+     * logits; experts are chosen by the scores plus {@code bias} (E, or null; for the choice only),
+     * within the {@code topkGroups} best of {@code groups} groups (a group's score is the sum of its
+     * two best with a bias, its best without), top-K, ties to the lower index; the weights are the
+     * unbiased scores of the chosen experts, divided by their sum when {@code normalize}, times
+     * {@code scale}. The choice is a constant for autograd. On a device (up to 256 experts, top-16)
+     * one kernel each way, and only the indices are read back.
+     */
+    public static GateChoice moeGate(Tensor logits, Tensor bias, GateSpec spec) {
+        return MoeGate.apply(logits, bias, spec);
+    }
+
+    /**
      * The DeepSeekMoE un-permute: the experts' output rows y (N*K, C), stored in expert order, back
      * onto their tokens weighted by the routing weights w (N, K):
      * {@code out[t] = sum over j of w[t, j] * y[pos[t * K + j]]}, summed in slot order (so the

@@ -197,6 +197,15 @@ class DevicePathsMatchHostTest {
         same("attention", t -> Functional.scaledDotProductAttention(t.get(0), t.get(1), t.get(2), 0.5), r(50, 2, 3, 4), r(51, 2, 5, 4), r(52, 2, 5, 3));
         same("swiglu", t -> Functional.swiglu(t.get(0), t.get(1), t.get(2)), r(53, 3, 4), r(54, 5, 4), r(55, 5, 4));
         same("moeUnpermute", t -> Functional.moeUnpermute(t.get(0), new long[]{3, 0, 5, 1, 4, 2}, t.get(1)), r(105, 6, 7), r(106, 3, 2));
+        // the gate: gate_topk_f32 and its backward on a device; the same choice and weights as the host
+        Functional.GateSpec grouped = new Functional.GateSpec(true, 3, 4, 2, true, 2.5), plain = new Functional.GateSpec(false, 2, 1, 1, false, 1.0);
+        same("moeGate sigmoid, bias, groups", t -> Functional.moeGate(t.get(0), t.get(1), grouped).weights(), r(107, 5, 16), r(108, 16));
+        same("moeGate softmax", t -> Functional.moeGate(t.get(0), null, plain).weights(), r(109, 5, 6));
+        for (Functional.GateSpec spec : new Functional.GateSpec[]{grouped, plain}) {
+            Tensor logits = r(110, 7, 16), bias = spec.sigmoid() ? r(111, 16) : null;
+            assertThat(Functional.moeGate(logits.to(DEV), bias, spec).indices()).as("chosen experts, " + spec)
+                    .containsExactly(Functional.moeGate(logits, bias, spec).indices());
+        }
     }
 
     @Test

@@ -1,19 +1,20 @@
-// DeepSeekMoE routing on the GPU: the weighted combine of the experts' outputs (un-permute,
-// Functional.moeUnpermute) and its backward; and the gate's scoring, group-limited top-k selection
-// and weights (DeepSeek-V3's Gate.forward) with their backward, which the runtime does not call yet
-// (Gate.route chooses on the host from the downloaded scores, since the host sizes each expert's
-// product from the choice anyway). The permute itself is index_select_rows (embedding.cu) with
-// positions from a counting sort on the host.
+// DeepSeekMoE routing on the GPU (Functional.moeGate, Functional.moeUnpermute): the gate's scoring,
+// group-limited top-k choice and weights (DeepSeek-V3's Gate.forward), the weighted combine of the
+// experts' outputs back onto their tokens (un-permute), and the backward of both. The host reads
+// back only the chosen indices, to size each expert's product; the permute itself is
+// index_select_rows (embedding.cu) with positions from a counting sort on the host.
 #include "common.cuh"
 
 #define MAX_EXPERTS 256
 #define MAX_TOPK 16
 
-// logits (tokens, experts) -> idx, weights (tokens, topk). scoring: 0 softmax, 1 sigmoid.
-// bias (experts) or null. Groups: experts split into nGroups equal groups, of which topkGroups
-// survive, ranked by their best score (no bias) or the sum of their two best (with bias).
+// logits (tokens, experts) -> idx, weights (tokens, topk). scoring: 0 softmax, 1 sigmoid. bias
+// (experts) or null, added for the choice only. Groups: experts split into nGroups equal groups, of
+// which topkGroups survive, ranked by their best score (no bias) or the sum of their two best (with
+// bias); ties go to the lower index. Weights: the unbiased scores of the chosen experts, divided by
+// their sum when norm, times routeScale. One thread per token.
 extern "C" __global__ void gate_topk_f32(const float* logits, const float* bias, int* idx, float* weights, int tokens, int experts,
-                                         int topk, int nGroups, int topkGroups, int scoring, float routeScale) {
+                                         int topk, int nGroups, int topkGroups, int scoring, int norm, float routeScale) {
     int t = blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= tokens) return;
     const float* l = logits + (i64) t * experts;
@@ -61,45 +62,46 @@ extern "C" __global__ void gate_topk_f32(const float* logits, const float* bias,
     }
     for (int r = 0; r < topk; r++) {
         float w = orig[chosen[r]];
-        if (scoring == 1) w /= sum;
+        if (norm) w /= sum;
         idx[(i64) t * topk + r] = chosen[r];
         weights[(i64) t * topk + r] = w * routeScale;
     }
 }
 
-// d loss / d logits from d loss / d weights (the selection itself has no gradient)
+// d loss / d logits from d loss / d weights (the choice itself has no gradient). With s_j the chosen
+// scores and g_j the weights' gradient: d/ds_j = rs (g_j - sum_i g_i s_i / S) / S when normalised
+// (S = sum of s), else rs g_j; then through the sigmoid (s (1 - s)) or the softmax over all experts.
 extern "C" __global__ void gate_topk_backward_f32(const float* logits, const int* idx, const float* gweights, float* glogits,
-                                                  int tokens, int experts, int topk, int scoring, float routeScale) {
+                                                  int tokens, int experts, int topk, int scoring, int norm, float routeScale) {
     int t = blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= tokens) return;
     const float* l = logits + (i64) t * experts;
     float* gl = glogits + (i64) t * experts;
     const int* ix = idx + (i64) t * topk;
     const float* gw = gweights + (i64) t * topk;
-    if (scoring == 1) {
-        // w_j = rs * s_j / S, S = sum of chosen s: dL/ds_j = rs * (g_j - sum_i g_i s_i / S) / S; ds/dl = s (1 - s)
-        float S = 0.f, gs = 0.f;
-        for (int r = 0; r < topk; r++) {
-            float s = 1.f / (1.f + expf(-l[ix[r]]));
-            S += s;
-            gs += gw[r] * s;
-        }
-        for (int e = 0; e < experts; e++) gl[e] = 0.f;
-        for (int r = 0; r < topk; r++) {
-            float s = 1.f / (1.f + expf(-l[ix[r]]));
-            gl[ix[r]] += routeScale * (gw[r] - gs / S) / S * s * (1.f - s);
-        }
-    } else {
-        // w_j = rs * p_j: dL/dp = rs * g on the chosen experts, then the softmax backward
-        float m = NEG_INF, z = 0.f;
+    float m = NEG_INF, z = 0.f;
+    if (scoring == 0) {
         for (int e = 0; e < experts; e++) m = fmaxf(m, l[e]);
         for (int e = 0; e < experts; e++) z += expf(l[e] - m);
-        float dot = 0.f;
-        for (int r = 0; r < topk; r++) dot += routeScale * gw[r] * expf(l[ix[r]] - m) / z;
+    }
+    float s[MAX_TOPK], gs[MAX_TOPK];
+    float S = 0.f, dot = 0.f;
+    for (int r = 0; r < topk; r++) {
+        s[r] = scoring == 1 ? 1.f / (1.f + expf(-l[ix[r]])) : expf(l[ix[r]] - m) / z;
+        S += s[r];
+        dot += gw[r] * s[r];
+    }
+    for (int r = 0; r < topk; r++) gs[r] = norm ? routeScale * (gw[r] - dot / S) / S : routeScale * gw[r];
+    if (scoring == 1) {
+        for (int e = 0; e < experts; e++) gl[e] = 0.f;
+        for (int r = 0; r < topk; r++) gl[ix[r]] += gs[r] * s[r] * (1.f - s[r]);
+    } else {
+        float sp = 0.f;
+        for (int r = 0; r < topk; r++) sp += gs[r] * s[r];
         for (int e = 0; e < experts; e++) {
             float p = expf(l[e] - m) / z, gp = 0.f;
-            for (int r = 0; r < topk; r++) if (ix[r] == e) gp += routeScale * gw[r];
-            gl[e] = p * (gp - dot);
+            for (int r = 0; r < topk; r++) if (ix[r] == e) gp += gs[r];
+            gl[e] = p * (gp - sp);
         }
     }
 }
