@@ -395,9 +395,9 @@ final class CudaBackend implements DeviceBackend {
 
     @Override
     public void moeGate(Tensor logits, Tensor bias, Tensor idx, Tensor w, long tokens, int experts, Functional.GateSpec spec) {
-        launch("moe.cu", "gate_topk_f32", tokens, at(logits, 0), bias == null ? 0L : at(bias, 0), at(idx, 0), at(w, 0),
-                Math.toIntExact(tokens), experts, spec.topk(), spec.groups(), spec.topkGroups(), spec.sigmoid() ? 1 : 0,
-                spec.normalize() ? 1 : 0, (float) spec.scale());
+        launchRows("moe.cu", "gate_topk_f32", tokens, 32, at(logits, 0), bias == null ? 0L : at(bias, 0), at(idx, 0), at(w, 0),
+                experts, spec.topk(), spec.groups(), spec.topkGroups(), spec.sigmoid() ? 1 : 0, spec.normalize() ? 1 : 0,
+                (float) spec.scale());
     }
 
     @Override

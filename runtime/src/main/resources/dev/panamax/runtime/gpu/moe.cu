@@ -12,25 +12,29 @@
 // (experts) or null, added for the choice only. Groups: experts split into nGroups equal groups, of
 // which topkGroups survive, ranked by their best score (no bias) or the sum of their two best (with
 // bias); ties go to the lower index. Weights: the unbiased scores of the chosen experts, divided by
-// their sum when norm, times routeScale. One thread per token.
-extern "C" __global__ void gate_topk_f32(const float* logits, const float* bias, int* idx, float* weights, int tokens, int experts,
+// their sum when norm, times routeScale. One block per token: the block loads the token's logits
+// into shared memory, and its first thread makes the (sequential, small) choice there, so that no
+// thread needs kilobytes of local memory.
+extern "C" __global__ void gate_topk_f32(const float* logits, const float* bias, int* idx, float* weights, int experts,
                                          int topk, int nGroups, int topkGroups, int scoring, int norm, float routeScale) {
-    int t = blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= tokens) return;
-    const float* l = logits + (i64) t * experts;
-    float orig[MAX_EXPERTS], sc[MAX_EXPERTS];
+    __shared__ float orig[MAX_EXPERTS], sc[MAX_EXPERTS], gs[MAX_EXPERTS];
+    __shared__ bool keep[MAX_EXPERTS];
+    i64 t = blockIdx.x;
+    const float* l = logits + t * experts;
+    for (int e = threadIdx.x; e < experts; e += blockDim.x) orig[e] = l[e];
+    __syncthreads();
+    if (threadIdx.x != 0) return;
     if (scoring == 0) {
         float m = NEG_INF, s = 0.f;
-        for (int e = 0; e < experts; e++) m = fmaxf(m, l[e]);
-        for (int e = 0; e < experts; e++) s += expf(l[e] - m);
-        for (int e = 0; e < experts; e++) orig[e] = expf(l[e] - m) / s;
+        for (int e = 0; e < experts; e++) m = fmaxf(m, orig[e]);
+        for (int e = 0; e < experts; e++) s += expf(orig[e] - m);
+        for (int e = 0; e < experts; e++) orig[e] = expf(orig[e] - m) / s;
     } else {
-        for (int e = 0; e < experts; e++) orig[e] = 1.f / (1.f + expf(-l[e]));
+        for (int e = 0; e < experts; e++) orig[e] = 1.f / (1.f + expf(-orig[e]));
     }
     for (int e = 0; e < experts; e++) sc[e] = bias ? orig[e] + bias[e] : orig[e];
     if (nGroups > 1) {
         int per = experts / nGroups;
-        float gs[MAX_EXPERTS];
         for (int g = 0; g < nGroups; g++) {
             float a = NEG_INF, b = NEG_INF;  // best and second best
             for (int e = g * per; e < (g + 1) * per; e++) {
@@ -38,9 +42,8 @@ extern "C" __global__ void gate_topk_f32(const float* logits, const float* bias,
                 if (v > a) { b = a; a = v; } else if (v > b) b = v;
             }
             gs[g] = bias ? a + b : a;
+            keep[g] = false;
         }
-        bool keep[MAX_EXPERTS];
-        for (int g = 0; g < nGroups; g++) keep[g] = false;
         for (int r = 0; r < topkGroups; r++) {
             int best = -1;
             for (int g = 0; g < nGroups; g++) if (!keep[g] && (best < 0 || gs[g] > gs[best])) best = g;
@@ -63,8 +66,8 @@ extern "C" __global__ void gate_topk_f32(const float* logits, const float* bias,
     for (int r = 0; r < topk; r++) {
         float w = orig[chosen[r]];
         if (norm) w /= sum;
-        idx[(i64) t * topk + r] = chosen[r];
-        weights[(i64) t * topk + r] = w * routeScale;
+        idx[t * topk + r] = chosen[r];
+        weights[t * topk + r] = w * routeScale;
     }
 }
 

@@ -23,9 +23,15 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * Every kernel file compiles with {@code nvcc -ptx} (as NVRTC will see it: the shared header
  * inlined) for the H100/H200 architecture, and every {@code extern "C" __global__} kernel appears
- * in the PTX under its own name. Skipped when nvcc is not installed.
+ * in the PTX under its own name; compiled to sm_90 machine code, no kernel spills registers or
+ * keeps more than {@link #MAX_STACK_BYTES} of local memory per thread (the driver reserves local
+ * memory for every resident thread of the GPU: 3 KB a thread would be close to 1 GB on an H100).
+ * Skipped when nvcc is not installed.
  */
 class CudaSourcesCompileTest {
+    /** Local memory per thread that a kernel may use. */
+    static final int MAX_STACK_BYTES = 256;
+
     @TempDir
     Path tmp;
 
@@ -70,6 +76,19 @@ class CudaSourcesCompileTest {
                 assertThat(text).as(file + " exports " + m.group(1)).contains(".entry " + m.group(1) + "(");
             }
             assertThat(kernels).as("kernels in " + file).isPositive();
+            Process r = new ProcessBuilder(nvcc.get().toString(), "-cubin", "-arch=sm_90", "--std=c++17", "--resource-usage",
+                    "-o", tmp.resolve(file.replace(".cu", ".cubin")).toString(), src.toString()).redirectErrorStream(true).start();
+            String usage = new String(r.getInputStream().readAllBytes());
+            assertThat(r.waitFor(120, TimeUnit.SECONDS)).as("nvcc -cubin finished").isTrue();
+            assertThat(r.exitValue()).as(file + ":\n" + usage).isZero();
+            Matcher f = Pattern.compile("Function properties for (\\w+)\\s+(\\d+) bytes stack frame, (\\d+) bytes spill stores, (\\d+) bytes spill loads").matcher(usage);
+            int seen = 0;
+            while (f.find()) {
+                seen++;
+                assertThat(Integer.parseInt(f.group(2))).as(f.group(1) + " stack bytes per thread").isLessThanOrEqualTo(MAX_STACK_BYTES);
+                assertThat(Integer.parseInt(f.group(3)) + Integer.parseInt(f.group(4))).as(f.group(1) + " spill bytes").isZero();
+            }
+            assertThat(seen).as("resource lines for " + file + ":\n" + usage).isEqualTo(kernels);
         }));
     }
 }
