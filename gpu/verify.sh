@@ -5,8 +5,10 @@
 #   gpu/verify.sh tests   [OUT]  info, then every @Tag("gpu") test (kernels against the CPU, device
 #                                paths against the host, DeepSeek reference cases and GRPO steps on
 #                                CUDA); fails when CUDA is not available, so skipped is never passed
-#   gpu/verify.sh bench   [OUT]  bench/gpu/run.sh: GpuBench and whole-model decode GPU vs CPU, with
-#                                torch.matmul as the GEMM anchor, and the tables for bench/RESULTS.md
+#   gpu/verify.sh bench   [OUT [JMH args]]  bench/gpu/run.sh: GpuBench and whole-model decode GPU
+#                                vs CPU, with torch.matmul as the GEMM anchor, and the tables for
+#                                bench/RESULTS.md (OUT/bench/tables.md); JMH args such as -wi 1 -i 3
+#                                shorten the runs
 #   gpu/verify.sh emulated [OUT] the kit's self-check on any machine: the device-path suites on the
 #                                emulated device, and the gpu suites found and skipped
 # OUT (default gpu-verify-out) receives the JUnit XML reports, logs and benchmark results.
@@ -57,7 +59,8 @@ case "$mode" in
     ;;
   bench)
     info | tee "$out/info.txt"
-    JAVA="$kit/jre/bin/java" JAR="$kit/benchmarks.jar" bench/gpu/run.sh "$out/bench"
+    shift 2 || shift $#
+    JAVA="$kit/jre/bin/java" JAR="$kit/benchmarks.jar" bench/gpu/run.sh "$out/bench" "$@"
     ;;
   emulated)
     junit emulated-tests --fail-if-no-tests \
@@ -65,7 +68,7 @@ case "$mode" in
     junit gpu-tests-skipped --include-tag gpu
     ;;
   *)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # GPU benchmarks with their anchors, on a machine with an NVIDIA GPU:
 #   1. torch.matmul at the GEMM shapes (bench/gpu/torch_matmul.py), the anchor of GpuBench.gemm;
-#   2. GpuBench under JMH (GEMM, MLA decode against a device copy) and DeepSeekBench.decodeToken on
-#      the GPU and the CPU (BF16 weights, all cores);
-#   3. Ratios over both, printing the tables recorded in bench/RESULTS.md.
+#   2. GpuBench under JMH (GEMM, MLA decode against a device copy, batched matmul against one call
+#      per item), then its tables (Ratios);
+#   3. DeepSeekBench.decodeToken on the GPU and the CPU (BF16 weights, all cores), then its table.
+# The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
 #   JAVA (default: $JAVA_HOME/bin/java, else java) must be a JDK 25 runtime; PYTHON (default
 #   python3) needs torch; JAR (default bench/target/benchmarks.jar) is the JMH jar. Build the jar
@@ -20,8 +21,13 @@ python="${PYTHON:-python3}"
 [ -f "$jar" ] || { echo "no $jar: build it with ./mvnw -B -DskipTests package -pl bench -am" >&2; exit 2; }
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt" || true
-"$python" "$here/torch_matmul.py" "$out/torch_matmul.json"
+"$python" "$here/torch_matmul.py" "$out/torch_matmul.json" || echo "run.sh: the torch.matmul anchor failed; the GEMM table will lack it" >&2
+torch=()
+[ -f "$out/torch_matmul.json" ] && torch=("$out/torch_matmul.json")
 threads="$(nproc)"
-"$java" --add-modules jdk.incubator.vector -jar "$jar" 'GpuBench|DeepSeekBench.decodeToken' \
-    -p device=cuda,cpu -p dtype=BF16 -p threads="$threads" -rf json -rff "$out/gpu.json" "$@" | tee "$out/jmh.txt"
-"$java" -cp "$jar" dev.panamax.bench.Ratios "$out/gpu.json" "$out/torch_matmul.json" | tee "$out/tables.md"
+# two JMH runs, each with its own JSON, so that a run cut short still leaves the other's tables
+"$java" --add-modules jdk.incubator.vector -jar "$jar" 'GpuBench' -rf json -rff "$out/gpu.json" "$@" | tee "$out/jmh-gpu.txt"
+"$java" -cp "$jar" dev.panamax.bench.Ratios "$out/gpu.json" "${torch[@]}" | tee "$out/tables.md"
+"$java" --add-modules jdk.incubator.vector -jar "$jar" 'DeepSeekBench.decodeToken' \
+    -p device=cuda,cpu -p dtype=BF16 -p threads="$threads" -rf json -rff "$out/decode.json" "$@" | tee "$out/jmh-decode.txt"
+"$java" -cp "$jar" dev.panamax.bench.Ratios "$out/decode.json" | tee -a "$out/tables.md"

@@ -35,6 +35,7 @@ public final class Ratios {
         }
         List<Row> rows = read(Path.of(args[0]));
         System.out.print(gpuTables(rows, args.length == 2 ? Path.of(args[1]) : null));
+        if (rows.stream().noneMatch(r -> r.bench.startsWith("sgemm") || r.bench.startsWith("gemv"))) return;   // no MatmulBench rows
         Map<String, Row> by = new LinkedHashMap<>();
         for (Row r : rows) by.put(key(r.bench, r.params), r);
         StringBuilder out = new StringBuilder();

@@ -8,7 +8,7 @@ package dev.panamax.runtime;
  * arithmetic on host memory, for the emulated device.
  */
 final class MoeGate {
-    /** The kernel's limits (its per-thread arrays). */
+    /** The kernel's limits (its shared-memory arrays of experts, its per-thread array of choices). */
     static final int MAX_EXPERTS = 256, MAX_TOPK = 16;
 
     private MoeGate() {
