@@ -138,6 +138,9 @@ public class DeepSeekBench {
     public static class Attention {
         @Param({"1024", "4096"})
         public int cacheLen;
+        /** The KV cache's dtype: F32, or BF16 (half the bytes a step reads). */
+        @Param({"F32", "BF16"})
+        public String kvCache;
         DeepSeekModel model;
         dev.panamax.runtime.Scope inputs;
         KvCache cache;
@@ -151,7 +154,7 @@ public class DeepSeekBench {
             DeepSeekConfig cfg = oneLayer(false);
             model = DeepSeekModel.random(cfg, 3, DType.F32);
             model.requiresGrad(false);
-            cache = new KvCache(cfg, 1, cacheLen + 1);
+            cache = new KvCache(cfg, 1, cacheLen + 1, Device.CPU, DType.valueOf(kvCache));
             inputs = dev.panamax.runtime.Scope.longLived("inputs");
             try (var e = inputs.enter()) {
                 x = Tensor.uniform(DType.F32, 5, -1, 1, 1, 1, cfg.hiddenSize());

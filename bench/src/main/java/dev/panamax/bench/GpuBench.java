@@ -30,9 +30,9 @@ import java.util.concurrent.TimeUnit;
  *       {@code torch.matmul} on the same GPU, timed by {@code bench/gpu/torch_matmul.py}, which
  *       {@code bench/gpu/run.sh} runs beside this;</li>
  *   <li>{@code mlaDecode}: the absorbed-MLA decode kernel ({@link Functional#latentAttentionDecode})
- *       over an F32 cache of latent 512 + rope 64, batch 64 and 128, 1024 to 8192 positions, 16
- *       and 128 heads, against {@code deviceCopy}, a device-to-device copy of 1 GiB that gives the
- *       bandwidth bound;</li>
+ *       over an F32 or BF16 cache of latent 512 + rope 64, batch 64 and 128, 1024 to 8192
+ *       positions, 16 and 128 heads, against {@code deviceCopy}, a device-to-device copy of 1 GiB
+ *       that gives the bandwidth bound;</li>
  *   <li>{@code batchedMatmul}: attention-shaped products (8 x 16 items of (512 x 192) times
  *       (192 x 512), keys transposed in place, F32 and BF16) as one strided-batched cuBLAS call,
  *       against {@code perItemMatmul}, the same products one call per item;</li>
@@ -105,6 +105,8 @@ public class GpuBench {
         public int len;
         @Param({"16", "128"})
         public int heads;
+        @Param({"F32", "BF16"})
+        public String cache;
         static final int LATENT = 512, ROPE = 64;
         dev.panamax.runtime.Scope scope;
         Tensor q, latent, kRope;
@@ -116,8 +118,8 @@ public class GpuBench {
             try (var e = scope.enter()) {
                 q = Tensor.placed(Tensor.randn(DType.F32, 1, 1, batch, heads, LATENT + ROPE), d, DType.F32);
                 // the cache is filled on the GPU (a host tensor of 128 x 8192 x 512 floats would be 2 GiB)
-                latent = Tensor.zeros(d, DType.F32, batch, len, LATENT);
-                kRope = Tensor.zeros(d, DType.F32, batch, len, ROPE);
+                latent = Tensor.zeros(d, DType.valueOf(cache), batch, len, LATENT);
+                kRope = Tensor.zeros(d, DType.valueOf(cache), batch, len, ROPE);
                 try (Autograd.NoGrad ng = Autograd.noGrad(); dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open()) {
                     Tensor pos = Tensor.arange(DType.F32, len).to(d).view(1, len, 1);
                     latent.copyFrom(pos.mul(1e-3).tanh());
@@ -129,7 +131,7 @@ public class GpuBench {
 
         /** Bytes of cache one step reads. */
         long cacheBytes() {
-            return (long) batch * len * (LATENT + ROPE) * Float.BYTES;
+            return (long) batch * len * (LATENT + ROPE) * DType.valueOf(cache).byteSize();
         }
 
         @TearDown(Level.Trial)

@@ -115,15 +115,17 @@ public final class Ratios {
         Row copy = by.get(key("deviceCopy", Map.of()));
         double copyBw = copy == null ? Double.NaN : gbs(2.0 * (1L << 30), copy);
         header = false;
-        for (String b : new String[]{"64", "128"}) {
-            for (String h : new String[]{"16", "128"}) {
-                for (String len : new String[]{"1024", "4096", "8192"}) {
-                    Row r = by.get(key("mlaDecode", Map.of("batch", b, "heads", h, "len", len)));
-                    if (r == null) continue;
-                    if (!header) out.append("\n| MLA decode batch | heads | cache len | GB/s of cache | device copy GB/s | fraction of copy |\n|---|---|---|---|---|---|\n");
-                    header = true;
-                    double bw = gbs(Double.parseDouble(b) * Double.parseDouble(len) * (512 + 64) * 4, r);
-                    out.append(String.format(Locale.ROOT, "| %s | %s | %s | %.0f | %s | %.2f |%n", b, h, len, bw, fmt(copyBw), bw / copyBw));
+        for (String cache : new String[]{"F32", "BF16"}) {
+            for (String b : new String[]{"64", "128"}) {
+                for (String h : new String[]{"16", "128"}) {
+                    for (String len : new String[]{"1024", "4096", "8192"}) {
+                        Row r = by.get(key("mlaDecode", Map.of("batch", b, "heads", h, "len", len, "cache", cache)));
+                        if (r == null) continue;
+                        if (!header) out.append("\n| MLA decode cache | batch | heads | cache len | GB/s of cache | device copy GB/s | fraction of copy |\n|---|---|---|---|---|---|---|\n");
+                        header = true;
+                        double bw = gbs(Double.parseDouble(b) * Double.parseDouble(len) * (512 + 64) * (cache.equals("F32") ? 4 : 2), r);
+                        out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.0f | %s | %.2f |%n", cache, b, h, len, bw, fmt(copyBw), bw / copyBw));
+                    }
                 }
             }
         }

@@ -4,6 +4,7 @@ import dev.panamax.moe.DeepSeekModel;
 import dev.panamax.moe.Generator;
 import dev.panamax.moe.Mla;
 import dev.panamax.moe.Sampler;
+import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Device;
 
 import java.io.PrintStream;
@@ -16,8 +17,8 @@ import java.util.Set;
 
 /**
  * {@code panamax generate --model DIR --prompt-ids 1,2,3 --max-new-tokens N [--temperature T]
- * [--top-p P] [--top-k K] [--seed S] [--stop ID,...] [--naive] [--device cpu|cuda|cuda:N]}: prints the
- * generated ids and tokens/s.
+ * [--top-p P] [--top-k K] [--seed S] [--stop ID,...] [--naive] [--device cpu|cuda|cuda:N] [--kv-cache f32|bf16]}:
+ * prints the generated ids and tokens/s.
  */
 final class Generate {
     private Generate() {
@@ -32,6 +33,7 @@ final class Generate {
         Set<Long> stop = new HashSet<>();
         Mla.Path path = Mla.ABSORBED;
         Device device = Device.CPU;
+        DType cache = DType.F32;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--naive")) {
@@ -51,6 +53,11 @@ final class Generate {
                     case "--seed" -> seed = Long.parseLong(v);
                     case "--stop" -> Arrays.stream(ids(v)).forEach(stop::add);
                     case "--device" -> device = Device.parse(v);
+                    case "--kv-cache" -> cache = switch (v.toLowerCase(Locale.ROOT)) {
+                        case "f32" -> DType.F32;
+                        case "bf16" -> DType.BF16;
+                        default -> throw new IllegalArgumentException("f32 or bf16, got " + v);
+                    };
                     default -> throw new Main.UsageException("unknown option " + a);
                 }
             } catch (NumberFormatException e) {
@@ -68,7 +75,7 @@ final class Generate {
             for (long id : prompt) {
                 if (id < 0 || id >= m.config().vocabSize()) throw new IllegalArgumentException("prompt id " + id + " is outside the vocabulary of " + m.config().vocabSize());
             }
-            Generator.Result r = Generator.generate(m, List.of(prompt), maxNew, stop, sampler, path);
+            Generator.Result r = Generator.generate(m, List.of(prompt), maxNew, stop, sampler, path, cache);
             long[] ids = r.completions().getFirst();
             out.println(Arrays.stream(ids).mapToObj(Long::toString).reduce((x, y) -> x + "," + y).orElse(""));
             out.printf(Locale.ROOT, "%d tokens in %.3f s: %.1f tokens/s (prefill of %d included)%n", r.tokens(), r.seconds(), r.tokensPerSecond(), prompt.length);

@@ -94,7 +94,7 @@ public final class Main {
                   inspect PATH         list the tensors (name, dtype, shape, bytes) of a safetensors file or checkpoint folder,
                                        and the main fields of its config.json
                   generate --model DIR --prompt-ids 1,2,3 --max-new-tokens N [--temperature T --top-p P --top-k K
-                           --seed S --stop ID,... --naive --device cpu|cuda|cuda:N]
+                           --seed S --stop ID,... --naive --device cpu|cuda|cuda:N --kv-cache f32|bf16]
                                        generate with a DeepSeek-V3 checkpoint; prints the ids and tokens/s
                   info                 Java version, threads, kernels, CUDA availability
 

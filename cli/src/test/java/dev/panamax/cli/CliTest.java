@@ -88,6 +88,17 @@ class CliTest {
         assertThat(onDevice.status).as(onDevice.err).isZero();
         assertThat(onDevice.out.lines().findFirst()).isEqualTo(r.out.lines().findFirst());
         assertThat(run("generate", "--model", referenceCase().toString(), "--prompt-ids", "1", "--device", "tpu").status).isEqualTo(2);
+        // a BF16 KV cache, on the host and through the fused decode on the emulated device (greedy, so that both can be compared)
+        Result bf16 = run("generate", "--model", referenceCase().toString(), "--prompt-ids", "1,2,3", "--max-new-tokens", "5", "--kv-cache", "bf16");
+        assertThat(bf16.status).as(bf16.err).isZero();
+        assertThat(bf16.out.lines().findFirst().orElse("")).matches("\\d+(,\\d+){4}");
+        Result bf16Device = run("generate", "--model", referenceCase().toString(), "--prompt-ids", "1,2,3", "--max-new-tokens", "5",
+                "--kv-cache", "bf16", "--device", "emulated");
+        assertThat(bf16Device.status).as(bf16Device.err).isZero();
+        assertThat(bf16Device.out.lines().findFirst()).isEqualTo(bf16.out.lines().findFirst());
+        Result f16 = run("generate", "--model", referenceCase().toString(), "--prompt-ids", "1", "--kv-cache", "f16");
+        assertThat(f16.status).isEqualTo(2);
+        assertThat(f16.err).contains("--kv-cache").contains("f32 or bf16, got f16");
         if (!dev.panamax.runtime.Device.cuda().isAvailable()) {
             Result noGpu = run("generate", "--model", referenceCase().toString(), "--prompt-ids", "1", "--device", "cuda");
             assertThat(noGpu.status).isEqualTo(1);

@@ -1,6 +1,7 @@
 package dev.panamax.moe;
 
 import dev.panamax.runtime.Autograd;
+import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
 
@@ -34,9 +35,15 @@ public final class Generator {
         }
     }
 
-    /** Generates continuations of {@code prompts}; see the class comment. */
+    /** Generates continuations of {@code prompts} with an F32 cache; see the class comment. */
     public static Result generate(DeepSeekModel model, List<long[]> prompts, int maxNewTokens, Set<Long> stopTokens,
                                   Sampler sampler, Mla.Path path) {
+        return generate(model, prompts, maxNewTokens, stopTokens, sampler, path, DType.F32);
+    }
+
+    /** Generates continuations of {@code prompts} with a KV cache of {@code cacheDtype} (F32 or BF16); see the class comment. */
+    public static Result generate(DeepSeekModel model, List<long[]> prompts, int maxNewTokens, Set<Long> stopTokens,
+                                  Sampler sampler, Mla.Path path, DType cacheDtype) {
         if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens must be >= 0");
         long start = System.nanoTime();
         Map<Integer, List<Integer>> byLength = new LinkedHashMap<>();
@@ -48,14 +55,14 @@ public final class Generator {
         long total = 0;
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             for (Map.Entry<Integer, List<Integer>> group : byLength.entrySet()) {
-                total += runBatch(model, prompts, group.getValue(), group.getKey(), maxNewTokens, stopTokens, sampler, path, out);
+                total += runBatch(model, prompts, group.getValue(), group.getKey(), maxNewTokens, stopTokens, sampler, path, cacheDtype, out);
             }
         }
         return new Result(List.of(out), total, (System.nanoTime() - start) / 1e9);
     }
 
     private static long runBatch(DeepSeekModel model, List<long[]> prompts, List<Integer> rows, int len, int maxNew,
-                                 Set<Long> stop, Sampler sampler, Mla.Path path, long[][] out) {
+                                 Set<Long> stop, Sampler sampler, Mla.Path path, DType cacheDtype, long[][] out) {
         int b = rows.size();
         long v = model.config().vocabSize();
         long[] ids = new long[b * len];
@@ -64,7 +71,7 @@ public final class Generator {
         for (int r = 0; r < b; r++) gen.add(new ArrayList<>());
         boolean[] done = new boolean[b];
         long produced = 0;
-        try (KvCache cache = new KvCache(model.config(), b, len + Math.max(maxNew, 1), model.device())) {
+        try (KvCache cache = new KvCache(model.config(), b, len + Math.max(maxNew, 1), model.device(), cacheDtype)) {
             long[] next = new long[b];
             for (int step = 0; step < maxNew; step++) {
                 try (Scope s = Scope.open()) {

@@ -10,7 +10,9 @@ import dev.panamax.runtime.Tensor;
  * The MLA cache: per layer and token only the compressed latent (Lkv values, after
  * {@code kv_a_layernorm}) and the shared RoPE key (R values, rotated), not per-head keys and
  * values. Memory lives in its own long-lived scope, on the model's device (host or GPU);
- * {@link #close()} frees it.
+ * {@link #close()} frees it. The cache holds F32, or BF16 for half the memory and half the bytes
+ * that each decode step reads (new entries are rounded once, when they are stored; attention
+ * still computes in F32).
  */
 public final class KvCache implements AutoCloseable {
     private final DeepSeekConfig cfg;
@@ -18,6 +20,7 @@ public final class KvCache implements AutoCloseable {
     private final Tensor[] latent; // per layer (B, maxLen, Lkv)
     private final Tensor[] kRope;  // per layer (B, maxLen, R)
     private final int batch, maxLen;
+    private final DType dtype;
     private int length;
 
     /** A host cache for {@code batch} sequences of up to {@code maxLen} tokens. */
@@ -25,9 +28,16 @@ public final class KvCache implements AutoCloseable {
         this(cfg, batch, maxLen, Device.CPU);
     }
 
-    /** A cache on {@code device} (the device of the model it serves). */
+    /** An F32 cache on {@code device} (the device of the model it serves). */
     public KvCache(DeepSeekConfig cfg, int batch, int maxLen, Device device) {
+        this(cfg, batch, maxLen, device, DType.F32);
+    }
+
+    /** A cache of {@code dtype} (F32 or BF16) on {@code device} (the device of the model it serves). */
+    public KvCache(DeepSeekConfig cfg, int batch, int maxLen, Device device, DType dtype) {
         if (batch < 1 || maxLen < 1) throw new IllegalArgumentException("a KV cache needs batch >= 1 and maxLen >= 1, got " + batch + " and " + maxLen);
+        if (dtype != DType.F32 && dtype != DType.BF16) throw new IllegalArgumentException("a KV cache holds F32 or BF16, got " + dtype.name());
+        this.dtype = dtype;
         this.cfg = cfg;
         this.batch = batch;
         this.maxLen = maxLen;
@@ -37,8 +47,8 @@ public final class KvCache implements AutoCloseable {
         kRope = new Tensor[n];
         try (var e = scope.enter()) {
             for (int i = 0; i < n; i++) {
-                latent[i] = Tensor.zeros(device, DType.F32, batch, maxLen, cfg.kvLoraRank());
-                kRope[i] = Tensor.zeros(device, DType.F32, batch, maxLen, cfg.qkRopeHeadDim());
+                latent[i] = Tensor.zeros(device, dtype, batch, maxLen, cfg.kvLoraRank());
+                kRope[i] = Tensor.zeros(device, dtype, batch, maxLen, cfg.qkRopeHeadDim());
             }
         }
     }
@@ -56,6 +66,11 @@ public final class KvCache implements AutoCloseable {
     /** The device the cache is on. */
     public Device device() {
         return latent[0] == null ? Device.CPU : latent[0].device();
+    }
+
+    /** The element type of the cache (F32 or BF16). */
+    public DType dtype() {
+        return dtype;
     }
 
     /** Sequences in the batch. */
@@ -99,17 +114,17 @@ public final class KvCache implements AutoCloseable {
         length = 0;
     }
 
-    /** Bytes cached per token: (Lkv + R) floats per layer. */
+    /** Bytes cached per token: (Lkv + R) values of {@link #dtype()} per layer. */
     public long bytesPerToken() {
-        return (long) cfg.numHiddenLayers() * (cfg.kvLoraRank() + cfg.qkRopeHeadDim()) * Float.BYTES;
+        return (long) cfg.numHiddenLayers() * (cfg.kvLoraRank() + cfg.qkRopeHeadDim()) * dtype.byteSize();
     }
 
     /**
-     * Bytes per token that standard multi-head attention with the same heads would cache: keys
-     * of H x (dn + dr) and values of H x dv per layer.
+     * Bytes per token that standard multi-head attention with the same heads would cache in the
+     * same dtype: keys of H x (dn + dr) and values of H x dv per layer.
      */
     public long mhaBytesPerToken() {
-        return (long) cfg.numHiddenLayers() * cfg.numAttentionHeads() * (cfg.qkHeadDim() + cfg.vHeadDim()) * Float.BYTES;
+        return (long) cfg.numHiddenLayers() * cfg.numAttentionHeads() * (cfg.qkHeadDim() + cfg.vHeadDim()) * dtype.byteSize();
     }
 
     @Override

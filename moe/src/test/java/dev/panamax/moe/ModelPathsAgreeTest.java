@@ -63,6 +63,19 @@ class ModelPathsAgreeTest {
                         assertThat(maxDiff(step, naive.narrow(1, j, 1))).as("decode step " + j).isLessThan(2e-5f);
                     }
                 }
+                // a BF16 cache: the entries rounded once, attention still in F32, so the logits stay close
+                for (Mla.Path path : new Mla.Path[]{Mla.ABSORBED, Mla.NAIVE}) {
+                    try (KvCache cache = new KvCache(cfg, 2, 8, dev.panamax.runtime.Device.CPU, DType.BF16)) {
+                        assertThat(cache.dtype()).isEqualTo(DType.BF16);
+                        m.forward(ids.narrow(1, 0, 1), 0, cache, path, true, null);
+                        float worst = 0;
+                        for (int j = 1; j < 8; j++) {
+                            Tensor step = m.forward(ids.narrow(1, j, 1), j, cache, path, true, null);
+                            worst = Math.max(worst, maxDiff(step, naive.narrow(1, j, 1)));
+                        }
+                        assertThat(worst).as("BF16 cache decode vs F32 forward, " + path).isLessThan(2e-2f).isGreaterThan(0f);
+                    }
+                }
             }
         }
     }
@@ -74,6 +87,10 @@ class ModelPathsAgreeTest {
             assertThat(c.bytesPerToken()).isEqualTo(2L * (20 + 6) * 4);
             assertThat(c.mhaBytesPerToken()).isEqualTo(2L * 3 * (18 + 10) * 4);
         }
+        try (KvCache c = new KvCache(cfg, 1, 4, dev.panamax.runtime.Device.CPU, DType.BF16)) {
+            assertThat(c.bytesPerToken()).isEqualTo(2L * (20 + 6) * 2);
+        }
+        assertThatThrownBy(() -> new KvCache(cfg, 1, 4, dev.panamax.runtime.Device.CPU, DType.I32)).hasMessageContaining("F32 or BF16, got I32");
     }
 
     @Test
