@@ -58,6 +58,20 @@ public class GpuBench {
         return GPU;
     }
 
+    /**
+     * A trial's GPU state: {@code make} runs inside a new long-lived scope (closed at the trial's
+     * teardown), and the GPU finishes its work before the first measurement.
+     */
+    static dev.panamax.runtime.Scope onGpu(String name, java.util.function.Consumer<Device> make) {
+        Device d = gpu();
+        dev.panamax.runtime.Scope scope = dev.panamax.runtime.Scope.longLived(name);
+        try (var e = scope.enter()) {
+            make.accept(d);
+        }
+        GPU.synchronize();
+        return scope;
+    }
+
     /** Seeded A, B (n, n) of a dtype and an F32 C, all on the GPU. */
     @State(Scope.Benchmark)
     public static class Gemm {
@@ -70,15 +84,12 @@ public class GpuBench {
 
         @Setup(Level.Trial)
         public void setup() {
-            Device d = gpu();
             DType dt = DType.valueOf(dtype);
-            scope = dev.panamax.runtime.Scope.longLived("gemm");
-            try (var e = scope.enter()) {
+            scope = onGpu("gemm", d -> {
                 a = Tensor.placed(Tensor.randn(DType.F32, 1, 1, n, n), d, dt);
                 b = Tensor.placed(Tensor.randn(DType.F32, 2, 1, n, n), d, dt);
                 c = Tensor.zeros(d, DType.F32, n, n);
-            }
-            GPU.synchronize();
+            });
         }
 
         @TearDown(Level.Trial)
@@ -87,13 +98,18 @@ public class GpuBench {
         }
     }
 
-    @Benchmark
-    public Tensor gemm(Gemm g) {
+    /** {@code c = a b} on the GPU, waited for. */
+    private static Tensor product(Tensor a, Tensor b, Tensor c) {
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            g.a.matmulInto(g.b, g.c);
+            a.matmulInto(b, c);
         }
         GPU.synchronize();
-        return g.c;
+        return c;
+    }
+
+    @Benchmark
+    public Tensor gemm(Gemm g) {
+        return product(g.a, g.b, g.c);
     }
 
     /** A filled latent cache and the queries of one decode step, on the GPU. */
@@ -113,9 +129,7 @@ public class GpuBench {
 
         @Setup(Level.Trial)
         public void setup() {
-            Device d = gpu();
-            scope = dev.panamax.runtime.Scope.longLived("mla");
-            try (var e = scope.enter()) {
+            scope = onGpu("mla", d -> {
                 q = Tensor.placed(Tensor.randn(DType.F32, 1, 1, batch, heads, LATENT + ROPE), d, DType.F32);
                 // the cache is filled on the GPU (a host tensor of 128 x 8192 x 512 floats would be 2 GiB)
                 latent = Tensor.zeros(d, DType.valueOf(cache), batch, len, LATENT);
@@ -125,8 +139,7 @@ public class GpuBench {
                     latent.copyFrom(pos.mul(1e-3).tanh());
                     kRope.copyFrom(pos.mul(-2e-3).sigmoid());
                 }
-            }
-            GPU.synchronize();
+            });
         }
 
         /** Bytes of cache one step reads. */
@@ -160,15 +173,12 @@ public class GpuBench {
 
         @Setup(Level.Trial)
         public void setup() {
-            Device d = gpu();
             DType dt = DType.valueOf(dtype);
-            scope = dev.panamax.runtime.Scope.longLived("batched");
-            try (var e = scope.enter()) {
+            scope = onGpu("batched", d -> {
                 q = Tensor.placed(Tensor.randn(DType.F32, 3, 1, ITEMS, T, D), d, dt);
                 kT = Tensor.placed(Tensor.randn(DType.F32, 4, 1, ITEMS, T, D), d, dt).transpose(-1, -2);
                 scores = Tensor.zeros(d, DType.F32, ITEMS, T, T);
-            }
-            GPU.synchronize();
+            });
         }
 
         /** Floating-point operations of all the items. */
@@ -184,11 +194,7 @@ public class GpuBench {
 
     @Benchmark
     public Tensor batchedMatmul(Batched b) {
-        try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            b.q.matmulInto(b.kT, b.scores);
-        }
-        GPU.synchronize();
-        return b.scores;
+        return product(b.q, b.kT, b.scores);
     }
 
     /** The baseline of {@link #batchedMatmul}: the same products, one cuBLAS call per item. */
@@ -210,13 +216,10 @@ public class GpuBench {
 
         @Setup(Level.Trial)
         public void setup() {
-            Device d = gpu();
-            scope = dev.panamax.runtime.Scope.longLived("copy");
-            try (var e = scope.enter()) {
+            scope = onGpu("copy", d -> {
                 src = Tensor.zeros(d, DType.U8, BYTES);
                 dst = Tensor.zeros(d, DType.U8, BYTES);
-            }
-            GPU.synchronize();
+            });
         }
 
         @TearDown(Level.Trial)
