@@ -223,6 +223,12 @@ final class CudaBackend implements DeviceBackend {
         launch("elementwise.cu", "unary_f32", n, unaryCode(op), at(a, 0), at(out, 0), n);
     }
 
+    @Override
+    public void unaryBackward(UnaryOp op, Tensor x, Tensor y, Tensor gy, Tensor gx) {
+        long n = gx.numel();
+        launch("elementwise.cu", "unary_backward_f32", n, unaryCode(op), at(x, 0), at(y, 0), at(gy, 0), at(gx, 0), n);
+    }
+
     /** elementwise.cu's U_* codes. */
     static int unaryCode(UnaryOp op) {
         return switch (op) {
@@ -269,6 +275,27 @@ final class CudaBackend implements DeviceBackend {
     @Override
     public void softmaxRows(Tensor x, Tensor out, long rows, long n, boolean log) {
         launchRows("reduce.cu", "softmax_rows_f32", rows, rowThreads(n), at(x, 0), at(out, 0), Math.toIntExact(n), log ? 1 : 0);
+    }
+
+    @Override
+    public void softmaxBackwardRows(Tensor y, Tensor gy, Tensor gx, long rows, long n, boolean log) {
+        launchRows("reduce.cu", "softmax_backward_rows_f32", rows, rowThreads(n), at(y, 0), at(gy, 0), at(gx, 0), Math.toIntExact(n), log ? 1 : 0);
+    }
+
+    @Override
+    public void rmsNormBackwardRows(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, long rows, long n, double eps) {
+        launchRows("reduce.cu", "rmsnorm_backward_f32", rows, rowThreads(n), at(x, 0), at(w, 0), at(gy, 0), at(gx, 0),
+                gw == null ? 0L : at(gw, 0), Math.toIntExact(n), (float) eps);
+    }
+
+    @Override
+    public void swiglu(Tensor gate, Tensor up, Tensor out, long n) {
+        launch("elementwise.cu", "swiglu_f32", n, at(gate, 0), at(up, 0), at(out, 0), n);
+    }
+
+    @Override
+    public void swigluBackward(Tensor gate, Tensor up, Tensor gy, Tensor gGate, Tensor gUp, long n) {
+        launch("elementwise.cu", "swiglu_backward_f32", n, at(gate, 0), at(up, 0), at(gy, 0), at(gGate, 0), at(gUp, 0), n);
     }
 
     @Override

@@ -38,14 +38,32 @@ interface DeviceBackend {
     /** {@code out = op(a)}, both contiguous. */
     void unary(UnaryOp op, Tensor a, Tensor out);
 
+    /** {@code gx = gy * d op(x) / dx} with y = op(x), all contiguous: the backward of {@link #unary}. */
+    void unaryBackward(UnaryOp op, Tensor x, Tensor y, Tensor gy, Tensor gx);
+
     /** {@code out = op(a, b)}; a and b expanded to out's dims (any strides), out contiguous. */
     void binary(BinaryOp op, Tensor a, Tensor b, Tensor out);
 
     /** Softmax or log-softmax of each of {@code rows} contiguous rows of {@code n}. */
     void softmaxRows(Tensor x, Tensor out, long rows, long n, boolean log);
 
+    /** The backward of {@link #softmaxRows} from its output y and the output's gradient gy (all contiguous). */
+    void softmaxBackwardRows(Tensor y, Tensor gy, Tensor gx, long rows, long n, boolean log);
+
     /** RMSNorm of each row times {@code w} (n). */
     void rmsNormRows(Tensor x, Tensor w, Tensor out, long rows, long n, double eps);
+
+    /**
+     * The backward of {@link #rmsNormRows}: gx (rows, n), and gw (n, zeroed first; null when not
+     * wanted) summed over the rows, from the input x, w and the output's gradient gy.
+     */
+    void rmsNormBackwardRows(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, long rows, long n, double eps);
+
+    /** {@code out = silu(gate) * up} over n contiguous elements. */
+    void swiglu(Tensor gate, Tensor up, Tensor out, long n);
+
+    /** The backward of {@link #swiglu}: the gradients of gate and up from the output's gradient gy. */
+    void swigluBackward(Tensor gate, Tensor up, Tensor gy, Tensor gGate, Tensor gUp, long n);
 
     /**
      * Cross-entropy of each of {@code rows} contiguous rows of {@code cols} logits against its

@@ -46,7 +46,14 @@ final class Elementwise {
         DType dt = computeType(x);
         Tensor a = cast(x, dt);
         Tensor out = unaryForward(op, a, dt);
-        return Autograd.record(out, op.name().toLowerCase(java.util.Locale.ROOT), g -> new Tensor[]{unaryBackward(op, a, out, g)}, a);
+        return Autograd.record(out, op.name().toLowerCase(java.util.Locale.ROOT), g -> {
+            if (out.backend != null && dt == DType.F32) {   // one kernel on a device
+                Tensor gx = Tensor.zerosLike(out, dt, out.dims());
+                out.backend.unaryBackward(op, a.contiguous(), out, cast(onDeviceOf(out, g), dt).contiguous(), gx);
+                return new Tensor[]{gx};
+            }
+            return new Tensor[]{unaryBackward(op, a, out, g)};
+        }, a);
     }
 
     /** d op(a) given the output y and upstream gradient g. */

@@ -136,6 +136,32 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
+    public void unaryBackward(UnaryOp op, Tensor x, Tensor y, Tensor gy, Tensor gx) {
+        Tensor a = view(x), b = view(y), g = view(gy), o = view(gx);
+        for (long i = 0, n = gx.numel(); i < n; i++) {
+            float xv = Elem.getF(a.storage, a.offset + i), yv = Elem.getF(b.storage, b.offset + i);
+            float d = switch (op) {
+                case NEG -> -1f;
+                case EXP -> yv;
+                case LOG -> 1f / xv;
+                case SQRT -> 0.5f / yv;
+                case RSQRT -> -0.5f * yv * yv * yv;
+                case SIGMOID -> yv * (1f - yv);
+                case SILU -> {
+                    float s = 1f / (1f + (float) Math.exp(-xv));
+                    yield s * (1f + xv * (1f - s));
+                }
+                case TANH -> 1f - yv * yv;
+                case ABS -> xv > 0 ? 1f : xv < 0 ? -1f : 0f;
+                case RELU -> xv > 0 ? 1f : 0f;
+                case SQUARE -> 2f * xv;
+                case RECIPROCAL -> -(yv * yv);
+            };
+            Elem.setF(o.storage, o.offset + i, Elem.getF(g.storage, g.offset + i) * d);
+        }
+    }
+
+    @Override
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
         Tensor x = view(a), y = view(b), o = view(out);
         Loops.Plan plan = Loops.plan(out.dims(), new long[]{o.offset, x.offset, y.offset}, o.shape.strides(), x.shape.strides(), y.shape.strides());
@@ -150,6 +176,64 @@ final class EmulatedDevice implements DeviceBackend {
     public void softmaxRows(Tensor x, Tensor out, long rows, long n, boolean log) {
         Tensor a = view(x), o = view(out);
         ScalarKernels.INSTANCE.softmaxRows(a.storage, a.offset, o.storage, o.offset, rows, n, log);
+    }
+
+    @Override
+    public void softmaxBackwardRows(Tensor y, Tensor gy, Tensor gx, long rows, long n, boolean log) {
+        Tensor a = view(y), g = view(gy), o = view(gx);
+        for (long r = 0; r < rows; r++) {
+            float s = 0f;
+            for (long j = 0; j < n; j++) {
+                float gv = Elem.getF(g.storage, g.offset + r * n + j);
+                s += log ? gv : gv * Elem.getF(a.storage, a.offset + r * n + j);
+            }
+            for (long j = 0; j < n; j++) {
+                float yv = Elem.getF(a.storage, a.offset + r * n + j), gv = Elem.getF(g.storage, g.offset + r * n + j);
+                Elem.setF(o.storage, o.offset + r * n + j, log ? gv - (float) Math.exp(yv) * s : yv * (gv - s));
+            }
+        }
+    }
+
+    @Override
+    public void rmsNormBackwardRows(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, long rows, long n, double eps) {
+        Tensor a = view(x), b = view(w), g = view(gy), o = view(gx), dw = gw == null ? null : view(gw);
+        for (long r = 0; r < rows; r++) {
+            long base = r * n;
+            float ss = 0f, s = 0f;
+            for (long j = 0; j < n; j++) {
+                float v = Elem.getF(a.storage, a.offset + base + j);
+                ss += v * v;
+            }
+            float rs = (float) (1.0 / Math.sqrt(ss / n + (float) eps));
+            for (long j = 0; j < n; j++) {
+                s += Elem.getF(g.storage, g.offset + base + j) * Elem.getF(b.storage, b.offset + j) * Elem.getF(a.storage, a.offset + base + j) * rs;
+            }
+            s /= n;
+            for (long j = 0; j < n; j++) {
+                float xh = Elem.getF(a.storage, a.offset + base + j) * rs, gv = Elem.getF(g.storage, g.offset + base + j);
+                Elem.setF(o.storage, o.offset + base + j, rs * (gv * Elem.getF(b.storage, b.offset + j) - xh * s));
+                if (dw != null) Elem.setF(dw.storage, dw.offset + j, Elem.getF(dw.storage, dw.offset + j) + gv * xh);
+            }
+        }
+    }
+
+    @Override
+    public void swiglu(Tensor gate, Tensor up, Tensor out, long n) {
+        Tensor a = view(gate), b = view(up), o = view(out);
+        for (long i = 0; i < n; i++) {
+            float g = Elem.getF(a.storage, a.offset + i);
+            Elem.setF(o.storage, o.offset + i, g / (1f + (float) Math.exp(-g)) * Elem.getF(b.storage, b.offset + i));
+        }
+    }
+
+    @Override
+    public void swigluBackward(Tensor gate, Tensor up, Tensor gy, Tensor gGate, Tensor gUp, long n) {
+        Tensor a = view(gate), b = view(up), d = view(gy), ga = view(gGate), gb = view(gUp);
+        for (long i = 0; i < n; i++) {
+            float g = Elem.getF(a.storage, a.offset + i), s = 1f / (1f + (float) Math.exp(-g)), dy = Elem.getF(d.storage, d.offset + i);
+            Elem.setF(gb.storage, gb.offset + i, dy * g * s);
+            Elem.setF(ga.storage, ga.offset + i, dy * Elem.getF(b.storage, b.offset + i) * s * (1f + g * (1f - s)));
+        }
     }
 
     @Override

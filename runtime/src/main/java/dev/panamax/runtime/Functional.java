@@ -29,17 +29,30 @@ public final class Functional {
      */
     public static Tensor swiglu(Tensor x, Tensor w1, Tensor w3) {
         Tensor a, b, out;
+        boolean fused;
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            a = linear(x, w1);
-            b = linear(x, w3);
-            out = a.silu().mul(b);
+            a = linear(x, w1).contiguous();
+            b = linear(x, w3).contiguous();
+            fused = a.backend != null && a.dtype == DType.F32 && b.dtype == DType.F32;   // one kernel each way on a device
+            if (fused) {
+                out = Tensor.zerosLike(a, DType.F32, a.dims());
+                a.backend.swiglu(a, b, out, a.numel());
+            } else {
+                out = a.silu().mul(b);
+            }
         }
         long c = x.dim(-1);
         return Autograd.record(out, "swiglu", g -> {
-            Tensor s = a.sigmoid();
-            Tensor silu = a.mul(s);
-            Tensor da = g.mul(b).mul(s.mul(a.mul(s.neg().add(1.0)).add(1.0)));
-            Tensor db = g.mul(silu);
+            Tensor da, db;
+            if (fused) {
+                da = Tensor.zerosLike(a, DType.F32, a.dims());
+                db = Tensor.zerosLike(a, DType.F32, a.dims());
+                a.backend.swigluBackward(a, b, Elementwise.cast(Elementwise.onDeviceOf(a, g), DType.F32).contiguous(), da, db, a.numel());
+            } else {
+                Tensor s = a.sigmoid();
+                da = g.mul(b).mul(s.mul(a.mul(s.neg().add(1.0)).add(1.0)));
+                db = g.mul(a.mul(s));
+            }
             Tensor dx = x.requiresGrad ? da.matmul(w1).add(db.matmul(w3)) : null;
             Tensor x2 = x.reshape(-1, c);
             Tensor dw1 = w1.requiresGrad ? da.reshape(-1, w1.dim(0)).t().matmul(x2) : null;

@@ -19,9 +19,15 @@ final class Nn {
         else if (dt == DType.F32) Kernels.active().softmaxRows(c.host(), c.offset, out.host(), out.offset, rows, n, log);
         else ScalarKernels.softmaxRowsD(c.host(), c.offset, out.host(), out.offset, rows, n, log);
         // backward over the last dim: softmax dx = y (g - sum(g y)); log-softmax dx = g - e^y sum(g)
-        Tensor y = Autograd.record(out, log ? "logSoftmax" : "softmax", g -> new Tensor[]{log
-                ? g.sub(out.exp().mul(g.sum(-1, true)))
-                : out.mul(g.sub(g.mul(out).sum(-1, true)))}, c);
+        // (one fused kernel on a device)
+        Tensor y = Autograd.record(out, log ? "logSoftmax" : "softmax", g -> {
+            if (out.backend != null && dt == DType.F32) {
+                Tensor gx = Tensor.zerosLike(out, dt, out.dims());
+                out.backend.softmaxBackwardRows(out, Elementwise.cast(Elementwise.onDeviceOf(out, g), dt).contiguous(), gx, rows, n, log);
+                return new Tensor[]{gx};
+            }
+            return new Tensor[]{log ? g.sub(out.exp().mul(g.sum(-1, true))) : out.mul(g.sub(g.mul(out).sum(-1, true)))};
+        }, c);
         return d != last ? y.transpose(d, last).contiguous() : y;
     }
 
@@ -39,6 +45,11 @@ final class Nn {
         else if (dt == DType.F32) Kernels.active().rmsNormRows(c.host(), c.offset, w.host(), w.offset, out.host(), out.offset, rows, n, (float) eps);
         else ScalarKernels.rmsNormRowsD(c.host(), c.offset, w.host(), w.offset, out.host(), out.offset, rows, n, eps);
         return Autograd.record(out, "rmsNorm", g -> {
+            if (c.backend != null && dt == DType.F32) {   // one fused kernel on a device
+                Tensor dx = Tensor.zerosLike(c, dt, c.dims()), dw = w.requiresGrad ? Tensor.zerosLike(c, dt, n) : null;
+                c.backend.rmsNormBackwardRows(c, w, Elementwise.cast(Elementwise.onDeviceOf(c, g), dt).contiguous(), dx, dw, rows, n, eps);
+                return new Tensor[]{c.requiresGrad ? dx : null, dw};
+            }
             // r = 1/sqrt(mean(x^2)+eps), xhat = x r, y = xhat w
             Tensor r = c.square().mean(-1, true).add(eps).rsqrt();
             Tensor xhat = c.mul(r);

@@ -118,7 +118,8 @@ class DevicePathsMatchHostTest {
         same("sub/mul/div", t -> t.get(0).sub(t.get(1)).mul(t.get(0)).div(t.get(1).abs().add(1.0)), r(3, 5, 4), r(4, 4));
         same("max/min/pow", t -> t.get(0).maximum(t.get(1)).add(t.get(0).minimum(t.get(1))).add(t.get(0).abs().add(0.5).pow(t.get(1))), r(5, 6), r(6, 6));
         same("unary chain", t -> t.get(0).exp().add(t.get(0).sigmoid()).add(t.get(0).silu()).add(t.get(0).tanh()).add(t.get(0).neg().abs())
-                .add(t.get(0).square().add(1.0).sqrt()).add(t.get(0).square().add(1.0).rsqrt()).add(t.get(0).square().add(1.0).log()), r(7, 3, 7));
+                .add(t.get(0).square().add(1.0).sqrt()).add(t.get(0).square().add(1.0).rsqrt()).add(t.get(0).square().add(1.0).log())
+                .add(t.get(0).apply(UnaryOp.RELU)).add(t.get(0).square().add(1.0).apply(UnaryOp.RECIPROCAL)), r(7, 3, 7));
         same("strided input", t -> t.get(0).transpose(0, 1).mul(2.0).silu(), r(8, 4, 6));
         same("host mask on device", t -> t.get(0).add(Tensor.causalMask(3, 5, 2)), r(9, 2, 3, 5));
         same("host target, device operand", t -> {

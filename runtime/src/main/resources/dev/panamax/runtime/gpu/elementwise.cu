@@ -1,6 +1,7 @@
-// Elementwise kernels: unary and binary ops (with NumPy broadcasting through strides), their
-// backward, SwiGLU, dtype conversions and fills. Op codes match dev.panamax.runtime.UnaryOp /
-// BinaryOp as mapped in dev.panamax.runtime.CudaBackend (by name, not by ordinal).
+// Elementwise kernels: unary and binary ops (with NumPy broadcasting through strides), the unary
+// ops' backward, SwiGLU and its backward, strided copies (with dtype conversion) and fills. Op codes
+// match dev.panamax.runtime.UnaryOp / BinaryOp as mapped in dev.panamax.runtime.CudaBackend (by
+// name, not by ordinal).
 #include "common.cuh"
 
 // unary op codes
@@ -52,6 +53,10 @@ extern "C" __global__ void unary_backward_f32(int op, const float* x, const floa
             case U_SIGMOID: d = yv * (1.f - yv); break;
             case U_SILU: { float s = 1.f / (1.f + expf(-xv)); d = s * (1.f + xv * (1.f - s)); break; }
             case U_TANH: d = 1.f - yv * yv; break;
+            case U_ABS: d = xv > 0.f ? 1.f : (xv < 0.f ? -1.f : 0.f); break;
+            case U_RELU: d = xv > 0.f ? 1.f : 0.f; break;
+            case U_SQUARE: d = 2.f * xv; break;
+            case U_RECIPROCAL: d = -(yv * yv); break;
             default: d = QNAN;
         }
         gx[i] = gy[i] * d;
@@ -124,27 +129,6 @@ extern "C" __global__ void swiglu_backward_f32(const float* gate, const float* u
         gup[i] = dy * g * s;
         ggate[i] = dy * up[i] * s * (1.f + g * (1.f - s));
     }
-}
-
-extern "C" __global__ void bf16_to_f32_kernel(const unsigned short* x, float* y, i64 n) {
-    GRID_STRIDE(i, n) y[i] = bf16_to_f32(x[i]);
-}
-
-extern "C" __global__ void f16_to_f32_kernel(const unsigned short* x, float* y, i64 n) {
-    GRID_STRIDE(i, n) y[i] = f16_to_f32(x[i]);
-}
-
-extern "C" __global__ void f32_to_bf16_kernel(const float* x, unsigned short* y, i64 n) {
-    GRID_STRIDE(i, n) y[i] = f32_to_bf16(x[i]);
-}
-
-extern "C" __global__ void fill_f32(float* y, float v, i64 n) {
-    GRID_STRIDE(i, n) y[i] = v;
-}
-
-// y += a * x (gradient accumulation, optimiser steps)
-extern "C" __global__ void axpy_f32(float a, const float* x, float* y, i64 n) {
-    GRID_STRIDE(i, n) y[i] += a * x[i];
 }
 
 // ---- strided copies with dtype conversion (contiguous(), to(dtype), copyFrom, fill of views) ----

@@ -86,11 +86,14 @@ extern "C" __global__ void rmsnorm_f32(const float* x, const float* w, float* y,
     for (int j = threadIdx.x; j < cols; j += blockDim.x) y[base + j] = x[base + j] * r * w[j];
 }
 
-// gx = r * (gy*w - xhat * mean(gy*w*xhat)), xhat = x*r; gw += gy * xhat (atomically over rows)
-extern "C" __global__ void rmsnorm_backward_f32(const float* x, const float* w, const float* rstd, const float* gy,
-                                                float* gx, float* gw, int cols) {
+// gx = r * (gy*w - xhat * mean(gy*w*xhat)), xhat = x*r, r = rsqrt(mean(x^2) + eps) recomputed from
+// x; gw (null when not wanted) += gy * xhat, atomically over the rows
+extern "C" __global__ void rmsnorm_backward_f32(const float* x, const float* w, const float* gy, float* gx, float* gw, int cols, float eps) {
     i64 base = (i64) blockIdx.x * cols;
-    float r = rstd[blockIdx.x];
+    float ss = 0.f;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) { float v = x[base + j]; ss += v * v; }
+    ss = block_sum(ss);
+    float r = rsqrtf(ss / cols + eps);
     float s = 0.f;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) s += gy[base + j] * w[j] * x[base + j] * r;
     s = block_sum(s) / cols;
