@@ -222,6 +222,20 @@ public final class Cuda {
         check(cuda_h.cuMemFree_v2(devicePointer), "cuMemFree");
     }
 
+    /**
+     * Allocates {@code bytes} of page-locked host memory ({@code cuMemAllocHost}), from which copies
+     * to the device are truly asynchronous; free it with {@link #freeHost}.
+     */
+    public static MemorySegment hostAlloc(long bytes) {
+        MemorySegment p = outPointer("cuMemAllocHost", out -> cuda_h.cuMemAllocHost_v2(out, bytes));
+        return p.reinterpret(bytes);
+    }
+
+    /** Frees page-locked host memory from {@link #hostAlloc}. */
+    public static void freeHost(MemorySegment pinned) {
+        check(cuda_h.cuMemFreeHost(pinned), "cuMemFreeHost");
+    }
+
     /** {@code {free, total}} device memory in bytes. */
     public static long[] memoryInfo() {
         try (Arena a = Arena.ofConfined()) {

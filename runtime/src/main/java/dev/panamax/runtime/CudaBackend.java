@@ -86,10 +86,7 @@ final class CudaBackend implements DeviceBackend {
 
     @Override
     public void upload(MemorySegment src, long dst, long bytes) {
-        if (bytes == 0) return;
-        gpu.makeCurrent();
-        Cuda.copyToDevice(dst, src, bytes, gpu.stream());
-        gpu.synchronize();
+        gpu.upload(src, dst, bytes);
     }
 
     @Override

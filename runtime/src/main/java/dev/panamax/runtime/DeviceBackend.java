@@ -23,7 +23,7 @@ interface DeviceBackend {
     /** Sets {@code bytes} at {@code pointer} to zero (queued). */
     void zero(long pointer, long bytes);
 
-    /** Host to device, synchronous. */
+    /** Host to device, in the order of the queued work; {@code src} may be reused on return. */
     void upload(MemorySegment src, long dst, long bytes);
 
     /** Device to host, synchronous (waits for queued work). */

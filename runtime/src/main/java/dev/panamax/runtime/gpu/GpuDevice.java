@@ -4,10 +4,13 @@ import dev.panamax.cuda.Cublas;
 import dev.panamax.cuda.Cuda;
 import dev.panamax.cuda.CudaException;
 
+import java.lang.foreign.MemorySegment;
+
 /**
  * One CUDA device as Panamax uses it: its primary context, a stream on which all work is queued,
- * a cuBLAS handle bound to that stream, a {@link CachingAllocator} for device memory and the
- * compiled kernels ({@link CudaModules}). Open one per device and close it when done; calls
+ * a cuBLAS handle bound to that stream, a {@link CachingAllocator} for device memory, the
+ * compiled kernels ({@link CudaModules}) and page-locked staging for small uploads
+ * ({@link #upload}). Open one per device and close it when done; calls
  * make the context current on the calling thread.
  */
 public final class GpuDevice implements AutoCloseable {
@@ -16,6 +19,10 @@ public final class GpuDevice implements AutoCloseable {
     private final Cublas cublas;
     private final CachingAllocator allocator;
     private final CudaModules modules;
+    private final StagingRing staging;
+    /** Staging slots for small uploads: 64 of 64 KiB (4 MiB of page-locked host memory). */
+    private static final int STAGING_SLOTS = 64;
+    private static final long STAGING_SLOT_BYTES = 64 << 10;
 
     private GpuDevice(Cuda.Context context, Cuda.Stream stream, Cublas cublas) {
         this.context = context;
@@ -39,6 +46,7 @@ public final class GpuDevice implements AutoCloseable {
             }
         });
         this.modules = new CudaModules(context.device().computeCapability());
+        this.staging = new StagingRing(STAGING_SLOTS, STAGING_SLOT_BYTES);
     }
 
     /** Opens device {@code ordinal}; throws {@link CudaException} saying why when CUDA is unavailable. */
@@ -95,11 +103,26 @@ public final class GpuDevice implements AutoCloseable {
         stream.synchronize();
     }
 
+    /**
+     * Copies {@code bytes} of host memory to device memory at {@code dst} in stream order; {@code src}
+     * may be reused as soon as this returns. Copies of up to 64 KiB (indices, positions, masks) go
+     * through page-locked staging and do not wait for the work queued before them; larger ones wait
+     * for the stream.
+     */
+    public void upload(MemorySegment src, long dst, long bytes) {
+        if (bytes == 0) return;
+        makeCurrent();
+        if (staging.upload(src, dst, bytes, stream)) return;
+        Cuda.copyToDevice(dst, src, bytes, stream);
+        stream.synchronize();
+    }
+
     @Override
     public void close() {
         context.makeCurrent();
         stream.synchronize();
         modules.close();
+        staging.close();
         cublas.close();
         allocator.emptyCache();
         stream.close();

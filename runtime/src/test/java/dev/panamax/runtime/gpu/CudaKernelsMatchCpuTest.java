@@ -65,6 +65,43 @@ class CudaKernelsMatchCpuTest {
         }
     }
 
+    /**
+     * Uploads through the staging ring, three times round its slots with no wait in between, each
+     * followed by a kernel that reads the data, land where they should; so do uploads too large for
+     * a slot, which wait instead.
+     */
+    @Test
+    void stagedUploadsKeepStreamOrder() {
+        int n = 64, copies = 12;
+        try (StagingRing ring = new StagingRing(4, 4L * n); Arena host = Arena.ofConfined()) {
+            long[] dst = new long[copies], sums = new long[copies];
+            MemorySegment src = host.allocate(ValueLayout.JAVA_FLOAT, n);
+            for (int c = 0; c < copies; c++) {
+                for (int i = 0; i < n; i++) src.setAtIndex(ValueLayout.JAVA_FLOAT, i, c * 1000 + i);
+                dst[c] = gpu.allocator().allocate(4L * n);
+                sums[c] = gpu.allocator().allocate(4);
+                assertThat(ring.upload(src, dst[c], 4L * n, gpu.stream())).isTrue();
+                gpu.modules().function("reduce.cu", "sum_rows_f32").launch(new int[]{1, 1, 1}, new int[]{64, 1, 1}, 0, gpu.stream(), dst[c], sums[c], n);
+            }
+            assertThat(ring.upload(src, dst[0], 4L * n + 4, gpu.stream())).as("larger than a slot").isFalse();
+            for (int c = 0; c < copies; c++) {
+                float[] got = download(dst[c], n);
+                for (int i = 0; i < n; i++) assertThat(got[i]).isEqualTo(c * 1000 + i);
+                assertThat(download(sums[c], 1)[0]).isEqualTo(c * 1000f * n + n * (n - 1) / 2f);
+                gpu.allocator().release(dst[c]);
+                gpu.allocator().release(sums[c]);
+            }
+            int big = 40_000;   // 160 KB: past the device's 64 KiB slots, so the upload waits
+            MemorySegment large = host.allocate(ValueLayout.JAVA_FLOAT, big);
+            for (int i = 0; i < big; i++) large.setAtIndex(ValueLayout.JAVA_FLOAT, i, i);
+            long p = gpu.allocator().allocate(4L * big);
+            gpu.upload(large, p, 4L * big);
+            float[] got = download(p, big);
+            for (int i = 0; i < big; i += 997) assertThat(got[i]).isEqualTo(i);
+            gpu.allocator().release(p);
+        }
+    }
+
     @Test
     void softmaxAndLogSoftmaxRows() {
         try (var e = scope.enter()) {
