@@ -69,6 +69,11 @@ public final class Main {
         LibraryRef driver = LibraryRef.find("libcuda.so", "1"), nvrtc = LibraryRef.find("libnvrtc.so", "13", "12");
         out.println("cuda: " + (Cuda.available() ? "available, " + Cuda.deviceCount() + " device(s)"
                 : driver.path().isPresent() ? Cuda.unavailableReason() : "not available"));
+        for (int i = 0; i < Cuda.deviceCount(); i++) {
+            Cuda.Device dev = Cuda.device(i);
+            out.printf(java.util.Locale.ROOT, "  cuda:%d: %s, sm_%d, %d multiprocessors, %.1f GiB%n", i, dev.name(), dev.computeCapability(),
+                    dev.multiprocessors(), dev.totalMemory() / (double) (1L << 30));
+        }
         out.println("  driver: " + driver.describe());
         out.println("  cublas: " + LibraryRef.find("libcublas.so", "13", "12").describe());
         String nv = !nvrtc.path().isPresent() ? "" : Nvrtc.available()
