@@ -26,7 +26,8 @@ import java.util.concurrent.TimeUnit;
  * reason), each with its baseline in the same run:
  * <ul>
  *   <li>{@code gemm}: square F32 and BF16 matmul (4096, 8192) through {@link Tensor#matmulInto} on
- *       the GPU (cuBLAS Sgemm; GemmEx with BF16 inputs and F32 accumulation). The anchor is
+ *       the GPU (cuBLAS Sgemm; GemmEx with BF16 inputs, F32 accumulation and a BF16 output, as
+ *       torch computes a BF16 product). The anchor is
  *       {@code torch.matmul} on the same GPU, timed by {@code bench/gpu/torch_matmul.py}, which
  *       {@code bench/gpu/run.sh} runs beside this;</li>
  *   <li>{@code mlaDecode}: the absorbed-MLA decode kernel ({@link Functional#latentAttentionDecode})
@@ -72,7 +73,7 @@ public class GpuBench {
         return scope;
     }
 
-    /** Seeded A, B (n, n) of a dtype and an F32 C, all on the GPU. */
+    /** Seeded A, B and C (n, n) of a dtype, all on the GPU. */
     @State(Scope.Benchmark)
     public static class Gemm {
         @Param({"F32", "BF16"})
@@ -88,7 +89,7 @@ public class GpuBench {
             scope = onGpu("gemm", d -> {
                 a = Tensor.placed(Tensor.randn(DType.F32, 1, 1, n, n), d, dt);
                 b = Tensor.placed(Tensor.randn(DType.F32, 2, 1, n, n), d, dt);
-                c = Tensor.zeros(d, DType.F32, n, n);
+                c = Tensor.zeros(d, dt, n, n);   // BF16 x BF16 -> BF16, as torch.matmul does
             });
         }
 

@@ -343,11 +343,13 @@ final class CudaBackend implements DeviceBackend {
     @Override
     public void gemm(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, Tensor b, long bOff, long ldb,
                      Tensor c, long cOff, long ldc, boolean accumulate) {
-        requireF32(c, "matmul");
+        if (c.dtype != DType.F32 && (a.dtype != c.dtype || b.dtype != c.dtype)) {
+            throw new UnsupportedOperationException("matmul on CUDA writes F32, or the type of two BF16 or F16 operands; got " + a.dtype + " x " + b.dtype + " -> " + c.dtype);
+        }
         gpu.makeCurrent();
-        long cp = c.devicePointer + cOff * 4;
+        long ces = c.dtype.byteSize(), cp = c.devicePointer + cOff * ces;
         if (k == 0) {
-            if (!accumulate) for (int i = 0; i < m; i++) Cuda.memset(cp + (long) i * ldc * 4, (byte) 0, (long) n * 4, gpu.stream());
+            if (!accumulate) for (int i = 0; i < m; i++) Cuda.memset(cp + (long) i * ldc * ces, (byte) 0, (long) n * ces, gpu.stream());
             return;
         }
         if (a.dtype != DType.F32) {
@@ -356,8 +358,8 @@ final class CudaBackend implements DeviceBackend {
             }
             int type = a.dtype == DType.BF16 ? Cublas.R_16BF : Cublas.R_16F;
             gpu.cublas().gemmEx(tb, ta, n, m, k, 1f, b.devicePointer + bOff * 2, type, (int) Math.max(1, ldb),
-                    a.devicePointer + aOff * 2, type, (int) Math.max(1, lda), accumulate ? 1f : 0f, cp, Cublas.R_32F, (int) Math.max(1, ldc),
-                    Cublas.COMPUTE_32F);
+                    a.devicePointer + aOff * 2, type, (int) Math.max(1, lda), accumulate ? 1f : 0f, cp,
+                    c.dtype == DType.F32 ? Cublas.R_32F : type, (int) Math.max(1, ldc), Cublas.COMPUTE_32F);
             return;
         }
         long ap = a.devicePointer + aOff * 4;
@@ -406,7 +408,9 @@ final class CudaBackend implements DeviceBackend {
             DeviceBackend.super.gemmBatched(ta, tb, m, n, k, a, aOff, lda, strideA, b, bOff, ldb, strideB, c, cOff, ldc, strideC, batch, accumulate);
             return;
         }
-        requireF32(c, "matmul");
+        if (c.dtype != DType.F32 && c.dtype != a.dtype) {
+            throw new UnsupportedOperationException("matmul on CUDA writes F32, or the type of two BF16 or F16 operands; got " + a.dtype + " x " + b.dtype + " -> " + c.dtype);
+        }
         gpu.makeCurrent();
         int type = f32 ? Cublas.R_32F : a.dtype == DType.BF16 ? Cublas.R_16BF : Cublas.R_16F;
         long es = a.dtype.byteSize();
@@ -414,7 +418,8 @@ final class CudaBackend implements DeviceBackend {
         // compute without TF32 (the handle's default math mode), so F32 items are cublasSgemm's products
         gpu.cublas().gemmStridedBatchedEx(tb, ta, n, m, k, 1f, b.devicePointer + bOff * es, type, (int) Math.max(1, ldb), strideB,
                 a.devicePointer + aOff * es, type, (int) Math.max(1, lda), strideA, accumulate ? 1f : 0f,
-                c.devicePointer + cOff * 4, Cublas.R_32F, (int) Math.max(1, ldc), strideC, (int) batch, Cublas.COMPUTE_32F);
+                c.devicePointer + cOff * c.dtype.byteSize(), c.dtype == DType.F32 ? Cublas.R_32F : type, (int) Math.max(1, ldc), strideC,
+                (int) batch, Cublas.COMPUTE_32F);
     }
 
     @Override

@@ -87,7 +87,8 @@ interface DeviceBackend {
 
     /**
      * The {@link Kernels#sgemm} contract on device memory: a F32 and b F32, BF16 or F16; or a and b
-     * both BF16 or both F16 (F32 accumulation). c is F32.
+     * both BF16 or both F16 (F32 accumulation). c is F32, or of a and b's 16-bit type (the F32
+     * accumulators rounded once).
      */
     void gemm(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, Tensor b, long bOff, long ldb,
               Tensor c, long cOff, long ldc, boolean accumulate);

@@ -292,8 +292,15 @@ final class EmulatedDevice implements DeviceBackend {
             // a 16-bit left operand (with a 16-bit right one, as cuBLAS takes them): widen its whole block, same indices
             as = new Tensor(as, a.dtype, Shape.of(as.byteSize() / a.dtype.byteSize()), 0, null).to(DType.F32).storage;
         }
-        ScalarKernels.INSTANCE.sgemm(ta, tb, m, n, k, as, aOff, lda, view(b).storage, bOff, ldb, b.dtype,
-                view(c).storage, cOff, ldc, accumulate);
+        Tensor cv = view(c);
+        if (c.dtype == DType.F32) {
+            ScalarKernels.INSTANCE.sgemm(ta, tb, m, n, k, as, aOff, lda, view(b).storage, bOff, ldb, b.dtype, cv.storage, cOff, ldc, accumulate);
+            return;
+        }
+        // a 16-bit output (of two operands of its type): the F32 accumulators, rounded once
+        Tensor wide = new Tensor(cv.storage, c.dtype, Shape.strided(new long[]{m, n}, new long[]{ldc, 1}), cOff, null).to(DType.F32);
+        ScalarKernels.INSTANCE.sgemm(ta, tb, m, n, k, as, aOff, lda, view(b).storage, bOff, ldb, b.dtype, wide.storage, wide.offset, n, accumulate);
+        new Tensor(cv.storage, c.dtype, Shape.strided(new long[]{m, n}, new long[]{ldc, 1}), cOff, null).copyFrom(wide);
     }
 
     private long[] indices(Tensor index) {

@@ -63,10 +63,18 @@ final class Linalg {
         od[batch.length + 1] = n;
         if (!out.shape.hasDims(od)) throw new IllegalArgumentException("matmul output has shape " + out.shape + ", expected " + Arrays.toString(od));
         if (m > Integer.MAX_VALUE || n > Integer.MAX_VALUE || k > Integer.MAX_VALUE) throw new IllegalArgumentException("matmul dims too large: " + m + "x" + k + "x" + n);
-        boolean f64 = out.dtype == DType.F64;
-        if (!f64 && out.dtype != DType.F32) throw new IllegalArgumentException("matmul output must be F32 or F64, got " + out.dtype);
+        boolean f64 = out.dtype == DType.F64, halfOut = out.dtype == DType.BF16 || out.dtype == DType.F16;
+        if (!f64 && out.dtype != DType.F32 && !halfOut) throw new IllegalArgumentException("matmul output must be F32, F64, BF16 or F16, got " + out.dtype);
+        if (halfOut && !(out.backend != null && a.dtype == out.dtype && b.dtype == out.dtype)) {
+            // a 16-bit output: the F32 product, rounded once into it
+            Tensor wide = accumulate ? Elementwise.cast(out, DType.F32).contiguous() : Tensor.zerosLike(out, DType.F32, od);
+            matmulInto(a, b, wide, accumulate);
+            out.copyFrom(wide);
+            return out;
+        }
         // on a device, two 16-bit operands of one type go to the GPU as they are (cuBLAS GemmEx,
-        // F32 accumulation: the same products as widening both first)
+        // F32 accumulation: the same products as widening both first), into an F32 output or one
+        // of their type (the accumulators rounded once)
         boolean sixteen = out.backend != null && !f64 && a.dtype == b.dtype && (a.dtype == DType.BF16 || a.dtype == DType.F16);
         Tensor x = sixteen ? a : Elementwise.cast(a, f64 ? DType.F64 : DType.F32);
         Tensor y = f64 ? Elementwise.cast(b, DType.F64)

@@ -846,7 +846,11 @@ public final class Tensor {
         return Linalg.matmul(this, b);
     }
 
-    /** {@link #matmul} into {@code out} (shape (..., M, N)); returns {@code out}. */
+    /**
+     * {@link #matmul} into {@code out} (shape (..., M, N); F32, F64, BF16 or F16), not recorded by
+     * autograd; returns {@code out}. A 16-bit output receives the F32 product rounded once (on a
+     * GPU, two operands of its type go to cuBLAS, which writes it directly).
+     */
     public Tensor matmulInto(Tensor b, Tensor out) {
         return Linalg.matmulInto(this, b, out, false);
     }

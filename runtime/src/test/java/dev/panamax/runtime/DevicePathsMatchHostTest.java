@@ -15,6 +15,7 @@ import java.util.function.Function;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 /**
  * Every op run on a device gives what it gives on the host, forward and backward. The device
@@ -175,6 +176,23 @@ class DevicePathsMatchHostTest {
             r(36, 5, 7).to(DEV).matmulInto(r(37, 7, 3).to(DEV), out);
         }
         close("matmulInto", out.toFloatArray(), r(36, 5, 7).matmul(r(37, 7, 3)).toFloatArray());
+        // 16-bit outputs: straight from cuBLAS for two operands of their type, else the F32 product rounded once
+        for (DType half : new DType[]{DType.BF16, DType.F16}) {
+            Tensor a16 = r(112, 2, 6, 40).to(half), b16 = r(113, 2, 40, 5).to(half), wide = r(114, 6, 40);
+            float[] want = a16.matmul(b16).to(half).toFloatArray(), wantWide = wide.matmul(b16.narrow(0, 0, 1).view(40, 5)).to(half).toFloatArray();
+            Tensor got = Tensor.zeros(DEV, half, 2, 6, 5), gotWide = Tensor.zeros(DEV, half, 6, 5);
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                a16.to(DEV).matmulInto(b16.to(DEV), got);
+                wide.to(DEV).matmulInto(b16.narrow(0, 0, 1).view(40, 5).to(DEV), gotWide);
+            }
+            assertThat(got.dtype()).isEqualTo(half);
+            float[] g = got.toFloatArray(), gw = gotWide.toFloatArray();
+            for (int i = 0; i < want.length; i++) assertThat(g[i]).as(half + " out [" + i + "]").isCloseTo(want[i], within(1e-2f * (1 + Math.abs(want[i]))));
+            for (int i = 0; i < wantWide.length; i++) assertThat(gw[i]).as(half + " out of F32 x " + half + " [" + i + "]").isCloseTo(wantWide[i], within(1e-2f * (1 + Math.abs(wantWide[i]))));
+        }
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            assertThatThrownBy(() -> r(36, 5, 7).matmulInto(r(37, 7, 3), Tensor.zeros(DType.I32, 5, 3))).hasMessageContaining("F32, F64, BF16 or F16");
+        }
         assertThatThrownBy(() -> r(36, 5, 7).matmulInto(r(37, 7, 3).to(DEV), Tensor.zeros(DType.F32, 5, 3)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("one device");
     }
