@@ -298,9 +298,9 @@ final class EmulatedDevice implements DeviceBackend {
             return;
         }
         // a 16-bit output (of two operands of its type): the F32 accumulators, rounded once
-        Tensor wide = new Tensor(cv.storage, c.dtype, Shape.strided(new long[]{m, n}, new long[]{ldc, 1}), cOff, null).to(DType.F32);
+        Tensor block = new Tensor(cv.storage, c.dtype, Shape.strided(new long[]{m, n}, new long[]{ldc, 1}), cOff, null), wide = block.to(DType.F32);
         ScalarKernels.INSTANCE.sgemm(ta, tb, m, n, k, as, aOff, lda, view(b).storage, bOff, ldb, b.dtype, wide.storage, wide.offset, n, accumulate);
-        new Tensor(cv.storage, c.dtype, Shape.strided(new long[]{m, n}, new long[]{ldc, 1}), cOff, null).copyFrom(wide);
+        block.copyFrom(wide);
     }
 
     private long[] indices(Tensor index) {

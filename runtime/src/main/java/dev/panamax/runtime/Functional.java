@@ -73,21 +73,17 @@ public final class Functional {
         }
         long n = logits.dim(0), v = logits.dim(1);
         long[] t = targets.toLongArray();
-        if (logits.backend != null) return crossEntropyOnDevice(logits, t, ignoreIndex, reduction);
+        long count = countTargets(t, v, ignoreIndex);
+        double scale = reduction == Reduction.MEAN ? 1.0 / Math.max(count, 1) : 1.0;
+        if (logits.backend != null) return crossEntropyOnDevice(logits, t, ignoreIndex, scale);
         Tensor lp;
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            // the per-target loop reads host memory: one copy when the logits are on a GPU
-            lp = logits.logSoftmax(-1).to(Device.CPU);
+            lp = logits.logSoftmax(-1);
         }
         double total = 0;
-        long count = 0;
         for (int i = 0; i < n; i++) {
-            if (t[i] == ignoreIndex) continue;
-            if (t[i] < 0 || t[i] >= v) throw new IndexOutOfBoundsException("target " + t[i] + " at position " + i + " out of range for " + v + " classes");
-            total -= lp.getDouble(i, t[i]);
-            count++;
+            if (t[i] != ignoreIndex) total -= lp.getDouble(i, t[i]);
         }
-        double scale = reduction == Reduction.MEAN ? 1.0 / Math.max(count, 1) : 1.0;
         DType dt = lp.dtype();
         Tensor loss = Tensor.zerosLike(logits, dt);
         loss.fillInPlace(total * scale);
@@ -97,7 +93,7 @@ public final class Functional {
                 if (t[i] == ignoreIndex) d.select(0, i).fillInPlace(0);
                 else d.setDouble(d.getDouble(i, t[i]) - 1.0, i, t[i]);
             }
-            return new Tensor[]{d.to(logits.device()).mul(g.mul(scale))};
+            return new Tensor[]{d.mul(g.mul(scale))};
         }, logits);
     }
 
@@ -153,15 +149,20 @@ public final class Functional {
         return Indexing.moeUnpermute(y, pos, w);
     }
 
-    /** {@link #crossEntropy} of device logits: one fused kernel per direction, the loss left on the device. */
-    private static Tensor crossEntropyOnDevice(Tensor logits, long[] t, long ignoreIndex, Reduction reduction) {
-        long n = logits.dim(0), v = logits.dim(1), count = 0;
-        for (int i = 0; i < n; i++) {
+    /** The targets that count (not {@code ignoreIndex}), each checked to lie in {@code [0, v)}. */
+    private static long countTargets(long[] t, long v, long ignoreIndex) {
+        long count = 0;
+        for (int i = 0; i < t.length; i++) {
             if (t[i] == ignoreIndex) continue;
             if (t[i] < 0 || t[i] >= v) throw new IndexOutOfBoundsException("target " + t[i] + " at position " + i + " out of range for " + v + " classes");
             count++;
         }
-        double scale = reduction == Reduction.MEAN ? 1.0 / Math.max(count, 1) : 1.0;
+        return count;
+    }
+
+    /** {@link #crossEntropy} of device logits (targets checked): one fused kernel per direction, the loss left on the device. */
+    private static Tensor crossEntropyOnDevice(Tensor logits, long[] t, long ignoreIndex, double scale) {
+        long n = logits.dim(0), v = logits.dim(1);
         Device d = logits.device();
         Tensor x, tg, lse, loss;
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
