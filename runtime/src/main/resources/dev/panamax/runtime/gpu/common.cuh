@@ -16,9 +16,16 @@ __device__ __forceinline__ unsigned short f32_to_bf16(float f) {
     return (unsigned short) (u >> 16);
 }
 __device__ __forceinline__ float f16_to_f32(unsigned short h) {
+#ifdef __CUDA_ARCH__
     float f;
     asm("{ cvt.f32.f16 %0, %1; }" : "=f"(f) : "h"(h));
     return f;
+#else  // portable path (host compilers, e.g. the test-only CUDA simulator of gpu/sim)
+    unsigned int sign = ((unsigned int) h & 0x8000u) << 16, exp = (h >> 10) & 31u, man = h & 1023u;
+    if (exp == 31u) return __uint_as_float(sign | 0x7f800000u | (man << 13));
+    if (exp == 0u) return __uint_as_float(sign | __float_as_uint((float) man * 5.9604644775390625e-8f));  // man * 2^-24
+    return __uint_as_float(sign | ((exp + 112u) << 23) | (man << 13));
+#endif
 }
 
 struct SumOp { __device__ __forceinline__ float operator()(float a, float b) const { return a + b; } };

@@ -143,9 +143,18 @@ extern "C" __global__ void swiglu_backward_f32(const float* gate, const float* u
 #define T_I8 6
 
 __device__ __forceinline__ unsigned short f32_to_f16(float f) {
+#ifdef __CUDA_ARCH__
     unsigned short h;
     asm("{ cvt.rn.f16.f32 %0, %1; }" : "=h"(h) : "f"(f));
     return h;
+#else  // portable path (host compilers): round to nearest even, as cvt.rn
+    unsigned int u = __float_as_uint(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return (unsigned short) (sign | 0x7e00u | ((a >> 13) & 0x3ffu));  // NaN stays NaN
+    if (a >= 0x477ff000u) return (unsigned short) (sign | 0x7c00u);                       // from 65520 on: infinity
+    if (a < 0x38800000u) return (unsigned short) (sign | (unsigned int) rintf(__uint_as_float(a) * 16777216.f));  // subnormal
+    unsigned int r = a + 0xfffu + ((a >> 13) & 1u);
+    return (unsigned short) (sign | ((r >> 13) - (112u << 10)));
+#endif
 }
 
 __device__ __forceinline__ double load_real(int t, const void* p, i64 i) {

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Builds the Panamax CUDA simulator (test-only) into OUT (default target/cudasim): libcuda.so.1,
+# libcublas.so.13 and libnvrtc.so.13, with the kernel header beside them. Point Panamax at it with
+# -Dpanamax.cuda.libpath=OUT. Needs g++ (C++17) and cuda.h (CUDA_HOME, default /usr/local/cuda).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-target/cudasim}
+cuda_home=${CUDA_HOME:-/usr/local/cuda}
+cxx=${PANAMAX_CUDASIM_CXX:-g++}
+[ -f "$cuda_home/include/cuda.h" ] || { echo "cudasim: no cuda.h under $cuda_home/include (set CUDA_HOME)" >&2; exit 2; }
+command -v "$cxx" >/dev/null 2>&1 || { echo "cudasim: no C++ compiler ($cxx)" >&2; exit 2; }
+mkdir -p "$out"
+flags="-std=c++17 -O2 -g -fPIC -shared -Wall -Wextra -Werror -I$cuda_home/include -I$here"
+"$cxx" $flags -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$here/driver.cpp" -ldl
+"$cxx" $flags -Wl,-soname,libcublas.so.13 -Wl,-rpath,'$ORIGIN' -o "$out/libcublas.so.13" "$here/cublas.cpp" "$out/libcuda.so.1"
+"$cxx" $flags -Wl,-soname,libnvrtc.so.13 -o "$out/libnvrtc.so.13" "$here/nvrtc.cpp" -ldl
+cp "$here/cudasim_device.h" "$here/cudasim_abi.h" "$out/"
+echo "$out"

@@ -1,0 +1,793 @@
+// libcuda.so.1 of the Panamax CUDA simulator (test-only; see README.md beside this file): the
+// driver API that Panamax binds, over host memory, running kernels on the CPU.
+//
+// Semantics kept from CUDA, so that host-side bugs show here as they would on a GPU:
+//  - work on a stream runs as late as CUDA allows (at a synchronisation, a blocking copy, or when
+//    the queue is long), so reading results before synchronising, or reusing a pinned buffer
+//    before its async copy ran, gives wrong data; non-blocking streams do not order with the
+//    legacy stream, blocking ones do;
+//  - "device memory" is an arena that is inaccessible (PROT_NONE) except while queued work runs,
+//    so the host touching device memory faults; new allocations are filled with 0xFF (NaN);
+//  - copies and memsets must stay inside one live allocation; calls need a current context;
+//    launches are checked (grid and block limits, __launch_bounds__, empty grids);
+//  - __syncthreads must be reached by every thread of the block, and a full-warp shuffle by all
+//    32 lanes; __trap() fails the launch, and the error is sticky as on a GPU.
+#include <cuda.h>
+#include <dlfcn.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cudasim.h"
+#include "cudasim_abi.h"
+
+namespace {
+
+std::recursive_mutex lock;
+#define LOCKED std::lock_guard<std::recursive_mutex> guard(lock)
+
+CUresult sticky = CUDA_SUCCESS;  // a failed launch poisons the context, as on a GPU
+bool initialised = false;
+int ctxToken;                      // the primary context's identity
+thread_local CUcontext current = nullptr;
+
+const CUcontext PRIMARY = reinterpret_cast<CUcontext>(&ctxToken);
+
+CUresult fail(CUresult rc, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+CUresult fail(CUresult rc, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    std::fprintf(stderr, "[cuda simulator] ");
+    std::vfprintf(stderr, fmt, ap);
+    std::fprintf(stderr, "\n");
+    va_end(ap);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device memory: one reserved arena, first-fit with coalescing, 256-byte aligned.
+size_t capacity() {
+    const char* v = std::getenv("PANAMAX_CUDASIM_MEMORY_MB");
+    size_t mb = v ? std::strtoull(v, nullptr, 10) : 8192;
+    return mb << 20;
+}
+char* arena = nullptr;
+size_t arenaSize = 0, used = 0;
+std::map<size_t, size_t> freeList;  // offset -> bytes
+std::map<uintptr_t, size_t> live;   // address -> bytes (as allocated, before rounding)
+int openWindows = 0;
+
+void reserveArena() {
+    if (arena) return;
+    arenaSize = capacity();
+    void* p = mmap(nullptr, arenaSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) { std::perror("[cuda simulator] mmap"); std::abort(); }
+    arena = static_cast<char*>(p);
+    freeList[0] = arenaSize;
+}
+
+// Device memory is accessible only inside a window (queued work running, or the simulator's own
+// fills); the host outside one faults on it.
+struct Window {
+    Window() { if (openWindows++ == 0 && arena) mprotect(arena, arenaSize, PROT_READ | PROT_WRITE); }
+    ~Window() { if (--openWindows == 0 && arena) mprotect(arena, arenaSize, PROT_NONE); }
+};
+
+// Whether [p, p + n) lies in one live allocation.
+bool inAllocation(uintptr_t p, size_t n) {
+    auto it = live.upper_bound(p);
+    if (it == live.begin()) return false;
+    --it;
+    return p >= it->first && p + n <= it->first + it->second && p + n >= p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streams: queues of work run as late as CUDA allows.
+struct Op {
+    unsigned long long seq;
+    std::function<CUresult()> run;
+};
+struct Stream {
+    bool blocking;
+    std::deque<Op> queue;
+};
+Stream legacy{true, {}};
+std::vector<Stream*> streams;  // created streams
+unsigned long long nextSeq = 1, queued = 0;
+const unsigned long long MAX_QUEUED = 4096;
+
+Stream* resolve(CUstream s) { return s ? reinterpret_cast<Stream*>(s) : &legacy; }
+
+void drain(Stream* s, unsigned long long upTo);
+
+// Runs the oldest op of s, first running what CUDA orders before it on other streams.
+void runFront(Stream* s) {
+    Op op = std::move(s->queue.front());
+    s->queue.pop_front();
+    queued--;
+    if (s == &legacy) {
+        for (Stream* o : streams) if (o->blocking) drain(o, op.seq);
+    } else if (s->blocking) {
+        drain(&legacy, op.seq);
+    }
+    if (sticky != CUDA_SUCCESS) return;  // a poisoned context runs nothing more
+    Window w;
+    CUresult rc = op.run();
+    if (rc != CUDA_SUCCESS) sticky = rc;
+}
+
+void drain(Stream* s, unsigned long long upTo) {
+    while (!s->queue.empty() && s->queue.front().seq <= upTo) runFront(s);
+}
+
+void drainAll() {
+    drain(&legacy, ~0ull);
+    for (Stream* o : streams) drain(o, ~0ull);
+}
+
+unsigned long long enqueue(Stream* s, std::function<CUresult()> fn) {
+    unsigned long long seq = nextSeq++;
+    s->queue.push_back(Op{seq, std::move(fn)});
+    if (++queued > MAX_QUEUED) drainAll();  // bounded memory: running early is always allowed
+    return seq;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pinned host memory
+std::map<uintptr_t, size_t> pinned;
+bool isPinned(const void* p, size_t n) {
+    uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    auto it = pinned.upper_bound(a);
+    if (it == pinned.begin()) return false;
+    --it;
+    return a >= it->first && a + n <= it->first + it->second;
+}
+
+CUresult ready() {
+    if (!initialised) return CUDA_ERROR_NOT_INITIALIZED;
+    if (current == nullptr) return fail(CUDA_ERROR_INVALID_CONTEXT, "no current context on this thread");
+    return sticky;
+}
+#define READY \
+    LOCKED;   \
+    if (CUresult rc_ = ready()) return rc_
+
+// ---------------------------------------------------------------------------------------------
+// Kernels: each block's threads are fibers on this OS thread.
+enum State { RUNNABLE, AT_BARRIER, AT_WARP, DONE };
+struct Fiber {
+    ucontext_t ctx;
+    char* stack = nullptr;
+    State state = DONE;
+    pmx_thread t;
+    int op = 0, arg = 0, width = 32;
+    unsigned int mask = 0, value = 0, result = 0;
+};
+const size_t STACK = 256 << 10;
+std::vector<Fiber> fibers(1024);
+ucontext_t scheduler;
+pmx_thread* running = nullptr;
+Fiber* runningFiber = nullptr;
+const pmx_kernel* launchKernel = nullptr;
+void* launchArgs = nullptr;
+std::string trapReason;
+
+void fiberMain() {
+    launchKernel->run(launchArgs);
+    runningFiber->state = DONE;
+    swapcontext(&runningFiber->ctx, &scheduler);
+}
+
+void yieldTo(State s) {
+    Fiber* f = runningFiber;
+    f->state = s;
+    swapcontext(&f->ctx, &scheduler);
+}
+
+void simSyncthreads() { yieldTo(AT_BARRIER); }
+
+unsigned int simWarp(int op, unsigned int mask, unsigned int value, int arg, int width) {
+    Fiber* f = runningFiber;
+    f->op = op;
+    f->mask = mask;
+    f->value = value;
+    f->arg = arg;
+    f->width = width;
+    yieldTo(AT_WARP);
+    return f->result;
+}
+
+[[noreturn]] void simTrap(const char* why) {
+    trapReason = why;
+    runningFiber->state = DONE;
+    swapcontext(&runningFiber->ctx, &scheduler);
+    std::abort();  // never resumed
+}
+
+const pmx_rt RT = {&running, &simSyncthreads, &simWarp, &simTrap};
+
+// Resolves the warps whose named lanes all wait at the same warp operation; false when none did.
+bool resolveWarps(int n, std::string& error) {
+    bool any = false;
+    for (int w0 = 0; w0 < n; w0 += 32) {
+        int lanes = std::min(32, n - w0);
+        Fiber* lead = nullptr;
+        for (int l = 0; l < lanes; l++) if (fibers[w0 + l].state == AT_WARP) { lead = &fibers[w0 + l]; break; }
+        if (!lead) continue;
+        unsigned int mask = lead->mask;
+        bool complete = true;
+        for (int l = 0; l < 32; l++) {
+            if (!(mask >> l & 1u)) continue;
+            if (l >= lanes) { error = "a warp operation names lane " + std::to_string(l) + " of a warp of " + std::to_string(lanes) + " threads"; return false; }
+            Fiber& g = fibers[w0 + l];
+            if (g.state == DONE) { error = "a warp operation names lane " + std::to_string(l) + ", which has exited"; return false; }
+            if (g.state != AT_WARP) { complete = false; continue; }
+            if (g.op != lead->op || g.mask != mask || g.width != lead->width) { error = "lanes of a warp reached different warp operations"; return false; }
+        }
+        if (!complete) continue;
+        if (lead->width != 32) { error = "the simulator shuffles only with width 32"; return false; }
+        for (int l = 0; l < 32; l++) {
+            if (!(mask >> l & 1u)) continue;
+            Fiber& g = fibers[w0 + l];
+            int src = l;
+            switch (g.op) {
+                case PMX_SHFL_XOR: src = l ^ g.arg; break;
+                case PMX_SHFL_DOWN: src = l + g.arg < 32 ? l + g.arg : l; break;
+                case PMX_SHFL_UP: src = l - g.arg >= 0 ? l - g.arg : l; break;
+                case PMX_SHFL_IDX: src = g.arg & 31; break;
+                default: break;
+            }
+            if (g.op != PMX_SYNCWARP && !(mask >> src & 1u)) { error = "a shuffle reads lane " + std::to_string(src) + ", which is not in its mask"; return false; }
+            g.result = fibers[w0 + src].value;
+        }
+        for (int l = 0; l < 32; l++) if (mask >> l & 1u) fibers[w0 + l].state = RUNNABLE;
+        any = true;
+    }
+    return any;
+}
+
+// Runs one block; returns an error message, or empty.
+std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 block, pmx_dim3 at) {
+    int n = block.x * block.y * block.z;
+    launchKernel = k;
+    launchArgs = args;
+    for (int i = 0; i < n; i++) {
+        Fiber& f = fibers[i];
+        if (!f.stack) {
+            void* s = mmap(nullptr, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (s == MAP_FAILED) { std::perror("[cuda simulator] mmap stack"); std::abort(); }
+            f.stack = static_cast<char*>(s);
+        }
+        getcontext(&f.ctx);
+        f.ctx.uc_stack.ss_sp = f.stack;
+        f.ctx.uc_stack.ss_size = STACK;
+        f.ctx.uc_link = nullptr;
+        makecontext(&f.ctx, &fiberMain, 0);
+        f.state = RUNNABLE;
+        f.t.threadIdx = {(unsigned) (i % block.x), (unsigned) (i / block.x % block.y), (unsigned) (i / (block.x * block.y))};
+        f.t.blockIdx = at;
+        f.t.blockDim = block;
+        f.t.gridDim = grid;
+    }
+    for (;;) {
+        bool ran = false;
+        for (int i = 0; i < n; i++) {
+            Fiber& f = fibers[i];
+            if (f.state != RUNNABLE) continue;
+            runningFiber = &f;
+            running = &f.t;
+            swapcontext(&scheduler, &f.ctx);
+            ran = true;
+            if (!trapReason.empty()) return trapReason;
+        }
+        int done = 0, barrier = 0, warp = 0;
+        for (int i = 0; i < n; i++) {
+            State s = fibers[i].state;
+            done += s == DONE;
+            barrier += s == AT_BARRIER;
+            warp += s == AT_WARP;
+        }
+        if (done == n) return "";
+        if (warp > 0) {
+            std::string error;
+            if (resolveWarps(n, error)) continue;
+            if (!error.empty()) return error;
+        }
+        if (barrier > 0 && barrier + done == n) {
+            if (done > 0) return "__syncthreads() reached while " + std::to_string(done) + " of the block's " + std::to_string(n) + " threads had exited";
+            for (int i = 0; i < n; i++) fibers[i].state = RUNNABLE;
+            continue;
+        }
+        if (!ran) return "deadlock: " + std::to_string(barrier) + " threads wait at __syncthreads() and " + std::to_string(warp) + " at a warp operation";
+    }
+}
+
+struct Module {
+    void* handle;
+    std::string path;
+};
+struct Function {
+    const pmx_kernel* kernel;
+    std::string name;
+    int maxDynamicShared = 48 << 10;
+};
+
+CUresult runKernel(Function* f, void* args, pmx_dim3 grid, pmx_dim3 block) {
+    for (unsigned z = 0; z < grid.z; z++)
+        for (unsigned y = 0; y < grid.y; y++)
+            for (unsigned x = 0; x < grid.x; x++) {
+                std::string err = runBlock(f->kernel, args, grid, block, {x, y, z});
+                if (!err.empty()) {
+                    trapReason.clear();
+                    return fail(CUDA_ERROR_LAUNCH_FAILED, "kernel %s, block (%u,%u,%u) of (%u,%u,%u), %u threads: %s", f->name.c_str(), x, y, z,
+                                grid.x, grid.y, grid.z, block.x * block.y * block.z, err.c_str());
+                }
+            }
+    return CUDA_SUCCESS;
+}
+
+struct Event {
+    bool recorded = false, done = false;
+    Stream* stream = nullptr;
+    unsigned long long seq = 0;
+    double ms = 0;
+};
+
+double nowMs() {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+CUresult copyChecked(const char* what, uintptr_t p, size_t n) {
+    if (n == 0 || inAllocation(p, n)) return CUDA_SUCCESS;
+    return fail(CUDA_ERROR_INVALID_VALUE, "%s: [0x%lx, +%zu) is not inside one live device allocation", what, (unsigned long) p, n);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Services for the simulator's cuBLAS
+extern "C" int pmxsim_enqueue(CUstream stream, std::function<CUresult()>* work) {
+    LOCKED;
+    if (CUresult rc = ready()) { delete work; return rc; }
+    std::unique_ptr<std::function<CUresult()>> w(work);
+    enqueue(resolve(stream), std::move(*w));
+    return CUDA_SUCCESS;
+}
+extern "C" int pmxsim_in_allocation(uintptr_t p, size_t n) {
+    LOCKED;
+    return inAllocation(p, n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The driver API
+extern "C" {
+
+CUresult cuInit(unsigned int flags) {
+    LOCKED;
+    if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    reserveArena();
+    initialised = true;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDriverGetVersion(int* v) {
+    if (!v) return CUDA_ERROR_INVALID_VALUE;
+    *v = 13000;
+    return CUDA_SUCCESS;
+}
+
+static const char* errorName(CUresult e) {
+    switch (e) {
+        case CUDA_SUCCESS: return "CUDA_SUCCESS";
+        case CUDA_ERROR_INVALID_VALUE: return "CUDA_ERROR_INVALID_VALUE";
+        case CUDA_ERROR_OUT_OF_MEMORY: return "CUDA_ERROR_OUT_OF_MEMORY";
+        case CUDA_ERROR_NOT_INITIALIZED: return "CUDA_ERROR_NOT_INITIALIZED";
+        case CUDA_ERROR_NO_DEVICE: return "CUDA_ERROR_NO_DEVICE";
+        case CUDA_ERROR_INVALID_DEVICE: return "CUDA_ERROR_INVALID_DEVICE";
+        case CUDA_ERROR_INVALID_IMAGE: return "CUDA_ERROR_INVALID_IMAGE";
+        case CUDA_ERROR_INVALID_CONTEXT: return "CUDA_ERROR_INVALID_CONTEXT";
+        case CUDA_ERROR_INVALID_HANDLE: return "CUDA_ERROR_INVALID_HANDLE";
+        case CUDA_ERROR_NOT_FOUND: return "CUDA_ERROR_NOT_FOUND";
+        case CUDA_ERROR_NOT_READY: return "CUDA_ERROR_NOT_READY";
+        case CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES: return "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES";
+        case CUDA_ERROR_LAUNCH_FAILED: return "CUDA_ERROR_LAUNCH_FAILED";
+        case CUDA_ERROR_NOT_SUPPORTED: return "CUDA_ERROR_NOT_SUPPORTED";
+        default: return nullptr;
+    }
+}
+
+CUresult cuGetErrorName(CUresult e, const char** s) {
+    if (!s) return CUDA_ERROR_INVALID_VALUE;
+    *s = errorName(e);
+    return *s ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuGetErrorString(CUresult e, const char** s) {
+    if (!s) return CUDA_ERROR_INVALID_VALUE;
+    switch (e) {
+        case CUDA_SUCCESS: *s = "no error"; break;
+        case CUDA_ERROR_INVALID_VALUE: *s = "invalid argument"; break;
+        case CUDA_ERROR_OUT_OF_MEMORY: *s = "out of memory"; break;
+        case CUDA_ERROR_INVALID_CONTEXT: *s = "invalid device context"; break;
+        case CUDA_ERROR_LAUNCH_FAILED: *s = "unspecified launch failure"; break;
+        case CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES: *s = "too many resources requested for launch"; break;
+        default: *s = errorName(e); break;
+    }
+    return *s ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuDeviceGetCount(int* n) {
+    if (!initialised) return CUDA_ERROR_NOT_INITIALIZED;
+    if (!n) return CUDA_ERROR_INVALID_VALUE;
+    *n = 1;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGet(CUdevice* d, int ordinal) {
+    if (!initialised) return CUDA_ERROR_NOT_INITIALIZED;
+    if (!d) return CUDA_ERROR_INVALID_VALUE;
+    if (ordinal != 0) return CUDA_ERROR_INVALID_DEVICE;
+    *d = 0;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetName(char* name, int len, CUdevice d) {
+    if (!initialised) return CUDA_ERROR_NOT_INITIALIZED;
+    if (d != 0) return CUDA_ERROR_INVALID_DEVICE;
+    if (!name || len <= 0) return CUDA_ERROR_INVALID_VALUE;
+    std::snprintf(name, len, "Panamax CUDA simulator (CPU, not a GPU)");
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetAttribute(int* v, CUdevice_attribute a, CUdevice d) {
+    if (!initialised) return CUDA_ERROR_NOT_INITIALIZED;
+    if (d != 0) return CUDA_ERROR_INVALID_DEVICE;
+    if (!v) return CUDA_ERROR_INVALID_VALUE;
+    switch (a) {  // an H100 SXM's values, for the attributes Panamax reads
+        case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *v = 1024; break;
+        case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: *v = 132; break;
+        case CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE: *v = 2619000; break;
+        case CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH: *v = 5120; break;
+        case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: *v = 9; break;
+        case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: *v = 0; break;
+        case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: *v = 232448; break;
+        default: return fail(CUDA_ERROR_INVALID_VALUE, "cuDeviceGetAttribute: attribute %d is not simulated", (int) a);
+    }
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice d) {
+    if (!initialised) return CUDA_ERROR_NOT_INITIALIZED;
+    if (d != 0) return CUDA_ERROR_INVALID_DEVICE;
+    if (!bytes) return CUDA_ERROR_INVALID_VALUE;
+    *bytes = arenaSize;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxRetain(CUcontext* ctx, CUdevice d) {
+    if (!initialised) return CUDA_ERROR_NOT_INITIALIZED;
+    if (d != 0) return CUDA_ERROR_INVALID_DEVICE;
+    if (!ctx) return CUDA_ERROR_INVALID_VALUE;
+    *ctx = PRIMARY;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) {
+    if (!initialised) return CUDA_ERROR_NOT_INITIALIZED;
+    return d == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
+CUresult cuCtxSetCurrent(CUcontext ctx) {
+    if (!initialised) return CUDA_ERROR_NOT_INITIALIZED;
+    if (ctx != nullptr && ctx != PRIMARY) return CUDA_ERROR_INVALID_CONTEXT;
+    current = ctx;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetCurrent(CUcontext* ctx) {
+    if (!initialised) return CUDA_ERROR_NOT_INITIALIZED;
+    if (!ctx) return CUDA_ERROR_INVALID_VALUE;
+    *ctx = current;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSynchronize() {
+    READY;
+    drainAll();
+    return sticky;
+}
+
+CUresult cuMemGetInfo_v2(size_t* freeBytes, size_t* total) {
+    READY;
+    if (!freeBytes || !total) return CUDA_ERROR_INVALID_VALUE;
+    *freeBytes = arenaSize - used;
+    *total = arenaSize;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
+    READY;
+    if (!p || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+    size_t need = (bytes + 255) & ~size_t(255);
+    for (auto it = freeList.begin(); it != freeList.end(); ++it) {
+        if (it->second < need) continue;
+        size_t at = it->first, left = it->second - need;
+        freeList.erase(it);
+        if (left) freeList[at + need] = left;
+        used += need;
+        live[reinterpret_cast<uintptr_t>(arena + at)] = bytes;
+        {
+            Window w;
+            std::memset(arena + at, 0xFF, need);  // uninitialised device memory reads as NaN
+        }
+        *p = reinterpret_cast<CUdeviceptr>(arena + at);
+        return CUDA_SUCCESS;
+    }
+    return CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+CUresult cuMemFree_v2(CUdeviceptr p) {
+    READY;
+    auto it = live.find(static_cast<uintptr_t>(p));
+    if (it == live.end()) return fail(CUDA_ERROR_INVALID_VALUE, "cuMemFree: 0x%llx is not a live allocation", (unsigned long long) p);
+    drainAll();  // cuMemFree waits for the work that may use the memory
+    size_t at = reinterpret_cast<char*>(p) - arena, need = (it->second + 255) & ~size_t(255);
+    live.erase(it);
+    used -= need;
+    madvise(arena + at, need, MADV_DONTNEED);
+    auto next = freeList.lower_bound(at);
+    if (next != freeList.end() && next->first == at + need) { need += next->second; freeList.erase(next); }
+    auto prev = freeList.lower_bound(at);
+    if (prev != freeList.begin()) {
+        --prev;
+        if (prev->first + prev->second == at) { prev->second += need; return CUDA_SUCCESS; }
+    }
+    freeList[at] = need;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemAllocHost_v2(void** p, size_t bytes) {
+    READY;
+    if (!p || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+    void* m = std::aligned_alloc(4096, (bytes + 4095) & ~size_t(4095));
+    if (!m) return CUDA_ERROR_OUT_OF_MEMORY;
+    pinned[reinterpret_cast<uintptr_t>(m)] = bytes;
+    *p = m;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemFreeHost(void* p) {
+    READY;
+    auto it = pinned.find(reinterpret_cast<uintptr_t>(p));
+    if (it == pinned.end()) return fail(CUDA_ERROR_INVALID_VALUE, "cuMemFreeHost: %p was not allocated by cuMemAllocHost", p);
+    drainAll();
+    pinned.erase(it);
+    std::free(p);
+    return CUDA_SUCCESS;
+}
+
+static CUresult fill(const char* what, CUdeviceptr dst, unsigned int value, size_t n, int width, CUstream s) {
+    READY;
+    if (CUresult rc = copyChecked(what, dst, n * width)) return rc;
+    Stream* st = resolve(s);
+    enqueue(st, [=] {
+        char* d = reinterpret_cast<char*>(dst);
+        if (width == 1) std::memset(d, (int) value, n);
+        else for (size_t i = 0; i < n; i++) std::memcpy(d + 4 * i, &value, 4);
+        return CUDA_SUCCESS;
+    });
+    return sticky;
+}
+
+CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) { return fill("cuMemsetD8", d, v, n, 1, nullptr); }
+CUresult cuMemsetD32_v2(CUdeviceptr d, unsigned int v, size_t n) { return fill("cuMemsetD32", d, v, n, 4, nullptr); }
+CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstream s) { return fill("cuMemsetD8Async", d, v, n, 1, s); }
+CUresult cuMemsetD32Async(CUdeviceptr d, unsigned int v, size_t n, CUstream s) { return fill("cuMemsetD32Async", d, v, n, 4, s); }
+
+// A copy: device ranges checked; a pageable source is read at the call (CUDA stages it before
+// returning), a pinned one when the copy runs; a copy into pageable memory, or a blocking copy,
+// completes before returning.
+static CUresult copy(const char* what, void* dst, const void* src, size_t n, bool dstDevice, bool srcDevice, CUstream s, bool async) {
+    READY;
+    if (n == 0) return CUDA_SUCCESS;
+    if (dstDevice) { if (CUresult rc = copyChecked(what, reinterpret_cast<uintptr_t>(dst), n)) return rc; }
+    if (srcDevice) { if (CUresult rc = copyChecked(what, reinterpret_cast<uintptr_t>(src), n)) return rc; }
+    if (!dst || !src) return CUDA_ERROR_INVALID_VALUE;
+    Stream* st = resolve(async ? s : nullptr);
+    std::shared_ptr<std::vector<char>> staged;
+    if (!srcDevice && !(async && isPinned(src, n))) staged = std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + n);
+    unsigned long long seq = enqueue(st, [=] {
+        std::memcpy(dst, staged ? staged->data() : src, n);
+        return CUDA_SUCCESS;
+    });
+    if (!async || (!dstDevice && !isPinned(dst, n))) drain(st, seq);
+    return sticky;
+}
+
+CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void* s, size_t n) { return copy("cuMemcpyHtoD", reinterpret_cast<void*>(d), s, n, true, false, nullptr, false); }
+CUresult cuMemcpyDtoH_v2(void* d, CUdeviceptr s, size_t n) { return copy("cuMemcpyDtoH", d, reinterpret_cast<void*>(s), n, false, true, nullptr, false); }
+CUresult cuMemcpyDtoD_v2(CUdeviceptr d, CUdeviceptr s, size_t n) { return copy("cuMemcpyDtoD", reinterpret_cast<void*>(d), reinterpret_cast<void*>(s), n, true, true, nullptr, false); }
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* s, size_t n, CUstream st) { return copy("cuMemcpyHtoDAsync", reinterpret_cast<void*>(d), s, n, true, false, st, true); }
+CUresult cuMemcpyDtoHAsync_v2(void* d, CUdeviceptr s, size_t n, CUstream st) { return copy("cuMemcpyDtoHAsync", d, reinterpret_cast<void*>(s), n, false, true, st, true); }
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, CUstream st) { return copy("cuMemcpyDtoDAsync", reinterpret_cast<void*>(d), reinterpret_cast<void*>(s), n, true, true, st, true); }
+
+CUresult cuStreamCreate(CUstream* s, unsigned int flags) {
+    READY;
+    if (!s || (flags & ~1u)) return CUDA_ERROR_INVALID_VALUE;
+    Stream* st = new Stream{(flags & CU_STREAM_NON_BLOCKING) == 0, {}};
+    streams.push_back(st);
+    *s = reinterpret_cast<CUstream>(st);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuStreamDestroy_v2(CUstream s) {
+    READY;
+    Stream* st = reinterpret_cast<Stream*>(s);
+    for (size_t i = 0; i < streams.size(); i++) {
+        if (streams[i] != st) continue;
+        drain(st, ~0ull);  // queued work still completes
+        streams.erase(streams.begin() + i);
+        delete st;
+        return sticky;
+    }
+    return CUDA_ERROR_INVALID_HANDLE;
+}
+
+CUresult cuStreamSynchronize(CUstream s) {
+    READY;
+    drain(resolve(s), ~0ull);
+    return sticky;
+}
+
+CUresult cuEventCreate(CUevent* e, unsigned int flags) {
+    READY;
+    if (!e || flags != CU_EVENT_DEFAULT) return CUDA_ERROR_INVALID_VALUE;
+    *e = reinterpret_cast<CUevent>(new Event());
+    return CUDA_SUCCESS;
+}
+
+CUresult cuEventRecord(CUevent e, CUstream s) {
+    READY;
+    if (!e) return CUDA_ERROR_INVALID_HANDLE;
+    Event* ev = reinterpret_cast<Event*>(e);
+    ev->recorded = true;
+    ev->done = false;
+    ev->stream = resolve(s);
+    ev->seq = enqueue(ev->stream, [ev] {
+        ev->done = true;
+        ev->ms = nowMs();
+        return CUDA_SUCCESS;
+    });
+    return CUDA_SUCCESS;
+}
+
+CUresult cuEventSynchronize(CUevent e) {
+    READY;
+    if (!e) return CUDA_ERROR_INVALID_HANDLE;
+    Event* ev = reinterpret_cast<Event*>(e);
+    if (ev->recorded && !ev->done) drain(ev->stream, ev->seq);
+    return sticky;
+}
+
+CUresult cuEventElapsedTime_v2(float* ms, CUevent start, CUevent end) {
+    READY;
+    if (!ms || !start || !end) return CUDA_ERROR_INVALID_VALUE;
+    Event* a = reinterpret_cast<Event*>(start);
+    Event* b = reinterpret_cast<Event*>(end);
+    if (!a->recorded || !b->recorded) return CUDA_ERROR_INVALID_HANDLE;
+    if (!a->done || !b->done) return CUDA_ERROR_NOT_READY;
+    *ms = (float) (b->ms - a->ms);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuEventDestroy_v2(CUevent e) {
+    READY;
+    if (!e) return CUDA_ERROR_INVALID_HANDLE;
+    Event* ev = reinterpret_cast<Event*>(e);
+    if (ev->recorded && !ev->done) drain(ev->stream, ev->seq);  // the marker must not outlive the event
+    delete ev;
+    return CUDA_SUCCESS;
+}
+
+// A module image is the shared object that the simulator's NVRTC built (an ELF ET_DYN for this
+// host); its size is where the section header table ends.
+CUresult cuModuleLoadData(CUmodule* m, const void* image) {
+    READY;
+    if (!m || !image) return CUDA_ERROR_INVALID_VALUE;
+    const unsigned char* e = static_cast<const unsigned char*>(image);
+    if (std::memcmp(e, "\x7f" "ELF", 4) != 0 || e[4] != 2) return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: not a module of the simulator (a cubin or PTX of a real GPU?)");
+    uint16_t type, machine, shentsize, shnum;
+    uint64_t shoff;
+    std::memcpy(&type, e + 16, 2);
+    std::memcpy(&machine, e + 18, 2);
+    std::memcpy(&shoff, e + 40, 8);
+    std::memcpy(&shentsize, e + 58, 2);
+    std::memcpy(&shnum, e + 60, 2);
+    if (type != 3 || machine == 190) return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: an ELF image that the simulator did not build (machine %u)", machine);
+    size_t size = shoff + (size_t) shentsize * shnum;
+    char path[] = "/tmp/panamax-cudasim-XXXXXX.so";
+    int fd = mkstemps(path, 3);
+    if (fd < 0) return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: cannot write a temporary file");
+    bool ok = write(fd, image, size) == (ssize_t) size;
+    close(fd);
+    void* h = ok ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : nullptr;
+    if (!h) {
+        unlink(path);
+        return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: %s", ok ? dlerror() : "short write");
+    }
+    auto init = reinterpret_cast<void (*)(const pmx_rt*)>(dlsym(h, "__pmx_init"));
+    if (!init) { dlclose(h); unlink(path); return CUDA_ERROR_INVALID_IMAGE; }
+    init(&RT);
+    *m = reinterpret_cast<CUmodule>(new Module{h, path});
+    return CUDA_SUCCESS;
+}
+
+CUresult cuModuleLoadDataEx(CUmodule* m, const void* image, unsigned int, CUjit_option*, void**) { return cuModuleLoadData(m, image); }
+
+CUresult cuModuleUnload(CUmodule m) {
+    READY;
+    if (!m) return CUDA_ERROR_INVALID_HANDLE;
+    drainAll();
+    Module* mod = reinterpret_cast<Module*>(m);
+    dlclose(mod->handle);
+    unlink(mod->path.c_str());
+    delete mod;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuModuleGetFunction(CUfunction* f, CUmodule m, const char* name) {
+    READY;
+    if (!f || !m || !name) return CUDA_ERROR_INVALID_VALUE;
+    Module* mod = reinterpret_cast<Module*>(m);
+    auto k = static_cast<const pmx_kernel*>(dlsym(mod->handle, ("__pmx_kernel_" + std::string(name)).c_str()));
+    if (!k) return CUDA_ERROR_NOT_FOUND;
+    *f = reinterpret_cast<CUfunction>(new Function{k, name});  // owned by the module, as in CUDA (kept for the process)
+    return CUDA_SUCCESS;
+}
+
+CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v) {
+    READY;
+    if (!f) return CUDA_ERROR_INVALID_HANDLE;
+    if (a != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) return fail(CUDA_ERROR_INVALID_VALUE, "cuFuncSetAttribute: attribute %d is not simulated", (int) a);
+    if (v < 0 || v > 232448) return CUDA_ERROR_INVALID_VALUE;
+    reinterpret_cast<Function*>(f)->maxDynamicShared = v;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz,
+                        unsigned int sharedBytes, CUstream s, void** params, void** extra) {
+    READY;
+    if (!f) return CUDA_ERROR_INVALID_HANDLE;
+    Function* fn = reinterpret_cast<Function*>(f);
+    unsigned long long threads = (unsigned long long) bx * by * bz;
+    if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0)
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): empty grid (%u,%u,%u) or block (%u,%u,%u)", fn->name.c_str(), gx, gy, gz, bx, by, bz);
+    if (gy > 65535 || gz > 65535 || gx > 0x7fffffffu || threads > 1024 || bz > 64)
+        return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): grid (%u,%u,%u), block (%u,%u,%u) exceed the device's limits", fn->name.c_str(), gx, gy, gz, bx, by, bz);
+    if (fn->kernel->maxThreads > 0 && threads > (unsigned long long) fn->kernel->maxThreads)
+        return fail(CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, "cuLaunchKernel(%s): %llu threads, __launch_bounds__ %d", fn->name.c_str(), threads, fn->kernel->maxThreads);
+    if ((int) sharedBytes > fn->maxDynamicShared) return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): %u bytes of dynamic shared memory", fn->name.c_str(), sharedBytes);
+    if (extra != nullptr) return fail(CUDA_ERROR_NOT_SUPPORTED, "cuLaunchKernel: 'extra' is not simulated");
+    if (!params) return CUDA_ERROR_INVALID_VALUE;
+    // the parameters are copied at the launch, as CUDA does
+    std::shared_ptr<char[]> args(new (std::align_val_t(64)) char[fn->kernel->argBytes + 1], [](char* p) { operator delete[](p, std::align_val_t(64)); });
+    fn->kernel->pack(params, args.get());
+    pmx_dim3 grid{gx, gy, gz}, block{bx, by, bz};
+    enqueue(resolve(s), [fn, args, grid, block] { return runKernel(fn, args.get(), grid, block); });
+    return sticky;
+}
+
+}  // extern "C"
