@@ -11,6 +11,9 @@
 #                                shorten the runs
 #   gpu/verify.sh emulated [OUT] the kit's self-check on any machine: the device-path suites on the
 #                                emulated device, and the gpu suites found and skipped
+#   gpu/verify.sh simulated [OUT] every @Tag("gpu") test on the CUDA simulator of gpu/sim (built
+#                                here with g++ and cuda.h; no GPU): the real .cu kernels and the
+#                                FFM driver/cuBLAS/NVRTC path, run on the CPU
 # OUT (default gpu-verify-out) receives the JUnit XML reports, logs and benchmark results.
 # KIT (default .gpu-kit) is the kit folder. Typical device call: carry [".gpu-kit"], command
 #   gpu/verify.sh tests "$OUT"      then, in a second call,      gpu/verify.sh bench "$OUT"
@@ -36,10 +39,11 @@ info() {
   "${java[@]}" -cp "$cp_main" dev.panamax.cli.Main info 2>&1 | grep -v '^WARNING: Using incubator'
 }
 
+jvm_extra=()
 junit() { # junit REPORT_NAME LAUNCHER_ARGS...
   local name="$1"
   shift
-  "${java[@]}" -Xmx8g "${refs[@]}" -jar "$console" execute --disable-banner --details=tree \
+  "${java[@]}" -Xmx8g "${refs[@]}" ${jvm_extra[@]+"${jvm_extra[@]}"} -jar "$console" execute --disable-banner --details=tree \
     --class-path "$cp_main:$cp_tests" --scan-class-path="$cp_tests" \
     --reports-dir="$out/$name" "$@" 2>&1 | grep -v '^WARNING: Using incubator' | tee "$out/$name.log"
   return "${PIPESTATUS[0]}"
@@ -66,6 +70,13 @@ case "$mode" in
     junit emulated-tests --fail-if-no-tests \
       --include-classname '.*(DevicePathsMatchHostTest|DeepSeekReferenceOnEmulatedDeviceTest|CudaAvailabilityTest|FacadesWithoutGpuTest)'
     junit gpu-tests-skipped --include-tag gpu
+    ;;
+  simulated)
+    gpu/sim/build.sh "$out/cudasim" >/dev/null
+    jvm_extra=(-Dpanamax.cuda.libpath="$out/cudasim" -Dpanamax.cuda.cache="$out/cudasim/cache")
+    "${java[@]}" "${jvm_extra[@]}" -cp "$cp_main" dev.panamax.cli.Main info 2>&1 | grep -v '^WARNING: Using incubator' | tee "$out/simulated-info.txt"
+    grep -q '^cuda: available' "$out/simulated-info.txt" || { echo "gpu/verify.sh: the simulator did not load" >&2; exit 3; }
+    junit simulated-tests --include-tag gpu --fail-if-no-tests
     ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2

@@ -124,12 +124,13 @@ void runFront(Stream* s) {
         drain(&legacy, op.seq);
     }
     if (sticky != CUDA_SUCCESS) return;  // a poisoned context runs nothing more
-    Window w;
     CUresult rc = op.run();
     if (rc != CUDA_SUCCESS) sticky = rc;
 }
 
 void drain(Stream* s, unsigned long long upTo) {
+    if (s->queue.empty() || s->queue.front().seq > upTo) return;
+    Window w;  // one window for the whole drain: mprotect costs in proportion to the memory touched
     while (!s->queue.empty() && s->queue.front().seq <= upTo) runFront(s);
 }
 
@@ -166,10 +167,71 @@ CUresult ready() {
     if (CUresult rc_ = ready()) return rc_
 
 // ---------------------------------------------------------------------------------------------
+// Fibers: a stack each, and a switch that saves only what the calling convention asks to keep
+// (on x86-64 a few instructions, where swapcontext makes two system calls).
+#if defined(__x86_64__)
+extern "C" void pmxsim_switch(void** save, void* to);
+asm(R"(
+    .text
+    .globl pmxsim_switch
+    .type pmxsim_switch, @function
+pmxsim_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size pmxsim_switch, .-pmxsim_switch
+)");
+struct Context {
+    void* sp = nullptr;
+};
+// A fresh context that starts in entry (which must never return) on [stack, stack + bytes).
+void prepare(Context& c, char* stack, size_t bytes, void (*entry)()) {
+    uintptr_t top = (reinterpret_cast<uintptr_t>(stack) + bytes) & ~uintptr_t(15);
+    uint64_t* sp = reinterpret_cast<uint64_t*>(top);
+    *--sp = 0;                                      // entry's return address (never used)
+    *--sp = reinterpret_cast<uint64_t>(entry);      // where the switch returns to
+    for (int i = 0; i < 6; i++) *--sp = 0;          // rbp, rbx, r12-r15
+    *--sp = 0x1f80ull | (0x037full << 32);          // MXCSR and the x87 control word, at defaults
+    c.sp = sp;
+}
+void swap(Context& from, Context& to) { pmxsim_switch(&from.sp, to.sp); }
+#else
+struct Context {
+    ucontext_t uc;
+};
+void prepare(Context& c, char* stack, size_t bytes, void (*entry)()) {
+    getcontext(&c.uc);
+    c.uc.uc_stack.ss_sp = stack;
+    c.uc.uc_stack.ss_size = bytes;
+    c.uc.uc_link = nullptr;
+    makecontext(&c.uc, entry, 0);
+}
+void swap(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
+#endif
+
+// ---------------------------------------------------------------------------------------------
 // Kernels: each block's threads are fibers on this OS thread.
 enum State { RUNNABLE, AT_BARRIER, AT_WARP, DONE };
 struct Fiber {
-    ucontext_t ctx;
+    Context ctx;
     char* stack = nullptr;
     State state = DONE;
     pmx_thread t;
@@ -178,7 +240,7 @@ struct Fiber {
 };
 const size_t STACK = 256 << 10;
 std::vector<Fiber> fibers(1024);
-ucontext_t scheduler;
+Context scheduler;
 pmx_thread* running = nullptr;
 Fiber* runningFiber = nullptr;
 const pmx_kernel* launchKernel = nullptr;
@@ -188,13 +250,13 @@ std::string trapReason;
 void fiberMain() {
     launchKernel->run(launchArgs);
     runningFiber->state = DONE;
-    swapcontext(&runningFiber->ctx, &scheduler);
+    swap(runningFiber->ctx, scheduler);
 }
 
 void yieldTo(State s) {
     Fiber* f = runningFiber;
     f->state = s;
-    swapcontext(&f->ctx, &scheduler);
+    swap(f->ctx, scheduler);
 }
 
 void simSyncthreads() { yieldTo(AT_BARRIER); }
@@ -213,7 +275,7 @@ unsigned int simWarp(int op, unsigned int mask, unsigned int value, int arg, int
 [[noreturn]] void simTrap(const char* why) {
     trapReason = why;
     runningFiber->state = DONE;
-    swapcontext(&runningFiber->ctx, &scheduler);
+    swap(runningFiber->ctx, scheduler);
     std::abort();  // never resumed
 }
 
@@ -260,8 +322,11 @@ bool resolveWarps(int n, std::string& error) {
 }
 
 // Runs one block; returns an error message, or empty.
+// Threads run in index order in even blocks and in reverse order in odd ones, so that a missing
+// barrier shows whichever thread writes first.
 std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 block, pmx_dim3 at) {
     int n = block.x * block.y * block.z;
+    bool reverse = ((at.z * grid.y + at.y) * (unsigned long long) grid.x + at.x) & 1;
     launchKernel = k;
     launchArgs = args;
     for (int i = 0; i < n; i++) {
@@ -271,11 +336,7 @@ std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 bl
             if (s == MAP_FAILED) { std::perror("[cuda simulator] mmap stack"); std::abort(); }
             f.stack = static_cast<char*>(s);
         }
-        getcontext(&f.ctx);
-        f.ctx.uc_stack.ss_sp = f.stack;
-        f.ctx.uc_stack.ss_size = STACK;
-        f.ctx.uc_link = nullptr;
-        makecontext(&f.ctx, &fiberMain, 0);
+        prepare(f.ctx, f.stack, STACK, &fiberMain);
         f.state = RUNNABLE;
         f.t.threadIdx = {(unsigned) (i % block.x), (unsigned) (i / block.x % block.y), (unsigned) (i / (block.x * block.y))};
         f.t.blockIdx = at;
@@ -284,12 +345,12 @@ std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 bl
     }
     for (;;) {
         bool ran = false;
-        for (int i = 0; i < n; i++) {
-            Fiber& f = fibers[i];
+        for (int j = 0; j < n; j++) {
+            Fiber& f = fibers[reverse ? n - 1 - j : j];
             if (f.state != RUNNABLE) continue;
             runningFiber = &f;
             running = &f.t;
-            swapcontext(&scheduler, &f.ctx);
+            swap(scheduler, f.ctx);
             ran = true;
             if (!trapReason.empty()) return trapReason;
         }
