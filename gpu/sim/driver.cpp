@@ -281,51 +281,47 @@ unsigned int simWarp(int op, unsigned int mask, unsigned int value, int arg, int
 
 const pmx_rt RT = {&running, &simSyncthreads, &simWarp, &simTrap};
 
-// Resolves the warps whose named lanes all wait at the same warp operation; false when none did.
-bool resolveWarps(int n, std::string& error) {
-    bool any = false;
-    for (int w0 = 0; w0 < n; w0 += 32) {
-        int lanes = std::min(32, n - w0);
-        Fiber* lead = nullptr;
-        for (int l = 0; l < lanes; l++) if (fibers[w0 + l].state == AT_WARP) { lead = &fibers[w0 + l]; break; }
-        if (!lead) continue;
-        unsigned int mask = lead->mask;
-        bool complete = true;
-        for (int l = 0; l < 32; l++) {
-            if (!(mask >> l & 1u)) continue;
-            if (l >= lanes) { error = "a warp operation names lane " + std::to_string(l) + " of a warp of " + std::to_string(lanes) + " threads"; return false; }
-            Fiber& g = fibers[w0 + l];
-            if (g.state == DONE) { error = "a warp operation names lane " + std::to_string(l) + ", which has exited"; return false; }
-            if (g.state != AT_WARP) { complete = false; continue; }
-            if (g.op != lead->op || g.mask != mask || g.width != lead->width) { error = "lanes of a warp reached different warp operations"; return false; }
-        }
-        if (!complete) continue;
-        if (lead->width != 32) { error = "the simulator shuffles only with width 32"; return false; }
-        for (int l = 0; l < 32; l++) {
-            if (!(mask >> l & 1u)) continue;
-            Fiber& g = fibers[w0 + l];
-            int src = l;
-            switch (g.op) {
-                case PMX_SHFL_XOR: src = l ^ g.arg; break;
-                case PMX_SHFL_DOWN: src = l + g.arg < 32 ? l + g.arg : l; break;
-                case PMX_SHFL_UP: src = l - g.arg >= 0 ? l - g.arg : l; break;
-                case PMX_SHFL_IDX: src = g.arg & 31; break;
-                default: break;
-            }
-            if (g.op != PMX_SYNCWARP && !(mask >> src & 1u)) { error = "a shuffle reads lane " + std::to_string(src) + ", which is not in its mask"; return false; }
-            g.result = fibers[w0 + src].value;
-        }
-        for (int l = 0; l < 32; l++) if (mask >> l & 1u) fibers[w0 + l].state = RUNNABLE;
-        any = true;
+// Completes the warp operation at which the lanes of the warp starting at thread w0 wait, once
+// every lane that its mask names is there: 1 when done, 0 when some lane is still on its way, -1
+// on a fault (error says which).
+int resolveWarp(int w0, int n, std::string& error) {
+    int lanes = std::min(32, n - w0);
+    Fiber* lead = nullptr;
+    for (int l = 0; l < lanes; l++) if (fibers[w0 + l].state == AT_WARP) { lead = &fibers[w0 + l]; break; }
+    if (!lead) return 0;
+    unsigned int mask = lead->mask;
+    for (int l = 0; l < 32; l++) {
+        if (!(mask >> l & 1u)) continue;
+        if (l >= lanes) { error = "a warp operation names lane " + std::to_string(l) + " of a warp of " + std::to_string(lanes) + " threads"; return -1; }
+        Fiber& g = fibers[w0 + l];
+        if (g.state == DONE) { error = "a warp operation names lane " + std::to_string(l) + ", which has exited"; return -1; }
+        if (g.state != AT_WARP) return 0;
+        if (g.op != lead->op || g.mask != mask || g.width != lead->width) { error = "lanes of a warp reached different warp operations"; return -1; }
     }
-    return any;
+    if (lead->width != 32) { error = "the simulator shuffles only with width 32"; return -1; }
+    for (int l = 0; l < 32; l++) {
+        if (!(mask >> l & 1u)) continue;
+        Fiber& g = fibers[w0 + l];
+        int src = l;
+        switch (g.op) {
+            case PMX_SHFL_XOR: src = l ^ g.arg; break;
+            case PMX_SHFL_DOWN: src = l + g.arg < 32 ? l + g.arg : l; break;
+            case PMX_SHFL_UP: src = l - g.arg >= 0 ? l - g.arg : l; break;
+            case PMX_SHFL_IDX: src = g.arg & 31; break;
+            default: break;
+        }
+        if (g.op != PMX_SYNCWARP && !(src < 32 && (mask >> src & 1u))) { error = "a shuffle reads lane " + std::to_string(src) + ", which is not in its mask"; return -1; }
+        g.result = fibers[w0 + src].value;
+    }
+    for (int l = 0; l < 32; l++) if (mask >> l & 1u) fibers[w0 + l].state = RUNNABLE;
+    return 1;
 }
 
-// Runs one block; returns an error message, or empty.
-// Threads run in index order in even blocks and in reverse order in odd ones, so that a missing
-// barrier shows whichever thread writes first.
+// Runs one block; returns an error message, or empty. Each warp runs as far as it can (through
+// its shuffles, up to a barrier or its end) before the next one starts, and odd blocks take
+// their warps and lanes in reverse order: a missing barrier shows whichever side runs ahead.
 std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 block, pmx_dim3 at) {
-    int n = block.x * block.y * block.z;
+    int n = block.x * block.y * block.z, warps = (n + 31) / 32;
     bool reverse = ((at.z * grid.y + at.y) * (unsigned long long) grid.x + at.x) & 1;
     launchKernel = k;
     launchArgs = args;
@@ -343,36 +339,33 @@ std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 bl
         f.t.blockDim = block;
         f.t.gridDim = grid;
     }
+    std::string error;
     for (;;) {
-        bool ran = false;
-        for (int j = 0; j < n; j++) {
-            Fiber& f = fibers[reverse ? n - 1 - j : j];
-            if (f.state != RUNNABLE) continue;
-            runningFiber = &f;
-            running = &f.t;
-            swap(scheduler, f.ctx);
-            ran = true;
-            if (!trapReason.empty()) return trapReason;
+        for (int wi = 0; wi < warps; wi++) {
+            int w0 = 32 * (reverse ? warps - 1 - wi : wi), lanes = std::min(32, n - w0);
+            for (;;) {
+                for (int j = 0; j < lanes; j++) {
+                    Fiber& f = fibers[w0 + (reverse ? lanes - 1 - j : j)];
+                    if (f.state != RUNNABLE) continue;
+                    runningFiber = &f;
+                    running = &f.t;
+                    swap(scheduler, f.ctx);
+                    if (!trapReason.empty()) return trapReason;
+                }
+                int r = resolveWarp(w0, n, error);
+                if (r < 0) return error;
+                if (r == 0) break;
+            }
         }
-        int done = 0, barrier = 0, warp = 0;
+        int done = 0, barrier = 0;
         for (int i = 0; i < n; i++) {
-            State s = fibers[i].state;
-            done += s == DONE;
-            barrier += s == AT_BARRIER;
-            warp += s == AT_WARP;
+            done += fibers[i].state == DONE;
+            barrier += fibers[i].state == AT_BARRIER;
         }
         if (done == n) return "";
-        if (warp > 0) {
-            std::string error;
-            if (resolveWarps(n, error)) continue;
-            if (!error.empty()) return error;
-        }
-        if (barrier > 0 && barrier + done == n) {
-            if (done > 0) return "__syncthreads() reached while " + std::to_string(done) + " of the block's " + std::to_string(n) + " threads had exited";
-            for (int i = 0; i < n; i++) fibers[i].state = RUNNABLE;
-            continue;
-        }
-        if (!ran) return "deadlock: " + std::to_string(barrier) + " threads wait at __syncthreads() and " + std::to_string(warp) + " at a warp operation";
+        if (barrier + done < n) return "deadlock: " + std::to_string(barrier) + " threads wait at __syncthreads() and " + std::to_string(n - barrier - done) + " at warp operations that cannot complete";
+        if (done > 0) return "__syncthreads() reached while " + std::to_string(done) + " of the block's " + std::to_string(n) + " threads had exited";
+        for (int i = 0; i < n; i++) fibers[i].state = RUNNABLE;
     }
 }
 

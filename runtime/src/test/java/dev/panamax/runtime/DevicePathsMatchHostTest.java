@@ -204,6 +204,9 @@ class DevicePathsMatchHostTest {
         same("logSoftmax", t -> t.get(0).logSoftmax(-1), r(42, 4, 5));
         same("softmax with -inf", t -> t.get(0).add(Tensor.causalMask(4, 4, 0)).softmax(-1), r(43, 4, 4));
         same("rmsNorm", t -> t.get(0).rmsNorm(t.get(1), 1e-6), r(44, 2, 3, 8), r(45, 8));
+        // rows wider than a warp: one row's block of threads reduces over shared memory, twice in a row
+        same("rmsNorm, wide rows", t -> t.get(0).rmsNorm(t.get(1), 1e-6), r(105, 3, 700), r(106, 700));
+        same("logSoftmax, wide rows", t -> t.get(0).logSoftmax(-1), r(107, 2, 1000));
         same("rope", t -> t.get(0).rope(t.get(1).view(1, 3, 1, 2), t.get(2).view(1, 3, 1, 2)), r(46, 2, 3, 4, 4), r(47, 3, 2), r(48, 3, 2));
         same("crossEntropy", t -> Functional.crossEntropy(t.get(0), Tensor.ofLongs(new long[]{1, -100, 4}), -100, Functional.Reduction.MEAN), r(49, 3, 6));
         // fused on a device (reduce.cu cross_entropy_f32 and its backward, the loss left on the device)
