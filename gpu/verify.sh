@@ -76,7 +76,16 @@ case "$mode" in
     jvm_extra=(-Dpanamax.cuda.libpath="$out/cudasim" -Dpanamax.cuda.cache="$out/cudasim/cache")
     "${java[@]}" "${jvm_extra[@]}" -cp "$cp_main" dev.panamax.cli.Main info 2>&1 | grep -v '^WARNING: Using incubator' | tee "$out/simulated-info.txt"
     grep -q '^cuda: available' "$out/simulated-info.txt" || { echo "gpu/verify.sh: the simulator did not load" >&2; exit 3; }
-    junit simulated-tests --include-tag gpu --fail-if-no-tests
+    rm -f "$out/launched.txt"
+    PANAMAX_CUDASIM_LAUNCHES="$out/launched.txt" junit simulated-tests --include-tag gpu --fail-if-no-tests
+    # every kernel of runtime's .cu files must have run in those tests
+    missing=$(grep -ho 'extern "C" __global__ void \(__launch_bounds__([A-Z0-9_]*) \)\{0,1\}[A-Za-z_0-9]*'         runtime/src/main/resources/dev/panamax/runtime/gpu/*.cu | awk '{print $NF}' | sort -u | comm -23 - <(sort -u "$out/launched.txt"))
+    if [ -n "$missing" ]; then
+      echo "gpu/verify.sh: kernels that no gpu test launched: $missing" | tr '\n' ' ' >&2
+      echo >&2
+      exit 1
+    fi
+    echo "every kernel of runtime/src/main/resources/dev/panamax/runtime/gpu ran on the simulator"
     ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2

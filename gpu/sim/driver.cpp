@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -379,7 +380,22 @@ struct Function {
     int maxDynamicShared = 48 << 10;
 };
 
+// Kernels launched in this process, written at exit to $PANAMAX_CUDASIM_LAUNCHES (one name per line,
+// appended) when that is set: which kernels a test run reached.
+struct LaunchLog {
+    std::set<std::string> names;
+    ~LaunchLog() {
+        const char* path = std::getenv("PANAMAX_CUDASIM_LAUNCHES");
+        if (!path || names.empty()) return;
+        if (FILE* f = std::fopen(path, "a")) {
+            for (const std::string& n : names) std::fprintf(f, "%s\n", n.c_str());
+            std::fclose(f);
+        }
+    }
+} launches;
+
 CUresult runKernel(Function* f, void* args, pmx_dim3 grid, pmx_dim3 block) {
+    launches.names.insert(f->name);
     for (unsigned z = 0; z < grid.z; z++)
         for (unsigned y = 0; y < grid.y; y++)
             for (unsigned x = 0; x < grid.x; x++) {

@@ -322,6 +322,13 @@ class DevicePathsMatchHostTest {
             }
             assertThat(got.device()).isEqualTo(DEV);
             close("latent attention over " + len, got.toFloatArray(), want.toFloatArray());
+            // a BF16 cache (KvCache with DType.BF16), which the fused kernel reads as BF16
+            Tensor latent16 = latent.to(DType.BF16), kRope16 = kRope.to(DType.BF16), got16;
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                got16 = Functional.latentAttentionDecode(q.to(DEV), latent16.to(DEV).narrow(1, 0, len), kRope16.to(DEV).narrow(1, 0, len), len, 0.3);
+            }
+            close("latent attention over a BF16 cache of " + len, got16.toFloatArray(),
+                    Functional.latentAttentionDecode(q, latent16, kRope16, len, 0.3).toFloatArray());
             // by hand for one head: softmax(scale q.[c;k]) . c
             Tensor keys = Tensor.concat(List.of(latent.select(0, 1), kRope.select(0, 1)), 1).narrow(0, 0, len);
             Tensor p = q.select(0, 1).narrow(0, 2, 1).matmul(keys.t()).mul(0.3).softmax(-1);
