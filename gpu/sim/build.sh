@@ -15,4 +15,8 @@ flags="-std=c++17 -O2 -g -fPIC -shared -Wall -Wextra -Werror -I$cuda_home/includ
 "$cxx" $flags -Wl,-soname,libcublas.so.13 -Wl,-rpath,'$ORIGIN' -o "$out/libcublas.so.13" "$here/cublas.cpp" "$out/libcuda.so.1"
 "$cxx" $flags -Wl,-soname,libnvrtc.so.13 -o "$out/libnvrtc.so.13" "$here/nvrtc.cpp" -ldl
 cp "$here/cudasim_device.h" "$here/cudasim_abi.h" "$out/"
+# the simulator's own checks: each rule broken on purpose must be reported
+"$cxx" -std=c++17 -O1 -g -Wall -Wextra -Werror -I"$cuda_home/include" -o "$out/selftest" "$here/selftest.cpp" \
+    "$out/libcuda.so.1" "$out/libcublas.so.13" "$out/libnvrtc.so.13" -Wl,-rpath,'$ORIGIN' -pthread
+"$out/selftest" > "$out/selftest.log" 2>&1 || { cat "$out/selftest.log" >&2; echo "cudasim: the self-test failed" >&2; exit 1; }
 echo "$out"

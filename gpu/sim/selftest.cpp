@@ -1,0 +1,250 @@
+// Self-test of the Panamax CUDA simulator: each rule that README.md promises is broken on purpose
+// and must be reported, and each service must compute what CUDA would. Faults that poison the
+// context (or kill the process) run in a child process. Built and run by build.sh; exit 0 when
+// every check passes.
+#include <cuda.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern "C" {
+typedef struct Program* nvrtcProgram;
+int nvrtcCreateProgram(nvrtcProgram*, const char*, const char*, int, const char* const*, const char* const*);
+int nvrtcCompileProgram(nvrtcProgram, int, const char* const*);
+int nvrtcGetCUBINSize(nvrtcProgram, size_t*);
+int nvrtcGetCUBIN(nvrtcProgram, char*);
+int nvrtcGetProgramLogSize(nvrtcProgram, size_t*);
+int nvrtcGetProgramLog(nvrtcProgram, char*);
+int nvrtcDestroyProgram(nvrtcProgram*);
+typedef struct cublasContext* cublasHandle_t;
+int cublasCreate_v2(cublasHandle_t*);
+int cublasSetStream_v2(cublasHandle_t, CUstream);
+int cublasGemmEx(cublasHandle_t, int, int, int, int, int, const void*, const void*, int, int, const void*, int, int, const void*, void*, int, int, int, int);
+int cublasSgemm_v2(cublasHandle_t, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*, float*, int);
+}
+
+static int failures = 0;
+#define CHECK(cond, what)                                             \
+    do {                                                              \
+        if (cond) std::printf("ok   %s\n", what);                     \
+        else { std::printf("FAIL %s (line %d)\n", what, __LINE__); failures++; } \
+    } while (0)
+
+static const char* SRC = R"(
+extern "C" __global__ void reduce(const float* x, float* out) {   // one block: sum via shuffles and shared memory
+    __shared__ float part[32];
+    float v = x[threadIdx.x];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = v;
+    __syncthreads();
+    if (threadIdx.x == 0) { float s = 0.f; for (int w = 0; w < (int) (blockDim.x >> 5); w++) s += part[w]; out[blockIdx.x] = s; }
+}
+extern "C" __global__ void racy(float* out) {                    // no barrier between the write and the read
+    __shared__ float s[64];
+    s[threadIdx.x] = (float) threadIdx.x;
+    out[threadIdx.x] = s[(threadIdx.x + 1) % blockDim.x];
+}
+extern "C" __global__ void early_exit(float* out) {
+    if (threadIdx.x == 3) return;
+    __syncthreads();
+    out[threadIdx.x] = 1.f;
+}
+extern "C" __global__ void traps(float*) { __trap(); }
+extern "C" __global__ void half_warp_shuffle(float* out) {      // lanes 16-31 skip a full-mask shuffle
+    float v = 1.f;
+    if (threadIdx.x < 16) v = __shfl_xor_sync(0xffffffffu, v, 1);
+    out[threadIdx.x] = v;
+}
+extern "C" __global__ void __launch_bounds__(64) bounded(float* out) { out[threadIdx.x] = 2.f; }
+extern "C" __global__ void fill(float* out, float v, int n) { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) out[i] = v; }
+)";
+
+static CUmodule compile() {
+    nvrtcProgram p;
+    nvrtcCreateProgram(&p, SRC, "selftest.cu", 0, nullptr, nullptr);
+    const char* opts[] = {"--gpu-architecture=sm_90", "--std=c++17"};
+    int rc = nvrtcCompileProgram(p, 2, opts);
+    if (rc != 0) {
+        size_t n;
+        nvrtcGetProgramLogSize(p, &n);
+        std::string log(n, '\0');
+        nvrtcGetProgramLog(p, log.data());
+        std::printf("compile failed:\n%s\n", log.c_str());
+        std::exit(1);
+    }
+    size_t n;
+    nvrtcGetCUBINSize(p, &n);
+    std::vector<char> img(n);
+    nvrtcGetCUBIN(p, img.data());
+    nvrtcDestroyProgram(&p);
+    CUmodule m;
+    if (cuModuleLoadData(&m, img.data()) != CUDA_SUCCESS) { std::printf("module load failed\n"); std::exit(1); }
+    return m;
+}
+
+static CUmodule mod;
+static CUfunction fn(const char* name) {
+    CUfunction f;
+    if (cuModuleGetFunction(&f, mod, name) != CUDA_SUCCESS) { std::printf("no kernel %s\n", name); std::exit(1); }
+    return f;
+}
+
+static CUresult launch(const char* name, unsigned grid, unsigned block, std::vector<void*> args, CUstream s = nullptr) {
+    return cuLaunchKernel(fn(name), grid, 1, 1, block, 1, 1, 0, s, args.data(), nullptr);
+}
+
+// Runs body in a child process and returns its exit status (or 128 + signal).
+static int inChild(const std::function<int()>& body) {
+    std::fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) _exit(body());
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static std::vector<float> download(CUdeviceptr d, size_t n) {
+    std::vector<float> h(n);
+    cuMemcpyDtoH_v2(h.data(), d, 4 * n);
+    return h;
+}
+
+int main() {
+    CUcontext ctx;
+    CHECK(cuInit(0) == CUDA_SUCCESS && cuDevicePrimaryCtxRetain(&ctx, 0) == CUDA_SUCCESS && cuCtxSetCurrent(ctx) == CUDA_SUCCESS, "init");
+    mod = compile();
+
+    // NVRTC: unknown options and compile errors are reported
+    {
+        nvrtcProgram p;
+        nvrtcCreateProgram(&p, "extern \"C\" __global__ void k() {}", "a.cu", 0, nullptr, nullptr);
+        const char* bad[] = {"--no-such-option"};
+        CHECK(nvrtcCompileProgram(p, 1, bad) == 5, "nvrtc rejects an unknown option");
+        nvrtcDestroyProgram(&p);
+        nvrtcCreateProgram(&p, "this is not CUDA", "b.cu", 0, nullptr, nullptr);
+        CHECK(nvrtcCompileProgram(p, 0, nullptr) == 6, "nvrtc reports a compile error");
+        nvrtcDestroyProgram(&p);
+    }
+
+    // a block reduction over 256 threads (8 warps)
+    CUdeviceptr x, out;
+    cuMemAlloc_v2(&x, 4 * 256);
+    cuMemAlloc_v2(&out, 4 * 256);
+    {
+        std::vector<float> h(256);
+        for (int i = 0; i < 256; i++) h[i] = (float) i;
+        cuMemcpyHtoD_v2(x, h.data(), 4 * 256);
+        CHECK(launch("reduce", 1, 256, {&x, &out}) == CUDA_SUCCESS, "launch reduce");
+        CHECK(download(out, 1)[0] == 255.f * 256.f / 2.f, "shuffles and a barrier sum 0..255");
+    }
+
+    // a missing barrier reads stale shared memory, in both orders (even and odd blocks)
+    {
+        float nan = NAN;
+        unsigned n = 64;
+        CHECK(launch("fill", 1, 64, {&out, &nan, &n}) == CUDA_SUCCESS, "fill");
+        launch("racy", 1, 64, {&out});
+        std::vector<float> h = download(out, 64);
+        int stale = 0;
+        for (int i = 0; i < 64; i++) stale += h[i] != (float) ((i + 1) % 64);
+        CHECK(stale > 0, "a read without a barrier sees unwritten shared memory");
+    }
+
+    // work runs late: a queued kernel has not run before a synchronisation
+    {
+        CUstream s;
+        cuStreamCreate(&s, CU_STREAM_NON_BLOCKING);
+        float* pinned;
+        cuMemAllocHost_v2(reinterpret_cast<void**>(&pinned), 4 * 256);
+        for (int i = 0; i < 256; i++) pinned[i] = -1.f;
+        float seven = 7.f;
+        int n = 256;
+        launch("fill", 2, 128, {&out, &seven, &n}, s);
+        cuMemcpyDtoHAsync_v2(pinned, out, 4 * 256, s);
+        CHECK(pinned[0] == -1.f, "an async copy into pinned memory has not happened before the stream is synchronised");
+        cuStreamSynchronize(s);
+        CHECK(pinned[0] == 7.f && pinned[255] == 7.f, "it has after");
+        // a pinned source is read when the copy runs, so rewriting it early changes what arrives
+        for (int i = 0; i < 256; i++) pinned[i] = 1.f;
+        cuMemcpyHtoDAsync_v2(out, pinned, 4 * 256, s);
+        pinned[0] = 2.f;
+        cuStreamSynchronize(s);
+        CHECK(download(out, 1)[0] == 2.f, "a pinned source rewritten before its copy ran arrives rewritten");
+        // a blocking copy on the legacy stream does not wait for a non-blocking stream
+        launch("fill", 2, 128, {&out, &seven, &n}, s);
+        CHECK(download(out, 1)[0] == 2.f, "a non-blocking stream's work is not ordered before a blocking copy");
+        cuStreamSynchronize(s);
+        CHECK(download(out, 1)[0] == 7.f, "it is after the stream is synchronised");
+        cuMemFreeHost(pinned);
+        cuStreamDestroy_v2(s);
+    }
+
+    // checked calls
+    {
+        CHECK(cuMemcpyHtoD_v2(out + 1020, &x, 8) == CUDA_ERROR_INVALID_VALUE, "a copy past the end of an allocation");
+        CUdeviceptr z;
+        CHECK(cuMemAlloc_v2(&z, 0) == CUDA_ERROR_INVALID_VALUE, "a zero-byte allocation");
+        CHECK(cuMemAlloc_v2(&z, (size_t) 1 << 50) == CUDA_ERROR_OUT_OF_MEMORY, "an allocation beyond the device");
+        CHECK(launch("fill", 0, 128, {&out, &x, &x}) == CUDA_ERROR_INVALID_VALUE, "an empty grid");
+        CHECK(launch("fill", 1, 2048, {&out, &x, &x}) == CUDA_ERROR_INVALID_VALUE, "a block of 2048 threads");
+        CHECK(launch("bounded", 1, 128, {&out}) == CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, "more threads than __launch_bounds__");
+        CUresult other = CUDA_SUCCESS;
+        std::thread([&] { CUdeviceptr p; other = cuMemAlloc_v2(&p, 64); }).join();
+        CHECK(other == CUDA_ERROR_INVALID_CONTEXT, "a thread without a current context");
+    }
+
+    // cuBLAS: GEMM against loops; beta 0 ignores a NaN C; a short leading dimension is refused
+    {
+        cublasHandle_t h;
+        CHECK(cublasCreate_v2(&h) == 0, "cublasCreate");
+        int m = 5, n = 3, k = 4;
+        std::vector<float> a(m * k), b(k * n), want(m * n, 0.f);
+        for (int i = 0; i < m * k; i++) a[i] = 0.25f * (i % 7) - 0.5f;
+        for (int i = 0; i < k * n; i++) b[i] = 0.5f * (i % 5) - 1.f;
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < m; i++)
+                for (int p = 0; p < k; p++) want[j * m + i] += a[p * m + i] * b[j * k + p];  // column-major
+        CUdeviceptr da, db, dc;
+        cuMemAlloc_v2(&da, 4 * a.size());
+        cuMemAlloc_v2(&db, 4 * b.size());
+        cuMemAlloc_v2(&dc, 4 * m * n);  // uninitialised: NaN
+        cuMemcpyHtoD_v2(da, a.data(), 4 * a.size());
+        cuMemcpyHtoD_v2(db, b.data(), 4 * b.size());
+        float one = 1.f, zero = 0.f;
+        CHECK(cublasSgemm_v2(h, 0, 0, m, n, k, &one, reinterpret_cast<float*>(da), m, reinterpret_cast<float*>(db), k, &zero,
+                             reinterpret_cast<float*>(dc), m) == 0, "cublasSgemm");
+        std::vector<float> got = download(dc, m * n);
+        bool same = true;
+        for (int i = 0; i < m * n; i++) same &= std::fabs(got[i] - want[i]) < 1e-6f;
+        CHECK(same, "Sgemm equals the loops, and beta 0 did not read the NaN in C");
+        CHECK(cublasSgemm_v2(h, 0, 0, m, n, k, &one, reinterpret_cast<float*>(da), m - 1, reinterpret_cast<float*>(db), k, &zero,
+                             reinterpret_cast<float*>(dc), m) == 7, "lda < m is refused");
+        CHECK(cublasGemmEx(h, 0, 0, m, n, k, &one, reinterpret_cast<void*>(da), 0, m, reinterpret_cast<void*>(db), 14, k, &zero,
+                           reinterpret_cast<void*>(dc), 0, m, 68, -1) == 15, "mixed F32 x BF16 operands are not supported");
+        CHECK(cublasSgemm_v2(h, 0, 0, m, n, k, &one, reinterpret_cast<float*>(da + 8), m, reinterpret_cast<float*>(db), k, &zero,
+                             reinterpret_cast<float*>(dc), m) == 13, "an A that runs past its allocation");
+    }
+
+    // faults that poison the context (or the process) run in a child
+    CHECK(inChild([&] { return cuCtxSynchronize() == CUDA_SUCCESS && launch("early_exit", 1, 64, {&out}) == CUDA_SUCCESS &&
+                                       cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED && cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
+          "a barrier after some threads exited fails the launch, and the error is sticky");
+    CHECK(inChild([&] { launch("traps", 1, 32, {&out}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0, "__trap() fails the launch");
+    CHECK(inChild([&] { launch("half_warp_shuffle", 1, 32, {&out}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
+          "a full-mask shuffle that half the warp skips fails the launch");
+    CHECK(inChild([&] { volatile float v = *reinterpret_cast<float*>(out); (void) v; return 0; }) == 128 + SIGSEGV,
+          "the host reading device memory faults");
+
+    cuMemFree_v2(x);
+    cuMemFree_v2(out);
+    std::printf(failures ? "%d self-test checks FAILED\n" : "cuda simulator self-test: every check passed\n", failures);
+    return failures ? 1 : 0;
+}
