@@ -31,3 +31,8 @@ threads="$(nproc)"
 "$java" --add-modules jdk.incubator.vector -jar "$jar" 'DeepSeekBench.decodeToken' \
     -p device=cuda,cpu -p dtype=BF16 -p threads="$threads" -rf json -rff "$out/decode.json" "$@" | tee "$out/jmh-decode.txt"
 "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/decode.json" | tee -a "$out/tables.md"
+# JMH exits 0 when a benchmark throws (unless -foe): report it, after both runs have left their tables
+if grep -l '<failure>' "$out/jmh-gpu.txt" "$out/jmh-decode.txt" >&2; then
+  echo "run.sh: some benchmarks failed (the <failure> in the files above); their rows are missing from the tables" >&2
+  exit 1
+fi
