@@ -394,6 +394,22 @@ struct LaunchLog {
     }
 } launches;
 
+// Counts of what costs time on a GPU whatever the kernels do, written at exit to
+// $PANAMAX_CUDASIM_STATS (appended, one line) when that is set.
+struct Stats {
+    unsigned long long launches = 0, gemms = 0, hostWaits = 0, uploads = 0, downloads = 0, allocs = 0;
+    unsigned long long streamWaits = 0, ctxWaits = 0, eventWaits = 0, copyWaits = 0;
+    ~Stats() {
+        const char* path = std::getenv("PANAMAX_CUDASIM_STATS");
+        if (!path) return;
+        if (FILE* f = std::fopen(path, "a")) {
+            std::fprintf(f, "launches=%llu gemms=%llu host_waits=%llu (stream %llu, context %llu, event %llu, blocking copy %llu) uploads=%llu downloads=%llu allocations=%llu\n",
+                         launches, gemms, hostWaits, streamWaits, ctxWaits, eventWaits, copyWaits, uploads, downloads, allocs);
+            std::fclose(f);
+        }
+    }
+} stats;
+
 CUresult runKernel(Function* f, void* args, pmx_dim3 grid, pmx_dim3 block) {
     launches.names.insert(f->name);
     for (unsigned z = 0; z < grid.z; z++)
@@ -431,6 +447,7 @@ CUresult copyChecked(const char* what, uintptr_t p, size_t n) {
 // Services for the simulator's cuBLAS
 extern "C" int pmxsim_enqueue(CUstream stream, std::function<CUresult()>* work) {
     LOCKED;
+    stats.gemms++;
     if (CUresult rc = ready()) { delete work; return rc; }
     std::unique_ptr<std::function<CUresult()>> w(work);
     enqueue(resolve(stream), std::move(*w));
@@ -576,6 +593,8 @@ CUresult cuCtxGetCurrent(CUcontext* ctx) {
 
 CUresult cuCtxSynchronize() {
     READY;
+    stats.hostWaits++;
+    stats.ctxWaits++;
     drainAll();
     return sticky;
 }
@@ -598,6 +617,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
         freeList.erase(it);
         if (left) freeList[at + need] = left;
         used += need;
+        stats.allocs++;
         live[reinterpret_cast<uintptr_t>(arena + at)] = bytes;
         {
             Window w;
@@ -683,7 +703,13 @@ static CUresult copy(const char* what, void* dst, const void* src, size_t n, boo
         std::memcpy(dst, staged ? staged->data() : src, n);
         return CUDA_SUCCESS;
     });
-    if (!async || (!dstDevice && !isPinned(dst, n))) drain(st, seq);
+    if (dstDevice && !srcDevice) stats.uploads++;
+    if (!dstDevice) stats.downloads++;
+    if (!async || (!dstDevice && !isPinned(dst, n))) {
+        stats.hostWaits++;
+        stats.copyWaits++;
+        drain(st, seq);
+    }
     return sticky;
 }
 
@@ -718,6 +744,8 @@ CUresult cuStreamDestroy_v2(CUstream s) {
 
 CUresult cuStreamSynchronize(CUstream s) {
     READY;
+    stats.hostWaits++;
+    stats.streamWaits++;
     drain(resolve(s), ~0ull);
     return sticky;
 }
@@ -748,7 +776,11 @@ CUresult cuEventSynchronize(CUevent e) {
     READY;
     if (!e) return CUDA_ERROR_INVALID_HANDLE;
     Event* ev = reinterpret_cast<Event*>(e);
-    if (ev->recorded && !ev->done) drain(ev->stream, ev->seq);
+    if (ev->recorded && !ev->done) {
+        stats.hostWaits++;
+        stats.eventWaits++;
+        drain(ev->stream, ev->seq);
+    }
     return sticky;
 }
 
@@ -856,6 +888,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned
     std::shared_ptr<char[]> args(new (std::align_val_t(64)) char[fn->kernel->argBytes + 1], [](char* p) { operator delete[](p, std::align_val_t(64)); });
     fn->kernel->pack(params, args.get());
     pmx_dim3 grid{gx, gy, gz}, block{bx, by, bz};
+    stats.launches++;
     enqueue(resolve(s), [fn, args, grid, block] { return runKernel(fn, args.get(), grid, block); });
     return sticky;
 }
