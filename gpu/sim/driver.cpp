@@ -399,13 +399,13 @@ struct LaunchLog {
 // for queued work, or a copy the host waits for.
 struct Stats {
     unsigned long long launches = 0, gemms = 0, hostWaits = 0, uploads = 0, downloads = 0, allocs = 0;
-    unsigned long long streamWaits = 0, ctxWaits = 0, eventWaits = 0, copyWaits = 0;
+    unsigned long long streamWaits = 0, ctxWaits = 0, eventWaits = 0, copyWaits = 0, frees = 0, peakBytes = 0;
     ~Stats() {
         const char* path = std::getenv("PANAMAX_CUDASIM_STATS");
         if (!path) return;
         if (FILE* f = std::fopen(path, "a")) {
-            std::fprintf(f, "launches=%llu gemms=%llu host_waits=%llu (stream %llu, context %llu, event %llu, blocking copy %llu) uploads=%llu downloads=%llu allocations=%llu\n",
-                         launches, gemms, hostWaits, streamWaits, ctxWaits, eventWaits, copyWaits, uploads, downloads, allocs);
+            std::fprintf(f, "launches=%llu gemms=%llu host_waits=%llu (stream %llu, context %llu, event %llu, blocking copy %llu) uploads=%llu downloads=%llu allocations=%llu frees=%llu peak_mib=%.1f\n",
+                         launches, gemms, hostWaits, streamWaits, ctxWaits, eventWaits, copyWaits, uploads, downloads, allocs, frees, peakBytes / 1048576.0);
             std::fclose(f);
         }
     }
@@ -623,6 +623,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
         if (left) freeList[at + need] = left;
         used += need;
         stats.allocs++;
+        if (used > stats.peakBytes) stats.peakBytes = used;
         live[reinterpret_cast<uintptr_t>(arena + at)] = bytes;
         {
             Window w;
@@ -642,6 +643,7 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
     size_t at = reinterpret_cast<char*>(p) - arena, need = (it->second + 255) & ~size_t(255);
     live.erase(it);
     used -= need;
+    stats.frees++;
     madvise(arena + at, need, MADV_DONTNEED);
     auto next = freeList.lower_bound(at);
     if (next != freeList.end() && next->first == at + need) { need += next->second; freeList.erase(next); }

@@ -3,14 +3,16 @@ package dev.panamax.runtime.gpu;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * A caching allocator for device memory, in the manner of PyTorch's: a freed block goes back to a
- * pool keyed by its rounded size instead of to {@code cuMemFree}, and the next request of that size
- * class reuses it, so that steady-state work (a training step, a decode step) makes no driver
- * allocation at all. Sizes round up to 512 bytes below 1 MiB and to 2 MiB multiples above. When
- * the driver reports out-of-memory the allocator releases every cached block and retries once.
- * Thread-safe.
+ * pool keyed by its rounded size instead of to {@code cuMemFree}, and a later request reuses the
+ * smallest free block that fits it well (best fit: at most twice its size class below 1 MiB, at
+ * most a quarter more above), so that steady-state work (a training step, a decode step) makes no
+ * driver allocation at all, even when its sizes vary from step to step (rollouts of different
+ * lengths). Sizes round up to 512 bytes below 1 MiB and to 2 MiB multiples above. When the driver
+ * reports out-of-memory the allocator releases every cached block and retries once. Thread-safe.
  */
 public final class CachingAllocator {
     /** Where memory really comes from ({@code cuMemAlloc}/{@code cuMemFree} on a GPU). */
@@ -26,7 +28,7 @@ public final class CachingAllocator {
     }
 
     private final Backend backend;
-    private final Map<Long, ArrayDeque<Long>> pools = new HashMap<>();
+    private final TreeMap<Long, ArrayDeque<Long>> pools = new TreeMap<>();   // only non-empty pools
     private final Map<Long, Long> live = new HashMap<>();
     private long cachedBytes, liveBytes, driverAllocations;
 
@@ -44,13 +46,20 @@ public final class CachingAllocator {
         return (b + mb2 - 1) / mb2 * mb2;
     }
 
-    /** A block of at least {@code bytes}, from the pool when one of its size class is free. */
+    /** The largest cached block that a request of size class {@code size} may take. */
+    static long fitLimit(long size) {
+        return size < (1 << 20) ? 2 * size : size + size / 4;
+    }
+
+    /** A block of at least {@code bytes}: the smallest free one that fits well, else a new one. */
     public synchronized long allocate(long bytes) {
         long size = roundUp(bytes);
-        ArrayDeque<Long> pool = pools.get(size);
+        Map.Entry<Long, ArrayDeque<Long>> fit = pools.ceilingEntry(size);
         long p;
-        if (pool != null && !pool.isEmpty()) {
-            p = pool.pop();
+        if (fit != null && fit.getKey() <= fitLimit(size)) {
+            size = fit.getKey();
+            p = fit.getValue().pop();
+            if (fit.getValue().isEmpty()) pools.remove(size);
             cachedBytes -= size;
         } else {
             try {

@@ -73,6 +73,37 @@ class CachingAllocatorTest {
     }
 
     @Test
+    void varyingSizesReuseTheSmallestFreeBlockThatFitsWell() {
+        FakeBackend fake = new FakeBackend(1L << 30);
+        CachingAllocator a = new CachingAllocator(fake);
+        long b3 = a.allocate(3000), b4 = a.allocate(4000);   // classes 3072 and 4096
+        a.release(b4);
+        a.release(b3);
+        long p = a.allocate(2000);                           // class 2048: both fit within 2x, the smaller wins
+        assertThat(p).isEqualTo(b3);
+        assertThat(a.liveBytes()).isEqualTo(3072);
+        assertThat(a.cachedBytes()).isEqualTo(4096);
+        assertThat(a.allocate(1000)).as("a block of more than twice the class is not taken").isNotIn(b3, b4);
+        assertThat(fake.allocations).isEqualTo(3);
+        a.release(p);
+        assertThat(a.allocate(3000)).as("released to the pool of its own size").isEqualTo(b3);
+        // above 1 MiB, at most a quarter more: a 10 MiB block serves 8 MiB requests but not 6 MiB ones
+        long m10 = a.allocate(10L << 20);
+        a.release(m10);
+        assertThat(a.allocate(6L << 20)).isNotEqualTo(m10);
+        assertThat(a.allocate(8L << 20)).isEqualTo(m10);
+        // rollouts of varying lengths: sizes that wander settle into the blocks already held
+        long before = fake.allocations;
+        java.util.Random r = new java.util.Random(5);
+        for (int step = 0; step < 200; step++) {
+            long x = a.allocate(20_000 + r.nextInt(20_000)), y = a.allocate(20_000 + r.nextInt(20_000));
+            a.release(x);
+            a.release(y);
+        }
+        assertThat(fake.allocations - before).isLessThanOrEqualTo(4);
+    }
+
+    @Test
     void outOfMemoryEmptiesTheCacheAndRetries() {
         FakeBackend fake = new FakeBackend(8L << 20);
         CachingAllocator a = new CachingAllocator(fake);
