@@ -74,6 +74,16 @@ class CliTest {
     }
 
     @Test
+    void grpoWithoutHeldOutProblemsSaysAccuracyWasNotMeasured(@org.junit.jupiter.api.io.TempDir Path dir) {
+        Result r = run("grpo", "--steps", "1", "--warmup-steps", "0", "--prompts", "1", "--group-size", "2", "--eval", "0",
+                "--out", dir.toString());
+        assertThat(r.status).as(r.err).isZero();
+        assertThat(r.out).contains("held-out accuracy before GRPO: not measured").contains("held-out accuracy not measured")
+                .doesNotContain("NaN");
+        assertThat(dir.resolve("metrics.jsonl")).exists();
+    }
+
+    @Test
     void generatePrintsIdsAndSpeed() throws IOException {
         Result r = run("generate", "--model", referenceCase().toString(), "--prompt-ids", "1,2,3", "--max-new-tokens", "5",
                 "--temperature", "0.8", "--top-p", "0.9", "--seed", "4");

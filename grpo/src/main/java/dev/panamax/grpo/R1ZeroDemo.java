@@ -101,6 +101,11 @@ public final class R1ZeroDemo {
         return DeepSeekConfig.from(new ConfigJson(Path.of("r1-zero-demo/config.json"), Json.parseObject(json)));
     }
 
+    /** An accuracy as a percentage, or "not measured" when there were no held-out problems ({@code --eval 0}). */
+    public static String percent(double accuracy) {
+        return Double.isNaN(accuracy) ? "not measured (no held-out problems)" : String.format(Locale.ROOT, "%.1f%%", 100 * accuracy);
+    }
+
     /** Runs both stages; progress goes to {@code out}. */
     public static Result run(Settings s, Path outDir, PrintStream out) {
         CharTokenizer tok = new CharTokenizer(ArithmeticTask.ALPHABET);
@@ -118,7 +123,7 @@ public final class R1ZeroDemo {
                 out.println("stage 1: supervised warm-up on noisy demonstrations");
                 warmup(model, tok, task, s, out);
                 before = heldOutAccuracy(model, tok, eval, s.seed());
-                out.printf(Locale.ROOT, "held-out accuracy before GRPO: %.1f%%%n", 100 * before);
+                out.println("held-out accuracy before GRPO: " + percent(before));
             }
             out.println("stage 2: GRPO with rule-based rewards (accuracy + 0.1 x format)");
             GrpoConfig gc = new GrpoConfig(s.group(), s.beta(), s.epsilon(), s.epsilonHigh(), s.lossType(), GrpoConfig.ScaleRewards.GROUP, 1.0, 16, 1);
@@ -131,7 +136,7 @@ public final class R1ZeroDemo {
                     log.load();
                     log.keepUpTo(trainer.step());
                     out.printf(Locale.ROOT, "resumed from %s at step %d%n", ckFile, trainer.step());
-                    out.printf(Locale.ROOT, "held-out accuracy before GRPO: %.1f%%%n", 100 * before);
+                    out.println("held-out accuracy before GRPO: " + percent(before));
                 }
                 Progress bar = new Progress(out, "GRPO", s.grpoSteps());
                 for (int step = trainer.step(); step < s.grpoSteps(); step++) {
@@ -150,7 +155,7 @@ public final class R1ZeroDemo {
             }
             Chart.write(outDir.resolve("chart.svg"), log.rows());
             double after = heldOutAccuracy(model, tok, eval, s.seed());
-            out.printf(Locale.ROOT, "held-out accuracy after GRPO: %.1f%%%n", 100 * after);
+            out.println("held-out accuracy after GRPO: " + percent(after));
             Path ck = outDir.resolve("final");
             saveCheckpoint(model, ck);
             out.println("metrics: " + outDir.resolve("metrics.jsonl"));
