@@ -370,14 +370,15 @@ std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 bl
     }
 }
 
-struct Module {
-    void* handle;
-    std::string path;
-};
 struct Function {
     const pmx_kernel* kernel;
     std::string name;
     int maxDynamicShared = 48 << 10;
+};
+struct Module {
+    void* handle;
+    std::string path;
+    std::map<std::string, std::unique_ptr<Function>> functions;  // one handle per kernel, as in CUDA
 };
 
 // Kernels launched in this process, written at exit to $PANAMAX_CUDASIM_LAUNCHES (one name per line,
@@ -842,7 +843,7 @@ CUresult cuModuleLoadData(CUmodule* m, const void* image) {
     auto init = reinterpret_cast<void (*)(const pmx_rt*)>(dlsym(h, "__pmx_init"));
     if (!init) { dlclose(h); unlink(path); return CUDA_ERROR_INVALID_IMAGE; }
     init(&RT);
-    *m = reinterpret_cast<CUmodule>(new Module{h, path});
+    *m = reinterpret_cast<CUmodule>(new Module{h, path, {}});
     return CUDA_SUCCESS;
 }
 
@@ -863,9 +864,16 @@ CUresult cuModuleGetFunction(CUfunction* f, CUmodule m, const char* name) {
     READY;
     if (!f || !m || !name) return CUDA_ERROR_INVALID_VALUE;
     Module* mod = reinterpret_cast<Module*>(m);
-    auto k = static_cast<const pmx_kernel*>(dlsym(mod->handle, ("__pmx_kernel_" + std::string(name)).c_str()));
-    if (!k) return CUDA_ERROR_NOT_FOUND;
-    *f = reinterpret_cast<CUfunction>(new Function{k, name});  // owned by the module, as in CUDA (kept for the process)
+    std::unique_ptr<Function>& slot = mod->functions[name];
+    if (!slot) {
+        auto k = static_cast<const pmx_kernel*>(dlsym(mod->handle, ("__pmx_kernel_" + std::string(name)).c_str()));
+        if (!k) {
+            mod->functions.erase(name);
+            return CUDA_ERROR_NOT_FOUND;
+        }
+        slot.reset(new Function{k, name});
+    }
+    *f = reinterpret_cast<CUfunction>(slot.get());
     return CUDA_SUCCESS;
 }
 
