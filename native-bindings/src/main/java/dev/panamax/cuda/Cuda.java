@@ -350,7 +350,8 @@ public final class Cuda {
     public static final class Module implements AutoCloseable {
         private final MemorySegment handle;
         private final String name;
-        private boolean closed;
+        private final java.util.concurrent.ConcurrentHashMap<String, Function> functions = new java.util.concurrent.ConcurrentHashMap<>();
+        private volatile boolean closed;
 
         private Module(MemorySegment handle, String name) {
             this.handle = handle;
@@ -371,8 +372,17 @@ public final class Cuda {
             }
         }
 
-        /** The kernel called {@code kernel} (an {@code extern "C"} name). */
+        /**
+         * The kernel called {@code kernel} (an {@code extern "C"} name), looked up once per module:
+         * launches on the hot path reuse the handle.
+         */
         public Function function(String kernel) {
+            if (closed) throw new IllegalStateException("module " + name + " is unloaded");
+            Function f = functions.get(kernel);
+            return f != null ? f : functions.computeIfAbsent(kernel, this::lookup);
+        }
+
+        private Function lookup(String kernel) {
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment p = a.allocate(ValueLayout.ADDRESS);
                 check(cuda_h.cuModuleGetFunction(p, handle, a.allocateFrom(kernel)), "cuModuleGetFunction(" + name + ", " + kernel + ")");

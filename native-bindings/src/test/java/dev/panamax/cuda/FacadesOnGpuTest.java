@@ -74,6 +74,8 @@ class FacadesOnGpuTest {
                 Cuda.copyToDevice(dx, x, 4L * n, null);
                 Cuda.copyToDevice(dy, y, 4L * n, null);
                 start.record(null);
+                assertThat(m.function("axpy")).as("one handle per kernel").isSameAs(m.function("axpy"));
+                assertThatThrownBy(() -> m.function("no_such_kernel")).isInstanceOf(CudaException.class).hasMessageContaining("no_such_kernel");
                 m.function("axpy").launch(new int[]{(n + 255) / 256, 1, 1}, new int[]{256, 1, 1}, 0, null, 2f, dx, dy, n);
                 end.record(null);
                 end.synchronize();
