@@ -71,20 +71,32 @@ std::map<size_t, size_t> freeList;  // offset -> bytes
 std::map<uintptr_t, size_t> live;   // address -> bytes (as allocated, before rounding)
 int openWindows = 0;
 
-void reserveArena() {
-    if (arena) return;
-    arenaSize = capacity();
-    void* p = mmap(nullptr, arenaSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) { std::perror("[cuda simulator] mmap"); std::abort(); }
+bool reserveArena() {
+    if (arena) return true;
+    size_t bytes = capacity();
+    void* p = mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        std::perror("[cuda simulator] cannot reserve the device memory (PANAMAX_CUDASIM_MEMORY_MB)");
+        return false;
+    }
     arena = static_cast<char*>(p);
+    arenaSize = bytes;
     freeList[0] = arenaSize;
+    return true;
+}
+
+void protect(int prot) {
+    if (arena && mprotect(arena, arenaSize, prot) != 0) {
+        std::perror("[cuda simulator] mprotect of the device memory");
+        std::abort();  // the simulated device can no longer keep its rules
+    }
 }
 
 // Device memory is accessible only inside a window (queued work running, or the simulator's own
 // fills); the host outside one faults on it.
 struct Window {
-    Window() { if (openWindows++ == 0 && arena) mprotect(arena, arenaSize, PROT_READ | PROT_WRITE); }
-    ~Window() { if (--openWindows == 0 && arena) mprotect(arena, arenaSize, PROT_NONE); }
+    Window() { if (openWindows++ == 0) protect(PROT_READ | PROT_WRITE); }
+    ~Window() { if (--openWindows == 0) protect(PROT_NONE); }
 };
 
 // Whether [p, p + n) lies in one live allocation.
@@ -467,7 +479,7 @@ extern "C" {
 CUresult cuInit(unsigned int flags) {
     LOCKED;
     if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
-    reserveArena();
+    if (!reserveArena()) return CUDA_ERROR_OUT_OF_MEMORY;
     initialised = true;
     return CUDA_SUCCESS;
 }
