@@ -15,7 +15,6 @@
 #include <cuda.h>
 #include <dlfcn.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -85,17 +84,18 @@ bool reserveArena() {
     return true;
 }
 
-void protect(int prot) {
-    if (arena && mprotect(arena, arenaSize, prot) != 0) {
-        std::perror("[cuda simulator] mprotect of the device memory");
-        std::abort();  // the simulated device can no longer keep its rules
-    }
+bool protect(int prot) {
+    if (!arena || mprotect(arena, arenaSize, prot) == 0) return true;
+    std::perror("[cuda simulator] mprotect of the device memory");
+    return false;
 }
 
 // Device memory is accessible only inside a window (queued work running, or the simulator's own
-// fills); the host outside one faults on it.
+// fills); the host outside one faults on it. A window that cannot open leaves open false, and the
+// caller fails with CUDA_ERROR_UNKNOWN rather than touch the memory.
 struct Window {
-    Window() { if (openWindows++ == 0) protect(PROT_READ | PROT_WRITE); }
+    bool open;
+    Window() : open(openWindows++ > 0 || protect(PROT_READ | PROT_WRITE)) {}
     ~Window() { if (--openWindows == 0) protect(PROT_NONE); }
 };
 
@@ -144,6 +144,10 @@ void runFront(Stream* s) {
 void drain(Stream* s, unsigned long long upTo) {
     if (s->queue.empty() || s->queue.front().seq > upTo) return;
     Window w;  // one window for the whole drain: mprotect costs in proportion to the memory touched
+    if (!w.open) {
+        sticky = CUDA_ERROR_UNKNOWN;
+        return;
+    }
     while (!s->queue.empty() && s->queue.front().seq <= upTo) runFront(s);
 }
 
@@ -227,6 +231,7 @@ void prepare(Context& c, char* stack, size_t bytes, void (*entry)()) {
 }
 void swap(Context& from, Context& to) { pmxsim_switch(&from.sp, to.sp); }
 #else
+#include <ucontext.h>
 struct Context {
     ucontext_t uc;
 };
@@ -342,7 +347,7 @@ std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 bl
         Fiber& f = fibers[i];
         if (!f.stack) {
             void* s = mmap(nullptr, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-            if (s == MAP_FAILED) { std::perror("[cuda simulator] mmap stack"); std::abort(); }
+            if (s == MAP_FAILED) return "cannot map a stack for thread " + std::to_string(i);
             f.stack = static_cast<char*>(s);
         }
         prepare(f.ctx, f.stack, STACK, &fiberMain);
@@ -389,7 +394,6 @@ struct Function {
 };
 struct Module {
     void* handle;
-    std::string path;
     std::map<std::string, std::unique_ptr<Function>> functions;  // one handle per kernel, as in CUDA
 };
 
@@ -506,6 +510,7 @@ static const char* errorName(CUresult e) {
         case CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES: return "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES";
         case CUDA_ERROR_LAUNCH_FAILED: return "CUDA_ERROR_LAUNCH_FAILED";
         case CUDA_ERROR_NOT_SUPPORTED: return "CUDA_ERROR_NOT_SUPPORTED";
+        case CUDA_ERROR_UNKNOWN: return "CUDA_ERROR_UNKNOWN";
         default: return nullptr;
     }
 }
@@ -631,6 +636,8 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
     size_t need = (bytes + 255) & ~size_t(255);
     for (auto it = freeList.begin(); it != freeList.end(); ++it) {
         if (it->second < need) continue;
+        Window w;
+        if (!w.open) return CUDA_ERROR_UNKNOWN;
         size_t at = it->first, left = it->second - need;
         freeList.erase(it);
         if (left) freeList[at + need] = left;
@@ -638,10 +645,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
         stats.allocs++;
         if (used > stats.peakBytes) stats.peakBytes = used;
         live[reinterpret_cast<uintptr_t>(arena + at)] = bytes;
-        {
-            Window w;
-            std::memset(arena + at, 0xFF, need);  // uninitialised device memory reads as NaN
-        }
+        std::memset(arena + at, 0xFF, need);  // uninitialised device memory reads as NaN
         *p = reinterpret_cast<CUdeviceptr>(arena + at);
         return CUDA_SUCCESS;
     }
@@ -848,14 +852,12 @@ CUresult cuModuleLoadData(CUmodule* m, const void* image) {
     bool ok = write(fd, image, size) == (ssize_t) size;
     close(fd);
     void* h = ok ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : nullptr;
-    if (!h) {
-        unlink(path);
-        return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: %s", ok ? dlerror() : "short write");
-    }
+    unlink(path);  // the mapping outlives the name, and nothing is left behind at exit
+    if (!h) return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: %s", ok ? dlerror() : "short write");
     auto init = reinterpret_cast<void (*)(const pmx_rt*)>(dlsym(h, "__pmx_init"));
-    if (!init) { dlclose(h); unlink(path); return CUDA_ERROR_INVALID_IMAGE; }
+    if (!init) { dlclose(h); return CUDA_ERROR_INVALID_IMAGE; }
     init(&RT);
-    *m = reinterpret_cast<CUmodule>(new Module{h, path, {}});
+    *m = reinterpret_cast<CUmodule>(new Module{h, {}});
     return CUDA_SUCCESS;
 }
 
@@ -867,7 +869,6 @@ CUresult cuModuleUnload(CUmodule m) {
     drainAll();
     Module* mod = reinterpret_cast<Module*>(m);
     dlclose(mod->handle);
-    unlink(mod->path.c_str());
     delete mod;
     return CUDA_SUCCESS;
 }
