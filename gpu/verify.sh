@@ -2,16 +2,19 @@
 # Verifies Panamax on a machine with an NVIDIA GPU, from the kit that gpu/kit.sh built (no Maven, no
 # JDK, no network needed there). Run from the repository root:
 #   gpu/verify.sh info    [OUT]  the GPU, and where the CUDA driver, cuBLAS and NVRTC were found
-#   gpu/verify.sh tests   [OUT]  info, then every @Tag("gpu") test (kernels against the CPU, device
-#                                paths against the host, DeepSeek reference cases and GRPO steps on
-#                                CUDA); fails when CUDA is not available, so skipped is never passed
+#   gpu/verify.sh tests   [OUT]  info, the bindings against the machine's CUDA headers (those of the
+#                                Python wheels included), then every @Tag("gpu") test (kernels against
+#                                the CPU, device paths against the host, DeepSeek reference cases and
+#                                GRPO steps on CUDA); fails when CUDA is not available, so skipped is
+#                                never passed
 #   gpu/verify.sh bench   [OUT [JMH args]]  bench/gpu/run.sh: GpuBench and whole-model decode GPU
 #                                vs CPU, with torch.matmul as the GEMM anchor, and the tables for
 #                                bench/RESULTS.md (OUT/bench/tables.md); JMH args such as -wi 1 -i 3
 #                                shorten the runs
 #   gpu/verify.sh emulated [OUT] the kit's self-check on any machine: the device-path suites on the
 #                                emulated device, and the gpu suites found and skipped
-#   gpu/verify.sh simulated [OUT] every @Tag("gpu") test on the CUDA simulator of gpu/sim (built
+#   gpu/verify.sh simulated [OUT] the bindings against the headers found here, then every
+#                                @Tag("gpu") test on the CUDA simulator of gpu/sim (built
 #                                here with g++ and cuda.h; no GPU): the real .cu kernels and the
 #                                FFM driver/cuBLAS/NVRTC path, run on the CPU
 # OUT (default gpu-verify-out) receives the JUnit XML reports, logs and benchmark results.
@@ -24,6 +27,8 @@ out="${2:-gpu-verify-out}"
 kit="${KIT:-.gpu-kit}"
 [ -x "$kit/jre/bin/java" ] || { echo "gpu/verify.sh: no kit in $kit: build it with gpu/kit.sh (on a machine with Maven)" >&2; exit 2; }
 mkdir -p "$out"
+kit="$(cd "$kit" && pwd)"
+out="$(cd "$out" && pwd)"
 java=("$kit/jre/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss8m)
 cp_main="$(ls "$kit"/lib/*.jar | paste -sd:)"
 cp_tests="$(ls "$kit"/tests/*.jar | paste -sd:)"
@@ -44,9 +49,20 @@ junit() { # junit REPORT_NAME LAUNCHER_ARGS...
   local name="$1"
   shift
   "${java[@]}" -Xmx8g "${refs[@]}" ${jvm_extra[@]+"${jvm_extra[@]}"} -jar "$console" execute --disable-banner --details=tree \
-    --class-path "$cp_main:$cp_tests" --scan-class-path="$cp_tests" \
+    --class-path "$cp_main:$cp_tests" ${select[@]+"${select[@]}"} \
     --reports-dir="$out/$name" "$@" 2>&1 | grep -v '^WARNING: Using incubator' | tee "$out/$name.log"
   return "${PIPESTATUS[0]}"
+}
+select=(--scan-class-path="$cp_tests")
+
+# The bindings' descriptors and constants against this machine's CUDA headers, those of the Python
+# wheels (cuBLAS's, NVRTC's) included: a wrong descriptor would corrupt the stack, not fail cleanly.
+binding_headers() {
+  local include
+  include=$("${PYTHON:-python3}" -c 'import os, nvidia
+print(os.pathsep.join(os.path.join(p, d, "include") for p in nvidia.__path__ for d in sorted(os.listdir(p))))' 2>/dev/null || true)
+  (cd native-bindings && jvm_extra=(-Dpanamax.cuda.include="$include") &&
+    select=(--select-class dev.panamax.cuda.gen.GeneratedBindingsMatchHeadersTest) && junit binding-headers --fail-if-no-tests)
 }
 
 case "$mode" in
@@ -59,7 +75,10 @@ case "$mode" in
       echo "gpu/verify.sh: CUDA is not available here (see above); the gpu tests would only be skipped" >&2
       exit 3
     fi
+    headers=0
+    binding_headers || headers=$?
     junit gpu-tests --include-tag gpu --fail-if-no-tests
+    [ "$headers" -eq 0 ] || { echo "gpu/verify.sh: the bindings do not match this machine's CUDA headers (see $out/binding-headers.log)" >&2; exit 1; }
     ;;
   bench)
     info | tee "$out/info.txt"
@@ -72,6 +91,7 @@ case "$mode" in
     junit gpu-tests-skipped --include-tag gpu
     ;;
   simulated)
+    binding_headers
     gpu/sim/build.sh "$out/cudasim" >/dev/null
     jvm_extra=(-Dpanamax.cuda.libpath="$out/cudasim" -Dpanamax.cuda.cache="$out/cudasim/cache")
     "${java[@]}" "${jvm_extra[@]}" -cp "$cp_main" dev.panamax.cli.Main info 2>&1 | grep -v '^WARNING: Using incubator' | tee "$out/simulated-info.txt"

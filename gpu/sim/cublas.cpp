@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <vector>
 
 #include "cudasim.h"
 
@@ -292,6 +293,69 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t h, cublasOperation_t ta
     if (!supported(at, bt, ct, compute)) return fail(CUBLAS_STATUS_NOT_SUPPORTED, "cublasGemmStridedBatchedEx", "unsupported combination of types and compute type");
     return submit("cublasGemmStridedBatchedEx", h,
                   Gemm{ta, tb, m, n, k, scalar(alpha, compute), scalar(beta, compute), A, at, lda, sa, B, bt, ldb, sb, C, ct, ldc, sc, batch});
+}
+
+// One problem per group of the arrays' entries; the pointer arrays are device memory, read when
+// the work runs (as cuBLAS's kernels read them), the size arrays host memory, read at the call.
+cublasStatus_t cublasGemmGroupedBatchedEx(cublasHandle_t h, const cublasOperation_t* ta, const cublasOperation_t* tb, const int* m, const int* n,
+                                          const int* k, const void* alpha, const void* const* A, cudaDataType at, const int* lda,
+                                          const void* const* B, cudaDataType bt, const int* ldb, const void* beta, void* const* C,
+                                          cudaDataType ct, const int* ldc, int groups, const int* groupSize, cublasComputeType_t compute) {
+    const char* what = "cublasGemmGroupedBatchedEx";
+    if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (!ta || !tb || !m || !n || !k || !alpha || !lda || !ldb || !beta || !ldc || !groupSize || groups < 0) {
+        return fail(CUBLAS_STATUS_INVALID_VALUE, what, "a NULL array or a negative group count");
+    }
+    bool typed = at == bt && bt == ct &&
+                 (compute == CUBLAS_COMPUTE_32F ? (at == CUDA_R_32F || at == CUDA_R_16BF || at == CUDA_R_16F)
+                  : compute == CUBLAS_COMPUTE_32F_PEDANTIC || compute == CUBLAS_COMPUTE_32F_FAST_TF32 ? at == CUDA_R_32F
+                  : (compute == CUBLAS_COMPUTE_64F || compute == CUBLAS_COMPUTE_64F_PEDANTIC) && at == CUDA_R_64F);
+    if (!typed) return fail(CUBLAS_STATUS_NOT_SUPPORTED, what, "A, B and C must have one type that the compute type takes (no 16-bit A, B with F32 C)");
+    std::vector<Gemm> problems;
+    for (int g = 0; g < groups; g++) {
+        if (groupSize[g] < 0) return fail(CUBLAS_STATUS_INVALID_VALUE, what, "negative group size");
+        double al = compute == CUBLAS_COMPUTE_64F || compute == CUBLAS_COMPUTE_64F_PEDANTIC ? static_cast<const double*>(alpha)[g] : static_cast<const float*>(alpha)[g];
+        double be = compute == CUBLAS_COMPUTE_64F || compute == CUBLAS_COMPUTE_64F_PEDANTIC ? static_cast<const double*>(beta)[g] : static_cast<const float*>(beta)[g];
+        for (int j = 0; j < groupSize[g]; j++) {
+            problems.push_back(Gemm{ta[g], tb[g], m[g], n[g], k[g], al, be, nullptr, at, lda[g], 0, nullptr, bt, ldb[g], 0, nullptr, ct, ldc[g], 0, 1});
+        }
+    }
+    size_t count = problems.size();
+    for (const Gemm& g : problems) {
+        if (g.ta > CUBLAS_OP_T || g.tb > CUBLAS_OP_T) return fail(CUBLAS_STATUS_INVALID_VALUE, what, "transpose must be N or T");
+        if (g.m < 0 || g.n < 0 || g.k < 0) return fail(CUBLAS_STATUS_INVALID_VALUE, what, "negative size");
+        long long aRows = g.ta == CUBLAS_OP_N ? g.m : g.k, bRows = g.tb == CUBLAS_OP_N ? g.k : g.n;
+        if (g.lda < (aRows > 1 ? aRows : 1)) return fail(CUBLAS_STATUS_INVALID_VALUE, what, "lda < max(1, rows of A)");
+        if (g.ldb < (bRows > 1 ? bRows : 1)) return fail(CUBLAS_STATUS_INVALID_VALUE, what, "ldb < max(1, rows of B)");
+        if (g.ldc < (g.m > 1 ? g.m : 1)) return fail(CUBLAS_STATUS_INVALID_VALUE, what, "ldc < max(1, m)");
+    }
+    if (count == 0) return CUBLAS_STATUS_SUCCESS;
+    for (const void* arr : {static_cast<const void*>(A), static_cast<const void*>(B), static_cast<const void*>(C)}) {
+        if (!pmxsim_in_allocation(reinterpret_cast<uintptr_t>(arr), count * sizeof(void*))) {
+            return fail(CUBLAS_STATUS_EXECUTION_FAILED, what, "a pointer array is not inside one device allocation");
+        }
+    }
+    auto work = [problems, A, B, C]() mutable -> CUresult {
+        for (size_t i = 0; i < problems.size(); i++) {
+            Gemm& g = problems[i];
+            g.A = A[i];
+            g.B = B[i];
+            g.C = C[i];
+            if (g.m == 0 || g.n == 0) continue;
+            long long aRows = g.ta == CUBLAS_OP_N ? g.m : g.k, aCols = g.ta == CUBLAS_OP_N ? g.k : g.m;
+            long long bRows = g.tb == CUBLAS_OP_N ? g.k : g.n, bCols = g.tb == CUBLAS_OP_N ? g.n : g.k;
+            bool ok = (g.k == 0 || (inside(g.A, g.at, aRows, aCols, g.lda, 0, 1) && inside(g.B, g.bt, bRows, bCols, g.ldb, 0, 1))) &&
+                      inside(g.C, g.ct, g.m, g.n, g.ldc, 0, 1);
+            if (!ok) {
+                std::fprintf(stderr, "[cuda simulator] cublasGemmGroupedBatchedEx: problem %zu reads or writes outside device memory\n", i);
+                return CUDA_ERROR_ILLEGAL_ADDRESS;
+            }
+            g();
+        }
+        return CUDA_SUCCESS;
+    };
+    int rc = pmxsim_enqueue(h->stream, new std::function<CUresult()>(work));
+    return rc == CUDA_SUCCESS ? CUBLAS_STATUS_SUCCESS : fail(CUBLAS_STATUS_EXECUTION_FAILED, what, "the driver refused the work");
 }
 
 }  // extern "C"

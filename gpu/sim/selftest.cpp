@@ -29,6 +29,8 @@ int cublasCreate_v2(cublasHandle_t*);
 int cublasSetStream_v2(cublasHandle_t, CUstream);
 int cublasGemmEx(cublasHandle_t, int, int, int, int, int, const void*, const void*, int, int, const void*, int, int, const void*, void*, int, int, int, int);
 int cublasSgemm_v2(cublasHandle_t, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*, float*, int);
+int cublasGemmGroupedBatchedEx(cublasHandle_t, const int*, const int*, const int*, const int*, const int*, const void*, const void* const*, int,
+                               const int*, const void* const*, int, const int*, const void*, void* const*, int, const int*, int, const int*, int);
 }
 
 static int failures = 0;
@@ -231,6 +233,36 @@ int main() {
                            reinterpret_cast<void*>(dc), 0, m, 68, -1) == 15, "mixed F32 x BF16 operands are not supported");
         CHECK(cublasSgemm_v2(h, 0, 0, m, n, k, &one, reinterpret_cast<float*>(da + 8), m, reinterpret_cast<float*>(db), k, &zero,
                              reinterpret_cast<float*>(dc), m) == 13, "an A that runs past its allocation");
+
+        // grouped: group 0 is the product above, group 1 its first 2 x 2 corner (k 2) into a second C;
+        // the pointer arrays live in device memory
+        CUdeviceptr dc2, table;
+        cuMemAlloc_v2(&dc2, 4 * 4);
+        cuMemAlloc_v2(&table, 6 * sizeof(void*));
+        CUdeviceptr ptrs[6] = {da, da, db, db, dc, dc2};
+        cuMemcpyHtoD_v2(table, ptrs, sizeof(ptrs));
+        int ops[2] = {0, 0}, gm[2] = {m, 2}, gn[2] = {n, 2}, gk[2] = {k, 2}, glda[2] = {m, m}, gldb[2] = {k, k}, gldc[2] = {m, 2}, sizes[2] = {1, 1};
+        float alphas[2] = {1.f, 1.f}, betas[2] = {0.f, 0.f};
+        const void* const* A = reinterpret_cast<const void* const*>(table);
+        const void* const* B = reinterpret_cast<const void* const*>(table + 2 * sizeof(void*));
+        void* const* C = reinterpret_cast<void* const*>(table + 4 * sizeof(void*));
+        CHECK(cublasGemmGroupedBatchedEx(h, ops, ops, gm, gn, gk, alphas, A, 0, glda, B, 0, gldb, betas, C, 0, gldc, 2, sizes, 68) == 0,
+              "cublasGemmGroupedBatchedEx");
+        got = download(dc, m * n);
+        std::vector<float> corner = download(dc2, 4);
+        same = true;
+        for (int i = 0; i < m * n; i++) same &= std::fabs(got[i] - want[i]) < 1e-6f;
+        for (int j = 0; j < 2; j++)
+            for (int i = 0; i < 2; i++) {
+                float s = 0.f;
+                for (int p = 0; p < 2; p++) s += a[p * m + i] * b[j * k + p];
+                same &= std::fabs(corner[j * 2 + i] - s) < 1e-6f;
+            }
+        CHECK(same, "each group of a grouped GEMM equals its loops");
+        CHECK(cublasGemmGroupedBatchedEx(h, ops, ops, gm, gn, gk, alphas, A, 14, glda, B, 14, gldb, betas, C, 0, gldc, 2, sizes, 68) == 15,
+              "a grouped GEMM of BF16 operands into F32 is not supported");
+        cuMemFree_v2(dc2);
+        cuMemFree_v2(table);
     }
 
     // faults that poison the context (or the process) run in a child

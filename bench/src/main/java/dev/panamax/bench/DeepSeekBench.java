@@ -38,8 +38,9 @@ import java.util.concurrent.TimeUnit;
  *       {@code prefill}: a 256-token prefill; with F32 and BF16 weights;</li>
  *   <li>{@code mlaDecodeAbsorbed} / {@code mlaDecodeNaive}: one layer's attention for one new
  *       token over a cache of {@code cacheLen} tokens;</li>
- *   <li>{@code moeGrouped} / {@code moePerToken}: one MoE layer over 64 tokens, experts run once
- *       per group versus once per token.</li>
+ *   <li>{@code moeGrouped} / {@code moePerExpert} / {@code moePerToken}: one MoE layer over 64
+ *       tokens, the experts' projections as grouped products ({@code Functional.groupedLinear}),
+ *       as one product per expert, and once per token.</li>
  * </ul>
  * Baseline for bandwidth: {@link MatmulBench#copy}, run in the same invocation of the jar;
  * {@link Ratios} turns decode time into a fraction of the bandwidth bound (bytes of weights one
@@ -228,6 +229,13 @@ public class DeepSeekBench {
     public float moeGrouped(Experts e) {
         try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
             return e.moe.forward(e.x).toFloatArray()[0];
+        }
+    }
+
+    @Benchmark
+    public float moePerExpert(Experts e) {
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+            return e.moe.forwardPerExpert(e.x).toFloatArray()[0];
         }
     }
 

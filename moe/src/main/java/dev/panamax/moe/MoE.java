@@ -19,6 +19,7 @@ public final class MoE extends Module {
     final Gate gate;
     final Mlp[] experts;
     final Mlp shared;
+    private final Tensor[] gates, ups, downs;   // the experts' projections, for the grouped products
     private Gate.Routing last;
 
     /** Loads {@code prefix + "gate.weight"}, {@code prefix + "experts.{j}..."}, {@code prefix + "shared_experts..."}. */
@@ -26,7 +27,15 @@ public final class MoE extends Module {
         this.cfg = cfg;
         gate = child("gate", new Gate(cfg, w, prefix + "gate."));
         experts = new Mlp[cfg.nRoutedExperts()];
-        for (int j = 0; j < experts.length; j++) experts[j] = child("experts." + j, new Mlp(w, prefix + "experts." + j + "."));
+        gates = new Tensor[experts.length];
+        ups = new Tensor[experts.length];
+        downs = new Tensor[experts.length];
+        for (int j = 0; j < experts.length; j++) {
+            experts[j] = child("experts." + j, new Mlp(w, prefix + "experts." + j + "."));
+            gates[j] = experts[j].gate;
+            ups[j] = experts[j].up;
+            downs[j] = experts[j].down;
+        }
         shared = cfg.nSharedExperts() > 0 ? child("shared_experts", new Mlp(w, prefix + "shared_experts.")) : null;
     }
 
@@ -42,39 +51,73 @@ public final class MoE extends Module {
 
     /**
      * x (B,T,C) -> (B,T,C), grouped by expert: the routed (token, slot) pairs are permuted so that
-     * each expert's tokens are contiguous (one gather of x), each expert runs once over its block
-     * (one GEMM per projection), and the outputs are un-permuted back onto their tokens, weighted
-     * and summed in slot order ({@link Functional#moeUnpermute}). On a device that is two index
-     * uploads per layer, whatever the number of experts used.
+     * each expert's tokens are contiguous (one gather of x), the experts' projections run as
+     * grouped products over those blocks ({@link Functional#groupedLinear}: one call per
+     * projection for all experts, one {@link Functional#siluMul} between), and the outputs are
+     * un-permuted back onto their tokens, weighted and summed in slot order
+     * ({@link Functional#moeUnpermute}). On a device that is two index uploads per layer, whatever
+     * the number of experts used. {@link #forwardPerExpert} is the same with one product per
+     * expert and projection.
      */
     public Tensor forward(Tensor x) {
-        long b = x.dim(0), t = x.dim(1), c = x.dim(2), n = b * t;
-        int k = cfg.numExpertsPerTok();
-        Tensor xf = x.reshape(n, c);
+        long b = x.dim(0), t = x.dim(1), c = x.dim(2);
+        Tensor xf = x.reshape(b * t, c);
         Gate.Routing r = gate.route(xf);
         last = r;
-        long[] chosen = r.indices();
-        // counting sort of the slots (token * k + j) by expert, stable: block e is [start[e], start[e + 1])
+        Permutation p = permutation(r.indices());
+        Tensor permuted = xf.indexSelect(0, Tensor.ofLongs(p.tokens));                       // (N*K, C), experts' blocks
+        Tensor routed = Functional.groupedLinear(Functional.siluMul(
+                        Functional.groupedLinear(permuted, p.start, gates),
+                        Functional.groupedLinear(permuted, p.start, ups)),
+                p.start, downs);                                                              // (N*K, C), each row through its expert
+        Tensor y = Functional.moeUnpermute(routed, p.pos, r.weights());                      // (N, C), weighted, in slot order
+        if (shared != null) y = y.add(shared.forward(xf));
+        return y.view(b, t, c);
+    }
+
+    /**
+     * {@link #forward} with one product per expert and projection ({@link Mlp#forward} over each
+     * expert's block) instead of grouped products: the baseline the grouped path is measured and
+     * tested against. x (B,T,C) -> (B,T,C).
+     */
+    public Tensor forwardPerExpert(Tensor x) {
+        long b = x.dim(0), t = x.dim(1), c = x.dim(2);
+        Tensor xf = x.reshape(b * t, c);
+        Gate.Routing r = gate.route(xf);
+        last = r;
+        Permutation p = permutation(r.indices());
+        Tensor permuted = xf.indexSelect(0, Tensor.ofLongs(p.tokens));
+        List<Tensor> outputs = new ArrayList<>();
+        for (int e = 0; e < experts.length; e++) {
+            int count = p.start[e + 1] - p.start[e];
+            if (count > 0) outputs.add(experts[e].forward(permuted.narrow(0, p.start[e], count)));
+        }
+        Tensor y = Functional.moeUnpermute(Tensor.concat(outputs, 0), p.pos, r.weights());
+        if (shared != null) y = y.add(shared.forward(xf));
+        return y.view(b, t, c);
+    }
+
+    /**
+     * The routed (token, slot) pairs sorted by expert, stably: expert e's rows are
+     * {@code [start[e], start[e + 1])}; slot {@code token * k + j} goes to row {@code pos[slot]},
+     * and row r holds token {@code tokens[r]}.
+     */
+    private record Permutation(int[] start, long[] pos, long[] tokens) {
+    }
+
+    private Permutation permutation(long[] chosen) {
+        int k = cfg.numExpertsPerTok();
         int[] start = new int[experts.length + 1];
         for (long e : chosen) start[(int) e + 1]++;
         for (int e = 0; e < experts.length; e++) start[e + 1] += start[e];
         int[] fill = java.util.Arrays.copyOf(start, experts.length);
-        long[] pos = new long[chosen.length], tokens = new long[chosen.length];   // slot -> row in block order, row -> token
+        long[] pos = new long[chosen.length], tokens = new long[chosen.length];
         for (int p = 0; p < chosen.length; p++) {
             int at = fill[(int) chosen[p]]++;
             pos[p] = at;
             tokens[at] = p / k;
         }
-        Tensor tokenIndex = Tensor.ofLongs(tokens);
-        Tensor permuted = xf.indexSelect(0, tokenIndex);                                   // (N*K, C), experts' blocks
-        List<Tensor> outputs = new ArrayList<>();
-        for (int e = 0; e < experts.length; e++) {
-            int count = start[e + 1] - start[e];
-            if (count > 0) outputs.add(experts[e].forward(permuted.narrow(0, start[e], count)));
-        }
-        Tensor y = Functional.moeUnpermute(Tensor.concat(outputs, 0), pos, r.weights());   // (N, C), weighted, in slot order
-        if (shared != null) y = y.add(shared.forward(xf));
-        return y.view(b, t, c);
+        return new Permutation(start, pos, tokens);
     }
 
     /** The oracle: each token through each of its experts one at a time. x (B,T,C) -> (B,T,C). */

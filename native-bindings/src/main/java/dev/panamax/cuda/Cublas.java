@@ -133,6 +133,63 @@ public final class Cublas implements AutoCloseable {
                 batch, computeType, cublas_api_h.CUBLAS_GEMM_DEFAULT()), "cublasGemmStridedBatchedEx");
     }
 
+    /**
+     * Whether this libcublas has {@code cublasGemmGroupedBatchedEx} (cuBLAS 12.5 and later); when
+     * it does not, {@link #gemmGroupedBatchedEx} throws and callers issue one product per group.
+     */
+    public static boolean groupedGemmAvailable() {
+        return GroupedGemm.AVAILABLE;
+    }
+
+    private static final class GroupedGemm {
+        static final boolean AVAILABLE = probe();
+
+        private static boolean probe() {
+            try {
+                return !cublas_api_h.cublasGemmGroupedBatchedEx$address().equals(MemorySegment.NULL);
+            } catch (LinkageError e) {
+                return false;
+            }
+        }
+    }
+
+    /**
+     * {@code groups} column-major products in one call ({@code cublasGemmGroupedBatchedEx}, one
+     * problem per group): {@code C_g = alpha op(A_g) op(B_g) + beta C_g}, sized {@code m[g]},
+     * {@code n[g]}, {@code k[g]} with leading dimensions {@code lda[g]}, {@code ldb[g]},
+     * {@code ldc[g]}. {@code aArray}, {@code bArray} and {@code cArray} are device addresses of
+     * arrays of {@code groups} device pointers. cuBLAS takes A, B and C of one type (F32, or BF16
+     * or F16 with C of the same type) with F32 compute.
+     */
+    public void gemmGroupedBatchedEx(boolean ta, boolean tb, int[] m, int[] n, int[] k, float alpha,
+                                     long aArray, int aType, int[] lda, long bArray, int bType, int[] ldb,
+                                     float beta, long cArray, int cType, int[] ldc, int computeType) {
+        int groups = m.length;
+        for (int[] v : new int[][]{n, k, lda, ldb, ldc}) {
+            if (v.length != groups) throw new IllegalArgumentException("cublasGemmGroupedBatchedEx: every size array needs " + groups + " entries");
+        }
+        if (!groupedGemmAvailable()) {
+            throw new CudaException("cublasGemmGroupedBatchedEx is not in this cuBLAS (it needs 12.5 or later): " + LibraryRef.find("libcublas.so", "13", "12").describe());
+        }
+        try (Arena a = Arena.ofConfined()) {
+            int[] ops = new int[groups], opsB = new int[groups], ones = new int[groups];
+            java.util.Arrays.fill(ops, op(ta));
+            java.util.Arrays.fill(opsB, op(tb));
+            java.util.Arrays.fill(ones, 1);
+            float[] alphas = new float[groups], betas = new float[groups];
+            java.util.Arrays.fill(alphas, alpha);
+            java.util.Arrays.fill(betas, beta);
+            check(cublas_api_h.cublasGemmGroupedBatchedEx(handle, ints(a, ops), ints(a, opsB), ints(a, m), ints(a, n), ints(a, k),
+                    a.allocateFrom(ValueLayout.JAVA_FLOAT, alphas), MemorySegment.ofAddress(aArray), aType, ints(a, lda),
+                    MemorySegment.ofAddress(bArray), bType, ints(a, ldb), a.allocateFrom(ValueLayout.JAVA_FLOAT, betas),
+                    MemorySegment.ofAddress(cArray), cType, ints(a, ldc), groups, ints(a, ones), computeType), "cublasGemmGroupedBatchedEx");
+        }
+    }
+
+    private static MemorySegment ints(Arena a, int[] v) {
+        return a.allocateFrom(ValueLayout.JAVA_INT, v);
+    }
+
     @Override
     public synchronized void close() {
         if (closed) return;

@@ -422,6 +422,101 @@ final class CudaBackend implements DeviceBackend {
                 (int) batch, Cublas.COMPUTE_32F);
     }
 
+    /** Groups per launch of gemv.cu's grouped kernels (GEMV_GROUPS there). */
+    static final int GEMV_GROUPS = 32;
+
+    /**
+     * The experts' products in as few calls as the operands allow: F32 rows against 16-bit weights
+     * at decode (every group at most {@link #GEMV_ROWS} rows, weights transposed) in one grouped
+     * gemv.cu launch per {@link #GEMV_GROUPS} groups; operands of one type (F32, or 16-bit into
+     * their own type) in one {@code cublasGemmGroupedBatchedEx}; anything else one product each.
+     */
+    @Override
+    public void gemmGrouped(boolean ta, boolean tb, long lda, long ldb, long ldc, java.util.List<GemmItem> items, boolean accumulate) {
+        java.util.List<GemmItem> work = new java.util.ArrayList<>(items.size());
+        for (GemmItem it : items) if (it.m() > 0 && it.n() > 0) work.add(it);
+        if (work.isEmpty()) return;
+        GemmItem first = work.getFirst();
+        DType at = first.a().dtype, bt = first.b().dtype, ct = first.c().dtype;
+        boolean sameTypes = true, sameNk = true, small = true, positiveK = true;
+        for (GemmItem it : work) {
+            sameTypes &= it.a().dtype == at && it.b().dtype == bt && it.c().dtype == ct;
+            sameNk &= it.n() == first.n() && it.k() == first.k();
+            small &= it.m() <= GEMV_ROWS;
+            positiveK &= it.k() > 0;
+        }
+        if (work.size() > 1 && sameTypes && positiveK) {
+            if (at == DType.F32 && ct == DType.F32 && (bt == DType.BF16 || bt == DType.F16) && !ta && tb && small && sameNk) {
+                gemvGrouped(work, lda, ldb, ldc, accumulate);
+                return;
+            }
+            boolean oneType = at == bt && bt == ct && (at == DType.F32 || at == DType.BF16 || at == DType.F16);
+            if (oneType && Cublas.groupedGemmAvailable()) {
+                cublasGrouped(ta, tb, lda, ldb, ldc, work, accumulate);
+                return;
+            }
+        }
+        DeviceBackend.super.gemmGrouped(ta, tb, lda, ldb, ldc, work, accumulate);
+    }
+
+    private void gemvGrouped(java.util.List<GemmItem> work, long lda, long ldb, long ldc, boolean accumulate) {
+        gpu.makeCurrent();
+        GemmItem first = work.getFirst();
+        String kernel = first.b().dtype == DType.BF16 ? "gemv_bf16_grouped" : "gemv_f16_grouped";
+        Cuda.Function f = gpu.modules().function("gemv.cu", kernel);
+        int warpsPerBlock = THREADS / 32;
+        try (Arena a = Arena.ofConfined()) {
+            // struct GemvGroups: x, w and y pointers (GEMV_GROUPS each), then the row counts
+            MemorySegment groups = a.allocate(GEMV_GROUPS * 3L * 8 + GEMV_GROUPS * 4L, 8);
+            for (int from = 0; from < work.size(); from += GEMV_GROUPS) {
+                int count = Math.min(GEMV_GROUPS, work.size() - from);
+                groups.fill((byte) 0);
+                for (int g = 0; g < count; g++) {
+                    GemmItem it = work.get(from + g);
+                    groups.setAtIndex(ValueLayout.JAVA_LONG, g, it.a().devicePointer + it.aOff() * 4);
+                    groups.setAtIndex(ValueLayout.JAVA_LONG, GEMV_GROUPS + g, it.b().devicePointer + it.bOff() * 2);
+                    groups.setAtIndex(ValueLayout.JAVA_LONG, 2L * GEMV_GROUPS + g, it.c().devicePointer + it.cOff() * 4);
+                    groups.setAtIndex(ValueLayout.JAVA_INT, 6L * GEMV_GROUPS + g, it.m());
+                }
+                f.launch(new int[]{(first.n() + warpsPerBlock - 1) / warpsPerBlock, count, 1}, new int[]{THREADS, 1, 1}, 0, gpu.stream(),
+                        groups, lda, ldb, ldc, first.n(), first.k(), accumulate ? 1 : 0);
+            }
+        }
+    }
+
+    private void cublasGrouped(boolean ta, boolean tb, long lda, long ldb, long ldc, java.util.List<GemmItem> work, boolean accumulate) {
+        gpu.makeCurrent();
+        int groups = work.size();
+        DType dt = work.getFirst().a().dtype;
+        int type = dt == DType.F32 ? Cublas.R_32F : dt == DType.BF16 ? Cublas.R_16BF : Cublas.R_16F;
+        long es = dt.byteSize();
+        int[] m = new int[groups], n = new int[groups], k = new int[groups];
+        int[] ldA = new int[groups], ldB = new int[groups], ldC = new int[groups];
+        long table = allocate(3L * groups * 8);
+        try (Arena a = Arena.ofConfined()) {
+            // row-major C_g (m x n) is column-major C_g^T = op(B_g)^T op(A_g)^T, as in gemm: cuBLAS's A
+            // array holds our b operands, its B array our a operands
+            MemorySegment pointers = a.allocate(ValueLayout.JAVA_LONG, 3L * groups);
+            for (int g = 0; g < groups; g++) {
+                GemmItem it = work.get(g);
+                m[g] = it.n();
+                n[g] = it.m();
+                k[g] = it.k();
+                ldA[g] = (int) Math.max(1, ldb);
+                ldB[g] = (int) Math.max(1, lda);
+                ldC[g] = (int) Math.max(1, ldc);
+                pointers.setAtIndex(ValueLayout.JAVA_LONG, g, it.b().devicePointer + it.bOff() * es);
+                pointers.setAtIndex(ValueLayout.JAVA_LONG, groups + g, it.a().devicePointer + it.aOff() * es);
+                pointers.setAtIndex(ValueLayout.JAVA_LONG, 2L * groups + g, it.c().devicePointer + it.cOff() * es);
+            }
+            upload(pointers, table, 3L * groups * 8);
+            gpu.cublas().gemmGroupedBatchedEx(tb, ta, m, n, k, 1f, table, type, ldA, table + groups * 8L, type, ldB,
+                    accumulate ? 1f : 0f, table + 2L * groups * 8, type, ldC, Cublas.COMPUTE_32F);
+        } finally {
+            release(table);
+        }
+    }
+
     @Override
     public void moeGate(Tensor logits, Tensor bias, Tensor idx, Tensor w, long tokens, int experts, Functional.GateSpec spec) {
         launchRows("moe.cu", "gate_topk_f32", tokens, 32, at(logits, 0), bias == null ? 0L : at(bias, 0), at(idx, 0), at(w, 0),

@@ -107,6 +107,24 @@ interface DeviceBackend {
         }
     }
 
+    /**
+     * One product of {@link #gemmGrouped}: {@code m x n x k}, its operands at element offsets
+     * (counted from each tensor's storage, as in {@link #gemm}).
+     */
+    record GemmItem(int m, int n, int k, Tensor a, long aOff, Tensor b, long bOff, Tensor c, long cOff) {
+    }
+
+    /**
+     * {@link #gemm} for each item, all with the same transposes and leading dimensions (the routed
+     * experts of a MoE layer, each over its own rows and weights). One product per item unless the
+     * device has a grouped primitive.
+     */
+    default void gemmGrouped(boolean ta, boolean tb, long lda, long ldb, long ldc, java.util.List<GemmItem> items, boolean accumulate) {
+        for (GemmItem it : items) {
+            gemm(ta, tb, it.m(), it.n(), it.k(), it.a(), it.aOff(), lda, it.b(), it.bOff(), ldb, it.c(), it.cOff(), ldc, accumulate);
+        }
+    }
+
     /** {@code out[r] = x[index[r]]} for n rows of {@code dim} (x F32, BF16 or F16 with {@code rows} rows; out F32; index I64). */
     void indexSelectRows(Tensor x, Tensor index, Tensor out, long n, long dim, long rows);
 

@@ -29,36 +29,143 @@ public final class Functional {
      */
     public static Tensor swiglu(Tensor x, Tensor w1, Tensor w3) {
         Tensor a, b, out;
-        boolean fused;
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             a = linear(x, w1).contiguous();
             b = linear(x, w3).contiguous();
-            fused = a.backend != null && a.dtype == DType.F32 && b.dtype == DType.F32;   // one kernel each way on a device
-            if (fused) {
-                out = Tensor.zerosLike(a, DType.F32, a.dims());
-                a.backend.swiglu(a, b, out, a.numel());
-            } else {
-                out = a.silu().mul(b);
-            }
+            out = siluMulForward(a, b);
         }
         long c = x.dim(-1);
         return Autograd.record(out, "swiglu", g -> {
-            Tensor da, db;
-            if (fused) {
-                da = Tensor.zerosLike(a, DType.F32, a.dims());
-                db = Tensor.zerosLike(a, DType.F32, a.dims());
-                a.backend.swigluBackward(a, b, Elementwise.cast(Elementwise.onDeviceOf(a, g), DType.F32).contiguous(), da, db, a.numel());
-            } else {
-                Tensor s = a.sigmoid();
-                da = g.mul(b).mul(s.mul(a.mul(s.neg().add(1.0)).add(1.0)));
-                db = g.mul(a.mul(s));
-            }
+            Tensor[] d = siluMulBackward(a, b, g);
+            Tensor da = d[0], db = d[1];
             Tensor dx = x.requiresGrad ? da.matmul(w1).add(db.matmul(w3)) : null;
             Tensor x2 = x.reshape(-1, c);
             Tensor dw1 = w1.requiresGrad ? da.reshape(-1, w1.dim(0)).t().matmul(x2) : null;
             Tensor dw3 = w3.requiresGrad ? db.reshape(-1, w3.dim(0)).t().matmul(x2) : null;
             return new Tensor[]{dx, dw1, dw3};
         }, x, w1, w3);
+    }
+
+    /**
+     * The gated product of SwiGLU on its two projections: {@code silu(a) * b} for a and b of the
+     * same dims (one fused kernel each way on a device for F32). Backward, with s = sigmoid(a):
+     * da = g b s (1 + a (1 - s)), db = g a s.
+     */
+    public static Tensor siluMul(Tensor a, Tensor b) {
+        if (!a.shape.sameDims(b.shape)) throw new IllegalArgumentException("siluMul needs operands of one shape, got " + a.shape + " and " + b.shape);
+        Tensor ac, bc, out;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            ac = a.contiguous();
+            bc = Elementwise.onDeviceOf(a, b).contiguous();
+            out = siluMulForward(ac, bc);
+        }
+        return Autograd.record(out, "siluMul", g -> siluMulBackward(ac, bc, g), a, b);
+    }
+
+    private static boolean fusedSiluMul(Tensor a, Tensor b) {
+        return a.backend != null && a.dtype == DType.F32 && b.dtype == DType.F32;   // one kernel each way on a device
+    }
+
+    /** silu(a) * b for contiguous a and b, outside autograd. */
+    private static Tensor siluMulForward(Tensor a, Tensor b) {
+        if (!fusedSiluMul(a, b)) return a.silu().mul(b);
+        Tensor out = Tensor.zerosLike(a, DType.F32, a.dims());
+        a.backend.swiglu(a, b, out, a.numel());
+        return out;
+    }
+
+    /** {da, db} of silu(a) * b for contiguous a and b and upstream g. */
+    private static Tensor[] siluMulBackward(Tensor a, Tensor b, Tensor g) {
+        if (fusedSiluMul(a, b)) {
+            Tensor da = Tensor.zerosLike(a, DType.F32, a.dims());
+            Tensor db = Tensor.zerosLike(a, DType.F32, a.dims());
+            a.backend.swigluBackward(a, b, Elementwise.cast(Elementwise.onDeviceOf(a, g), DType.F32).contiguous(), da, db, a.numel());
+            return new Tensor[]{da, db};
+        }
+        Tensor s = a.sigmoid();
+        return new Tensor[]{g.mul(b).mul(s.mul(a.mul(s.neg().add(1.0)).add(1.0))), g.mul(a.mul(s))};
+    }
+
+    /**
+     * Grouped linear layers, one weight per group of rows (the routed experts of a MoE layer,
+     * each over the tokens routed to it): x (R, Cin) holds the groups one after another, group g
+     * being rows {@code [offsets[g], offsets[g + 1])}, and row r of group g becomes
+     * {@code x[r] . weights[g]^T}; result (R, Cout). The weights are (Cout, Cin), all of one dtype
+     * (F32, BF16 or F16); x is F32. An empty group costs nothing and its weight gets no gradient.
+     * On a GPU each direction is one grouped call (a grouped gemv.cu launch against 16-bit
+     * weights at decode, else one {@code cublasGemmGroupedBatchedEx}) instead of one product per
+     * group. Backward: dx[rows of g] = g[rows of g] . W_g; dW_g = g[rows of g]^T . x[rows of g].
+     *
+     * @throws IllegalArgumentException when the offsets do not cover x's rows in order, or the
+     *                                  weights differ in shape, dtype or device
+     */
+    public static Tensor groupedLinear(Tensor x, int[] offsets, Tensor... weights) {
+        int groups = weights.length;
+        if (x.rank() != 2) throw new IllegalArgumentException("groupedLinear needs x (R, Cin), got " + x.shape);
+        if (groups == 0) throw new IllegalArgumentException("groupedLinear needs at least one weight");
+        if (offsets.length != groups + 1 || offsets[0] != 0 || offsets[groups] != x.dim(0)) {
+            throw new IllegalArgumentException("groupedLinear offsets must run from 0 to the " + x.dim(0) + " rows of x in " + (groups + 1)
+                    + " entries, got " + java.util.Arrays.toString(offsets));
+        }
+        for (int g = 0; g < groups; g++) {
+            if (offsets[g + 1] < offsets[g]) throw new IllegalArgumentException("groupedLinear offsets decrease at group " + g + ": " + java.util.Arrays.toString(offsets));
+        }
+        Tensor w0 = weights[0];
+        long cout = w0.dim(0), cin = x.dim(1);
+        for (int g = 0; g < groups; g++) {
+            Tensor w = weights[g];
+            if (w.rank() != 2 || w.dim(0) != cout || w.dim(1) != cin) {
+                throw new IllegalArgumentException("groupedLinear weight " + g + " has shape " + w.shape + ", expected (" + cout + ", " + cin + ") for x " + x.shape);
+            }
+            if (w.dtype != w0.dtype || (w.dtype != DType.F32 && w.dtype != DType.BF16 && w.dtype != DType.F16)) {
+                throw new IllegalArgumentException("groupedLinear weights must share one dtype of F32, BF16 or F16; weight " + g + " is " + w.dtype + ", weight 0 " + w0.dtype);
+            }
+            if (w.backend != w0.backend) throw new IllegalArgumentException("groupedLinear weights on different devices: " + w0.device() + " and " + w.device());
+        }
+        if (x.dtype == DType.F64) throw new IllegalArgumentException("groupedLinear takes F32 (or 16-bit) activations, got F64");
+        Tensor xc, out;
+        Tensor[] wc = new Tensor[groups];
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            xc = Elementwise.cast(Elementwise.onDeviceOf(w0, x), DType.F32).contiguous();
+            for (int g = 0; g < groups; g++) wc[g] = weights[g].contiguous();
+            out = Tensor.zerosLike(xc, DType.F32, xc.dim(0), cout);
+            java.util.List<DeviceBackend.GemmItem> items = new java.util.ArrayList<>();
+            for (int g = 0; g < groups; g++) {
+                int rows = offsets[g + 1] - offsets[g];
+                if (rows == 0) continue;
+                items.add(new DeviceBackend.GemmItem(rows, (int) cout, (int) cin, xc, xc.offset + offsets[g] * cin, wc[g], wc[g].offset,
+                        out, (long) offsets[g] * cout));
+            }
+            Linalg.gemmGrouped(false, true, cin, cin, cout, items, false);
+        }
+        Tensor[] inputs = new Tensor[groups + 1];
+        inputs[0] = x;
+        System.arraycopy(weights, 0, inputs, 1, groups);
+        return Autograd.record(out, "groupedLinear", gradOut -> {
+            Tensor g = Elementwise.cast(Elementwise.onDeviceOf(out, gradOut), DType.F32).contiguous();
+            Tensor[] grads = new Tensor[groups + 1];
+            java.util.List<DeviceBackend.GemmItem> dx = new java.util.ArrayList<>();
+            if (x.requiresGrad) grads[0] = Tensor.zerosLike(xc, DType.F32, xc.dim(0), cin);
+            java.util.List<DeviceBackend.GemmItem> dw = new java.util.ArrayList<>();
+            for (int e = 0; e < groups; e++) {
+                int rows = offsets[e + 1] - offsets[e];
+                if (rows == 0) continue;
+                if (x.requiresGrad) {
+                    dx.add(new DeviceBackend.GemmItem(rows, (int) cin, (int) cout, g, g.offset + offsets[e] * cout, wc[e], wc[e].offset,
+                            grads[0], (long) offsets[e] * cin));
+                }
+                if (weights[e].requiresGrad) {
+                    grads[e + 1] = Tensor.zerosLike(xc, DType.F32, cout, cin);
+                    dw.add(new DeviceBackend.GemmItem((int) cout, (int) cin, rows, g, g.offset + offsets[e] * cout, xc, xc.offset + offsets[e] * cin,
+                            grads[e + 1], 0));
+                }
+            }
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                Linalg.gemmGrouped(false, false, cout, cin, cin, dx, false);
+                Linalg.gemmGrouped(true, false, cout, cin, cin, dw, false);
+            }
+            return grads;
+        }, inputs);
     }
 
     /**

@@ -151,6 +151,32 @@ final class Linalg {
         return out;
     }
 
+    /**
+     * The products of {@code items} (F32 a and c, b F32, BF16 or F16, all on one device or all in
+     * host memory) with shared transposes and leading dimensions: on a device its grouped path, on
+     * the host one {@link Kernels#sgemm} per item, items in parallel when each is small.
+     */
+    static void gemmGrouped(boolean ta, boolean tb, long lda, long ldb, long ldc, java.util.List<DeviceBackend.GemmItem> items, boolean accumulate) {
+        if (items.isEmpty()) return;
+        DeviceBackend backend = items.getFirst().c().backend;
+        if (backend != null) {
+            backend.gemmGrouped(ta, tb, lda, ldb, ldc, items, accumulate);
+            return;
+        }
+        Kernels kern = Kernels.active();
+        double flops = 0;
+        for (DeviceBackend.GemmItem it : items) flops = Math.max(flops, 2.0 * it.m() * it.n() * it.k());
+        Parallel.RangeBody body = (i0, i1) -> {
+            for (long i = i0; i < i1; i++) {
+                DeviceBackend.GemmItem it = items.get((int) i);
+                kern.sgemm(ta, tb, it.m(), it.n(), it.k(), it.a().host(), it.aOff(), lda, it.b().host(), it.bOff(), ldb, it.b().dtype,
+                        it.c().host(), it.cOff(), ldc, accumulate);
+            }
+        };
+        if (items.size() > 1 && flops < 4e6) Parallel.forRange(items.size(), Math.max(1, (long) (4e5 / Math.max(flops, 1))), body);
+        else body.run(0, items.size());
+    }
+
     /** {@link #batchStride} of an operand whose batch items are not evenly spaced. */
     private static final long IRREGULAR = Long.MIN_VALUE;
 

@@ -198,6 +198,31 @@ class DevicePathsMatchHostTest {
     }
 
     @Test
+    void groupedExpertProductsAgreeWithTheHost() {
+        // groups of 2, 0, 3 and 1 rows (an expert that got no token), as MoE.forward lays them out
+        int[] offsets = {0, 2, 2, 5, 6};
+        Function<DType, Function<List<Tensor>, Tensor>> grouped = dt -> t -> Functional.groupedLinear(t.get(0), offsets,
+                t.get(1).to(dt), t.get(2).to(dt), t.get(3).to(dt), t.get(4).to(dt));
+        // F32 weights: one cublasGemmGroupedBatchedEx each way on CUDA
+        same("grouped F32", grouped.apply(DType.F32), r(120, 6, 40), r(121, 24, 40), r(122, 24, 40), r(123, 24, 40), r(124, 24, 40));
+        // 16-bit weights at decode sizes: one grouped gemv.cu launch forward, one product per group backward
+        same("grouped BF16 weights", grouped.apply(DType.BF16), r(125, 6, 40), r(126, 24, 40), r(127, 24, 40), r(128, 24, 40), r(129, 24, 40));
+        same("grouped F16 weights, k 203", grouped.apply(DType.F16), r(130, 6, 203), r(131, 5, 203), r(132, 5, 203), r(133, 5, 203), r(134, 5, 203));
+        // a group past gemv.cu's rows: one product per group
+        same("grouped BF16, a group of 9 rows", t -> Functional.groupedLinear(t.get(0), new int[]{0, 9, 12}, t.get(1).to(DType.BF16), t.get(2).to(DType.BF16)),
+                r(135, 12, 32), r(136, 7, 32), r(137, 7, 32));
+        // 40 groups of one row each: two grouped gemv.cu launches (32 groups at most per launch)
+        int[] ones = new int[41];
+        for (int g = 0; g <= 40; g++) ones[g] = g;
+        Tensor[] many = new Tensor[41];
+        many[0] = r(138, 40, 16);
+        for (int g = 1; g <= 40; g++) many[g] = r(138 + g, 3, 16);
+        same("40 groups of BF16 weights", t -> Functional.groupedLinear(t.get(0), ones,
+                t.subList(1, 41).stream().map(w -> w.to(DType.BF16)).toArray(Tensor[]::new)), many);
+        same("siluMul", t -> Functional.siluMul(t.get(0), t.get(1)), r(180, 3, 7), r(181, 3, 7));
+    }
+
+    @Test
     void normsSoftmaxRopeAndLosses() {
         same("softmax", t -> t.get(0).softmax(-1), r(40, 3, 6));
         same("softmax dim 0", t -> t.get(0).softmax(0), r(41, 3, 6));

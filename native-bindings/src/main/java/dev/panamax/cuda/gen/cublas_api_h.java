@@ -743,4 +743,64 @@ public class cublas_api_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class cublasGemmGroupedBatchedEx {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cublas_api_h.C_INT,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_INT,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_INT,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_INT,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_INT,
+            cublas_api_h.C_POINTER,
+            cublas_api_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = cublas_api_h.findOrThrow("cublasGemmGroupedBatchedEx");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code cublasGemmGroupedBatchedEx}. */
+    public static FunctionDescriptor cublasGemmGroupedBatchedEx$descriptor() {
+        return cublasGemmGroupedBatchedEx.DESC;
+    }
+
+    /** Downcall method handle for {@code cublasGemmGroupedBatchedEx}. */
+    public static MethodHandle cublasGemmGroupedBatchedEx$handle() {
+        return cublasGemmGroupedBatchedEx.HANDLE;
+    }
+
+    /** Address of {@code cublasGemmGroupedBatchedEx}. */
+    public static MemorySegment cublasGemmGroupedBatchedEx$address() {
+        return cublasGemmGroupedBatchedEx.ADDR;
+    }
+
+    /** {@code cublasGemmGroupedBatchedEx}. */
+    public static int cublasGemmGroupedBatchedEx(MemorySegment handle, MemorySegment transa_array, MemorySegment transb_array, MemorySegment m_array, MemorySegment n_array, MemorySegment k_array, MemorySegment alpha_array, MemorySegment Aarray, int Atype, MemorySegment lda_array, MemorySegment Barray, int Btype, MemorySegment ldb_array, MemorySegment beta_array, MemorySegment Carray, int Ctype, MemorySegment ldc_array, int group_count, MemorySegment group_size, int computeType) {
+        var mh$ = cublasGemmGroupedBatchedEx.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cublasGemmGroupedBatchedEx", handle, transa_array, transb_array, m_array, n_array, k_array, alpha_array, Aarray, Atype, lda_array, Barray, Btype, ldb_array, beta_array, Carray, Ctype, ldc_array, group_count, group_size, computeType);
+            }
+            return (int)mh$.invokeExact(handle, transa_array, transb_array, m_array, n_array, k_array, alpha_array, Aarray, Atype, lda_array, Barray, Btype, ldb_array, beta_array, Carray, Ctype, ldc_array, group_count, group_size, computeType);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }

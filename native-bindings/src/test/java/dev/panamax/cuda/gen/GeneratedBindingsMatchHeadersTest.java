@@ -67,13 +67,10 @@ class GeneratedBindingsMatchHeadersTest {
     private Stream<DynamicTest> checks(String cls, String symbolFile, String headerName) throws IOException {
         Optional<Path> header = findHeader(headerName);
         assumeTrue(header.isPresent(), headerName + " is not installed here");
-        String text = Files.readString(header.get());
-        for (String extra : new String[]{"driver_types.h", "library_types.h"}) {
-            Path p = header.get().resolveSibling(extra);
-            if (Files.isRegularFile(p)) text += "\n" + Files.readString(p);
-        }
+        String text = Files.readString(header.get()) + "\n" + typeHeaders();
         final String hdr = text;
-        Map<String, List<String>> bound = descriptors(Files.readString(GEN.resolve(cls + ".java")), cls);
+        String source = Files.readString(GEN.resolve(cls + ".java"));
+        Map<String, List<String>> bound = descriptors(source, cls);
         List<DynamicTest> tests = new ArrayList<>();
         for (String fn : symbols(symbolFile, "--include-function ")) {
             tests.add(DynamicTest.dynamicTest(fn, () -> {
@@ -81,12 +78,54 @@ class GeneratedBindingsMatchHeadersTest {
                 assertThat(bound.get(fn)).as(fn + " in " + cls + ".java versus " + header.get()).isEqualTo(expected);
             }));
         }
+        for (String c : symbols(symbolFile, "--include-constant ")) {
+            tests.add(DynamicTest.dynamicTest(c, () -> {
+                Long expected = constantInHeader(hdr, c);
+                assertThat(expected).as("no definition of " + c + " in " + header.get() + " or the type headers beside the toolkit's").isNotNull();
+                assertThat(constantInBinding(source, c)).as(c + " in " + cls + ".java versus " + header.get()).isEqualTo(expected);
+            }));
+        }
         return tests.stream();
     }
 
-    /** The headers' folders: CUDA_HOME, /usr/local/cuda*, and the Python wheels' nvidia/{name}/include. */
+    /**
+     * driver_types.h and library_types.h (cudaStream_t, cudaDataType) from the first folder that
+     * has them: beside the toolkit's headers, or in the Python wheels' cuda_runtime folder.
+     */
+    private static String typeHeaders() throws IOException {
+        StringBuilder out = new StringBuilder();
+        for (String extra : new String[]{"driver_types.h", "library_types.h"}) {
+            Optional<Path> p = findHeader(extra);
+            if (p.isPresent()) out.append(Files.readString(p.get())).append('\n');
+        }
+        return out.toString();
+    }
+
+    /** The value of {@code NAME = value} in an enum, or of {@code #define NAME value}; null when neither is there. */
+    static Long constantInHeader(String header, String name) {
+        Matcher m = Pattern.compile("(?:\\b" + name + "\\s*=|#define\\s+" + name + "\\s)\\s*\\(?\\s*(-?(?:0x[0-9a-fA-F]+|\\d+))").matcher(header);
+        if (!m.find()) return null;
+        String v = m.group(1);
+        boolean negative = v.startsWith("-");
+        if (negative) v = v.substring(1);
+        long value = v.startsWith("0x") ? Long.parseLong(v.substring(2), 16) : Long.parseLong(v);
+        return negative ? -value : value;
+    }
+
+    /** The value a binding class gives {@code NAME} ({@code private static final int NAME = (int)VALUEL;}). */
+    static Long constantInBinding(String source, String name) {
+        Matcher m = Pattern.compile("static final int " + name + " = \\(int\\)(-?\\d+)L;").matcher(source);
+        return m.find() ? Long.parseLong(m.group(1)) : null;
+    }
+
+    /**
+     * The headers' folders: the system property {@code panamax.cuda.include} (a path list), CUDA_HOME,
+     * /usr/local/cuda*, and the Python wheels' nvidia/{name}/include.
+     */
     private static Optional<Path> findHeader(String name) throws IOException {
         List<Path> dirs = new ArrayList<>();
+        String extra = System.getProperty("panamax.cuda.include", "");
+        for (String d : extra.split(java.io.File.pathSeparator)) if (!d.isBlank()) dirs.add(Path.of(d));
         for (String env : new String[]{"CUDA_HOME", "CUDA_PATH"}) {
             String v = System.getenv(env);
             if (v != null && !v.isBlank()) dirs.add(Path.of(v, "include"));

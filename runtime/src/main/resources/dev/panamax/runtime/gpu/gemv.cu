@@ -61,3 +61,24 @@ extern "C" __global__ void gemv_bf16(const float* x, i64 ldx, const unsigned sho
 extern "C" __global__ void gemv_f16(const float* x, i64 ldx, const unsigned short* w, i64 ldw, float* y, i64 ldy, int m, int n, int k, int accumulate) {
     gemv16<1>(x, ldx, w, ldw, y, ldy, m, n, k, accumulate);
 }
+
+// The routed experts of a MoE layer at decode: up to GEMV_GROUPS groups in one launch, group e
+// (blockIdx.y) multiplying its m[e] rows at x[e] by its own weights w[e] into y[e]; n, k and the
+// row strides are shared. The argument is passed by value (896 bytes), so no table is uploaded.
+#define GEMV_GROUPS 32
+struct GemvGroups {
+    const float* x[GEMV_GROUPS];
+    const unsigned short* w[GEMV_GROUPS];
+    float* y[GEMV_GROUPS];
+    int m[GEMV_GROUPS];
+};
+
+extern "C" __global__ void gemv_bf16_grouped(GemvGroups g, i64 ldx, i64 ldw, i64 ldy, int n, int k, int accumulate) {
+    int e = blockIdx.y;
+    gemv16<0>(g.x[e], ldx, g.w[e], ldw, g.y[e], ldy, g.m[e], n, k, accumulate);
+}
+
+extern "C" __global__ void gemv_f16_grouped(GemvGroups g, i64 ldx, i64 ldw, i64 ldy, int n, int k, int accumulate) {
+    int e = blockIdx.y;
+    gemv16<1>(g.x[e], ldx, g.w[e], ldw, g.y[e], ldy, g.m[e], n, k, accumulate);
+}
