@@ -40,7 +40,9 @@ import java.util.concurrent.TimeUnit;
  *       token over a cache of {@code cacheLen} tokens;</li>
  *   <li>{@code moeGrouped} / {@code moePerExpert} / {@code moePerToken}: one MoE layer over 64
  *       tokens, the experts' projections as grouped products ({@code Functional.groupedLinear}),
- *       as one product per expert, and once per token.</li>
+ *       as one product per expert, and once per token; {@code moeTrainGrouped} /
+ *       {@code moeTrainPerExpert}: forward and backward of such a layer with F32 experts, and of
+ *       the demo model's MoE layer over a GRPO-sized batch.</li>
  * </ul>
  * Baseline for bandwidth: {@link MatmulBench#copy}, run in the same invocation of the jar;
  * {@link Ratios} turns decode time into a fraction of the bandwidth bound (bytes of weights one
@@ -223,6 +225,60 @@ public class DeepSeekBench {
             model.close();
             inputs.close();
         }
+    }
+
+    /**
+     * One MoE layer with F32 experts that train: V2-Lite's layer over 64 tokens ({@code v2lite}),
+     * or the demo model's MoE layer over a GRPO batch of 64 sequences of 24 tokens ({@code demo}).
+     */
+    @State(Scope.Benchmark)
+    public static class TrainExperts {
+        @Param({"demo", "v2lite"})
+        public String shape;
+        DeepSeekModel model;
+        dev.panamax.runtime.Scope inputs;
+        MoE moe;
+        Tensor x;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            Parallel.setThreads(2);
+            boolean demo = shape.equals("demo");
+            DeepSeekConfig cfg = demo ? dev.panamax.grpo.R1ZeroDemo.modelConfig(20) : oneLayer(true);
+            model = DeepSeekModel.random(cfg, 11, DType.F32);
+            for (var layer : model.layers()) if (layer.moe() != null) moe = layer.moe();
+            inputs = dev.panamax.runtime.Scope.longLived("inputs");
+            try (var e = inputs.enter()) {
+                x = demo ? Tensor.uniform(DType.F32, 5, -1, 1, 64, 24, cfg.hiddenSize()) : Tensor.uniform(DType.F32, 5, -1, 1, 1, 64, cfg.hiddenSize());
+            }
+        }
+
+        /** Forward and backward of the layer's summed output; the gradients are dropped. */
+        float step(boolean grouped) {
+            try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open()) {
+                for (var p : model.parameters()) p.value().zeroGrad();
+                Tensor y = grouped ? moe.forward(x) : moe.forwardPerExpert(x);
+                Tensor loss = y.sum();
+                loss.backward();
+                return (float) loss.item();
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            model.close();
+            inputs.close();
+        }
+    }
+
+    @Benchmark
+    public float moeTrainGrouped(TrainExperts e) {
+        return e.step(true);
+    }
+
+    @Benchmark
+    public float moeTrainPerExpert(TrainExperts e) {
+        return e.step(false);
     }
 
     @Benchmark

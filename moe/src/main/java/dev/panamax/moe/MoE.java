@@ -52,12 +52,13 @@ public final class MoE extends Module {
     /**
      * x (B,T,C) -> (B,T,C), grouped by expert: the routed (token, slot) pairs are permuted so that
      * each expert's tokens are contiguous (one gather of x), the experts' projections run as
-     * grouped products over those blocks ({@link Functional#groupedLinear}: one call per
-     * projection for all experts, one {@link Functional#siluMul} between), and the outputs are
-     * un-permuted back onto their tokens, weighted and summed in slot order
-     * ({@link Functional#moeUnpermute}). On a device that is two index uploads per layer, whatever
-     * the number of experts used. {@link #forwardPerExpert} is the same with one product per
-     * expert and projection.
+     * grouped products over those blocks (one {@link Functional#groupedSwiglu} for the gate and up
+     * projections of all experts, one {@link Functional#groupedLinear} for the down projections),
+     * and the outputs are un-permuted back onto their tokens, weighted and summed in slot order
+     * ({@link Functional#moeUnpermute}). On a device that is two index uploads per layer, plus one
+     * pointer table per grouped cuBLAS call (none at decode against 16-bit weights), whatever the
+     * number of experts used. {@link #forwardPerExpert} is the same with one product per expert
+     * and projection.
      */
     public Tensor forward(Tensor x) {
         long b = x.dim(0), t = x.dim(1), c = x.dim(2);
@@ -66,9 +67,7 @@ public final class MoE extends Module {
         last = r;
         Permutation p = permutation(r.indices());
         Tensor permuted = xf.indexSelect(0, Tensor.ofLongs(p.tokens));                       // (N*K, C), experts' blocks
-        Tensor routed = Functional.groupedLinear(Functional.siluMul(
-                        Functional.groupedLinear(permuted, p.start, gates),
-                        Functional.groupedLinear(permuted, p.start, ups)),
+        Tensor routed = Functional.groupedLinear(Functional.groupedSwiglu(permuted, p.start, gates, ups),
                 p.start, downs);                                                              // (N*K, C), each row through its expert
         Tensor y = Functional.moeUnpermute(routed, p.pos, r.weights());                      // (N, C), weighted, in slot order
         if (shared != null) y = y.add(shared.forward(xf));

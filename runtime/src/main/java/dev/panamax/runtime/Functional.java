@@ -1,5 +1,9 @@
 package dev.panamax.runtime;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
 /**
  * Fused ops with their own backward, for the shapes of training: linear layers, SwiGLU,
  * softmax cross-entropy and causal scaled-dot-product attention. Each could be composed from
@@ -100,72 +104,164 @@ public final class Functional {
      *                                  weights differ in shape, dtype or device
      */
     public static Tensor groupedLinear(Tensor x, int[] offsets, Tensor... weights) {
+        checkGroups("groupedLinear", x, offsets, weights);
         int groups = weights.length;
-        if (x.rank() != 2) throw new IllegalArgumentException("groupedLinear needs x (R, Cin), got " + x.shape);
-        if (groups == 0) throw new IllegalArgumentException("groupedLinear needs at least one weight");
+        long cout = weights[0].dim(0), cin = x.dim(1);
+        Tensor xc, out;
+        Tensor[] wc = new Tensor[groups];
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            xc = Elementwise.cast(Elementwise.onDeviceOf(weights[0], x), DType.F32).contiguous();
+            for (int g = 0; g < groups; g++) wc[g] = weights[g].contiguous();
+            out = Tensor.zerosLike(xc, DType.F32, xc.dim(0), cout);
+            List<DeviceBackend.GemmItem> items = new ArrayList<>();
+            addForward(items, xc, offsets, wc, out);
+            Linalg.gemmGrouped(false, true, cin, cin, cout, items, false);
+        }
+        return Autograd.record(out, "groupedLinear", gradOut -> {
+            Tensor g = Elementwise.cast(Elementwise.onDeviceOf(out, gradOut), DType.F32).contiguous();
+            Tensor[] grads = new Tensor[groups + 1];
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                if (x.requiresGrad) {
+                    grads[0] = Tensor.zerosLike(xc, DType.F32, xc.dim(0), cin);
+                    List<DeviceBackend.GemmItem> dx = new ArrayList<>();
+                    addInputGrad(dx, g, offsets, wc, grads[0]);
+                    Linalg.gemmGrouped(false, false, cout, cin, cin, dx, false);
+                }
+                List<DeviceBackend.GemmItem> dw = new ArrayList<>();
+                addWeightGrads(dw, g, xc, offsets, weights, grads, 1);
+                Linalg.gemmGrouped(true, false, cout, cin, cin, dw, false);
+            }
+            return grads;
+        }, prepend(x, weights));
+    }
+
+    /**
+     * The SwiGLU of grouped experts: {@code siluMul(groupedLinear(x, offsets, w1), groupedLinear(x,
+     * offsets, w3))} with both projections in one grouped call each way (on a GPU one grouped
+     * launch or cuBLAS call for the gate and up projections of every expert together) and one
+     * recorded node, as {@link #swiglu} is for one MLP. x (R, C); w1 and w3 (I, C) per group;
+     * result (R, I).
+     */
+    public static Tensor groupedSwiglu(Tensor x, int[] offsets, Tensor[] w1, Tensor[] w3) {
+        checkGroups("groupedSwiglu", x, offsets, w1);
+        checkGroups("groupedSwiglu", x, offsets, w3);
+        if (w1[0].dim(0) != w3[0].dim(0) || w1[0].dtype != w3[0].dtype || w1[0].backend != w3[0].backend) {
+            throw new IllegalArgumentException("groupedSwiglu needs gate and up weights of one shape, dtype and device, got "
+                    + w1[0].shape + " " + w1[0].dtype + " and " + w3[0].shape + " " + w3[0].dtype);
+        }
+        int groups = w1.length;
+        long inner = w1[0].dim(0), c = x.dim(1);
+        Tensor xc, a, b, out;
+        Tensor[] w1c = new Tensor[groups], w3c = new Tensor[groups];
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            xc = Elementwise.cast(Elementwise.onDeviceOf(w1[0], x), DType.F32).contiguous();
+            for (int g = 0; g < groups; g++) {
+                w1c[g] = w1[g].contiguous();
+                w3c[g] = w3[g].contiguous();
+            }
+            a = Tensor.zerosLike(xc, DType.F32, xc.dim(0), inner);
+            b = Tensor.zerosLike(xc, DType.F32, xc.dim(0), inner);
+            List<DeviceBackend.GemmItem> items = new ArrayList<>();
+            addForward(items, xc, offsets, w1c, a);
+            addForward(items, xc, offsets, w3c, b);
+            Linalg.gemmGrouped(false, true, c, c, inner, items, false);
+            out = siluMulForward(a, b);
+        }
+        Tensor[] inputs = prepend(x, w1, w3);
+        return Autograd.record(out, "groupedSwiglu", gradOut -> {
+            Tensor[] d = siluMulBackward(a, b, gradOut);
+            Tensor da = d[0].contiguous(), db = d[1].contiguous();
+            Tensor[] grads = new Tensor[inputs.length];
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                if (x.requiresGrad) {
+                    // dx = da W1 + db W3: two calls, since one call's outputs may not overlap
+                    grads[0] = Tensor.zerosLike(xc, DType.F32, xc.dim(0), c);
+                    List<DeviceBackend.GemmItem> d1 = new ArrayList<>(), d3 = new ArrayList<>();
+                    addInputGrad(d1, da, offsets, w1c, grads[0]);
+                    addInputGrad(d3, db, offsets, w3c, grads[0]);
+                    Linalg.gemmGrouped(false, false, inner, c, c, d1, false);
+                    Linalg.gemmGrouped(false, false, inner, c, c, d3, true);
+                }
+                List<DeviceBackend.GemmItem> dw = new ArrayList<>();
+                addWeightGrads(dw, da, xc, offsets, w1, grads, 1);
+                addWeightGrads(dw, db, xc, offsets, w3, grads, 1 + groups);
+                Linalg.gemmGrouped(true, false, inner, c, c, dw, false);
+            }
+            return grads;
+        }, inputs);
+    }
+
+    /** Checks x (R, Cin), offsets from 0 to R in order, and weights (Cout, Cin) of one dtype and device. */
+    private static void checkGroups(String op, Tensor x, int[] offsets, Tensor[] weights) {
+        int groups = weights.length;
+        if (x.rank() != 2) throw new IllegalArgumentException(op + " needs x (R, Cin), got " + x.shape);
+        if (groups == 0) throw new IllegalArgumentException(op + " needs at least one weight");
         if (offsets.length != groups + 1 || offsets[0] != 0 || offsets[groups] != x.dim(0)) {
-            throw new IllegalArgumentException("groupedLinear offsets must run from 0 to the " + x.dim(0) + " rows of x in " + (groups + 1)
-                    + " entries, got " + java.util.Arrays.toString(offsets));
+            throw new IllegalArgumentException(op + " offsets must run from 0 to the " + x.dim(0) + " rows of x in " + (groups + 1)
+                    + " entries, got " + Arrays.toString(offsets));
         }
         for (int g = 0; g < groups; g++) {
-            if (offsets[g + 1] < offsets[g]) throw new IllegalArgumentException("groupedLinear offsets decrease at group " + g + ": " + java.util.Arrays.toString(offsets));
+            if (offsets[g + 1] < offsets[g]) throw new IllegalArgumentException(op + " offsets decrease at group " + g + ": " + Arrays.toString(offsets));
         }
         Tensor w0 = weights[0];
         long cout = w0.dim(0), cin = x.dim(1);
         for (int g = 0; g < groups; g++) {
             Tensor w = weights[g];
             if (w.rank() != 2 || w.dim(0) != cout || w.dim(1) != cin) {
-                throw new IllegalArgumentException("groupedLinear weight " + g + " has shape " + w.shape + ", expected (" + cout + ", " + cin + ") for x " + x.shape);
+                throw new IllegalArgumentException(op + " weight " + g + " has shape " + w.shape + ", expected (" + cout + ", " + cin + ") for x " + x.shape);
             }
             if (w.dtype != w0.dtype || (w.dtype != DType.F32 && w.dtype != DType.BF16 && w.dtype != DType.F16)) {
-                throw new IllegalArgumentException("groupedLinear weights must share one dtype of F32, BF16 or F16; weight " + g + " is " + w.dtype + ", weight 0 " + w0.dtype);
+                throw new IllegalArgumentException(op + " weights must share one dtype of F32, BF16 or F16; weight " + g + " is " + w.dtype + ", weight 0 " + w0.dtype);
             }
-            if (w.backend != w0.backend) throw new IllegalArgumentException("groupedLinear weights on different devices: " + w0.device() + " and " + w.device());
+            if (w.backend != w0.backend) throw new IllegalArgumentException(op + " weights on different devices: " + w0.device() + " and " + w.device());
         }
-        if (x.dtype == DType.F64) throw new IllegalArgumentException("groupedLinear takes F32 (or 16-bit) activations, got F64");
-        Tensor xc, out;
-        Tensor[] wc = new Tensor[groups];
-        try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            xc = Elementwise.cast(Elementwise.onDeviceOf(w0, x), DType.F32).contiguous();
-            for (int g = 0; g < groups; g++) wc[g] = weights[g].contiguous();
-            out = Tensor.zerosLike(xc, DType.F32, xc.dim(0), cout);
-            java.util.List<DeviceBackend.GemmItem> items = new java.util.ArrayList<>();
-            for (int g = 0; g < groups; g++) {
-                int rows = offsets[g + 1] - offsets[g];
-                if (rows == 0) continue;
-                items.add(new DeviceBackend.GemmItem(rows, (int) cout, (int) cin, xc, xc.offset + offsets[g] * cin, wc[g], wc[g].offset,
-                        out, (long) offsets[g] * cout));
+        if (x.dtype == DType.F64) throw new IllegalArgumentException(op + " takes F32 (or 16-bit) activations, got F64");
+    }
+
+    private static Tensor[] prepend(Tensor x, Tensor[]... weights) {
+        List<Tensor> all = new ArrayList<>();
+        all.add(x);
+        for (Tensor[] w : weights) all.addAll(Arrays.asList(w));
+        return all.toArray(Tensor[]::new);
+    }
+
+    /** out[rows of g] = x[rows of g] . w[g]^T for each non-empty group (x (R, Cin), out (R, Cout), contiguous). */
+    private static void addForward(List<DeviceBackend.GemmItem> items, Tensor x, int[] offsets, Tensor[] w, Tensor out) {
+        long cin = x.dim(1), cout = out.dim(1);
+        for (int g = 0; g < w.length; g++) {
+            int rows = offsets[g + 1] - offsets[g];
+            if (rows > 0) {
+                items.add(new DeviceBackend.GemmItem(rows, (int) cout, (int) cin, x, x.offset + offsets[g] * cin, w[g], w[g].offset,
+                        out, out.offset + offsets[g] * cout));
             }
-            Linalg.gemmGrouped(false, true, cin, cin, cout, items, false);
         }
-        Tensor[] inputs = new Tensor[groups + 1];
-        inputs[0] = x;
-        System.arraycopy(weights, 0, inputs, 1, groups);
-        return Autograd.record(out, "groupedLinear", gradOut -> {
-            Tensor g = Elementwise.cast(Elementwise.onDeviceOf(out, gradOut), DType.F32).contiguous();
-            Tensor[] grads = new Tensor[groups + 1];
-            java.util.List<DeviceBackend.GemmItem> dx = new java.util.ArrayList<>();
-            if (x.requiresGrad) grads[0] = Tensor.zerosLike(xc, DType.F32, xc.dim(0), cin);
-            java.util.List<DeviceBackend.GemmItem> dw = new java.util.ArrayList<>();
-            for (int e = 0; e < groups; e++) {
-                int rows = offsets[e + 1] - offsets[e];
-                if (rows == 0) continue;
-                if (x.requiresGrad) {
-                    dx.add(new DeviceBackend.GemmItem(rows, (int) cin, (int) cout, g, g.offset + offsets[e] * cout, wc[e], wc[e].offset,
-                            grads[0], (long) offsets[e] * cin));
-                }
-                if (weights[e].requiresGrad) {
-                    grads[e + 1] = Tensor.zerosLike(xc, DType.F32, cout, cin);
-                    dw.add(new DeviceBackend.GemmItem((int) cout, (int) cin, rows, g, g.offset + offsets[e] * cout, xc, xc.offset + offsets[e] * cin,
-                            grads[e + 1], 0));
-                }
+    }
+
+    /** dx[rows of g] = dy[rows of g] . w[g] (dy (R, Cout), dx (R, Cin), contiguous). */
+    private static void addInputGrad(List<DeviceBackend.GemmItem> items, Tensor dy, int[] offsets, Tensor[] w, Tensor dx) {
+        long cin = dx.dim(1), cout = dy.dim(1);
+        for (int g = 0; g < w.length; g++) {
+            int rows = offsets[g + 1] - offsets[g];
+            if (rows > 0) {
+                items.add(new DeviceBackend.GemmItem(rows, (int) cin, (int) cout, dy, dy.offset + offsets[g] * cout, w[g], w[g].offset,
+                        dx, dx.offset + offsets[g] * cin));
             }
-            try (Autograd.NoGrad ng = Autograd.noGrad()) {
-                Linalg.gemmGrouped(false, false, cout, cin, cin, dx, false);
-                Linalg.gemmGrouped(true, false, cout, cin, cin, dw, false);
-            }
-            return grads;
-        }, inputs);
+        }
+    }
+
+    /**
+     * dW_g = dy[rows of g]^T . x[rows of g] into new (Cout, Cin) tensors at grads[first + g], for each
+     * non-empty group whose weight requires grad.
+     */
+    private static void addWeightGrads(List<DeviceBackend.GemmItem> items, Tensor dy, Tensor x, int[] offsets, Tensor[] w, Tensor[] grads, int first) {
+        long cin = x.dim(1), cout = dy.dim(1);
+        for (int g = 0; g < w.length; g++) {
+            int rows = offsets[g + 1] - offsets[g];
+            if (rows == 0 || !w[g].requiresGrad) continue;
+            grads[first + g] = Tensor.zerosLike(x, DType.F32, cout, cin);
+            items.add(new DeviceBackend.GemmItem((int) cout, (int) cin, rows, dy, dy.offset + offsets[g] * cout, x, x.offset + offsets[g] * cin,
+                    grads[first + g], grads[first + g].offset));
+        }
     }
 
     /**

@@ -220,6 +220,14 @@ class DevicePathsMatchHostTest {
         same("40 groups of BF16 weights", t -> Functional.groupedLinear(t.get(0), ones,
                 t.subList(1, 41).stream().map(w -> w.to(DType.BF16)).toArray(Tensor[]::new)), many);
         same("siluMul", t -> Functional.siluMul(t.get(0), t.get(1)), r(180, 3, 7), r(181, 3, 7));
+        // gate and up projections of every group in one grouped call, F32 (cuBLAS) and BF16 (gemv.cu)
+        for (DType dt : new DType[]{DType.F32, DType.BF16}) {
+            same("groupedSwiglu " + dt, t -> Functional.groupedSwiglu(t.get(0), offsets,
+                            new Tensor[]{t.get(1).to(dt), t.get(2).to(dt), t.get(3).to(dt), t.get(4).to(dt)},
+                            new Tensor[]{t.get(5).to(dt), t.get(6).to(dt), t.get(7).to(dt), t.get(8).to(dt)}),
+                    r(182, 6, 40), r(183, 16, 40), r(184, 16, 40), r(185, 16, 40), r(186, 16, 40),
+                    r(187, 16, 40), r(188, 16, 40), r(189, 16, 40), r(190, 16, 40));
+        }
     }
 
     @Test

@@ -75,6 +75,46 @@ class GroupedLinearTest {
     }
 
     @Test
+    void groupedSwigluMatchesSwigluPerGroup() {
+        int[] offsets = {0, 3, 3, 4, 9};
+        for (DType wt : new DType[]{DType.F32, DType.BF16}) {
+            try (Scope s = Scope.open()) {
+                Tensor x1 = Tensor.randn(DType.F32, 1, 1.0, 9, 24).requiresGrad(true), x2 = x1.detach().copy().requiresGrad(true);
+                Tensor[] g1 = new Tensor[4], u1 = new Tensor[4], g2 = new Tensor[4], u2 = new Tensor[4];
+                for (int e = 0; e < 4; e++) {
+                    g1[e] = Tensor.randn(DType.F32, 20 + e, 0.5, 10, 24).to(wt).requiresGrad(wt == DType.F32);
+                    u1[e] = Tensor.randn(DType.F32, 30 + e, 0.5, 10, 24).to(wt).requiresGrad(wt == DType.F32);
+                    g2[e] = g1[e].detach().copy().requiresGrad(wt == DType.F32);
+                    u2[e] = u1[e].detach().copy().requiresGrad(wt == DType.F32);
+                }
+                Tensor got = Functional.groupedSwiglu(x1, offsets, g1, u1);
+                List<Tensor> parts = new ArrayList<>();
+                for (int e = 0; e < 4; e++) {
+                    int rows = offsets[e + 1] - offsets[e];
+                    if (rows > 0) parts.add(Functional.swiglu(x2.narrow(0, offsets[e], rows), g2[e], u2[e]));
+                }
+                Tensor want = Tensor.concat(parts, 0);
+                near(wt + " output", got, want, 1e-5);
+                Tensor up = Tensor.randn(DType.F32, 7, 1.0, got.dims());
+                got.backward(up);
+                want.backward(up);
+                near(wt + " dx", x1.grad(), x2.grad(), 1e-5);
+                for (int e = 0; e < 4; e++) {
+                    if (wt != DType.F32 || e == 1) {
+                        assertThat(g1[e].grad()).as("no gradient for group " + e).isNull();
+                        assertThat(u1[e].grad()).isNull();
+                        continue;
+                    }
+                    near("dW1 of group " + e, g1[e].grad(), g2[e].grad(), 1e-5);
+                    near("dW3 of group " + e, u1[e].grad(), u2[e].grad(), 1e-5);
+                }
+                Tensor[] wrong = {g1[0].narrow(0, 0, 9), g1[1].narrow(0, 0, 9), g1[2].narrow(0, 0, 9), g1[3].narrow(0, 0, 9)};
+                assertThatThrownBy(() -> Functional.groupedSwiglu(x1, offsets, g1, wrong)).hasMessageContaining("one shape");
+            }
+        }
+    }
+
+    @Test
     void siluMulMatchesTheComposedProduct() {
         try (Scope s = Scope.open()) {
             Tensor a1 = Tensor.randn(DType.F32, 3, 2.0, 4, 9).requiresGrad(true), b1 = Tensor.randn(DType.F32, 4, 1.0, 4, 9).requiresGrad(true);
