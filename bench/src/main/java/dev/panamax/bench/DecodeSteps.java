@@ -1,0 +1,44 @@
+package dev.panamax.bench;
+
+import dev.panamax.moe.DeepSeekConfig;
+import dev.panamax.moe.DeepSeekModel;
+import dev.panamax.moe.KvCache;
+import dev.panamax.moe.Mla;
+import dev.panamax.runtime.Autograd;
+import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Device;
+import dev.panamax.runtime.Scope;
+import dev.panamax.runtime.Tensor;
+
+/**
+ * Decodes a few tokens of {@link DeepSeekBench#v2LiteShapes()} (a seeded random model, 2 MoE
+ * layers) on a device, one scope per step, for counting the work of a decode step on the CUDA
+ * simulator: run it twice with {@code PANAMAX_CUDASIM_STATS} set and different token counts, and
+ * divide the difference by the difference in tokens. Not a benchmark (it times nothing).
+ * Usage: {@code java -cp benchmarks.jar dev.panamax.bench.DecodeSteps TOKENS F32|BF16 [DEVICE]}.
+ */
+public final class DecodeSteps {
+    private DecodeSteps() {
+    }
+
+    public static void main(String[] args) {
+        int tokens = Integer.parseInt(args[0]);
+        DType dtype = DType.valueOf(args[1]);
+        Device d = Device.parse(args.length > 2 ? args[2] : "cuda");
+        DeepSeekConfig cfg = DeepSeekBench.v2LiteShapes();
+        try (DeepSeekModel model = DeepSeekModel.random(cfg, 7, dtype, d); KvCache cache = new KvCache(cfg, 1, 4 + tokens, d)) {
+            model.requiresGrad(false);
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                try (Scope s = Scope.open()) {
+                    model.forward(Tensor.ofLongs(new long[]{1, 2, 3, 4}, 1, 4), 0, cache, Mla.ABSORBED, true, null);
+                }
+                for (int i = 0; i < tokens; i++) {
+                    try (Scope s = Scope.open()) {
+                        Tensor logits = model.forward(Tensor.ofLongs(new long[]{42 + i}, 1, 1), 4 + i, cache, Mla.ABSORBED, true, null);
+                        if (i == tokens - 1) System.out.println("last logits[0] " + logits.to(Device.CPU).toFloatArray()[0]);
+                    }
+                }
+            }
+        }
+    }
+}
