@@ -200,30 +200,41 @@ public class DeepSeekBench {
         return a.step(Mla.NAIVE);
     }
 
-    /** One MoE layer and 64 tokens of input. */
-    @State(Scope.Benchmark)
-    public static class Experts {
+    /** A model's MoE layer and its input, for the MoE benchmarks' states. */
+    static class MoeLayer {
         DeepSeekModel model;
         dev.panamax.runtime.Scope inputs;
         MoE moe;
         Tensor x;
 
-        @Setup(Level.Trial)
-        public void setup() {
+        void open(DeepSeekConfig cfg, DType weights, long... inputDims) {
             Parallel.setThreads(2);
-            DeepSeekConfig cfg = oneLayer(true);
-            model = DeepSeekModel.random(cfg, 11, DType.BF16);
-            moe = model.layers()[0].moe();
+            model = DeepSeekModel.random(cfg, 11, weights);
+            for (var layer : model.layers()) if (layer.moe() != null) moe = layer.moe();
             inputs = dev.panamax.runtime.Scope.longLived("inputs");
             try (var e = inputs.enter()) {
-                x = Tensor.uniform(DType.F32, 5, -1, 1, 1, 64, cfg.hiddenSize());
+                x = Tensor.uniform(DType.F32, 5, -1, 1, inputDims);
             }
+        }
+
+        void close() {
+            model.close();
+            inputs.close();
+        }
+    }
+
+    /** One MoE layer and 64 tokens of input. */
+    @State(Scope.Benchmark)
+    public static class Experts extends MoeLayer {
+        @Setup(Level.Trial)
+        public void setup() {
+            DeepSeekConfig cfg = oneLayer(true);
+            open(cfg, DType.BF16, 1, 64, cfg.hiddenSize());
         }
 
         @TearDown(Level.Trial)
         public void tearDown() {
-            model.close();
-            inputs.close();
+            close();
         }
     }
 
@@ -232,25 +243,21 @@ public class DeepSeekBench {
      * or the demo model's MoE layer over a GRPO batch of 64 sequences of 24 tokens ({@code demo}).
      */
     @State(Scope.Benchmark)
-    public static class TrainExperts {
+    public static class TrainExperts extends MoeLayer {
         @Param({"demo", "v2lite"})
         public String shape;
-        DeepSeekModel model;
-        dev.panamax.runtime.Scope inputs;
-        MoE moe;
-        Tensor x;
 
         @Setup(Level.Trial)
         public void setup() {
-            Parallel.setThreads(2);
             boolean demo = shape.equals("demo");
             DeepSeekConfig cfg = demo ? dev.panamax.grpo.R1ZeroDemo.modelConfig(20) : oneLayer(true);
-            model = DeepSeekModel.random(cfg, 11, DType.F32);
-            for (var layer : model.layers()) if (layer.moe() != null) moe = layer.moe();
-            inputs = dev.panamax.runtime.Scope.longLived("inputs");
-            try (var e = inputs.enter()) {
-                x = demo ? Tensor.uniform(DType.F32, 5, -1, 1, 64, 24, cfg.hiddenSize()) : Tensor.uniform(DType.F32, 5, -1, 1, 1, 64, cfg.hiddenSize());
-            }
+            if (demo) open(cfg, DType.F32, 64, 24, cfg.hiddenSize());
+            else open(cfg, DType.F32, 1, 64, cfg.hiddenSize());
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            close();
         }
 
         /** Forward and backward of the layer's summed output; the gradients are dropped. */
@@ -262,12 +269,6 @@ public class DeepSeekBench {
                 loss.backward();
                 return (float) loss.item();
             }
-        }
-
-        @TearDown(Level.Trial)
-        public void tearDown() {
-            model.close();
-            inputs.close();
         }
     }
 

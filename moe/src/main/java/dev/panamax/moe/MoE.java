@@ -61,17 +61,30 @@ public final class MoE extends Module {
      * and projection.
      */
     public Tensor forward(Tensor x) {
-        long b = x.dim(0), t = x.dim(1), c = x.dim(2);
-        Tensor xf = x.reshape(b * t, c);
+        Routed in = route(x);
+        Permutation p = in.p;
+        Tensor routed = Functional.groupedLinear(Functional.groupedSwiglu(in.permuted, p.start, gates, ups),
+                p.start, downs);                                                              // (N*K, C), each row through its expert
+        return combine(x, in, routed);
+    }
+
+    /** x flattened to (N, C), its routing, the permutation and the permuted rows (N*K, C), experts' blocks in order. */
+    private record Routed(Tensor xf, Gate.Routing r, Permutation p, Tensor permuted) {
+    }
+
+    private Routed route(Tensor x) {
+        Tensor xf = x.reshape(x.dim(0) * x.dim(1), x.dim(2));
         Gate.Routing r = gate.route(xf);
         last = r;
         Permutation p = permutation(r.indices());
-        Tensor permuted = xf.indexSelect(0, Tensor.ofLongs(p.tokens));                       // (N*K, C), experts' blocks
-        Tensor routed = Functional.groupedLinear(Functional.groupedSwiglu(permuted, p.start, gates, ups),
-                p.start, downs);                                                              // (N*K, C), each row through its expert
-        Tensor y = Functional.moeUnpermute(routed, p.pos, r.weights());                      // (N, C), weighted, in slot order
-        if (shared != null) y = y.add(shared.forward(xf));
-        return y.view(b, t, c);
+        return new Routed(xf, r, p, xf.indexSelect(0, Tensor.ofLongs(p.tokens)));
+    }
+
+    /** The experts' outputs (N*K, C) un-permuted onto their tokens, weighted, plus the shared experts; (B,T,C). */
+    private Tensor combine(Tensor x, Routed in, Tensor routed) {
+        Tensor y = Functional.moeUnpermute(routed, in.p.pos, in.r.weights());               // (N, C), weighted, in slot order
+        if (shared != null) y = y.add(shared.forward(in.xf));
+        return y.view(x.dim(0), x.dim(1), x.dim(2));
     }
 
     /**
@@ -80,20 +93,13 @@ public final class MoE extends Module {
      * tested against. x (B,T,C) -> (B,T,C).
      */
     public Tensor forwardPerExpert(Tensor x) {
-        long b = x.dim(0), t = x.dim(1), c = x.dim(2);
-        Tensor xf = x.reshape(b * t, c);
-        Gate.Routing r = gate.route(xf);
-        last = r;
-        Permutation p = permutation(r.indices());
-        Tensor permuted = xf.indexSelect(0, Tensor.ofLongs(p.tokens));
+        Routed in = route(x);
         List<Tensor> outputs = new ArrayList<>();
         for (int e = 0; e < experts.length; e++) {
-            int count = p.start[e + 1] - p.start[e];
-            if (count > 0) outputs.add(experts[e].forward(permuted.narrow(0, p.start[e], count)));
+            int count = in.p.start[e + 1] - in.p.start[e];
+            if (count > 0) outputs.add(experts[e].forward(in.permuted.narrow(0, in.p.start[e], count)));
         }
-        Tensor y = Functional.moeUnpermute(Tensor.concat(outputs, 0), p.pos, r.weights());
-        if (shared != null) y = y.add(shared.forward(xf));
-        return y.view(b, t, c);
+        return combine(x, in, Tensor.concat(outputs, 0));
     }
 
     /**

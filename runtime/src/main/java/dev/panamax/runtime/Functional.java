@@ -114,7 +114,7 @@ public final class Functional {
             for (int g = 0; g < groups; g++) wc[g] = weights[g].contiguous();
             out = Tensor.zerosLike(xc, DType.F32, xc.dim(0), cout);
             List<DeviceBackend.GemmItem> items = new ArrayList<>();
-            addForward(items, xc, offsets, wc, out);
+            addRowBlocks(items, xc, offsets, wc, out);
             Linalg.gemmGrouped(false, true, cin, cin, cout, items, false);
         }
         return Autograd.record(out, "groupedLinear", gradOut -> {
@@ -124,7 +124,7 @@ public final class Functional {
                 if (x.requiresGrad) {
                     grads[0] = Tensor.zerosLike(xc, DType.F32, xc.dim(0), cin);
                     List<DeviceBackend.GemmItem> dx = new ArrayList<>();
-                    addInputGrad(dx, g, offsets, wc, grads[0]);
+                    addRowBlocks(dx, g, offsets, wc, grads[0]);
                     Linalg.gemmGrouped(false, false, cout, cin, cin, dx, false);
                 }
                 List<DeviceBackend.GemmItem> dw = new ArrayList<>();
@@ -162,8 +162,8 @@ public final class Functional {
             a = Tensor.zerosLike(xc, DType.F32, xc.dim(0), inner);
             b = Tensor.zerosLike(xc, DType.F32, xc.dim(0), inner);
             List<DeviceBackend.GemmItem> items = new ArrayList<>();
-            addForward(items, xc, offsets, w1c, a);
-            addForward(items, xc, offsets, w3c, b);
+            addRowBlocks(items, xc, offsets, w1c, a);
+            addRowBlocks(items, xc, offsets, w3c, b);
             Linalg.gemmGrouped(false, true, c, c, inner, items, false);
             out = siluMulForward(a, b);
         }
@@ -177,8 +177,8 @@ public final class Functional {
                     // dx = da W1 + db W3: two calls, since one call's outputs may not overlap
                     grads[0] = Tensor.zerosLike(xc, DType.F32, xc.dim(0), c);
                     List<DeviceBackend.GemmItem> d1 = new ArrayList<>(), d3 = new ArrayList<>();
-                    addInputGrad(d1, da, offsets, w1c, grads[0]);
-                    addInputGrad(d3, db, offsets, w3c, grads[0]);
+                    addRowBlocks(d1, da, offsets, w1c, grads[0]);
+                    addRowBlocks(d3, db, offsets, w3c, grads[0]);
                     Linalg.gemmGrouped(false, false, inner, c, c, d1, false);
                     Linalg.gemmGrouped(false, false, inner, c, c, d3, true);
                 }
@@ -225,26 +225,18 @@ public final class Functional {
         return all.toArray(Tensor[]::new);
     }
 
-    /** out[rows of g] = x[rows of g] . w[g]^T for each non-empty group (x (R, Cin), out (R, Cout), contiguous). */
-    private static void addForward(List<DeviceBackend.GemmItem> items, Tensor x, int[] offsets, Tensor[] w, Tensor out) {
-        long cin = x.dim(1), cout = out.dim(1);
+    /**
+     * For each non-empty group g, the product of a's rows of g with w[g] into out's rows of g (a
+     * (R, K), out (R, N), contiguous): {@code x . w^T} forward (with tb), {@code dy . w} for the
+     * input's gradient.
+     */
+    private static void addRowBlocks(List<DeviceBackend.GemmItem> items, Tensor a, int[] offsets, Tensor[] w, Tensor out) {
+        long k = a.dim(1), n = out.dim(1);
         for (int g = 0; g < w.length; g++) {
             int rows = offsets[g + 1] - offsets[g];
             if (rows > 0) {
-                items.add(new DeviceBackend.GemmItem(rows, (int) cout, (int) cin, x, x.offset + offsets[g] * cin, w[g], w[g].offset,
-                        out, out.offset + offsets[g] * cout));
-            }
-        }
-    }
-
-    /** dx[rows of g] = dy[rows of g] . w[g] (dy (R, Cout), dx (R, Cin), contiguous). */
-    private static void addInputGrad(List<DeviceBackend.GemmItem> items, Tensor dy, int[] offsets, Tensor[] w, Tensor dx) {
-        long cin = dx.dim(1), cout = dy.dim(1);
-        for (int g = 0; g < w.length; g++) {
-            int rows = offsets[g + 1] - offsets[g];
-            if (rows > 0) {
-                items.add(new DeviceBackend.GemmItem(rows, (int) cin, (int) cout, dy, dy.offset + offsets[g] * cout, w[g], w[g].offset,
-                        dx, dx.offset + offsets[g] * cin));
+                items.add(new DeviceBackend.GemmItem(rows, (int) n, (int) k, a, a.offset + offsets[g] * k, w[g], w[g].offset,
+                        out, out.offset + offsets[g] * n));
             }
         }
     }
