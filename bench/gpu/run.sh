@@ -3,7 +3,9 @@
 #   1. torch.matmul at the GEMM shapes (bench/gpu/torch_matmul.py), the anchor of GpuBench.gemm;
 #   2. GpuBench under JMH (GEMM, MLA decode against a device copy, batched matmul against one call
 #      per item), then its tables (Ratios);
-#   3. DeepSeekBench.decodeToken on the GPU and the CPU (BF16 weights, all cores), then its table.
+#   3. DeepSeekBench.decodeToken on the GPU and the CPU (BF16 weights, all cores), then its table;
+#   4. DeepSeekBench.moeGrouped against moePerExpert on the GPU (one MoE layer, BF16 experts, 1 and
+#      64 tokens): the grouped expert products against one product per expert and projection.
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
 #   JAVA (default: $JAVA_HOME/bin/java, else java) must be a JDK 25 runtime; PYTHON (default
@@ -31,8 +33,11 @@ threads="$(nproc)"
 "$java" --add-modules jdk.incubator.vector -jar "$jar" 'DeepSeekBench.decodeToken' \
     -p device=cuda,cpu -p dtype=BF16 -p threads="$threads" -rf json -rff "$out/decode.json" "$@" | tee "$out/jmh-decode.txt"
 "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/decode.json" | tee -a "$out/tables.md"
-# JMH exits 0 when a benchmark throws (unless -foe): report it, after both runs have left their tables
-if grep -l '<failure>' "$out/jmh-gpu.txt" "$out/jmh-decode.txt" >&2; then
+"$java" --add-modules jdk.incubator.vector -jar "$jar" 'DeepSeekBench.moe(Grouped|PerExpert)$' \
+    -p device=cuda -p tokens=1,64 -rf json -rff "$out/moe.json" "$@" | tee "$out/jmh-moe.txt"
+"$java" -cp "$jar" dev.panamax.bench.Ratios "$out/moe.json" | tee -a "$out/tables.md"
+# JMH exits 0 when a benchmark throws (unless -foe): report it, after every run has left its tables
+if grep -l '<failure>' "$out/jmh-gpu.txt" "$out/jmh-decode.txt" "$out/jmh-moe.txt" >&2; then
   echo "run.sh: some benchmarks failed (the <failure> in the files above); their rows are missing from the tables" >&2
   exit 1
 fi

@@ -207,13 +207,14 @@ public class DeepSeekBench {
         MoE moe;
         Tensor x;
 
-        void open(DeepSeekConfig cfg, DType weights, long... inputDims) {
+        void open(DeepSeekConfig cfg, DType weights, Device device, long... inputDims) {
             Parallel.setThreads(2);
-            model = DeepSeekModel.random(cfg, 11, weights);
+            if (device.isDevice()) GpuBench.gpu();   // fails the trial with the reason when there is no GPU
+            model = DeepSeekModel.random(cfg, 11, weights, device);
             for (var layer : model.layers()) if (layer.moe() != null) moe = layer.moe();
             inputs = dev.panamax.runtime.Scope.longLived("inputs");
             try (var e = inputs.enter()) {
-                x = Tensor.uniform(DType.F32, 5, -1, 1, inputDims);
+                x = Tensor.uniform(DType.F32, 5, -1, 1, inputDims).to(device);
             }
         }
 
@@ -223,13 +224,21 @@ public class DeepSeekBench {
         }
     }
 
-    /** One MoE layer and 64 tokens of input. */
+    /**
+     * One MoE layer with BF16 experts and {@code tokens} tokens of input, on the CPU or (for
+     * bench/gpu/run.sh) a GPU: at 1 token every chosen expert has one row, the decode shape.
+     */
     @State(Scope.Benchmark)
     public static class Experts extends MoeLayer {
+        @Param({"cpu"})
+        public String device;
+        @Param({"64"})
+        public int tokens;
+
         @Setup(Level.Trial)
         public void setup() {
             DeepSeekConfig cfg = oneLayer(true);
-            open(cfg, DType.BF16, 1, 64, cfg.hiddenSize());
+            open(cfg, DType.BF16, Device.parse(device), 1, tokens, cfg.hiddenSize());
         }
 
         @TearDown(Level.Trial)
@@ -251,8 +260,8 @@ public class DeepSeekBench {
         public void setup() {
             boolean demo = shape.equals("demo");
             DeepSeekConfig cfg = demo ? dev.panamax.grpo.R1ZeroDemo.modelConfig(20) : oneLayer(true);
-            if (demo) open(cfg, DType.F32, 64, 24, cfg.hiddenSize());
-            else open(cfg, DType.F32, 1, 64, cfg.hiddenSize());
+            if (demo) open(cfg, DType.F32, Device.CPU, 64, 24, cfg.hiddenSize());
+            else open(cfg, DType.F32, Device.CPU, 1, 64, cfg.hiddenSize());
         }
 
         @TearDown(Level.Trial)

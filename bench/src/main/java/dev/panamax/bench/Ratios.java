@@ -84,7 +84,8 @@ public final class Ratios {
      * The {@link GpuBench} tables (empty when the result has none of its rows): GEMM TFLOP/s and
      * ours/torch (torch's times from {@code bench/gpu/torch_matmul.py}'s JSON, when given), MLA
      * decode GB/s of cache read against the device copy, batched matmul against one call per item,
-     * and whole-model decode GPU versus CPU.
+     * a MoE layer's grouped expert products against one product per expert, and whole-model decode
+     * GPU versus CPU.
      */
     @SuppressWarnings("unchecked")
     static String gpuTables(List<Row> rows, Path torchFile) throws IOException {
@@ -137,6 +138,16 @@ public final class Ratios {
             header = true;
             double f = GpuBench.Batched.flops();
             out.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.2f |%n", dt, gflops(f, batched) / 1e3, gflops(f, perItem) / 1e3, perItem.usPerOp / batched.usPerOp));
+        }
+        header = false;
+        for (Row grouped : rows) {
+            if (!grouped.bench.equals("moeGrouped") || !grouped.p("device").startsWith("cuda")) continue;
+            Row perExpert = by.get(key("moePerExpert", grouped.params));
+            if (perExpert == null) continue;
+            if (!header) out.append("\n| MoE layer (V2-Lite shapes, 64 experts top-6, BF16), tokens | grouped ms | one product per expert ms | per expert / grouped |\n|---|---|---|---|\n");
+            header = true;
+            out.append(String.format(Locale.ROOT, "| %s | %.3f | %.3f | %.2f |%n", grouped.p("tokens"), grouped.usPerOp / 1e3, perExpert.usPerOp / 1e3,
+                    perExpert.usPerOp / grouped.usPerOp));
         }
         Row gpu = null, cpu = null;
         for (Row r : rows) {
