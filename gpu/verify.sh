@@ -49,11 +49,11 @@ junit() { # junit REPORT_NAME LAUNCHER_ARGS...
   local name="$1"
   shift
   "${java[@]}" -Xmx8g "${refs[@]}" ${jvm_extra[@]+"${jvm_extra[@]}"} -jar "$console" execute --disable-banner --details=tree \
-    --class-path "$cp_main:$cp_tests" ${select[@]+"${select[@]}"} \
+    --class-path "$cp_main:$cp_tests" ${selector[@]+"${selector[@]}"} \
     --reports-dir="$out/$name" "$@" 2>&1 | grep -v '^WARNING: Using incubator' | tee "$out/$name.log"
   return "${PIPESTATUS[0]}"
 }
-select=(--scan-class-path="$cp_tests")
+selector=(--scan-class-path="$cp_tests")
 
 # The bindings' descriptors and constants against this machine's CUDA headers, those of the Python
 # wheels (cuBLAS's, NVRTC's) included: a wrong descriptor would corrupt the stack, not fail cleanly.
@@ -62,7 +62,7 @@ binding_headers() {
   include=$("${PYTHON:-python3}" -c 'import os, nvidia
 print(os.pathsep.join(os.path.join(p, d, "include") for p in nvidia.__path__ for d in sorted(os.listdir(p))))' 2>/dev/null || true)
   (cd native-bindings && jvm_extra=(-Dpanamax.cuda.include="$include") &&
-    select=(--select-class dev.panamax.cuda.gen.GeneratedBindingsMatchHeadersTest) && junit binding-headers --fail-if-no-tests)
+    selector=(--select-class dev.panamax.cuda.gen.GeneratedBindingsMatchHeadersTest) && junit binding-headers --fail-if-no-tests)
 }
 
 case "$mode" in

@@ -7,6 +7,8 @@ import dev.panamax.runtime.gpu.GpuDevice;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -356,7 +358,7 @@ final class CudaBackend implements DeviceBackend {
             if (a.dtype != b.dtype || (a.dtype != DType.BF16 && a.dtype != DType.F16)) {
                 throw new UnsupportedOperationException("matmul on CUDA takes an F32 left operand, or two of BF16 or F16; got " + a.dtype + " and " + b.dtype);
             }
-            int type = a.dtype == DType.BF16 ? Cublas.R_16BF : Cublas.R_16F;
+            int type = cublasType(a.dtype);
             gpu.cublas().gemmEx(tb, ta, n, m, k, 1f, b.devicePointer + bOff * 2, type, (int) Math.max(1, ldb),
                     a.devicePointer + aOff * 2, type, (int) Math.max(1, lda), accumulate ? 1f : 0f, cp,
                     c.dtype == DType.F32 ? Cublas.R_32F : type, (int) Math.max(1, ldc), Cublas.COMPUTE_32F);
@@ -412,7 +414,7 @@ final class CudaBackend implements DeviceBackend {
             throw new UnsupportedOperationException("matmul on CUDA writes F32, or the type of two BF16 or F16 operands; got " + a.dtype + " x " + b.dtype + " -> " + c.dtype);
         }
         gpu.makeCurrent();
-        int type = f32 ? Cublas.R_32F : a.dtype == DType.BF16 ? Cublas.R_16BF : Cublas.R_16F;
+        int type = cublasType(a.dtype);
         long es = a.dtype.byteSize();
         // row-major C_i (m x n) is column-major C_i^T: C_i^T = op(B_i)^T op(A_i)^T, as in gemm; F32
         // compute without TF32 (the handle's default math mode), so F32 items are cublasSgemm's products
@@ -420,6 +422,11 @@ final class CudaBackend implements DeviceBackend {
                 a.devicePointer + aOff * es, type, (int) Math.max(1, lda), strideA, accumulate ? 1f : 0f,
                 c.devicePointer + cOff * c.dtype.byteSize(), c.dtype == DType.F32 ? Cublas.R_32F : type, (int) Math.max(1, ldc), strideC,
                 (int) batch, Cublas.COMPUTE_32F);
+    }
+
+    /** cuBLAS's element type of an F32, BF16 or F16 operand. */
+    private static int cublasType(DType dt) {
+        return dt == DType.F32 ? Cublas.R_32F : dt == DType.BF16 ? Cublas.R_16BF : Cublas.R_16F;
     }
 
     /** Groups per launch of gemv.cu's grouped kernels (GEMV_GROUPS there). */
@@ -432,8 +439,8 @@ final class CudaBackend implements DeviceBackend {
      * their own type) in one {@code cublasGemmGroupedBatchedEx}; anything else one product each.
      */
     @Override
-    public void gemmGrouped(boolean ta, boolean tb, long lda, long ldb, long ldc, java.util.List<GemmItem> items, boolean accumulate) {
-        java.util.List<GemmItem> work = new java.util.ArrayList<>(items.size());
+    public void gemmGrouped(boolean ta, boolean tb, long lda, long ldb, long ldc, List<GemmItem> items, boolean accumulate) {
+        List<GemmItem> work = new ArrayList<>(items.size());
         for (GemmItem it : items) if (it.m() > 0 && it.n() > 0) work.add(it);
         if (work.isEmpty()) return;
         GemmItem first = work.getFirst();
@@ -459,7 +466,7 @@ final class CudaBackend implements DeviceBackend {
         DeviceBackend.super.gemmGrouped(ta, tb, lda, ldb, ldc, work, accumulate);
     }
 
-    private void gemvGrouped(java.util.List<GemmItem> work, long lda, long ldb, long ldc, boolean accumulate) {
+    private void gemvGrouped(List<GemmItem> work, long lda, long ldb, long ldc, boolean accumulate) {
         gpu.makeCurrent();
         GemmItem first = work.getFirst();
         String kernel = first.b().dtype == DType.BF16 ? "gemv_bf16_grouped" : "gemv_f16_grouped";
@@ -484,11 +491,11 @@ final class CudaBackend implements DeviceBackend {
         }
     }
 
-    private void cublasGrouped(boolean ta, boolean tb, long lda, long ldb, long ldc, java.util.List<GemmItem> work, boolean accumulate) {
+    private void cublasGrouped(boolean ta, boolean tb, long lda, long ldb, long ldc, List<GemmItem> work, boolean accumulate) {
         gpu.makeCurrent();
         int groups = work.size();
         DType dt = work.getFirst().a().dtype;
-        int type = dt == DType.F32 ? Cublas.R_32F : dt == DType.BF16 ? Cublas.R_16BF : Cublas.R_16F;
+        int type = cublasType(dt);
         long es = dt.byteSize();
         int[] m = new int[groups], n = new int[groups], k = new int[groups];
         int[] ldA = new int[groups], ldB = new int[groups], ldC = new int[groups];
