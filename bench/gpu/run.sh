@@ -8,6 +8,8 @@
 #      64 tokens): the grouped expert products against one product per expert and projection.
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
+#   STEPS (default "gpu decode moe") picks steps 2-4, so that they can run in separate calls (the
+#   lent machines cap one command at 10 minutes); the torch anchor runs with the gpu step.
 #   JAVA (default: $JAVA_HOME/bin/java, else java) must be a JDK 25 runtime; PYTHON (default
 #   python3) needs torch; JAR (default bench/target/benchmarks.jar) is the JMH jar. Build the jar
 #   first: ./mvnw -B -DskipTests package -pl bench -am (gpu/kit.sh carries it, and gpu/verify.sh
@@ -23,21 +25,35 @@ python="${PYTHON:-python3}"
 [ -f "$jar" ] || { echo "no $jar: build it with ./mvnw -B -DskipTests package -pl bench -am" >&2; exit 2; }
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt" || true
-"$python" "$here/torch_matmul.py" "$out/torch_matmul.json" || echo "run.sh: the torch.matmul anchor failed; the GEMM table will lack it" >&2
-torch=()
-[ -f "$out/torch_matmul.json" ] && torch=("$out/torch_matmul.json")
+steps=" ${STEPS:-gpu decode moe} "
 threads="$(nproc)"
-# two JMH runs, each with its own JSON, so that a run cut short still leaves the other's tables
-"$java" --add-modules jdk.incubator.vector -jar "$jar" 'GpuBench' -rf json -rff "$out/gpu.json" "$@" | tee "$out/jmh-gpu.txt"
-"$java" -cp "$jar" dev.panamax.bench.Ratios "$out/gpu.json" "${torch[@]}" | tee "$out/tables.md"
-"$java" --add-modules jdk.incubator.vector -jar "$jar" 'DeepSeekBench.decodeToken' \
-    -p device=cuda,cpu -p dtype=BF16 -p threads="$threads" -rf json -rff "$out/decode.json" "$@" | tee "$out/jmh-decode.txt"
-"$java" -cp "$jar" dev.panamax.bench.Ratios "$out/decode.json" | tee -a "$out/tables.md"
-"$java" --add-modules jdk.incubator.vector -jar "$jar" 'DeepSeekBench.moe(Grouped|PerExpert)$' \
-    -p device=cuda -p tokens=1,64 -rf json -rff "$out/moe.json" "$@" | tee "$out/jmh-moe.txt"
-"$java" -cp "$jar" dev.panamax.bench.Ratios "$out/moe.json" | tee -a "$out/tables.md"
+: > "$out/tables.md"
+ran=()
+# each step is its own JMH run with its own JSON, so that a run cut short still leaves the others' tables
+jmh() { # jmh NAME REGEX [JMH args]: runs REGEX into NAME.json and appends its tables
+  local name="$1" regex="$2"
+  shift 2
+  "$java" --add-modules jdk.incubator.vector -jar "$jar" "$regex" -rf json -rff "$out/$name.json" "$@" | tee "$out/jmh-$name.txt"
+  ran+=("$out/jmh-$name.txt")
+}
+if [[ "$steps" == *" gpu "* ]]; then
+  "$python" "$here/torch_matmul.py" "$out/torch_matmul.json" || echo "run.sh: the torch.matmul anchor failed; the GEMM table will lack it" >&2
+  torch=()
+  [ -f "$out/torch_matmul.json" ] && torch=("$out/torch_matmul.json")
+  jmh gpu 'GpuBench' "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/gpu.json" "${torch[@]}" | tee -a "$out/tables.md"
+fi
+if [[ "$steps" == *" decode "* ]]; then
+  jmh decode 'DeepSeekBench.decodeToken' -p device=cuda,cpu -p dtype=BF16 -p threads="$threads" "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/decode.json" | tee -a "$out/tables.md"
+fi
+if [[ "$steps" == *" moe "* ]]; then
+  jmh moe 'DeepSeekBench.moe(Grouped|PerExpert)$' -p device=cuda -p tokens=1,64 "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/moe.json" | tee -a "$out/tables.md"
+fi
+[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe" >&2; exit 2; }
 # JMH exits 0 when a benchmark throws (unless -foe): report it, after every run has left its tables
-if grep -l '<failure>' "$out/jmh-gpu.txt" "$out/jmh-decode.txt" "$out/jmh-moe.txt" >&2; then
+if grep -l '<failure>' "${ran[@]}" >&2; then
   echo "run.sh: some benchmarks failed (the <failure> in the files above); their rows are missing from the tables" >&2
   exit 1
 fi
