@@ -45,6 +45,18 @@ class GeneratedBindingsMatchHeadersTest {
         return checks("nvrtc_h", "nvrtc.symbols", "nvrtc.h");
     }
 
+    /**
+     * Handle typedefs as CUDA 13's driver_types.h writes them, with a qualifier before {@code struct}
+     * (a GPU machine's headers showed {@code cudaStream_t} read as an int before this was handled).
+     */
+    @org.junit.jupiter.api.Test
+    void handleTypedefsWithQualifiersArePointers() {
+        assertThat(kind("cudaStream_t", "typedef __device_builtin__ struct CUstream_st *cudaStream_t;")).isEqualTo("C_POINTER");
+        assertThat(kind("cudaStream_t", "typedef struct CUstream_st *cudaStream_t;")).isEqualTo("C_POINTER");
+        assertThat(kind("cudaDataType", "typedef __device_builtin__ enum cudaDataType_t cudaDataType;")).isEqualTo("C_INT");
+        assertThat(kind("cudaStream_t", "")).isEqualTo("C_INT");
+    }
+
     @org.junit.jupiter.api.Test
     void everyListedSymbolIsBoundAndEveryBindingIsListed() throws IOException {
         for (String[] h : new String[][]{{"cuda_h", "cuda.symbols"}, {"cublas_api_h", "cublas.symbols"}, {"nvrtc_h", "nvrtc.symbols"}}) {
@@ -211,7 +223,7 @@ class GeneratedBindingsMatchHeadersTest {
         return null;
     }
 
-    private static String kind(String type, String header) {
+    static String kind(String type, String header) {
         String t = type.replace("const", "").replaceAll("\\s+", " ").trim();
         if (t.contains("*")) return "C_POINTER";
         switch (t) {
@@ -222,7 +234,8 @@ class GeneratedBindingsMatchHeadersTest {
             case "unsigned char", "char": return "C_CHAR";
             default:
         }
-        if (Pattern.compile("typedef\\s+struct\\s+\\w+\\s*\\*\\s*" + Pattern.quote(t) + "\\s*;").matcher(header).find()) return "C_POINTER";
+        // a handle type: typedef [qualifiers such as __device_builtin__] struct NAME_st *NAME;
+        if (Pattern.compile("typedef\\s+(?:\\w+\\s+)*struct\\s+\\w+\\s*\\*\\s*" + Pattern.quote(t) + "\\s*;").matcher(header).find()) return "C_POINTER";
         return "C_INT";
     }
 }
