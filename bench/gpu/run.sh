@@ -44,7 +44,7 @@ if [[ "$steps" == *" gpu "* ]]; then
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/gpu.json" "${torch[@]}" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" decode "* ]]; then
-  jmh decode 'DeepSeekBench.decodeToken' -p device=cuda,cpu -p dtype=BF16 -p threads="$threads" "$@"
+  jmh decode 'DeepSeekBench.decodeToken' -p device=cuda,cpu -p dtype=BF16 -p kvCache=F32,BF16 -p threads="$threads" "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/decode.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" moe "* ]]; then

@@ -20,6 +20,8 @@
 #define __launch_bounds__(...)
 #define __shared__ static
 #define __restrict__ __restrict
+// dynamic shared memory: one buffer per kernel as large as the device allows (blocks run one at a time)
+#define DYNAMIC_SHARED_BYTES(name) static unsigned char name[232448] __attribute__((aligned(16)))
 
 static const pmx_rt* __pmx_rt;
 

@@ -85,6 +85,9 @@ public class DeepSeekBench {
         /** Where the model runs: {@code cpu}, or {@code cuda} for {@link GpuBench}'s GPU-versus-CPU decode. */
         @Param({"cpu"})
         public String device;
+        /** The KV cache's dtype: F32, or BF16 (as DeepSeek's inference keeps it; on a GPU, the tensor-core MLA kernel). */
+        @Param({"F32"})
+        public String kvCache;
         DeepSeekModel model;
         dev.panamax.runtime.Scope inputs;
         KvCache cache;
@@ -99,7 +102,7 @@ public class DeepSeekBench {
             if (d.isDevice()) GpuBench.gpu();   // fails the trial with the reason when there is no GPU
             model = DeepSeekModel.random(cfg, 7, DType.valueOf(dtype), d);
             model.requiresGrad(false);
-            cache = new KvCache(cfg, 1, PREFILL + 8, d);
+            cache = new KvCache(cfg, 1, PREFILL + 8, d, DType.valueOf(kvCache));
             long[] ids = new long[PREFILL];
             for (int i = 0; i < PREFILL; i++) ids[i] = (i * 7919L) % cfg.vocabSize();
             inputs = dev.panamax.runtime.Scope.longLived("inputs");

@@ -11,6 +11,7 @@ import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
@@ -33,7 +34,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code mlaDecode}: the absorbed-MLA decode kernel ({@link Functional#latentAttentionDecode})
  *       over an F32 or BF16 cache of latent 512 + rope 64, batch 64 and 128, 1024 to 8192
  *       positions, 16 and 128 heads, against {@code deviceCopy}, a device-to-device copy of 1 GiB
- *       that gives the bandwidth bound;</li>
+ *       that gives the bandwidth bound (a BF16 cache takes the tensor-core kernels on sm_80 and
+ *       later, an F32 cache the exact F32 kernel);</li>
  *   <li>{@code batchedMatmul}: attention-shaped products (8 x 16 items of (512 x 192) times
  *       (192 x 512), keys transposed in place, F32 and BF16) as one strided-batched cuBLAS call,
  *       against {@code perItemMatmul}, the same products one call per item;</li>
@@ -41,7 +43,8 @@ import java.util.concurrent.TimeUnit;
  *       {@code -p device=cuda,cpu -p dtype=BF16} (the V2-Lite-shaped model after a 256-token
  *       prefill), run by {@code bench/gpu/run.sh} in the same invocation.</li>
  * </ul>
- * Every timed op ends with {@link Device#synchronize()}, so the time is the GPU's, not the launch's.
+ * Every timed invocation ends with {@link Device#synchronize()}, so the time is the GPU's, not the
+ * launch's; {@code gemm}, {@code mlaDecode} and {@code deviceCopy} queue {@link #REPEAT} launches per wait.
  * {@link Ratios} turns the JSON result into TFLOP/s, GB/s and the ratios of bench/RESULTS.md.
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -108,9 +111,22 @@ public class GpuBench {
         return c;
     }
 
+    /**
+     * Launches per timed invocation of {@link #gemm}, {@link #mlaDecode} and {@link #deviceCopy},
+     * waited for once at the end: the GPU's throughput with its queue kept full, as the torch anchor
+     * times it (CUDA events around back-to-back products) and as a decode step issues its layers.
+     * One launch per wait would add the host's round trip (about 10 us) to a 25 us decode call.
+     */
+    static final int REPEAT = 8;
+
     @Benchmark
+    @OperationsPerInvocation(REPEAT)
     public Tensor gemm(Gemm g) {
-        return product(g.a, g.b, g.c);
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            for (int i = 0; i < REPEAT; i++) g.a.matmulInto(g.b, g.c);
+        }
+        GPU.synchronize();
+        return g.c;
     }
 
     /** A filled latent cache and the queries of one decode step, on the GPU. */
@@ -155,9 +171,10 @@ public class GpuBench {
     }
 
     @Benchmark
+    @OperationsPerInvocation(REPEAT)
     public float mlaDecode(Decode s) {
         try (Autograd.NoGrad ng = Autograd.noGrad(); dev.panamax.runtime.Scope step = dev.panamax.runtime.Scope.open()) {
-            Functional.latentAttentionDecode(s.q, s.latent, s.kRope, s.len, 1 / Math.sqrt(192));
+            for (int i = 0; i < REPEAT; i++) Functional.latentAttentionDecode(s.q, s.latent, s.kRope, s.len, 1 / Math.sqrt(192));
             GPU.synchronize();
             return 0;
         }
@@ -230,9 +247,10 @@ public class GpuBench {
     }
 
     @Benchmark
+    @OperationsPerInvocation(REPEAT)
     public Tensor deviceCopy(Copy c) {
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            c.dst.copyFrom(c.src);
+            for (int i = 0; i < REPEAT; i++) c.dst.copyFrom(c.src);
         }
         GPU.synchronize();
         return c.dst;

@@ -149,19 +149,22 @@ public final class Ratios {
             out.append(String.format(Locale.ROOT, "| %s | %.3f | %.3f | %.2f |%n", grouped.p("tokens"), grouped.usPerOp / 1e3, perExpert.usPerOp / 1e3,
                     perExpert.usPerOp / grouped.usPerOp));
         }
-        Row gpu = null, cpu = null;
+        // whole-model decode, GPU against CPU, for each KV cache dtype that ran on both
+        Map<String, Row> gpuDecode = new java.util.TreeMap<>(), cpuDecode = new java.util.TreeMap<>();
         for (Row r : rows) {
             if (!r.bench.equals("decodeToken") || !r.p("dtype").equals("BF16")) continue;
-            if (r.p("device").equals("cuda")) gpu = r;
-            else if (r.p("device").equals("cpu")) cpu = r;
+            String cache = r.params.getOrDefault("kvCache", "F32");
+            if (r.p("device").equals("cuda")) gpuDecode.put(cache, r);
+            else if (r.p("device").equals("cpu")) cpuDecode.put(cache, r);
         }
-        if (gpu == null) cpu = null;   // a CPU-only DeepSeekBench run has its own table
-        if (gpu != null || cpu != null) {
-            out.append("\n| whole-model decode (V2-Lite shapes, BF16) | ms/token | tokens/s |\n|---|---|---|\n");
-            for (Row r : new Row[]{gpu, cpu}) {
-                if (r != null) out.append(String.format(Locale.ROOT, "| %s | %.2f | %.1f |%n", r.p("device").equals("cpu") ? "cpu, " + r.p("threads") + " threads" : r.p("device"), r.usPerOp / 1e3, 1e6 / r.usPerOp));
+        if (!gpuDecode.isEmpty()) {   // a CPU-only DeepSeekBench run has its own table
+            out.append("\n| whole-model decode (V2-Lite shapes, BF16 weights) | KV cache | ms/token | tokens/s | GPU / CPU speed |\n|---|---|---|---|---|\n");
+            for (Map.Entry<String, Row> e : gpuDecode.entrySet()) {
+                Row gpu = e.getValue(), cpu = cpuDecode.get(e.getKey());
+                out.append(String.format(Locale.ROOT, "| cuda | %s | %.2f | %.1f | %s |%n", e.getKey(), gpu.usPerOp / 1e3, 1e6 / gpu.usPerOp,
+                        cpu == null ? "n/a" : String.format(Locale.ROOT, "%.1fx", cpu.usPerOp / gpu.usPerOp)));
+                if (cpu != null) out.append(String.format(Locale.ROOT, "| cpu, %s threads | %s | %.2f | %.1f | |%n", cpu.p("threads"), e.getKey(), cpu.usPerOp / 1e3, 1e6 / cpu.usPerOp));
             }
-            if (gpu != null && cpu != null) out.append(String.format(Locale.ROOT, "%nGPU / CPU decode speed: %.1fx%n", cpu.usPerOp / gpu.usPerOp));
         }
         if (out.length() > 0) out.append('\n');
         return out.toString();

@@ -33,8 +33,9 @@ class RatiosTest {
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\"", 800, "us/op"),
                 row("GpuBench.batchedMatmul", "\"dtype\":\"F32\"", 500, "us/op"),
                 row("GpuBench.perItemMatmul", "\"dtype\":\"F32\"", 2, "ms/op"),
-                row("DeepSeekBench.decodeToken", "\"device\":\"cuda\",\"dtype\":\"BF16\",\"threads\":\"16\"", 4, "ms/op"),
-                row("DeepSeekBench.decodeToken", "\"device\":\"cpu\",\"dtype\":\"BF16\",\"threads\":\"16\"", 100, "ms/op"))) + "]");
+                row("DeepSeekBench.decodeToken", "\"device\":\"cuda\",\"dtype\":\"BF16\",\"kvCache\":\"F32\",\"threads\":\"16\"", 4, "ms/op"),
+                row("DeepSeekBench.decodeToken", "\"device\":\"cpu\",\"dtype\":\"BF16\",\"kvCache\":\"F32\",\"threads\":\"16\"", 100, "ms/op"),
+                row("DeepSeekBench.decodeToken", "\"device\":\"cuda\",\"dtype\":\"BF16\",\"kvCache\":\"BF16\",\"threads\":\"16\"", 2, "ms/op"))) + "]");
         Files.writeString(torch, "[{\"dtype\":\"BF16\",\"n\":8192,\"ms\":1.6}]");
         String tables = Ratios.gpuTables(Ratios.read(jmh), torch);
 
@@ -50,8 +51,8 @@ class RatiosTest {
         double batched = 2.0 * 128 * 512 * 512 * 192 / 500e-6 / 1e12, perItem = 2.0 * 128 * 512 * 512 * 192 / 2e-3 / 1e12;
         assertThat(tables).contains(String.format(Locale.ROOT, "| F32 | %.1f | %.1f | 4.00 |", batched, perItem));
 
-        assertThat(tables).contains("| cuda | 4.00 | 250.0 |").contains("| cpu, 16 threads | 100.00 | 10.0 |")
-                .contains("GPU / CPU decode speed: 25.0x");
+        assertThat(tables).contains("| cuda | F32 | 4.00 | 250.0 | 25.0x |").contains("| cpu, 16 threads | F32 | 100.00 | 10.0 | |")
+                .contains("| cuda | BF16 | 2.00 | 500.0 | n/a |");   // no CPU row for the BF16 cache: no ratio
         assertThat(tables).doesNotContain("| F32 | 4096").doesNotContain("| F32 | 128 | 128 |");   // rows not measured are left out
     }
 

@@ -403,6 +403,8 @@ public final class Cuda {
         private final MemorySegment handle;
         private final String name;
 
+        private volatile int maxDynamicShared = -1;
+
         private Function(MemorySegment handle, String name) {
             this.handle = handle;
             this.name = name;
@@ -413,10 +415,15 @@ public final class Cuda {
             return name;
         }
 
-        /** Allows this kernel up to {@code bytes} of dynamic shared memory (above the default 48 KiB). */
+        /**
+         * Allows this kernel up to {@code bytes} of dynamic shared memory (above the default 48 KiB).
+         * Repeating a limit already set makes no driver call, so launches on the hot path may call this each time.
+         */
         public void setMaxDynamicSharedMemory(int bytes) {
+            if (bytes == maxDynamicShared) return;
             check(cuda_h.cuFuncSetAttribute(handle, cuda_h.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES(), bytes),
                     "cuFuncSetAttribute(" + name + ")");
+            maxDynamicShared = bytes;
         }
 
         /**

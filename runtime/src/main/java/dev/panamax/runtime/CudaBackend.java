@@ -610,6 +610,32 @@ final class CudaBackend implements DeviceBackend {
 
     /** mla_decode.cu's limits: heads per block, latent width and latent + rope width of its shared tiles. */
     static final int MLA_HEADS_PER_BLOCK = 8, MLA_MAX_R = 512, MLA_MAX_D = 576;
+    /** mla_decode.cu's tensor-core kernels: positions per cache tile, and the padding of each shared row (BF16 elements). */
+    static final int MLA_TILE = 32, MLA_PAD = 8;
+
+    /** The dynamic shared memory of mla_decode_tc16/tc64 (mla_tc_smem_bytes in mla_decode.cu). */
+    static int mlaTensorCoreSharedBytes(int headsPerBlock, int d, int warpsPerMTile) {
+        return 2 * (headsPerBlock + 2 * MLA_TILE) * (d + MLA_PAD) + 2 * headsPerBlock * (MLA_TILE + MLA_PAD) + 2 * 4 * warpsPerMTile * headsPerBlock;
+    }
+
+    /** The tensor-core kernel for this MLA decode (name, heads per block, threads, shared bytes), or null where it does not apply. */
+    private record MlaKernel(String name, int headsPerBlock, int threads, int sharedBytes, int blocksPerSm) {}
+
+    private volatile int computeCapability = -1, sharedOptIn = -1;
+
+    private MlaKernel tensorCoreMla(Tensor latent, Tensor kRope, int h, int r, int p) {
+        if (latent.dtype != DType.BF16 || r % 64 != 0 || p % 16 != 0) return null;
+        if (at(latent, 0) % 16 != 0 || at(kRope, 0) % 16 != 0) return null;   // cp.async moves aligned 16-byte chunks
+        if (computeCapability < 0) {
+            sharedOptIn = gpu.device().attribute(dev.panamax.cuda.gen.cuda_h.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN());
+            computeCapability = gpu.device().computeCapability();
+        }
+        if (computeCapability < 80) return null;   // mma.sync with BF16 operands, cp.async
+        int wide = mlaTensorCoreSharedBytes(64, r + p, 2), narrow = mlaTensorCoreSharedBytes(16, r + p, 4);
+        if (h > 16 && wide <= sharedOptIn) return new MlaKernel("mla_decode_tc64", 64, 256, wide, 1);
+        if (narrow <= sharedOptIn) return new MlaKernel("mla_decode_tc16", 16, 128, narrow, 2);
+        return null;
+    }
 
     @Override
     public void mlaDecode(Tensor q, Tensor latent, Tensor kRope, Tensor out, long len, double scale) {
@@ -619,25 +645,48 @@ final class CudaBackend implements DeviceBackend {
         if (latent.dtype != kRope.dtype || (latent.dtype != DType.F32 && latent.dtype != DType.BF16)) throw new UnsupportedOperationException("MLA decode needs an F32 or BF16 cache, got " + latent.dtype + " and " + kRope.dtype);
         if (b == 0 || h == 0) return;
         int maxLen = Math.toIntExact(latent.shape.stride(0) / r);
-        int headBlocks = (h + MLA_HEADS_PER_BLOCK - 1) / MLA_HEADS_PER_BLOCK;
-        // enough blocks to fill the GPU twice over, each over at least 64 positions
-        long want = Math.ceilDiv(2L * gpu.device().multiprocessors(), (long) headBlocks * b);
-        int splits = (int) Math.max(1, Math.min(want, Math.ceilDiv(len, 64)));
-        long parts = (long) b * splits * h;
-        long o = allocate(parts * r * 4), m = allocate(parts * 4), l = allocate(parts * 4), lens = allocate((long) b * 4);
+        MlaKernel tc = tensorCoreMla(latent, kRope, h, r, p);
+        int headsPerBlock = tc != null ? tc.headsPerBlock() : MLA_HEADS_PER_BLOCK;
+        int headBlocks = (h + headsPerBlock - 1) / headsPerBlock;
+        int splits;
+        if (tc != null) {
+            // one wave of resident blocks, each split over at least 64 positions
+            long slots = (long) gpu.device().multiprocessors() * tc.blocksPerSm();
+            splits = (int) Math.max(1, Math.min(slots / ((long) headBlocks * b), Math.ceilDiv(len, 64)));
+        } else {
+            // enough blocks to fill the GPU twice over, each over at least 64 positions
+            long want = Math.ceilDiv(2L * gpu.device().multiprocessors(), (long) headBlocks * b);
+            splits = (int) Math.max(1, Math.min(want, Math.ceilDiv(len, 64)));
+        }
+        boolean direct = tc != null && splits == 1;   // the tensor-core kernel normalises in place when nothing needs combining
+        long parts = direct ? 0 : (long) b * splits * h;
+        long o = direct ? 0 : allocate(parts * r * 4), m = direct ? 0 : allocate(parts * 4), l = direct ? 0 : allocate(parts * 4);
+        long lens = allocate((long) b * 4);
         try {
             // the lengths are filled on the stream: an upload would wait for all queued work, once per layer and token
             fill(new Tensor(MemorySegment.NULL, this, lens, DType.I32, Shape.of(b), 0, null), Math.toIntExact(len));
             gpu.makeCurrent();
-            String kernel = latent.dtype == DType.F32 ? "mla_decode_f32" : "mla_decode_bf16";
-            gpu.modules().function("mla_decode.cu", kernel).launch(new int[]{splits, headBlocks, b}, new int[]{256, 1, 1}, 0, gpu.stream(),
-                    at(q, 0), at(latent, 0), at(kRope, 0), lens, o, m, l, h, maxLen, r, p, (float) scale);
-            gpu.modules().function("mla_decode.cu", "mla_decode_combine").launch(new int[]{h, b, 1}, new int[]{256, 1, 1}, 0, gpu.stream(),
-                    o, m, l, at(out, 0), splits, h, r);
+            if (tc != null) {
+                Cuda.Function f = gpu.modules().function("mla_decode.cu", tc.name());
+                f.setMaxDynamicSharedMemory(tc.sharedBytes());
+                // the head blocks of one split are neighbours in launch order, so they read its cache tiles from L2
+                f.launch(new int[]{headBlocks, splits, b}, new int[]{tc.threads(), 1, 1}, tc.sharedBytes(), gpu.stream(),
+                        at(q, 0), at(latent, 0), at(kRope, 0), lens, o, m, l, direct ? at(out, 0) : 0L, h, maxLen, r, p, (float) scale, tc.sharedBytes());
+            } else {
+                String kernel = latent.dtype == DType.F32 ? "mla_decode_f32" : "mla_decode_bf16";
+                gpu.modules().function("mla_decode.cu", kernel).launch(new int[]{splits, headBlocks, b}, new int[]{256, 1, 1}, 0, gpu.stream(),
+                        at(q, 0), at(latent, 0), at(kRope, 0), lens, o, m, l, h, maxLen, r, p, (float) scale);
+            }
+            if (!direct) {
+                gpu.modules().function("mla_decode.cu", "mla_decode_combine").launch(new int[]{h, b, 1}, new int[]{256, 1, 1}, 0, gpu.stream(),
+                        o, m, l, at(out, 0), splits, h, r);
+            }
         } finally {
-            release(o);
-            release(m);
-            release(l);
+            if (!direct) {
+                release(o);
+                release(m);
+                release(l);
+            }
             release(lens);
         }
     }

@@ -372,6 +372,45 @@ class DevicePathsMatchHostTest {
         assertThatThrownBy(() -> Functional.latentAttentionDecode(q, latent, r(1, b, cap, rope + 1), 2, 1.0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("kRope");
     }
 
+    /**
+     * DeepSeek's MLA shapes (latent 512 + rope 64) over a BF16 cache. On a CUDA GPU (and its
+     * simulator) this is the tensor-core kernel: mla_decode_tc16 up to 16 heads, mla_decode_tc64
+     * beyond (here 40 heads: a partial block of 64); a single split written in place (lengths 1 and
+     * 33), several combined (300, with a partial last tile). Its queries and softmax weights enter
+     * the products as BF16, so the reference is the composed product over the same cache with the
+     * queries rounded to BF16; what remains is the weights' rounding, which moves an output by at
+     * most 2^-9 of the spread of the latent values it averages (bounded by 2^-8 of their largest).
+     */
+    @Test
+    void latentAttentionDecodeAtDeepSeekShapesOverABf16Cache() {
+        int b = 2, r = 512, p = 64, cap = 300;
+        double scale = 1 / Math.sqrt(192);
+        Tensor latent = r(130, b, cap, r).to(DType.BF16), kRope = r(131, b, cap, p).to(DType.BF16);
+        double largest = 0;
+        for (float v : latent.toFloatArray()) largest = Math.max(largest, Math.abs(v));
+        Tensor devLatent = latent.to(DEV), devRope = kRope.to(DEV);
+        for (int h : new int[]{16, 40}) {
+            Tensor q = r(132 + h, b, h, r + p), q16 = q.to(DType.BF16).to(DType.F32);
+            for (long len : new long[]{1, 33, cap}) {
+                float[] want = Functional.latentAttentionDecode(q16, latent, kRope, len, scale).toFloatArray();
+                float[] got;
+                try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                    got = Functional.latentAttentionDecode(q.to(DEV), devLatent.narrow(1, 0, len), devRope.narrow(1, 0, len), len, scale).toFloatArray();
+                }
+                String what = h + " heads over " + len + " positions";
+                assertThat(got).as(what).hasSameSizeAs(want);
+                double squares = 0;
+                for (int i = 0; i < got.length; i++) {
+                    double err = Math.abs(got[i] - want[i]);
+                    assertThat(err).as(what + " [" + i + "]: " + got[i] + " vs " + want[i]).isLessThanOrEqualTo(Math.scalb(largest, -8) + 1e-5);
+                    squares += err * err;
+                }
+                // the roundings are independent, so the typical error is far below the bound
+                assertThat(Math.sqrt(squares / got.length)).as(what + " rms error").isLessThanOrEqualTo(Math.scalb(largest, -11));
+            }
+        }
+    }
+
     @Test
     void embeddingOfSixteenBitInferenceWeightsGathersRowsWithoutWideningTheTable() {
         for (DType dt : new DType[]{DType.BF16, DType.F16}) {

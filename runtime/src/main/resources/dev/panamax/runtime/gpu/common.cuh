@@ -4,6 +4,12 @@
 
 typedef long long i64;
 
+// Dynamic shared memory (the launch's sharedBytes; above 48 KiB once the kernel is allowed more).
+// The simulator of gpu/sim defines its own.
+#ifndef DYNAMIC_SHARED_BYTES
+#define DYNAMIC_SHARED_BYTES(name) extern __shared__ __align__(16) unsigned char name[]
+#endif
+
 #define NEG_INF __int_as_float(0xff800000)
 #define QNAN __int_as_float(0x7fc00000)
 

@@ -128,3 +128,344 @@ extern "C" __global__ void mla_decode_combine(const float* o, const float* m, co
         out[((i64) b * heads + h) * R + d] = v / L;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same attention over a BF16 cache on tensor cores (sm_80 and later): mma.sync m16n8k16 with
+// BF16 operands and F32 accumulation, as FlashMLA and DeepSeek's reference compute a BF16 cache:
+// the queries and the softmax weights enter the products rounded to BF16, the scores, the online
+// softmax and the outputs stay F32 (the weights' sums are taken over the rounded weights, so each
+// output is an exact convex combination of cache rows). A block holds 16 * MT heads of one
+// sequence and one split of its positions, and streams the cache through shared memory in tiles of
+// MLA_T positions (cp.async, double-buffered), each tile read once for all those heads:
+//   scores S = Q K^T: warp w of an m-tile computes its MLA_T / WPM positions over all R + P dims;
+//   the row maxima and sums meet in shared memory; the weights P (BF16) go to shared memory;
+//   outputs O += P V: warp w owns R / WPM of the latent columns, in registers for the whole split.
+// Requires R % 64 == 0, P % 16 == 0, R <= 512, R + P <= 576, 16-byte aligned rows.
+// Grid (ceil(heads / (16 MT)), splits, batch), 32 * MT * WPM threads, mla_tc_smem_bytes of dynamic
+// shared memory. With one split the block writes the normalised output to out; otherwise the
+// partials (o, m, l) for mla_decode_combine.
+// The simulator of gpu/sim has no tensor cores: there (no __CUDA_ARCH__) the warp-level operations
+// below take their portable paths, which give every lane the same registers as the hardware.
+
+#define MLA_T 32
+#define MLA_PAD 8   // BF16 elements after each shared row: ldmatrix rows land in distinct banks
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+#define MLA_TC_UNSUPPORTED 1
+#endif
+
+__device__ __forceinline__ unsigned int smem_addr(const void* p) {
+#ifdef __CUDA_ARCH__
+    unsigned int a;
+    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+    return a;
+#else
+    return 0;
+#endif
+}
+
+// two floats as BF16 (round to nearest even), lo in the low half as the fragments want it
+__device__ __forceinline__ unsigned int pack_bf16(float lo, float hi) {
+#if defined(__CUDA_ARCH__) && !defined(MLA_TC_UNSUPPORTED)
+    unsigned int d;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+    return d;
+#else
+    return (unsigned int) f32_to_bf16(lo) | ((unsigned int) f32_to_bf16(hi) << 16);
+#endif
+}
+
+__device__ __forceinline__ unsigned int ld_pair(const unsigned short* p) { return *reinterpret_cast<const unsigned int*>(p); }
+__device__ __forceinline__ unsigned int pair_of(unsigned short lo, unsigned short hi) { return (unsigned int) lo | ((unsigned int) hi << 16); }
+
+// A fragment of a 16 x 16 row-major tile at s (row stride ld): a[0] rows 0-7 cols 0-7, a[1] rows
+// 8-15 cols 0-7, a[2] rows 0-7 cols 8-15, a[3] rows 8-15 cols 8-15; lane l holds row l/4, cols 2(l%4)..+1.
+__device__ __forceinline__ void frag_a(unsigned int a[4], const unsigned short* s, int ld, int lane) {
+#ifdef __CUDA_ARCH__
+    unsigned int at = smem_addr(s + (lane & 15) * ld + (lane >> 4) * 8);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];" : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3]) : "r"(at));
+#else
+    int g = lane >> 2, c = (lane & 3) * 2;
+    a[0] = ld_pair(s + g * ld + c);
+    a[1] = ld_pair(s + (g + 8) * ld + c);
+    a[2] = ld_pair(s + g * ld + c + 8);
+    a[3] = ld_pair(s + (g + 8) * ld + c + 8);
+#endif
+}
+
+// B fragment (k 16 x n 8) of a tile stored n-major at s (row n holds k contiguous, stride ld):
+// lane l holds k 2(l%4)..+1 (b[0]) and +8 (b[1]) of column n = l/4.
+__device__ __forceinline__ void frag_b(unsigned int b[2], const unsigned short* s, int ld, int lane) {
+#ifdef __CUDA_ARCH__
+    unsigned int at = smem_addr(s + (lane & 7) * ld + ((lane >> 3) & 1) * 8);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];" : "=r"(b[0]), "=r"(b[1]) : "r"(at));
+#else
+    int g = lane >> 2, c = (lane & 3) * 2;
+    b[0] = ld_pair(s + g * ld + c);
+    b[1] = ld_pair(s + g * ld + c + 8);
+#endif
+}
+
+// Two B fragments (k 16 x n 8 each, columns n0..n0+7 and n0+8..n0+15) of a tile stored k-major
+// at s (row k holds n contiguous, stride ld): the transposed load.
+__device__ __forceinline__ void frag_b_trans2(unsigned int b0[2], unsigned int b1[2], const unsigned short* s, int ld, int lane) {
+#ifdef __CUDA_ARCH__
+    unsigned int at = smem_addr(s + (lane & 15) * ld + (lane >> 4) * 8);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];" : "=r"(b0[0]), "=r"(b0[1]), "=r"(b1[0]), "=r"(b1[1]) : "r"(at));
+#else
+    int g = lane >> 2, k = (lane & 3) * 2;
+    b0[0] = pair_of(s[k * ld + g], s[(k + 1) * ld + g]);
+    b0[1] = pair_of(s[(k + 8) * ld + g], s[(k + 9) * ld + g]);
+    b1[0] = pair_of(s[k * ld + g + 8], s[(k + 1) * ld + g + 8]);
+    b1[1] = pair_of(s[(k + 8) * ld + g + 8], s[(k + 9) * ld + g + 8]);
+#endif
+}
+
+// c (16 x 8, F32) += a (16 x 16, BF16) b (16 x 8, BF16). c[0..1]: row l/4, cols 2(l%4)..+1; c[2..3]: row l/4 + 8.
+__device__ __forceinline__ void mma_bf16(float c[4], const unsigned int a[4], const unsigned int b[2], int lane) {
+#ifdef __CUDA_ARCH__
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+    // every lane gathers the rows and columns of its four outputs from the lanes that hold them
+    int g = lane >> 2, q = lane & 3;
+    for (int k = 0; k < 16; k++) {
+        int from = (k & 7) >> 1, hi = k & 1, up = k >> 3;
+        unsigned int r0 = __shfl_sync(0xffffffffu, a[up ? 2 : 0], g * 4 + from);
+        unsigned int r1 = __shfl_sync(0xffffffffu, a[up ? 3 : 1], g * 4 + from);
+        unsigned int n0 = __shfl_sync(0xffffffffu, b[up], (2 * q) * 4 + from);
+        unsigned int n1 = __shfl_sync(0xffffffffu, b[up], (2 * q + 1) * 4 + from);
+        float x0 = bf16_to_f32((unsigned short) (r0 >> (16 * hi))), x1 = bf16_to_f32((unsigned short) (r1 >> (16 * hi)));
+        float y0 = bf16_to_f32((unsigned short) (n0 >> (16 * hi))), y1 = bf16_to_f32((unsigned short) (n1 >> (16 * hi)));
+        c[0] += x0 * y0;
+        c[1] += x0 * y1;
+        c[2] += x1 * y0;
+        c[3] += x1 * y1;
+    }
+#endif
+}
+
+// 16 bytes from global to shared memory, asynchronously; zeros when !valid
+__device__ __forceinline__ void cp_async16(unsigned short* dst, const unsigned short* src, bool valid) {
+#ifdef __CUDA_ARCH__
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(smem_addr(dst)), "l"(src), "r"(valid ? 16 : 0));
+#else
+    if (valid) memcpy(dst, src, 16);
+    else memset(dst, 0, 16);
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#ifdef __CUDA_ARCH__
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+#ifdef __CUDA_ARCH__
+    asm volatile("cp.async.wait_group 0;" ::: "memory");
+#endif
+}
+
+// Shared memory of a block of hb heads for latent + rope width d: the BF16 queries (hb rows), two
+// cache tiles (MLA_T rows each, latent then rope), the BF16 weights (hb x MLA_T) and the row
+// maxima and sums of the wpm warps of each m-tile. Must match CudaBackend.mlaTensorCoreSharedBytes.
+__host__ __device__ __forceinline__ int mla_tc_smem_bytes(int hb, int d, int wpm) {
+    return 2 * (hb + 2 * MLA_T) * (d + MLA_PAD) + 2 * hb * (MLA_T + MLA_PAD) + 2 * 4 * wpm * hb;
+}
+
+template <int MT, int WPM>
+__device__ void mla_decode_tc(const float* q, const unsigned short* cache, const unsigned short* pe, const int* lens, float* o,
+                              float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+#ifdef MLA_TC_UNSUPPORTED
+    __trap();
+#else
+    constexpr int HB = 16 * MT, NS = MLA_T / WPM / 8, NO = 512 / WPM / 8;   // n-tiles of scores and (at most) of outputs per warp
+    const int D = R + P, LD = D + MLA_PAD, LDP = MLA_T + MLA_PAD;
+    if (R % 64 != 0 || P % 16 != 0 || R > 512 || D > 576 || blockDim.x != 32 * MT * WPM || mla_tc_smem_bytes(HB, D, WPM) > smemBytes) __trap();
+    DYNAMIC_SHARED_BYTES(smem);
+    unsigned short* qs = reinterpret_cast<unsigned short*>(smem);
+    unsigned short* ks = qs + HB * LD;                // two tiles of MLA_T rows
+    unsigned short* ps = ks + 2 * MLA_T * LD;
+    float* redMax = reinterpret_cast<float*>(ps + HB * LDP);
+    float* redSum = redMax + WPM * HB;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, mt = warp / WPM, wc = warp % WPM;
+    const int g = lane >> 2, qd = lane & 3;
+    const int h0 = blockIdx.x * HB, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
+    const int len = lens[b], chunk = (len + splits - 1) / splits, from = min(len, split * chunk), to = min(len, from + chunk);
+    const float scaleLog2 = scale * 1.4426950408889634f;
+    const unsigned short* cb = cache + (i64) b * maxLen * R;
+    const unsigned short* pb = pe + (i64) b * maxLen * P;
+
+    // the block's queries, as BF16
+    for (int i = tid; i < HB * (D / 2); i += blockDim.x) {
+        int h = i / (D / 2), d = 2 * (i % (D / 2));
+        unsigned int v = 0;
+        if (h0 + h < heads) {
+            const float* src = q + ((i64) b * heads + h0 + h) * D + d;
+            v = pack_bf16(src[0], src[1]);
+        }
+        *reinterpret_cast<unsigned int*>(qs + h * LD + d) = v;
+    }
+    const int chunksPerRow = D / 8, rChunks = R / 8;
+    auto loadTile = [&](int tile, unsigned short* dst) {
+        int base = from + tile * MLA_T;
+        for (int i = tid; i < MLA_T * chunksPerRow; i += blockDim.x) {
+            int t = i / chunksPerRow, c = i % chunksPerRow, pos = base + t;
+            bool valid = pos < to;
+            const unsigned short* src = c < rChunks ? cb + (i64) (valid ? pos : 0) * R + c * 8 : pb + (i64) (valid ? pos : 0) * P + (c - rChunks) * 8;
+            cp_async16(dst + t * LD + c * 8, src, valid);
+        }
+        cp_async_commit();
+    };
+
+    const int cols = R / WPM, colBase = wc * cols, pos0 = wc * (MLA_T / WPM);
+    float acc[NO][4];
+#pragma unroll
+    for (int n = 0; n < NO; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+    float m0 = NEG_INF, m1 = NEG_INF, l0 = 0.f, l1 = 0.f;   // rows g and g + 8 of the m-tile, log2 units
+    const int tiles = (to - from + MLA_T - 1) / MLA_T;
+    if (tiles > 0) loadTile(0, ks);
+    for (int it = 0; it < tiles; it++) {
+        cp_async_wait_all();
+        __syncthreads();   // tile it has landed, and every warp is done with tile it - 1
+        if (it + 1 < tiles) loadTile(it + 1, ks + ((it + 1) & 1) * MLA_T * LD);
+        const unsigned short* kt = ks + (it & 1) * MLA_T * LD;
+        const int valid = to - (from + it * MLA_T);   // positions of this tile inside the split
+
+        // scores of this warp's positions for the m-tile's 16 heads
+        float s[NS][4];
+#pragma unroll
+        for (int j = 0; j < NS; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+        for (int k0 = 0; k0 < D; k0 += 16) {
+            unsigned int a[4];
+            frag_a(a, qs + (mt * 16) * LD + k0, LD, lane);
+#pragma unroll
+            for (int j = 0; j < NS; j++) {
+                unsigned int bb[2];
+                frag_b(bb, kt + (pos0 + j * 8) * LD + k0, LD, lane);
+                mma_bf16(s[j], a, bb, lane);
+            }
+        }
+        float mx0 = NEG_INF, mx1 = NEG_INF;
+#pragma unroll
+        for (int j = 0; j < NS; j++) {
+            int t = pos0 + j * 8 + 2 * qd;
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                bool in = t + e < valid;
+                s[j][e] = in ? s[j][e] * scaleLog2 : NEG_INF;
+                s[j][2 + e] = in ? s[j][2 + e] * scaleLog2 : NEG_INF;
+                mx0 = fmaxf(mx0, s[j][e]);
+                mx1 = fmaxf(mx1, s[j][2 + e]);
+            }
+        }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        const int row0 = mt * 16 + g, row1 = row0 + 8;
+        if (qd == 0) {
+            redMax[wc * HB + row0] = mx0;
+            redMax[wc * HB + row1] = mx1;
+        }
+        __syncthreads();
+        float n0 = m0, n1 = m1;
+        for (int w = 0; w < WPM; w++) {
+            n0 = fmaxf(n0, redMax[w * HB + row0]);
+            n1 = fmaxf(n1, redMax[w * HB + row1]);
+        }
+        // a row with no position yet keeps weight 0 everywhere (and no NaN from -inf - -inf)
+        const float base0 = n0 == NEG_INF ? 0.f : n0, base1 = n1 == NEG_INF ? 0.f : n1;
+        const float alpha0 = exp2f(m0 - base0), alpha1 = exp2f(m1 - base1);
+        float sum0 = 0.f, sum1 = 0.f;
+#pragma unroll
+        for (int j = 0; j < NS; j++) {
+            unsigned int p01 = pack_bf16(exp2f(s[j][0] - base0), exp2f(s[j][1] - base0));
+            unsigned int p23 = pack_bf16(exp2f(s[j][2] - base1), exp2f(s[j][3] - base1));
+            sum0 += bf16_to_f32((unsigned short) p01) + bf16_to_f32((unsigned short) (p01 >> 16));
+            sum1 += bf16_to_f32((unsigned short) p23) + bf16_to_f32((unsigned short) (p23 >> 16));
+            int t = pos0 + j * 8 + 2 * qd;
+            *reinterpret_cast<unsigned int*>(ps + row0 * LDP + t) = p01;
+            *reinterpret_cast<unsigned int*>(ps + row1 * LDP + t) = p23;
+        }
+        sum0 += __shfl_xor_sync(0xffffffffu, sum0, 1);
+        sum0 += __shfl_xor_sync(0xffffffffu, sum0, 2);
+        sum1 += __shfl_xor_sync(0xffffffffu, sum1, 1);
+        sum1 += __shfl_xor_sync(0xffffffffu, sum1, 2);
+        if (qd == 0) {
+            redSum[wc * HB + row0] = sum0;
+            redSum[wc * HB + row1] = sum1;
+        }
+        __syncthreads();
+        float t0 = 0.f, t1 = 0.f;
+        for (int w = 0; w < WPM; w++) {
+            t0 += redSum[w * HB + row0];
+            t1 += redSum[w * HB + row1];
+        }
+        l0 = l0 * alpha0 + t0;
+        l1 = l1 * alpha1 + t1;
+        m0 = n0;
+        m1 = n1;
+
+        // outputs: this warp's latent columns, O = alpha O + P V
+#pragma unroll
+        for (int n = 0; n < NO; n++) {
+            acc[n][0] *= alpha0;
+            acc[n][1] *= alpha0;
+            acc[n][2] *= alpha1;
+            acc[n][3] *= alpha1;
+        }
+#pragma unroll
+        for (int k0 = 0; k0 < MLA_T; k0 += 16) {
+            unsigned int a[4];
+            frag_a(a, ps + (mt * 16) * LDP + k0, LDP, lane);
+#pragma unroll
+            for (int n = 0; n < NO; n += 2) {
+                if (n * 8 < cols) {
+                    unsigned int b0[2], b1[2];
+                    frag_b_trans2(b0, b1, kt + k0 * LD + colBase + n * 8, LD, lane);
+                    mma_bf16(acc[n], a, b0, lane);
+                    mma_bf16(acc[n + 1], a, b1, lane);
+                }
+            }
+        }
+    }
+
+    const int hA = h0 + mt * 16 + g, hB = hA + 8;
+    const bool direct = out != nullptr;
+    const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
+    const i64 part = ((i64) b * splits + split) * heads;
+#pragma unroll
+    for (int n = 0; n < NO; n++) {
+        if (n * 8 >= cols) break;
+        int col = colBase + n * 8 + 2 * qd;
+        if (hA < heads) {
+            float* dst = direct ? out + ((i64) b * heads + hA) * R + col : o + (part + hA) * R + col;
+            float sc = direct ? inv0 : 1.f;
+            *reinterpret_cast<float2*>(dst) = float2{acc[n][0] * sc, acc[n][1] * sc};
+        }
+        if (hB < heads) {
+            float* dst = direct ? out + ((i64) b * heads + hB) * R + col : o + (part + hB) * R + col;
+            float sc = direct ? inv1 : 1.f;
+            *reinterpret_cast<float2*>(dst) = float2{acc[n][2] * sc, acc[n][3] * sc};
+        }
+    }
+    if (!direct && wc == 0 && qd == 0) {
+        const float ln2 = 0.6931471805599453f;   // partials in natural units, as mla_decode_combine reads them
+        if (hA < heads) { mOut[part + hA] = m0 * ln2; lOut[part + hA] = l0; }
+        if (hB < heads) { mOut[part + hB] = m1 * ln2; lOut[part + hB] = l1; }
+    }
+#endif
+}
+
+// up to 16 heads per block (4 warps); several blocks share an SM
+extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16(const float* q, const unsigned short* cache, const unsigned short* pe,
+        const int* lens, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_tc<1, 4>(q, cache, pe, lens, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+}
+
+// 64 heads per block (8 warps, two per m-tile): each cache tile is read once for 64 heads
+extern "C" __global__ void __launch_bounds__(256) mla_decode_tc64(const float* q, const unsigned short* cache, const unsigned short* pe,
+        const int* lens, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_tc<4, 2>(q, cache, pe, lens, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+}
