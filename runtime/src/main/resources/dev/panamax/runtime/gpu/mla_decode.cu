@@ -306,14 +306,17 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
         }
         *reinterpret_cast<unsigned int*>(qs + h * LD + d) = v;
     }
-    const int chunksPerRow = D / 8, rChunks = R / 8;
+    // a warp per cache row, its lanes over the row's 16-byte chunks (latent, then rope): no division per chunk
+    const int chunksPerRow = D / 8, rChunks = R / 8, warps = blockDim.x >> 5;
     auto loadTile = [&](int tile, unsigned short* dst) {
         int base = from + tile * MLA_T;
-        for (int i = tid; i < MLA_T * chunksPerRow; i += blockDim.x) {
-            int t = i / chunksPerRow, c = i % chunksPerRow, pos = base + t;
+        for (int t = warp; t < MLA_T; t += warps) {
+            int pos = base + t;
             bool valid = pos < to;
-            const unsigned short* src = c < rChunks ? cb + (i64) (valid ? pos : 0) * R + c * 8 : pb + (i64) (valid ? pos : 0) * P + (c - rChunks) * 8;
-            cp_async16(dst + t * LD + c * 8, src, valid);
+            const unsigned short* lat = cb + (i64) (valid ? pos : 0) * R;
+            const unsigned short* rope = pb + (i64) (valid ? pos : 0) * P;
+            for (int c = lane; c < chunksPerRow; c += 32)
+                cp_async16(dst + t * LD + c * 8, c < rChunks ? lat + c * 8 : rope + (c - rChunks) * 8, valid);
         }
         cp_async_commit();
     };
@@ -332,19 +335,33 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
         const unsigned short* kt = ks + (it & 1) * MLA_T * LD;
         const int valid = to - (from + it * MLA_T);   // positions of this tile inside the split
 
-        // scores of this warp's positions for the m-tile's 16 heads
-        float s[NS][4];
+        // scores of this warp's positions for the m-tile's 16 heads: two accumulator sets (even and
+        // odd k-steps) and four k-steps per round, so that the fragments' loads and the products overlap
+        float s[NS][4], s2[NS][4];
 #pragma unroll
-        for (int j = 0; j < NS; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
-        for (int k0 = 0; k0 < D; k0 += 16) {
-            unsigned int a[4];
-            frag_a(a, qs + (mt * 16) * LD + k0, LD, lane);
+        for (int j = 0; j < NS; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = s2[j][0] = s2[j][1] = s2[j][2] = s2[j][3] = 0.f;
+        for (int k0 = 0; k0 < D; k0 += 64) {
 #pragma unroll
-            for (int j = 0; j < NS; j++) {
-                unsigned int bb[2];
-                frag_b(bb, kt + (pos0 + j * 8) * LD + k0, LD, lane);
-                mma_bf16(s[j], a, bb, lane);
+            for (int u = 0; u < 4; u++) {
+                int k = k0 + 16 * u;
+                if (k < D) {
+                    unsigned int a[4];
+                    frag_a(a, qs + (mt * 16) * LD + k, LD, lane);
+#pragma unroll
+                    for (int j = 0; j < NS; j++) {
+                        unsigned int bb[2];
+                        frag_b(bb, kt + (pos0 + j * 8) * LD + k, LD, lane);
+                        mma_bf16(u & 1 ? s2[j] : s[j], a, bb, lane);
+                    }
+                }
             }
+        }
+#pragma unroll
+        for (int j = 0; j < NS; j++) {
+            s[j][0] += s2[j][0];
+            s[j][1] += s2[j][1];
+            s[j][2] += s2[j][2];
+            s[j][3] += s2[j][3];
         }
         float mx0 = NEG_INF, mx1 = NEG_INF;
 #pragma unroll
