@@ -335,14 +335,17 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
         const unsigned short* kt = ks + (it & 1) * MLA_T * LD;
         const int valid = to - (from + it * MLA_T);   // positions of this tile inside the split
 
-        // scores of this warp's positions for the m-tile's 16 heads: two accumulator sets (even and
-        // odd k-steps) and four k-steps per round, so that the fragments' loads and the products overlap
+        // scores of this warp's positions for the m-tile's 16 heads. With one n-tile a warp (tc16),
+        // two accumulator sets (even and odd k-steps) and four k-steps a round, so that the fragments'
+        // loads and the products overlap; with two (tc64) they are independent already, and the
+        // registers are short (measured on an H100: the rounds helped tc16 and slowed tc64).
+        constexpr int ROUND = NS == 1 ? 4 : 1;
         float s[NS][4], s2[NS][4];
 #pragma unroll
         for (int j = 0; j < NS; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = s2[j][0] = s2[j][1] = s2[j][2] = s2[j][3] = 0.f;
-        for (int k0 = 0; k0 < D; k0 += 64) {
+        for (int k0 = 0; k0 < D; k0 += 16 * ROUND) {
 #pragma unroll
-            for (int u = 0; u < 4; u++) {
+            for (int u = 0; u < ROUND; u++) {
                 int k = k0 + 16 * u;
                 if (k < D) {
                     unsigned int a[4];
@@ -351,7 +354,7 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
                     for (int j = 0; j < NS; j++) {
                         unsigned int bb[2];
                         frag_b(bb, kt + (pos0 + j * 8) * LD + k, LD, lane);
-                        mma_bf16(u & 1 ? s2[j] : s[j], a, bb, lane);
+                        mma_bf16(ROUND > 1 && (u & 1) ? s2[j] : s[j], a, bb, lane);
                     }
                 }
             }
