@@ -336,15 +336,13 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
         const int valid = to - (from + it * MLA_T);   // positions of this tile inside the split
 
         // scores of this warp's positions for the m-tile's 16 heads. With one n-tile a warp (tc16),
-        // four k-steps a round, each into its own accumulator set, so that four products are in
-        // flight (ncu on an H100: the warps mostly waited on the products' fixed latency); with two
-        // n-tiles (tc64) one k-step a round, as its registers are short (the rounds slowed it).
+        // two accumulator sets (even and odd k-steps) and four k-steps a round, so that the fragments'
+        // loads and the products overlap; with two (tc64) they are independent already, and the
+        // registers are short (measured on an H100: the rounds helped tc16 and slowed tc64).
         constexpr int ROUND = NS == 1 ? 4 : 1;
-        float s[ROUND][NS][4];
+        float s[NS][4], s2[NS][4];
 #pragma unroll
-        for (int u = 0; u < ROUND; u++)
-#pragma unroll
-            for (int j = 0; j < NS; j++) s[u][j][0] = s[u][j][1] = s[u][j][2] = s[u][j][3] = 0.f;
+        for (int j = 0; j < NS; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = s2[j][0] = s2[j][1] = s2[j][2] = s2[j][3] = 0.f;
         for (int k0 = 0; k0 < D; k0 += 16 * ROUND) {
 #pragma unroll
             for (int u = 0; u < ROUND; u++) {
@@ -356,17 +354,18 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
                     for (int j = 0; j < NS; j++) {
                         unsigned int bb[2];
                         frag_b(bb, kt + (pos0 + j * 8) * LD + k, LD, lane);
-                        mma_bf16(s[u][j], a, bb, lane);
+                        mma_bf16(ROUND > 1 && (u & 1) ? s2[j] : s[j], a, bb, lane);
                     }
                 }
             }
         }
 #pragma unroll
-        for (int u = 1; u < ROUND; u++)
-#pragma unroll
-            for (int j = 0; j < NS; j++)
-#pragma unroll
-                for (int e = 0; e < 4; e++) s[0][j][e] += s[u][j][e];
+        for (int j = 0; j < NS; j++) {
+            s[j][0] += s2[j][0];
+            s[j][1] += s2[j][1];
+            s[j][2] += s2[j][2];
+            s[j][3] += s2[j][3];
+        }
         float mx0 = NEG_INF, mx1 = NEG_INF;
 #pragma unroll
         for (int j = 0; j < NS; j++) {
@@ -374,10 +373,10 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
 #pragma unroll
             for (int e = 0; e < 2; e++) {
                 bool in = t + e < valid;
-                s[0][j][e] = in ? s[0][j][e] * scaleLog2 : NEG_INF;
-                s[0][j][2 + e] = in ? s[0][j][2 + e] * scaleLog2 : NEG_INF;
-                mx0 = fmaxf(mx0, s[0][j][e]);
-                mx1 = fmaxf(mx1, s[0][j][2 + e]);
+                s[j][e] = in ? s[j][e] * scaleLog2 : NEG_INF;
+                s[j][2 + e] = in ? s[j][2 + e] * scaleLog2 : NEG_INF;
+                mx0 = fmaxf(mx0, s[j][e]);
+                mx1 = fmaxf(mx1, s[j][2 + e]);
             }
         }
         mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
@@ -401,8 +400,8 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
         float sum0 = 0.f, sum1 = 0.f;
 #pragma unroll
         for (int j = 0; j < NS; j++) {
-            unsigned int p01 = pack_bf16(exp2f(s[0][j][0] - base0), exp2f(s[0][j][1] - base0));
-            unsigned int p23 = pack_bf16(exp2f(s[0][j][2] - base1), exp2f(s[0][j][3] - base1));
+            unsigned int p01 = pack_bf16(exp2f(s[j][0] - base0), exp2f(s[j][1] - base0));
+            unsigned int p23 = pack_bf16(exp2f(s[j][2] - base1), exp2f(s[j][3] - base1));
             sum0 += bf16_to_f32((unsigned short) p01) + bf16_to_f32((unsigned short) (p01 >> 16));
             sum1 += bf16_to_f32((unsigned short) p23) + bf16_to_f32((unsigned short) (p23 >> 16));
             int t = pos0 + j * 8 + 2 * qd;
