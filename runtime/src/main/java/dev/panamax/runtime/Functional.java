@@ -414,7 +414,12 @@ public final class Functional {
      * cache ({@code mla_decode.cu}: the sequence split over thread blocks, an online softmax per
      * head, the splits merged), which reads each cached position once for all heads; the cache may
      * be a prefix view of a longer buffer (latent and kRope with unit row strides and batch
-     * strides {@code L' R} and {@code L' P}). Otherwise it is the same product composed of ops.
+     * strides {@code L' R} and {@code L' P}). Over a BF16 cache with a latent a multiple of 64 and a
+     * rope width a multiple of 16 on a CUDA GPU of compute capability 8.0 or later, the kernel runs
+     * on tensor cores, and the queries and the softmax weights enter its products rounded to BF16
+     * (scores, softmax and outputs stay F32), as FlashMLA and DeepSeek's reference compute a BF16
+     * cache: each output moves by at most 2^-9 of the spread of the latent values it averages.
+     * Otherwise it is the same product composed of ops.
      *
      * @throws IllegalArgumentException naming the mismatched shapes
      */
