@@ -15,7 +15,9 @@ import dev.panamax.runtime.Tensor;
  * layers) on a device, one scope per step, for counting the work of a decode step on the CUDA
  * simulator: run it twice with {@code PANAMAX_CUDASIM_STATS} set and different token counts, and
  * divide the difference by the difference in tokens. Not a benchmark (it times nothing).
- * Usage: {@code java -cp benchmarks.jar dev.panamax.bench.DecodeSteps TOKENS F32|BF16 [DEVICE]}.
+ * The prompt (4 tokens unless PROMPT says otherwise) is one prefill step; a longer one counts the
+ * work of a prefill, whose MoE layers route many tokens.
+ * Usage: {@code java -cp benchmarks.jar dev.panamax.bench.DecodeSteps TOKENS F32|BF16 [DEVICE [PROMPT]]}.
  */
 public final class DecodeSteps {
     private DecodeSteps() {
@@ -25,16 +27,19 @@ public final class DecodeSteps {
         int tokens = Integer.parseInt(args[0]);
         DType dtype = DType.valueOf(args[1]);
         Device d = Device.parse(args.length > 2 ? args[2] : "cuda");
+        int prompt = args.length > 3 ? Integer.parseInt(args[3]) : 4;
+        long[] promptIds = new long[prompt];
+        for (int i = 0; i < prompt; i++) promptIds[i] = 1 + i;   // 1, 2, 3, 4 by default, as before
         DeepSeekConfig cfg = DeepSeekBench.v2LiteShapes();
-        try (DeepSeekModel model = DeepSeekModel.random(cfg, 7, dtype, d); KvCache cache = new KvCache(cfg, 1, 4 + tokens, d)) {
+        try (DeepSeekModel model = DeepSeekModel.random(cfg, 7, dtype, d); KvCache cache = new KvCache(cfg, 1, prompt + tokens, d)) {
             model.requiresGrad(false);
             try (Autograd.NoGrad ng = Autograd.noGrad()) {
                 try (Scope s = Scope.open()) {
-                    model.forward(Tensor.ofLongs(new long[]{1, 2, 3, 4}, 1, 4), 0, cache, Mla.ABSORBED, true, null);
+                    model.forward(Tensor.ofLongs(promptIds, 1, prompt), 0, cache, Mla.ABSORBED, true, null);
                 }
                 for (int i = 0; i < tokens; i++) {
                     try (Scope s = Scope.open()) {
-                        Tensor logits = model.forward(Tensor.ofLongs(new long[]{42 + i}, 1, 1), 4 + i, cache, Mla.ABSORBED, true, null);
+                        Tensor logits = model.forward(Tensor.ofLongs(new long[]{42 + i}, 1, 1), prompt + i, cache, Mla.ABSORBED, true, null);
                         if (i == tokens - 1) System.out.println("last logits[0] " + logits.to(Device.CPU).toFloatArray()[0]);
                     }
                 }

@@ -431,12 +431,20 @@ final class CudaBackend implements DeviceBackend {
 
     /** Groups per launch of gemv.cu's grouped kernels (GEMV_GROUPS there). */
     static final int GEMV_GROUPS = 32;
+    /**
+     * The most rows of a group that the grouped gemv takes (in blocks of {@link #GEMV_ROWS}): up
+     * to 4 reads of a 16-bit weight (8 bytes an element) against widening it to F32 for cuBLAS
+     * (2 read, 4 written, 4 read again) and a second launch.
+     */
+    static final int GEMV_GROUPED_MAX_ROWS = 4 * GEMV_ROWS;
 
     /**
      * The experts' products in as few calls as the operands allow: F32 rows against 16-bit weights
-     * at decode (every group at most {@link #GEMV_ROWS} rows, weights transposed) in one grouped
-     * gemv.cu launch per {@link #GEMV_GROUPS} groups; operands of one type (F32, or 16-bit into
-     * their own type) in one {@code cublasGemmGroupedBatchedEx}; anything else one product each.
+     * (weights transposed) in grouped gemv.cu launches of up to {@link #GEMV_GROUPS} blocks of at
+     * most {@link #GEMV_ROWS} rows each, for every group of at most {@link #GEMV_GROUPED_MAX_ROWS}
+     * rows (decode, and prefill over many experts), larger groups one product each; operands of one
+     * type (F32, or 16-bit into their own type) in one {@code cublasGemmGroupedBatchedEx};
+     * anything else one product each.
      */
     @Override
     public void gemmGrouped(boolean ta, boolean tb, long lda, long ldb, long ldc, List<GemmItem> items, boolean accumulate) {
@@ -452,11 +460,27 @@ final class CudaBackend implements DeviceBackend {
             small &= it.m() <= GEMV_ROWS;
             positiveK &= it.k() > 0;
         }
-        if (work.size() > 1 && sameTypes && positiveK) {
-            if (at == DType.F32 && ct == DType.F32 && (bt == DType.BF16 || bt == DType.F16) && !ta && tb && small && sameNk) {
-                gemvGrouped(work, lda, ldb, ldc, accumulate);
-                return;
+        if (sameTypes && positiveK && sameNk && at == DType.F32 && ct == DType.F32 && (bt == DType.BF16 || bt == DType.F16) && !ta && tb
+                && (work.size() > 1 || !small)) {
+            // F32 rows against 16-bit weights: groups of up to GEMV_GROUPED_MAX_ROWS rows go to the
+            // grouped gemv in blocks of GEMV_ROWS (each block reads its expert's weights once more,
+            // which is still less than widening them to F32 for cuBLAS); larger groups one product each
+            List<GemmItem> blocks = new ArrayList<>(), large = new ArrayList<>();
+            for (GemmItem it : work) {
+                if (it.m() > GEMV_GROUPED_MAX_ROWS) {
+                    large.add(it);
+                    continue;
+                }
+                for (int r = 0; r < it.m(); r += GEMV_ROWS) {
+                    blocks.add(new GemmItem(Math.min(GEMV_ROWS, it.m() - r), it.n(), it.k(), it.a(), it.aOff() + r * lda, it.b(), it.bOff(),
+                            it.c(), it.cOff() + r * ldc));
+                }
             }
+            if (!blocks.isEmpty()) gemvGrouped(blocks, lda, ldb, ldc, accumulate);
+            if (!large.isEmpty()) DeviceBackend.super.gemmGrouped(ta, tb, lda, ldb, ldc, large, accumulate);
+            return;
+        }
+        if (work.size() > 1 && sameTypes && positiveK) {
             boolean oneType = at == bt && bt == ct && (at == DType.F32 || at == DType.BF16 || at == DType.F16);
             if (oneType && Cublas.groupedGemmAvailable()) {
                 cublasGrouped(ta, tb, lda, ldb, ldc, work, accumulate);

@@ -208,9 +208,11 @@ class DevicePathsMatchHostTest {
         // 16-bit weights at decode sizes: one grouped gemv.cu launch forward, one product per group backward
         same("grouped BF16 weights", grouped.apply(DType.BF16), r(125, 6, 40), r(126, 24, 40), r(127, 24, 40), r(128, 24, 40), r(129, 24, 40));
         same("grouped F16 weights, k 203", grouped.apply(DType.F16), r(130, 6, 203), r(131, 5, 203), r(132, 5, 203), r(133, 5, 203), r(134, 5, 203));
-        // a group past gemv.cu's rows: one product per group
-        same("grouped BF16, a group of 9 rows", t -> Functional.groupedLinear(t.get(0), new int[]{0, 9, 12}, t.get(1).to(DType.BF16), t.get(2).to(DType.BF16)),
-                r(135, 12, 32), r(136, 7, 32), r(137, 7, 32));
+        // groups past gemv.cu's 8 rows: 9 rows as two blocks of the grouped gemv (8 and 1), 32 as four,
+        // 40 (past GEMV_GROUPED_MAX_ROWS) as a product of its own, beside the grouped launch
+        same("grouped BF16, groups of 9, 3, 32 and 40 rows", t -> Functional.groupedLinear(t.get(0), new int[]{0, 9, 12, 44, 84},
+                        t.get(1).to(DType.BF16), t.get(2).to(DType.BF16), t.get(3).to(DType.BF16), t.get(4).to(DType.BF16)),
+                r(135, 84, 32), r(136, 7, 32), r(137, 7, 32), r(191, 7, 32), r(192, 7, 32));
         // 40 groups of one row each: two grouped gemv.cu launches (32 groups at most per launch)
         int[] ones = new int[41];
         for (int g = 0; g <= 40; g++) ones[g] = g;
