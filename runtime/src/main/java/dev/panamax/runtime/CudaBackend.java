@@ -642,11 +642,16 @@ final class CudaBackend implements DeviceBackend {
         return 2 * (headsPerBlock + 2 * MLA_TILE) * (d + MLA_PAD) + 2 * headsPerBlock * (MLA_TILE + MLA_PAD) + 2 * 4 * warpsPerMTile * headsPerBlock;
     }
 
-    /** The tensor-core kernel for this MLA decode (name, heads per block, threads, shared bytes), or null where it does not apply. */
+    /** A tensor-core MLA decode kernel: its name, heads per block, threads, dynamic shared bytes and resident blocks per SM. */
     private record MlaKernel(String name, int headsPerBlock, int threads, int sharedBytes, int blocksPerSm) {}
 
     private volatile int computeCapability = -1, sharedOptIn = -1;
 
+    /**
+     * The tensor-core kernel for this MLA decode: tc64 for more than 16 heads where its shared
+     * memory fits, else tc16; null where neither applies (an F32 cache, other widths, unaligned
+     * rows, a GPU before sm_80), and the F32 kernels run.
+     */
     private MlaKernel tensorCoreMla(Tensor latent, Tensor kRope, int h, int r, int p) {
         if (latent.dtype != DType.BF16 || r % 64 != 0 || p % 16 != 0) return null;
         if (at(latent, 0) % 16 != 0 || at(kRope, 0) % 16 != 0) return null;   // cp.async moves aligned 16-byte chunks
