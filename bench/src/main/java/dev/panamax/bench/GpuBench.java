@@ -40,7 +40,7 @@ import java.util.concurrent.TimeUnit;
  *       (192 x 512), keys transposed in place, F32 and BF16) as one strided-batched cuBLAS call,
  *       against {@code perItemMatmul}, the same products one call per item;</li>
  *   <li>whole-model decode, GPU versus CPU: {@link DeepSeekBench#decodeToken} with
- *       {@code -p device=cuda,cpu -p dtype=BF16} (the V2-Lite-shaped model after a 256-token
+ *       {@code -p device=cuda,cpu -p dtype=BF16 -p kvCache=F32,BF16} (the V2-Lite-shaped model after a 256-token
  *       prefill), run by {@code bench/gpu/run.sh} in the same invocation.</li>
  * </ul>
  * Every timed invocation ends with {@link Device#synchronize()}, so the time is the GPU's, not the
