@@ -645,8 +645,6 @@ final class CudaBackend implements DeviceBackend {
     /** A tensor-core MLA decode kernel: its name, heads per block, threads, dynamic shared bytes and resident blocks per SM. */
     private record MlaKernel(String name, int headsPerBlock, int threads, int sharedBytes, int blocksPerSm) {}
 
-    private volatile int computeCapability = -1, sharedOptIn = -1;
-
     /**
      * The tensor-core kernel for this MLA decode: tc64 for more than 16 heads where its shared
      * memory fits, else tc16; null where neither applies (an F32 cache, other widths, unaligned
@@ -655,14 +653,11 @@ final class CudaBackend implements DeviceBackend {
     private MlaKernel tensorCoreMla(Tensor latent, Tensor kRope, int h, int r, int p) {
         if (latent.dtype != DType.BF16 || r % 64 != 0 || p % 16 != 0) return null;
         if (at(latent, 0) % 16 != 0 || at(kRope, 0) % 16 != 0) return null;   // cp.async moves aligned 16-byte chunks
-        if (computeCapability < 0) {
-            sharedOptIn = gpu.device().attribute(dev.panamax.cuda.gen.cuda_h.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN());
-            computeCapability = gpu.device().computeCapability();
-        }
-        if (computeCapability < 80) return null;   // mma.sync with BF16 operands, cp.async
+        GpuDevice.Limits limits = gpu.limits();
+        if (limits.computeCapability() < 80) return null;   // mma.sync with BF16 operands, cp.async
         int wide = mlaTensorCoreSharedBytes(64, r + p, 2), narrow = mlaTensorCoreSharedBytes(16, r + p, 4);
-        if (h > 16 && wide <= sharedOptIn) return new MlaKernel("mla_decode_tc64", 64, 256, wide, 1);
-        if (narrow <= sharedOptIn) return new MlaKernel("mla_decode_tc16", 16, 128, narrow, 2);
+        if (h > 16 && wide <= limits.sharedPerBlockOptIn()) return new MlaKernel("mla_decode_tc64", 64, 256, wide, 1);
+        if (narrow <= limits.sharedPerBlockOptIn()) return new MlaKernel("mla_decode_tc16", 16, 128, narrow, 2);
         return null;
     }
 
@@ -680,11 +675,11 @@ final class CudaBackend implements DeviceBackend {
         int splits;
         if (tc != null) {
             // one wave of resident blocks, each split over at least 64 positions
-            long slots = (long) gpu.device().multiprocessors() * tc.blocksPerSm();
+            long slots = (long) gpu.limits().multiprocessors() * tc.blocksPerSm();
             splits = (int) Math.max(1, Math.min(slots / ((long) headBlocks * b), Math.ceilDiv(len, 64)));
         } else {
             // enough blocks to fill the GPU twice over, each over at least 64 positions
-            long want = Math.ceilDiv(2L * gpu.device().multiprocessors(), (long) headBlocks * b);
+            long want = Math.ceilDiv(2L * gpu.limits().multiprocessors(), (long) headBlocks * b);
             splits = (int) Math.max(1, Math.min(want, Math.ceilDiv(len, 64)));
         }
         boolean direct = tc != null && splits == 1;   // the tensor-core kernel normalises in place when nothing needs combining

@@ -20,6 +20,18 @@ public final class GpuDevice implements AutoCloseable {
     private final CachingAllocator allocator;
     private final CudaModules modules;
     private final StagingRing staging;
+    private final Limits limits;
+
+    /**
+     * The device's attributes that kernel launches size themselves by, read once when it is opened
+     * (each read is a driver call).
+     *
+     * @param computeCapability  major * 10 + minor, e.g. 90
+     * @param multiprocessors    streaming multiprocessors
+     * @param sharedPerBlockOptIn the most shared memory a block may use once its kernel opts in, in bytes
+     */
+    public record Limits(int computeCapability, int multiprocessors, int sharedPerBlockOptIn) {
+    }
     /** Staging slots for small uploads: 64 of 64 KiB (4 MiB of page-locked host memory). */
     private static final int STAGING_SLOTS = 64;
     private static final long STAGING_SLOT_BYTES = 64 << 10;
@@ -45,7 +57,10 @@ public final class GpuDevice implements AutoCloseable {
                 return e instanceof CudaException c && c.status() == 2; // CUDA_ERROR_OUT_OF_MEMORY
             }
         });
-        this.modules = new CudaModules(context.device().computeCapability());
+        Cuda.Device d = context.device();
+        this.limits = new Limits(d.computeCapability(), d.multiprocessors(),
+                d.attribute(dev.panamax.cuda.gen.cuda_h.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN()));
+        this.modules = new CudaModules(limits.computeCapability());
         this.staging = new StagingRing(STAGING_SLOTS, STAGING_SLOT_BYTES);
     }
 
@@ -76,6 +91,11 @@ public final class GpuDevice implements AutoCloseable {
     /** The device. */
     public Cuda.Device device() {
         return context.device();
+    }
+
+    /** The device's compute capability, multiprocessors and opt-in shared memory, read when it was opened. */
+    public Limits limits() {
+        return limits;
     }
 
     /** The stream all of this device's work goes to. */
