@@ -398,16 +398,22 @@ struct Module {
 };
 
 // Kernels launched in this process, written at exit to $PANAMAX_CUDASIM_LAUNCHES (one name per line,
-// appended) when that is set: which kernels a test run reached.
+// appended) when that is set: which kernels a test run reached. $PANAMAX_CUDASIM_LAUNCH_COUNTS gets
+// each name with its number of launches (appended, one "count name" per line): where a step's launches go.
 struct LaunchLog {
-    std::set<std::string> names;
+    std::map<std::string, unsigned long long> names;
     ~LaunchLog() {
-        const char* path = std::getenv("PANAMAX_CUDASIM_LAUNCHES");
-        if (!path || names.empty()) return;
-        if (FILE* f = std::fopen(path, "a")) {
-            for (const std::string& n : names) std::fprintf(f, "%s\n", n.c_str());
-            std::fclose(f);
-        }
+        if (names.empty()) return;
+        if (const char* path = std::getenv("PANAMAX_CUDASIM_LAUNCHES"))
+            if (FILE* f = std::fopen(path, "a")) {
+                for (const auto& n : names) std::fprintf(f, "%s\n", n.first.c_str());
+                std::fclose(f);
+            }
+        if (const char* path = std::getenv("PANAMAX_CUDASIM_LAUNCH_COUNTS"))
+            if (FILE* f = std::fopen(path, "a")) {
+                for (const auto& n : names) std::fprintf(f, "%llu %s\n", n.second, n.first.c_str());
+                std::fclose(f);
+            }
     }
 } launches;
 
@@ -429,7 +435,7 @@ struct Stats {
 } stats;
 
 CUresult runKernel(Function* f, void* args, pmx_dim3 grid, pmx_dim3 block) {
-    launches.names.insert(f->name);
+    launches.names[f->name]++;
     for (unsigned z = 0; z < grid.z; z++)
         for (unsigned y = 0; y < grid.y; y++)
             for (unsigned x = 0; x < grid.x; x++) {

@@ -365,13 +365,9 @@ final class CudaBackend implements DeviceBackend {
             return;
         }
         long ap = a.devicePointer + aOff * 4;
-        if (b.dtype != DType.F32 && !ta && tb && m <= GEMV_ROWS) {
-            // decode: a few rows against (n, k) 16-bit weights, read once in their own dtype
-            gpu.makeCurrent();
-            String kernel = b.dtype == DType.BF16 ? "gemv_bf16" : "gemv_f16";
-            int warpsPerBlock = THREADS / 32;
-            gpu.modules().function("gemv.cu", kernel).launch(new int[]{(n + warpsPerBlock - 1) / warpsPerBlock, 1, 1}, new int[]{THREADS, 1, 1}, 0,
-                    gpu.stream(), ap, lda, b.devicePointer + bOff * 2, ldb, cp, ldc, m, n, k, accumulate ? 1 : 0);
+        if (b.dtype != DType.F32 && !ta && m <= GEMV_ROWS) {
+            // decode: a few rows against 16-bit weights, read once in their own dtype
+            gemv16(tb, m, n, k, a, aOff, lda, 0, b, bOff, ldb, 0, c, cOff, ldc, 0, 1, accumulate);
             return;
         }
         long bp;
@@ -383,10 +379,7 @@ final class CudaBackend implements DeviceBackend {
             // BF16/F16 weights: widen this operand to F32 so that the product is the CPU's F32 product
             // (cuBLAS takes 16-bit inputs only when both operands are 16-bit)
             long rows = tb ? n : k, cols = tb ? k : n;
-            widened = allocate(rows * cols * 4);
-            Tensor src = new Tensor(MemorySegment.NULL, this, b.devicePointer, b.dtype, Shape.strided(new long[]{rows, cols}, new long[]{ldb, 1}), bOff, null);
-            Tensor dst = new Tensor(MemorySegment.NULL, this, widened, DType.F32, Shape.of(rows, cols), 0, null);
-            copy(src, dst);
+            widened = widen(b, bOff, 1, 0, rows, cols, ldb);
             bp = widened;
             ldbF = cols;
         }
@@ -399,14 +392,51 @@ final class CudaBackend implements DeviceBackend {
         }
     }
 
+    /**
+     * {@code batch} items of {@code rows x cols} 16-bit values (row stride ld, items {@code stride}
+     * apart from element offset {@code off}) widened into a new contiguous F32 block, which the
+     * caller releases.
+     */
+    private long widen(Tensor b, long off, long batch, long stride, long rows, long cols, long ld) {
+        long widened = allocate(batch * rows * cols * 4);
+        Tensor src = new Tensor(MemorySegment.NULL, this, b.devicePointer, b.dtype,
+                Shape.strided(new long[]{batch, rows, cols}, new long[]{stride, ld, 1}), off, null);
+        copy(src, new Tensor(MemorySegment.NULL, this, widened, DType.F32, Shape.of(batch, rows, cols), 0, null));
+        return widened;
+    }
+
+    /** Items of one gemv.cu launch (its grid's y dimension). */
+    private static final int GEMV_MAX_ITEMS = 65535;
+
+    /**
+     * {@code batch} products of at most {@link #GEMV_ROWS} F32 rows against 16-bit weights in
+     * gemv.cu: {@code (n, k)} rows (tb) or a {@code (k, n)} matrix, items {@code sa}, {@code sb},
+     * {@code sc} elements apart (sb 0 shares one weight); one launch per {@link #GEMV_MAX_ITEMS} items.
+     */
+    private void gemv16(boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, long sa, Tensor b, long bOff, long ldb, long sb,
+                        Tensor c, long cOff, long ldc, long sc, long batch, boolean accumulate) {
+        gpu.makeCurrent();
+        String kernel = (tb ? "gemv_" : "gemvn_") + (b.dtype == DType.BF16 ? "bf16" : "f16");
+        Cuda.Function f = gpu.modules().function("gemv.cu", kernel);
+        // gemv_*: one warp per output column; gemvn_*: GEMVN_COLS (64) columns per block of THREADS
+        int blocks = tb ? (n + THREADS / 32 - 1) / (THREADS / 32) : (n + 63) / 64;
+        for (long i = 0; i < batch; i += GEMV_MAX_ITEMS) {
+            int items = (int) Math.min(GEMV_MAX_ITEMS, batch - i);
+            f.launch(new int[]{blocks, items, 1}, new int[]{THREADS, 1, 1}, 0, gpu.stream(),
+                    a.devicePointer + (aOff + i * sa) * 4, lda, sa, b.devicePointer + (bOff + i * sb) * b.dtype.byteSize(), ldb, sb,
+                    c.devicePointer + (cOff + i * sc) * 4, ldc, sc, m, n, k, accumulate ? 1 : 0);
+        }
+    }
+
     @Override
     public void gemmBatched(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, long strideA,
                             Tensor b, long bOff, long ldb, long strideB, Tensor c, long cOff, long ldc, long strideC,
                             long batch, boolean accumulate) {
         boolean f32 = a.dtype == DType.F32 && b.dtype == DType.F32;
         boolean sixteen = a.dtype == b.dtype && (a.dtype == DType.BF16 || a.dtype == DType.F16);
-        if (k == 0 || batch > Integer.MAX_VALUE || !(f32 || sixteen)) {
-            // F32 against 16-bit weights (widened or gemv per item), or nothing to multiply
+        boolean wideBySixteen = a.dtype == DType.F32 && (b.dtype == DType.BF16 || b.dtype == DType.F16) && c.dtype == DType.F32;
+        if (k == 0 || batch > Integer.MAX_VALUE || !(f32 || sixteen || wideBySixteen)) {
+            // nothing to multiply, or operands only the per-item path takes
             DeviceBackend.super.gemmBatched(ta, tb, m, n, k, a, aOff, lda, strideA, b, bOff, ldb, strideB, c, cOff, ldc, strideC, batch, accumulate);
             return;
         }
@@ -414,14 +444,34 @@ final class CudaBackend implements DeviceBackend {
             throw new UnsupportedOperationException("matmul on CUDA writes F32, or the type of two BF16 or F16 operands; got " + a.dtype + " x " + b.dtype + " -> " + c.dtype);
         }
         gpu.makeCurrent();
+        if (wideBySixteen && !ta && m <= GEMV_ROWS) {
+            // a few rows per item against 16-bit weights (the absorbed MLA's per-head products at
+            // decode): every item in one gemv.cu launch, the weights read in their own dtype
+            gemv16(tb, m, n, k, a, aOff, lda, strideA, b, bOff, ldb, strideB, c, cOff, ldc, strideC, batch, accumulate);
+            return;
+        }
+        long bp = b.devicePointer + bOff * b.dtype.byteSize(), ldbF = ldb, strideBF = strideB, widened = 0;
         int type = cublasType(a.dtype);
+        if (wideBySixteen) {
+            // F32 against 16-bit weights: every item's weight widened to F32 in one copy (one item
+            // when all share it), then one F32 batched product, as the CPU computes it
+            long rows = tb ? n : k, cols = tb ? k : n;
+            widened = widen(b, bOff, strideB == 0 ? 1 : batch, strideB, rows, cols, ldb);
+            bp = widened;
+            ldbF = cols;
+            strideBF = strideB == 0 ? 0 : rows * cols;
+        }
         long es = a.dtype.byteSize();
-        // row-major C_i (m x n) is column-major C_i^T: C_i^T = op(B_i)^T op(A_i)^T, as in gemm; F32
-        // compute without TF32 (the handle's default math mode), so F32 items are cublasSgemm's products
-        gpu.cublas().gemmStridedBatchedEx(tb, ta, n, m, k, 1f, b.devicePointer + bOff * es, type, (int) Math.max(1, ldb), strideB,
-                a.devicePointer + aOff * es, type, (int) Math.max(1, lda), strideA, accumulate ? 1f : 0f,
-                c.devicePointer + cOff * c.dtype.byteSize(), c.dtype == DType.F32 ? Cublas.R_32F : type, (int) Math.max(1, ldc), strideC,
-                (int) batch, Cublas.COMPUTE_32F);
+        try {
+            // row-major C_i (m x n) is column-major C_i^T: C_i^T = op(B_i)^T op(A_i)^T, as in gemm; F32
+            // compute without TF32 (the handle's default math mode), so F32 items are cublasSgemm's products
+            gpu.cublas().gemmStridedBatchedEx(tb, ta, n, m, k, 1f, bp, type, (int) Math.max(1, ldbF), strideBF,
+                    a.devicePointer + aOff * es, type, (int) Math.max(1, lda), strideA, accumulate ? 1f : 0f,
+                    c.devicePointer + cOff * c.dtype.byteSize(), c.dtype == DType.F32 ? Cublas.R_32F : type, (int) Math.max(1, ldc), strideC,
+                    (int) batch, Cublas.COMPUTE_32F);
+        } finally {
+            if (widened != 0) release(widened);
+        }
     }
 
     /** cuBLAS's element type of an F32, BF16 or F16 operand. */

@@ -125,6 +125,16 @@ final class Linalg {
                 // every operand's items one stride apart: one batched product (cuBLAS GemmStridedBatchedEx)
                 c.backend.gemmBatched(la[0] == 1, lb[0] == 1, mi, ni, ki, xa, batchOffset(xa, batch, 0), la[1], sa,
                         yb, batchOffset(yb, batch, 0), lb[1], sb, cc, batchOffset(cc, batch, 0), ldc, sc, nb, accumulate);
+            } else if (batch.length > 1 && batch[batch.length - 1] > 1 && cc.shape.stride(batch.length - 1) > 0) {
+                // uneven over the outer batch dims (e.g. heads' weights broadcast over sequences), but
+                // evenly spaced along the last one: one batched product per run of that dim
+                int last = batch.length - 1;
+                long inner = batch[last];
+                long ia = xa.shape.stride(last), ib = yb.shape.stride(last), ic = cc.shape.stride(last);
+                for (long bi = 0; bi < nb; bi += inner) {
+                    c.backend.gemmBatched(la[0] == 1, lb[0] == 1, mi, ni, ki, xa, batchOffset(xa, batch, bi), la[1], ia,
+                            yb, batchOffset(yb, batch, bi), lb[1], ib, cc, batchOffset(cc, batch, bi), ldc, ic, inner, accumulate);
+                }
             } else {
                 for (long bi = 0; bi < nb; bi++) {
                     c.backend.gemm(la[0] == 1, lb[0] == 1, mi, ni, ki, xa, batchOffset(xa, batch, bi), la[1], yb,

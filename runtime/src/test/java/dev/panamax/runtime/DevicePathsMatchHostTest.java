@@ -168,6 +168,18 @@ class DevicePathsMatchHostTest {
         same("1 row times F16 weight^T, k 203", t -> t.get(0).matmul(t.get(1).to(DType.F16).t()), r(86, 1, 203), r(87, 5, 203));
         same("2 rows times narrowed BF16 weight^T", t -> t.get(0).matmul(t.get(1).to(DType.BF16).narrow(1, 3, 200).t()), r(88, 2, 200), r(89, 6, 264));
         same("9 rows times BF16 weight^T", t -> t.get(0).matmul(t.get(1).to(DType.BF16).t()), r(81, 9, 64), r(82, 11, 64));
+        // per-head products against 16-bit weights (the absorbed MLA query and output): at most 8 rows
+        // per item are one batched gemv.cu launch on CUDA, (k, n) weights (gemvn) or (n, k) ones;
+        // more rows widen every item's weight in one copy for one batched cuBLAS product
+        same("per-head row times BF16 (k, n) weights, n past a block", t -> t.get(0).matmul(t.get(1).to(DType.BF16)), r(120, 1, 3, 1, 40), r(121, 3, 40, 70));
+        same("per-head rows times F16 (k, n) weights", t -> t.get(0).matmul(t.get(1).to(DType.F16)), r(122, 3, 3, 21), r(123, 3, 21, 9));
+        same("per-head row times narrowed BF16 heads (W_UK of kv_b_proj)", t -> t.get(0).matmul(t.get(1).to(DType.BF16).narrow(1, 0, 8)),
+                r(124, 1, 3, 1, 8), r(125, 3, 12, 40));
+        same("per-head row times narrowed BF16 heads^T (W_UV^T)", t -> t.get(0).matmul(t.get(1).to(DType.BF16).narrow(1, 8, 4).transpose(-1, -2)),
+                r(126, 1, 3, 1, 40), r(127, 3, 12, 40));
+        same("heads broadcast over sequences (uneven outer batch)", t -> t.get(0).matmul(t.get(1).to(DType.BF16)), r(128, 2, 3, 2, 40), r(129, 3, 40, 20));
+        same("9 rows per head times BF16 heads (widened)", t -> t.get(0).matmul(t.get(1).to(DType.BF16)), r(130, 3, 9, 16), r(131, 3, 16, 5));
+        same("9 rows per item times one BF16 weight^T (widened once)", t -> t.get(0).matmul(t.get(1).to(DType.BF16).t()), r(132, 3, 9, 16), r(133, 5, 16));
         same("host weight", t -> t.get(0).matmul(r(34, 7, 2)), r(35, 3, 7));
         same("BF16 times BF16^T", t -> t.get(0).to(DType.BF16).matmul(t.get(1).to(DType.BF16).t()), r(38, 5, 9), r(39, 6, 9));
         same("F16 times F16, batched", t -> t.get(0).to(DType.F16).matmul(t.get(1).to(DType.F16)), r(18, 2, 3, 9), r(19, 2, 9, 4));
