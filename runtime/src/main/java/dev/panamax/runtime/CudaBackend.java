@@ -322,8 +322,8 @@ final class CudaBackend implements DeviceBackend {
     }
 
     @Override
-    public void ropeRows(Tensor x, Tensor cos, Tensor sin, Tensor out, long rows, long half) {
-        launch("rope.cu", "rope_rows_f32", rows * half, at(x, 0), at(cos, 0), at(sin, 0), at(out, 0), rows, half);
+    public void ropeRows(Tensor x, long ldx, Tensor cos, Tensor sin, long rep, long tableRows, Tensor out, long rows, long half) {
+        launch("rope.cu", "rope_rows_f32", rows * half, at(x, 0), ldx, at(cos, 0), at(sin, 0), rep, tableRows, at(out, 0), rows, half);
     }
 
     @Override

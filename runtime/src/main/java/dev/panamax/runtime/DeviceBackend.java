@@ -79,8 +79,14 @@ interface DeviceBackend {
     void crossEntropyBackwardRows(Tensor logits, Tensor targets, Tensor lse, Tensor gloss, Tensor glogits, long rows, long cols,
                                   long ignoreIndex, double scale);
 
-    /** Rotary embedding of each row's pairs by cos/sin (rows, half), all contiguous. */
-    void ropeRows(Tensor x, Tensor cos, Tensor sin, Tensor out, long rows, long half);
+    /**
+     * Rotary embedding of the pairs of {@code rows} rows of {@code 2 * half} values: row {@code r}
+     * of x starts {@code r * ldx} elements from its offset and is rotated by row
+     * {@code (r / rep) % tableRows} of cos and sin (contiguous, {@code (tableRows, half)}) into row
+     * {@code r} of out (contiguous). {@code rep} and {@code tableRows} let one position's row serve
+     * every head without being expanded.
+     */
+    void ropeRows(Tensor x, long ldx, Tensor cos, Tensor sin, long rep, long tableRows, Tensor out, long rows, long half);
 
     /** Sum or max of each of {@code rows} contiguous rows of {@code n} into out (rows). */
     void reduceRows(ReduceOp op, Tensor x, Tensor out, long rows, long n);

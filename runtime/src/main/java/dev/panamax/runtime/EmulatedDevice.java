@@ -273,9 +273,13 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
-    public void ropeRows(Tensor x, Tensor cos, Tensor sin, Tensor out, long rows, long half) {
+    public void ropeRows(Tensor x, long ldx, Tensor cos, Tensor sin, long rep, long tableRows, Tensor out, long rows, long half) {
         Tensor a = view(x), c = view(cos), s = view(sin), o = view(out);
-        ScalarKernels.INSTANCE.ropeRows(a.storage, a.offset, c.storage, c.offset, s.storage, s.offset, o.storage, o.offset, rows, half);
+        for (long r = 0; r < rows; r++) {
+            long t = (r / rep) % tableRows * half;
+            ScalarKernels.INSTANCE.ropeRows(a.storage, a.offset + r * ldx, c.storage, c.offset + t, s.storage, s.offset + t,
+                    o.storage, o.offset + r * 2 * half, 1, half);
+        }
     }
 
     @Override

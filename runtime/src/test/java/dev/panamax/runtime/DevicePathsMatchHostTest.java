@@ -255,6 +255,13 @@ class DevicePathsMatchHostTest {
         same("rmsNorm, wide rows", t -> t.get(0).rmsNorm(t.get(1), 1e-6), r(105, 3, 700), r(106, 700));
         same("logSoftmax, wide rows", t -> t.get(0).logSoftmax(-1), r(107, 2, 1000));
         same("rope", t -> t.get(0).rope(t.get(1).view(1, 3, 1, 2), t.get(2).view(1, 3, 1, 2)), r(46, 2, 3, 4, 4), r(47, 3, 2), r(48, 3, 2));
+        // rows read in place from a narrowed view (MLA's rope part of each head), each position's
+        // cos/sin row serving every head (one launch on CUDA); a table whose dims are not adjacent is expanded
+        same("rope of a narrowed view", t -> t.get(0).narrow(3, 2, 4).rope(t.get(1).view(1, 3, 1, 2), t.get(2).view(1, 3, 1, 2)),
+                r(140, 2, 3, 4, 6), r(141, 3, 2), r(142, 3, 2));
+        same("rope of narrowed rows (the shared key)", t -> t.get(0).narrow(2, 6, 4).rope(t.get(1), t.get(2)), r(143, 2, 5, 10), r(144, 5, 2), r(145, 5, 2));
+        same("rope with a table over dims 0 and 2", t -> t.get(0).rope(t.get(1).view(2, 1, 4, 2), t.get(2).view(2, 1, 4, 2)),
+                r(146, 2, 3, 4, 4), r(147, 8, 2), r(148, 8, 2));
         same("crossEntropy", t -> Functional.crossEntropy(t.get(0), Tensor.ofLongs(new long[]{1, -100, 4}), -100, Functional.Reduction.MEAN), r(49, 3, 6));
         // fused on a device (reduce.cu cross_entropy_f32 and its backward, the loss left on the device)
         same("crossEntropy sum, transposed logits, wide rows", t -> Functional.crossEntropy(t.get(0).t(),

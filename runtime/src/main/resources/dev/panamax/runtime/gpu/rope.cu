@@ -20,14 +20,19 @@ extern "C" __global__ void rope_f32(const float* x, float* y, const float* cosT,
     }
 }
 
-// The runtime's row contract (ScalarKernels.ropeRows): pairs (x[2i], x[2i+1]) of each row rotated
-// by the row's own cos/sin (rows, half), already expanded by the caller.
-extern "C" __global__ void rope_rows_f32(const float* x, const float* cosT, const float* sinT, float* y, i64 rows, i64 half) {
+// The runtime's row contract (DeviceBackend.ropeRows): the pairs (x[2i], x[2i+1]) of each row
+// rotated by its table row's cos/sin. Row r of x starts at r * ldx (a narrowed view's rows read in
+// place); its table row is (r / rep) % tableRows of the contiguous (tableRows, half) cos and sin, so
+// one position's row serves every head without being expanded; y is contiguous (rows, 2 * half).
+extern "C" __global__ void rope_rows_f32(const float* x, i64 ldx, const float* cosT, const float* sinT, i64 rep, i64 tableRows,
+                                         float* y, i64 rows, i64 half) {
     GRID_STRIDE(i, rows * half) {
-        float c = cosT[i], s = sinT[i];
-        i64 p = 2 * i;
-        float x0 = x[p], x1 = x[p + 1];
-        y[p] = x0 * c - x1 * s;
-        y[p + 1] = x0 * s + x1 * c;
+        i64 row = i / half, p = i - row * half;
+        i64 t = ((row / rep) % tableRows) * half + p;
+        float c = cosT[t], s = sinT[t];
+        const float* xr = x + row * ldx + 2 * p;
+        float x0 = xr[0], x1 = xr[1];
+        y[2 * i] = x0 * c - x1 * s;
+        y[2 * i + 1] = x0 * s + x1 * c;
     }
 }
