@@ -735,21 +735,19 @@ final class CudaBackend implements DeviceBackend {
         boolean direct = tc != null && splits == 1;   // the tensor-core kernel normalises in place when nothing needs combining
         long parts = direct ? 0 : (long) b * splits * h;
         long o = direct ? 0 : allocate(parts * r * 4), m = direct ? 0 : allocate(parts * 4), l = direct ? 0 : allocate(parts * 4);
-        long lens = allocate((long) b * 4);
+        int length = Math.toIntExact(len);   // every sequence's: the kernels' lengths array stays null
         try {
-            // the lengths are filled on the stream: an upload would wait for all queued work, once per layer and token
-            fill(new Tensor(MemorySegment.NULL, this, lens, DType.I32, Shape.of(b), 0, null), Math.toIntExact(len));
             gpu.makeCurrent();
             if (tc != null) {
                 Cuda.Function f = gpu.modules().function("mla_decode.cu", tc.name());
                 f.setMaxDynamicSharedMemory(tc.sharedBytes());
                 // the head blocks of one split are neighbours in launch order, so they read its cache tiles from L2
                 f.launch(new int[]{headBlocks, splits, b}, new int[]{tc.threads(), 1, 1}, tc.sharedBytes(), gpu.stream(),
-                        at(q, 0), at(latent, 0), at(kRope, 0), lens, o, m, l, direct ? at(out, 0) : 0L, h, maxLen, r, p, (float) scale, tc.sharedBytes());
+                        at(q, 0), at(latent, 0), at(kRope, 0), 0L, length, o, m, l, direct ? at(out, 0) : 0L, h, maxLen, r, p, (float) scale, tc.sharedBytes());
             } else {
                 String kernel = latent.dtype == DType.F32 ? "mla_decode_f32" : "mla_decode_bf16";
                 gpu.modules().function("mla_decode.cu", kernel).launch(new int[]{splits, headBlocks, b}, new int[]{256, 1, 1}, 0, gpu.stream(),
-                        at(q, 0), at(latent, 0), at(kRope, 0), lens, o, m, l, h, maxLen, r, p, (float) scale);
+                        at(q, 0), at(latent, 0), at(kRope, 0), 0L, length, o, m, l, h, maxLen, r, p, (float) scale);
             }
             if (!direct) {
                 gpu.modules().function("mla_decode.cu", "mla_decode_combine").launch(new int[]{h, b, 1}, new int[]{256, 1, 1}, 0, gpu.stream(),
@@ -761,7 +759,6 @@ final class CudaBackend implements DeviceBackend {
                 release(m);
                 release(l);
             }
-            release(lens);
         }
     }
 }

@@ -6,7 +6,7 @@
 // merges the splits.
 //
 // q (batch, heads, R + P) F32; cache (batch, maxLen, R) and pe (batch, maxLen, P), F32 or BF16;
-// lens[b] positions valid; grid (splits, ceil(heads / HG), batch), block 256 threads.
+// lens[b] positions valid (every sequence len0 when lens is null); grid (splits, ceil(heads / HG), batch), block 256 threads.
 // Partials: o (batch, splits, heads, R) unnormalised, m and l (batch, splits, heads).
 #include "common.cuh"
 
@@ -21,7 +21,7 @@ template <> __device__ __forceinline__ float ld<float>(const float* p, i64 i) { 
 template <> __device__ __forceinline__ float ld<unsigned short>(const unsigned short* p, i64 i) { return bf16_to_f32(p[i]); }
 
 template <typename T>
-__device__ void mla_decode(const float* q, const T* cache, const T* pe, const int* lens, float* o, float* mOut, float* lOut,
+__device__ void mla_decode(const float* q, const T* cache, const T* pe, const int* lens, int len0, float* o, float* mOut, float* lOut,
                            int heads, int maxLen, int R, int P, float scale) {
     __shared__ float qs[HG][MAX_D];
     __shared__ float ks[TT][MAX_D];
@@ -29,7 +29,7 @@ __device__ void mla_decode(const float* q, const T* cache, const T* pe, const in
     __shared__ float ms[HG], ls[HG], alpha[HG];
     if (R > MAX_R || R + P > MAX_D || blockDim.x != THREADS) __trap();  // the shared tiles are sized for these
     int split = blockIdx.x, splits = gridDim.x, h0 = blockIdx.y * HG, b = blockIdx.z, tid = threadIdx.x;
-    int D = R + P, len = lens[b];
+    int D = R + P, len = lens ? lens[b] : len0;
     int chunk = (len + splits - 1) / splits, from = split * chunk, to = min(len, from + chunk);
     int nh = min(HG, heads - h0);
     for (int i = tid; i < HG * D; i += THREADS) {
@@ -99,14 +99,14 @@ __device__ void mla_decode(const float* q, const T* cache, const T* pe, const in
     }
 }
 
-extern "C" __global__ void __launch_bounds__(THREADS) mla_decode_f32(const float* q, const float* cache, const float* pe, const int* lens,
+extern "C" __global__ void __launch_bounds__(THREADS) mla_decode_f32(const float* q, const float* cache, const float* pe, const int* lens, int len0,
         float* o, float* m, float* l, int heads, int maxLen, int R, int P, float scale) {
-    mla_decode<float>(q, cache, pe, lens, o, m, l, heads, maxLen, R, P, scale);
+    mla_decode<float>(q, cache, pe, lens, len0, o, m, l, heads, maxLen, R, P, scale);
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS) mla_decode_bf16(const float* q, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, float* o, float* m, float* l, int heads, int maxLen, int R, int P, float scale) {
-    mla_decode<unsigned short>(q, cache, pe, lens, o, m, l, heads, maxLen, R, P, scale);
+        const int* lens, int len0, float* o, float* m, float* l, int heads, int maxLen, int R, int P, float scale) {
+    mla_decode<unsigned short>(q, cache, pe, lens, len0, o, m, l, heads, maxLen, R, P, scale);
 }
 
 // out (batch, heads, R) = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s; grid (heads, batch), R threads at most 1024
@@ -274,7 +274,7 @@ __host__ __device__ __forceinline__ int mla_tc_smem_bytes(int hb, int d, int wpm
 }
 
 template <int MT, int WPM>
-__device__ void mla_decode_tc(const float* q, const unsigned short* cache, const unsigned short* pe, const int* lens, float* o,
+__device__ void mla_decode_tc(const float* q, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
                               float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
 #ifdef MLA_TC_UNSUPPORTED
     __trap();
@@ -291,7 +291,7 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, mt = warp / WPM, wc = warp % WPM;
     const int g = lane >> 2, qd = lane & 3;
     const int h0 = blockIdx.x * HB, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
-    const int len = lens[b], chunk = (len + splits - 1) / splits, from = min(len, split * chunk), to = min(len, from + chunk);
+    const int len = lens ? lens[b] : len0, chunk = (len + splits - 1) / splits, from = min(len, split * chunk), to = min(len, from + chunk);
     const float scaleLog2 = scale * 1.4426950408889634f;
     const unsigned short* cb = cache + (i64) b * maxLen * R;
     const unsigned short* pb = pe + (i64) b * maxLen * P;
@@ -480,12 +480,12 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
 
 // up to 16 heads per block (4 warps); several blocks share an SM
 extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16(const float* q, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_tc<1, 4>(q, cache, pe, lens, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_tc<1, 4>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
 
 // 64 heads per block (8 warps, two per m-tile): each cache tile is read once for 64 heads
 extern "C" __global__ void __launch_bounds__(256) mla_decode_tc64(const float* q, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_tc<4, 2>(q, cache, pe, lens, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_tc<4, 2>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
