@@ -405,6 +405,15 @@ public final class Cuda {
 
         private volatile int maxDynamicShared = -1;
 
+        /** Arguments of a launch that fit each thread's reusable block; more take a block of their own. */
+        private static final int INLINE_ARGS = 32;
+        /**
+         * Per thread, the argument pointers and 8-byte value slots of one launch: {@code 16 *
+         * INLINE_ARGS} bytes allocated once per launching thread (freed when the thread is gone),
+         * instead of an arena and an allocation per argument on every launch.
+         */
+        private static final ThreadLocal<MemorySegment> LAUNCH_BLOCK = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(16L * INLINE_ARGS, 8));
+
         private Function(MemorySegment handle, String name) {
             this.handle = handle;
             this.name = name;
@@ -435,23 +444,45 @@ public final class Cuda {
          */
         public void launch(int[] grid, int[] block, int sharedBytes, Stream stream, Object... args) {
             if (grid.length != 3 || block.length != 3) throw new IllegalArgumentException("grid and block need 3 dimensions each");
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment params = a.allocate(ValueLayout.ADDRESS, Math.max(1, args.length));
-                for (int i = 0; i < args.length; i++) {
-                    MemorySegment v = switch (args[i]) {
-                        case Integer x -> a.allocateFrom(ValueLayout.JAVA_INT, x);
-                        case Long x -> a.allocateFrom(ValueLayout.JAVA_LONG, x);
-                        case Float x -> a.allocateFrom(ValueLayout.JAVA_FLOAT, x);
-                        case Double x -> a.allocateFrom(ValueLayout.JAVA_DOUBLE, x);
-                        case MemorySegment x -> x;
-                        case null -> throw new IllegalArgumentException(name + ": argument " + i + " is null");
-                        default -> throw new IllegalArgumentException(name + ": argument " + i + " has unsupported type " + args[i].getClass().getName());
-                    };
-                    params.setAtIndex(ValueLayout.ADDRESS, i, v);
+            if (args.length > INLINE_ARGS) {
+                try (Arena a = Arena.ofConfined()) {
+                    launch(grid, block, sharedBytes, stream, a.allocate(ValueLayout.ADDRESS, args.length), a.allocate(8L * args.length, 8), args);
                 }
-                check(cuda_h.cuLaunchKernel(handle, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes,
-                        Stream.handle(stream), params, MemorySegment.NULL), "cuLaunchKernel(" + name + ")");
+                return;
             }
+            // cuLaunchKernel has copied the arguments when it returns, so each thread reuses one block
+            MemorySegment block1 = LAUNCH_BLOCK.get();
+            launch(grid, block, sharedBytes, stream, block1.asSlice(0, 8L * INLINE_ARGS), block1.asSlice(8L * INLINE_ARGS), args);
+        }
+
+        private void launch(int[] grid, int[] block, int sharedBytes, Stream stream, MemorySegment params, MemorySegment values, Object[] args) {
+            for (int i = 0; i < args.length; i++) {
+                long at = 8L * i;
+                MemorySegment v = switch (args[i]) {
+                    case Integer x -> {
+                        values.set(ValueLayout.JAVA_INT, at, x);
+                        yield values.asSlice(at, 8);
+                    }
+                    case Long x -> {
+                        values.set(ValueLayout.JAVA_LONG, at, x);
+                        yield values.asSlice(at, 8);
+                    }
+                    case Float x -> {
+                        values.set(ValueLayout.JAVA_FLOAT, at, x);
+                        yield values.asSlice(at, 8);
+                    }
+                    case Double x -> {
+                        values.set(ValueLayout.JAVA_DOUBLE, at, x);
+                        yield values.asSlice(at, 8);
+                    }
+                    case MemorySegment x -> x;
+                    case null -> throw new IllegalArgumentException(name + ": argument " + i + " is null");
+                    default -> throw new IllegalArgumentException(name + ": argument " + i + " has unsupported type " + args[i].getClass().getName());
+                };
+                params.setAtIndex(ValueLayout.ADDRESS, i, v);
+            }
+            check(cuda_h.cuLaunchKernel(handle, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes,
+                    Stream.handle(stream), params, MemorySegment.NULL), "cuLaunchKernel(" + name + ")");
         }
     }
 }
