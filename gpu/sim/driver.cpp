@@ -422,13 +422,13 @@ struct LaunchLog {
 // for queued work, or a copy the host waits for.
 struct Stats {
     unsigned long long launches = 0, gemms = 0, hostWaits = 0, uploads = 0, downloads = 0, allocs = 0;
-    unsigned long long streamWaits = 0, ctxWaits = 0, eventWaits = 0, copyWaits = 0, frees = 0, peakBytes = 0;
+    unsigned long long streamWaits = 0, ctxWaits = 0, eventWaits = 0, copyWaits = 0, frees = 0, peakBytes = 0, memsets = 0;
     ~Stats() {
         const char* path = std::getenv("PANAMAX_CUDASIM_STATS");
         if (!path) return;
         if (FILE* f = std::fopen(path, "a")) {
-            std::fprintf(f, "launches=%llu gemms=%llu host_waits=%llu (stream %llu, context %llu, event %llu, blocking copy %llu) uploads=%llu downloads=%llu allocations=%llu frees=%llu peak_mib=%.1f\n",
-                         launches, gemms, hostWaits, streamWaits, ctxWaits, eventWaits, copyWaits, uploads, downloads, allocs, frees, peakBytes / 1048576.0);
+            std::fprintf(f, "launches=%llu gemms=%llu host_waits=%llu (stream %llu, context %llu, event %llu, blocking copy %llu) uploads=%llu downloads=%llu memsets=%llu allocations=%llu frees=%llu peak_mib=%.1f\n",
+                         launches, gemms, hostWaits, streamWaits, ctxWaits, eventWaits, copyWaits, uploads, downloads, memsets, allocs, frees, peakBytes / 1048576.0);
             std::fclose(f);
         }
     }
@@ -702,6 +702,7 @@ CUresult cuMemFreeHost(void* p) {
 static CUresult fill(const char* what, CUdeviceptr dst, unsigned int value, size_t n, int width, CUstream s) {
     READY;
     if (CUresult rc = copyChecked(what, dst, n * width)) return rc;
+    stats.memsets++;
     Stream* st = resolve(s);
     enqueue(st, [=] {
         char* d = reinterpret_cast<char*>(dst);

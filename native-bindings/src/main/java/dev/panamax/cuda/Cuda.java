@@ -458,28 +458,19 @@ public final class Cuda {
         private void launch(int[] grid, int[] block, int sharedBytes, Stream stream, MemorySegment params, MemorySegment values, Object[] args) {
             for (int i = 0; i < args.length; i++) {
                 long at = 8L * i;
-                MemorySegment v = switch (args[i]) {
-                    case Integer x -> {
-                        values.set(ValueLayout.JAVA_INT, at, x);
-                        yield values.asSlice(at, 8);
+                switch (args[i]) {
+                    case Integer x -> values.set(ValueLayout.JAVA_INT, at, x);
+                    case Long x -> values.set(ValueLayout.JAVA_LONG, at, x);
+                    case Float x -> values.set(ValueLayout.JAVA_FLOAT, at, x);
+                    case Double x -> values.set(ValueLayout.JAVA_DOUBLE, at, x);
+                    case MemorySegment x -> {
+                        params.setAtIndex(ValueLayout.ADDRESS, i, x);   // a struct: its own bytes
+                        continue;
                     }
-                    case Long x -> {
-                        values.set(ValueLayout.JAVA_LONG, at, x);
-                        yield values.asSlice(at, 8);
-                    }
-                    case Float x -> {
-                        values.set(ValueLayout.JAVA_FLOAT, at, x);
-                        yield values.asSlice(at, 8);
-                    }
-                    case Double x -> {
-                        values.set(ValueLayout.JAVA_DOUBLE, at, x);
-                        yield values.asSlice(at, 8);
-                    }
-                    case MemorySegment x -> x;
                     case null -> throw new IllegalArgumentException(name + ": argument " + i + " is null");
                     default -> throw new IllegalArgumentException(name + ": argument " + i + " has unsupported type " + args[i].getClass().getName());
-                };
-                params.setAtIndex(ValueLayout.ADDRESS, i, v);
+                }
+                params.setAtIndex(ValueLayout.ADDRESS, i, values.asSlice(at, 8));
             }
             check(cuda_h.cuLaunchKernel(handle, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes,
                     Stream.handle(stream), params, MemorySegment.NULL), "cuLaunchKernel(" + name + ")");

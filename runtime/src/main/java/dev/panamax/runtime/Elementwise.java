@@ -108,7 +108,7 @@ final class Elementwise {
     }
 
     private static Tensor unaryForward(UnaryOp op, Tensor a, DType dt) {
-        Tensor out = Tensor.zerosLike(a, dt, a.dims());
+        Tensor out = Tensor.outputLike(a, dt, a.dims());
         if (a.backend != null) {
             a.backend.unary(op, a.contiguous(), out);
             return out;
@@ -127,7 +127,7 @@ final class Elementwise {
         Tensor x = onDeviceOf(y0, x0), y = onDeviceOf(x, y0);
         DType dt = computeType(x, y);
         long[] dims = Shape.broadcast(x.dims(), y.dims());
-        Tensor out = Tensor.zerosLike(x, dt, dims);
+        Tensor out = Tensor.outputLike(x, dt, dims);
         Tensor a = cast(x, dt).expand(dims), b = cast(y, dt).expand(dims);
         run(op, a, b, out);
         return Autograd.record(out, op.name().toLowerCase(java.util.Locale.ROOT), g -> binaryBackward(op, a, b, out, g), a, b);
@@ -173,7 +173,7 @@ final class Elementwise {
                 out.backend.binary(op, a, b, out);
             } else {
                 // a strided destination (an in-place op on a view): compute, then copy in
-                Tensor tmp = Tensor.zerosLike(out, out.dtype, out.dims());
+                Tensor tmp = Tensor.outputLike(out, out.dtype, out.dims());
                 out.backend.binary(op, a, b, tmp);
                 out.backend.copy(tmp, out);
             }

@@ -73,7 +73,7 @@ public final class Functional {
     /** silu(a) * b for contiguous a and b, outside autograd. */
     private static Tensor siluMulForward(Tensor a, Tensor b) {
         if (!fusedSiluMul(a, b)) return a.silu().mul(b);
-        Tensor out = Tensor.zerosLike(a, DType.F32, a.dims());
+        Tensor out = Tensor.outputLike(a, DType.F32, a.dims());
         a.backend.swiglu(a, b, out, a.numel());
         return out;
     }
@@ -112,7 +112,7 @@ public final class Functional {
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             xc = Elementwise.cast(Elementwise.onDeviceOf(weights[0], x), DType.F32).contiguous();
             for (int g = 0; g < groups; g++) wc[g] = weights[g].contiguous();
-            out = Tensor.zerosLike(xc, DType.F32, xc.dim(0), cout);
+            out = Tensor.outputLike(xc, DType.F32, xc.dim(0), cout);   // the groups cover every row
             List<DeviceBackend.GemmItem> items = new ArrayList<>();
             addRowBlocks(items, xc, offsets, wc, out);
             Linalg.gemmGrouped(false, true, cin, cin, cout, items, false);
@@ -159,8 +159,8 @@ public final class Functional {
                 w1c[g] = w1[g].contiguous();
                 w3c[g] = w3[g].contiguous();
             }
-            a = Tensor.zerosLike(xc, DType.F32, xc.dim(0), inner);
-            b = Tensor.zerosLike(xc, DType.F32, xc.dim(0), inner);
+            a = Tensor.outputLike(xc, DType.F32, xc.dim(0), inner);   // the groups cover every row
+            b = Tensor.outputLike(xc, DType.F32, xc.dim(0), inner);
             List<DeviceBackend.GemmItem> items = new ArrayList<>();
             addRowBlocks(items, xc, offsets, w1c, a);
             addRowBlocks(items, xc, offsets, w3c, b);
@@ -433,7 +433,7 @@ public final class Functional {
         Tensor lat = latent.narrow(1, 0, length), kr = kRope.narrow(1, 0, length);
         if (fusedDecodeApplies(q, latent, kRope)) {
             Tensor qc = q.contiguous();
-            Tensor out = Tensor.zerosLike(qc, DType.F32, q.dim(0), q.dim(1), r);
+            Tensor out = Tensor.outputLike(qc, DType.F32, q.dim(0), q.dim(1), r);
             q.backend.mlaDecode(qc, latent, kRope, out, length, scale);
             return out;
         }

@@ -79,7 +79,7 @@ final class Indexing {
         Tensor out;
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             Tensor xr = rowsOf(x, d);
-            Tensor or = Tensor.zerosLike(x, DType.F32, rows.length, xr.dim(1));
+            Tensor or = Tensor.outputLike(x, DType.F32, rows.length, xr.dim(1));
             x.backend.indexSelectRows(xr, rowIndex, or, rows.length, xr.dim(1), size);
             out = fromRows(or, od, d);
         }
@@ -112,7 +112,7 @@ final class Indexing {
         if (weight.backend != null) {
             if ((weight.dtype == DType.BF16 || weight.dtype == DType.F16) && weight.isContiguous() && !Autograd.needed(weight)) {
                 // inference weights in their storage dtype: gather the rows, widened, without converting the table
-                Tensor out = Tensor.zerosLike(weight, DType.F32, flat.length, weight.dim(1));
+                Tensor out = Tensor.outputLike(weight, DType.F32, flat.length, weight.dim(1));
                 weight.backend.indexSelectRows(weight, Tensor.ofLongs(flat), out, flat.length, weight.dim(1), v);
                 return out.view(od);
             }
@@ -219,7 +219,7 @@ final class Indexing {
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             y = Elementwise.cast(y0.detach(), dt).contiguous();
             w = Elementwise.cast(w1.detach(), dt).contiguous();
-            out = Tensor.zerosLike(y, dt, tokens, c);
+            out = Tensor.outputLike(y, dt, tokens, c);
             if (y.backend != null) {
                 if (dt != DType.F32) throw new UnsupportedOperationException("moeUnpermute on " + y.device() + " takes F32, got " + dt);
                 y.backend.moeUnpermute(y, index, w, out, tokens, k, c);
@@ -435,7 +435,7 @@ final class Indexing {
         long[] od = first.dims();
         od[d] = total;
         Device dev = deviceOf(parts.toArray(new Tensor[0]));
-        Tensor out = Tensor.zerosOn(dev == null ? null : dev.backend(), dt, od);
+        Tensor out = dev == null ? Tensor.zeros(dt, od) : Tensor.outputOn(dev.backend(), dt, od);   // the parts cover it
         long at = 0;
         long[] starts = new long[parts.size()];
         try (Autograd.NoGrad ng = Autograd.noGrad()) {

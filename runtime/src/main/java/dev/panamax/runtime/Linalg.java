@@ -19,7 +19,7 @@ final class Linalg {
         od[batch.length] = x.dim(-2);
         od[batch.length + 1] = y.dim(-1);
         DType dt = (a.dtype == DType.F64 || b.dtype == DType.F64) ? DType.F64 : DType.F32;
-        Tensor out = Tensor.zerosLike(x, dt, od);
+        Tensor out = Tensor.outputLike(x, dt, od);
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             matmulInto(x, y, out, false);
         }

@@ -46,8 +46,8 @@ final class MoeGate {
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             x = Elementwise.cast(logits.detach(), DType.F32).contiguous();
             Tensor b = bias == null ? null : Elementwise.cast(Elementwise.onDeviceOf(x, bias.detach()), DType.F32).contiguous();
-            idx = Tensor.zeros(d, DType.I32, n, spec.topk());
-            w = Tensor.zeros(d, DType.F32, n, spec.topk());
+            idx = Tensor.outputLike(x, DType.I32, n, spec.topk());   // the kernel writes every slot
+            w = Tensor.outputLike(x, DType.F32, n, spec.topk());
             x.backend.moeGate(x, b, idx, w, n, e, spec);
         }
         Tensor weights = Autograd.record(w, "moeGate", g -> {

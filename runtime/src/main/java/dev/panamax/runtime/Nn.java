@@ -12,7 +12,7 @@ final class Nn {
         Tensor c = Elementwise.cast(x, dt);
         if (d != last) c = c.transpose(d, last);
         c = c.contiguous();
-        Tensor out = Tensor.zerosLike(c, dt, c.dims());
+        Tensor out = Tensor.outputLike(c, dt, c.dims());
         long n = c.dim(-1);
         long rows = n == 0 ? 0 : c.numel() / n;
         if (c.backend != null) c.backend.softmaxRows(c, out, rows, n, log);
@@ -39,7 +39,7 @@ final class Nn {
         DType dt = Elementwise.computeType(x, weight);
         Tensor c = Elementwise.cast(x, dt).contiguous();
         Tensor w = Elementwise.cast(Elementwise.onDeviceOf(c, weight), dt).contiguous();
-        Tensor out = Tensor.zerosLike(c, dt, c.dims());
+        Tensor out = Tensor.outputLike(c, dt, c.dims());
         long rows = n == 0 ? 0 : c.numel() / n;
         if (c.backend != null) c.backend.rmsNormRows(c, w, out, rows, n, eps);
         else if (dt == DType.F32) Kernels.active().rmsNormRows(c.host(), c.offset, w.host(), w.offset, out.host(), out.offset, rows, n, (float) eps);
@@ -101,7 +101,7 @@ final class Nn {
         }
         cs = cs.contiguous();
         sn = sn.contiguous();
-        Tensor out = Tensor.zerosLike(c, x.dtype, c.dims());
+        Tensor out = Tensor.outputLike(c, x.dtype, c.dims());
         long rows = r == 0 ? 0 : c.numel() / r;
         if (rows > 0) c.backend.ropeRows(c, ldx, cs, sn, table[0], table[1], out, rows, half);
         Tensor fcs = cs, fsn = sn;

@@ -110,17 +110,31 @@ public final class Tensor {
     /** A new zero-filled contiguous tensor in the current scope, on {@code backend}'s device (host when null). */
     static Tensor zerosOn(DeviceBackend backend, DType dtype, long... dims) {
         if (backend == null) return zeros(dtype, dims);
-        Shape s = Shape.of(dims);
-        long bytes = Math.multiplyExact(s.numel(), (long) dtype.byteSize());
-        Scope home = Scope.current();
-        long p = home.allocateDevice(backend, bytes);
-        backend.zero(p, bytes);
-        return new Tensor(MemorySegment.NULL, backend, p, dtype, s, 0, home);
+        Tensor t = outputOn(backend, dtype, dims);
+        backend.zero(t.devicePointer, t.numel() * dtype.byteSize());
+        return t;
     }
 
     /** A new zero-filled contiguous tensor on the same device as {@code like}. */
     static Tensor zerosLike(Tensor like, DType dtype, long... dims) {
         return zerosOn(like.backend, dtype, dims);
+    }
+
+    /**
+     * A new contiguous tensor on the same device as {@code like} for an op that writes every
+     * element before anything reads it: zero-filled in host memory, as every allocation there, but
+     * not filled on a device (a fill is a driver call and a GPU operation per op output).
+     */
+    static Tensor outputLike(Tensor like, DType dtype, long... dims) {
+        return like.backend == null ? zeros(dtype, dims) : outputOn(like.backend, dtype, dims);
+    }
+
+    /** {@link #outputLike} on a device's backend: not filled. */
+    static Tensor outputOn(DeviceBackend backend, DType dtype, long... dims) {
+        Shape s = Shape.of(dims);
+        Scope home = Scope.current();
+        long p = home.allocateDevice(backend, Math.multiplyExact(s.numel(), (long) dtype.byteSize()));
+        return new Tensor(MemorySegment.NULL, backend, p, dtype, s, 0, home);
     }
 
     /** A new tensor filled with ones. */
@@ -586,7 +600,7 @@ public final class Tensor {
 
     /** A contiguous copy of the same dtype. */
     public Tensor copy() {
-        Tensor out = zerosLike(this, dtype, dims());
+        Tensor out = outputLike(this, dtype, dims());
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             out.copyFrom(this);
         }
@@ -596,7 +610,7 @@ public final class Tensor {
     /** This tensor converted to {@code target} (this tensor itself when already of that dtype). */
     public Tensor to(DType target) {
         if (target == dtype) return this;
-        Tensor out = zerosLike(this, target, dims());
+        Tensor out = outputLike(this, target, dims());
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             out.copyFrom(this);
         }
