@@ -70,10 +70,17 @@ std::map<size_t, size_t> freeList;  // offset -> bytes
 std::map<uintptr_t, size_t> live;   // address -> bytes (as allocated, before rounding)
 int openWindows = 0;
 
+// $PANAMAX_CUDASIM_HOST_ONLY (see runKernel): the host's side is being timed, so device memory stays
+// open to the host (no mprotect windows, whose cost grows with the memory touched).
+bool hostOnly() {
+    static const bool on = std::getenv("PANAMAX_CUDASIM_HOST_ONLY") != nullptr;
+    return on;
+}
+
 bool reserveArena() {
     if (arena) return true;
     size_t bytes = capacity();
-    void* p = mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = mmap(nullptr, bytes, hostOnly() ? PROT_READ | PROT_WRITE : PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         std::perror("[cuda simulator] cannot reserve the device memory (PANAMAX_CUDASIM_MEMORY_MB)");
         return false;
@@ -85,7 +92,7 @@ bool reserveArena() {
 }
 
 bool protect(int prot) {
-    if (!arena || mprotect(arena, arenaSize, prot) == 0) return true;
+    if (!arena || hostOnly() || mprotect(arena, arenaSize, prot) == 0) return true;
     std::perror("[cuda simulator] mprotect of the device memory");
     return false;
 }
@@ -434,8 +441,20 @@ struct Stats {
     }
 } stats;
 
+// $PANAMAX_CUDASIM_HOST_ONLY (a comma-separated list of kernels, possibly empty): only those kernels
+// run, and cuBLAS computes nothing, so that a program's host side can be timed and profiled on its
+// own. Results are garbage, except what the listed kernels compute (e.g. a router's choice, which
+// the host reads back and indexes with).
+bool hostOnlySkips(const std::string& name) {
+    if (!hostOnly()) return false;
+    static const char* list = std::getenv("PANAMAX_CUDASIM_HOST_ONLY");
+    std::string l = std::string(",") + list + ",";
+    return l.find("," + name + ",") == std::string::npos;
+}
+
 CUresult runKernel(Function* f, void* args, pmx_dim3 grid, pmx_dim3 block) {
     launches.names[f->name]++;
+    if (hostOnlySkips(f->name)) return CUDA_SUCCESS;
     for (unsigned z = 0; z < grid.z; z++)
         for (unsigned y = 0; y < grid.y; y++)
             for (unsigned x = 0; x < grid.x; x++) {

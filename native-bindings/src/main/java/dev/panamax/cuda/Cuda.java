@@ -472,8 +472,9 @@ public final class Cuda {
                 }
                 params.setAtIndex(ValueLayout.ADDRESS, i, values.asSlice(at, 8));
             }
-            check(cuda_h.cuLaunchKernel(handle, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes,
-                    Stream.handle(stream), params, MemorySegment.NULL), "cuLaunchKernel(" + name + ")");
+            int rc = cuda_h.cuLaunchKernel(handle, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes,
+                    Stream.handle(stream), params, MemorySegment.NULL);
+            if (rc != 0) check(rc, "cuLaunchKernel(" + name + ")");   // the message only when it failed
         }
     }
 }
