@@ -415,6 +415,7 @@ final class CudaBackend implements DeviceBackend {
      */
     private void gemv16(boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, long sa, Tensor b, long bOff, long ldb, long sb,
                         Tensor c, long cOff, long ldc, long sc, long batch, boolean accumulate) {
+        if (m == 0 || n == 0 || batch == 0) return;   // nothing to write (and no empty grid to launch)
         gpu.makeCurrent();
         String kernel = (tb ? "gemv_" : "gemvn_") + (b.dtype == DType.BF16 ? "bf16" : "f16");
         Cuda.Function f = gpu.modules().function("gemv.cu", kernel);

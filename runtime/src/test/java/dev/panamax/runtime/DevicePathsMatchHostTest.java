@@ -179,6 +179,8 @@ class DevicePathsMatchHostTest {
                 r(126, 1, 3, 1, 40), r(127, 3, 12, 40));
         same("heads broadcast over sequences (uneven outer batch)", t -> t.get(0).matmul(t.get(1).to(DType.BF16)), r(128, 2, 3, 2, 40), r(129, 3, 40, 20));
         same("9 rows per head times BF16 heads (widened)", t -> t.get(0).matmul(t.get(1).to(DType.BF16)), r(130, 3, 9, 16), r(131, 3, 16, 5));
+        same("a row times a BF16 weight with no outputs", t -> t.get(0).matmul(t.get(1).to(DType.BF16).t()), r(134, 1, 9), r(135, 0, 9));
+        same("per-head rows times BF16 heads with no outputs", t -> t.get(0).matmul(t.get(1).to(DType.BF16)), r(136, 3, 2, 9), r(137, 3, 9, 0));
         same("9 rows per item times one BF16 weight^T (widened once)", t -> t.get(0).matmul(t.get(1).to(DType.BF16).t()), r(132, 3, 9, 16), r(133, 5, 16));
         same("host weight", t -> t.get(0).matmul(r(34, 7, 2)), r(35, 3, 7));
         same("BF16 times BF16^T", t -> t.get(0).to(DType.BF16).matmul(t.get(1).to(DType.BF16).t()), r(38, 5, 9), r(39, 6, 9));
