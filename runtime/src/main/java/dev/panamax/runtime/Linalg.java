@@ -125,7 +125,8 @@ final class Linalg {
                 // every operand's items one stride apart: one batched product (cuBLAS GemmStridedBatchedEx)
                 c.backend.gemmBatched(la[0] == 1, lb[0] == 1, mi, ni, ki, xa, batchOffset(xa, batch, 0), la[1], sa,
                         yb, batchOffset(yb, batch, 0), lb[1], sb, cc, batchOffset(cc, batch, 0), ldc, sc, nb, accumulate);
-            } else if (batch.length > 1 && batch[batch.length - 1] > 1 && cc.shape.stride(batch.length - 1) > 0) {
+            } else if (batch.length > 1 && batch[batch.length - 1] > 1 && cc.shape.stride(batch.length - 1) > 0
+                    && xa.shape.stride(batch.length - 1) >= 0 && yb.shape.stride(batch.length - 1) >= 0) {
                 // uneven over the outer batch dims (e.g. heads' weights broadcast over sequences), but
                 // evenly spaced along the last one: one batched product per run of that dim
                 int last = batch.length - 1;
