@@ -80,6 +80,7 @@ extern "C" __global__ void gemv_f16(const float* x, i64 ldx, i64 sx, const unsig
 template <int F16>
 __device__ void gemvn16(const float* x, i64 ldx, const unsigned short* w, i64 ldw, float* y, i64 ldy, int m, int n, int k, int accumulate) {
     __shared__ float part[GEMVN_SLICES - 1][GEMV_ROWS][GEMVN_COLS];
+    if (blockDim.x != GEMVN_COLS * GEMVN_SLICES) __trap();   // the slices and the shared partials are sized for it
     int tx = threadIdx.x % GEMVN_COLS, ty = threadIdx.x / GEMVN_COLS;
     int j = blockIdx.x * GEMVN_COLS + tx;
     float acc[GEMV_ROWS];
