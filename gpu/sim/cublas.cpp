@@ -133,7 +133,8 @@ struct Gemm {
     int batch;
 
     CUresult operator()() const {
-        if (std::getenv("PANAMAX_CUDASIM_HOST_ONLY")) return CUDA_SUCCESS;   // timing the host's side only: no arithmetic
+        static const bool hostOnly = std::getenv("PANAMAX_CUDASIM_HOST_ONLY") != nullptr;
+        if (hostOnly) return CUDA_SUCCESS;   // timing the host's side only: no arithmetic
         for (int b = 0; b < batch; b++) {
             const void* a = static_cast<const char*>(A) + b * sa * (long long) sizeOf(at);
             const void* bb = static_cast<const char*>(B) + b * sb * (long long) sizeOf(bt);

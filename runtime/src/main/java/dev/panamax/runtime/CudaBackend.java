@@ -412,11 +412,11 @@ final class CudaBackend implements DeviceBackend {
      * {@code batch} products of at most {@link #GEMV_ROWS} F32 rows against 16-bit weights in
      * gemv.cu: {@code (n, k)} rows (tb) or a {@code (k, n)} matrix, items {@code sa}, {@code sb},
      * {@code sc} elements apart (sb 0 shares one weight); one launch per {@link #GEMV_MAX_ITEMS} items.
+     * The callers have made the context current.
      */
     private void gemv16(boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, long sa, Tensor b, long bOff, long ldb, long sb,
                         Tensor c, long cOff, long ldc, long sc, long batch, boolean accumulate) {
         if (m == 0 || n == 0 || batch == 0) return;   // nothing to write (and no empty grid to launch)
-        gpu.makeCurrent();
         String kernel = (tb ? "gemv_" : "gemvn_") + (b.dtype == DType.BF16 ? "bf16" : "f16");
         Cuda.Function f = gpu.modules().function("gemv.cu", kernel);
         // gemv_*: one warp per output column; gemvn_*: GEMVN_COLS (64) columns per block of THREADS
