@@ -5,10 +5,13 @@
 #      per item), then its tables (Ratios);
 #   3. DeepSeekBench.decodeToken on the GPU and the CPU (BF16 weights, all cores), then its table;
 #   4. DeepSeekBench.moeGrouped against moePerExpert on the GPU (one MoE layer, BF16 experts, 1 and
-#      64 tokens): the grouped expert products against one product per expert and projection.
+#      64 tokens): the grouped expert products against one product per expert and projection;
+#   5. (only when STEPS names "mla") the MLA decode kernels over a BF16 cache side by side, each
+#      against the device copy: the default (tc16 / tc64) and the k-split ks16 at 16 heads, ks32
+#      and ks64 at 128 (GpuBench's mla parameter).
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
-#   STEPS (default "gpu decode moe") picks steps 2-4, so that they can run in separate calls (the
+#   STEPS (default "gpu decode moe") picks steps 2-5, so that they can run in separate calls (the
 #   lent machines cap one command at 10 minutes); the torch anchor runs with the gpu step.
 #   JAVA (default: $JAVA_HOME/bin/java, else java) must be a JDK 25 runtime; PYTHON (default
 #   python3) needs torch; JAR (default bench/target/benchmarks.jar) is the JMH jar. Build the jar
@@ -47,11 +50,17 @@ if [[ "$steps" == *" decode "* ]]; then
   jmh decode 'DeepSeekBench.decodeToken' -p device=cuda,cpu -p dtype=BF16 -p kvCache=F32,BF16 -p threads="$threads" "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/decode.json" | tee -a "$out/tables.md"
 fi
+if [[ "$steps" == *" mla "* ]]; then
+  jmh mla16 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p mla=auto,mla_decode_ks16 "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla16.json" | tee -a "$out/tables.md"
+  jmh mla128 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=128 -p mla=auto,mla_decode_ks32,mla_decode_ks64 "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla128.json" | tee -a "$out/tables.md"
+fi
 if [[ "$steps" == *" moe "* ]]; then
   jmh moe 'DeepSeekBench.moe(Grouped|PerExpert)$' -p device=cuda -p tokens=1,64 "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/moe.json" | tee -a "$out/tables.md"
 fi
-[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe" >&2; exit 2; }
+[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, mla" >&2; exit 2; }
 # JMH exits 0 when a benchmark throws (unless -foe): report it, after every run has left its tables
 if grep -l '<failure>' "${ran[@]}" >&2; then
   echo "run.sh: some benchmarks failed (the <failure> in the files above); their rows are missing from the tables" >&2

@@ -140,12 +140,21 @@ public class GpuBench {
         public int heads;
         @Param({"F32", "BF16"})
         public String cache;
+        /**
+         * The tensor-core kernel over a BF16 cache ({@code -Dpanamax.cuda.mlaKernel}): {@code auto}
+         * (the default choice) or a kernel of mla_decode.cu, e.g. {@code -p mla=mla_decode_tc16,mla_decode_ks16}.
+         * An F32 cache always runs the F32 kernel.
+         */
+        @Param({"auto"})
+        public String mla;
+        static final String KERNEL_PROPERTY = "panamax.cuda.mlaKernel";
         static final int LATENT = 512, ROPE = 64;
         dev.panamax.runtime.Scope scope;
         Tensor q, latent, kRope;
 
         @Setup(Level.Trial)
         public void setup() {
+            System.setProperty(KERNEL_PROPERTY, mla);
             scope = onGpu("mla", d -> {
                 q = Tensor.placed(Tensor.randn(DType.F32, 1, 1, batch, heads, LATENT + ROPE), d, DType.F32);
                 // the cache is filled on the GPU (a host tensor of 128 x 8192 x 512 floats would be 2 GiB)
@@ -167,6 +176,7 @@ public class GpuBench {
         @TearDown(Level.Trial)
         public void tearDown() {
             scope.close();
+            System.clearProperty(KERNEL_PROPERTY);
         }
     }
 

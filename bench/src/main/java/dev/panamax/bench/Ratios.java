@@ -115,20 +115,18 @@ public final class Ratios {
         }
         Row copy = by.get(key("deviceCopy", Map.of()));
         double copyBw = copy == null ? Double.NaN : gbs(2.0 * (1L << 30), copy);
-        header = false;
-        for (String cache : new String[]{"F32", "BF16"}) {
-            for (String b : new String[]{"64", "128"}) {
-                for (String h : new String[]{"16", "128"}) {
-                    for (String len : new String[]{"1024", "4096", "8192"}) {
-                        Row r = by.get(key("mlaDecode", Map.of("batch", b, "heads", h, "len", len, "cache", cache)));
-                        if (r == null) continue;
-                        if (!header) out.append("\n| MLA decode cache | batch | heads | cache len | GB/s of cache | device copy GB/s | fraction of copy |\n|---|---|---|---|---|---|---|\n");
-                        header = true;
-                        double bw = gbs(Double.parseDouble(b) * Double.parseDouble(len) * (512 + 64) * (cache.equals("F32") ? 4 : 2), r);
-                        out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.0f | %s | %.2f |%n", cache, b, h, len, bw, fmt(copyBw), bw / copyBw));
-                    }
-                }
-            }
+        // one row per MLA decode configuration and kernel (GpuBench's mla parameter; rows without it ran the default)
+        List<Row> mla = rows.stream().filter(r -> r.bench.equals("mlaDecode"))
+                .sorted(java.util.Comparator.comparing((Row r) -> r.p("cache").equals("BF16"))
+                        .thenComparingInt(r -> Integer.parseInt(r.p("batch"))).thenComparingInt(r -> Integer.parseInt(r.p("heads")))
+                        .thenComparingInt(r -> Integer.parseInt(r.p("len"))).thenComparing(r -> r.params.getOrDefault("mla", "auto")))
+                .toList();
+        if (!mla.isEmpty()) out.append("\n| MLA decode cache | batch | heads | cache len | kernel | GB/s of cache | device copy GB/s | fraction of copy |\n|---|---|---|---|---|---|---|---|\n");
+        for (Row r : mla) {
+            String cache = r.p("cache");
+            double bw = gbs(Double.parseDouble(r.p("batch")) * Double.parseDouble(r.p("len")) * (512 + 64) * (cache.equals("F32") ? 4 : 2), r);
+            out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %.0f | %s | %.2f |%n", cache, r.p("batch"), r.p("heads"), r.p("len"),
+                    r.params.getOrDefault("mla", "auto"), bw, fmt(copyBw), bw / copyBw));
         }
         header = false;
         for (String dt : new String[]{"F32", "BF16"}) {

@@ -30,6 +30,7 @@ class RatiosTest {
                 row("GpuBench.gemm", "\"dtype\":\"BF16\",\"n\":\"8192\"", 2000, "us/op"),
                 row("GpuBench.deviceCopy", "", 1, "ms/op"),
                 row("GpuBench.mlaDecode", "\"batch\":\"64\",\"cache\":\"F32\",\"heads\":\"16\",\"len\":\"1024\"", 100, "us/op"),
+                row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"mla\":\"mla_decode_ks64\"", 400, "us/op"),
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\"", 800, "us/op"),
                 row("GpuBench.batchedMatmul", "\"dtype\":\"F32\"", 500, "us/op"),
                 row("GpuBench.perItemMatmul", "\"dtype\":\"F32\"", 2, "ms/op"),
@@ -44,9 +45,13 @@ class RatiosTest {
         assertThat(tables).contains("| BF16 | 8192 | " + ours + " | " + theirs + " | 0.80 |");
 
         double copy = 2.0 * (1L << 30) / 1e-3 / 1e9, mla = 64.0 * 1024 * (512 + 64) * 4 / 100e-6 / 1e9;
-        assertThat(tables).contains(String.format(Locale.ROOT, "| F32 | 64 | 16 | 1024 | %.0f | %.1f | %.2f |", mla, copy, mla / copy));
+        assertThat(tables).contains(String.format(Locale.ROOT, "| F32 | 64 | 16 | 1024 | auto | %.0f | %.1f | %.2f |", mla, copy, mla / copy));
         double mlaBf16 = 128.0 * 8192 * (512 + 64) * 2 / 800e-6 / 1e9;   // two bytes an entry
-        assertThat(tables).contains(String.format(Locale.ROOT, "| BF16 | 128 | 128 | 8192 | %.0f | %.1f | %.2f |", mlaBf16, copy, mlaBf16 / copy));
+        String auto = String.format(Locale.ROOT, "| BF16 | 128 | 128 | 8192 | auto | %.0f | %.1f | %.2f |", mlaBf16, copy, mlaBf16 / copy);
+        String ks64 = String.format(Locale.ROOT, "| BF16 | 128 | 128 | 8192 | mla_decode_ks64 | %.0f | %.1f | %.2f |", 2 * mlaBf16, copy, 2 * mlaBf16 / copy);
+        // one row per kernel, the default first; F32 before BF16
+        assertThat(tables).contains(auto, ks64);
+        assertThat(tables.indexOf(auto)).isLessThan(tables.indexOf(ks64)).isGreaterThan(tables.indexOf("| F32 | 64 | 16 | 1024 |"));
 
         double batched = 2.0 * 128 * 512 * 512 * 192 / 500e-6 / 1e12, perItem = 2.0 * 128 * 512 * 512 * 192 / 2e-3 / 1e12;
         assertThat(tables).contains(String.format(Locale.ROOT, "| F32 | %.1f | %.1f | 4.00 |", batched, perItem));

@@ -693,22 +693,65 @@ final class CudaBackend implements DeviceBackend {
         return 2 * (headsPerBlock + 2 * MLA_TILE) * (d + MLA_PAD) + 2 * headsPerBlock * (MLA_TILE + MLA_PAD) + 2 * 4 * warpsPerMTile * headsPerBlock;
     }
 
-    /** A tensor-core MLA decode kernel: its name, heads per block, threads, dynamic shared bytes and resident blocks per SM. */
-    private record MlaKernel(String name, int headsPerBlock, int threads, int sharedBytes, int blocksPerSm) {}
+    /** The dynamic shared memory of mla_decode_ks16/ks32/ks64 (mla_ks_smem_bytes in mla_decode.cu): two cache tiles and each warp's partial scores. */
+    static int mlaSplitKSharedBytes(int mTiles, int warpsPerMTile, int d) {
+        return 2 * 2 * MLA_TILE * (d + MLA_PAD) + mTiles * warpsPerMTile * 32 * 16 * 4;
+    }
 
     /**
-     * The tensor-core kernel for this MLA decode: tc64 for more than 16 heads where its shared
-     * memory fits, else tc16; null where neither applies (an F32 cache, other widths, unaligned
-     * rows, a GPU before sm_80), and the F32 kernels run.
+     * A tensor-core MLA decode kernel of mla_decode.cu: its name, m-tiles of 16 heads and warps per
+     * m-tile, whether it splits the score product over k ({@code ks}) rather than over positions
+     * ({@code tc}), and how many of its blocks an SM holds at latent 512 + rope 64 on sm_90 (from its
+     * shared memory and, for ks32 and ks64, its registers: 174 and 255 a thread, by ptxas).
+     */
+    record MlaKernel(String name, int mTiles, int warpsPerMTile, boolean splitK, int blocksPerSm) {
+        int headsPerBlock() {
+            return 16 * mTiles;
+        }
+
+        int threads() {
+            return 32 * mTiles * warpsPerMTile;
+        }
+
+        int sharedBytes(int d) {
+            return splitK ? mlaSplitKSharedBytes(mTiles, warpsPerMTile, d) : mlaTensorCoreSharedBytes(headsPerBlock(), d, warpsPerMTile);
+        }
+    }
+
+    static final List<MlaKernel> MLA_KERNELS = List.of(
+            new MlaKernel("mla_decode_tc16", 1, 4, false, 2), new MlaKernel("mla_decode_tc64", 4, 2, false, 1),
+            new MlaKernel("mla_decode_ks16", 1, 4, true, 2), new MlaKernel("mla_decode_ks32", 2, 4, true, 1),
+            new MlaKernel("mla_decode_ks64", 4, 2, true, 1));
+
+    /**
+     * System property naming the tensor-core MLA decode kernel to use where it applies (one of
+     * {@link #MLA_KERNELS}' names, or {@code auto}, the default: tc64 above 16 heads, else tc16).
+     * For comparing the kernels on a GPU (GpuBench's {@code mla} parameter); read on every call.
+     */
+    static final String MLA_KERNEL_PROPERTY = "panamax.cuda.mlaKernel";
+
+    static MlaKernel mlaKernel(String name) {
+        for (MlaKernel k : MLA_KERNELS) if (k.name().equals(name)) return k;
+        throw new IllegalArgumentException(MLA_KERNEL_PROPERTY + "=" + name + " names no MLA decode kernel; known: auto, "
+                + MLA_KERNELS.stream().map(MlaKernel::name).collect(java.util.stream.Collectors.joining(", ")));
+    }
+
+    /**
+     * The tensor-core kernel for this MLA decode: the one {@link #MLA_KERNEL_PROPERTY} names, else
+     * tc64 for more than 16 heads, else tc16, the first whose shared memory fits; null where none
+     * applies (an F32 cache, other widths, unaligned rows, a GPU before sm_80), and the F32 kernels run.
      */
     private MlaKernel tensorCoreMla(Tensor latent, Tensor kRope, int h, int r, int p) {
         if (latent.dtype != DType.BF16 || r % 64 != 0 || p % 16 != 0) return null;
         if (at(latent, 0) % 16 != 0 || at(kRope, 0) % 16 != 0) return null;   // cp.async moves aligned 16-byte chunks
         GpuDevice.Limits limits = gpu.limits();
         if (limits.computeCapability() < 80) return null;   // mma.sync with BF16 operands, cp.async
-        int wide = mlaTensorCoreSharedBytes(64, r + p, 2), narrow = mlaTensorCoreSharedBytes(16, r + p, 4);
-        if (h > 16 && wide <= limits.sharedPerBlockOptIn()) return new MlaKernel("mla_decode_tc64", 64, 256, wide, 1);
-        if (narrow <= limits.sharedPerBlockOptIn()) return new MlaKernel("mla_decode_tc16", 16, 128, narrow, 2);
+        String named = System.getProperty(MLA_KERNEL_PROPERTY, "auto");
+        List<MlaKernel> order = new ArrayList<>(3);
+        if (!named.equals("auto")) order.add(mlaKernel(named));
+        if (h > 16) order.add(mlaKernel("mla_decode_tc64"));
+        order.add(mlaKernel("mla_decode_tc16"));
+        for (MlaKernel k : order) if (k.sharedBytes(r + p) <= limits.sharedPerBlockOptIn()) return k;
         return null;
     }
 
@@ -741,10 +784,11 @@ final class CudaBackend implements DeviceBackend {
             gpu.makeCurrent();
             if (tc != null) {
                 Cuda.Function f = gpu.modules().function("mla_decode.cu", tc.name());
-                f.setMaxDynamicSharedMemory(tc.sharedBytes());
+                int shared = tc.sharedBytes(r + p);
+                f.setMaxDynamicSharedMemory(shared);
                 // the head blocks of one split are neighbours in launch order, so they read its cache tiles from L2
-                f.launch(new int[]{headBlocks, splits, b}, new int[]{tc.threads(), 1, 1}, tc.sharedBytes(), gpu.stream(),
-                        at(q, 0), at(latent, 0), at(kRope, 0), 0L, length, o, m, l, direct ? at(out, 0) : 0L, h, maxLen, r, p, (float) scale, tc.sharedBytes());
+                f.launch(new int[]{headBlocks, splits, b}, new int[]{tc.threads(), 1, 1}, shared, gpu.stream(),
+                        at(q, 0), at(latent, 0), at(kRope, 0), 0L, length, o, m, l, direct ? at(out, 0) : 0L, h, maxLen, r, p, (float) scale, shared);
             } else {
                 String kernel = latent.dtype == DType.F32 ? "mla_decode_f32" : "mla_decode_bf16";
                 gpu.modules().function("mla_decode.cu", kernel).launch(new int[]{splits, headBlocks, b}, new int[]{256, 1, 1}, 0, gpu.stream(),

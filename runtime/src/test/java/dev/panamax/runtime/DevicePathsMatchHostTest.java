@@ -397,10 +397,12 @@ class DevicePathsMatchHostTest {
 
     /**
      * DeepSeek's MLA shapes (latent 512 + rope 64) over a BF16 cache. On a CUDA GPU (and its
-     * simulator) this is the tensor-core kernel: mla_decode_tc16 up to 16 heads, mla_decode_tc64
-     * beyond (here 40 heads: a partial block of 64); a single split written in place (lengths 1 and
-     * 33), several combined (300, with a partial last tile). Its queries and softmax weights enter
-     * the products as BF16, so the reference is the composed product over the same cache with the
+     * simulator) this is a tensor-core kernel: by default mla_decode_tc16 up to 16 heads,
+     * mla_decode_tc64 beyond, and then each kernel that {@code panamax.cuda.mlaKernel} can name
+     * (tc and the k-split ks16, ks32, ks64), at 16 heads and at 40 (partial blocks: of 64, and for
+     * ks32 a block with an empty m-tile); a single split written in place (lengths 1 and 33),
+     * several combined (300, with a partial last tile). Its queries and softmax weights enter the
+     * products as BF16, so the reference is the composed product over the same cache with the
      * queries rounded to BF16; what remains is the weights' rounding, which moves an output by at
      * most 2^-9 of the spread of the latent values it averages (bounded by 2^-8 of their largest).
      */
@@ -412,24 +414,42 @@ class DevicePathsMatchHostTest {
         double largest = 0;
         for (float v : latent.toFloatArray()) largest = Math.max(largest, Math.abs(v));
         Tensor devLatent = latent.to(DEV), devRope = kRope.to(DEV);
-        for (int h : new int[]{16, 40}) {
-            Tensor q = r(132 + h, b, h, r + p), q16 = q.to(DType.BF16).to(DType.F32);
-            for (long len : new long[]{1, 33, cap}) {
-                float[] want = Functional.latentAttentionDecode(q16, latent, kRope, len, scale).toFloatArray();
-                float[] got;
-                try (Autograd.NoGrad ng = Autograd.noGrad()) {
-                    got = Functional.latentAttentionDecode(q.to(DEV), devLatent.narrow(1, 0, len), devRope.narrow(1, 0, len), len, scale).toFloatArray();
+        List<String> kernels = new java.util.ArrayList<>(List.of("auto"));
+        if (emu == null) CudaBackend.MLA_KERNELS.forEach(k -> kernels.add(k.name()));   // the emulated device has no kernels to choose
+        try {
+            for (String kernel : kernels) {
+                System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, kernel);
+                for (int h : new int[]{16, 40}) {
+                    Tensor q = r(132 + h, b, h, r + p), q16 = q.to(DType.BF16).to(DType.F32);
+                    for (long len : new long[]{1, 33, cap}) {
+                        float[] want = Functional.latentAttentionDecode(q16, latent, kRope, len, scale).toFloatArray();
+                        float[] got;
+                        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                            got = Functional.latentAttentionDecode(q.to(DEV), devLatent.narrow(1, 0, len), devRope.narrow(1, 0, len), len, scale).toFloatArray();
+                        }
+                        String what = kernel + ", " + h + " heads over " + len + " positions";
+                        assertThat(got).as(what).hasSameSizeAs(want);
+                        double squares = 0;
+                        for (int i = 0; i < got.length; i++) {
+                            double err = Math.abs(got[i] - want[i]);
+                            assertThat(err).as(what + " [" + i + "]: " + got[i] + " vs " + want[i]).isLessThanOrEqualTo(Math.scalb(largest, -8) + 1e-5);
+                            squares += err * err;
+                        }
+                        // the roundings are independent, so the typical error is far below the bound
+                        assertThat(Math.sqrt(squares / got.length)).as(what + " rms error").isLessThanOrEqualTo(Math.scalb(largest, -11));
+                    }
                 }
-                String what = h + " heads over " + len + " positions";
-                assertThat(got).as(what).hasSameSizeAs(want);
-                double squares = 0;
-                for (int i = 0; i < got.length; i++) {
-                    double err = Math.abs(got[i] - want[i]);
-                    assertThat(err).as(what + " [" + i + "]: " + got[i] + " vs " + want[i]).isLessThanOrEqualTo(Math.scalb(largest, -8) + 1e-5);
-                    squares += err * err;
-                }
-                // the roundings are independent, so the typical error is far below the bound
-                assertThat(Math.sqrt(squares / got.length)).as(what + " rms error").isLessThanOrEqualTo(Math.scalb(largest, -11));
+            }
+        } finally {
+            System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
+        }
+        if (emu == null) {
+            System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, "mla_decode_tc32");
+            try {
+                assertThatThrownBy(() -> Functional.latentAttentionDecode(r(1, b, 16, r + p).to(DEV), devLatent.narrow(1, 0, 8), devRope.narrow(1, 0, 8), 8, scale))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("mla_decode_tc32").hasMessageContaining("mla_decode_ks16");
+            } finally {
+                System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
             }
         }
     }

@@ -489,3 +489,247 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_tc64(const float* q
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
     mla_decode_tc<4, 2>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same tensor-core attention with the score product split over k, not over positions
+// (mla_decode_ks*). The WPM warps of an m-tile each take 1/WPM of the R + P dims for all MLA_T
+// positions of a tile, so that each warp holds its slice of the queries as A fragments in registers
+// for the whole split (the tc kernels reload them from shared memory on every tile). The partial
+// scores meet in shared memory; every warp of the m-tile sums them in the same order and runs the
+// same online softmax, so each holds the whole row of weights, already in the A-fragment layout
+// of the output product (an m16n8 accumulator pair is an m16k16 A fragment), and the weights never
+// go through shared memory. Two barriers a tile (the tc kernels take three), no shared queries.
+// Numerics as the tc kernels. Same requirements, grid and outputs; shared memory mla_ks_smem_bytes.
+
+// the four 8 x 8 matrices of two B fragments (columns n0..n0+7 and n0+8..n0+15) of a tile stored
+// n-major at s, in one ldmatrix.x4
+__device__ __forceinline__ void frag_b2(unsigned int b0[2], unsigned int b1[2], const unsigned short* s, int ld, int lane) {
+#ifdef __CUDA_ARCH__
+    unsigned int at = smem_addr(s + ((lane & 7) + ((lane >> 4) << 3)) * ld + ((lane >> 3) & 1) * 8);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];" : "=r"(b0[0]), "=r"(b0[1]), "=r"(b1[0]), "=r"(b1[1]) : "r"(at));
+#else
+    frag_b(b0, s, ld, lane);
+    frag_b(b1, s + 8 * ld, ld, lane);
+#endif
+}
+
+// Two cache tiles and the partial scores (16 floats a lane) of every warp. Must match
+// CudaBackend.mlaSplitKSharedBytes.
+__host__ __device__ __forceinline__ int mla_ks_smem_bytes(int mt, int wpm, int d) {
+    return 2 * 2 * MLA_T * (d + MLA_PAD) + mt * wpm * 32 * 16 * 4;
+}
+
+template <int MT, int WPM>
+__device__ void mla_decode_ks(const float* q, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
+                              float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+#ifdef MLA_TC_UNSUPPORTED
+    __trap();
+#else
+    constexpr int HB = 16 * MT, NT = MLA_T / 8, KW = (MAX_D / 16 + WPM - 1) / WPM, NO = MAX_R / WPM / 8;
+    const int D = R + P, LD = D + MLA_PAD;
+    if (R % 64 != 0 || P % 16 != 0 || R > MAX_R || D > MAX_D || blockDim.x != 32 * MT * WPM || mla_ks_smem_bytes(MT, WPM, D) > smemBytes) __trap();
+    DYNAMIC_SHARED_BYTES(smem);
+    unsigned short* ks = reinterpret_cast<unsigned short*>(smem);   // two tiles of MLA_T rows
+    float2* red = reinterpret_cast<float2*>(ks + 2 * MLA_T * LD);    // [m-tile][warp][8 pairs][32 lanes]
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, mt = warp / WPM, wc = warp % WPM;
+    const int g = lane >> 2, qd = lane & 3;
+    const int h0 = blockIdx.x * HB, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
+    const int len = lens ? lens[b] : len0, chunk = (len + splits - 1) / splits, from = min(len, split * chunk), to = min(len, from + chunk);
+    const float scaleLog2 = scale * 1.4426950408889634f;
+    const unsigned short* cb = cache + (i64) b * maxLen * R;
+    const unsigned short* pb = pe + (i64) b * maxLen * P;
+    const int chunksPerRow = D / 8, rChunks = R / 8, warps = blockDim.x >> 5;
+    auto loadTile = [&](int tile, unsigned short* dst) {
+        int base = from + tile * MLA_T;
+        for (int t = warp; t < MLA_T; t += warps) {
+            int pos = base + t;
+            bool valid = pos < to;
+            const unsigned short* lat = cb + (i64) (valid ? pos : 0) * R;
+            const unsigned short* rope = pb + (i64) (valid ? pos : 0) * P;
+            for (int c = lane; c < chunksPerRow; c += 32)
+                cp_async16(dst + t * LD + c * 8, c < rChunks ? lat + c * 8 : rope + (c - rChunks) * 8, valid);
+        }
+        cp_async_commit();
+    };
+    const int tiles = (to - from + MLA_T - 1) / MLA_T;
+    if (tiles > 0) loadTile(0, ks);   // in flight while the queries load
+
+    // this warp's k-steps, and its slice of the queries of rows g and g + 8 as A fragments
+    const int steps = D / 16, k0 = wc * steps / WPM, kn = (wc + 1) * steps / WPM - k0;
+    const int hA = h0 + mt * 16 + g, hB = hA + 8;
+    const float* qA = q + ((i64) b * heads + hA) * D;
+    const float* qB = q + ((i64) b * heads + hB) * D;
+    unsigned int qa[KW][4];
+#pragma unroll
+    for (int i = 0; i < KW; i++) {
+        qa[i][0] = qa[i][1] = qa[i][2] = qa[i][3] = 0;
+        if (i < kn) {
+            int k = (k0 + i) * 16 + 2 * qd;
+            if (hA < heads) {
+                qa[i][0] = pack_bf16(qA[k], qA[k + 1]);
+                qa[i][2] = pack_bf16(qA[k + 8], qA[k + 9]);
+            }
+            if (hB < heads) {
+                qa[i][1] = pack_bf16(qB[k], qB[k + 1]);
+                qa[i][3] = pack_bf16(qB[k + 8], qB[k + 9]);
+            }
+        }
+    }
+
+    const int cols = R / WPM, colBase = wc * cols;
+    float acc[NO][4];
+#pragma unroll
+    for (int n = 0; n < NO; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+    float m0 = NEG_INF, m1 = NEG_INF, l0 = 0.f, l1 = 0.f;   // rows g and g + 8 of the m-tile, log2 units
+    float2* mine = red + (mt * WPM + wc) * 8 * 32 + lane;
+    for (int it = 0; it < tiles; it++) {
+        cp_async_wait_all();
+        __syncthreads();   // tile it has landed; every warp is done with tile it - 1 and with the partial scores
+        if (it + 1 < tiles) loadTile(it + 1, ks + ((it + 1) & 1) * MLA_T * LD);
+        const unsigned short* kt = ks + (it & 1) * MLA_T * LD;
+        const int valid = to - (from + it * MLA_T);
+
+        // this warp's part of the scores of all MLA_T positions: NT independent accumulators
+        float s[NT][4];
+#pragma unroll
+        for (int j = 0; j < NT; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+#pragma unroll
+        for (int i = 0; i < KW; i++) {
+            if (i < kn) {
+                const unsigned short* kb = kt + (k0 + i) * 16;
+#pragma unroll
+                for (int j = 0; j < NT; j += 2) {
+                    unsigned int b0[2], b1[2];
+                    frag_b2(b0, b1, kb + j * 8 * LD, LD, lane);
+                    mma_bf16(s[j], qa[i], b0, lane);
+                    mma_bf16(s[j + 1], qa[i], b1, lane);
+                }
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+            mine[(2 * j) * 32] = float2{s[j][0], s[j][1]};
+            mine[(2 * j + 1) * 32] = float2{s[j][2], s[j][3]};
+        }
+        __syncthreads();
+        // the whole scores, summed over the m-tile's warps in one order (every warp gets the same)
+#pragma unroll
+        for (int j = 0; j < NT; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+        for (int w = 0; w < WPM; w++) {
+            const float2* theirs = red + (mt * WPM + w) * 8 * 32 + lane;
+#pragma unroll
+            for (int j = 0; j < NT; j++) {
+                float2 u = theirs[(2 * j) * 32], v = theirs[(2 * j + 1) * 32];
+                s[j][0] += u.x;
+                s[j][1] += u.y;
+                s[j][2] += v.x;
+                s[j][3] += v.y;
+            }
+        }
+        float mx0 = NEG_INF, mx1 = NEG_INF;
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+            int t = j * 8 + 2 * qd;
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                bool in = t + e < valid;
+                s[j][e] = in ? s[j][e] * scaleLog2 : NEG_INF;
+                s[j][2 + e] = in ? s[j][2 + e] * scaleLog2 : NEG_INF;
+                mx0 = fmaxf(mx0, s[j][e]);
+                mx1 = fmaxf(mx1, s[j][2 + e]);
+            }
+        }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        const float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
+        // a row with no position yet keeps weight 0 everywhere (and no NaN from -inf - -inf)
+        const float base0 = n0 == NEG_INF ? 0.f : n0, base1 = n1 == NEG_INF ? 0.f : n1;
+        const float alpha0 = exp2f(m0 - base0), alpha1 = exp2f(m1 - base1);
+        // the weights as BF16 A fragments of the output product: k-step kk is score n-tiles 2kk, 2kk + 1
+        unsigned int pa[NT / 2][4];
+        float sum0 = 0.f, sum1 = 0.f;
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+            unsigned int p01 = pack_bf16(exp2f(s[j][0] - base0), exp2f(s[j][1] - base0));
+            unsigned int p23 = pack_bf16(exp2f(s[j][2] - base1), exp2f(s[j][3] - base1));
+            sum0 += bf16_to_f32((unsigned short) p01) + bf16_to_f32((unsigned short) (p01 >> 16));
+            sum1 += bf16_to_f32((unsigned short) p23) + bf16_to_f32((unsigned short) (p23 >> 16));
+            pa[j >> 1][(j & 1) * 2] = p01;
+            pa[j >> 1][(j & 1) * 2 + 1] = p23;
+        }
+        sum0 += __shfl_xor_sync(0xffffffffu, sum0, 1);
+        sum0 += __shfl_xor_sync(0xffffffffu, sum0, 2);
+        sum1 += __shfl_xor_sync(0xffffffffu, sum1, 1);
+        sum1 += __shfl_xor_sync(0xffffffffu, sum1, 2);
+        l0 = l0 * alpha0 + sum0;
+        l1 = l1 * alpha1 + sum1;
+        m0 = n0;
+        m1 = n1;
+
+        // outputs: this warp's latent columns, O = alpha O + P V
+#pragma unroll
+        for (int n = 0; n < NO; n++) {
+            acc[n][0] *= alpha0;
+            acc[n][1] *= alpha0;
+            acc[n][2] *= alpha1;
+            acc[n][3] *= alpha1;
+        }
+#pragma unroll
+        for (int kk = 0; kk < NT / 2; kk++) {
+#pragma unroll
+            for (int n = 0; n < NO; n += 2) {
+                if (n * 8 < cols) {
+                    unsigned int b0[2], b1[2];
+                    frag_b_trans2(b0, b1, kt + kk * 16 * LD + colBase + n * 8, LD, lane);
+                    mma_bf16(acc[n], pa[kk], b0, lane);
+                    mma_bf16(acc[n + 1], pa[kk], b1, lane);
+                }
+            }
+        }
+    }
+
+    const bool direct = out != nullptr;
+    const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
+    const i64 part = ((i64) b * splits + split) * heads;
+#pragma unroll
+    for (int n = 0; n < NO; n++) {
+        if (n * 8 >= cols) break;
+        int col = colBase + n * 8 + 2 * qd;
+        if (hA < heads) {
+            float* dst = direct ? out + ((i64) b * heads + hA) * R + col : o + (part + hA) * R + col;
+            float sc = direct ? inv0 : 1.f;
+            *reinterpret_cast<float2*>(dst) = float2{acc[n][0] * sc, acc[n][1] * sc};
+        }
+        if (hB < heads) {
+            float* dst = direct ? out + ((i64) b * heads + hB) * R + col : o + (part + hB) * R + col;
+            float sc = direct ? inv1 : 1.f;
+            *reinterpret_cast<float2*>(dst) = float2{acc[n][2] * sc, acc[n][3] * sc};
+        }
+    }
+    if (!direct && wc == 0 && qd == 0) {
+        const float ln2 = 0.6931471805599453f;   // partials in natural units, as mla_decode_combine reads them
+        if (hA < heads) { mOut[part + hA] = m0 * ln2; lOut[part + hA] = l0; }
+        if (hB < heads) { mOut[part + hB] = m1 * ln2; lOut[part + hB] = l1; }
+    }
+#endif
+}
+
+// 16 heads per block, the score product split four ways (4 warps)
+extern "C" __global__ void __launch_bounds__(128) mla_decode_ks16(const float* q, const unsigned short* cache, const unsigned short* pe,
+        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_ks<1, 4>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+}
+
+// 32 heads per block, split four ways (8 warps)
+extern "C" __global__ void __launch_bounds__(256) mla_decode_ks32(const float* q, const unsigned short* cache, const unsigned short* pe,
+        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_ks<2, 4>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+}
+
+// 64 heads per block, split two ways (8 warps)
+extern "C" __global__ void __launch_bounds__(256) mla_decode_ks64(const float* q, const unsigned short* cache, const unsigned short* pe,
+        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_ks<4, 2>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+}
