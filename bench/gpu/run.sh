@@ -7,8 +7,8 @@
 #   4. DeepSeekBench.moeGrouped against moePerExpert on the GPU (one MoE layer, BF16 experts, 1 and
 #      64 tokens): the grouped expert products against one product per expert and projection;
 #   5. (only when STEPS names "mla") the MLA decode kernels over a BF16 cache side by side, each
-#      against the device copy: the default (tc16 / tc64) and the k-split ks16 at 16 heads, ks32
-#      and ks64 at 128 (GpuBench's mla parameter).
+#      against the device copy: the default (tc16 / tc64) and the k-split ks16 at 16 heads; ks32,
+#      ks64 and the warpgroup (wgmma) wg64 at 128 (GpuBench's mla parameter).
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
 #   STEPS (default "gpu decode moe") picks steps 2-5, so that they can run in separate calls (the
@@ -53,7 +53,7 @@ fi
 if [[ "$steps" == *" mla "* ]]; then
   jmh mla16 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p mla=auto,mla_decode_ks16 "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla16.json" | tee -a "$out/tables.md"
-  jmh mla128 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=128 -p mla=auto,mla_decode_ks32,mla_decode_ks64 "$@"
+  jmh mla128 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=128 -p mla=auto,mla_decode_ks32,mla_decode_ks64,mla_decode_wg64 "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla128.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" moe "* ]]; then

@@ -698,13 +698,25 @@ final class CudaBackend implements DeviceBackend {
         return 2 * 2 * MLA_TILE * (d + MLA_PAD) + mTiles * warpsPerMTile * 32 * 16 * 4;
     }
 
+    /** The dynamic shared memory of mla_decode_wg64 (mla_wg_smem_bytes in mla_decode.cu): 64 query rows, two cache tiles, partial scores. */
+    static int mlaWarpgroupSharedBytes(int d) {
+        return 2 * (64 + 2 * MLA_TILE) * d + 256 * 16 * 4;
+    }
+
+    /**
+     * How a tensor-core MLA kernel divides the work: {@code TC} splits the score product over
+     * positions (mma.sync), {@code KS} over k with the queries in registers (mma.sync),
+     * {@code WG} over k between two warpgroups (wgmma, sm_90a only, latent 512 + rope 64 only).
+     */
+    enum MlaKind { TC, KS, WG }
+
     /**
      * A tensor-core MLA decode kernel of mla_decode.cu: its name, m-tiles of 16 heads and warps per
-     * m-tile, whether it splits the score product over k ({@code ks}) rather than over positions
-     * ({@code tc}), and how many of its blocks an SM holds at latent 512 + rope 64 on sm_90 (from its
-     * shared memory and, for ks32 and ks64, its registers: 174 and 255 a thread, by ptxas).
+     * m-tile, its kind, and how many of its blocks an SM holds at latent 512 + rope 64 on sm_90
+     * (from its shared memory and, for ks32, ks64 and wg64, its registers: 174, 255 and 177 a
+     * thread, by ptxas).
      */
-    record MlaKernel(String name, int mTiles, int warpsPerMTile, boolean splitK, int blocksPerSm) {
+    record MlaKernel(String name, int mTiles, int warpsPerMTile, MlaKind kind, int blocksPerSm) {
         int headsPerBlock() {
             return 16 * mTiles;
         }
@@ -714,14 +726,24 @@ final class CudaBackend implements DeviceBackend {
         }
 
         int sharedBytes(int d) {
-            return splitK ? mlaSplitKSharedBytes(mTiles, warpsPerMTile, d) : mlaTensorCoreSharedBytes(headsPerBlock(), d, warpsPerMTile);
+            return switch (kind) {
+                case TC -> mlaTensorCoreSharedBytes(headsPerBlock(), d, warpsPerMTile);
+                case KS -> mlaSplitKSharedBytes(mTiles, warpsPerMTile, d);
+                case WG -> mlaWarpgroupSharedBytes(d);
+            };
+        }
+
+        /** Whether this kernel takes latent r + rope p on a GPU of this compute capability and opt-in shared memory. */
+        boolean applies(int r, int p, int computeCapability, int sharedLimit) {
+            if (kind == MlaKind.WG && (computeCapability != 90 || r != 512 || p != 64)) return false;
+            return sharedBytes(r + p) <= sharedLimit;
         }
     }
 
     static final List<MlaKernel> MLA_KERNELS = List.of(
-            new MlaKernel("mla_decode_tc16", 1, 4, false, 2), new MlaKernel("mla_decode_tc64", 4, 2, false, 1),
-            new MlaKernel("mla_decode_ks16", 1, 4, true, 2), new MlaKernel("mla_decode_ks32", 2, 4, true, 1),
-            new MlaKernel("mla_decode_ks64", 4, 2, true, 1));
+            new MlaKernel("mla_decode_tc16", 1, 4, MlaKind.TC, 2), new MlaKernel("mla_decode_tc64", 4, 2, MlaKind.TC, 1),
+            new MlaKernel("mla_decode_ks16", 1, 4, MlaKind.KS, 2), new MlaKernel("mla_decode_ks32", 2, 4, MlaKind.KS, 1),
+            new MlaKernel("mla_decode_ks64", 4, 2, MlaKind.KS, 1), new MlaKernel("mla_decode_wg64", 4, 2, MlaKind.WG, 1));
 
     /**
      * System property naming the tensor-core MLA decode kernel to use where it applies (one of
@@ -737,9 +759,10 @@ final class CudaBackend implements DeviceBackend {
     }
 
     /**
-     * The tensor-core kernel for this MLA decode: the one {@link #MLA_KERNEL_PROPERTY} names, else
-     * tc64 for more than 16 heads, else tc16, the first whose shared memory fits; null where none
-     * applies (an F32 cache, other widths, unaligned rows, a GPU before sm_80), and the F32 kernels run.
+     * The tensor-core kernel for this MLA decode: the one {@link #MLA_KERNEL_PROPERTY} names where
+     * it applies, else tc64 for more than 16 heads, else tc16, the first that applies; null where
+     * none does (an F32 cache, other widths, unaligned rows, a GPU before sm_80), and the F32
+     * kernels run.
      */
     private MlaKernel tensorCoreMla(Tensor latent, Tensor kRope, int h, int r, int p) {
         if (latent.dtype != DType.BF16 || r % 64 != 0 || p % 16 != 0) return null;
@@ -751,7 +774,7 @@ final class CudaBackend implements DeviceBackend {
         if (!named.equals("auto")) order.add(mlaKernel(named));
         if (h > 16) order.add(mlaKernel("mla_decode_tc64"));
         order.add(mlaKernel("mla_decode_tc16"));
-        for (MlaKernel k : order) if (k.sharedBytes(r + p) <= limits.sharedPerBlockOptIn()) return k;
+        for (MlaKernel k : order) if (k.applies(r, p, limits.computeCapability(), limits.sharedPerBlockOptIn())) return k;
         return null;
     }
 

@@ -399,8 +399,9 @@ class DevicePathsMatchHostTest {
      * DeepSeek's MLA shapes (latent 512 + rope 64) over a BF16 cache. On a CUDA GPU (and its
      * simulator) this is a tensor-core kernel: by default mla_decode_tc16 up to 16 heads,
      * mla_decode_tc64 beyond, and then each kernel that {@code panamax.cuda.mlaKernel} can name
-     * (tc and the k-split ks16, ks32, ks64), at 16 heads and at 40 (partial blocks: of 64, and for
-     * ks32 a block with an empty m-tile); a single split written in place (lengths 1 and 33),
+     * (tc, the k-split ks16, ks32, ks64, and the warpgroup wg64 where the GPU is sm_90, as the
+     * simulator says it is), at 16 heads and at 40 (partial blocks: of 64, and for ks32 a block with
+     * an empty m-tile); a single split written in place (lengths 1 and 33),
      * several combined (300, with a partial last tile). Its queries and softmax weights enter the
      * products as BF16, so the reference is the composed product over the same cache with the
      * queries rounded to BF16; what remains is the weights' rounding, which moves an output by at

@@ -39,9 +39,13 @@ public final class CudaModules implements AutoCloseable {
         return options(computeCapability);
     }
 
-    /** NVRTC options for a compute capability: a real architecture, so that NVRTC emits a cubin. */
+    /**
+     * NVRTC options for a compute capability: a real architecture, so that NVRTC emits a cubin;
+     * on compute capability 9.0 (H100, H200) its architecture-specific variant {@code sm_90a}, which
+     * has the warpgroup instructions (wgmma) of mla_decode_wg64.
+     */
     public static List<String> options(int computeCapability) {
-        return List.of("--gpu-architecture=sm_" + computeCapability, "--std=c++17", "-default-device");
+        return List.of("--gpu-architecture=sm_" + computeCapability + (computeCapability == 90 ? "a" : ""), "--std=c++17", "-default-device");
     }
 
     /** The kernel {@code kernel} of {@code file} (one of {@link CudaSources#FILES}). */

@@ -733,3 +733,271 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_ks64(const float* q
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
     mla_decode_ks<4, 2>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same attention on Hopper's warpgroup tensor cores (wgmma, sm_90a): mla_decode_wg64. A block
+// of 64 heads is two warpgroups. Each computes the m64n32 scores of a tile over half the R + P
+// dims (wgmma with the queries and the cache tile in shared memory), the halves meet in shared
+// memory (as in the ks kernels, summed in one order by both), both run the same online softmax, and
+// each multiplies the weights (BF16 A fragments in registers) into its 256 latent columns (m64n256,
+// the tile read transposed from shared memory). Numerics as the tc kernels.
+// Shared operands are in the canonical no-swizzle layout of the PTX ISA ("Canonical Layouts"):
+// 8 x 16-byte core matrices, 128 contiguous bytes each, of rows (heads or positions) r and 16-byte
+// chunks c (8 dims) of a row, at byte ((r / 8) * (D / 8) + c) * 128 + (r % 8) * 16. Read K-major
+// (scores: the queries as A, the tile as B) its leading (k) stride is 128 bytes and its stride
+// (rows) (D / 8) * 128; read MN-major (outputs: positions are k, dims n) they swap.
+// Requires DeepSeek's widths, R = 512 (two halves of 256) and P = 64, so that every loop over the
+// wgmma instructions has a count known to the compiler (ptxas serialises wgmma in loops it cannot
+// prove uniform). Grid (ceil(heads / 64), splits, batch), 256 threads, mla_wg_smem_bytes of dynamic shared memory.
+// On the simulator (no __CUDA_ARCH__) the warpgroup operations take portable paths that give every
+// thread the accumulator registers the PTX ISA assigns it; on a GPU other than sm_90a it traps.
+
+#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define MLA_WG_UNSUPPORTED 1
+#endif
+
+// A shared-memory matrix descriptor (PTX ISA "Matrix Descriptor Format": start address, leading and
+// stride byte offsets, each >> 4, no swizzle). The portable path keeps the pointer itself.
+#ifdef __CUDA_ARCH__
+typedef unsigned long long wg_desc;
+__device__ __forceinline__ wg_desc wg_make_desc(const void* p, unsigned int lbo, unsigned int sbo) {
+    return (unsigned long long) ((smem_addr(p) >> 4) & 0x3fffu) | ((unsigned long long) ((lbo >> 4) & 0x3fffu) << 16)
+         | ((unsigned long long) ((sbo >> 4) & 0x3fffu) << 32);
+}
+#else
+struct wg_desc { const unsigned char* p; unsigned int lbo, sbo; };
+__device__ __forceinline__ wg_desc wg_make_desc(const void* p, unsigned int lbo, unsigned int sbo) {
+    return wg_desc{reinterpret_cast<const unsigned char*>(p), lbo, sbo};
+}
+// element (row, k) of a K-major operand, (k, n) of an MN-major one, as the canonical layouts place them
+__device__ __forceinline__ float wg_kmajor(const wg_desc& d, int row, int k) {
+    return bf16_to_f32(*reinterpret_cast<const unsigned short*>(d.p + (row >> 3) * d.sbo + (row & 7) * 16 + (k >> 3) * d.lbo + (k & 7) * 2));
+}
+__device__ __forceinline__ float wg_mnmajor(const wg_desc& d, int k, int n) {
+    return bf16_to_f32(*reinterpret_cast<const unsigned short*>(d.p + (n >> 3) * d.sbo + (n & 7) * 2 + (k >> 3) * d.lbo + (k & 7) * 16));
+}
+#endif
+
+__device__ __forceinline__ void wg_fence() {
+#ifdef __CUDA_ARCH__
+    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wg_commit_and_wait() {
+#ifdef __CUDA_ARCH__
+    asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+    asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+#endif
+}
+// generic-proxy writes of shared memory (cp.async, st.shared) made visible to wgmma's reads
+__device__ __forceinline__ void fence_proxy_async() {
+#ifdef __CUDA_ARCH__
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+#endif
+}
+
+// d (64 x 32, F32; this thread's 16) (+)= A (64 x 16, K-major at a) B (16 x 32, K-major at b); accumulate unless first
+__device__ __forceinline__ void wgmma_m64n32_ss(float d[16], wg_desc a, wg_desc b, bool first) {
+#ifdef __CUDA_ARCH__
+    asm volatile("{ .reg .pred p; setp.eq.u32 p, %18, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, 0, 0; }"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]) : "l"(a), "l"(b), "r"((unsigned int) first));
+#else
+    int t = threadIdx.x & 127, lane = t & 31, r0 = 16 * (t >> 5) + (lane >> 2), c0 = 2 * (lane & 3);
+    for (int i = 0; i < 16; i++) {
+        int row = r0 + ((i >> 1) & 1) * 8, col = c0 + (i >> 2) * 8 + (i & 1);
+        float v = first ? 0.f : d[i];
+        for (int k = 0; k < 16; k++) v += wg_kmajor(a, row, k) * wg_kmajor(b, col, k);
+        d[i] = v;
+    }
+#endif
+}
+
+// d (64 x 256, F32; this thread's 128) += A (64 x 16, BF16 fragments in registers) B (16 x 256, MN-major at b)
+__device__ __forceinline__ void wgmma_m64n256_rs(float d[128], const unsigned int a[4], wg_desc b) {
+#ifdef __CUDA_ARCH__
+    asm volatile("wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, {%128, %129, %130, %131}, %132, 1, 1, 1, 1;"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#else
+    // rows g and g + 8 of this warp's 16, all 16 k, from the four lanes that hold them (as mma's A fragment)
+    int lane = threadIdx.x & 31, g = lane >> 2, c0 = 2 * (lane & 3);
+    float x0[16], x1[16];
+    for (int q = 0; q < 4; q++) {
+        unsigned int r0 = __shfl_sync(0xffffffffu, a[0], g * 4 + q), r1 = __shfl_sync(0xffffffffu, a[1], g * 4 + q);
+        unsigned int r2 = __shfl_sync(0xffffffffu, a[2], g * 4 + q), r3 = __shfl_sync(0xffffffffu, a[3], g * 4 + q);
+        x0[2 * q] = bf16_to_f32((unsigned short) r0);
+        x0[2 * q + 1] = bf16_to_f32((unsigned short) (r0 >> 16));
+        x1[2 * q] = bf16_to_f32((unsigned short) r1);
+        x1[2 * q + 1] = bf16_to_f32((unsigned short) (r1 >> 16));
+        x0[8 + 2 * q] = bf16_to_f32((unsigned short) r2);
+        x0[8 + 2 * q + 1] = bf16_to_f32((unsigned short) (r2 >> 16));
+        x1[8 + 2 * q] = bf16_to_f32((unsigned short) r3);
+        x1[8 + 2 * q + 1] = bf16_to_f32((unsigned short) (r3 >> 16));
+    }
+    for (int i = 0; i < 128; i++) {
+        int col = c0 + (i >> 2) * 8 + (i & 1);
+        const float* x = ((i >> 1) & 1) ? x1 : x0;
+        float v = d[i];
+        for (int k = 0; k < 16; k++) v += x[k] * wg_mnmajor(b, k, col);
+        d[i] = v;
+    }
+#endif
+}
+
+// The queries (64 rows), two cache tiles and the partial scores of both warpgroups (16 floats a
+// thread). Must match CudaBackend.mlaWarpgroupSharedBytes.
+__host__ __device__ __forceinline__ int mla_wg_smem_bytes(int d) {
+    return 2 * (64 + 2 * MLA_T) * d + 256 * 16 * 4;
+}
+
+__device__ void mla_decode_wg(const float* q, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
+                              float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+#ifdef MLA_WG_UNSUPPORTED
+    __trap();
+#else
+    constexpr int D = 576, CH = D / 8, HALF = D / 32;   // 16-byte chunks a row; k-steps a warpgroup
+    if (R != 512 || P != 64 || blockDim.x != 256 || mla_wg_smem_bytes(D) > smemBytes) __trap();
+    DYNAMIC_SHARED_BYTES(smem);
+    unsigned char* qs = smem;                          // 64 rows, canonical
+    unsigned char* ks = qs + 64 * D * 2;               // two tiles of MLA_T rows, canonical
+    float* red = reinterpret_cast<float*>(ks + 2 * MLA_T * D * 2);   // [warpgroup][16][128 threads]
+    const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, lane = tid & 31, warp = tid >> 5;
+    const int g = lane >> 2, qd = lane & 3;
+    const int h0 = blockIdx.x * 64, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
+    const int len = lens ? lens[b] : len0, chunk = (len + splits - 1) / splits, from = min(len, split * chunk), to = min(len, from + chunk);
+    const float scaleLog2 = scale * 1.4426950408889634f;
+    const unsigned short* cb = cache + (i64) b * maxLen * R;
+    const unsigned short* pb = pe + (i64) b * maxLen * P;
+    const int rChunks = R / 8;
+    auto place = [&](int row, int c) { return ((row >> 3) * CH + c) * 128 + (row & 7) * 16; };
+    auto loadTile = [&](int tile, unsigned char* dst) {
+        int base = from + tile * MLA_T;
+        for (int r = warp; r < MLA_T; r += 8) {
+            int pos = base + r;
+            bool valid = pos < to;
+            const unsigned short* lat = cb + (i64) (valid ? pos : 0) * R;
+            const unsigned short* rope = pb + (i64) (valid ? pos : 0) * P;
+            for (int c = lane; c < CH; c += 32)
+                cp_async16(reinterpret_cast<unsigned short*>(dst + place(r, c)), c < rChunks ? lat + c * 8 : rope + (c - rChunks) * 8, valid);
+        }
+        cp_async_commit();
+    };
+    const int tiles = (to - from + MLA_T - 1) / MLA_T;
+    if (tiles > 0) loadTile(0, ks);
+    // the queries as BF16, 8 dims (one chunk) a thread at a time
+    for (int i = tid; i < 64 * CH; i += 256) {
+        int h = i / CH, c = i % CH;
+        unsigned int v[4] = {0, 0, 0, 0};
+        if (h0 + h < heads) {
+            const float* src = q + ((i64) b * heads + h0 + h) * D + c * 8;
+            for (int e = 0; e < 4; e++) v[e] = pack_bf16(src[2 * e], src[2 * e + 1]);
+        }
+        *reinterpret_cast<uint4*>(qs + place(h, c)) = uint4{v[0], v[1], v[2], v[3]};
+    }
+    const unsigned int rowStride = CH * 128;   // bytes from one 8-row group to the next
+    const int k0 = wg * HALF;
+    float acc[128];
+#pragma unroll
+    for (int i = 0; i < 128; i++) acc[i] = 0.f;
+    float m0 = NEG_INF, m1 = NEG_INF, l0 = 0.f, l1 = 0.f;   // rows g and g + 8 of this warp's 16, log2 units
+    for (int it = 0; it < tiles; it++) {
+        cp_async_wait_all();
+        fence_proxy_async();
+        __syncthreads();   // tile it (and the queries) landed; both warpgroups are done with tile it - 1 and the partials
+        if (it + 1 < tiles) loadTile(it + 1, ks + ((it + 1) & 1) * MLA_T * D * 2);
+        const unsigned char* kt = ks + (it & 1) * MLA_T * D * 2;
+        const int valid = to - (from + it * MLA_T);
+
+        // this warpgroup's half of the scores (64 heads x MLA_T positions)
+        float s[16];
+        wg_fence();
+#pragma unroll
+        for (int i = 0; i < HALF; i++) {
+            int k = (k0 + i) * 2;   // chunks
+            wgmma_m64n32_ss(s, wg_make_desc(qs + k * 128, 128, rowStride), wg_make_desc(kt + k * 128, 128, rowStride), i == 0);
+        }
+        wg_commit_and_wait();
+#pragma unroll
+        for (int i = 0; i < 16; i++) red[(wg * 16 + i) * 128 + t] = s[i];
+        __syncthreads();
+#pragma unroll
+        for (int i = 0; i < 16; i++) s[i] = red[i * 128 + t] + red[(16 + i) * 128 + t];   // first half + second, for both
+
+        float mx0 = NEG_INF, mx1 = NEG_INF;
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            int pos = (i >> 2) * 8 + 2 * qd + (i & 1);
+            bool in = pos < valid;
+            s[i] = in ? s[i] * scaleLog2 : NEG_INF;
+            if ((i >> 1) & 1) mx1 = fmaxf(mx1, s[i]);
+            else mx0 = fmaxf(mx0, s[i]);
+        }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        const float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
+        const float base0 = n0 == NEG_INF ? 0.f : n0, base1 = n1 == NEG_INF ? 0.f : n1;
+        const float alpha0 = exp2f(m0 - base0), alpha1 = exp2f(m1 - base1);
+        // weights as BF16 A fragments: k-step kk (positions 16kk..) is accumulator columns 16kk..16kk + 15
+        unsigned int pa[2][4];
+        float sum0 = 0.f, sum1 = 0.f;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            unsigned int p01 = pack_bf16(exp2f(s[4 * j] - base0), exp2f(s[4 * j + 1] - base0));
+            unsigned int p23 = pack_bf16(exp2f(s[4 * j + 2] - base1), exp2f(s[4 * j + 3] - base1));
+            sum0 += bf16_to_f32((unsigned short) p01) + bf16_to_f32((unsigned short) (p01 >> 16));
+            sum1 += bf16_to_f32((unsigned short) p23) + bf16_to_f32((unsigned short) (p23 >> 16));
+            pa[j >> 1][(j & 1) * 2] = p01;
+            pa[j >> 1][(j & 1) * 2 + 1] = p23;
+        }
+        sum0 += __shfl_xor_sync(0xffffffffu, sum0, 1);
+        sum0 += __shfl_xor_sync(0xffffffffu, sum0, 2);
+        sum1 += __shfl_xor_sync(0xffffffffu, sum1, 1);
+        sum1 += __shfl_xor_sync(0xffffffffu, sum1, 2);
+        l0 = l0 * alpha0 + sum0;
+        l1 = l1 * alpha1 + sum1;
+        m0 = n0;
+        m1 = n1;
+#pragma unroll
+        for (int i = 0; i < 128; i++) acc[i] *= ((i >> 1) & 1) ? alpha1 : alpha0;
+
+        // this warpgroup's 256 latent columns: O = alpha O + P V, the tile read MN-major
+        wg_fence();
+#pragma unroll
+        for (int kk = 0; kk < MLA_T / 16; kk++)
+            wgmma_m64n256_rs(acc, pa[kk], wg_make_desc(kt + kk * 2 * rowStride + wg * 32 * 128, rowStride, 128));
+        wg_commit_and_wait();
+    }
+
+    const int hA = h0 + 16 * (t >> 5) + g, hB = hA + 8;
+    const bool direct = out != nullptr;
+    const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
+    const i64 part = ((i64) b * splits + split) * heads;
+#pragma unroll
+    for (int j = 0; j < 32; j++) {
+        int col = wg * 256 + j * 8 + 2 * qd;
+        if (hA < heads) {
+            float* dst = direct ? out + ((i64) b * heads + hA) * R + col : o + (part + hA) * R + col;
+            float sc = direct ? inv0 : 1.f;
+            *reinterpret_cast<float2*>(dst) = float2{acc[4 * j] * sc, acc[4 * j + 1] * sc};
+        }
+        if (hB < heads) {
+            float* dst = direct ? out + ((i64) b * heads + hB) * R + col : o + (part + hB) * R + col;
+            float sc = direct ? inv1 : 1.f;
+            *reinterpret_cast<float2*>(dst) = float2{acc[4 * j + 2] * sc, acc[4 * j + 3] * sc};
+        }
+    }
+    if (!direct && wg == 0 && qd == 0) {
+        const float ln2 = 0.6931471805599453f;
+        if (hA < heads) { mOut[part + hA] = m0 * ln2; lOut[part + hA] = l0; }
+        if (hB < heads) { mOut[part + hB] = m1 * ln2; lOut[part + hB] = l1; }
+    }
+#endif
+}
+
+// 64 heads per block, two warpgroups (8 warps)
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64(const float* q, const unsigned short* cache, const unsigned short* pe,
+        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_wg(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+}

@@ -22,8 +22,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Every kernel file compiles with {@code nvcc -ptx} (as NVRTC will see it: the shared header
- * inlined) for the H100/H200 architecture, and every {@code extern "C" __global__} kernel appears
- * in the PTX under its own name; compiled to sm_90 machine code, no kernel spills registers or
+ * inlined) for the H100/H200 architecture ({@code sm_90a}, as {@code CudaModules} compiles for them:
+ * the warpgroup instructions included), and every {@code extern "C" __global__} kernel appears
+ * in the PTX under its own name; compiled to sm_90a machine code, no kernel spills registers or
  * keeps more than {@link #MAX_STACK_BYTES} of local memory per thread (the driver reserves local
  * memory for every resident thread of the GPU: 3 KB a thread would be close to 1 GB on an H100).
  * Skipped when nvcc is not installed.
@@ -62,7 +63,7 @@ class CudaSourcesCompileTest {
         return CudaSources.FILES.stream().map(file -> DynamicTest.dynamicTest(file, () -> {
             Path src = tmp.resolve(file), ptx = tmp.resolve(file.replace(".cu", ".ptx"));
             Files.writeString(src, CudaSources.source(file));
-            Process p = new ProcessBuilder(nvcc.get().toString(), "-ptx", "-arch=sm_90", "--std=c++17", "-o", ptx.toString(), src.toString())
+            Process p = new ProcessBuilder(nvcc.get().toString(), "-ptx", "-arch=sm_90a", "--std=c++17", "-o", ptx.toString(), src.toString())
                     .redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes());
             assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("nvcc finished").isTrue();
@@ -76,7 +77,7 @@ class CudaSourcesCompileTest {
                 assertThat(text).as(file + " exports " + m.group(1)).contains(".entry " + m.group(1) + "(");
             }
             assertThat(kernels).as("kernels in " + file).isPositive();
-            Process r = new ProcessBuilder(nvcc.get().toString(), "-cubin", "-arch=sm_90", "--std=c++17", "--resource-usage",
+            Process r = new ProcessBuilder(nvcc.get().toString(), "-cubin", "-arch=sm_90a", "--std=c++17", "--resource-usage",
                     "-o", tmp.resolve(file.replace(".cu", ".cubin")).toString(), src.toString()).redirectErrorStream(true).start();
             String usage = new String(r.getInputStream().readAllBytes());
             assertThat(r.waitFor(120, TimeUnit.SECONDS)).as("nvcc -cubin finished").isTrue();
