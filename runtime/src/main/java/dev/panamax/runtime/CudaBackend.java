@@ -713,7 +713,7 @@ final class CudaBackend implements DeviceBackend {
     /**
      * A tensor-core MLA decode kernel of mla_decode.cu: its name, m-tiles of 16 heads and warps per
      * m-tile, its kind, and how many of its blocks an SM holds at latent 512 + rope 64 on sm_90
-     * (from its shared memory and, for ks32, ks64 and wg64, its registers: 174, 255 and 177 a
+     * (from its shared memory and, for ks32, ks64 and wg64, its registers: 172, 255 and 186 a
      * thread, by ptxas).
      */
     record MlaKernel(String name, int mTiles, int warpsPerMTile, MlaKind kind, int blocksPerSm) {

@@ -266,6 +266,104 @@ __device__ __forceinline__ void cp_async_wait_all() {
 #endif
 }
 
+// One cache tile: positions base .. base + MLA_T - 1 of one sequence (zeros from `to` on), a warp per
+// row, its lanes over the row's 16-byte chunks (latent, then rope), each to the shared chunk at(row, chunk).
+template <typename At>
+__device__ __forceinline__ void mla_load_tile(const unsigned short* cb, const unsigned short* pb, int base, int to, int R, int P, At at) {
+    const int lane = threadIdx.x & 31, warps = blockDim.x >> 5, chunks = (R + P) / 8, rChunks = R / 8;
+    for (int t = threadIdx.x >> 5; t < MLA_T; t += warps) {
+        int pos = base + t;
+        bool valid = pos < to;
+        const unsigned short* lat = cb + (i64) (valid ? pos : 0) * R;
+        const unsigned short* rope = pb + (i64) (valid ? pos : 0) * P;
+        for (int c = lane; c < chunks; c += 32) cp_async16(at(t, c), c < rChunks ? lat + c * 8 : rope + (c - rChunks) * 8, valid);
+    }
+    cp_async_commit();
+}
+
+// Columns col, col + 1 of head h's result (nothing past the last head): normalised (times inv) into
+// out when the block had the whole sequence (out not null), else unnormalised into the partials o.
+__device__ __forceinline__ void mla_store(float* out, float* o, i64 part, int b, int heads, int R, int h, int col, float v0, float v1, float inv) {
+    if (h >= heads) return;
+    float* dst = out ? out + ((i64) b * heads + h) * R + col : o + (part + h) * R + col;
+    float sc = out ? inv : 1.f;
+    *reinterpret_cast<float2*>(dst) = float2{v0 * sc, v1 * sc};
+}
+
+// Head h's running maximum (log2 units) and sum, as mla_decode_combine reads them (natural units).
+__device__ __forceinline__ void mla_store_ml(float* mOut, float* lOut, i64 part, int heads, int h, float m, float l) {
+    if (h >= heads) return;
+    mOut[part + h] = m * 0.6931471805599453f;
+    lOut[part + h] = l;
+}
+
+// A warp's results from the mma accumulators acc (n-tile n: columns colBase + 8n + 2(lane % 4), +1 of
+// rows g and g + 8, the heads hA and hA + 8), cols columns of them; and with `ml` its rows' maxima and sums.
+template <int NO>
+__device__ __forceinline__ void mla_store_warp(const float (&acc)[NO][4], int cols, int colBase, float* out, float* o, float* mOut, float* lOut,
+                                               i64 part, int b, int heads, int R, int hA, float m0, float l0, float m1, float l1, bool ml) {
+    const int qd = threadIdx.x & 3;
+    const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
+#pragma unroll
+    for (int n = 0; n < NO; n++) {
+        if (n * 8 >= cols) break;
+        int col = colBase + n * 8 + 2 * qd;
+        mla_store(out, o, part, b, heads, R, hA, col, acc[n][0], acc[n][1], inv0);
+        mla_store(out, o, part, b, heads, R, hA + 8, col, acc[n][2], acc[n][3], inv1);
+    }
+    if (!out && ml && qd == 0) {
+        mla_store_ml(mOut, lOut, part, heads, hA, m0, l0);
+        mla_store_ml(mOut, lOut, part, heads, hA + 8, m1, l1);
+    }
+}
+
+// One tile's online softmax for rows g and g + 8 of a 16-row m-tile, every lane of the warp taking
+// part, from whole scores s in the accumulator layout of mma / wgmma (n-tile j of 8 positions:
+// s[4j], s[4j + 1] row g, positions 8j + 2(lane % 4), +1; s[4j + 2], s[4j + 3] the same of row g + 8).
+// Masks the positions from `valid` on, scales to log2 units, updates the running maxima m and sums l
+// (the sums over the weights rounded to BF16), gives each row's rescale factor alpha, and packs the
+// weights as the BF16 A fragments of the output product (k-step kk is n-tiles 2kk and 2kk + 1).
+template <int NT>
+__device__ __forceinline__ void mla_softmax_tile(float (&s)[4 * NT], int valid, float scaleLog2, float& m0, float& m1, float& l0, float& l1,
+                                                 float& alpha0, float& alpha1, unsigned int (&pa)[NT / 2][4]) {
+    const int qd = threadIdx.x & 3;
+    float mx0 = NEG_INF, mx1 = NEG_INF;
+#pragma unroll
+    for (int i = 0; i < 4 * NT; i++) {
+        bool in = (i >> 2) * 8 + 2 * qd + (i & 1) < valid;
+        s[i] = in ? s[i] * scaleLog2 : NEG_INF;
+        if ((i >> 1) & 1) mx1 = fmaxf(mx1, s[i]);
+        else mx0 = fmaxf(mx0, s[i]);
+    }
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    const float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
+    // a row with no position yet keeps weight 0 everywhere (and no NaN from -inf - -inf)
+    const float base0 = n0 == NEG_INF ? 0.f : n0, base1 = n1 == NEG_INF ? 0.f : n1;
+    alpha0 = exp2f(m0 - base0);
+    alpha1 = exp2f(m1 - base1);
+    float sum0 = 0.f, sum1 = 0.f;
+#pragma unroll
+    for (int j = 0; j < NT; j++) {
+        unsigned int p01 = pack_bf16(exp2f(s[4 * j] - base0), exp2f(s[4 * j + 1] - base0));
+        unsigned int p23 = pack_bf16(exp2f(s[4 * j + 2] - base1), exp2f(s[4 * j + 3] - base1));
+        sum0 += bf16_to_f32((unsigned short) p01) + bf16_to_f32((unsigned short) (p01 >> 16));
+        sum1 += bf16_to_f32((unsigned short) p23) + bf16_to_f32((unsigned short) (p23 >> 16));
+        pa[j >> 1][(j & 1) * 2] = p01;
+        pa[j >> 1][(j & 1) * 2 + 1] = p23;
+    }
+    sum0 += __shfl_xor_sync(0xffffffffu, sum0, 1);
+    sum0 += __shfl_xor_sync(0xffffffffu, sum0, 2);
+    sum1 += __shfl_xor_sync(0xffffffffu, sum1, 1);
+    sum1 += __shfl_xor_sync(0xffffffffu, sum1, 2);
+    l0 = l0 * alpha0 + sum0;
+    l1 = l1 * alpha1 + sum1;
+    m0 = n0;
+    m1 = n1;
+}
+
 // Shared memory of a block of hb heads for latent + rope width d: the BF16 queries (hb rows), two
 // cache tiles (MLA_T rows each, latent then rope), the BF16 weights (hb x MLA_T) and the row
 // maxima and sums of the wpm warps of each m-tile. Must match CudaBackend.mlaTensorCoreSharedBytes.
@@ -306,19 +404,8 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
         }
         *reinterpret_cast<unsigned int*>(qs + h * LD + d) = v;
     }
-    // a warp per cache row, its lanes over the row's 16-byte chunks (latent, then rope): no division per chunk
-    const int chunksPerRow = D / 8, rChunks = R / 8, warps = blockDim.x >> 5;
     auto loadTile = [&](int tile, unsigned short* dst) {
-        int base = from + tile * MLA_T;
-        for (int t = warp; t < MLA_T; t += warps) {
-            int pos = base + t;
-            bool valid = pos < to;
-            const unsigned short* lat = cb + (i64) (valid ? pos : 0) * R;
-            const unsigned short* rope = pb + (i64) (valid ? pos : 0) * P;
-            for (int c = lane; c < chunksPerRow; c += 32)
-                cp_async16(dst + t * LD + c * 8, c < rChunks ? lat + c * 8 : rope + (c - rChunks) * 8, valid);
-        }
-        cp_async_commit();
+        mla_load_tile(cb, pb, from + tile * MLA_T, to, R, P, [&](int t, int c) { return dst + t * LD + c * 8; });
     };
 
     const int cols = R / WPM, colBase = wc * cols, pos0 = wc * (MLA_T / WPM);
@@ -451,30 +538,8 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
         }
     }
 
-    const int hA = h0 + mt * 16 + g, hB = hA + 8;
-    const bool direct = out != nullptr;
-    const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
-    const i64 part = ((i64) b * splits + split) * heads;
-#pragma unroll
-    for (int n = 0; n < NO; n++) {
-        if (n * 8 >= cols) break;
-        int col = colBase + n * 8 + 2 * qd;
-        if (hA < heads) {
-            float* dst = direct ? out + ((i64) b * heads + hA) * R + col : o + (part + hA) * R + col;
-            float sc = direct ? inv0 : 1.f;
-            *reinterpret_cast<float2*>(dst) = float2{acc[n][0] * sc, acc[n][1] * sc};
-        }
-        if (hB < heads) {
-            float* dst = direct ? out + ((i64) b * heads + hB) * R + col : o + (part + hB) * R + col;
-            float sc = direct ? inv1 : 1.f;
-            *reinterpret_cast<float2*>(dst) = float2{acc[n][2] * sc, acc[n][3] * sc};
-        }
-    }
-    if (!direct && wc == 0 && qd == 0) {
-        const float ln2 = 0.6931471805599453f;   // partials in natural units, as mla_decode_combine reads them
-        if (hA < heads) { mOut[part + hA] = m0 * ln2; lOut[part + hA] = l0; }
-        if (hB < heads) { mOut[part + hB] = m1 * ln2; lOut[part + hB] = l1; }
-    }
+    const int hA = h0 + mt * 16 + g;
+    mla_store_warp<NO>(acc, cols, colBase, out, o, mOut, lOut, ((i64) b * splits + split) * heads, b, heads, R, hA, m0, l0, m1, l1, wc == 0);
 #endif
 }
 
@@ -538,18 +603,8 @@ __device__ void mla_decode_ks(const float* q, const unsigned short* cache, const
     const float scaleLog2 = scale * 1.4426950408889634f;
     const unsigned short* cb = cache + (i64) b * maxLen * R;
     const unsigned short* pb = pe + (i64) b * maxLen * P;
-    const int chunksPerRow = D / 8, rChunks = R / 8, warps = blockDim.x >> 5;
     auto loadTile = [&](int tile, unsigned short* dst) {
-        int base = from + tile * MLA_T;
-        for (int t = warp; t < MLA_T; t += warps) {
-            int pos = base + t;
-            bool valid = pos < to;
-            const unsigned short* lat = cb + (i64) (valid ? pos : 0) * R;
-            const unsigned short* rope = pb + (i64) (valid ? pos : 0) * P;
-            for (int c = lane; c < chunksPerRow; c += 32)
-                cp_async16(dst + t * LD + c * 8, c < rChunks ? lat + c * 8 : rope + (c - rChunks) * 8, valid);
-        }
-        cp_async_commit();
+        mla_load_tile(cb, pb, from + tile * MLA_T, to, R, P, [&](int t, int c) { return dst + t * LD + c * 8; });
     };
     const int tiles = (to - from + MLA_T - 1) / MLA_T;
     if (tiles > 0) loadTile(0, ks);   // in flight while the queries load
@@ -590,9 +645,9 @@ __device__ void mla_decode_ks(const float* q, const unsigned short* cache, const
         const int valid = to - (from + it * MLA_T);
 
         // this warp's part of the scores of all MLA_T positions: NT independent accumulators
-        float s[NT][4];
+        float s[4 * NT];
 #pragma unroll
-        for (int j = 0; j < NT; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+        for (int i = 0; i < 4 * NT; i++) s[i] = 0.f;
 #pragma unroll
         for (int i = 0; i < KW; i++) {
             if (i < kn) {
@@ -601,72 +656,34 @@ __device__ void mla_decode_ks(const float* q, const unsigned short* cache, const
                 for (int j = 0; j < NT; j += 2) {
                     unsigned int b0[2], b1[2];
                     frag_b2(b0, b1, kb + j * 8 * LD, LD, lane);
-                    mma_bf16(s[j], qa[i], b0, lane);
-                    mma_bf16(s[j + 1], qa[i], b1, lane);
+                    mma_bf16(s + 4 * j, qa[i], b0, lane);
+                    mma_bf16(s + 4 * (j + 1), qa[i], b1, lane);
                 }
             }
         }
 #pragma unroll
         for (int j = 0; j < NT; j++) {
-            mine[(2 * j) * 32] = float2{s[j][0], s[j][1]};
-            mine[(2 * j + 1) * 32] = float2{s[j][2], s[j][3]};
+            mine[(2 * j) * 32] = float2{s[4 * j], s[4 * j + 1]};
+            mine[(2 * j + 1) * 32] = float2{s[4 * j + 2], s[4 * j + 3]};
         }
         __syncthreads();
         // the whole scores, summed over the m-tile's warps in one order (every warp gets the same)
 #pragma unroll
-        for (int j = 0; j < NT; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+        for (int i = 0; i < 4 * NT; i++) s[i] = 0.f;
         for (int w = 0; w < WPM; w++) {
             const float2* theirs = red + (mt * WPM + w) * 8 * 32 + lane;
 #pragma unroll
             for (int j = 0; j < NT; j++) {
                 float2 u = theirs[(2 * j) * 32], v = theirs[(2 * j + 1) * 32];
-                s[j][0] += u.x;
-                s[j][1] += u.y;
-                s[j][2] += v.x;
-                s[j][3] += v.y;
+                s[4 * j] += u.x;
+                s[4 * j + 1] += u.y;
+                s[4 * j + 2] += v.x;
+                s[4 * j + 3] += v.y;
             }
         }
-        float mx0 = NEG_INF, mx1 = NEG_INF;
-#pragma unroll
-        for (int j = 0; j < NT; j++) {
-            int t = j * 8 + 2 * qd;
-#pragma unroll
-            for (int e = 0; e < 2; e++) {
-                bool in = t + e < valid;
-                s[j][e] = in ? s[j][e] * scaleLog2 : NEG_INF;
-                s[j][2 + e] = in ? s[j][2 + e] * scaleLog2 : NEG_INF;
-                mx0 = fmaxf(mx0, s[j][e]);
-                mx1 = fmaxf(mx1, s[j][2 + e]);
-            }
-        }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        const float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
-        // a row with no position yet keeps weight 0 everywhere (and no NaN from -inf - -inf)
-        const float base0 = n0 == NEG_INF ? 0.f : n0, base1 = n1 == NEG_INF ? 0.f : n1;
-        const float alpha0 = exp2f(m0 - base0), alpha1 = exp2f(m1 - base1);
-        // the weights as BF16 A fragments of the output product: k-step kk is score n-tiles 2kk, 2kk + 1
+        float alpha0, alpha1;
         unsigned int pa[NT / 2][4];
-        float sum0 = 0.f, sum1 = 0.f;
-#pragma unroll
-        for (int j = 0; j < NT; j++) {
-            unsigned int p01 = pack_bf16(exp2f(s[j][0] - base0), exp2f(s[j][1] - base0));
-            unsigned int p23 = pack_bf16(exp2f(s[j][2] - base1), exp2f(s[j][3] - base1));
-            sum0 += bf16_to_f32((unsigned short) p01) + bf16_to_f32((unsigned short) (p01 >> 16));
-            sum1 += bf16_to_f32((unsigned short) p23) + bf16_to_f32((unsigned short) (p23 >> 16));
-            pa[j >> 1][(j & 1) * 2] = p01;
-            pa[j >> 1][(j & 1) * 2 + 1] = p23;
-        }
-        sum0 += __shfl_xor_sync(0xffffffffu, sum0, 1);
-        sum0 += __shfl_xor_sync(0xffffffffu, sum0, 2);
-        sum1 += __shfl_xor_sync(0xffffffffu, sum1, 1);
-        sum1 += __shfl_xor_sync(0xffffffffu, sum1, 2);
-        l0 = l0 * alpha0 + sum0;
-        l1 = l1 * alpha1 + sum1;
-        m0 = n0;
-        m1 = n1;
+        mla_softmax_tile<NT>(s, valid, scaleLog2, m0, m1, l0, l1, alpha0, alpha1, pa);
 
         // outputs: this warp's latent columns, O = alpha O + P V
 #pragma unroll
@@ -690,29 +707,7 @@ __device__ void mla_decode_ks(const float* q, const unsigned short* cache, const
         }
     }
 
-    const bool direct = out != nullptr;
-    const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
-    const i64 part = ((i64) b * splits + split) * heads;
-#pragma unroll
-    for (int n = 0; n < NO; n++) {
-        if (n * 8 >= cols) break;
-        int col = colBase + n * 8 + 2 * qd;
-        if (hA < heads) {
-            float* dst = direct ? out + ((i64) b * heads + hA) * R + col : o + (part + hA) * R + col;
-            float sc = direct ? inv0 : 1.f;
-            *reinterpret_cast<float2*>(dst) = float2{acc[n][0] * sc, acc[n][1] * sc};
-        }
-        if (hB < heads) {
-            float* dst = direct ? out + ((i64) b * heads + hB) * R + col : o + (part + hB) * R + col;
-            float sc = direct ? inv1 : 1.f;
-            *reinterpret_cast<float2*>(dst) = float2{acc[n][2] * sc, acc[n][3] * sc};
-        }
-    }
-    if (!direct && wc == 0 && qd == 0) {
-        const float ln2 = 0.6931471805599453f;   // partials in natural units, as mla_decode_combine reads them
-        if (hA < heads) { mOut[part + hA] = m0 * ln2; lOut[part + hA] = l0; }
-        if (hB < heads) { mOut[part + hB] = m1 * ln2; lOut[part + hB] = l1; }
-    }
+    mla_store_warp<NO>(acc, cols, colBase, out, o, mOut, lOut, ((i64) b * splits + split) * heads, b, heads, R, hA, m0, l0, m1, l1, wc == 0);
 #endif
 }
 
@@ -861,26 +856,16 @@ __device__ void mla_decode_wg(const float* q, const unsigned short* cache, const
     unsigned char* qs = smem;                          // 64 rows, canonical
     unsigned char* ks = qs + 64 * D * 2;               // two tiles of MLA_T rows, canonical
     float* red = reinterpret_cast<float*>(ks + 2 * MLA_T * D * 2);   // [warpgroup][16][128 threads]
-    const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, lane = tid & 31, warp = tid >> 5;
+    const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, lane = tid & 31;
     const int g = lane >> 2, qd = lane & 3;
     const int h0 = blockIdx.x * 64, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
     const int len = lens ? lens[b] : len0, chunk = (len + splits - 1) / splits, from = min(len, split * chunk), to = min(len, from + chunk);
     const float scaleLog2 = scale * 1.4426950408889634f;
     const unsigned short* cb = cache + (i64) b * maxLen * R;
     const unsigned short* pb = pe + (i64) b * maxLen * P;
-    const int rChunks = R / 8;
     auto place = [&](int row, int c) { return ((row >> 3) * CH + c) * 128 + (row & 7) * 16; };
     auto loadTile = [&](int tile, unsigned char* dst) {
-        int base = from + tile * MLA_T;
-        for (int r = warp; r < MLA_T; r += 8) {
-            int pos = base + r;
-            bool valid = pos < to;
-            const unsigned short* lat = cb + (i64) (valid ? pos : 0) * R;
-            const unsigned short* rope = pb + (i64) (valid ? pos : 0) * P;
-            for (int c = lane; c < CH; c += 32)
-                cp_async16(reinterpret_cast<unsigned short*>(dst + place(r, c)), c < rChunks ? lat + c * 8 : rope + (c - rChunks) * 8, valid);
-        }
-        cp_async_commit();
+        mla_load_tile(cb, pb, from + tile * MLA_T, to, R, P, [&](int t, int c) { return reinterpret_cast<unsigned short*>(dst + place(t, c)); });
     };
     const int tiles = (to - from + MLA_T - 1) / MLA_T;
     if (tiles > 0) loadTile(0, ks);
@@ -923,42 +908,9 @@ __device__ void mla_decode_wg(const float* q, const unsigned short* cache, const
 #pragma unroll
         for (int i = 0; i < 16; i++) s[i] = red[i * 128 + t] + red[(16 + i) * 128 + t];   // first half + second, for both
 
-        float mx0 = NEG_INF, mx1 = NEG_INF;
-#pragma unroll
-        for (int i = 0; i < 16; i++) {
-            int pos = (i >> 2) * 8 + 2 * qd + (i & 1);
-            bool in = pos < valid;
-            s[i] = in ? s[i] * scaleLog2 : NEG_INF;
-            if ((i >> 1) & 1) mx1 = fmaxf(mx1, s[i]);
-            else mx0 = fmaxf(mx0, s[i]);
-        }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        const float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
-        const float base0 = n0 == NEG_INF ? 0.f : n0, base1 = n1 == NEG_INF ? 0.f : n1;
-        const float alpha0 = exp2f(m0 - base0), alpha1 = exp2f(m1 - base1);
-        // weights as BF16 A fragments: k-step kk (positions 16kk..) is accumulator columns 16kk..16kk + 15
+        float alpha0, alpha1;
         unsigned int pa[2][4];
-        float sum0 = 0.f, sum1 = 0.f;
-#pragma unroll
-        for (int j = 0; j < 4; j++) {
-            unsigned int p01 = pack_bf16(exp2f(s[4 * j] - base0), exp2f(s[4 * j + 1] - base0));
-            unsigned int p23 = pack_bf16(exp2f(s[4 * j + 2] - base1), exp2f(s[4 * j + 3] - base1));
-            sum0 += bf16_to_f32((unsigned short) p01) + bf16_to_f32((unsigned short) (p01 >> 16));
-            sum1 += bf16_to_f32((unsigned short) p23) + bf16_to_f32((unsigned short) (p23 >> 16));
-            pa[j >> 1][(j & 1) * 2] = p01;
-            pa[j >> 1][(j & 1) * 2 + 1] = p23;
-        }
-        sum0 += __shfl_xor_sync(0xffffffffu, sum0, 1);
-        sum0 += __shfl_xor_sync(0xffffffffu, sum0, 2);
-        sum1 += __shfl_xor_sync(0xffffffffu, sum1, 1);
-        sum1 += __shfl_xor_sync(0xffffffffu, sum1, 2);
-        l0 = l0 * alpha0 + sum0;
-        l1 = l1 * alpha1 + sum1;
-        m0 = n0;
-        m1 = n1;
+        mla_softmax_tile<4>(s, valid, scaleLog2, m0, m1, l0, l1, alpha0, alpha1, pa);
 #pragma unroll
         for (int i = 0; i < 128; i++) acc[i] *= ((i >> 1) & 1) ? alpha1 : alpha0;
 
@@ -971,27 +923,17 @@ __device__ void mla_decode_wg(const float* q, const unsigned short* cache, const
     }
 
     const int hA = h0 + 16 * (t >> 5) + g, hB = hA + 8;
-    const bool direct = out != nullptr;
     const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
     const i64 part = ((i64) b * splits + split) * heads;
 #pragma unroll
     for (int j = 0; j < 32; j++) {
         int col = wg * 256 + j * 8 + 2 * qd;
-        if (hA < heads) {
-            float* dst = direct ? out + ((i64) b * heads + hA) * R + col : o + (part + hA) * R + col;
-            float sc = direct ? inv0 : 1.f;
-            *reinterpret_cast<float2*>(dst) = float2{acc[4 * j] * sc, acc[4 * j + 1] * sc};
-        }
-        if (hB < heads) {
-            float* dst = direct ? out + ((i64) b * heads + hB) * R + col : o + (part + hB) * R + col;
-            float sc = direct ? inv1 : 1.f;
-            *reinterpret_cast<float2*>(dst) = float2{acc[4 * j + 2] * sc, acc[4 * j + 3] * sc};
-        }
+        mla_store(out, o, part, b, heads, R, hA, col, acc[4 * j], acc[4 * j + 1], inv0);
+        mla_store(out, o, part, b, heads, R, hB, col, acc[4 * j + 2], acc[4 * j + 3], inv1);
     }
-    if (!direct && wg == 0 && qd == 0) {
-        const float ln2 = 0.6931471805599453f;
-        if (hA < heads) { mOut[part + hA] = m0 * ln2; lOut[part + hA] = l0; }
-        if (hB < heads) { mOut[part + hB] = m1 * ln2; lOut[part + hB] = l1; }
+    if (!out && wg == 0 && qd == 0) {
+        mla_store_ml(mOut, lOut, part, heads, hA, m0, l0);
+        mla_store_ml(mOut, lOut, part, heads, hB, m1, l1);
     }
 #endif
 }
