@@ -740,8 +740,11 @@ final class CudaBackend implements DeviceBackend {
         }
     }
 
-    static final List<MlaKernel> MLA_KERNELS = List.of(
-            new MlaKernel("mla_decode_tc16", 1, 4, MlaKind.TC, 2), new MlaKernel("mla_decode_tc64", 4, 2, MlaKind.TC, 1),
+    /** The default kernels: tc64 above 16 heads, else tc16. */
+    private static final MlaKernel MLA_TC16 = new MlaKernel("mla_decode_tc16", 1, 4, MlaKind.TC, 2),
+            MLA_TC64 = new MlaKernel("mla_decode_tc64", 4, 2, MlaKind.TC, 1);
+
+    static final List<MlaKernel> MLA_KERNELS = List.of(MLA_TC16, MLA_TC64,
             new MlaKernel("mla_decode_ks16", 1, 4, MlaKind.KS, 2), new MlaKernel("mla_decode_ks32", 2, 4, MlaKind.KS, 1),
             new MlaKernel("mla_decode_ks64", 4, 2, MlaKind.KS, 1), new MlaKernel("mla_decode_wg64", 4, 2, MlaKind.WG, 1));
 
@@ -769,13 +772,14 @@ final class CudaBackend implements DeviceBackend {
         if (at(latent, 0) % 16 != 0 || at(kRope, 0) % 16 != 0) return null;   // cp.async moves aligned 16-byte chunks
         GpuDevice.Limits limits = gpu.limits();
         if (limits.computeCapability() < 80) return null;   // mma.sync with BF16 operands, cp.async
+        int cc = limits.computeCapability(), shared = limits.sharedPerBlockOptIn();
         String named = System.getProperty(MLA_KERNEL_PROPERTY, "auto");
-        List<MlaKernel> order = new ArrayList<>(3);
-        if (!named.equals("auto")) order.add(mlaKernel(named));
-        if (h > 16) order.add(mlaKernel("mla_decode_tc64"));
-        order.add(mlaKernel("mla_decode_tc16"));
-        for (MlaKernel k : order) if (k.applies(r, p, limits.computeCapability(), limits.sharedPerBlockOptIn())) return k;
-        return null;
+        if (!named.equals("auto")) {
+            MlaKernel k = mlaKernel(named);
+            if (k.applies(r, p, cc, shared)) return k;
+        }
+        if (h > 16 && MLA_TC64.applies(r, p, cc, shared)) return MLA_TC64;
+        return MLA_TC16.applies(r, p, cc, shared) ? MLA_TC16 : null;
     }
 
     @Override
