@@ -17,7 +17,7 @@ typedef struct {
 } pmx_thread;
 
 // Warp-level operations of pmx_rt.warp
-enum { PMX_SHFL_XOR = 0, PMX_SHFL_DOWN = 1, PMX_SHFL_UP = 2, PMX_SHFL_IDX = 3, PMX_SYNCWARP = 4 };
+enum { PMX_SHFL_XOR = 0, PMX_SHFL_DOWN = 1, PMX_SHFL_UP = 2, PMX_SHFL_IDX = 3, PMX_SYNCWARP = 4, PMX_BALLOT = 5 };
 
 // Services of the simulated device, handed to each module when it is loaded.
 typedef struct {

@@ -52,6 +52,9 @@ template <typename T> inline T __shfl_xor_sync(unsigned int m, T v, int lane, in
 template <typename T> inline T __shfl_down_sync(unsigned int m, T v, unsigned int d, int w = 32) { return __pmx_shfl(PMX_SHFL_DOWN, m, v, (int) d, w); }
 template <typename T> inline T __shfl_up_sync(unsigned int m, T v, unsigned int d, int w = 32) { return __pmx_shfl(PMX_SHFL_UP, m, v, (int) d, w); }
 template <typename T> inline T __shfl_sync(unsigned int m, T v, int src, int w = 32) { return __pmx_shfl(PMX_SHFL_IDX, m, v, src, w); }
+// each lane of the mask gets the mask's lanes whose predicate is non-zero, one bit a lane
+inline unsigned int __ballot_sync(unsigned int m, int pred) { return __pmx_rt->warp(PMX_BALLOT, m, pred != 0, 0, 32); }
+inline int __popc(unsigned int x) { return __builtin_popcount(x); }
 
 // One CUDA thread runs at a time (fibers on one OS thread), so plain read-modify-write is atomic.
 template <typename T> inline T __pmx_atomic_add(T* p, T v) { T old = *p; *p = old + v; return old; }

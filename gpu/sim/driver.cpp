@@ -324,9 +324,15 @@ int resolveWarp(int w0, int n, std::string& error) {
         if (g.op != lead->op || g.mask != mask || g.width != lead->width) { error = "lanes of a warp reached different warp operations"; return -1; }
     }
     if (lead->width != 32) { error = "the simulator shuffles only with width 32"; return -1; }
+    unsigned int ballot = 0;   // PMX_BALLOT: the lanes of the mask with a non-zero value
+    for (int l = 0; l < 32; l++) if (mask >> l & 1u && fibers[w0 + l].value) ballot |= 1u << l;
     for (int l = 0; l < 32; l++) {
         if (!(mask >> l & 1u)) continue;
         Fiber& g = fibers[w0 + l];
+        if (g.op == PMX_BALLOT) {
+            g.result = ballot;
+            continue;
+        }
         int src = l;
         switch (g.op) {
             case PMX_SHFL_XOR: src = l ^ g.arg; break;

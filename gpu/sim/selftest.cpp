@@ -66,6 +66,11 @@ extern "C" __global__ void half_warp_shuffle(float* out) {      // lanes 16-31 s
     out[threadIdx.x] = v;
 }
 extern "C" __global__ void __launch_bounds__(64) bounded(float* out) { out[threadIdx.x] = 2.f; }
+extern "C" __global__ void ballot(unsigned int* out) {         // every third thread votes
+    unsigned int b = __ballot_sync(0xffffffffu, threadIdx.x % 3 == 0);
+    out[threadIdx.x] = b;
+    out[blockDim.x + threadIdx.x] = (unsigned int) __popc(b);
+}
 extern "C" __global__ void fill(float* out, float v, int n) { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) out[i] = v; }
 )";
 
@@ -146,6 +151,20 @@ int main() {
         cuMemcpyHtoD_v2(x, h.data(), 4 * 256);
         CHECK(launch("reduce", 1, 256, {&x, &out}) == CUDA_SUCCESS, "launch reduce");
         CHECK(download(out, 1)[0] == 255.f * 256.f / 2.f, "shuffles and a barrier sum 0..255");
+    }
+
+    // a ballot gives every lane the votes of its warp, one bit a lane
+    {
+        CHECK(launch("ballot", 1, 64, {&out}) == CUDA_SUCCESS, "launch ballot");
+        std::vector<unsigned int> h(128);
+        cuMemcpyDtoH_v2(h.data(), out, 4 * 128);
+        bool right = true;
+        for (int t = 0; t < 64; t++) {
+            unsigned int want = 0;
+            for (int l = 0; l < 32; l++) if (((t & ~31) + l) % 3 == 0) want |= 1u << l;
+            right &= h[t] == want && h[64 + t] == (unsigned int) __builtin_popcount(want);
+        }
+        CHECK(right, "__ballot_sync and __popc");
     }
 
     // a missing barrier reads stale shared memory, in both orders (even and odd blocks)

@@ -1,6 +1,7 @@
 package dev.panamax.moe;
 
 import dev.panamax.runtime.Autograd;
+import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Functional;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
@@ -19,15 +20,44 @@ public final class Gate extends Module {
     private final DeepSeekConfig cfg;
     final Tensor weight;
     final Tensor bias;
-    private long[] load;
+    private Routing last;
+    private long[] load;   // of last, counted on first use
 
     /**
-     * The routing of N tokens.
-     *
-     * @param indices chosen experts, row-major (N, K), best first
-     * @param weights routing weights (N,K), differentiable with respect to gate.weight
+     * The routing of N tokens: the chosen experts, left where the gate ran (on a device, for
+     * {@link dev.panamax.runtime.RoutedExperts#forward}), and their weights.
      */
-    public record Routing(long[] indices, Tensor weights) {
+    public static final class Routing {
+        private final Tensor chosen, weights;
+        private long[] indices;
+
+        /**
+         * @param chosen  chosen experts (N, K), best first, any integer dtype, on the host or a device
+         * @param weights routing weights (N, K), differentiable with respect to gate.weight
+         */
+        public Routing(Tensor chosen, Tensor weights) {
+            this.chosen = chosen;
+            this.weights = weights;
+        }
+
+        /** The chosen experts (N, K), where the gate ran. */
+        public Tensor chosen() {
+            return chosen;
+        }
+
+        /** The routing weights (N, K), differentiable with respect to gate.weight. */
+        public Tensor weights() {
+            return weights;
+        }
+
+        /**
+         * The chosen experts on the host, row-major (N, K), best first: read back from a device on
+         * the first call (a wait for the device), then kept.
+         */
+        public synchronized long[] indices() {
+            if (indices == null) indices = chosen.toLongArray();
+            return indices;
+        }
     }
 
     /** Loads {@code prefix + "weight"} and, with noaux_tc, {@code prefix + "e_score_correction_bias"}. */
@@ -37,20 +67,44 @@ public final class Gate extends Module {
         bias = cfg.topkMethod().equals("noaux_tc") ? buffer("e_score_correction_bias", w.get(prefix + "e_score_correction_bias")) : null;
     }
 
-    /** Routes tokens x (N, C). */
+    /**
+     * Routes tokens x (N, C). The choice is read to the host here when it was made there or while
+     * gradients are recorded (training, which needs it on the host anyway), so that
+     * {@link #expertLoad} can be read after the pass's scope has closed; at inference on a device
+     * it stays there.
+     */
     public Routing route(Tensor x) {
         Tensor logits = Functional.linear(x, weight);                                // (N,E)
         Functional.GateChoice c = Functional.moeGate(logits, bias, new Functional.GateSpec(cfg.scoringFunc().equals("sigmoid"),
                 cfg.numExpertsPerTok(), cfg.nGroup(), cfg.topkGroup(), cfg.normTopkProb(), cfg.routedScalingFactor()));
-        long[] counts = new long[cfg.nRoutedExperts()];
-        for (long e : c.indices()) counts[(int) e]++;
-        load = counts;
-        return new Routing(c.indices(), c.weights());
+        Routing r = new Routing(c.chosen(), c.weights());
+        if (c.chosen().device() == Device.CPU || c.weights().requiresGrad()) r.indices();
+        last = r;
+        load = null;
+        return r;
     }
 
-    /** Tokens routed to each expert by the last {@link #route} call. */
+    /**
+     * Tokens routed to each expert by the last {@link #route} call. After an inference pass on a
+     * device this reads the choice back, which must happen inside that pass's scope.
+     *
+     * @throws IllegalStateException when that choice is on a device and its scope has closed
+     */
     public long[] expertLoad() {
-        return load == null ? new long[cfg.nRoutedExperts()] : load.clone();
+        if (last == null) return new long[cfg.nRoutedExperts()];
+        if (load == null) {
+            long[] idx;
+            try {
+                idx = last.indices();
+            } catch (IllegalStateException e) {
+                throw new IllegalStateException("the expert loads of the last routing, made on " + last.chosen().device()
+                        + " without gradients, can no longer be read: read them inside the scope of that forward pass", e);
+            }
+            long[] counts = new long[cfg.nRoutedExperts()];
+            for (long e : idx) counts[(int) e]++;
+            load = counts;
+        }
+        return load.clone();
     }
 
     /**
@@ -59,12 +113,13 @@ public final class Gate extends Module {
      */
     public void updateBias(double gamma) {
         if (bias == null) throw new IllegalStateException("this gate has no e_score_correction_bias (topk_method is " + cfg.topkMethod() + ")");
-        if (load == null) return;
+        if (last == null) return;
+        long[] loads = expertLoad();
         double mean = 0;
-        for (long l : load) mean += l;
-        mean /= load.length;
+        for (long l : loads) mean += l;
+        mean /= loads.length;
         float[] b = bias.toFloatArray();
-        for (int i = 0; i < load.length; i++) b[i] = (float) (b[i] + gamma * Math.signum(mean - load[i]));
+        for (int i = 0; i < loads.length; i++) b[i] = (float) (b[i] + gamma * Math.signum(mean - loads[i]));
         try (Autograd.NoGrad ng = Autograd.noGrad(); Scope staging = Scope.open()) {
             bias.copyFrom(Tensor.of(b, b.length));   // one write, wherever the bias lives
         }

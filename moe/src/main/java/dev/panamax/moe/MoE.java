@@ -2,6 +2,7 @@ package dev.panamax.moe;
 
 import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Functional;
+import dev.panamax.runtime.RoutedExperts;
 import dev.panamax.runtime.Tensor;
 import dev.panamax.runtime.nn.Module;
 
@@ -20,6 +21,7 @@ public final class MoE extends Module {
     final Mlp[] experts;
     final Mlp shared;
     private final Tensor[] gates, ups, downs;   // the experts' projections, for the grouped products
+    private final RoutedExperts routed;          // the same, for inference from a routing on the device; null where they do not fit it
     private Gate.Routing last;
 
     /** Loads {@code prefix + "gate.weight"}, {@code prefix + "experts.{j}..."}, {@code prefix + "shared_experts..."}. */
@@ -37,6 +39,16 @@ public final class MoE extends Module {
             downs[j] = experts[j].down;
         }
         shared = cfg.nSharedExperts() > 0 ? child("shared_experts", new Mlp(w, prefix + "shared_experts.")) : null;
+        routed = routedExperts(gates, ups, downs);
+    }
+
+    /** The experts as one {@link RoutedExperts}, or null when their weights do not fit it (then the grouped products run). */
+    private static RoutedExperts routedExperts(Tensor[] gates, Tensor[] ups, Tensor[] downs) {
+        try {
+            return new RoutedExperts(gates, ups, downs);
+        } catch (IllegalArgumentException e) {
+            return null;   // e.g. non-contiguous or mixed-dtype expert weights, or more than RoutedExperts.MAX_EXPERTS
+        }
     }
 
     /** The gate. */
@@ -50,40 +62,52 @@ public final class MoE extends Module {
     }
 
     /**
-     * x (B,T,C) -> (B,T,C), grouped by expert: the routed (token, slot) pairs are permuted so that
-     * each expert's tokens are contiguous (one gather of x), the experts' projections run as
-     * grouped products over those blocks (one {@link Functional#groupedSwiglu} for the gate and up
-     * projections of all experts, one {@link Functional#groupedLinear} for the down projections),
-     * and the outputs are un-permuted back onto their tokens, weighted and summed in slot order
-     * ({@link Functional#moeUnpermute}). On a device that is two index uploads per layer, plus one
-     * pointer table per grouped cuBLAS call (none at decode against 16-bit weights), whatever the
-     * number of experts used. {@link #forwardPerExpert} is the same with one product per expert
-     * and projection.
+     * x (B,T,C) -> (B,T,C). At inference on a device with few tokens (decoding; see
+     * {@link RoutedExperts#preferred}) the routing never leaves the device: {@link RoutedExperts}
+     * runs the chosen experts from it in four launches. Otherwise grouped by expert: the routed
+     * (token, slot) pairs are permuted so that each expert's tokens are contiguous (one gather of
+     * x), the experts' projections run as grouped products over those blocks (one
+     * {@link Functional#groupedSwiglu} for the gate and up projections of all experts, one
+     * {@link Functional#groupedLinear} for the down projections), and the outputs are un-permuted
+     * back onto their tokens, weighted and summed in slot order ({@link Functional#moeUnpermute}).
+     * On a device that is one read-back of the routing and two index uploads per layer, plus one
+     * pointer table per grouped cuBLAS call (none against 16-bit weights at up to 32 rows an
+     * expert), whatever the number of experts used. {@link #forwardPerExpert} is the same with one
+     * product per expert and projection.
      */
     public Tensor forward(Tensor x) {
-        Routed in = route(x);
+        Tensor xf = x.reshape(x.dim(0) * x.dim(1), x.dim(2));
+        Gate.Routing r = route(xf);
+        Tensor base = shared != null ? shared.forward(xf) : null;
+        if (routed != null && routed.preferred(xf, r.weights(), base)) {
+            return routed.forward(xf, r.chosen(), r.weights(), base).view(x.dim(0), x.dim(1), x.dim(2));
+        }
+        Routed in = permute(xf, r);
         Permutation p = in.p;
-        Tensor routed = Functional.groupedLinear(Functional.groupedSwiglu(in.permuted, p.start, gates, ups),
+        Tensor out = Functional.groupedLinear(Functional.groupedSwiglu(in.permuted, p.start, gates, ups),
                 p.start, downs);                                                              // (N*K, C), each row through its expert
-        return combine(x, in, routed);
+        return combine(x, in, out, base);
     }
 
     /** x flattened to (N, C), its routing, the permutation and the permuted rows (N*K, C), experts' blocks in order. */
     private record Routed(Tensor xf, Gate.Routing r, Permutation p, Tensor permuted) {
     }
 
-    private Routed route(Tensor x) {
-        Tensor xf = x.reshape(x.dim(0) * x.dim(1), x.dim(2));
+    private Gate.Routing route(Tensor xf) {
         Gate.Routing r = gate.route(xf);
         last = r;
+        return r;
+    }
+
+    private Routed permute(Tensor xf, Gate.Routing r) {
         Permutation p = permutation(r.indices());
         return new Routed(xf, r, p, xf.indexSelect(0, Tensor.ofLongs(p.tokens)));
     }
 
-    /** The experts' outputs (N*K, C) un-permuted onto their tokens, weighted, plus the shared experts; (B,T,C). */
-    private Tensor combine(Tensor x, Routed in, Tensor routed) {
-        Tensor y = Functional.moeUnpermute(routed, in.p.pos, in.r.weights());               // (N, C), weighted, in slot order
-        if (shared != null) y = y.add(shared.forward(in.xf));
+    /** The experts' outputs (N*K, C) un-permuted onto their tokens, weighted, plus the shared experts' base (or null); (B,T,C). */
+    private Tensor combine(Tensor x, Routed in, Tensor routedOut, Tensor base) {
+        Tensor y = Functional.moeUnpermute(routedOut, in.p.pos, in.r.weights());            // (N, C), weighted, in slot order
+        if (base != null) y = y.add(base);
         return y.view(x.dim(0), x.dim(1), x.dim(2));
     }
 
@@ -93,13 +117,14 @@ public final class MoE extends Module {
      * tested against. x (B,T,C) -> (B,T,C).
      */
     public Tensor forwardPerExpert(Tensor x) {
-        Routed in = route(x);
+        Tensor xf = x.reshape(x.dim(0) * x.dim(1), x.dim(2));
+        Routed in = permute(xf, route(xf));
         List<Tensor> outputs = new ArrayList<>();
         for (int e = 0; e < experts.length; e++) {
             int count = in.p.start[e + 1] - in.p.start[e];
             if (count > 0) outputs.add(experts[e].forward(in.permuted.narrow(0, in.p.start[e], count)));
         }
-        return combine(x, in, Tensor.concat(outputs, 0));
+        return combine(x, in, Tensor.concat(outputs, 0), shared != null ? shared.forward(xf) : null);
     }
 
     /**
@@ -130,8 +155,7 @@ public final class MoE extends Module {
         long b = x.dim(0), t = x.dim(1), c = x.dim(2), n = b * t;
         int k = cfg.numExpertsPerTok();
         Tensor xf = x.reshape(n, c);
-        Gate.Routing r = gate.route(xf);
-        last = r;
+        Gate.Routing r = route(xf);
         List<Tensor> outs = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             Tensor xi = xf.narrow(0, i, 1);

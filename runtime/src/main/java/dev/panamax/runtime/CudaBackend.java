@@ -635,6 +635,46 @@ final class CudaBackend implements DeviceBackend {
         }
     }
 
+    /** Threads of moe.cu's moe_route_plan (one block). */
+    private static final int PLAN_THREADS = 256;
+
+    /**
+     * The routed experts from a routing on the device, in four launches and no host round trip:
+     * moe.cu's moe_route_plan groups the pairs by expert (its plan is 2 + 2E + pairs ints, see
+     * common.cuh), gemv.cu's moe_gemv_swiglu_* and moe_gemv_down_* run every expert used (one
+     * grid row each, at most min(pairs, E) rows), and moe_combine_f32 weights the pairs onto their
+     * tokens and adds base.
+     */
+    @Override
+    public void moeExperts(Tensor x, Tensor chosen, Tensor w, Tensor base, Tensor out, Tensor[] gate, Tensor[] up, Tensor[] down, Tensor table,
+                           long tokens, int k) {
+        long pairs = tokens * k;
+        if (pairs == 0) return;
+        int experts = gate.length, inner = Math.toIntExact(gate[0].dim(0)), c = Math.toIntExact(gate[0].dim(1));
+        // scratch, returned after the queued launches that use it: the plan, then h (pairs, inner) and y (pairs, c)
+        long plan = allocate((2L * experts + 2 + pairs) * 4), h = allocate(pairs * inner * 4), y = allocate(pairs * c * 4);
+        try {
+            gpu.makeCurrent();
+            gpu.modules().function("moe.cu", "moe_route_plan").launch(new int[]{1, 1, 1}, new int[]{PLAN_THREADS, 1, 1}, 0, gpu.stream(),
+                    at(chosen, 0), (int) pairs, experts, plan);
+            String type = gate[0].dtype == DType.BF16 ? "bf16" : gate[0].dtype == DType.F16 ? "f16" : "f32";
+            int groups = (int) Math.min(pairs, experts), warpsPerBlock = THREADS / 32;
+            long tp = at(table, 0);
+            gpu.modules().function("gemv.cu", "moe_gemv_swiglu_" + type).launch(new int[]{(inner + warpsPerBlock - 1) / warpsPerBlock, groups, 1},
+                    new int[]{THREADS, 1, 1}, 0, gpu.stream(), at(x, 0), (long) c, k, plan, experts, tp, tp + experts * 8L, (long) c,
+                    h, (long) inner, inner, c);
+            gpu.modules().function("gemv.cu", "moe_gemv_down_" + type).launch(new int[]{(c + warpsPerBlock - 1) / warpsPerBlock, groups, 1},
+                    new int[]{THREADS, 1, 1}, 0, gpu.stream(), h, (long) inner, plan, experts, tp + 2L * experts * 8, (long) inner,
+                    y, (long) c, c, inner);
+            launch("moe.cu", "moe_combine_f32", tokens * c, y, at(chosen, 0), experts, at(w, 0), base == null ? 0L : at(base, 0), at(out, 0),
+                    tokens, k, (long) c);
+        } finally {
+            release(plan);
+            release(h);
+            release(y);
+        }
+    }
+
     /** Launches an embedding.cu kernel whose second argument is {@code index} as I64 device memory. */
     private void launchWithIndex(String kernel, long n, Tensor first, Tensor index, Tensor out, Object... sizes) {
         if (n == 0) return;

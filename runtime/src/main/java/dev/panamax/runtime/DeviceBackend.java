@@ -157,6 +157,17 @@ interface DeviceBackend {
     /** The backward of {@link #moeUnpermute}: {@code gy[pos[t * k + j]] = w[t, j] gout[t]}, {@code gw[t, j] = gout[t] . y[pos[t * k + j]]}. */
     void moeUnpermuteBackward(Tensor y, Tensor pos, Tensor w, Tensor gout, Tensor gy, Tensor gw, long tokens, long k, long dim);
 
+    /**
+     * The routed experts at inference ({@link RoutedExperts#forward}): for pair p = t * k + j,
+     * e = chosen[p] (I32) in [0, E): h_p = silu(x[t] . gate[e]^T) * (x[t] . up[e]^T) and
+     * out[t] = sum over j of w[t, j] * (h_p . down[e]^T), plus base[t] (base may be null). x and
+     * base (tokens, C), chosen and w (tokens, k), out (tokens, C), all contiguous; the experts'
+     * weights contiguous, of one dtype (F32, BF16 or F16); {@code table} holds their device pointers
+     * (gate, then up, then down; 3E I64) on this device.
+     */
+    void moeExperts(Tensor x, Tensor chosen, Tensor w, Tensor base, Tensor out, Tensor[] gate, Tensor[] up, Tensor[] down, Tensor table,
+                    long tokens, int k);
+
     /** {@code out[r, j] = x[r, index[r, j]]} for x (rows, cols), index (rows, k) I64. */
     void gatherLast(Tensor x, Tensor index, Tensor out, long rows, long cols, long k);
 

@@ -367,6 +367,19 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
+    public void moeExperts(Tensor x, Tensor chosen, Tensor w, Tensor base, Tensor out, Tensor[] gate, Tensor[] up, Tensor[] down, Tensor table,
+                           long tokens, int k) {
+        view(table);   // on this device, as CUDA reads it
+        RoutedExperts.host(view(x), indices(chosen), view(w), base == null ? null : view(base), view(out), views(gate), views(up), views(down), tokens, k);
+    }
+
+    private Tensor[] views(Tensor[] ts) {
+        Tensor[] v = new Tensor[ts.length];
+        for (int i = 0; i < ts.length; i++) v[i] = view(ts[i]);
+        return v;
+    }
+
+    @Override
     public void adamw(Tensor w, Tensor g, Tensor m, Tensor v, long n, OptimizerKernels.AdamWStep s) {
         OptimizerKernels.adamwHost(view(w), view(g), view(m), view(v), n, s);
     }

@@ -314,10 +314,15 @@ public final class Functional {
     /**
      * A gate's choice for N tokens.
      *
-     * @param indices the chosen experts, row-major (N, K), best first (on the host)
+     * @param chosen  the chosen experts (N, K), best first, where the gate ran: I64 on the host, I32
+     *                on a device (left there, for {@link RoutedExperts#forward})
      * @param weights their routing weights (N, K), differentiable with respect to the logits
      */
-    public record GateChoice(long[] indices, Tensor weights) {
+    public record GateChoice(Tensor chosen, Tensor weights) {
+        /** The chosen experts on the host, row-major (N, K): a read-back (and a wait) when they are on a device. */
+        public long[] indices() {
+            return chosen.toLongArray();
+        }
     }
 
     /**
@@ -327,7 +332,7 @@ public final class Functional {
      * two best with a bias, its best without), top-K, ties to the lower index; the weights are the
      * unbiased scores of the chosen experts, divided by their sum when {@code normalize}, times
      * {@code scale}. The choice is a constant for autograd. On a device (up to 256 experts, top-16)
-     * one kernel each way, and only the indices are read back.
+     * one kernel each way, and the choice stays on the device.
      */
     public static GateChoice moeGate(Tensor logits, Tensor bias, GateSpec spec) {
         return MoeGate.apply(logits, bias, spec);

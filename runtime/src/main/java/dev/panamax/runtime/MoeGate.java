@@ -3,8 +3,8 @@ package dev.panamax.runtime;
 /**
  * The DeepSeekMoE gate behind {@link Functional#moeGate}. On the host the choice is made from the
  * scores in double precision and the weights are composed of ops (the specification); on a device
- * one kernel ({@code gate_topk_f32}) makes the choice and the weights in float, and only the chosen
- * indices come back to the host. {@link #forwardFloat} and {@link #backwardFloat} are that kernel's
+ * one kernel ({@code gate_topk_f32}) makes the choice and the weights in float, and the choice
+ * stays on the device. {@link #forwardFloat} and {@link #backwardFloat} are that kernel's
  * arithmetic on host memory, for the emulated device.
  */
 final class MoeGate {
@@ -34,10 +34,11 @@ final class MoeGate {
             int[] top = choose(sel, spec, b != null, false);
             for (int j = 0; j < k; j++) idx[t * k + j] = top[j];
         }
-        Tensor w = scores.gather(1, Tensor.ofLongs(idx, n, k));
+        Tensor chosen = Tensor.ofLongs(idx, n, k);
+        Tensor w = scores.gather(1, chosen);
         if (spec.normalize()) w = w.div(w.sum(-1, true));
         if (spec.scale() != 1.0) w = w.mul(spec.scale());
-        return new Functional.GateChoice(idx, w);
+        return new Functional.GateChoice(chosen, w);
     }
 
     private static Functional.GateChoice onDevice(Tensor logits, Tensor bias, Functional.GateSpec spec, long n, int e) {
@@ -58,7 +59,7 @@ final class MoeGate {
             }
             return new Tensor[]{gl};
         }, logits);
-        return new Functional.GateChoice(idx.toLongArray(), weights);
+        return new Functional.GateChoice(idx, weights);
     }
 
     /**

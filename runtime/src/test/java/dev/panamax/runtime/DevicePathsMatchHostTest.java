@@ -246,6 +246,90 @@ class DevicePathsMatchHostTest {
         }
     }
 
+    /** The routed experts composed of plain host ops, token by token and slot by slot: the reference for {@link RoutedExperts}. */
+    private static Tensor routedByOps(Tensor x, long[] chosen, Tensor w, Tensor base, Tensor[] g, Tensor[] u, Tensor[] d) {
+        long n = x.dim(0), k = w.dim(1);
+        Tensor[] rows = new Tensor[(int) n];
+        for (int t = 0; t < n; t++) {
+            Tensor xt = x.narrow(0, t, 1), acc = Tensor.zeros(DType.F32, 1, x.dim(1));
+            for (int j = 0; j < k; j++) {
+                long e = chosen[(int) (t * k + j)];
+                if (e < 0 || e >= g.length) continue;
+                Tensor h = xt.matmul(g[(int) e].t()).silu().mul(xt.matmul(u[(int) e].t()));
+                acc = acc.add(h.matmul(d[(int) e].t()).mul(w.narrow(0, t, 1).narrow(1, j, 1)));
+            }
+            rows[t] = base == null ? acc : acc.add(base.narrow(0, t, 1));
+        }
+        return Tensor.concat(List.of(rows), 0);
+    }
+
+    /** n tokens each choosing k of e experts (seeded; a few ids outside the experts when {@code invalid}). */
+    private static long[] choices(long seed, int n, int k, int e, boolean invalid) {
+        java.util.Random rnd = new java.util.Random(seed);
+        long[] c = new long[n * k];
+        for (int i = 0; i < c.length; i++) c[i] = rnd.nextInt(e);
+        if (invalid) {
+            c[1] = e;
+            c[c.length - 1] = -1;
+        }
+        return c;
+    }
+
+    @Test
+    void routedExpertsAtInferenceMatchTheirCompositionOfOps() {
+        // (tokens, top-k, experts, inner, C): one decode token; 12 tokens whose 36 pairs give some of 5
+        // experts more than 8 rows (the kernels' chunks), with ids outside the experts; 40 experts
+        // (the plan's scan over runs of 2 experts a lane) and 70 pairs (3 ballots an expert); 256 experts
+        int[][] shapes = {{1, 6, 16, 24, 40}, {12, 3, 5, 20, 33}, {10, 7, 40, 8, 16}, {3, 8, 256, 4, 16}};
+        for (DType dt : new DType[]{DType.F32, DType.BF16, DType.F16}) {
+            for (int[] sh : shapes) {
+                int n = sh[0], k = sh[1], e = sh[2], inner = sh[3], c = sh[4];
+                if (dt != DType.BF16 && e == 256) continue;
+                Tensor[] g = new Tensor[e], u = new Tensor[e], d = new Tensor[e];
+                for (int j = 0; j < e; j++) {
+                    g[j] = r(300 + 3L * j, inner, c).to(dt);
+                    u[j] = r(301 + 3L * j, inner, c).to(dt);
+                    d[j] = r(302 + 3L * j, c, inner).to(dt);
+                }
+                long[] chosen = choices(n * 31L + e, n, k, e, n == 12);
+                Tensor x = r(290, n, c), w = r(291, n, k), base = r(292, n, c);
+                String what = "routed experts " + dt + " " + java.util.Arrays.toString(sh);
+                Tensor want = routedByOps(x, chosen, w, base, g, u, d);
+                Tensor ids = Tensor.ofLongs(chosen, n, k);
+                close(what + " on the host", new RoutedExperts(g, u, d).forward(x, ids, w, base).toFloatArray(), want.toFloatArray());
+                Tensor[] gd = new Tensor[e], ud = new Tensor[e], dd = new Tensor[e];
+                for (int j = 0; j < e; j++) {
+                    gd[j] = g[j].to(DEV);
+                    ud[j] = u[j].to(DEV);
+                    dd[j] = d[j].to(DEV);
+                }
+                RoutedExperts onDevice = new RoutedExperts(gd, ud, dd);
+                Tensor xd = x.to(DEV);
+                assertThat(onDevice.preferred(xd, w, base)).as(what + " preferred").isTrue();
+                // the choice as the gate leaves it on a device (I32 there), and as host I64
+                Tensor got = onDevice.forward(xd, ids.to(DType.I32).to(DEV), w.to(DEV), base.to(DEV));
+                assertThat(got.device()).isEqualTo(DEV);
+                close(what + " on " + DEV, got.toFloatArray(), want.toFloatArray());
+                close(what + " on " + DEV + ", host I64 choice, no base", onDevice.forward(xd, ids, w, null).toFloatArray(),
+                        routedByOps(x, chosen, w, null, g, u, d).toFloatArray());
+            }
+        }
+        Tensor[] g = {r(320, 4, 6).to(DEV)}, u = {r(321, 4, 6).to(DEV)}, d = {r(322, 6, 4).to(DEV)};
+        RoutedExperts one = new RoutedExperts(g, u, d);
+        Tensor x = r(323, 2, 6).to(DEV), ids = Tensor.ofLongs(new long[]{0, 0}, 2, 1), w = r(324, 2, 1);
+        assertThat(one.preferred(r(325, 33, 6).to(DEV), w, null)).as("past the decode tokens").isFalse();
+        assertThat(one.preferred(r(325, 2, 6), w, null)).as("x on the host").isFalse();
+        Tensor wg = w.detach().copy().requiresGrad(true);
+        assertThat(one.preferred(x, wg, null)).as("a gradient needed").isFalse();
+        assertThatThrownBy(() -> one.forward(x, ids, wg, null)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no gradient");
+        assertThatThrownBy(() -> one.forward(x, ids, r(326, 2, 2), null)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("weights (2, 1)");
+        assertThatThrownBy(() -> one.forward(r(327, 2, 5).to(DEV), ids, w, null)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("x (N, 6)");
+        assertThatThrownBy(() -> new RoutedExperts(g, u, new Tensor[]{r(328, 4, 6).to(DEV)})).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("expert 0 down must be (6, 4)");
+        assertThatThrownBy(() -> new RoutedExperts(g, new Tensor[]{r(329, 4, 6)}, d)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("expert 0 up is f32 on cpu");
+    }
+
     @Test
     void normsSoftmaxRopeAndLosses() {
         same("softmax", t -> t.get(0).softmax(-1), r(40, 3, 6));

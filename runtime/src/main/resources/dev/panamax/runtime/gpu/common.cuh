@@ -57,4 +57,13 @@ __device__ __forceinline__ float warp_sum(float v) { return warp_reduce(v, SumOp
 __device__ __forceinline__ float block_sum(float v) { return block_reduce(v, SumOp(), 0.f); }
 __device__ __forceinline__ float block_max(float v) { return block_reduce(v, MaxOp(), NEG_INF); }
 
+// The routing plan of a MoE layer (moe.cu's moe_route_plan, read by gemv.cu's moe_gemv_*), int
+// words for E experts and P (token, slot) pairs p = t * topk + slot: [0] the number u of experts
+// used; [MOE_PLAN_EXPERT(E, i)], i < u, their ids, ascending; [MOE_PLAN_START(E, i)], i <= u, where
+// the i-th expert's pairs start in the pair list (the last one is P); [MOE_PLAN_PAIR(E, s)], s < P,
+// the pairs, grouped by expert, ascending within each. 2 + 2E + P words in all.
+#define MOE_PLAN_EXPERT(E, i) (1 + (i))
+#define MOE_PLAN_START(E, i) (1 + (E) + (i))
+#define MOE_PLAN_PAIR(E, s) (2 + 2 * (E) + (s))
+
 #define GRID_STRIDE(i, n) for (i64 i = (i64) blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64) gridDim.x * blockDim.x)

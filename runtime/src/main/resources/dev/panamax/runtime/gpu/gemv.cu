@@ -7,51 +7,103 @@
 // Both are batched: item blockIdx.y starts at x + item * sx, w + item * sw and y + item * sy (sw 0
 // shares one weight), so every head of an attention layer is one launch. The weights are widened in
 // registers (exact) and the sums are F32, the CPU kernels' arithmetic; only the order of the
-// additions differs. gemv_*: one warp per output column j; each lane reads 8 weights (16 bytes) at a
-// time when rows are 16-byte aligned, so a warp streams 512 contiguous bytes.
+// additions differs. gemv_*: one warp per output column j; each lane reads 16 bytes of the weight
+// row at a time when rows are 16-byte aligned, so a warp streams 512 contiguous bytes.
+// The routed experts of a MoE layer (moe_gemv_*, at the end) use the same warp product, with the
+// rows gathered by the routing that moe.cu's moe_route_plan laid out on the device.
 #include "common.cuh"
 
 #define GEMV_ROWS 8
 
-template <int F16> __device__ __forceinline__ float wide(unsigned short h) { return F16 ? f16_to_f32(h) : bf16_to_f32(h); }
+// Weight element types: a 16-byte load unpacks into VEC floats.
+template <int F16> struct W16 {
+    typedef unsigned short T;
+    static const int VEC = 8;
+    static __device__ __forceinline__ float wide(T h) { return F16 ? f16_to_f32(h) : bf16_to_f32(h); }
+    static __device__ __forceinline__ void unpack(uint4 p, float* wv) {
+        unsigned int words[4] = {p.x, p.y, p.z, p.w};
+        for (int q = 0; q < 4; q++) {
+            wv[2 * q] = wide((unsigned short) (words[q] & 0xffffu));
+            wv[2 * q + 1] = wide((unsigned short) (words[q] >> 16));
+        }
+    }
+};
+struct W32 {
+    typedef float T;
+    static const int VEC = 4;
+    static __device__ __forceinline__ float wide(T f) { return f; }
+    static __device__ __forceinline__ void unpack(uint4 p, float* wv) {
+        wv[0] = __uint_as_float(p.x);
+        wv[1] = __uint_as_float(p.y);
+        wv[2] = __uint_as_float(p.z);
+        wv[3] = __uint_as_float(p.w);
+    }
+};
+
+// Whether rows of w with stride ldw all start 16-byte aligned (the vector loads of gemv_lane).
+template <class W> __device__ __forceinline__ bool gemv_vec(const typename W::T* w, i64 ldw) {
+    return ldw % W::VEC == 0 && (((unsigned long long) w) & 15) == 0;
+}
+
+// Rows of x: x + r * ld (a batch of rows), or x + row[r] * ld (rows gathered by a routing).
+struct StridedRows {
+    const float* x;
+    i64 ld;
+    __device__ __forceinline__ const float* operator()(int r) const { return x + (i64) r * ld; }
+};
+struct GatheredRows {
+    const float* x;
+    i64 ld;
+    int row[GEMV_ROWS];
+    __device__ __forceinline__ const float* operator()(int r) const { return x + (i64) row[r] * ld; }
+};
+
+// This lane's share of NW products at once: acc[q][r] = sum over the lane's k of xs(r)[k] * w[q][k]
+// for r < m, each weight row read once by the warp (16 bytes a lane when vec), each x element once
+// for all NW rows. The warp's lanes together cover k; warp_sum gives the products.
+template <class W, int NW, class Rows>
+__device__ __forceinline__ void gemv_lane(const Rows& xs, const typename W::T* const (&w)[NW], bool vec, int m, int k, int lane,
+                                          float (&acc)[NW][GEMV_ROWS]) {
+    for (int q = 0; q < NW; q++)
+        for (int r = 0; r < GEMV_ROWS; r++) acc[q][r] = 0.f;
+    int vecEnd = 0;
+    if (vec) {
+        vecEnd = k & ~(W::VEC - 1);
+        for (int kk = lane * W::VEC; kk < vecEnd; kk += 32 * W::VEC) {
+            float wv[NW][W::VEC];
+            for (int q = 0; q < NW; q++) W::unpack(*reinterpret_cast<const uint4*>(w[q] + kk), wv[q]);
+            for (int r = 0; r < GEMV_ROWS; r++) {
+                if (r >= m) break;
+                const float* xr = xs(r) + kk;
+                for (int q = 0; q < NW; q++) {
+                    float s = acc[q][r];
+                    for (int v = 0; v < W::VEC; v++) s += xr[v] * wv[q][v];
+                    acc[q][r] = s;
+                }
+            }
+        }
+    }
+    for (int kk = vecEnd + lane; kk < k; kk += 32) {
+        float wv[NW];
+        for (int q = 0; q < NW; q++) wv[q] = W::wide(w[q][kk]);
+        for (int r = 0; r < GEMV_ROWS; r++) {
+            if (r >= m) break;
+            float xv = xs(r)[kk];
+            for (int q = 0; q < NW; q++) acc[q][r] += xv * wv[q];
+        }
+    }
+}
 
 template <int F16>
 __device__ void gemv16(const float* x, i64 ldx, const unsigned short* w, i64 ldw, float* y, i64 ldy, int m, int n, int k, int accumulate) {
     int j = (int) (((i64) blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
     if (j >= n) return;
-    const unsigned short* wr = w + (i64) j * ldw;
-    float acc[GEMV_ROWS];
-    for (int r = 0; r < GEMV_ROWS; r++) acc[r] = 0.f;
-    int vecEnd = 0;
-    if ((ldw & 7) == 0 && (((unsigned long long) w) & 15) == 0) {
-        vecEnd = k & ~7;
-        for (int kk = lane * 8; kk < vecEnd; kk += 256) {
-            uint4 packed = *reinterpret_cast<const uint4*>(wr + kk);
-            unsigned int words[4] = {packed.x, packed.y, packed.z, packed.w};
-            float wv[8];
-            for (int q = 0; q < 4; q++) {
-                wv[2 * q] = wide<F16>((unsigned short) (words[q] & 0xffffu));
-                wv[2 * q + 1] = wide<F16>((unsigned short) (words[q] >> 16));
-            }
-            for (int r = 0; r < GEMV_ROWS; r++) {
-                if (r >= m) break;
-                const float* xr = x + (i64) r * ldx + kk;
-                float s = acc[r];
-                for (int q = 0; q < 8; q++) s += xr[q] * wv[q];
-                acc[r] = s;
-            }
-        }
-    }
-    for (int kk = vecEnd + lane; kk < k; kk += 32) {
-        float wv = wide<F16>(wr[kk]);
-        for (int r = 0; r < GEMV_ROWS; r++) {
-            if (r >= m) break;
-            acc[r] += x[(i64) r * ldx + kk] * wv;
-        }
-    }
+    const unsigned short* const wr[1] = {w + (i64) j * ldw};
+    float acc[1][GEMV_ROWS];
+    gemv_lane<W16<F16>, 1>(StridedRows{x, ldx}, wr, gemv_vec<W16<F16>>(w, ldw), m, k, lane, acc);
     for (int r = 0; r < GEMV_ROWS; r++) {
         if (r >= m) break;
-        float s = warp_sum(acc[r]);
+        float s = warp_sum(acc[0][r]);
         if (lane == 0) {
             float* out = y + (i64) r * ldy + j;
             *out = accumulate ? *out + s : s;
@@ -87,7 +139,7 @@ __device__ void gemvn16(const float* x, i64 ldx, const unsigned short* w, i64 ld
     for (int r = 0; r < GEMV_ROWS; r++) acc[r] = 0.f;
     if (j < n) {
         for (int kk = ty; kk < k; kk += GEMVN_SLICES) {
-            float wv = wide<F16>(w[(i64) kk * ldw + j]);
+            float wv = W16<F16>::wide(w[(i64) kk * ldw + j]);
             for (int r = 0; r < GEMV_ROWS; r++) {
                 if (r >= m) break;
                 acc[r] += x[(i64) r * ldx + kk] * wv;
@@ -138,4 +190,80 @@ extern "C" __global__ void gemv_bf16_grouped(GemvGroups g, i64 ldx, i64 ldw, i64
 extern "C" __global__ void gemv_f16_grouped(GemvGroups g, i64 ldx, i64 ldw, i64 ldy, int n, int k, int accumulate) {
     int e = blockIdx.y;
     gemv16<1>(g.x[e], ldx, g.w[e], ldw, g.y[e], ldy, g.m[e], n, k, accumulate);
+}
+
+// The routed experts of a MoE layer at inference, with the routing left on the device: blockIdx.y
+// is the i-th expert of the plan (moe.cu's moe_route_plan; blocks past the experts used return),
+// one warp per output column j, the expert's pairs p = t * topk + slot taken GEMV_ROWS at a time,
+// so each expert's weight rows are read once per GEMV_ROWS of its pairs, as the grouped gemv reads
+// them. The weights are tables of device pointers, one per expert, all of one shape and row stride
+// ldw, F32, BF16 or F16:
+//   moe_gemv_swiglu_*: h[p, j] = silu(a) * b, a = x[t] . gate[e][j], b = x[t] . up[e][j]
+//                      (x (tokens, k) with row stride ldx, h (pairs, n) with row stride ldh);
+//   moe_gemv_down_*:   y[p, j] = h[p] . down[e][j] (h (pairs, k), y (pairs, n)).
+// The products are gemv_*'s arithmetic, and silu(a) * b is swiglu_f32's.
+template <class W, int NW>
+__device__ void moe_gemv(const float* x, i64 ldx, int div, const int* plan, int experts, const typename W::T* const* w0,
+                         const typename W::T* const* w1, i64 ldw, float* y, i64 ldy, int n, int k) {
+    int g = blockIdx.y;
+    if (g >= plan[0]) return;
+    int j = (int) (((i64) blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
+    if (j >= n) return;
+    int e = plan[MOE_PLAN_EXPERT(experts, g)];
+    int from = plan[MOE_PLAN_START(experts, g)], to = plan[MOE_PLAN_START(experts, g + 1)];
+    const typename W::T* wr[NW];
+    wr[0] = w0[e] + (i64) j * ldw;
+    if (NW > 1) wr[NW - 1] = w1[e] + (i64) j * ldw;
+    bool vec = gemv_vec<W>(w0[e], ldw) && gemv_vec<W>(w1[e], ldw);
+    for (int c = from; c < to; c += GEMV_ROWS) {
+        int m = min(GEMV_ROWS, to - c), pair[GEMV_ROWS];
+        GatheredRows xs;
+        xs.x = x;
+        xs.ld = ldx;
+        for (int r = 0; r < GEMV_ROWS; r++) {
+            pair[r] = r < m ? plan[MOE_PLAN_PAIR(experts, c + r)] : 0;
+            xs.row[r] = pair[r] / div;
+        }
+        float acc[NW][GEMV_ROWS];
+        gemv_lane<W, NW>(xs, wr, vec, m, k, lane, acc);
+        for (int r = 0; r < GEMV_ROWS; r++) {
+            if (r >= m) break;
+            float v = warp_sum(acc[0][r]);
+            if (NW > 1) {
+                float b = warp_sum(acc[NW - 1][r]);
+                v = v / (1.f + expf(-v)) * b;
+            }
+            if (lane == 0) y[(i64) pair[r] * ldy + j] = v;
+        }
+    }
+}
+
+extern "C" __global__ void moe_gemv_swiglu_bf16(const float* x, i64 ldx, int topk, const int* plan, int experts, const unsigned short* const* gate,
+                                                const unsigned short* const* up, i64 ldw, float* h, i64 ldh, int n, int k) {
+    moe_gemv<W16<0>, 2>(x, ldx, topk, plan, experts, gate, up, ldw, h, ldh, n, k);
+}
+
+extern "C" __global__ void moe_gemv_swiglu_f16(const float* x, i64 ldx, int topk, const int* plan, int experts, const unsigned short* const* gate,
+                                               const unsigned short* const* up, i64 ldw, float* h, i64 ldh, int n, int k) {
+    moe_gemv<W16<1>, 2>(x, ldx, topk, plan, experts, gate, up, ldw, h, ldh, n, k);
+}
+
+extern "C" __global__ void moe_gemv_swiglu_f32(const float* x, i64 ldx, int topk, const int* plan, int experts, const float* const* gate,
+                                               const float* const* up, i64 ldw, float* h, i64 ldh, int n, int k) {
+    moe_gemv<W32, 2>(x, ldx, topk, plan, experts, gate, up, ldw, h, ldh, n, k);
+}
+
+extern "C" __global__ void moe_gemv_down_bf16(const float* h, i64 ldh, const int* plan, int experts, const unsigned short* const* down, i64 ldw,
+                                              float* y, i64 ldy, int n, int k) {
+    moe_gemv<W16<0>, 1>(h, ldh, 1, plan, experts, down, down, ldw, y, ldy, n, k);
+}
+
+extern "C" __global__ void moe_gemv_down_f16(const float* h, i64 ldh, const int* plan, int experts, const unsigned short* const* down, i64 ldw,
+                                             float* y, i64 ldy, int n, int k) {
+    moe_gemv<W16<1>, 1>(h, ldh, 1, plan, experts, down, down, ldw, y, ldy, n, k);
+}
+
+extern "C" __global__ void moe_gemv_down_f32(const float* h, i64 ldh, const int* plan, int experts, const float* const* down, i64 ldw,
+                                             float* y, i64 ldy, int n, int k) {
+    moe_gemv<W32, 1>(h, ldh, 1, plan, experts, down, down, ldw, y, ldy, n, k);
 }

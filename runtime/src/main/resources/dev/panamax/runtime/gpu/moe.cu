@@ -1,8 +1,10 @@
 // DeepSeekMoE routing on the GPU (Functional.moeGate, Functional.moeUnpermute): the gate's scoring,
 // group-limited top-k choice and weights (DeepSeek-V3's Gate.forward), the weighted combine of the
-// experts' outputs back onto their tokens (un-permute), and the backward of both. The host reads
-// back only the chosen indices, to size each expert's product; the permute itself is
-// index_select_rows (embedding.cu) with positions from a counting sort on the host.
+// experts' outputs back onto their tokens (un-permute), and the backward of both. When training,
+// the host reads back only the chosen indices, to size each expert's product; the permute itself is
+// index_select_rows (embedding.cu) with positions from a counting sort on the host. At inference
+// the routing stays on the device: moe_route_plan groups the pairs by expert there, gemv.cu's
+// moe_gemv_* run the experts from that plan, and moe_combine_f32 weights their rows onto the tokens.
 #include "common.cuh"
 
 #define MAX_EXPERTS 256
@@ -136,5 +138,87 @@ extern "C" __global__ void moe_unpermute_backward_f32(const float* y, const i64*
         }
         s = block_sum(s);
         if (threadIdx.x == 0) gw[t * topk + j] = s;
+    }
+}
+
+// ---- the routed experts at inference, the routing left on the device (RoutedExperts) ----
+
+// The plan (common.cuh's MOE_PLAN_*) of pairs p < pairs whose experts are chosen[p]; one block,
+// blockDim.x a multiple of 32 (at most 1024). Each warp takes experts e = warp, warp + warps, ...
+// and finds their pairs by ballots over chosen, 32 pairs at a time, so the pairs of an expert are
+// listed in ascending order and the plan does not depend on thread timing; warp 0 turns the counts
+// into the list of experts used and their starts (a warp scan over 32 runs of experts). A pair whose
+// expert lies outside [0, experts) is in no group (moe_combine_f32 leaves it out).
+extern "C" __global__ void moe_route_plan(const int* chosen, int pairs, int experts, int* plan) {
+    __shared__ int count[MAX_EXPERTS], start[MAX_EXPERTS];
+    if (experts > MAX_EXPERTS || (blockDim.x & 31) != 0) __trap();   // the shared arrays and the ballots are sized for it
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    for (int e = warp; e < experts; e += warps) {
+        int c = 0;
+        for (int base = 0; base < pairs; base += 32) {
+            int p = base + lane;
+            c += __popc(__ballot_sync(0xffffffffu, p < pairs && chosen[p] == e));
+        }
+        if (lane == 0) count[e] = c;
+    }
+    __syncthreads();
+    if (warp == 0) {
+        int per = (experts + 31) / 32, lo = min(lane * per, experts), hi = min(lo + per, experts);
+        int sum = 0, used = 0;
+        for (int e = lo; e < hi; e++) {
+            sum += count[e];
+            used += count[e] > 0;
+        }
+        int sums = sum, useds = used;   // inclusive scans over the lanes
+        for (int o = 1; o < 32; o <<= 1) {
+            int s = __shfl_up_sync(0xffffffffu, sums, o), u = __shfl_up_sync(0xffffffffu, useds, o);
+            if (lane >= o) {
+                sums += s;
+                useds += u;
+            }
+        }
+        int at = sums - sum, i = useds - used;
+        for (int e = lo; e < hi; e++) {
+            if (count[e] == 0) continue;
+            plan[MOE_PLAN_EXPERT(experts, i)] = e;
+            plan[MOE_PLAN_START(experts, i)] = at;
+            start[e] = at;
+            at += count[e];
+            i++;
+        }
+        if (lane == 31) {
+            plan[0] = useds;
+            plan[MOE_PLAN_START(experts, useds)] = sums;
+        }
+    }
+    __syncthreads();
+    for (int e = warp; e < experts; e += warps) {
+        if (count[e] == 0) continue;
+        int at = start[e];
+        for (int base = 0; base < pairs; base += 32) {
+            int p = base + lane;
+            bool hit = p < pairs && chosen[p] == e;
+            unsigned int ballot = __ballot_sync(0xffffffffu, hit);
+            if (hit) plan[MOE_PLAN_PAIR(experts, at + __popc(ballot & ((1u << lane) - 1u)))] = p;
+            at += __popc(ballot);
+        }
+    }
+}
+
+// out[t, :] = sum_j w[t, j] * y[t * topk + j, :] (+ base[t, :]): the experts' rows, in pair order,
+// weighted onto their tokens in slot order, then the shared experts' output added (base may be
+// null): moe_unpermute_f32's arithmetic with the identity permutation, then an add. A pair whose
+// expert lies outside [0, experts) adds nothing.
+extern "C" __global__ void moe_combine_f32(const float* y, const int* chosen, int experts, const float* w, const float* base, float* out,
+                                           i64 tokens, int topk, i64 dim) {
+    GRID_STRIDE(i, tokens * dim) {
+        i64 t = i / dim;
+        i64 d = i % dim;
+        float s = 0.f;
+        for (int j = 0; j < topk; j++) {
+            int e = chosen[t * topk + j];
+            if (e >= 0 && e < experts) s += w[t * topk + j] * y[(t * topk + j) * dim + d];
+        }
+        out[i] = base ? s + base[i] : s;
     }
 }
