@@ -4,8 +4,10 @@
 #   2. GpuBench under JMH (GEMM, MLA decode against a device copy, batched matmul against one call
 #      per item), then its tables (Ratios);
 #   3. DeepSeekBench.decodeToken on the GPU and the CPU (BF16 weights, all cores), then its table;
-#   4. DeepSeekBench.moeGrouped against moePerExpert on the GPU (one MoE layer, BF16 experts, 1 and
-#      64 tokens): the grouped expert products against one product per expert and projection;
+#   4. DeepSeekBench.moeForward, moeGrouped and moePerExpert on the GPU (one MoE layer, BF16
+#      experts, 1 and 64 tokens): MoE.forward (at 1 token the routed experts from the routing left
+#      on the device) against the grouped expert products, and those against one product per
+#      expert and projection;
 #   5. (only when STEPS names "mla") the MLA decode kernels over a BF16 cache side by side, each
 #      against the device copy: the default (tc16 / tc64) and the k-split ks16 at 16 heads; ks32,
 #      ks64 and the warpgroup (wgmma) wg64 at 128 (GpuBench's mla parameter).
@@ -57,7 +59,7 @@ if [[ "$steps" == *" mla "* ]]; then
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla128.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" moe "* ]]; then
-  jmh moe 'DeepSeekBench.moe(Grouped|PerExpert)$' -p device=cuda -p tokens=1,64 "$@"
+  jmh moe 'DeepSeekBench.moe(Forward|Grouped|PerExpert)$' -p device=cuda -p tokens=1,64 "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/moe.json" | tee -a "$out/tables.md"
 fi
 [ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, mla" >&2; exit 2; }

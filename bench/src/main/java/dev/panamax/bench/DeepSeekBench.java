@@ -38,9 +38,12 @@ import java.util.concurrent.TimeUnit;
  *       {@code prefill}: a 256-token prefill; with F32 and BF16 weights;</li>
  *   <li>{@code mlaDecodeAbsorbed} / {@code mlaDecodeNaive}: one layer's attention for one new
  *       token over a cache of {@code cacheLen} tokens;</li>
- *   <li>{@code moeGrouped} / {@code moePerExpert} / {@code moePerToken}: one MoE layer over 64
- *       tokens, the experts' projections as grouped products ({@code Functional.groupedLinear}),
- *       as one product per expert, and once per token; {@code moeTrainGrouped} /
+ *   <li>{@code moeForward} / {@code moeGrouped} / {@code moePerExpert} / {@code moePerToken}: one
+ *       MoE layer over 64 tokens (or 1, for a GPU's decode), as {@code MoE.forward} runs it (on a
+ *       device at decode the routed experts straight from the routing on the device,
+ *       {@code RoutedExperts}; else the grouped products), the experts' projections as grouped
+ *       products ({@code Functional.groupedLinear}) whatever the shape, as one product per expert,
+ *       and once per token; {@code moeTrainGrouped} /
  *       {@code moeTrainPerExpert}: forward and backward of such a layer with F32 experts, and of
  *       the demo model's MoE layer over a GRPO-sized batch.</li>
  * </ul>
@@ -295,9 +298,16 @@ public class DeepSeekBench {
     }
 
     @Benchmark
-    public float moeGrouped(Experts e) {
+    public float moeForward(Experts e) {
         try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
             return e.moe.forward(e.x).toFloatArray()[0];
+        }
+    }
+
+    @Benchmark
+    public float moeGrouped(Experts e) {
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+            return e.moe.forwardGrouped(e.x).toFloatArray()[0];
         }
     }
 

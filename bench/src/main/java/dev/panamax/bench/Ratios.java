@@ -140,12 +140,15 @@ public final class Ratios {
         header = false;
         for (Row grouped : rows) {
             if (!grouped.bench.equals("moeGrouped") || !grouped.p("device").startsWith("cuda")) continue;
-            Row perExpert = by.get(key("moePerExpert", grouped.params));
-            if (perExpert == null) continue;
-            if (!header) out.append("\n| MoE layer (V2-Lite shapes, 64 experts top-6, BF16), tokens | grouped ms | one product per expert ms | per expert / grouped |\n|---|---|---|---|\n");
+            Row perExpert = by.get(key("moePerExpert", grouped.params)), forward = by.get(key("moeForward", grouped.params));
+            if (perExpert == null && forward == null) continue;
+            if (!header) {
+                out.append("\n| MoE layer (V2-Lite shapes, 64 experts top-6, BF16), tokens | MoE.forward ms | grouped ms | one product per expert ms "
+                        + "| grouped / forward | per expert / grouped |\n|---|---|---|---|---|---|\n");
+            }
             header = true;
-            out.append(String.format(Locale.ROOT, "| %s | %.3f | %.3f | %.2f |%n", grouped.p("tokens"), grouped.usPerOp / 1e3, perExpert.usPerOp / 1e3,
-                    perExpert.usPerOp / grouped.usPerOp));
+            out.append(String.format(Locale.ROOT, "| %s | %s | %.3f | %s | %s | %s |%n", grouped.p("tokens"), ms(forward), grouped.usPerOp / 1e3, ms(perExpert),
+                    ratio(grouped, forward), ratio(perExpert, grouped)));
         }
         // whole-model decode, GPU against CPU, for each KV cache dtype that ran on both
         Map<String, Row> gpuDecode = new java.util.TreeMap<>(), cpuDecode = new java.util.TreeMap<>();
@@ -166,6 +169,15 @@ public final class Ratios {
         }
         if (out.length() > 0) out.append('\n');
         return out.toString();
+    }
+
+    private static String ms(Row r) {
+        return r == null ? "n/a" : String.format(Locale.ROOT, "%.3f", r.usPerOp / 1e3);
+    }
+
+    /** How many times slower {@code slow} is than {@code fast}, or n/a when either did not run. */
+    private static String ratio(Row slow, Row fast) {
+        return slow == null || fast == null ? "n/a" : String.format(Locale.ROOT, "%.2f", slow.usPerOp / fast.usPerOp);
     }
 
     private static String fmt(double v) {

@@ -64,16 +64,7 @@ public final class MoE extends Module {
     /**
      * x (B,T,C) -> (B,T,C). At inference on a device with few tokens (decoding; see
      * {@link RoutedExperts#preferred}) the routing never leaves the device: {@link RoutedExperts}
-     * runs the chosen experts from it in four launches. Otherwise grouped by expert: the routed
-     * (token, slot) pairs are permuted so that each expert's tokens are contiguous (one gather of
-     * x), the experts' projections run as grouped products over those blocks (one
-     * {@link Functional#groupedSwiglu} for the gate and up projections of all experts, one
-     * {@link Functional#groupedLinear} for the down projections), and the outputs are un-permuted
-     * back onto their tokens, weighted and summed in slot order ({@link Functional#moeUnpermute}).
-     * On a device that is one read-back of the routing and two index uploads per layer, plus one
-     * pointer table per grouped cuBLAS call (none against 16-bit weights at up to 32 rows an
-     * expert), whatever the number of experts used. {@link #forwardPerExpert} is the same with one
-     * product per expert and projection.
+     * runs the chosen experts from it in four launches. Otherwise {@link #forwardGrouped}.
      */
     public Tensor forward(Tensor x) {
         Tensor xf = x.reshape(x.dim(0) * x.dim(1), x.dim(2));
@@ -82,6 +73,28 @@ public final class MoE extends Module {
         if (routed != null && routed.preferred(xf, r.weights(), base)) {
             return routed.forward(xf, r.chosen(), r.weights(), base).view(x.dim(0), x.dim(1), x.dim(2));
         }
+        return grouped(x, xf, r, base);
+    }
+
+    /**
+     * x (B,T,C) -> (B,T,C) grouped by expert, whatever the shapes (training's path, and the
+     * baseline of the routed one): the routed (token, slot) pairs are permuted so that each
+     * expert's tokens are contiguous (one gather of x), the experts' projections run as grouped
+     * products over those blocks (one {@link Functional#groupedSwiglu} for the gate and up
+     * projections of all experts, one {@link Functional#groupedLinear} for the down projections),
+     * and the outputs are un-permuted back onto their tokens, weighted and summed in slot order
+     * ({@link Functional#moeUnpermute}). On a device that is one read-back of the routing and two
+     * index uploads per layer, plus one pointer table per grouped cuBLAS call (none against 16-bit
+     * weights at up to 32 rows an expert), whatever the number of experts used.
+     * {@link #forwardPerExpert} is the same with one product per expert and projection.
+     */
+    public Tensor forwardGrouped(Tensor x) {
+        Tensor xf = x.reshape(x.dim(0) * x.dim(1), x.dim(2));
+        Gate.Routing r = route(xf);
+        return grouped(x, xf, r, shared != null ? shared.forward(xf) : null);
+    }
+
+    private Tensor grouped(Tensor x, Tensor xf, Gate.Routing r, Tensor base) {
         Routed in = permute(xf, r);
         Permutation p = in.p;
         Tensor out = Functional.groupedLinear(Functional.groupedSwiglu(in.permuted, p.start, gates, ups),
@@ -112,9 +125,9 @@ public final class MoE extends Module {
     }
 
     /**
-     * {@link #forward} with one product per expert and projection ({@link Mlp#forward} over each
-     * expert's block) instead of grouped products: the baseline the grouped path is measured and
-     * tested against. x (B,T,C) -> (B,T,C).
+     * {@link #forwardGrouped} with one product per expert and projection ({@link Mlp#forward} over
+     * each expert's block) instead of grouped products: the baseline the grouped path is measured
+     * and tested against. x (B,T,C) -> (B,T,C).
      */
     public Tensor forwardPerExpert(Tensor x) {
         Tensor xf = x.reshape(x.dim(0) * x.dim(1), x.dim(2));

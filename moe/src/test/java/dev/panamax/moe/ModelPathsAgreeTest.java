@@ -1,6 +1,7 @@
 package dev.panamax.moe;
 
 import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
 import dev.panamax.runtime.io.ConfigJson;
@@ -77,6 +78,35 @@ class ModelPathsAgreeTest {
                     }
                 }
             }
+        }
+    }
+
+    @Test
+    void routedExpertsOnADeviceAgreeWithTheGroupedProductsAndKeepTheChoiceThere() {
+        // BF16 experts on the emulated device (a real checkpoint's dtype): at inference MoE.forward
+        // runs RoutedExperts from the routing left on the device; the grouped products and the
+        // per-token oracle read it back
+        DeepSeekConfig cfg = config("noaux_tc", "sigmoid", 4, 2, 1, false);
+        try (Scope s = Scope.open(); DeepSeekModel m = DeepSeekModel.random(cfg, 5, DType.BF16, Device.EMULATED)) {
+            m.requiresGrad(false);
+            MoE moe = m.layers()[1].moe();
+            for (int tokens : new int[]{1, 5}) {
+                Tensor x = Tensor.randn(DType.F32, 40 + tokens, 1.0, 1, tokens, cfg.hiddenSize()).to(Device.EMULATED);
+                Tensor routed = moe.forward(x);
+                assertThat(moe.lastRouting().chosen().device()).as("the choice stays on the device").isEqualTo(Device.EMULATED);
+                long[] load = moe.gate().expertLoad();   // read back on demand, inside the pass's scope
+                assertThat(java.util.Arrays.stream(load).sum()).isEqualTo((long) tokens * cfg.numExpertsPerTok());
+                Tensor grouped = moe.forwardGrouped(x), perToken = moe.forwardPerToken(x);
+                assertThat(routed.device()).isEqualTo(Device.EMULATED);
+                assertThat(maxDiff(routed, grouped)).as("routed vs grouped, %d tokens", tokens).isLessThan(1e-4f);
+                assertThat(maxDiff(routed, perToken)).as("routed vs per token, %d tokens", tokens).isLessThan(1e-4f);
+            }
+            Tensor x = Tensor.randn(DType.F32, 50, 1.0, 1, 2, cfg.hiddenSize()).to(Device.EMULATED);
+            try (Scope step = Scope.open()) {
+                moe.forward(x);
+            }
+            assertThatThrownBy(() -> moe.gate().expertLoad()).as("the loads of an inference pass whose scope closed")
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("inside the scope of that forward pass");
         }
     }
 
