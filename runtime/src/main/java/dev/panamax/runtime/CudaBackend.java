@@ -635,6 +635,20 @@ final class CudaBackend implements DeviceBackend {
         }
     }
 
+    @Override
+    public void gemvSwiglu(Tensor x, Tensor w1, Tensor w3, Tensor h, long m, long n, long k) {
+        if (m == 0 || n == 0) return;
+        gpu.makeCurrent();
+        int warpsPerBlock = THREADS / 32;
+        gpu.modules().function("gemv.cu", "gemv_swiglu_" + typeSuffix(w1.dtype)).launch(new int[]{(int) ((n + warpsPerBlock - 1) / warpsPerBlock), 1, 1},
+                new int[]{THREADS, 1, 1}, 0, gpu.stream(), at(x, 0), k, at(w1, 0), at(w3, 0), k, at(h, 0), n, (int) m, (int) n, (int) k);
+    }
+
+    /** The suffix of gemv.cu's kernels for weights of an F32, BF16 or F16 type. */
+    private static String typeSuffix(DType weights) {
+        return weights == DType.BF16 ? "bf16" : weights == DType.F16 ? "f16" : "f32";
+    }
+
     /** Threads of moe.cu's moe_route_plan (one block). */
     private static final int PLAN_THREADS = 256;
 
@@ -657,7 +671,7 @@ final class CudaBackend implements DeviceBackend {
             gpu.makeCurrent();
             gpu.modules().function("moe.cu", "moe_route_plan").launch(new int[]{1, 1, 1}, new int[]{PLAN_THREADS, 1, 1}, 0, gpu.stream(),
                     at(chosen, 0), (int) pairs, experts, plan);
-            String type = gate[0].dtype == DType.BF16 ? "bf16" : gate[0].dtype == DType.F16 ? "f16" : "f32";
+            String type = typeSuffix(gate[0].dtype);
             int groups = (int) Math.min(pairs, experts), warpsPerBlock = THREADS / 32;
             long tp = at(table, 0);
             gpu.modules().function("gemv.cu", "moe_gemv_swiglu_" + type).launch(new int[]{(inner + warpsPerBlock - 1) / warpsPerBlock, groups, 1},

@@ -158,6 +158,13 @@ interface DeviceBackend {
     void moeUnpermuteBackward(Tensor y, Tensor pos, Tensor w, Tensor gout, Tensor gy, Tensor gw, long tokens, long k, long dim);
 
     /**
+     * SwiGLU of a linear pair at decode: {@code h[r, j] = silu(x[r] . w1[j]) * (x[r] . w3[j])} for
+     * m (at most {@link CudaBackend#GEMV_ROWS}) contiguous rows x (m, k); w1 and w3 (n, k)
+     * contiguous, of one dtype (F32, BF16 or F16); h (m, n) contiguous.
+     */
+    void gemvSwiglu(Tensor x, Tensor w1, Tensor w3, Tensor h, long m, long n, long k);
+
+    /**
      * The routed experts at inference ({@link RoutedExperts#forward}): for pair p = t * k + j,
      * e = chosen[p] (I32) in [0, E): h_p = silu(x[t] . gate[e]^T) * (x[t] . up[e]^T) and
      * out[t] = sum over j of w[t, j] * (h_p . down[e]^T), plus base[t] (base may be null). x and

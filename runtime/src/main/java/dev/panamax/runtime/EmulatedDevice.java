@@ -367,6 +367,11 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
+    public void gemvSwiglu(Tensor x, Tensor w1, Tensor w3, Tensor h, long m, long n, long k) {
+        RoutedExperts.swigluRows(view(x), view(w1), view(w3), view(h), m);
+    }
+
+    @Override
     public void moeExperts(Tensor x, Tensor chosen, Tensor w, Tensor base, Tensor out, Tensor[] gate, Tensor[] up, Tensor[] down, Tensor table,
                            long tokens, int k) {
         view(table);   // on this device, as CUDA reads it

@@ -29,9 +29,20 @@ public final class Functional {
     /**
      * SwiGLU: {@code silu(x W1^T) * (x W3^T)} for x (..., C), w1 and w3 (I, C); result (..., I).
      * Backward: with a = x W1^T, b = x W3^T, s = sigmoid(a): da = g b s (1 + a (1 - s)),
-     * db = g a s; dx = da W1 + db W3; dW1 = da^T x; dW3 = db^T x.
+     * db = g a s; dx = da W1 + db W3; dW1 = da^T x; dW3 = db^T x. On a device, with no gradient
+     * needed and at most 8 rows (decoding), one kernel computes both products and the gated
+     * product ({@code gemv.cu}'s gemv_swiglu), reading the weights in their own dtype.
      */
     public static Tensor swiglu(Tensor x, Tensor w1, Tensor w3) {
+        if (fusedGemvSwiglu(x, w1, w3)) {
+            long c = x.dim(-1), rows = x.numel() / c, inner = w1.dim(0);
+            Tensor xc = Elementwise.cast(x, DType.F32).contiguous();
+            Tensor out = Tensor.outputLike(xc, DType.F32, rows, inner);
+            x.backend.gemvSwiglu(xc, w1, w3, out, rows, inner, c);
+            long[] dims = x.dims();
+            dims[dims.length - 1] = inner;
+            return out.view(dims);
+        }
         Tensor a, b, out;
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             a = linear(x, w1).contiguous();
@@ -48,6 +59,16 @@ public final class Functional {
             Tensor dw3 = w3.requiresGrad ? db.reshape(-1, w3.dim(0)).t().matmul(x2) : null;
             return new Tensor[]{dx, dw1, dw3};
         }, x, w1, w3);
+    }
+
+    /** Whether {@link #swiglu} is one gemv_swiglu launch: decode rows on a device, no gradient, contiguous weights of one float dtype. */
+    private static boolean fusedGemvSwiglu(Tensor x, Tensor w1, Tensor w3) {
+        if (x.backend == null || w1.backend != x.backend || w3.backend != x.backend || Autograd.needed(x, w1, w3)) return false;
+        if (x.rank() < 1 || w1.rank() != 2 || !w1.shape.sameDims(w3.shape) || w1.dim(1) != x.dim(-1) || x.dim(-1) == 0) return false;
+        if (w1.dtype != w3.dtype || (w1.dtype != DType.F32 && w1.dtype != DType.BF16 && w1.dtype != DType.F16)) return false;
+        if (x.dtype == DType.F64 || !w1.isContiguous() || !w3.isContiguous()) return false;
+        long rows = x.numel() / x.dim(-1);
+        return rows >= 1 && rows <= CudaBackend.GEMV_ROWS;
     }
 
     /**

@@ -136,6 +136,7 @@ public final class RoutedExperts {
             Tensor xc = Elementwise.cast(x, DType.F32).contiguous();
             Tensor wc = Elementwise.cast(Elementwise.onDeviceOf(x, weights), DType.F32).contiguous();
             Tensor bc = base == null ? null : Elementwise.cast(Elementwise.onDeviceOf(x, base), DType.F32).contiguous();
+            if (n * k == 0) return bc != null ? bc.copy() : Tensor.zerosLike(xc, DType.F32, n, c);   // no pair: base alone
             Tensor out = Tensor.outputLike(xc, DType.F32, n, c);
             if (x.backend == null) {
                 host(xc, chosen.toLongArray(), wc, bc, out, gate, up, down, n, k);
@@ -188,10 +189,7 @@ public final class RoutedExperts {
                 long e = chosen[(int) (t * topk + j)];
                 if (e < 0 || e >= experts) continue;
                 Tensor g = gate[(int) e], u = up[(int) e], d = down[(int) e];
-                for (int r = 0; r < inner; r++) {
-                    float a = dot(xr, g, (long) r * c), b = dot(xr, u, (long) r * c);
-                    h[r] = a / (1f + (float) Math.exp(-a)) * b;
-                }
+                for (int r = 0; r < inner; r++) h[r] = swiglu(xr, g, u, (long) r * c);
                 float wj = Elem.getF(w.storage, w.offset + t * topk + j);
                 for (int col = 0; col < c; col++) acc[col] += wj * dot(h, d, (long) col * inner);
             }
@@ -201,6 +199,25 @@ public final class RoutedExperts {
                 Elem.setF(out.storage, out.offset + t * c + col, v);
             }
         }
+    }
+
+    /**
+     * The specification of {@link DeviceBackend#gemvSwiglu} on host memory: {@code h[r, j] =
+     * silu(x[r] . w1[j]) * (x[r] . w3[j])} for m contiguous rows, with {@link #host}'s arithmetic.
+     */
+    static void swigluRows(Tensor x, Tensor w1, Tensor w3, Tensor h, long m) {
+        int n = Math.toIntExact(w1.dim(0)), k = Math.toIntExact(w1.dim(1));
+        float[] xr = new float[k];
+        for (long r = 0; r < m; r++) {
+            for (int i = 0; i < k; i++) xr[i] = Elem.getF(x.storage, x.offset + r * k + i);
+            for (int j = 0; j < n; j++) Elem.setF(h.storage, h.offset + r * n + j, swiglu(xr, w1, w3, (long) j * k));
+        }
+    }
+
+    /** silu(a) * b for a = v . g[row..] and b = v . u[row..], as {@code a / (1 + exp(-a)) * b} in float. */
+    private static float swiglu(float[] v, Tensor g, Tensor u, long row) {
+        float a = dot(v, g, row), b = dot(v, u, row);
+        return a / (1f + (float) Math.exp(-a)) * b;
     }
 
     /** {@code sum over i of v[i] * w[row + i]} in order, F32, w's elements widened (exactly) from its dtype. */

@@ -317,6 +317,8 @@ class DevicePathsMatchHostTest {
         Tensor[] g = {r(320, 4, 6).to(DEV)}, u = {r(321, 4, 6).to(DEV)}, d = {r(322, 6, 4).to(DEV)};
         RoutedExperts one = new RoutedExperts(g, u, d);
         Tensor x = r(323, 2, 6).to(DEV), ids = Tensor.ofLongs(new long[]{0, 0}, 2, 1), w = r(324, 2, 1);
+        Tensor none = one.forward(x, Tensor.ofLongs(new long[0], 2, 0), Tensor.zeros(DType.F32, 2, 0), r(330, 2, 6).to(DEV));
+        close("no expert chosen: base alone", none.toFloatArray(), r(330, 2, 6).toFloatArray());
         assertThat(one.preferred(r(325, 33, 6).to(DEV), w, null)).as("past the decode tokens").isFalse();
         assertThat(one.preferred(r(325, 2, 6), w, null)).as("x on the host").isFalse();
         Tensor wg = w.detach().copy().requiresGrad(true);
@@ -328,6 +330,26 @@ class DevicePathsMatchHostTest {
                 .hasMessageContaining("expert 0 down must be (6, 4)");
         assertThatThrownBy(() -> new RoutedExperts(g, new Tensor[]{r(329, 4, 6)}, d)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("expert 0 up is f32 on cpu");
+    }
+
+    @Test
+    void swigluAtDecodeWithoutGradientsMatchesItsComposition() {
+        // up to 8 rows on a device, no gradient: one gemv_swiglu launch (both products and the gate);
+        // k 40 takes the 16-byte loads, k 203 the scalar tail only; 9 rows take the composed path
+        for (DType dt : new DType[]{DType.F32, DType.BF16, DType.F16}) {
+            for (long[] shape : new long[][]{{1, 1, 40}, {2, 4, 40}, {1, 3, 203}, {9, 203}}) {
+                long k = shape[shape.length - 1];
+                Tensor x = r(340, shape), w1 = r(341, 24, k).to(dt), w3 = r(342, 24, k).to(dt);
+                Tensor want = x.matmul(w1.t()).silu().mul(x.matmul(w3.t()));
+                Tensor got;
+                try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                    got = Functional.swiglu(x.to(DEV), w1.to(DEV), w3.to(DEV));
+                }
+                assertThat(got.device()).isEqualTo(DEV);
+                assertThat(got.dims()).containsExactly(want.dims());
+                close("swiglu " + dt + " " + java.util.Arrays.toString(shape), got.toFloatArray(), want.toFloatArray());
+            }
+        }
     }
 
     @Test

@@ -94,6 +94,32 @@ __device__ __forceinline__ void gemv_lane(const Rows& xs, const typename W::T* c
     }
 }
 
+// Stores the warp's products for rows r < m at out(r)[j]: the sum itself (NW 1), or SwiGLU of the
+// two (NW 2: silu(a) * b, swiglu_f32's arithmetic); lane 0 writes.
+template <int NW, class Out>
+__device__ __forceinline__ void gemv_store(float (&acc)[NW][GEMV_ROWS], int m, int lane, int j, const Out& out) {
+    for (int r = 0; r < GEMV_ROWS; r++) {
+        if (r >= m) break;
+        float v = warp_sum(acc[0][r]);
+        if (NW > 1) {
+            float b = warp_sum(acc[NW - 1][r]);
+            v = v / (1.f + expf(-v)) * b;
+        }
+        if (lane == 0) out(r)[j] = v;
+    }
+}
+struct StridedOut {
+    float* y;
+    i64 ld;
+    __device__ __forceinline__ float* operator()(int r) const { return y + (i64) r * ld; }
+};
+struct GatheredOut {
+    float* y;
+    i64 ld;
+    const int* row;
+    __device__ __forceinline__ float* operator()(int r) const { return y + (i64) row[r] * ld; }
+};
+
 template <int F16>
 __device__ void gemv16(const float* x, i64 ldx, const unsigned short* w, i64 ldw, float* y, i64 ldy, int m, int n, int k, int accumulate) {
     int j = (int) (((i64) blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
@@ -121,6 +147,36 @@ extern "C" __global__ void gemv_f16(const float* x, i64 ldx, i64 sx, const unsig
                                     int m, int n, int k, int accumulate) {
     i64 item = blockIdx.y;
     gemv16<1>(x + item * sx, ldx, w + item * sw, ldw, y + item * sy, ldy, m, n, k, accumulate);
+}
+
+// SwiGLU of a linear layer pair at decode, h[r, j] = silu(x[r] . gate[j]) * (x[r] . up[j]) for r < m
+// (at most GEMV_ROWS) rows: both products of a column by one warp, x read once for both, in one
+// launch where the composed op takes two products and a swiglu_f32. gate and up (n, k) with row
+// stride ldw, F32, BF16 or F16; h (m, n) with row stride ldh.
+template <class W>
+__device__ void gemv_swiglu(const float* x, i64 ldx, const typename W::T* gate, const typename W::T* up, i64 ldw, float* h, i64 ldh,
+                            int m, int n, int k) {
+    int j = (int) (((i64) blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
+    if (j >= n) return;
+    const typename W::T* wr[2] = {gate + (i64) j * ldw, up + (i64) j * ldw};
+    float acc[2][GEMV_ROWS];
+    gemv_lane<W, 2>(StridedRows{x, ldx}, wr, gemv_vec<W>(gate, ldw) && gemv_vec<W>(up, ldw), m, k, lane, acc);
+    gemv_store<2>(acc, m, lane, j, StridedOut{h, ldh});
+}
+
+extern "C" __global__ void gemv_swiglu_bf16(const float* x, i64 ldx, const unsigned short* gate, const unsigned short* up, i64 ldw, float* h,
+                                            i64 ldh, int m, int n, int k) {
+    gemv_swiglu<W16<0>>(x, ldx, gate, up, ldw, h, ldh, m, n, k);
+}
+
+extern "C" __global__ void gemv_swiglu_f16(const float* x, i64 ldx, const unsigned short* gate, const unsigned short* up, i64 ldw, float* h,
+                                           i64 ldh, int m, int n, int k) {
+    gemv_swiglu<W16<1>>(x, ldx, gate, up, ldw, h, ldh, m, n, k);
+}
+
+extern "C" __global__ void gemv_swiglu_f32(const float* x, i64 ldx, const float* gate, const float* up, i64 ldw, float* h, i64 ldh,
+                                           int m, int n, int k) {
+    gemv_swiglu<W32>(x, ldx, gate, up, ldw, h, ldh, m, n, k);
 }
 
 // gemvn_*: a block (GEMVN_COLS x GEMVN_SLICES threads) covers GEMVN_COLS output columns; thread
@@ -226,15 +282,7 @@ __device__ void moe_gemv(const float* x, i64 ldx, int div, const int* plan, int 
         }
         float acc[NW][GEMV_ROWS];
         gemv_lane<W, NW>(xs, wr, vec, m, k, lane, acc);
-        for (int r = 0; r < GEMV_ROWS; r++) {
-            if (r >= m) break;
-            float v = warp_sum(acc[0][r]);
-            if (NW > 1) {
-                float b = warp_sum(acc[NW - 1][r]);
-                v = v / (1.f + expf(-v)) * b;
-            }
-            if (lane == 0) y[(i64) pair[r] * ldy + j] = v;
-        }
+        gemv_store<NW>(acc, m, lane, j, GatheredOut{y, ldy, pair});
     }
 }
 
