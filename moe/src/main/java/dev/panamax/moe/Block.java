@@ -1,5 +1,6 @@
 package dev.panamax.moe;
 
+import dev.panamax.runtime.Functional;
 import dev.panamax.runtime.Tensor;
 import dev.panamax.runtime.nn.Module;
 
@@ -43,14 +44,19 @@ public final class Block extends Module {
         return moe;
     }
 
-    /** x (B,T,C) -> (B,T,C); {@code trace} (nullable) receives attn_out.{i}. */
-    Tensor forward(Tensor x, long startPos, Tensor[] cosSin, KvCache cache, Mla.Path path, boolean perTokenMoe, Trace trace) {
-        Tensor a = attn.forward(x.rmsNorm(inputNorm, cfg.rmsNormEps()), startPos, cosSin, cache, index, path);
+    /**
+     * The layer on its input {@code x + delta} (B,T,C) (delta null: x), returned unsummed as
+     * {@code {h, f}}: the layer's output is {@code h + f}, and the next layer's input norm (or the
+     * final norm) adds it in the same pass ({@link Functional#addRmsNorm}; one kernel at inference
+     * on a device). {@code trace} (nullable) receives attn_out.{i}.
+     */
+    Tensor[] forward(Tensor x, Tensor delta, long startPos, Tensor[] cosSin, KvCache cache, Mla.Path path, boolean perTokenMoe, Trace trace) {
+        Tensor[] in = Functional.addRmsNorm(x, delta, inputNorm, cfg.rmsNormEps());        // {x + delta, its norm}
+        Tensor a = attn.forward(in[1], startPos, cosSin, cache, index, path);
         if (trace != null) trace.put("attn_out." + index, a);
-        Tensor h = x.add(a);
-        Tensor n = h.rmsNorm(postNorm, cfg.rmsNormEps());
-        Tensor f = mlp != null ? mlp.forward(n) : perTokenMoe ? moe.forwardPerToken(n) : moe.forward(n);
+        Tensor[] hn = Functional.addRmsNorm(in[0], a, postNorm, cfg.rmsNormEps());         // {h, its norm}
+        Tensor f = mlp != null ? mlp.forward(hn[1]) : perTokenMoe ? moe.forwardPerToken(hn[1]) : moe.forward(hn[1]);
         if (trace != null && moe != null) trace.routing(index, moe.lastRouting());
-        return h.add(f);
+        return new Tensor[]{hn[0], f};
     }
 }

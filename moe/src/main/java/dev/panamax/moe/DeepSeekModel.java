@@ -251,13 +251,19 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
         if (trace != null) trace.put("embeddings", x);
         Tensor[] cosSin = rope.cosSin(startPos, t);
         if (x.device().isDevice()) cosSin = new Tensor[]{cosSin[0].to(x.device()), cosSin[1].to(x.device())};   // once, not per layer
+        Tensor delta = null;   // each layer's output is x + delta, summed by the next norm
         for (int i = 0; i < layers.length; i++) {
-            x = layers[i].forward(x, startPos, cosSin, cache, path, perTokenMoe, trace);
-            if (trace != null) trace.put("hidden." + i, x);
+            Tensor[] hf = layers[i].forward(x, delta, startPos, cosSin, cache, path, perTokenMoe, trace);
+            x = hf[0];
+            delta = hf[1];
+            if (trace != null) trace.put("hidden." + i, x.add(delta));
         }
         if (cache != null) cache.advance((int) t);
-        if (lastOnly) x = x.narrow(1, t - 1, 1);
-        Tensor xn = x.rmsNorm(norm, cfg.rmsNormEps());
+        if (lastOnly) {
+            x = x.narrow(1, t - 1, 1);
+            if (delta != null) delta = delta.narrow(1, t - 1, 1);
+        }
+        Tensor xn = Functional.addRmsNorm(x, delta, norm, cfg.rmsNormEps())[1];
         if (trace != null) trace.put("final_norm", xn);
         return Functional.linear(xn, lmHead);
     }

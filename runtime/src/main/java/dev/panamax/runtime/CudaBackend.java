@@ -298,6 +298,11 @@ final class CudaBackend implements DeviceBackend {
     }
 
     @Override
+    public void addRmsNormRows(Tensor x, Tensor d, Tensor w, Tensor h, Tensor out, long rows, long n, double eps) {
+        launchRows("reduce.cu", "add_rmsnorm_f32", rows, rowThreads(n), at(x, 0), at(d, 0), at(w, 0), at(h, 0), at(out, 0), Math.toIntExact(n), (float) eps);
+    }
+
+    @Override
     public void rmsNormRows(Tensor x, Tensor w, Tensor out, long rows, long n, double eps) {
         if (rows == 0) return;
         long rstd = allocate(rows * 4);

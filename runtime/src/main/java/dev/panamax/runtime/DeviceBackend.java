@@ -59,6 +59,9 @@ interface DeviceBackend {
      */
     void rmsNormBackwardRows(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, long rows, long n, double eps);
 
+    /** {@code h = x + d}, then {@link #rmsNormRows} of h into out: the residual add and the next norm in one pass (all contiguous F32). */
+    void addRmsNormRows(Tensor x, Tensor d, Tensor w, Tensor h, Tensor out, long rows, long n, double eps);
+
     /** {@code out = silu(gate) * up} over n contiguous elements. */
     void swiglu(Tensor gate, Tensor up, Tensor out, long n);
 

@@ -243,6 +243,13 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
+    public void addRmsNormRows(Tensor x, Tensor d, Tensor w, Tensor h, Tensor out, long rows, long n, double eps) {
+        Tensor a = view(x), b = view(d), s = view(h);
+        for (long i = 0; i < rows * n; i++) Elem.setF(s.storage, s.offset + i, Elem.getF(a.storage, a.offset + i) + Elem.getF(b.storage, b.offset + i));
+        rmsNormRows(h, w, out, rows, n, eps);
+    }
+
+    @Override
     public void crossEntropyRows(Tensor logits, Tensor targets, Tensor loss, Tensor lse, long rows, long cols, long ignoreIndex) {
         Tensor x = view(logits), l = view(loss), e = view(lse);
         long[] t = indices(targets);

@@ -61,6 +61,28 @@ public final class Functional {
         }, x, w1, w3);
     }
 
+    /**
+     * A residual add and the RMSNorm after it: {@code {h, rmsNorm(h, weight, eps)}} with
+     * {@code h = x + d} (d null: h is x), the pre-norm residual stream of a decoder layer. On a
+     * device with no gradient needed and x and d of one shape, one kernel writes both
+     * ({@code reduce.cu}'s add_rmsnorm_f32, the add's and the norm's own arithmetic); otherwise
+     * the add and the norm, as recorded ops.
+     */
+    public static Tensor[] addRmsNorm(Tensor x, Tensor d, Tensor weight, double eps) {
+        if (d == null) return new Tensor[]{x, x.rmsNorm(weight, eps)};
+        long n = x.dim(-1);
+        if (x.backend != null && d.backend == x.backend && x.shape.sameDims(d.shape) && x.dtype == DType.F32 && d.dtype == DType.F32 && n > 0
+                && weight.rank() == 1 && weight.dim(0) == n && !Autograd.needed(x, d, weight)) {
+            Tensor xc = x.contiguous(), dc = d.contiguous();
+            Tensor w = Elementwise.cast(Elementwise.onDeviceOf(xc, weight), DType.F32).contiguous();
+            Tensor h = Tensor.outputLike(xc, DType.F32, xc.dims()), out = Tensor.outputLike(xc, DType.F32, xc.dims());
+            xc.backend.addRmsNormRows(xc, dc, w, h, out, xc.numel() / n, n, eps);
+            return new Tensor[]{h, out};
+        }
+        Tensor h = x.add(d);
+        return new Tensor[]{h, h.rmsNorm(weight, eps)};
+    }
+
     /** Whether {@link #swiglu} is one gemv_swiglu launch: decode rows on a device, no gradient, contiguous weights of one float dtype. */
     private static boolean fusedGemvSwiglu(Tensor x, Tensor w1, Tensor w3) {
         if (x.backend == null || w1.backend != x.backend || w3.backend != x.backend || Autograd.needed(x, w1, w3)) return false;

@@ -353,6 +353,27 @@ class DevicePathsMatchHostTest {
     }
 
     @Test
+    void residualAddAndNormMatchTheirComposition() {
+        // without gradients on a device one add_rmsnorm_f32 launch (rows wider than a block of threads too);
+        // with them the recorded add and norm, whose gradients match the host's
+        for (long[] shape : new long[][]{{1, 1, 48}, {2, 3, 1500}}) {
+            Tensor x = r(350, shape), d = r(351, shape), w = r(352, shape[shape.length - 1]);
+            Tensor h = x.add(d), want = h.rmsNorm(w, 1e-6);
+            Tensor[] got;
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                got = Functional.addRmsNorm(x.to(DEV), d.to(DEV), w.to(DType.BF16).to(DType.F32).to(DEV), 1e-6);
+            }
+            Tensor wantBf16Weight = h.rmsNorm(w.to(DType.BF16).to(DType.F32), 1e-6);
+            assertThat(got[0].device()).isEqualTo(DEV);
+            close("addRmsNorm sum " + java.util.Arrays.toString(shape), got[0].toFloatArray(), h.toFloatArray());
+            close("addRmsNorm norm " + java.util.Arrays.toString(shape), got[1].toFloatArray(), wantBf16Weight.toFloatArray());
+            assertThat(want.dims()).containsExactly(got[1].dims());
+        }
+        same("addRmsNorm with gradients", t -> Functional.addRmsNorm(t.get(0), t.get(1), t.get(2), 1e-6)[1], r(353, 2, 5), r(354, 2, 5), r(355, 5));
+        same("addRmsNorm without a residual", t -> Functional.addRmsNorm(t.get(0), null, t.get(1), 1e-6)[1], r(356, 2, 5), r(357, 5));
+    }
+
+    @Test
     void normsSoftmaxRopeAndLosses() {
         same("softmax", t -> t.get(0).softmax(-1), r(40, 3, 6));
         same("softmax dim 0", t -> t.get(0).softmax(0), r(41, 3, 6));

@@ -86,6 +86,22 @@ extern "C" __global__ void rmsnorm_f32(const float* x, const float* w, float* y,
     for (int j = threadIdx.x; j < cols; j += blockDim.x) y[base + j] = x[base + j] * r * w[j];
 }
 
+// The residual add and the next RMSNorm in one pass, at inference: h = x + d, then
+// y = h * rsqrt(mean(h^2) + eps) * w, as binary_f32's add then rmsnorm_f32 compute them (each
+// thread reads back only the elements of h it wrote)
+extern "C" __global__ void add_rmsnorm_f32(const float* x, const float* d, const float* w, float* h, float* y, int cols, float eps) {
+    i64 base = (i64) blockIdx.x * cols;
+    float s = 0.f;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+        float v = x[base + j] + d[base + j];
+        h[base + j] = v;
+        s += v * v;
+    }
+    s = block_sum(s);
+    float r = rsqrtf(s / cols + eps);
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) y[base + j] = h[base + j] * r * w[j];
+}
+
 // gx = r * (gy*w - xhat * mean(gy*w*xhat)), xhat = x*r, r = rsqrt(mean(x^2) + eps) recomputed from
 // x; gw (null when not wanted) += gy * xhat, atomically over the rows
 extern "C" __global__ void rmsnorm_backward_f32(const float* x, const float* w, const float* gy, float* gx, float* gw, int cols, float eps) {
