@@ -102,8 +102,8 @@ public final class MoE extends Module {
         return combine(x, in, out, base);
     }
 
-    /** x flattened to (N, C), its routing, the permutation and the permuted rows (N*K, C), experts' blocks in order. */
-    private record Routed(Tensor xf, Gate.Routing r, Permutation p, Tensor permuted) {
+    /** A routing, its permutation and the permuted rows of x (N*K, C), the experts' blocks in order. */
+    private record Routed(Gate.Routing r, Permutation p, Tensor permuted) {
     }
 
     private Gate.Routing route(Tensor xf) {
@@ -114,7 +114,7 @@ public final class MoE extends Module {
 
     private Routed permute(Tensor xf, Gate.Routing r) {
         Permutation p = permutation(r.indices());
-        return new Routed(xf, r, p, xf.indexSelect(0, Tensor.ofLongs(p.tokens)));
+        return new Routed(r, p, xf.indexSelect(0, Tensor.ofLongs(p.tokens)));
     }
 
     /** The experts' outputs (N*K, C) un-permuted onto their tokens, weighted, plus the shared experts' base (or null); (B,T,C). */
