@@ -425,7 +425,7 @@ final class CudaBackend implements DeviceBackend {
         String kernel = (tb ? "gemv_" : "gemvn_") + (b.dtype == DType.BF16 ? "bf16" : "f16");
         Cuda.Function f = gpu.modules().function("gemv.cu", kernel);
         // gemv_*: one warp per output column; gemvn_*: GEMVN_COLS (64) columns per block of THREADS
-        int blocks = tb ? (n + THREADS / 32 - 1) / (THREADS / 32) : (n + 63) / 64;
+        int blocks = tb ? warpBlocks(n) : (n + 63) / 64;
         for (long i = 0; i < batch; i += GEMV_MAX_ITEMS) {
             int items = (int) Math.min(GEMV_MAX_ITEMS, batch - i);
             f.launch(new int[]{blocks, items, 1}, new int[]{THREADS, 1, 1}, 0, gpu.stream(),
@@ -551,7 +551,6 @@ final class CudaBackend implements DeviceBackend {
         GemmItem first = work.getFirst();
         String kernel = first.b().dtype == DType.BF16 ? "gemv_bf16_grouped" : "gemv_f16_grouped";
         Cuda.Function f = gpu.modules().function("gemv.cu", kernel);
-        int warpsPerBlock = THREADS / 32;
         try (Arena a = Arena.ofConfined()) {
             // struct GemvGroups: x, w and y pointers (GEMV_GROUPS each), then the row counts
             MemorySegment groups = a.allocate(GEMV_GROUPS * 3L * 8 + GEMV_GROUPS * 4L, 8);
@@ -565,7 +564,7 @@ final class CudaBackend implements DeviceBackend {
                     groups.setAtIndex(ValueLayout.JAVA_LONG, 2L * GEMV_GROUPS + g, it.c().devicePointer + it.cOff() * 4);
                     groups.setAtIndex(ValueLayout.JAVA_INT, 6L * GEMV_GROUPS + g, it.m());
                 }
-                f.launch(new int[]{(first.n() + warpsPerBlock - 1) / warpsPerBlock, count, 1}, new int[]{THREADS, 1, 1}, 0, gpu.stream(),
+                f.launch(new int[]{warpBlocks(first.n()), count, 1}, new int[]{THREADS, 1, 1}, 0, gpu.stream(),
                         groups, lda, ldb, ldc, first.n(), first.k(), accumulate ? 1 : 0);
             }
         }
@@ -643,10 +642,18 @@ final class CudaBackend implements DeviceBackend {
     @Override
     public void gemvSwiglu(Tensor x, Tensor w1, Tensor w3, Tensor h, long m, long n, long k) {
         if (m == 0 || n == 0) return;
+        launchWarpPerColumn("gemv_swiglu_" + typeSuffix(w1.dtype), (int) n, 1, at(x, 0), k, at(w1, 0), at(w3, 0), k, at(h, 0), n, (int) m, (int) n, (int) k);
+    }
+
+    /** Blocks of {@link #THREADS} threads for one warp per column of n (gemv.cu's layout). */
+    private static int warpBlocks(int n) {
+        return (n + THREADS / 32 - 1) / (THREADS / 32);
+    }
+
+    /** Launches a gemv.cu kernel with one warp per column of n, over {@code rows} grid rows. */
+    private void launchWarpPerColumn(String kernel, int n, int rows, Object... args) {
         gpu.makeCurrent();
-        int warpsPerBlock = THREADS / 32;
-        gpu.modules().function("gemv.cu", "gemv_swiglu_" + typeSuffix(w1.dtype)).launch(new int[]{(int) ((n + warpsPerBlock - 1) / warpsPerBlock), 1, 1},
-                new int[]{THREADS, 1, 1}, 0, gpu.stream(), at(x, 0), k, at(w1, 0), at(w3, 0), k, at(h, 0), n, (int) m, (int) n, (int) k);
+        gpu.modules().function("gemv.cu", kernel).launch(new int[]{warpBlocks(n), rows, 1}, new int[]{THREADS, 1, 1}, 0, gpu.stream(), args);
     }
 
     /** The suffix of gemv.cu's kernels for weights of an F32, BF16 or F16 type. */
@@ -677,13 +684,11 @@ final class CudaBackend implements DeviceBackend {
             gpu.modules().function("moe.cu", "moe_route_plan").launch(new int[]{1, 1, 1}, new int[]{PLAN_THREADS, 1, 1}, 0, gpu.stream(),
                     at(chosen, 0), (int) pairs, experts, plan);
             String type = typeSuffix(gate[0].dtype);
-            int groups = (int) Math.min(pairs, experts), warpsPerBlock = THREADS / 32;
+            int groups = (int) Math.min(pairs, experts);
             long tp = at(table, 0);
-            gpu.modules().function("gemv.cu", "moe_gemv_swiglu_" + type).launch(new int[]{(inner + warpsPerBlock - 1) / warpsPerBlock, groups, 1},
-                    new int[]{THREADS, 1, 1}, 0, gpu.stream(), at(x, 0), (long) c, k, plan, experts, tp, tp + experts * 8L, (long) c,
+            launchWarpPerColumn("moe_gemv_swiglu_" + type, inner, groups, at(x, 0), (long) c, k, plan, experts, tp, tp + experts * 8L, (long) c,
                     h, (long) inner, inner, c);
-            gpu.modules().function("gemv.cu", "moe_gemv_down_" + type).launch(new int[]{(c + warpsPerBlock - 1) / warpsPerBlock, groups, 1},
-                    new int[]{THREADS, 1, 1}, 0, gpu.stream(), h, (long) inner, plan, experts, tp + 2L * experts * 8, (long) inner,
+            launchWarpPerColumn("moe_gemv_down_" + type, c, groups, h, (long) inner, plan, experts, tp + 2L * experts * 8, (long) inner,
                     y, (long) c, c, inner);
             launch("moe.cu", "moe_combine_f32", tokens * c, y, at(chosen, 0), experts, at(w, 0), base == null ? 0L : at(base, 0), at(out, 0),
                     tokens, k, (long) c);

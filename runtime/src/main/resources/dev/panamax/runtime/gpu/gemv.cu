@@ -94,10 +94,11 @@ __device__ __forceinline__ void gemv_lane(const Rows& xs, const typename W::T* c
     }
 }
 
-// Stores the warp's products for rows r < m at out(r)[j]: the sum itself (NW 1), or SwiGLU of the
-// two (NW 2: silu(a) * b, swiglu_f32's arithmetic); lane 0 writes.
+// Stores the warp's products for rows r < m at out(r)[j], added to what is there when accumulate:
+// the sum itself (NW 1), or SwiGLU of the two (NW 2: silu(a) * b, swiglu_f32's arithmetic); lane 0
+// writes.
 template <int NW, class Out>
-__device__ __forceinline__ void gemv_store(float (&acc)[NW][GEMV_ROWS], int m, int lane, int j, const Out& out) {
+__device__ __forceinline__ void gemv_store(float (&acc)[NW][GEMV_ROWS], int m, int lane, int j, const Out& out, int accumulate) {
     for (int r = 0; r < GEMV_ROWS; r++) {
         if (r >= m) break;
         float v = warp_sum(acc[0][r]);
@@ -105,7 +106,10 @@ __device__ __forceinline__ void gemv_store(float (&acc)[NW][GEMV_ROWS], int m, i
             float b = warp_sum(acc[NW - 1][r]);
             v = v / (1.f + expf(-v)) * b;
         }
-        if (lane == 0) out(r)[j] = v;
+        if (lane == 0) {
+            float* o = out(r) + j;
+            *o = accumulate ? *o + v : v;
+        }
     }
 }
 struct StridedOut {
@@ -127,14 +131,7 @@ __device__ void gemv16(const float* x, i64 ldx, const unsigned short* w, i64 ldw
     const unsigned short* const wr[1] = {w + (i64) j * ldw};
     float acc[1][GEMV_ROWS];
     gemv_lane<W16<F16>, 1>(StridedRows{x, ldx}, wr, gemv_vec<W16<F16>>(w, ldw), m, k, lane, acc);
-    for (int r = 0; r < GEMV_ROWS; r++) {
-        if (r >= m) break;
-        float s = warp_sum(acc[0][r]);
-        if (lane == 0) {
-            float* out = y + (i64) r * ldy + j;
-            *out = accumulate ? *out + s : s;
-        }
-    }
+    gemv_store<1>(acc, m, lane, j, StridedOut{y, ldy}, accumulate);
 }
 
 extern "C" __global__ void gemv_bf16(const float* x, i64 ldx, i64 sx, const unsigned short* w, i64 ldw, i64 sw, float* y, i64 ldy, i64 sy,
@@ -161,7 +158,7 @@ __device__ void gemv_swiglu(const float* x, i64 ldx, const typename W::T* gate, 
     const typename W::T* wr[2] = {gate + (i64) j * ldw, up + (i64) j * ldw};
     float acc[2][GEMV_ROWS];
     gemv_lane<W, 2>(StridedRows{x, ldx}, wr, gemv_vec<W>(gate, ldw) && gemv_vec<W>(up, ldw), m, k, lane, acc);
-    gemv_store<2>(acc, m, lane, j, StridedOut{h, ldh});
+    gemv_store<2>(acc, m, lane, j, StridedOut{h, ldh}, 0);
 }
 
 extern "C" __global__ void gemv_swiglu_bf16(const float* x, i64 ldx, const unsigned short* gate, const unsigned short* up, i64 ldw, float* h,
@@ -282,7 +279,7 @@ __device__ void moe_gemv(const float* x, i64 ldx, int div, const int* plan, int 
         }
         float acc[NW][GEMV_ROWS];
         gemv_lane<W, NW>(xs, wr, vec, m, k, lane, acc);
-        gemv_store<NW>(acc, m, lane, j, GatheredOut{y, ldy, pair});
+        gemv_store<NW>(acc, m, lane, j, GatheredOut{y, ldy, pair}, 0);
     }
 }
 
