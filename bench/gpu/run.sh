@@ -8,9 +8,10 @@
 #      experts, 1 and 64 tokens): MoE.forward (at 1 token the routed experts from the routing left
 #      on the device) against the grouped expert products, and those against one product per
 #      expert and projection;
-#   5. (only when STEPS names "mla") the MLA decode kernels over a BF16 cache side by side, each
-#      against the device copy: the default (tc16 / tc64) and the k-split ks16 at 16 heads; ks32,
-#      ks64 and the warpgroup (wgmma) wg64 at 128 (GpuBench's mla parameter).
+#   5. (only when STEPS names "mla", or "mla16" or "mla128" for one half) the MLA decode kernels over a BF16 cache side by side, each
+#      against the device copy: the default (tc16 / tc64), the k-split ks16 and the warpgroup
+#      (wgmma) wg64 and wg64p at 16 heads; ks32, ks64, wg64 and wg64p at 128 (GpuBench's mla
+#      parameter). -Dpanamax.cuda.mlaSplits=N (after -jvmArgsAppend) fixes the split count.
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
 #   STEPS (default "gpu decode moe") picks steps 2-5, so that they can run in separate calls (the
@@ -52,10 +53,12 @@ if [[ "$steps" == *" decode "* ]]; then
   jmh decode 'DeepSeekBench.decodeToken' -p device=cuda,cpu -p dtype=BF16 -p kvCache=F32,BF16 -p threads="$threads" "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/decode.json" | tee -a "$out/tables.md"
 fi
-if [[ "$steps" == *" mla "* ]]; then
-  jmh mla16 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p mla=auto,mla_decode_ks16 "$@"
+if [[ "$steps" == *" mla "* || "$steps" == *" mla16 "* ]]; then
+  jmh mla16 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p mla=auto,mla_decode_ks16,mla_decode_wg64,mla_decode_wg64p "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla16.json" | tee -a "$out/tables.md"
-  jmh mla128 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=128 -p mla=auto,mla_decode_ks32,mla_decode_ks64,mla_decode_wg64 "$@"
+fi
+if [[ "$steps" == *" mla "* || "$steps" == *" mla128 "* ]]; then
+  jmh mla128 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=128 -p mla=auto,mla_decode_ks32,mla_decode_ks64,mla_decode_wg64,mla_decode_wg64p "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla128.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" moe "* ]]; then

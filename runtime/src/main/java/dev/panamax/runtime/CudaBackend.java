@@ -762,23 +762,27 @@ final class CudaBackend implements DeviceBackend {
         return 2 * 2 * MLA_TILE * (d + MLA_PAD) + mTiles * warpsPerMTile * 32 * 16 * 4;
     }
 
-    /** The dynamic shared memory of mla_decode_wg64 (mla_wg_smem_bytes in mla_decode.cu): 64 query rows, two cache tiles, partial scores. */
-    static int mlaWarpgroupSharedBytes(int d) {
-        return 2 * (64 + 2 * MLA_TILE) * d + 256 * 16 * 4;
+    /**
+     * The dynamic shared memory of mla_decode_wg64 and wg64p (mla_wg_smem_bytes in mla_decode.cu):
+     * 64 query rows, {@code stages} cache tiles, partial scores.
+     */
+    static int mlaWarpgroupSharedBytes(int d, int stages) {
+        return 2 * (64 + stages * MLA_TILE) * d + 256 * 16 * 4;
     }
 
     /**
      * How a tensor-core MLA kernel divides the work: {@code TC} splits the score product over
      * positions (mma.sync), {@code KS} over k with the queries in registers (mma.sync),
-     * {@code WG} over k between two warpgroups (wgmma, sm_90a only, latent 512 + rope 64 only).
+     * {@code WG} over k between two warpgroups (wgmma, sm_90a only, latent 512 + rope 64 only),
+     * {@code WG_OVERLAP} the same with one tile's values overlapping the next tile's softmax.
      */
-    enum MlaKind { TC, KS, WG }
+    enum MlaKind { TC, KS, WG, WG_OVERLAP }
 
     /**
      * A tensor-core MLA decode kernel of mla_decode.cu: its name, m-tiles of 16 heads and warps per
      * m-tile, its kind, and how many of its blocks an SM holds at latent 512 + rope 64 on sm_90
-     * (from its shared memory and, for ks32, ks64 and wg64, its registers: 172, 255 and 186 a
-     * thread, by ptxas).
+     * (from its shared memory and, for ks32, ks64, wg64 and wg64p, its registers: 172, 255, 186 and
+     * 192 a thread, by ptxas).
      */
     record MlaKernel(String name, int mTiles, int warpsPerMTile, MlaKind kind, int blocksPerSm) {
         int headsPerBlock() {
@@ -793,13 +797,14 @@ final class CudaBackend implements DeviceBackend {
             return switch (kind) {
                 case TC -> mlaTensorCoreSharedBytes(headsPerBlock(), d, warpsPerMTile);
                 case KS -> mlaSplitKSharedBytes(mTiles, warpsPerMTile, d);
-                case WG -> mlaWarpgroupSharedBytes(d);
+                case WG -> mlaWarpgroupSharedBytes(d, 2);
+                case WG_OVERLAP -> mlaWarpgroupSharedBytes(d, 3);
             };
         }
 
         /** Whether this kernel takes latent r + rope p on a GPU of this compute capability and opt-in shared memory. */
         boolean applies(int r, int p, int computeCapability, int sharedLimit) {
-            if (kind == MlaKind.WG && (computeCapability != 90 || r != 512 || p != 64)) return false;
+            if ((kind == MlaKind.WG || kind == MlaKind.WG_OVERLAP) && (computeCapability != 90 || r != 512 || p != 64)) return false;
             return sharedBytes(r + p) <= sharedLimit;
         }
     }
@@ -810,7 +815,8 @@ final class CudaBackend implements DeviceBackend {
 
     static final List<MlaKernel> MLA_KERNELS = List.of(MLA_TC16, MLA_TC64,
             new MlaKernel("mla_decode_ks16", 1, 4, MlaKind.KS, 2), new MlaKernel("mla_decode_ks32", 2, 4, MlaKind.KS, 1),
-            new MlaKernel("mla_decode_ks64", 4, 2, MlaKind.KS, 1), new MlaKernel("mla_decode_wg64", 4, 2, MlaKind.WG, 1));
+            new MlaKernel("mla_decode_ks64", 4, 2, MlaKind.KS, 1), new MlaKernel("mla_decode_wg64", 4, 2, MlaKind.WG, 1),
+            new MlaKernel("mla_decode_wg64p", 4, 2, MlaKind.WG_OVERLAP, 1));
 
     /**
      * System property naming the tensor-core MLA decode kernel to use where it applies (one of
@@ -818,6 +824,28 @@ final class CudaBackend implements DeviceBackend {
      * For comparing the kernels on a GPU (GpuBench's {@code mla} parameter); read on every call.
      */
     static final String MLA_KERNEL_PROPERTY = "panamax.cuda.mlaKernel";
+
+    /**
+     * System property fixing how many splits of the sequence an MLA decode runs (each split a block
+     * per head block and sequence, merged by mla_decode_combine; one split writes its output in
+     * place), at most one per cache tile; unset or {@code auto}, the default, picks one wave of
+     * blocks. For tuning and for tests that need many tiles in one split; read on every call.
+     */
+    static final String MLA_SPLITS_PROPERTY = "panamax.cuda.mlaSplits";
+
+    /** The split count {@link #MLA_SPLITS_PROPERTY} fixes for a sequence of {@code len} positions, or 0 for auto. */
+    static int mlaSplits(long len) {
+        String v = System.getProperty(MLA_SPLITS_PROPERTY, "auto");
+        if (v.equals("auto")) return 0;
+        int n;
+        try {
+            n = Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            n = 0;
+        }
+        if (n < 1) throw new IllegalArgumentException(MLA_SPLITS_PROPERTY + "=" + v + ": expected auto or a positive number of splits");
+        return (int) Math.min(n, Math.max(1, Math.ceilDiv(len, MLA_TILE)));
+    }
 
     static MlaKernel mlaKernel(String name) {
         for (MlaKernel k : MLA_KERNELS) if (k.name().equals(name)) return k;
@@ -857,12 +885,12 @@ final class CudaBackend implements DeviceBackend {
         MlaKernel tc = tensorCoreMla(latent, kRope, h, r, p);
         int headsPerBlock = tc != null ? tc.headsPerBlock() : MLA_HEADS_PER_BLOCK;
         int headBlocks = (h + headsPerBlock - 1) / headsPerBlock;
-        int splits;
-        if (tc != null) {
+        int splits = mlaSplits(len);   // 0 unless the property fixes it
+        if (splits == 0 && tc != null) {
             // one wave of resident blocks, each split over at least 64 positions
             long slots = (long) gpu.limits().multiprocessors() * tc.blocksPerSm();
             splits = (int) Math.max(1, Math.min(slots / ((long) headBlocks * b), Math.ceilDiv(len, 64)));
-        } else {
+        } else if (splits == 0) {
             // enough blocks to fill the GPU twice over, each over at least 64 positions
             long want = Math.ceilDiv(2L * gpu.limits().multiprocessors(), (long) headBlocks * b);
             splits = (int) Math.max(1, Math.min(want, Math.ceilDiv(len, 64)));

@@ -526,9 +526,10 @@ class DevicePathsMatchHostTest {
      * DeepSeek's MLA shapes (latent 512 + rope 64) over a BF16 cache. On a CUDA GPU (and its
      * simulator) this is a tensor-core kernel: by default mla_decode_tc16 up to 16 heads,
      * mla_decode_tc64 beyond, and then each kernel that {@code panamax.cuda.mlaKernel} can name
-     * (tc, the k-split ks16, ks32, ks64, and the warpgroup wg64 where the GPU is sm_90, as the
+     * (tc, the k-split ks16, ks32, ks64, and the warpgroup wg64 and wg64p where the GPU is sm_90, as the
      * simulator says it is), at 16 heads and at 40 (partial blocks: of 64, and for ks32 a block with
-     * an empty m-tile); a single split written in place (lengths 1 and 33),
+     * an empty m-tile); a single split written in place (lengths 1 and 33, and 300 with the
+     * split count fixed at one, so that ten tiles pass through one block's tile buffers),
      * several combined (300, with a partial last tile). Its queries and softmax weights enter the
      * products as BF16, so the reference is the composed product over the same cache with the
      * queries rounded to BF16; what remains is the weights' rounding, which moves an output by at
@@ -549,13 +550,18 @@ class DevicePathsMatchHostTest {
                 System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, kernel);
                 for (int h : new int[]{16, 40}) {
                     Tensor q = r(132 + h, b, h, r + p), q16 = q.to(DType.BF16).to(DType.F32);
-                    for (long len : new long[]{1, 33, cap}) {
+                    // the last case in one split: ten tiles through one block's pipeline of tile buffers
+                    for (long[] run : new long[][]{{1, 0}, {33, 0}, {cap, 0}, {cap, 1}}) {
+                        long len = run[0];
                         float[] want = Functional.latentAttentionDecode(q16, latent, kRope, len, scale).toFloatArray();
                         float[] got;
+                        if (run[1] > 0) System.setProperty(CudaBackend.MLA_SPLITS_PROPERTY, Long.toString(run[1]));
                         try (Autograd.NoGrad ng = Autograd.noGrad()) {
                             got = Functional.latentAttentionDecode(q.to(DEV), devLatent.narrow(1, 0, len), devRope.narrow(1, 0, len), len, scale).toFloatArray();
+                        } finally {
+                            System.clearProperty(CudaBackend.MLA_SPLITS_PROPERTY);
                         }
-                        String what = kernel + ", " + h + " heads over " + len + " positions";
+                        String what = kernel + ", " + h + " heads over " + len + " positions" + (run[1] > 0 ? " in " + run[1] + " split" : "");
                         assertThat(got).as(what).hasSameSizeAs(want);
                         double squares = 0;
                         for (int i = 0; i < got.length; i++) {

@@ -778,10 +778,23 @@ __device__ __forceinline__ void wg_fence() {
     asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
 #endif
 }
-__device__ __forceinline__ void wg_commit_and_wait() {
+__device__ __forceinline__ void wg_commit() {
 #ifdef __CUDA_ARCH__
     asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-    asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+#endif
+}
+// until at most N committed groups of this warpgroup's wgmma are in flight
+template <int N> __device__ __forceinline__ void wg_wait() {
+#ifdef __CUDA_ARCH__
+    asm volatile("wgmma.wait_group.sync.aligned %0;" :: "n"(N) : "memory");
+#endif
+}
+// Registers an in-flight wgmma writes: the compiler may not move their reads or writes across this
+// (placed after the wait that completes it, and before a wgmma that reads what code wrote to them).
+template <int N> __device__ __forceinline__ void wg_fence_regs(float (&r)[N]) {
+#ifdef __CUDA_ARCH__
+#pragma unroll
+    for (int i = 0; i < N; i++) asm volatile("" : "+f"(r[i]) :: "memory");
 #endif
 }
 // generic-proxy writes of shared memory (cp.async, st.shared) made visible to wgmma's reads
@@ -839,23 +852,38 @@ __device__ __forceinline__ void wgmma_m64n256_rs(float d[128], const unsigned in
 #endif
 }
 
-// The queries (64 rows), two cache tiles and the partial scores of both warpgroups (16 floats a
+// The queries (64 rows), STAGES cache tiles and the partial scores of both warpgroups (16 floats a
 // thread). Must match CudaBackend.mlaWarpgroupSharedBytes.
-__host__ __device__ __forceinline__ int mla_wg_smem_bytes(int d) {
-    return 2 * (64 + 2 * MLA_T) * d + 256 * 16 * 4;
+__host__ __device__ __forceinline__ int mla_wg_smem_bytes(int d, int stages) {
+    return 2 * (64 + stages * MLA_T) * d + 256 * 16 * 4;
 }
 
+// O += P V for one tile: this warpgroup's 256 latent columns (wg), the weights p as register A
+// fragments (k-step kk: positions 16kk..16kk + 15), the tile read MN-major from its canonical layout.
+__device__ __forceinline__ void mla_wg_values(float (&acc)[128], const unsigned int (&p)[MLA_T / 16][4], const unsigned char* tile, int wg,
+                                              unsigned int rowStride) {
+#pragma unroll
+    for (int kk = 0; kk < MLA_T / 16; kk++) wgmma_m64n256_rs(acc, p[kk], wg_make_desc(tile + kk * 2 * rowStride + wg * 32 * 128, rowStride, 128));
+}
+
+// OVERLAP false (mla_decode_wg64): each tile in turn, its scores, softmax and values one after the
+// other, the tensor cores idle while the softmax runs; two tile buffers.
+// OVERLAP true (mla_decode_wg64p): the values of tile it - 1 are issued right behind the scores of
+// tile it and run on the tensor cores while the warps exchange and soft-max tile it's scores (as
+// FlashAttention-3 overlaps within a warpgroup); the accumulators are rescaled once those values
+// land. Tile it - 1 is still being read while tile it + 1 loads, so three tile buffers.
+template <bool OVERLAP>
 __device__ void mla_decode_wg(const float* q, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
                               float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
 #ifdef MLA_WG_UNSUPPORTED
     __trap();
 #else
-    constexpr int D = 576, CH = D / 8, HALF = D / 32;   // 16-byte chunks a row; k-steps a warpgroup
-    if (R != 512 || P != 64 || blockDim.x != 256 || mla_wg_smem_bytes(D) > smemBytes) __trap();
+    constexpr int D = 576, CH = D / 8, HALF = D / 32, STAGES = OVERLAP ? 3 : 2, TILE_BYTES = MLA_T * D * 2;   // chunks a row; k-steps a warpgroup
+    if (R != 512 || P != 64 || blockDim.x != 256 || mla_wg_smem_bytes(D, STAGES) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(smem);
     unsigned char* qs = smem;                          // 64 rows, canonical
-    unsigned char* ks = qs + 64 * D * 2;               // two tiles of MLA_T rows, canonical
-    float* red = reinterpret_cast<float*>(ks + 2 * MLA_T * D * 2);   // [warpgroup][16][128 threads]
+    unsigned char* ks = qs + 64 * D * 2;               // STAGES tiles of MLA_T rows, canonical
+    float* red = reinterpret_cast<float*>(ks + STAGES * TILE_BYTES);   // [warpgroup][16][128 threads]
     const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, lane = tid & 31;
     const int g = lane >> 2, qd = lane & 3;
     const int h0 = blockIdx.x * 64, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
@@ -864,11 +892,13 @@ __device__ void mla_decode_wg(const float* q, const unsigned short* cache, const
     const unsigned short* cb = cache + (i64) b * maxLen * R;
     const unsigned short* pb = pe + (i64) b * maxLen * P;
     auto place = [&](int row, int c) { return ((row >> 3) * CH + c) * 128 + (row & 7) * 16; };
-    auto loadTile = [&](int tile, unsigned char* dst) {
+    auto tileAt = [&](int tile) { return ks + (tile % STAGES) * TILE_BYTES; };
+    auto loadTile = [&](int tile) {
+        unsigned char* dst = tileAt(tile);
         mla_load_tile(cb, pb, from + tile * MLA_T, to, R, P, [&](int t, int c) { return reinterpret_cast<unsigned short*>(dst + place(t, c)); });
     };
     const int tiles = (to - from + MLA_T - 1) / MLA_T;
-    if (tiles > 0) loadTile(0, ks);
+    if (tiles > 0) loadTile(0);
     // the queries as BF16, 8 dims (one chunk) a thread at a time
     for (int i = tid; i < 64 * CH; i += 256) {
         int h = i / CH, c = i % CH;
@@ -885,15 +915,17 @@ __device__ void mla_decode_wg(const float* q, const unsigned short* cache, const
 #pragma unroll
     for (int i = 0; i < 128; i++) acc[i] = 0.f;
     float m0 = NEG_INF, m1 = NEG_INF, l0 = 0.f, l1 = 0.f;   // rows g and g + 8 of this warp's 16, log2 units
+    unsigned int pending[MLA_T / 16][4];                     // OVERLAP: the weights of the tile whose values are not yet issued
     for (int it = 0; it < tiles; it++) {
         cp_async_wait_all();
         fence_proxy_async();
-        __syncthreads();   // tile it (and the queries) landed; both warpgroups are done with tile it - 1 and the partials
-        if (it + 1 < tiles) loadTile(it + 1, ks + ((it + 1) & 1) * MLA_T * D * 2);
-        const unsigned char* kt = ks + (it & 1) * MLA_T * D * 2;
+        __syncthreads();   // tile it (and the queries) landed; both warpgroups are done with the partials and with tile it - STAGES + 1
+        if (it + 1 < tiles) loadTile(it + 1);
+        const unsigned char* kt = tileAt(it);
         const int valid = to - (from + it * MLA_T);
 
-        // this warpgroup's half of the scores (64 heads x MLA_T positions)
+        // this warpgroup's half of the scores (64 heads x MLA_T positions), and (OVERLAP) behind
+        // them the previous tile's values
         float s[16];
         wg_fence();
 #pragma unroll
@@ -901,7 +933,16 @@ __device__ void mla_decode_wg(const float* q, const unsigned short* cache, const
             int k = (k0 + i) * 2;   // chunks
             wgmma_m64n32_ss(s, wg_make_desc(qs + k * 128, 128, rowStride), wg_make_desc(kt + k * 128, 128, rowStride), i == 0);
         }
-        wg_commit_and_wait();
+        wg_commit();
+        if (OVERLAP && it > 0) {
+            wg_fence();   // the weights were copied into pending since the last fence
+            mla_wg_values(acc, pending, tileAt(it - 1), wg, rowStride);
+            wg_commit();
+            wg_wait<1>();   // the scores
+        } else {
+            wg_wait<0>();
+        }
+        wg_fence_regs(s);
 #pragma unroll
         for (int i = 0; i < 16; i++) red[(wg * 16 + i) * 128 + t] = s[i];
         __syncthreads();
@@ -909,18 +950,33 @@ __device__ void mla_decode_wg(const float* q, const unsigned short* cache, const
         for (int i = 0; i < 16; i++) s[i] = red[i * 128 + t] + red[(16 + i) * 128 + t];   // first half + second, for both
 
         float alpha0, alpha1;
-        unsigned int pa[2][4];
-        mla_softmax_tile<4>(s, valid, scaleLog2, m0, m1, l0, l1, alpha0, alpha1, pa);
+        unsigned int pa[MLA_T / 16][4];
+        mla_softmax_tile<MLA_T / 8>(s, valid, scaleLog2, m0, m1, l0, l1, alpha0, alpha1, pa);
+        if (OVERLAP) {
+            wg_wait<0>();   // the previous tile's values
+            wg_fence_regs(acc);
+        }
 #pragma unroll
         for (int i = 0; i < 128; i++) acc[i] *= ((i >> 1) & 1) ? alpha1 : alpha0;
-
-        // this warpgroup's 256 latent columns: O = alpha O + P V, the tile read MN-major
-        wg_fence();
+        if (OVERLAP) {
 #pragma unroll
-        for (int kk = 0; kk < MLA_T / 16; kk++)
-            wgmma_m64n256_rs(acc, pa[kk], wg_make_desc(kt + kk * 2 * rowStride + wg * 32 * 128, rowStride, 128));
-        wg_commit_and_wait();
+            for (int kk = 0; kk < MLA_T / 16; kk++)
+                for (int e = 0; e < 4; e++) pending[kk][e] = pa[kk][e];
+        } else {
+            // this warpgroup's 256 latent columns: O = alpha O + P V
+            wg_fence();
+            mla_wg_values(acc, pa, kt, wg, rowStride);
+            wg_commit();
+            wg_wait<0>();
+        }
     }
+    if (OVERLAP && tiles > 0) {
+        wg_fence();
+        mla_wg_values(acc, pending, tileAt(tiles - 1), wg, rowStride);
+        wg_commit();
+        wg_wait<0>();
+    }
+    wg_fence_regs(acc);
 
     const int hA = h0 + 16 * (t >> 5) + g, hB = hA + 8;
     const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
@@ -941,5 +997,11 @@ __device__ void mla_decode_wg(const float* q, const unsigned short* cache, const
 // 64 heads per block, two warpgroups (8 warps)
 extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64(const float* q, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_wg(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+    mla_decode_wg<false>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+}
+
+// The same with the values of one tile overlapping the softmax of the next (three tile buffers)
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64p(const float* q, const unsigned short* cache, const unsigned short* pe,
+        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_wg<true>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
