@@ -1,8 +1,8 @@
 package dev.panamax.moe;
 
-import dev.panamax.runtime.Autograd;
 import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Device;
+import dev.panamax.runtime.Functional;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
 
@@ -78,14 +78,16 @@ public final class KvCache implements AutoCloseable {
         return batch;
     }
 
-    /** Stores layer {@code layer}'s latent (B,T,Lkv) and rotated RoPE key (B,T,R) at positions {@code length..}. */
-    void append(int layer, Tensor c, Tensor kr) {
-        long t = c.dim(1);
+    /**
+     * Stores layer {@code layer}'s new entries at positions {@code length..}: of its compressed
+     * KV projection kv (B,T,Lkv+R), the latent normalised by {@code normWeight} and the RoPE key
+     * rotated by cos and sin (T, R/2), as {@link Functional#latentKvInto} computes them (one
+     * launch on a GPU).
+     */
+    void append(int layer, Tensor kv, Tensor normWeight, double eps, Tensor cos, Tensor sin) {
+        long t = kv.dim(1);
         if (length + t > maxLen) throw new IllegalStateException("KV cache full: " + length + " + " + t + " > " + maxLen + " tokens");
-        try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            latent[layer].narrow(1, length, t).copyFrom(c);
-            kRope[layer].narrow(1, length, t).copyFrom(kr);
-        }
+        Functional.latentKvInto(kv, normWeight, eps, cos, sin, latent[layer].narrow(1, length, t), kRope[layer].narrow(1, length, t));
     }
 
     /** Cached latents (B, S, Lkv) of a layer, S = length + pending. */

@@ -74,14 +74,16 @@ public final class Mla extends Module {
         Tensor cos = cosSin[0].view(1, t, 1, dr / 2), sin = cosSin[1].view(1, t, 1, dr / 2);
         Tensor qRope = qAll.narrow(3, dn, dr).rope(cos, sin);                       // (B,T,H,R)
         Tensor kvAll = Functional.linear(x, kvA);                                  // (B,T,Lkv+R)
-        Tensor c = kvAll.narrow(2, 0, lkv).rmsNorm(kvANorm, eps);                   // (B,T,Lkv)
-        Tensor kRope = kvAll.narrow(2, lkv, dr).rope(cosSin[0].view(1, t, dr / 2), cosSin[1].view(1, t, dr / 2)); // (B,T,R)
-        Tensor cAll = c, kRopeAll = kRope;
+        Tensor cAll, kRopeAll;                                                      // (B,S,Lkv), (B,S,R)
         if (cache != null) {
+            // the latent normalised and the key rotated straight into the cache (no gradient flows through it)
             if (cache.length() != startPos) throw new IllegalStateException("cache holds " + cache.length() + " tokens but the input starts at " + startPos);
-            cache.append(layer, c, kRope);
+            cache.append(layer, kvAll, kvANorm, eps, cosSin[0], cosSin[1]);
             cAll = cache.latent(layer, startPos + t);
             kRopeAll = cache.kRope(layer, startPos + t);
+        } else {
+            cAll = kvAll.narrow(2, 0, lkv).rmsNorm(kvANorm, eps);
+            kRopeAll = kvAll.narrow(2, lkv, dr).rope(cosSin[0].view(1, t, dr / 2), cosSin[1].view(1, t, dr / 2));
         }
         long s = cAll.dim(1);
         double scale = cfg.softmaxScale();

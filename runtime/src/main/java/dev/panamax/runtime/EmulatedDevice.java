@@ -290,6 +290,23 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
+    public void latentKvRows(Tensor kv, long ldkv, Tensor w, double eps, Tensor cos, Tensor sin, Tensor latent, long latentSeqStride,
+                             Tensor kRope, long kRopeSeqStride, long rows, long perSeq, long n, long half) {
+        Tensor x = view(kv), g = view(w), c = view(cos), s = view(sin), lat = view(latent), kr = view(kRope);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment normed = arena.allocate(n * 4), turned = arena.allocate(half * 8);
+            for (long r = 0; r < rows; r++) {
+                long seq = r / perSeq, tok = r % perSeq, row = x.offset + r * ldkv;
+                ScalarKernels.INSTANCE.rmsNormRows(x.storage, row, g.storage, g.offset, normed, 0, 1, n, (float) eps);
+                ScalarKernels.INSTANCE.ropeRows(x.storage, row + n, c.storage, c.offset + tok * half, s.storage, s.offset + tok * half, turned, 0, 1, half);
+                long latAt = lat.offset + seq * latentSeqStride + tok * n, krAt = kr.offset + seq * kRopeSeqStride + tok * 2 * half;
+                for (long j = 0; j < n; j++) Elem.set(lat.storage, lat.dtype, latAt + j, Elem.getF(normed, j));
+                for (long j = 0; j < 2 * half; j++) Elem.set(kr.storage, kr.dtype, krAt + j, Elem.getF(turned, j));
+            }
+        }
+    }
+
+    @Override
     public void reduceRows(ReduceOp op, Tensor x, Tensor out, long rows, long n) {
         Tensor a = view(x), o = view(out);
         ScalarKernels.INSTANCE.reduce(op, a.storage, a.offset, rows, n, 1, o.storage, o.offset);

@@ -83,6 +83,48 @@ public final class Functional {
         return new Tensor[]{h, h.rmsNorm(weight, eps)};
     }
 
+    /**
+     * New entries of a multi-head latent attention cache. Of {@code kv} (B, T, n + r), the
+     * compressed latent {@code kv[..., :n]}, RMS-normalised by {@code normWeight} (n), goes into
+     * {@code latentDst} (B, T, n). The RoPE key {@code kv[..., n:]}, rotated by {@code cos} and
+     * {@code sin} (T rows of r / 2, in any shape holding that many), goes into {@code kRopeDst}
+     * (B, T, r). Each lands in its destination's dtype.
+     * <p>
+     * This writes and records no gradient. On a device it is one launch ({@code rope.cu}'s
+     * latent_kv_rows_*) where kv is contiguous F32 and the destinations are F32 or BF16 with
+     * contiguous rows. Otherwise it is the norm, the rotation and two copies, each computed as its
+     * op computes it; the launch is the same arithmetic.
+     *
+     * @throws IllegalArgumentException where the shapes do not fit together (naming the operand)
+     */
+    public static void latentKvInto(Tensor kv, Tensor normWeight, double eps, Tensor cos, Tensor sin, Tensor latentDst, Tensor kRopeDst) {
+        if (kv.rank() != 3) throw new IllegalArgumentException("latentKvInto: kv must be (B, T, latent + rope), got " + kv.shape);
+        long b = kv.dim(0), t = kv.dim(1), n = latentDst.dim(-1), r = kRopeDst.dim(-1), half = r / 2;
+        if (!latentDst.shape.sameDims(Shape.of(b, t, n)) || !kRopeDst.shape.sameDims(Shape.of(b, t, r)) || n + r != kv.dim(2) || r % 2 != 0)
+            throw new IllegalArgumentException("latentKvInto: kv " + kv.shape + " does not split into latentDst " + latentDst.shape + " and kRopeDst " + kRopeDst.shape + " (an even RoPE width)");
+        if (normWeight.rank() != 1 || normWeight.dim(0) != n) throw new IllegalArgumentException("latentKvInto: normWeight must be (" + n + "), got " + normWeight.shape);
+        if (cos.numel() != t * half || sin.numel() != t * half)
+            throw new IllegalArgumentException("latentKvInto: cos and sin must hold " + t + " x " + half + " values, got " + cos.shape + " and " + sin.shape);
+        if (b * t == 0) return;
+        DeviceBackend dev = kv.backend;
+        DType out = latentDst.dtype;
+        boolean fused = dev != null && latentDst.backend == dev && kRopeDst.backend == dev && kv.dtype == DType.F32 && kv.isContiguous()
+                && kRopeDst.dtype == out && (out == DType.F32 || out == DType.BF16) && n > 0
+                && latentDst.shape.stride(2) == 1 && (t == 1 || latentDst.shape.stride(1) == n)
+                && kRopeDst.shape.stride(2) == 1 && (t == 1 || kRopeDst.shape.stride(1) == r);
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            if (fused) {
+                Tensor w = Elementwise.cast(Elementwise.onDeviceOf(kv, normWeight), DType.F32).contiguous();
+                Tensor c = Elementwise.cast(Elementwise.onDeviceOf(kv, cos), DType.F32).contiguous();
+                Tensor s = Elementwise.cast(Elementwise.onDeviceOf(kv, sin), DType.F32).contiguous();
+                dev.latentKvRows(kv, n + r, w, eps, c, s, latentDst, latentDst.shape.stride(0), kRopeDst, kRopeDst.shape.stride(0), b * t, t, n, half);
+                return;
+            }
+            latentDst.copyFrom(kv.narrow(2, 0, n).rmsNorm(normWeight, eps));
+            kRopeDst.copyFrom(kv.narrow(2, n, r).rope(cos.reshape(1, t, half), sin.reshape(1, t, half)));
+        }
+    }
+
     /** Whether {@link #swiglu} is one gemv_swiglu launch: decode rows on a device, no gradient, contiguous weights of one float dtype. */
     private static boolean fusedGemvSwiglu(Tensor x, Tensor w1, Tensor w3) {
         if (x.backend == null || w1.backend != x.backend || w3.backend != x.backend || Autograd.needed(x, w1, w3)) return false;

@@ -373,6 +373,54 @@ class DevicePathsMatchHostTest {
         same("addRmsNorm without a residual", t -> Functional.addRmsNorm(t.get(0), null, t.get(1), 1e-6)[1], r(356, 2, 5), r(357, 5));
     }
 
+    /**
+     * MLA's new cache entries (Functional.latentKvInto): on a device, from a contiguous F32 kv, one
+     * latent_kv_rows launch; from a narrowed kv, the norm, the rotation and two copies. Both land
+     * in the same bits, at their positions only, in an F32 and a BF16 cache, for one token and for
+     * several, with latent rows wider than a block of threads; both match the host's ops.
+     */
+    @Test
+    void latentCacheEntriesAreTheNormAndRotationOfTheirOps() {
+        long b = 2, n = 1500, r = 64, cap = 6, start = 2;
+        double eps = 1e-6;
+        for (DType cacheType : new DType[]{DType.F32, DType.BF16}) {
+            for (long t : new long[]{1, 3}) {
+                Tensor wide = r(360 + t, b, t, n + r + 8), kv = wide.narrow(2, 0, n + r);
+                Tensor w = r(362, n), cos = r(363, t, r / 2), sin = r(364, t, r / 2);
+                Tensor wantLat = kv.narrow(2, 0, n).rmsNorm(w, eps), wantRope = kv.narrow(2, n, r).rope(cos.view(1, t, r / 2), sin.view(1, t, r / 2));
+                Tensor fusedLat = Tensor.zeros(DEV, cacheType, b, cap, n), fusedRope = Tensor.zeros(DEV, cacheType, b, cap, r);
+                Tensor composedLat = Tensor.zeros(DEV, cacheType, b, cap, n), composedRope = Tensor.zeros(DEV, cacheType, b, cap, r);
+                Tensor devKv = kv.contiguous().to(DEV), devW = w.to(DEV), devCos = cos.to(DEV), devSin = sin.to(DEV);
+                long before = emu == null ? 0 : emu.allocations();
+                Functional.latentKvInto(devKv, devW, eps, devCos, devSin, fusedLat.narrow(1, start, t), fusedRope.narrow(1, start, t));
+                if (emu != null) assertThat(emu.allocations() - before).as("the fused path allocates nothing").isZero();
+                Functional.latentKvInto(wide.to(DEV).narrow(2, 0, n + r), devW, eps, devCos, devSin, composedLat.narrow(1, start, t), composedRope.narrow(1, start, t));
+                String what = cacheType + " cache, " + t + " tokens";
+                assertThat(fusedLat.toFloatArray()).as(what + ": latent, one launch against the ops").containsExactly(composedLat.toFloatArray());
+                assertThat(fusedRope.toFloatArray()).as(what + ": RoPE key, one launch against the ops").containsExactly(composedRope.toFloatArray());
+                float[] lat = fusedLat.narrow(1, start, t).toFloatArray(), rope = fusedRope.narrow(1, start, t).toFloatArray();
+                float[] hostLat = wantLat.toFloatArray(), hostRope = wantRope.toFloatArray();
+                double tol = cacheType == DType.BF16 ? 0x1p-7 : 1e-5;   // a BF16 rounding may fall either side
+                for (int i = 0; i < lat.length; i++) assertThat((double) lat[i]).as(what + " latent [" + i + "]").isCloseTo(hostLat[i], org.assertj.core.data.Offset.offset(1e-5 + tol * Math.abs(hostLat[i])));
+                for (int i = 0; i < rope.length; i++) assertThat((double) rope[i]).as(what + " key [" + i + "]").isCloseTo(hostRope[i], org.assertj.core.data.Offset.offset(1e-5 + tol * Math.abs(hostRope[i])));
+                // nothing outside the new positions
+                double outside = 0;
+                for (long p : new long[]{0, 1, start + t, cap - 1}) {
+                    if (p >= start && p < start + t) continue;
+                    for (float v : fusedLat.narrow(1, p, 1).toFloatArray()) outside += Math.abs(v);
+                    for (float v : fusedRope.narrow(1, p, 1).toFloatArray()) outside += Math.abs(v);
+                }
+                assertThat(outside).as(what + ": positions outside the new ones").isZero();
+            }
+        }
+        assertThatThrownBy(() -> Functional.latentKvInto(r(1, 1, 1, 10), r(2, 5), 1e-6, r(3, 1, 2), r(4, 1, 2), Tensor.zeros(DType.F32, 1, 1, 6), Tensor.zeros(DType.F32, 1, 1, 4)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("normWeight");
+        assertThatThrownBy(() -> Functional.latentKvInto(r(1, 1, 1, 10), r(2, 7), 1e-6, r(3, 1, 1), r(4, 1, 1), Tensor.zeros(DType.F32, 1, 1, 7), Tensor.zeros(DType.F32, 1, 1, 3)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("kRopeDst");
+        assertThatThrownBy(() -> Functional.latentKvInto(r(1, 1, 1, 10), r(2, 6), 1e-6, r(3, 1, 3), r(4, 1, 2), Tensor.zeros(DType.F32, 1, 1, 6), Tensor.zeros(DType.F32, 1, 1, 4)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cos and sin");
+    }
+
     @Test
     void normsSoftmaxRopeAndLosses() {
         same("softmax", t -> t.get(0).softmax(-1), r(40, 3, 6));

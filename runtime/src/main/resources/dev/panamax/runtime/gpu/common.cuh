@@ -57,6 +57,18 @@ __device__ __forceinline__ float warp_sum(float v) { return warp_reduce(v, SumOp
 __device__ __forceinline__ float block_sum(float v) { return block_reduce(v, SumOp(), 0.f); }
 __device__ __forceinline__ float block_max(float v) { return block_reduce(v, MaxOp(), NEG_INF); }
 
+// RMSNorm's scale rsqrt(mean(x^2) + eps) of a row of n values, every thread of the block taking
+// part: rmsnorm_f32's arithmetic, shared by the kernels that recompute or fuse it.
+__device__ __forceinline__ float row_rms_scale(const float* x, int n, float eps) {
+    float s = 0.f;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) { float v = x[j]; s += v * v; }
+    s = block_sum(s);
+    return rsqrtf(s / n + eps);
+}
+
+// The interleaved rotary pair (x0, x1) turned by the angle of cosine c and sine s (DeepSeek's convention).
+__device__ __forceinline__ float2 rope_pair(float x0, float x1, float c, float s) { return float2{x0 * c - x1 * s, x0 * s + x1 * c}; }
+
 // The routing plan of a MoE layer (moe.cu's moe_route_plan, read by gemv.cu's moe_gemv_*), int
 // words for E experts and P (token, slot) pairs p = t * topk + slot: [0] the number u of experts
 // used; [MOE_PLAN_EXPERT(E, i)], i < u, their ids, ascending; [MOE_PLAN_START(E, i)], i <= u, where

@@ -78,10 +78,7 @@ extern "C" __global__ void softmax_backward_rows_f32(const float* y, const float
 // y = x * rsqrt(mean(x^2) + eps) * w; rstd saved per row for the backward
 extern "C" __global__ void rmsnorm_f32(const float* x, const float* w, float* y, float* rstd, int cols, float eps) {
     i64 base = (i64) blockIdx.x * cols;
-    float s = 0.f;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) { float v = x[base + j]; s += v * v; }
-    s = block_sum(s);
-    float r = rsqrtf(s / cols + eps);
+    float r = row_rms_scale(x + base, cols, eps);
     if (threadIdx.x == 0) rstd[blockIdx.x] = r;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) y[base + j] = x[base + j] * r * w[j];
 }
@@ -106,10 +103,7 @@ extern "C" __global__ void add_rmsnorm_f32(const float* x, const float* d, const
 // x; gw (null when not wanted) += gy * xhat, atomically over the rows
 extern "C" __global__ void rmsnorm_backward_f32(const float* x, const float* w, const float* gy, float* gx, float* gw, int cols, float eps) {
     i64 base = (i64) blockIdx.x * cols;
-    float ss = 0.f;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) { float v = x[base + j]; ss += v * v; }
-    ss = block_sum(ss);
-    float r = rsqrtf(ss / cols + eps);
+    float r = row_rms_scale(x + base, cols, eps);
     float s = 0.f;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) s += gy[base + j] * w[j] * x[base + j] * r;
     s = block_sum(s) / cols;

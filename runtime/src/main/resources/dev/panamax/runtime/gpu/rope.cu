@@ -14,9 +14,9 @@ extern "C" __global__ void rope_f32(const float* x, float* y, const float* cosT,
         i64 tab = (i64) positions[t] * half + p;
         float c = cosT[tab], s = inverse ? -sinT[tab] : sinT[tab];
         i64 at = th * dim + 2 * p;
-        float a = x[at], b = x[at + 1];
-        y[at] = a * c - b * s;
-        y[at + 1] = a * s + b * c;
+        float2 r = rope_pair(x[at], x[at + 1], c, s);
+        y[at] = r.x;
+        y[at + 1] = r.y;
     }
 }
 
@@ -31,8 +31,44 @@ extern "C" __global__ void rope_rows_f32(const float* x, i64 ldx, const float* c
         i64 t = ((row / rep) % tableRows) * half + p;
         float c = cosT[t], s = sinT[t];
         const float* xr = x + row * ldx + 2 * p;
-        float x0 = xr[0], x1 = xr[1];
-        y[2 * i] = x0 * c - x1 * s;
-        y[2 * i + 1] = x0 * s + x1 * c;
+        float2 r = rope_pair(xr[0], xr[1], c, s);
+        y[2 * i] = r.x;
+        y[2 * i + 1] = r.y;
     }
+}
+
+// v stored as F32, or as BF16 rounded to nearest even (as copy_strided converts)
+__device__ __forceinline__ void store_as(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store_as(unsigned short* p, float v) { *p = f32_to_bf16(v); }
+
+// New entries of MLA's compressed KV cache at inference (DeviceBackend.latentKvRows), one block a
+// row: row r of kv (at r * ldkv) is a latent of n values and then a RoPE key of 2 * half. The
+// latent's RMSNorm by w (rmsnorm_f32's arithmetic, with as many threads) goes to latent +
+// (r / perSeq) * latentSeq + (r % perSeq) * n; the key turned by table row r % perSeq of cos and
+// sin (rope_rows_f32's arithmetic) goes to kRope + (r / perSeq) * kRopeSeq + (r % perSeq) * 2 * half.
+template <typename Out>
+__device__ void latent_kv_rows(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
+                               Out* latent, i64 latentSeq, Out* kRope, i64 kRopeSeq, int perSeq, int n, int half) {
+    i64 r = blockIdx.x, seq = r / perSeq, tok = r % perSeq;
+    const float* x = kv + r * ldkv;
+    float rs = row_rms_scale(x, n, eps);
+    Out* lat = latent + seq * latentSeq + tok * n;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) store_as(lat + j, x[j] * rs * w[j]);
+    const float* xr = x + n;
+    Out* kr = kRope + seq * kRopeSeq + tok * 2 * half;
+    for (int p = threadIdx.x; p < half; p += blockDim.x) {
+        float2 y = rope_pair(xr[2 * p], xr[2 * p + 1], cosT[tok * half + p], sinT[tok * half + p]);
+        store_as(kr + 2 * p, y.x);
+        store_as(kr + 2 * p + 1, y.y);
+    }
+}
+
+extern "C" __global__ void latent_kv_rows_f32(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
+                                              float* latent, i64 latentSeq, float* kRope, i64 kRopeSeq, int perSeq, int n, int half) {
+    latent_kv_rows<float>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, perSeq, n, half);
+}
+
+extern "C" __global__ void latent_kv_rows_bf16(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
+                                               unsigned short* latent, i64 latentSeq, unsigned short* kRope, i64 kRopeSeq, int perSeq, int n, int half) {
+    latent_kv_rows<unsigned short>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, perSeq, n, half);
 }
