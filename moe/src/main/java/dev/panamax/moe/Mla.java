@@ -105,7 +105,7 @@ public final class Mla extends Module {
             Tensor qR = qRope.transpose(1, 2).reshape(b, (long) h * t, dr);                  // (B,H*T,R)
             if (t == 1 && cache != null && x.device().isDevice()) {
                 // one new token per sequence on a GPU: the fused latent-attention kernel over the cache
-                Tensor lat = Functional.latentAttentionDecode(Tensor.concat(List.of(qAbs, qR), 2), cAll, kRopeAll, s, scale);  // (B,H,Lkv)
+                Tensor lat = Functional.latentAttentionDecode(qAbs, qR, cAll, kRopeAll, s, scale);  // (B,H,Lkv), the query's parts read where they are
                 out = lat.view(b, h, 1, lkv).matmul(wUV.t());                                     // (B,H,1,dv)
             } else {
                 Tensor scores = qAbs.matmul(cAll.t()).add(qR.matmul(kRopeAll.t()))          // (B,H*T,S)

@@ -885,9 +885,14 @@ final class CudaBackend implements DeviceBackend {
         return MLA_TC16.applies(r, p, cc, shared) ? MLA_TC16 : null;
     }
 
+    /** Elements from one head row of an MLA query part (B,H,W) to the next, counting on across batches (with one head, a batch's). */
+    private static long headStride(Tensor q) {
+        return q.dim(1) == 1 ? q.shape.stride(0) : q.shape.stride(1);
+    }
+
     @Override
-    public void mlaDecode(Tensor q, Tensor latent, Tensor kRope, Tensor out, long len, double scale) {
-        int b = Math.toIntExact(q.dim(0)), h = Math.toIntExact(q.dim(1));
+    public void mlaDecode(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, double scale) {
+        int b = Math.toIntExact(qLatent.dim(0)), h = Math.toIntExact(qLatent.dim(1));
         int r = Math.toIntExact(latent.dim(2)), p = Math.toIntExact(kRope.dim(2));
         if (r > MLA_MAX_R || r + p > MLA_MAX_D) throw new UnsupportedOperationException("the MLA decode kernel takes a latent of at most " + MLA_MAX_R + " and latent + rope of at most " + MLA_MAX_D + ", got " + r + " + " + p);
         if (latent.dtype != kRope.dtype || (latent.dtype != DType.F32 && latent.dtype != DType.BF16)) throw new UnsupportedOperationException("MLA decode needs an F32 or BF16 cache, got " + latent.dtype + " and " + kRope.dtype);
@@ -918,11 +923,13 @@ final class CudaBackend implements DeviceBackend {
                 f.setMaxDynamicSharedMemory(shared);
                 // the head blocks of one split are neighbours in launch order, so they read its cache tiles from L2
                 f.launch(new int[]{headBlocks, splits, b}, new int[]{tc.threads(), 1, 1}, shared, gpu.stream(),
-                        at(q, 0), at(latent, 0), at(kRope, 0), 0L, length, o, m, l, direct ? at(out, 0) : 0L, h, maxLen, r, p, (float) scale, shared);
+                        at(qLatent, 0), headStride(qLatent), at(qRope, 0), headStride(qRope), at(latent, 0), at(kRope, 0), 0L, length,
+                        o, m, l, direct ? at(out, 0) : 0L, h, maxLen, r, p, (float) scale, shared);
             } else {
                 String kernel = latent.dtype == DType.F32 ? "mla_decode_f32" : "mla_decode_bf16";
                 gpu.modules().function("mla_decode.cu", kernel).launch(new int[]{splits, headBlocks, b}, new int[]{256, 1, 1}, 0, gpu.stream(),
-                        at(q, 0), at(latent, 0), at(kRope, 0), 0L, length, o, m, l, h, maxLen, r, p, (float) scale);
+                        at(qLatent, 0), headStride(qLatent), at(qRope, 0), headStride(qRope), at(latent, 0), at(kRope, 0), 0L, length,
+                        o, m, l, h, maxLen, r, p, (float) scale);
             }
             if (!direct) {
                 gpu.modules().function("mla_decode.cu", "mla_decode_combine").launch(new int[]{h, b, 1}, new int[]{256, 1, 1}, 0, gpu.stream(),

@@ -204,11 +204,13 @@ interface DeviceBackend {
 
     /**
      * Absorbed-MLA decode attention: for each sequence b and head h,
-     * {@code out[b,h] = softmax(scale * q[b,h] . [latent[b,s] ++ kRope[b,s]] over s < len) . latent[b,.]}.
-     * q (B,H,R+P) and out (B,H,R) contiguous F32; latent (B,L,R) and kRope (B,L,P) with unit
-     * row strides and batch strides {@code L*R} and {@code L*P}.
+     * {@code out[b,h] = softmax(scale * q[b,h] . [latent[b,s] ++ kRope[b,s]] over s < len) . latent[b,.]},
+     * the query q in two parts: qLatent (B,H,R) and qRope (B,H,P), F32, each with unit element
+     * stride and batch stride H times its head stride (the halves of one joined tensor, or two);
+     * out (B,H,R) contiguous F32; latent (B,L,R) and kRope (B,L,P) with unit row strides and batch
+     * strides {@code L*R} and {@code L*P}.
      */
-    void mlaDecode(Tensor q, Tensor latent, Tensor kRope, Tensor out, long len, double scale);
+    void mlaDecode(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, double scale);
 
     /** Waits for all queued work. */
     void synchronize();

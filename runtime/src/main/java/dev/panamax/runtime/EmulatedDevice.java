@@ -419,9 +419,10 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
-    public void mlaDecode(Tensor q, Tensor latent, Tensor kRope, Tensor out, long len, double scale) {
+    public void mlaDecode(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, double scale) {
+        Tensor q = Tensor.concat(java.util.List.of(view(qLatent), view(qRope)), 2);                        // (B,H,R+P)
         Tensor keys = Tensor.concat(java.util.List.of(view(latent), view(kRope)), 2).narrow(1, 0, len);   // (B,len,R+P)
-        Tensor p = view(q).matmul(keys.transpose(1, 2)).mul(scale).softmax(-1);                            // (B,H,len)
+        Tensor p = q.matmul(keys.transpose(1, 2)).mul(scale).softmax(-1);                            // (B,H,len)
         view(out).copyFrom(p.matmul(view(latent).narrow(1, 0, len)));
     }
 

@@ -514,26 +514,56 @@ public final class Functional {
      * @throws IllegalArgumentException naming the mismatched shapes
      */
     public static Tensor latentAttentionDecode(Tensor q, Tensor latent, Tensor kRope, long length, double scale) {
-        if (q.rank() != 3 || latent.rank() != 3 || kRope.rank() != 3 || latent.dim(0) != q.dim(0) || kRope.dim(0) != q.dim(0)
-                || kRope.dim(1) != latent.dim(1) || q.dim(2) != latent.dim(2) + kRope.dim(2)) {
+        if (q.rank() != 3 || latent.rank() != 3 || kRope.rank() != 3 || q.dim(2) != latent.dim(2) + kRope.dim(2)) {
             throw new IllegalArgumentException("latent attention needs q (B,H,R+P), latent (B,L,R), kRope (B,L,P); got " + q.shape() + ", " + latent.shape() + ", " + kRope.shape());
         }
+        long r = latent.dim(2);
+        return latentAttentionDecode(q.narrow(2, 0, r), q.narrow(2, r, kRope.dim(2)), latent, kRope, length, scale);
+    }
+
+    /**
+     * {@link #latentAttentionDecode(Tensor, Tensor, Tensor, long, double)} with the query in its
+     * two parts, as MLA computes them: {@code qLatent} (B,H,R), the absorbed {@code q_nope W_UK},
+     * and {@code qRope} (B,H,P), the rotated part. The query is never joined: on a device the
+     * kernel reads both parts where they are (each copied only if its rows are not evenly strided).
+     *
+     * @throws IllegalArgumentException naming the mismatched shapes
+     */
+    public static Tensor latentAttentionDecode(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, long length, double scale) {
+        if (qLatent.rank() != 3 || qRope.rank() != 3 || latent.rank() != 3 || kRope.rank() != 3 || qRope.dim(0) != qLatent.dim(0)
+                || qRope.dim(1) != qLatent.dim(1) || latent.dim(0) != qLatent.dim(0) || kRope.dim(0) != qLatent.dim(0)
+                || kRope.dim(1) != latent.dim(1) || qLatent.dim(2) != latent.dim(2) || qRope.dim(2) != kRope.dim(2)) {
+            throw new IllegalArgumentException("latent attention needs qLatent (B,H,R), qRope (B,H,P), latent (B,L,R), kRope (B,L,P); got "
+                    + qLatent.shape() + ", " + qRope.shape() + ", " + latent.shape() + ", " + kRope.shape());
+        }
         if (length < 1 || length > latent.dim(1)) throw new IllegalArgumentException("latent attention length " + length + " outside 1.." + latent.dim(1));
-        long r = latent.dim(2), p = kRope.dim(2);
+        long r = latent.dim(2);
         Tensor lat = latent.narrow(1, 0, length), kr = kRope.narrow(1, 0, length);
-        if (fusedDecodeApplies(q, latent, kRope)) {
-            Tensor qc = q.contiguous();
-            Tensor out = Tensor.outputLike(qc, DType.F32, q.dim(0), q.dim(1), r);
-            q.backend.mlaDecode(qc, latent, kRope, out, length, scale);
+        if (fusedDecodeApplies(qLatent, qRope, latent, kRope)) {
+            Tensor qn = evenRows(qLatent), qr = evenRows(qRope);
+            Tensor out = Tensor.outputLike(qn, DType.F32, qLatent.dim(0), qLatent.dim(1), r);
+            qn.backend.mlaDecode(qn, qr, latent, kRope, out, length, scale);
             return out;
         }
-        Tensor scores = q.narrow(2, 0, r).matmul(lat.transpose(1, 2)).add(q.narrow(2, r, p).matmul(kr.transpose(1, 2)));
+        Tensor scores = qLatent.matmul(lat.transpose(1, 2)).add(qRope.matmul(kr.transpose(1, 2)));
         return scores.mul(scale).softmax(-1).matmul(lat);
     }
 
-    private static boolean fusedDecodeApplies(Tensor q, Tensor latent, Tensor kRope) {
-        if (q.backend == null || latent.backend != q.backend || kRope.backend != q.backend) return false;
-        if (Autograd.needed(q, latent, kRope) || q.dtype != DType.F32) return false;
+    /**
+     * q (B,H,W) itself where the MLA kernels can read it in place (unit element stride, each batch
+     * H head rows apart: {@link DeviceBackend#mlaDecode}), else a contiguous copy.
+     */
+    private static Tensor evenRows(Tensor q) {
+        Shape s = q.shape;
+        long b = q.dim(0), h = q.dim(1);
+        boolean even = s.stride(2) == 1 && (b == 1 || h == 1 || s.stride(0) == h * s.stride(1));
+        return even ? q : q.contiguous();
+    }
+
+    private static boolean fusedDecodeApplies(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope) {
+        Tensor q = qLatent;
+        if (q.backend == null || qRope.backend != q.backend || latent.backend != q.backend || kRope.backend != q.backend) return false;
+        if (Autograd.needed(qLatent, qRope, latent, kRope) || q.dtype != DType.F32 || qRope.dtype != DType.F32) return false;
         if (latent.dtype != kRope.dtype || (latent.dtype != DType.F32 && latent.dtype != DType.BF16)) return false;
         long r = latent.dim(2), p = kRope.dim(2);
         if (r > CudaBackend.MLA_MAX_R || r + p > CudaBackend.MLA_MAX_D) return false;

@@ -565,7 +565,22 @@ class DevicePathsMatchHostTest {
             Tensor p = q.select(0, 1).narrow(0, 2, 1).matmul(keys.t()).mul(0.3).softmax(-1);
             close("latent attention by hand", want.select(0, 1).narrow(0, 2, 1).toFloatArray(), p.matmul(latent.select(0, 1).narrow(0, 0, len)).toFloatArray());
         }
+        // the query in two parts (as Mla passes them): two tensors read in place, a RoPE part whose
+        // dims are not unit-strided (copied first), and one head of a wider query (its batches a head block apart)
+        Tensor qLat = q.narrow(2, 0, rank).contiguous(), qRot = r(116, b, rope, h).transpose(1, 2);
+        Tensor wantParts = Functional.latentAttentionDecode(Tensor.concat(List.of(qLat, qRot), 2), latent, kRope, 6, 0.3);
+        Tensor wantHead = Functional.latentAttentionDecode(q.narrow(1, 1, 1), latent, kRope, 6, 0.3);
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            Tensor dq = q.to(DEV), dl = latent.to(DEV), dk = kRope.to(DEV);
+            close("latent attention, the query in two tensors", Functional.latentAttentionDecode(qLat.to(DEV), qRot.to(DEV), dl, dk, 6, 0.3).toFloatArray(),
+                    wantParts.toFloatArray());
+            close("latent attention, one head of a wider query", Functional.latentAttentionDecode(dq.narrow(1, 1, 1).narrow(2, 0, rank), dq.narrow(1, 1, 1).narrow(2, rank, rope),
+                    dl, dk, 6, 0.3).toFloatArray(), wantHead.toFloatArray());
+        }
         same("latent attention with gradients", t -> Functional.latentAttentionDecode(t.get(0), t.get(1), t.get(2), 5, 0.5), r(113, 2, 3, 12), r(114, 2, 7, 8), r(115, 2, 7, 4));
+        same("latent attention with gradients, the query in two parts", t -> Functional.latentAttentionDecode(t.get(0), t.get(1), t.get(2), t.get(3), 5, 0.5),
+                r(117, 2, 3, 8), r(118, 2, 3, 4), r(114, 2, 7, 8), r(115, 2, 7, 4));
+        assertThatThrownBy(() -> Functional.latentAttentionDecode(qLat, r(1, b, h, rope + 1), latent, kRope, 2, 1.0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("qRope");
         assertThatThrownBy(() -> Functional.latentAttentionDecode(q, latent, kRope, cap + 1, 1.0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("length");
         assertThatThrownBy(() -> Functional.latentAttentionDecode(q, latent, r(1, b, cap, rope + 1), 2, 1.0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("kRope");
     }
@@ -619,6 +634,15 @@ class DevicePathsMatchHostTest {
                         }
                         // the roundings are independent, so the typical error is far below the bound
                         assertThat(Math.sqrt(squares / got.length)).as(what + " rms error").isLessThanOrEqualTo(Math.scalb(largest, -11));
+                        if (len == 33) {
+                            // the query's two parts as two tensors (as Mla passes them), read where they are: the same bits
+                            float[] parts;
+                            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                                parts = Functional.latentAttentionDecode(q.narrow(2, 0, r).contiguous().to(DEV), q.narrow(2, r, p).contiguous().to(DEV),
+                                        devLatent.narrow(1, 0, len), devRope.narrow(1, 0, len), len, scale).toFloatArray();
+                            }
+                            assertThat(parts).as(what + ", the query in two tensors").containsExactly(got);
+                        }
                     }
                 }
             }

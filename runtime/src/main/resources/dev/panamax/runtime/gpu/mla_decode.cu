@@ -5,10 +5,27 @@
 // block keeps an online softmax per head and writes a partial result, and mla_decode_combine
 // merges the splits.
 //
-// q (batch, heads, R + P) F32; cache (batch, maxLen, R) and pe (batch, maxLen, P), F32 or BF16;
-// lens[b] positions valid (every sequence len0 when lens is null); grid (splits, ceil(heads / HG), batch), block 256 threads.
+// The queries q (batch, heads, R + P) F32 come in two parts (MLA_Q_PARAMS): the latent dims of
+// head row bh = b * heads + h at qn + bh * ldn, its rope dims at qr + bh * ldr (the two halves of
+// one joined tensor, or the absorbed queries and the rotated ones as they were computed); cache
+// (batch, maxLen, R) and pe (batch, maxLen, P), F32 or BF16; lens[b] positions valid (every
+// sequence len0 when lens is null); grid (splits, ceil(heads / HG), batch), block 256 threads.
 // Partials: o (batch, splits, heads, R) unnormalised, m and l (batch, splits, heads).
 #include "common.cuh"
+
+#define MLA_Q_PARAMS const float* qn, i64 ldn, const float* qr, i64 ldr
+#define MLA_Q_ARGS qn, ldn, qr, ldr
+
+// Dim d of head row bh's query, and the run of dims after it up to the next multiple of R (every
+// kernel reads runs of 2, 8 or 16 dims that start at a multiple of their length, and R is a multiple of it)
+struct MlaQuery {
+    const float* qn;
+    i64 ldn;
+    const float* qr;
+    i64 ldr;
+    int R;
+    __device__ __forceinline__ const float* at(i64 bh, int d) const { return d < R ? qn + bh * ldn + d : qr + bh * ldr + (d - R); }
+};
 
 #define HG 8        // heads per block
 #define TT 8        // cache positions per tile
@@ -21,8 +38,9 @@ template <> __device__ __forceinline__ float ld<float>(const float* p, i64 i) { 
 template <> __device__ __forceinline__ float ld<unsigned short>(const unsigned short* p, i64 i) { return bf16_to_f32(p[i]); }
 
 template <typename T>
-__device__ void mla_decode(const float* q, const T* cache, const T* pe, const int* lens, int len0, float* o, float* mOut, float* lOut,
+__device__ void mla_decode(MLA_Q_PARAMS, const T* cache, const T* pe, const int* lens, int len0, float* o, float* mOut, float* lOut,
                            int heads, int maxLen, int R, int P, float scale) {
+    const MlaQuery Q{qn, ldn, qr, ldr, R};
     __shared__ float qs[HG][MAX_D];
     __shared__ float ks[TT][MAX_D];
     __shared__ float ps[HG][TT];
@@ -34,7 +52,7 @@ __device__ void mla_decode(const float* q, const T* cache, const T* pe, const in
     int nh = min(HG, heads - h0);
     for (int i = tid; i < HG * D; i += THREADS) {
         int h = i / D, d = i % D;
-        qs[h][d] = h < nh ? q[((i64) b * heads + h0 + h) * D + d] : 0.f;
+        qs[h][d] = h < nh ? *Q.at((i64) b * heads + h0 + h, d) : 0.f;
     }
     if (tid < HG) { ms[tid] = NEG_INF; ls[tid] = 0.f; }
     float acc[HG][2];
@@ -99,14 +117,14 @@ __device__ void mla_decode(const float* q, const T* cache, const T* pe, const in
     }
 }
 
-extern "C" __global__ void __launch_bounds__(THREADS) mla_decode_f32(const float* q, const float* cache, const float* pe, const int* lens, int len0,
+extern "C" __global__ void __launch_bounds__(THREADS) mla_decode_f32(MLA_Q_PARAMS, const float* cache, const float* pe, const int* lens, int len0,
         float* o, float* m, float* l, int heads, int maxLen, int R, int P, float scale) {
-    mla_decode<float>(q, cache, pe, lens, len0, o, m, l, heads, maxLen, R, P, scale);
+    mla_decode<float>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, heads, maxLen, R, P, scale);
 }
 
-extern "C" __global__ void __launch_bounds__(THREADS) mla_decode_bf16(const float* q, const unsigned short* cache, const unsigned short* pe,
+extern "C" __global__ void __launch_bounds__(THREADS) mla_decode_bf16(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, int heads, int maxLen, int R, int P, float scale) {
-    mla_decode<unsigned short>(q, cache, pe, lens, len0, o, m, l, heads, maxLen, R, P, scale);
+    mla_decode<unsigned short>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, heads, maxLen, R, P, scale);
 }
 
 // out (batch, heads, R) = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s; grid (heads, batch), R threads at most 1024
@@ -372,11 +390,12 @@ __host__ __device__ __forceinline__ int mla_tc_smem_bytes(int hb, int d, int wpm
 }
 
 template <int MT, int WPM>
-__device__ void mla_decode_tc(const float* q, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
+__device__ void mla_decode_tc(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
                               float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
 #ifdef MLA_TC_UNSUPPORTED
     __trap();
 #else
+    const MlaQuery Q{qn, ldn, qr, ldr, R};
     constexpr int HB = 16 * MT, NS = MLA_T / WPM / 8, NO = 512 / WPM / 8;   // n-tiles of scores and (at most) of outputs per warp
     const int D = R + P, LD = D + MLA_PAD, LDP = MLA_T + MLA_PAD;
     if (R % 64 != 0 || P % 16 != 0 || R > 512 || D > 576 || blockDim.x != 32 * MT * WPM || mla_tc_smem_bytes(HB, D, WPM) > smemBytes) __trap();
@@ -399,7 +418,7 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
         int h = i / (D / 2), d = 2 * (i % (D / 2));
         unsigned int v = 0;
         if (h0 + h < heads) {
-            const float* src = q + ((i64) b * heads + h0 + h) * D + d;
+            const float* src = Q.at((i64) b * heads + h0 + h, d);
             v = pack_bf16(src[0], src[1]);
         }
         *reinterpret_cast<unsigned int*>(qs + h * LD + d) = v;
@@ -544,15 +563,15 @@ __device__ void mla_decode_tc(const float* q, const unsigned short* cache, const
 }
 
 // up to 16 heads per block (4 warps); several blocks share an SM
-extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16(const float* q, const unsigned short* cache, const unsigned short* pe,
+extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_tc<1, 4>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+    mla_decode_tc<1, 4>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
 
 // 64 heads per block (8 warps, two per m-tile): each cache tile is read once for 64 heads
-extern "C" __global__ void __launch_bounds__(256) mla_decode_tc64(const float* q, const unsigned short* cache, const unsigned short* pe,
+extern "C" __global__ void __launch_bounds__(256) mla_decode_tc64(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_tc<4, 2>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+    mla_decode_tc<4, 2>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -585,11 +604,12 @@ __host__ __device__ __forceinline__ int mla_ks_smem_bytes(int mt, int wpm, int d
 }
 
 template <int MT, int WPM>
-__device__ void mla_decode_ks(const float* q, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
+__device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
                               float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
 #ifdef MLA_TC_UNSUPPORTED
     __trap();
 #else
+    const MlaQuery Q{qn, ldn, qr, ldr, R};
     constexpr int HB = 16 * MT, NT = MLA_T / 8, KW = (MAX_D / 16 + WPM - 1) / WPM, NO = MAX_R / WPM / 8;
     const int D = R + P, LD = D + MLA_PAD;
     if (R % 64 != 0 || P % 16 != 0 || R > MAX_R || D > MAX_D || blockDim.x != 32 * MT * WPM || mla_ks_smem_bytes(MT, WPM, D) > smemBytes) __trap();
@@ -612,8 +632,7 @@ __device__ void mla_decode_ks(const float* q, const unsigned short* cache, const
     // this warp's k-steps, and its slice of the queries of rows g and g + 8 as A fragments
     const int steps = D / 16, k0 = wc * steps / WPM, kn = (wc + 1) * steps / WPM - k0;
     const int hA = h0 + mt * 16 + g, hB = hA + 8;
-    const float* qA = q + ((i64) b * heads + hA) * D;
-    const float* qB = q + ((i64) b * heads + hB) * D;
+    const i64 bhA = (i64) b * heads + hA, bhB = (i64) b * heads + hB;
     unsigned int qa[KW][4];
 #pragma unroll
     for (int i = 0; i < KW; i++) {
@@ -621,12 +640,14 @@ __device__ void mla_decode_ks(const float* q, const unsigned short* cache, const
         if (i < kn) {
             int k = (k0 + i) * 16 + 2 * qd;
             if (hA < heads) {
-                qa[i][0] = pack_bf16(qA[k], qA[k + 1]);
-                qa[i][2] = pack_bf16(qA[k + 8], qA[k + 9]);
+                const float* qA = Q.at(bhA, k);   // k and k + 8 lie in one 16-dim step
+                qa[i][0] = pack_bf16(qA[0], qA[1]);
+                qa[i][2] = pack_bf16(qA[8], qA[9]);
             }
             if (hB < heads) {
-                qa[i][1] = pack_bf16(qB[k], qB[k + 1]);
-                qa[i][3] = pack_bf16(qB[k + 8], qB[k + 9]);
+                const float* qB = Q.at(bhB, k);
+                qa[i][1] = pack_bf16(qB[0], qB[1]);
+                qa[i][3] = pack_bf16(qB[8], qB[9]);
             }
         }
     }
@@ -712,21 +733,21 @@ __device__ void mla_decode_ks(const float* q, const unsigned short* cache, const
 }
 
 // 16 heads per block, the score product split four ways (4 warps)
-extern "C" __global__ void __launch_bounds__(128) mla_decode_ks16(const float* q, const unsigned short* cache, const unsigned short* pe,
+extern "C" __global__ void __launch_bounds__(128) mla_decode_ks16(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_ks<1, 4>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+    mla_decode_ks<1, 4>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
 
 // 32 heads per block, split four ways (8 warps)
-extern "C" __global__ void __launch_bounds__(256) mla_decode_ks32(const float* q, const unsigned short* cache, const unsigned short* pe,
+extern "C" __global__ void __launch_bounds__(256) mla_decode_ks32(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_ks<2, 4>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+    mla_decode_ks<2, 4>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
 
 // 64 heads per block, split two ways (8 warps)
-extern "C" __global__ void __launch_bounds__(256) mla_decode_ks64(const float* q, const unsigned short* cache, const unsigned short* pe,
+extern "C" __global__ void __launch_bounds__(256) mla_decode_ks64(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_ks<4, 2>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+    mla_decode_ks<4, 2>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -873,11 +894,12 @@ __device__ __forceinline__ void mla_wg_values(float (&acc)[128], const unsigned 
 // FlashAttention-3 overlaps within a warpgroup); the accumulators are rescaled once those values
 // land. Tile it - 1 is still being read while tile it + 1 loads, so three tile buffers.
 template <bool OVERLAP>
-__device__ void mla_decode_wg(const float* q, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
+__device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
                               float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
 #ifdef MLA_WG_UNSUPPORTED
     __trap();
 #else
+    const MlaQuery Q{qn, ldn, qr, ldr, R};
     constexpr int D = 576, CH = D / 8, HALF = D / 32, STAGES = OVERLAP ? 3 : 2, TILE_BYTES = MLA_T * D * 2;   // chunks a row; k-steps a warpgroup
     if (R != 512 || P != 64 || blockDim.x != 256 || mla_wg_smem_bytes(D, STAGES) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(smem);
@@ -904,7 +926,7 @@ __device__ void mla_decode_wg(const float* q, const unsigned short* cache, const
         int h = i / CH, c = i % CH;
         unsigned int v[4] = {0, 0, 0, 0};
         if (h0 + h < heads) {
-            const float* src = q + ((i64) b * heads + h0 + h) * D + c * 8;
+            const float* src = Q.at((i64) b * heads + h0 + h, c * 8);
             for (int e = 0; e < 4; e++) v[e] = pack_bf16(src[2 * e], src[2 * e + 1]);
         }
         *reinterpret_cast<uint4*>(qs + place(h, c)) = uint4{v[0], v[1], v[2], v[3]};
@@ -995,13 +1017,13 @@ __device__ void mla_decode_wg(const float* q, const unsigned short* cache, const
 }
 
 // 64 heads per block, two warpgroups (8 warps)
-extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64(const float* q, const unsigned short* cache, const unsigned short* pe,
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_wg<false>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+    mla_decode_wg<false>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
 
 // The same with the values of one tile overlapping the softmax of the next (three tile buffers)
-extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64p(const float* q, const unsigned short* cache, const unsigned short* pe,
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64p(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_wg<true>(q, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+    mla_decode_wg<true>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
