@@ -171,7 +171,7 @@ class CudaKernelsMatchCpuTest {
             long o = gpu.allocator().allocate(4L * batch * splits * heads * r), m = gpu.allocator().allocate(4L * batch * splits * heads),
                     l = gpu.allocator().allocate(4L * batch * splits * heads), out = gpu.allocator().allocate(4L * batch * heads * r);
             gpu.modules().function("mla_decode.cu", "mla_decode_f32").launch(new int[]{splits, (heads + 7) / 8, batch}, new int[]{256, 1, 1}, 0,
-                    gpu.stream(), dq, dc, dpe, dl, 0, o, m, l, heads, maxLen, r, p, scale);
+                    gpu.stream(), dq, (long) (r + p), dq + 4L * r, (long) (r + p), dc, dpe, dl, 0, o, m, l, heads, maxLen, r, p, scale);   // the joined query's two parts
             gpu.modules().function("mla_decode.cu", "mla_decode_combine").launch(new int[]{heads, batch, 1}, new int[]{256, 1, 1}, 0,
                     gpu.stream(), o, m, l, out, splits, heads, r);
             float[] got = download(out, batch * heads * r);
