@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
@@ -120,9 +121,17 @@ struct Op {
     unsigned long long seq;
     std::function<CUresult()> run;
 };
+// A captured graph: the work a stream's capture recorded, in order (each op runs as it would have
+// on the stream, reading its arguments as they were at the call: kernel parameters by value,
+// device and page-locked host memory when it runs).
+struct Graph {
+    std::vector<std::function<CUresult()>> ops;
+};
 struct Stream {
     bool blocking;
     std::deque<Op> queue;
+    Graph* capture = nullptr;   // while capturing: where its work goes instead of the queue
+    bool invalidated = false;   // a call that capture cannot record was made during it
 };
 Stream legacy{true, {}};
 std::vector<Stream*> streams;  // created streams
@@ -130,6 +139,18 @@ unsigned long long nextSeq = 1, queued = 0;
 const unsigned long long MAX_QUEUED = 4096;
 
 Stream* resolve(CUstream s) { return s ? reinterpret_cast<Stream*>(s) : &legacy; }
+
+// A call that stream capture cannot record, made on a capturing stream (or, for a context-wide
+// wait, while any stream captures): CUDA fails it and invalidates the capture, whose end then fails.
+CUresult breaksCapture(Stream* s, const char* what) {
+    s->invalidated = true;
+    std::fprintf(stderr, "[cuda simulator] %s during stream capture: not allowed (the capture is invalidated)\n", what);
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+Stream* capturingStream() {
+    for (Stream* o : streams) if (o->capture) return o;
+    return nullptr;
+}
 
 void drain(Stream* s, unsigned long long upTo);
 
@@ -164,6 +185,10 @@ void drainAll() {
 }
 
 unsigned long long enqueue(Stream* s, std::function<CUresult()> fn) {
+    if (s->capture) {   // recorded into the graph, not run (seq 0: nothing waits for it)
+        s->capture->ops.push_back(std::move(fn));
+        return 0;
+    }
     unsigned long long seq = nextSeq++;
     s->queue.push_back(Op{seq, std::move(fn)});
     if (++queued > MAX_QUEUED) drainAll();  // bounded memory: running early is always allowed
@@ -435,13 +460,14 @@ struct LaunchLog {
 // for queued work, or a copy the host waits for.
 struct Stats {
     unsigned long long launches = 0, gemms = 0, hostWaits = 0, uploads = 0, downloads = 0, allocs = 0;
-    unsigned long long streamWaits = 0, ctxWaits = 0, eventWaits = 0, copyWaits = 0, frees = 0, peakBytes = 0, memsets = 0;
+    unsigned long long streamWaits = 0, ctxWaits = 0, eventWaits = 0, copyWaits = 0, frees = 0, peakBytes = 0, memsets = 0, graphLaunches = 0;
     ~Stats() {
         const char* path = std::getenv("PANAMAX_CUDASIM_STATS");
         if (!path) return;
         if (FILE* f = std::fopen(path, "a")) {
-            std::fprintf(f, "launches=%llu gemms=%llu host_waits=%llu (stream %llu, context %llu, event %llu, blocking copy %llu) uploads=%llu downloads=%llu memsets=%llu allocations=%llu frees=%llu peak_mib=%.1f\n",
-                         launches, gemms, hostWaits, streamWaits, ctxWaits, eventWaits, copyWaits, uploads, downloads, memsets, allocs, frees, peakBytes / 1048576.0);
+            std::fprintf(f, "launches=%llu gemms=%llu host_waits=%llu (stream %llu, context %llu, event %llu, blocking copy %llu) uploads=%llu downloads=%llu memsets=%llu allocations=%llu frees=%llu peak_mib=%.1f graph_launches=%llu\n",
+                         launches, gemms, hostWaits, streamWaits, ctxWaits, eventWaits, copyWaits, uploads, downloads, memsets, allocs, frees, peakBytes / 1048576.0,
+                         graphLaunches);
             std::fclose(f);
         }
     }
@@ -643,6 +669,7 @@ CUresult cuCtxGetCurrent(CUcontext* ctx) {
 
 CUresult cuCtxSynchronize() {
     READY;
+    if (Stream* c = capturingStream()) return breaksCapture(c, "cuCtxSynchronize");
     bool idle = legacy.queue.empty();
     for (Stream* o : streams) idle &= o->queue.empty();
     if (!idle) {  // on a GPU, synchronising with nothing queued costs next to nothing
@@ -687,6 +714,8 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
     READY;
     auto it = live.find(static_cast<uintptr_t>(p));
     if (it == live.end()) return fail(CUDA_ERROR_INVALID_VALUE, "cuMemFree: 0x%llx is not a live allocation", (unsigned long long) p);
+    // stricter than CUDA in relaxed mode: memory freed while a graph is being captured may be what it uses
+    if (Stream* c = capturingStream()) return breaksCapture(c, "cuMemFree");
     drainAll();  // cuMemFree waits for the work that may use the memory
     size_t at = reinterpret_cast<char*>(p) - arena, need = (it->second + 255) & ~size_t(255);
     live.erase(it);
@@ -753,6 +782,8 @@ static CUresult copy(const char* what, void* dst, const void* src, size_t n, boo
     if (srcDevice) { if (CUresult rc = copyChecked(what, reinterpret_cast<uintptr_t>(src), n)) return rc; }
     if (!dst || !src) return CUDA_ERROR_INVALID_VALUE;
     Stream* st = resolve(async ? s : nullptr);
+    if (st->capture && ((!srcDevice && !isPinned(src, n)) || (!dstDevice && !isPinned(dst, n))))
+        return breaksCapture(st, "a copy to or from pageable host memory");
     std::shared_ptr<std::vector<char>> staged;
     if (!srcDevice && !(async && isPinned(src, n))) staged = std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + n);
     unsigned long long seq = enqueue(st, [=] {
@@ -761,6 +792,7 @@ static CUresult copy(const char* what, void* dst, const void* src, size_t n, boo
     });
     if (dstDevice && !srcDevice) stats.uploads++;
     if (!dstDevice) stats.downloads++;
+    if (st->capture) return sticky;   // recorded: runs when the graph does
     if (!async || (!dstDevice && !isPinned(dst, n))) {
         stats.hostWaits++;
         stats.copyWaits++;
@@ -790,6 +822,7 @@ CUresult cuStreamDestroy_v2(CUstream s) {
     Stream* st = reinterpret_cast<Stream*>(s);
     for (size_t i = 0; i < streams.size(); i++) {
         if (streams[i] != st) continue;
+        delete st->capture;   // a capture still open is abandoned
         drain(st, ~0ull);  // queued work still completes
         streams.erase(streams.begin() + i);
         delete st;
@@ -800,6 +833,7 @@ CUresult cuStreamDestroy_v2(CUstream s) {
 
 CUresult cuStreamSynchronize(CUstream s) {
     READY;
+    if (resolve(s)->capture) return breaksCapture(resolve(s), "cuStreamSynchronize");
     if (!resolve(s)->queue.empty()) {
         stats.hostWaits++;
         stats.streamWaits++;
@@ -819,6 +853,7 @@ CUresult cuEventRecord(CUevent e, CUstream s) {
     READY;
     if (!e) return CUDA_ERROR_INVALID_HANDLE;
     Event* ev = reinterpret_cast<Event*>(e);
+    if (resolve(s)->capture) return breaksCapture(resolve(s), "cuEventRecord (event nodes are not simulated)");
     ev->recorded = true;
     ev->done = false;
     ev->stream = resolve(s);
@@ -953,6 +988,89 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned
     stats.launches++;
     enqueue(resolve(s), [fn, args, grid, block] { return runKernel(fn, args.get(), grid, block); });
     return sticky;
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Stream capture and graphs: while a stream captures, its work is recorded, not run; a graph
+// launch queues the recorded work on a stream, in order.
+CUresult cuStreamBeginCapture_v2(CUstream s, CUstreamCaptureMode mode) {
+    READY;
+    if (!s) return fail(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "cuStreamBeginCapture: the legacy stream cannot be captured");
+    if (mode != CU_STREAM_CAPTURE_MODE_GLOBAL && mode != CU_STREAM_CAPTURE_MODE_THREAD_LOCAL && mode != CU_STREAM_CAPTURE_MODE_RELAXED) return CUDA_ERROR_INVALID_VALUE;
+    Stream* st = resolve(s);
+    if (st->capture) return fail(CUDA_ERROR_ILLEGAL_STATE, "cuStreamBeginCapture: the stream is already capturing");
+    st->capture = new Graph();
+    st->invalidated = false;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuStreamEndCapture(CUstream s, CUgraph* g) {
+    READY;
+    if (!g) return CUDA_ERROR_INVALID_VALUE;
+    Stream* st = resolve(s);
+    if (!st->capture) return fail(CUDA_ERROR_ILLEGAL_STATE, "cuStreamEndCapture: the stream is not capturing");
+    std::unique_ptr<Graph> graph(st->capture);
+    st->capture = nullptr;
+    *g = nullptr;
+    if (st->invalidated) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    *g = reinterpret_cast<CUgraph>(graph.release());
+    return CUDA_SUCCESS;
+}
+
+CUresult cuStreamIsCapturing(CUstream s, CUstreamCaptureStatus* status) {
+    READY;
+    if (!status) return CUDA_ERROR_INVALID_VALUE;
+    Stream* st = resolve(s);
+    *status = !st->capture ? CU_STREAM_CAPTURE_STATUS_NONE : st->invalidated ? CU_STREAM_CAPTURE_STATUS_INVALIDATED : CU_STREAM_CAPTURE_STATUS_ACTIVE;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuGraphGetNodes(CUgraph g, CUgraphNode* nodes, size_t* n) {
+    READY;
+    if (!g || !n) return CUDA_ERROR_INVALID_VALUE;
+    Graph* graph = reinterpret_cast<Graph*>(g);
+    if (!nodes) {
+        *n = graph->ops.size();
+        return CUDA_SUCCESS;
+    }
+    size_t k = std::min(*n, graph->ops.size());
+    for (size_t i = 0; i < k; i++) nodes[i] = reinterpret_cast<CUgraphNode>(&graph->ops[i]);
+    *n = k;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuGraphInstantiateWithFlags(CUgraphExec* e, CUgraph g, unsigned long long flags) {
+    READY;
+    if (!e || !g) return CUDA_ERROR_INVALID_VALUE;
+    if (flags != 0) return fail(CUDA_ERROR_INVALID_VALUE, "cuGraphInstantiateWithFlags: flags 0x%llx are not simulated", flags);
+    *e = reinterpret_cast<CUgraphExec>(new Graph(*reinterpret_cast<Graph*>(g)));   // a copy: the graph may be destroyed
+    return CUDA_SUCCESS;
+}
+
+CUresult cuGraphLaunch(CUgraphExec e, CUstream s) {
+    READY;
+    if (!e) return CUDA_ERROR_INVALID_HANDLE;
+    Stream* st = resolve(s);
+    if (st->capture) return breaksCapture(st, "cuGraphLaunch (child graphs are not simulated)");
+    stats.graphLaunches++;
+    for (const auto& op : reinterpret_cast<Graph*>(e)->ops) enqueue(st, op);
+    return sticky;
+}
+
+CUresult cuGraphExecDestroy(CUgraphExec e) {
+    READY;
+    if (!e) return CUDA_ERROR_INVALID_HANDLE;
+    drainAll();   // launched work holds copies of the ops, but CUDA also lets it finish
+    delete reinterpret_cast<Graph*>(e);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuGraphDestroy(CUgraph g) {
+    READY;
+    if (!g) return CUDA_ERROR_INVALID_HANDLE;
+    delete reinterpret_cast<Graph*>(g);
+    return CUDA_SUCCESS;
 }
 
 }  // extern "C"

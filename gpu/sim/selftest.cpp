@@ -208,6 +208,53 @@ int main() {
         cuStreamDestroy_v2(s);
     }
 
+    // stream capture: work is recorded, not run; a graph launch runs it with the parameters it was
+    // captured with and the memory as it is then; a call that capture cannot record invalidates it
+    {
+        CUstream s;
+        cuStreamCreate(&s, CU_STREAM_NON_BLOCKING);
+        float one = 1.f, three = 3.f;
+        int n = 256;
+        launch("fill", 2, 128, {&out, &one, &n}, s);
+        cuStreamSynchronize(s);
+        CHECK(cuStreamBeginCapture_v2(nullptr, CU_STREAM_CAPTURE_MODE_RELAXED) == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "the legacy stream cannot capture");
+        CHECK(cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_RELAXED) == CUDA_SUCCESS, "begin a capture");
+        CUstreamCaptureStatus st;
+        CHECK(cuStreamIsCapturing(s, &st) == CUDA_SUCCESS && st == CU_STREAM_CAPTURE_STATUS_ACTIVE, "the stream says it captures");
+        launch("reduce", 1, 256, {&x, &out}, s);          // out[0] = sum of x (0..255, from above)
+        launch("fill", 1, 1, {&x, &three, &n}, s);        // then x[0] = 3 (one thread writes one value)
+        CUgraph g;
+        CHECK(cuStreamEndCapture(s, &g) == CUDA_SUCCESS, "end the capture");
+        size_t nodes = 0;
+        CHECK(cuGraphGetNodes(g, nullptr, &nodes) == CUDA_SUCCESS && nodes == 2, "the graph holds the two launches");
+        cuStreamSynchronize(s);
+        CHECK(download(out, 1)[0] == 1.f, "captured work has not run");
+        CUgraphExec e;
+        CHECK(cuGraphInstantiateWithFlags(&e, g, 0) == CUDA_SUCCESS, "instantiate");
+        cuGraphDestroy(g);
+        CHECK(cuGraphLaunch(e, s) == CUDA_SUCCESS, "launch the graph");
+        CHECK(download(out, 1)[0] == 1.f, "a launched graph runs late, like other work");
+        cuStreamSynchronize(s);
+        CHECK(download(out, 1)[0] == 255.f * 256.f / 2.f, "the graph's first node ran");
+        cuGraphLaunch(e, s);   // again: x[0] is 3 now, so the sum is 3 larger
+        cuStreamSynchronize(s);
+        CHECK(download(out, 1)[0] == 255.f * 256.f / 2.f + 3.f, "a replay reads the memory as it is when it runs");
+        cuGraphExecDestroy(e);
+        float zero = 0.f;
+        CUdeviceptr px = x;
+        cuMemcpyHtoD_v2(px, &zero, 4);   // restore x[0] = 0
+        cuStreamBeginCapture_v2(s, CU_STREAM_CAPTURE_MODE_RELAXED);
+        launch("reduce", 1, 256, {&x, &out}, s);
+        CHECK(cuStreamSynchronize(s) == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "a synchronisation during capture fails");
+        std::vector<float> pageable(4);
+        CHECK(cuMemcpyHtoDAsync_v2(out, pageable.data(), 16, s) == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "so does a copy from pageable memory");
+        CHECK(cuStreamEndCapture(s, &g) == CUDA_ERROR_STREAM_CAPTURE_INVALIDATED && g == nullptr, "and the capture ends invalidated");
+        CHECK(cuStreamIsCapturing(s, &st) == CUDA_SUCCESS && st == CU_STREAM_CAPTURE_STATUS_NONE, "the stream no longer captures");
+        CHECK(launch("reduce", 1, 256, {&x, &out}, s) == CUDA_SUCCESS && cuStreamSynchronize(s) == CUDA_SUCCESS
+              && download(out, 1)[0] == 255.f * 256.f / 2.f, "and runs work again");
+        cuStreamDestroy_v2(s);
+    }
+
     // checked calls
     {
         CHECK(cuMemcpyHtoD_v2(out + 1020, &x, 8) == CUDA_ERROR_INVALID_VALUE, "a copy past the end of an allocation");

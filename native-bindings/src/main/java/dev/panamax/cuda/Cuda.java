@@ -297,11 +297,91 @@ public final class Cuda {
             check(cuda_h.cuStreamSynchronize(handle), "cuStreamSynchronize");
         }
 
+        /**
+         * Starts recording this stream's work into a graph instead of running it
+         * ({@code cuStreamBeginCapture}, relaxed mode: the calling thread may still allocate
+         * device memory). Every call until {@link #endCapture} that queues work here is recorded;
+         * one that cannot be (a synchronisation, a copy with pageable host memory) fails and
+         * invalidates the capture.
+         */
+        public void beginCapture() {
+            check(cuda_h.cuStreamBeginCapture_v2(handle, cuda_h.CU_STREAM_CAPTURE_MODE_RELAXED()), "cuStreamBeginCapture");
+        }
+
+        /**
+         * Ends the capture that {@link #beginCapture} started and returns what it recorded; the
+         * stream runs its work again either way.
+         *
+         * @throws CudaException when the capture was invalidated (the driver's message says by what kind of call)
+         */
+        public Graph endCapture() {
+            return new Graph(outPointer("cuStreamEndCapture", p -> cuda_h.cuStreamEndCapture(handle, p)));
+        }
+
+        /** Whether this stream is capturing (a capture that has been invalidated still counts until it ends). */
+        public boolean isCapturing() {
+            return outInt("cuStreamIsCapturing", p -> cuda_h.cuStreamIsCapturing(handle, p)) != cuda_h.CU_STREAM_CAPTURE_STATUS_NONE();
+        }
+
         @Override
         public synchronized void close() {
             if (closed) return;
             closed = true;
             check(cuda_h.cuStreamDestroy_v2(handle), "cuStreamDestroy");
+        }
+    }
+
+    /** A graph of work recorded by {@link Stream#endCapture}: instantiate it to run it. Closing it destroys it. */
+    public static final class Graph implements AutoCloseable {
+        private final MemorySegment handle;
+        private boolean closed;
+
+        private Graph(MemorySegment handle) {
+            this.handle = handle;
+        }
+
+        /** Its nodes (kernel launches, copies, memsets). */
+        public long nodeCount() {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment n = a.allocate(ValueLayout.JAVA_LONG);
+                check(cuda_h.cuGraphGetNodes(handle, MemorySegment.NULL, n), "cuGraphGetNodes");
+                return n.get(ValueLayout.JAVA_LONG, 0);
+            }
+        }
+
+        /** An executable copy of the graph ({@code cuGraphInstantiateWithFlags}); this graph may be closed afterwards. */
+        public GraphExec instantiate() {
+            return new GraphExec(outPointer("cuGraphInstantiateWithFlags", p -> cuda_h.cuGraphInstantiateWithFlags(p, handle, 0L)));
+        }
+
+        @Override
+        public synchronized void close() {
+            if (closed) return;
+            closed = true;
+            check(cuda_h.cuGraphDestroy(handle), "cuGraphDestroy");
+        }
+    }
+
+    /** An instantiated graph: {@link #launch} queues all its work on a stream in one call. Closing it destroys it. */
+    public static final class GraphExec implements AutoCloseable {
+        private final MemorySegment handle;
+        private boolean closed;
+
+        private GraphExec(MemorySegment handle) {
+            this.handle = handle;
+        }
+
+        /** Queues the graph's work on {@code stream}, in stream order ({@code cuGraphLaunch}). */
+        public void launch(Stream stream) {
+            if (closed) throw new IllegalStateException("the graph has been destroyed");
+            check(cuda_h.cuGraphLaunch(handle, Stream.handle(stream)), "cuGraphLaunch");
+        }
+
+        @Override
+        public synchronized void close() {
+            if (closed) return;
+            closed = true;
+            check(cuda_h.cuGraphExecDestroy(handle), "cuGraphExecDestroy");
         }
     }
 

@@ -94,6 +94,7 @@ final class CudaBackend implements DeviceBackend {
     @Override
     public void download(long src, MemorySegment dst, long bytes) {
         if (bytes == 0) return;
+        gpu.checkNotCapturing("a copy to the host");
         gpu.makeCurrent();
         Cuda.copyToHost(dst, src, bytes, gpu.stream());
         gpu.synchronize();
@@ -103,6 +104,27 @@ final class CudaBackend implements DeviceBackend {
     public void synchronize() {
         gpu.makeCurrent();
         gpu.synchronize();
+    }
+
+    @Override
+    public Replayable captureGraph(Runnable body) {
+        GpuDevice.Captured c = gpu.capture(body);
+        return new Replayable() {
+            @Override
+            public void replay() {
+                c.replay();
+            }
+
+            @Override
+            public long nodes() {
+                return c.nodes();
+            }
+
+            @Override
+            public void close() {
+                c.close();
+            }
+        };
     }
 
     // ---- helpers --------------------------------------------------------------------------

@@ -214,4 +214,24 @@ interface DeviceBackend {
 
     /** Waits for all queued work. */
     void synchronize();
+
+    /**
+     * The work {@code body} queues, recorded into a graph that replays it (not run now), or null
+     * where this device has no graphs (then body has not run). See {@link DeviceGraph}.
+     */
+    default Replayable captureGraph(Runnable body) {
+        return null;
+    }
+
+    /** A recorded graph: {@link #replay()} queues its work again; {@link #close()} frees it. */
+    interface Replayable extends AutoCloseable {
+        /** Queues the recorded work. */
+        void replay();
+
+        /** Its nodes (kernel launches, copies, memsets). */
+        long nodes();
+
+        @Override
+        void close();
+    }
 }

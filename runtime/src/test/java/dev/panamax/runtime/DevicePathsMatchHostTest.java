@@ -421,6 +421,36 @@ class DevicePathsMatchHostTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cos and sin");
     }
 
+    /**
+     * A DeviceGraph replays its step on whatever its input tensors hold at the time: on CUDA a
+     * recorded graph (one launch a replay), on the emulated device the body run again; both give
+     * what the ops give on the host. A host copy in the body cannot be recorded, fails the capture
+     * with a message saying why, and leaves the device working.
+     */
+    @Test
+    void aDeviceGraphReplaysItsStepOnNewInputs() {
+        Tensor in = Tensor.zeros(DEV, DType.F32, 3, 8), w = r(501, 8, 5), dw = w.to(DEV), out = Tensor.zeros(DEV, DType.F32, 3, 5);
+        try (DeviceGraph g = DeviceGraph.capture(DEV, () -> out.copyFrom(in.matmul(dw).silu().softmax(-1).mul(3)))) {
+            assertThat(g.isRecorded()).as("recorded on a real GPU only").isEqualTo(emu == null);
+            if (g.isRecorded()) assertThat(g.nodes()).as("recorded nodes").isGreaterThanOrEqualTo(4);
+            assertThat(out.toFloatArray()).as("nothing ran at the capture").containsOnly(0f);
+            for (long seed = 0; seed < 3; seed++) {
+                Tensor x = r(510 + seed, 3, 8);
+                in.copyFrom(x);
+                g.replay();
+                close("replay " + seed, out.toFloatArray(), x.matmul(w).silu().softmax(-1).mul(3).toFloatArray());
+            }
+        }
+        if (emu != null) return;
+        assertThatThrownBy(() -> DeviceGraph.capture(DEV, () -> out.copyFrom(r(520, 3, 5))))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("CUDA graph");
+        assertThatThrownBy(() -> DeviceGraph.capture(DEV, () -> out.add(1).toFloatArray()))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("CUDA graph");
+        Tensor x = r(530, 3, 8);
+        in.copyFrom(x);
+        close("eager after a failed capture", in.matmul(dw).toFloatArray(), x.matmul(w).toFloatArray());
+    }
+
     @Test
     void normsSoftmaxRopeAndLosses() {
         same("softmax", t -> t.get(0).softmax(-1), r(40, 3, 6));

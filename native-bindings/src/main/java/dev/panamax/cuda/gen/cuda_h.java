@@ -94,6 +94,42 @@ public class cuda_h {
         return CU_STREAM_NON_BLOCKING;
     }
 
+    private static final int CU_STREAM_CAPTURE_MODE_RELAXED = (int)2L;
+
+    /**
+     * {@snippet lang=c : * enum <anonymous>.CU_STREAM_CAPTURE_MODE_RELAXED = 2}
+     */
+    public static int CU_STREAM_CAPTURE_MODE_RELAXED() {
+        return CU_STREAM_CAPTURE_MODE_RELAXED;
+    }
+
+    private static final int CU_STREAM_CAPTURE_STATUS_NONE = (int)0L;
+
+    /**
+     * {@snippet lang=c : * enum <anonymous>.CU_STREAM_CAPTURE_STATUS_NONE = 0}
+     */
+    public static int CU_STREAM_CAPTURE_STATUS_NONE() {
+        return CU_STREAM_CAPTURE_STATUS_NONE;
+    }
+
+    private static final int CU_STREAM_CAPTURE_STATUS_ACTIVE = (int)1L;
+
+    /**
+     * {@snippet lang=c : * enum <anonymous>.CU_STREAM_CAPTURE_STATUS_ACTIVE = 1}
+     */
+    public static int CU_STREAM_CAPTURE_STATUS_ACTIVE() {
+        return CU_STREAM_CAPTURE_STATUS_ACTIVE;
+    }
+
+    private static final int CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = (int)901L;
+
+    /**
+     * {@snippet lang=c : * enum <anonymous>.CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = 901}
+     */
+    public static int CUDA_ERROR_STREAM_CAPTURE_INVALIDATED() {
+        return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    }
+
     private static final int CU_EVENT_DEFAULT = (int)0L;
 
     /**
@@ -1517,6 +1553,342 @@ public class cuda_h {
                 traceDowncall("cuStreamSynchronize", hStream);
             }
             return (int)mh$.invokeExact(hStream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuStreamBeginCapture_v2 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = cuda_h.findOrThrow("cuStreamBeginCapture_v2");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code cuStreamBeginCapture_v2}. */
+    public static FunctionDescriptor cuStreamBeginCapture_v2$descriptor() {
+        return cuStreamBeginCapture_v2.DESC;
+    }
+
+    /** Downcall method handle for {@code cuStreamBeginCapture_v2}. */
+    public static MethodHandle cuStreamBeginCapture_v2$handle() {
+        return cuStreamBeginCapture_v2.HANDLE;
+    }
+
+    /** Address of {@code cuStreamBeginCapture_v2}. */
+    public static MemorySegment cuStreamBeginCapture_v2$address() {
+        return cuStreamBeginCapture_v2.ADDR;
+    }
+
+    /** {@code cuStreamBeginCapture_v2}. */
+    public static int cuStreamBeginCapture_v2(MemorySegment hStream, int mode) {
+        var mh$ = cuStreamBeginCapture_v2.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuStreamBeginCapture_v2", hStream, mode);
+            }
+            return (int)mh$.invokeExact(hStream, mode);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuStreamEndCapture {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_h.findOrThrow("cuStreamEndCapture");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code cuStreamEndCapture}. */
+    public static FunctionDescriptor cuStreamEndCapture$descriptor() {
+        return cuStreamEndCapture.DESC;
+    }
+
+    /** Downcall method handle for {@code cuStreamEndCapture}. */
+    public static MethodHandle cuStreamEndCapture$handle() {
+        return cuStreamEndCapture.HANDLE;
+    }
+
+    /** Address of {@code cuStreamEndCapture}. */
+    public static MemorySegment cuStreamEndCapture$address() {
+        return cuStreamEndCapture.ADDR;
+    }
+
+    /** {@code cuStreamEndCapture}. */
+    public static int cuStreamEndCapture(MemorySegment hStream, MemorySegment phGraph) {
+        var mh$ = cuStreamEndCapture.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuStreamEndCapture", hStream, phGraph);
+            }
+            return (int)mh$.invokeExact(hStream, phGraph);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuStreamIsCapturing {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_h.findOrThrow("cuStreamIsCapturing");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code cuStreamIsCapturing}. */
+    public static FunctionDescriptor cuStreamIsCapturing$descriptor() {
+        return cuStreamIsCapturing.DESC;
+    }
+
+    /** Downcall method handle for {@code cuStreamIsCapturing}. */
+    public static MethodHandle cuStreamIsCapturing$handle() {
+        return cuStreamIsCapturing.HANDLE;
+    }
+
+    /** Address of {@code cuStreamIsCapturing}. */
+    public static MemorySegment cuStreamIsCapturing$address() {
+        return cuStreamIsCapturing.ADDR;
+    }
+
+    /** {@code cuStreamIsCapturing}. */
+    public static int cuStreamIsCapturing(MemorySegment hStream, MemorySegment captureStatus) {
+        var mh$ = cuStreamIsCapturing.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuStreamIsCapturing", hStream, captureStatus);
+            }
+            return (int)mh$.invokeExact(hStream, captureStatus);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuGraphGetNodes {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_h.findOrThrow("cuGraphGetNodes");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code cuGraphGetNodes}. */
+    public static FunctionDescriptor cuGraphGetNodes$descriptor() {
+        return cuGraphGetNodes.DESC;
+    }
+
+    /** Downcall method handle for {@code cuGraphGetNodes}. */
+    public static MethodHandle cuGraphGetNodes$handle() {
+        return cuGraphGetNodes.HANDLE;
+    }
+
+    /** Address of {@code cuGraphGetNodes}. */
+    public static MemorySegment cuGraphGetNodes$address() {
+        return cuGraphGetNodes.ADDR;
+    }
+
+    /** {@code cuGraphGetNodes}. */
+    public static int cuGraphGetNodes(MemorySegment hGraph, MemorySegment nodes, MemorySegment numNodes) {
+        var mh$ = cuGraphGetNodes.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuGraphGetNodes", hGraph, nodes, numNodes);
+            }
+            return (int)mh$.invokeExact(hGraph, nodes, numNodes);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuGraphInstantiateWithFlags {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = cuda_h.findOrThrow("cuGraphInstantiateWithFlags");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code cuGraphInstantiateWithFlags}. */
+    public static FunctionDescriptor cuGraphInstantiateWithFlags$descriptor() {
+        return cuGraphInstantiateWithFlags.DESC;
+    }
+
+    /** Downcall method handle for {@code cuGraphInstantiateWithFlags}. */
+    public static MethodHandle cuGraphInstantiateWithFlags$handle() {
+        return cuGraphInstantiateWithFlags.HANDLE;
+    }
+
+    /** Address of {@code cuGraphInstantiateWithFlags}. */
+    public static MemorySegment cuGraphInstantiateWithFlags$address() {
+        return cuGraphInstantiateWithFlags.ADDR;
+    }
+
+    /** {@code cuGraphInstantiateWithFlags}. */
+    public static int cuGraphInstantiateWithFlags(MemorySegment phGraphExec, MemorySegment hGraph, long flags) {
+        var mh$ = cuGraphInstantiateWithFlags.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuGraphInstantiateWithFlags", phGraphExec, hGraph, flags);
+            }
+            return (int)mh$.invokeExact(phGraphExec, hGraph, flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuGraphLaunch {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_h.findOrThrow("cuGraphLaunch");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code cuGraphLaunch}. */
+    public static FunctionDescriptor cuGraphLaunch$descriptor() {
+        return cuGraphLaunch.DESC;
+    }
+
+    /** Downcall method handle for {@code cuGraphLaunch}. */
+    public static MethodHandle cuGraphLaunch$handle() {
+        return cuGraphLaunch.HANDLE;
+    }
+
+    /** Address of {@code cuGraphLaunch}. */
+    public static MemorySegment cuGraphLaunch$address() {
+        return cuGraphLaunch.ADDR;
+    }
+
+    /** {@code cuGraphLaunch}. */
+    public static int cuGraphLaunch(MemorySegment hGraphExec, MemorySegment hStream) {
+        var mh$ = cuGraphLaunch.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuGraphLaunch", hGraphExec, hStream);
+            }
+            return (int)mh$.invokeExact(hGraphExec, hStream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuGraphExecDestroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_h.findOrThrow("cuGraphExecDestroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code cuGraphExecDestroy}. */
+    public static FunctionDescriptor cuGraphExecDestroy$descriptor() {
+        return cuGraphExecDestroy.DESC;
+    }
+
+    /** Downcall method handle for {@code cuGraphExecDestroy}. */
+    public static MethodHandle cuGraphExecDestroy$handle() {
+        return cuGraphExecDestroy.HANDLE;
+    }
+
+    /** Address of {@code cuGraphExecDestroy}. */
+    public static MemorySegment cuGraphExecDestroy$address() {
+        return cuGraphExecDestroy.ADDR;
+    }
+
+    /** {@code cuGraphExecDestroy}. */
+    public static int cuGraphExecDestroy(MemorySegment hGraphExec) {
+        var mh$ = cuGraphExecDestroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuGraphExecDestroy", hGraphExec);
+            }
+            return (int)mh$.invokeExact(hGraphExec);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuGraphDestroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_h.findOrThrow("cuGraphDestroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code cuGraphDestroy}. */
+    public static FunctionDescriptor cuGraphDestroy$descriptor() {
+        return cuGraphDestroy.DESC;
+    }
+
+    /** Downcall method handle for {@code cuGraphDestroy}. */
+    public static MethodHandle cuGraphDestroy$handle() {
+        return cuGraphDestroy.HANDLE;
+    }
+
+    /** Address of {@code cuGraphDestroy}. */
+    public static MemorySegment cuGraphDestroy$address() {
+        return cuGraphDestroy.ADDR;
+    }
+
+    /** {@code cuGraphDestroy}. */
+    public static int cuGraphDestroy(MemorySegment hGraph) {
+        var mh$ = cuGraphDestroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuGraphDestroy", hGraph);
+            }
+            return (int)mh$.invokeExact(hGraph);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

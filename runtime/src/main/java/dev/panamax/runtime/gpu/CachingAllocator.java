@@ -1,8 +1,12 @@
 package dev.panamax.runtime.gpu;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -13,6 +17,12 @@ import java.util.TreeMap;
  * driver allocation at all, even when its sizes vary from step to step (rollouts of different
  * lengths). Sizes round up to 512 bytes below 1 MiB and to 2 MiB multiples above. When the driver
  * reports out-of-memory the allocator releases every cached block and retries once. Thread-safe.
+ *
+ * <p>CUDA graphs: a captured graph writes, every time it runs, the blocks its capture was handed.
+ * Between {@link #beginCapture()} and {@link #endCapture()} the allocator notes every block it
+ * hands out; the {@link Reservation} that {@code endCapture} returns keeps them from anyone else
+ * (a noted block that is freed, during the capture's scope or later, is held by the reservation
+ * rather than pooled) until the reservation is {@linkplain #release(Reservation) released}.
  */
 public final class CachingAllocator {
     /** Where memory really comes from ({@code cuMemAlloc}/{@code cuMemFree} on a GPU). */
@@ -30,7 +40,28 @@ public final class CachingAllocator {
     private final Backend backend;
     private final TreeMap<Long, ArrayDeque<Long>> pools = new TreeMap<>();   // only non-empty pools
     private final Map<Long, Long> live = new HashMap<>();
-    private long cachedBytes, liveBytes, driverAllocations;
+    private final Map<Long, Reservation> reserved = new HashMap<>();   // block -> the live reservation that keeps it
+    private Set<Long> capturing;   // blocks handed out since beginCapture, or null
+    private long cachedBytes, liveBytes, heldBytes, driverAllocations;
+
+    /**
+     * The blocks of one captured graph: those it was handed while it was captured. A freed one is
+     * held here, out of the pools, until {@link #release(Reservation)}.
+     */
+    public static final class Reservation {
+        private final Set<Long> blocks;
+        private final List<long[]> held = new ArrayList<>();   // {pointer, size} of freed blocks
+        private boolean released;
+
+        private Reservation(Set<Long> blocks) {
+            this.blocks = blocks;
+        }
+
+        /** How many blocks the graph was handed. */
+        public int blocks() {
+            return blocks.size();
+        }
+    }
 
     /** An allocator over {@code backend}. */
     public CachingAllocator(Backend backend) {
@@ -73,16 +104,75 @@ public final class CachingAllocator {
         }
         live.put(p, size);
         liveBytes += size;
+        if (capturing != null) capturing.add(p);
         return p;
     }
 
-    /** Returns a block to its pool. */
+    /** Returns a block to its pool (or to the reservation that keeps it for a graph). */
     public synchronized void release(long pointer) {
         Long size = live.remove(pointer);
         if (size == null) throw new IllegalArgumentException("pointer 0x" + Long.toHexString(pointer) + " was not allocated here or was released twice");
         liveBytes -= size;
+        Reservation r = reserved.get(pointer);
+        if (r != null) {
+            r.held.add(new long[]{pointer, size});
+            heldBytes += size;
+            return;
+        }
+        pool(pointer, size);
+    }
+
+    private void pool(long pointer, long size) {
         cachedBytes += size;
         pools.computeIfAbsent(size, s -> new ArrayDeque<>()).push(pointer);
+    }
+
+    /**
+     * Starts noting the blocks handed out, for a graph being captured.
+     *
+     * @throws IllegalStateException when a capture is already open
+     */
+    public synchronized void beginCapture() {
+        if (capturing != null) throw new IllegalStateException("a graph capture is already open on this allocator");
+        capturing = new HashSet<>();
+    }
+
+    /**
+     * Ends the capture that {@link #beginCapture()} opened: the blocks handed out since are
+     * reserved for its graph, those already freed taken out of the pools.
+     *
+     * @throws IllegalStateException when no capture is open
+     */
+    public synchronized Reservation endCapture() {
+        if (capturing == null) throw new IllegalStateException("no graph capture is open on this allocator");
+        Reservation r = new Reservation(capturing);
+        capturing = null;
+        for (long p : r.blocks) {
+            reserved.put(p, r);
+            if (live.containsKey(p)) continue;
+            for (Map.Entry<Long, ArrayDeque<Long>> e : pools.entrySet()) {
+                if (!e.getValue().remove(p)) continue;
+                long size = e.getKey();
+                if (e.getValue().isEmpty()) pools.remove(size);
+                cachedBytes -= size;
+                r.held.add(new long[]{p, size});
+                heldBytes += size;
+                break;
+            }
+        }
+        return r;
+    }
+
+    /** Gives a graph's blocks back: the freed ones to the pools, the others when they are freed. Idempotent. */
+    public synchronized void release(Reservation r) {
+        if (r.released) return;
+        r.released = true;
+        for (long p : r.blocks) reserved.remove(p, r);
+        for (long[] b : r.held) {
+            heldBytes -= b[1];
+            pool(b[0], b[1]);
+        }
+        r.held.clear();
     }
 
     /** Frees every cached (not live) block to the backend. */
@@ -97,6 +187,11 @@ public final class CachingAllocator {
     /** Bytes handed out and not yet released. */
     public synchronized long liveBytes() {
         return liveBytes;
+    }
+
+    /** Bytes of freed blocks that reservations keep for their graphs (neither live nor pooled). */
+    public synchronized long heldBytes() {
+        return heldBytes;
     }
 
     /** Bytes held in the pools. */

@@ -21,6 +21,8 @@ public final class GpuDevice implements AutoCloseable {
     private final CudaModules modules;
     private final StagingRing staging;
     private final Limits limits;
+    private final long cublasWorkspace;
+    private volatile boolean capturing;
 
     /**
      * The device's attributes that kernel launches size themselves by, read once when it is opened
@@ -32,6 +34,15 @@ public final class GpuDevice implements AutoCloseable {
      */
     public record Limits(int computeCapability, int multiprocessors, int sharedPerBlockOptIn) {
     }
+    /**
+     * cuBLAS's workspace, set explicitly so that its calls inside a graph capture use memory that
+     * outlives the capture (cuBLAS would otherwise allocate its own): 32 MiB on Hopper and later,
+     * 4 MiB before, the sizes its documentation recommends.
+     */
+    private static long cublasWorkspaceBytes(int computeCapability) {
+        return computeCapability >= 90 ? 32L << 20 : 4L << 20;
+    }
+
     /** Staging slots for small uploads: 64 of 64 KiB (4 MiB of page-locked host memory). */
     private static final int STAGING_SLOTS = 64;
     private static final long STAGING_SLOT_BYTES = 64 << 10;
@@ -61,7 +72,15 @@ public final class GpuDevice implements AutoCloseable {
         this.limits = new Limits(d.computeCapability(), d.multiprocessors(),
                 d.attribute(dev.panamax.cuda.gen.cuda_h.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN()));
         this.modules = new CudaModules(limits.computeCapability());
-        this.staging = new StagingRing(STAGING_SLOTS, STAGING_SLOT_BYTES);
+        long bytes = cublasWorkspaceBytes(limits.computeCapability());
+        this.cublasWorkspace = Cuda.malloc(bytes);
+        try {
+            cublas.setWorkspace(cublasWorkspace, bytes);
+            this.staging = new StagingRing(STAGING_SLOTS, STAGING_SLOT_BYTES);
+        } catch (RuntimeException e) {
+            Cuda.free(cublasWorkspace);
+            throw e;
+        }
     }
 
     /** Opens device {@code ordinal}; throws {@link CudaException} saying why when CUDA is unavailable. */
@@ -120,7 +139,115 @@ public final class GpuDevice implements AutoCloseable {
 
     /** Waits for all queued work. */
     public void synchronize() {
+        checkNotCapturing("waiting for the GPU");
         stream.synchronize();
+    }
+
+    /** Whether {@link #capture} is recording this device's work. */
+    public boolean capturing() {
+        return capturing;
+    }
+
+    /**
+     * Throws where a graph is being captured: {@code what} (a host copy, a wait) cannot be recorded
+     * into one, and CUDA would invalidate the capture.
+     */
+    public void checkNotCapturing(String what) {
+        if (capturing) {
+            throw new IllegalStateException(what + " cannot be recorded into a CUDA graph: a graph's inputs must already be in device"
+                    + " memory when it is captured, and its results are read after it is replayed");
+        }
+    }
+
+    /**
+     * A graph of the work {@code body} queues on this device's stream, recorded (not run) by
+     * stream capture. The device memory it is handed meanwhile stays reserved for it (see
+     * {@link CachingAllocator.Reservation}) until it is closed. No other thread may queue work on
+     * this device during the capture. If {@code body} throws, or queues something a graph cannot
+     * hold, nothing is kept and the exception is rethrown.
+     */
+    public Captured capture(Runnable body) {
+        makeCurrent();
+        allocator.beginCapture();
+        Throwable failure = null;
+        Cuda.Graph graph = null;
+        try {
+            stream.beginCapture();
+        } catch (RuntimeException e) {
+            allocator.release(allocator.endCapture());
+            throw e;
+        }
+        capturing = true;
+        try {
+            body.run();
+        } catch (RuntimeException | Error e) {
+            failure = e;
+        } finally {
+            capturing = false;
+            try {
+                graph = stream.endCapture();   // always: the stream must leave capture mode
+            } catch (RuntimeException e) {
+                if (failure == null) failure = e;
+                else failure.addSuppressed(e);
+            }
+        }
+        CachingAllocator.Reservation reservation = allocator.endCapture();
+        Cuda.GraphExec exec = null;
+        long nodes = 0;
+        try {
+            if (failure == null) {
+                nodes = graph.nodeCount();
+                exec = graph.instantiate();
+            }
+        } catch (RuntimeException e) {
+            failure = e;
+        } finally {
+            if (graph != null) graph.close();
+        }
+        if (failure != null) {
+            allocator.release(reservation);
+            if (failure instanceof Error err) throw err;
+            throw (RuntimeException) failure;
+        }
+        return new Captured(exec, reservation, nodes);
+    }
+
+    /** A captured graph ready to run again and again; closing it gives its memory back. */
+    public final class Captured implements AutoCloseable {
+        private final Cuda.GraphExec exec;
+        private final CachingAllocator.Reservation reservation;
+        private final long nodes;
+        private boolean closed;
+
+        private Captured(Cuda.GraphExec exec, CachingAllocator.Reservation reservation, long nodes) {
+            this.exec = exec;
+            this.reservation = reservation;
+            this.nodes = nodes;
+        }
+
+        /** Queues all of the graph's work on the device's stream with one launch. */
+        public void replay() {
+            if (closed) throw new IllegalStateException("the graph has been closed");
+            makeCurrent();
+            checkNotCapturing("replaying a graph");
+            exec.launch(stream);
+        }
+
+        /** The graph's nodes (kernel launches, copies and memsets). */
+        public long nodes() {
+            return nodes;
+        }
+
+        /** Destroys the graph (after the work queued so far) and releases its memory reservation. */
+        @Override
+        public synchronized void close() {
+            if (closed) return;
+            closed = true;
+            makeCurrent();
+            stream.synchronize();   // a replay still queued uses the reserved blocks
+            exec.close();
+            allocator.release(reservation);
+        }
     }
 
     /**
@@ -131,6 +258,7 @@ public final class GpuDevice implements AutoCloseable {
      */
     public void upload(MemorySegment src, long dst, long bytes) {
         if (bytes == 0) return;
+        checkNotCapturing("a copy from the host");
         makeCurrent();
         if (staging.upload(src, dst, bytes, stream)) return;
         Cuda.copyToDevice(dst, src, bytes, stream);
@@ -144,6 +272,7 @@ public final class GpuDevice implements AutoCloseable {
         modules.close();
         staging.close();
         cublas.close();
+        Cuda.free(cublasWorkspace);
         allocator.emptyCache();
         stream.close();
         context.close();

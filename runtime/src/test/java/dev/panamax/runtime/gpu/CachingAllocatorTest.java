@@ -126,4 +126,51 @@ class CachingAllocatorTest {
         Set<Long> seen = new HashSet<>();
         for (int i = 0; i < 10; i++) assertThat(seen.add(a.allocate(100))).isTrue();
     }
+
+    @Test
+    void aCapturedGraphKeepsTheBlocksItWasHandedUntilItsReservationIsReleased() {
+        FakeBackend fake = new FakeBackend(1L << 30);
+        CachingAllocator a = new CachingAllocator(fake);
+        long before = a.allocate(4096);
+        a.release(before);                                  // pooled before the capture
+        a.beginCapture();
+        long scratch = a.allocate(4096);                    // reuses the pooled block
+        assertThat(scratch).isEqualTo(before);
+        long kept = a.allocate(8192);                       // a block the captured work keeps (still live at the end)
+        a.release(scratch);
+        long again = a.allocate(4096);                      // freed and handed out again within the capture
+        assertThat(again).isEqualTo(scratch);
+        a.release(again);
+        assertThatThrownBy(a::beginCapture).isInstanceOf(IllegalStateException.class);
+        CachingAllocator.Reservation r = a.endCapture();
+        assertThat(r.blocks()).isEqualTo(2);
+        assertThat(a.heldBytes()).isEqualTo(4096);
+        // nobody else gets the graph's scratch block, nor the kept one once freed
+        long other = a.allocate(4096);
+        assertThat(other).isNotEqualTo(scratch);
+        a.release(kept);
+        assertThat(a.heldBytes()).isEqualTo(4096 + 8192);
+        assertThat(a.allocate(8192)).isNotEqualTo(kept);
+        a.emptyCache();                                     // does not free what the graph holds
+        assertThat(fake.blocks).containsKeys(scratch, kept);
+        a.release(r);
+        a.release(r);                                       // idempotent
+        assertThat(a.heldBytes()).isZero();
+        assertThat(Set.of(a.allocate(4096), a.allocate(8192))).contains(scratch, kept);
+        assertThatThrownBy(a::endCapture).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void aBlockFreedAfterItsReservationIsReleasedIsPooledAgain() {
+        FakeBackend fake = new FakeBackend(1L << 30);
+        CachingAllocator a = new CachingAllocator(fake);
+        a.beginCapture();
+        long live = a.allocate(1024);
+        CachingAllocator.Reservation r = a.endCapture();
+        a.release(r);
+        a.release(live);
+        assertThat(a.heldBytes()).isZero();
+        assertThat(a.cachedBytes()).isEqualTo(1024);
+        assertThat(a.allocate(1024)).isEqualTo(live);
+    }
 }
