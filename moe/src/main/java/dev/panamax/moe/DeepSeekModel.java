@@ -242,6 +242,16 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
 
     /** {@link #forward} with the per-token MoE oracle instead of the grouped experts (for tests). */
     public Tensor forward(Tensor ids, long startPos, KvCache cache, Mla.Path path, boolean lastOnly, boolean perTokenMoe, Trace trace) {
+        Tensor logits = logits(ids, startPos, cache, path, lastOnly, perTokenMoe, trace);
+        if (cache != null) cache.advance((int) ids.dim(1));
+        return logits;
+    }
+
+    /**
+     * {@link #forward} without marking the new tokens cached (the caller does, once their entries
+     * are really there: at once, or after a {@link DecodeGraph}'s replay).
+     */
+    Tensor logits(Tensor ids, long startPos, KvCache cache, Mla.Path path, boolean lastOnly, boolean perTokenMoe, Trace trace) {
         if (ids.rank() != 2) throw new IllegalArgumentException("ids must be (B, T), got " + ids.shape());
         long t = ids.dim(1);
         if (startPos + t > cfg.maxPositionEmbeddings()) {
@@ -249,8 +259,13 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
         }
         Tensor x = Tensor.embedding(embed, ids);
         if (trace != null) trace.put("embeddings", x);
-        Tensor[] cosSin = rope.cosSin(startPos, t);
-        if (x.device().isDevice()) cosSin = new Tensor[]{cosSin[0].to(x.device()), cosSin[1].to(x.device())};   // once, not per layer
+        Tensor[] cosSin;
+        if (Mla.decodesAtPositions(x, cache, path)) {
+            cosSin = cache.cosSinAtPositions(rope);   // gathered on the device at the position it holds
+        } else {
+            cosSin = rope.cosSin(startPos, t);
+            if (x.device().isDevice()) cosSin = new Tensor[]{cosSin[0].to(x.device()), cosSin[1].to(x.device())};   // once, not per layer
+        }
         Tensor delta = null;   // each layer's output is x + delta, summed by the next norm
         for (int i = 0; i < layers.length; i++) {
             Tensor[] hf = layers[i].forward(x, delta, startPos, cosSin, cache, path, perTokenMoe, trace);
@@ -258,7 +273,6 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
             delta = hf[1];
             if (trace != null) trace.put("hidden." + i, x.add(delta));
         }
-        if (cache != null) cache.advance((int) t);
         if (lastOnly) {
             x = x.narrow(1, t - 1, 1);
             if (delta != null) delta = delta.narrow(1, t - 1, 1);

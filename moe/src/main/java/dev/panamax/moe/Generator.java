@@ -16,6 +16,8 @@ import java.util.Set;
  * batch (one batched prefill, then one batched decode step per token); each sequence stops at a
  * stop token (kept in its output) or after {@code maxNewTokens}. Nothing is recorded by autograd.
  * The cache is made on the model's device; only the last position's logits come to the host.
+ * On a device the decode steps of the absorbed path run as a {@link DecodeGraph} (a CUDA graph
+ * on a GPU) unless the system property {@value DecodeGraph#PROPERTY} is {@code false}.
  */
 public final class Generator {
     private Generator() {
@@ -71,12 +73,16 @@ public final class Generator {
         for (int r = 0; r < b; r++) gen.add(new ArrayList<>());
         boolean[] done = new boolean[b];
         long produced = 0;
-        try (KvCache cache = new KvCache(model.config(), b, len + Math.max(maxNew, 1), model.device(), cacheDtype)) {
+        boolean graphs = model.device().isDevice() && path == Mla.Path.ABSORBED && !"false".equals(System.getProperty(DecodeGraph.PROPERTY));
+        try (KvCache cache = new KvCache(model.config(), b, len + Math.max(maxNew, 1), model.device(), cacheDtype);
+             DecodeGraph decode = graphs ? new DecodeGraph(model, cache) : null) {
             long[] next = new long[b];
             for (int step = 0; step < maxNew; step++) {
                 try (Scope s = Scope.open()) {
-                    Tensor input = step == 0 ? Tensor.ofLongs(ids, b, len) : Tensor.ofLongs(next, b, 1);
-                    float[] logits = model.forward(input, cache.length(), cache, path, true, null).toFloatArray();
+                    float[] logits = step == 0
+                            ? model.forward(Tensor.ofLongs(ids, b, len), 0, cache, path, true, null).toFloatArray()
+                            : decode != null ? decode.step(next).toFloatArray()
+                            : model.forward(Tensor.ofLongs(next, b, 1), cache.length(), cache, path, true, null).toFloatArray();
                     boolean all = true;
                     for (int r = 0; r < b; r++) {
                         if (done[r]) continue;

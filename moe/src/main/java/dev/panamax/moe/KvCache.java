@@ -1,5 +1,6 @@
 package dev.panamax.moe;
 
+import dev.panamax.runtime.Autograd;
 import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Functional;
@@ -22,6 +23,9 @@ public final class KvCache implements AutoCloseable {
     private final int batch, maxLen;
     private final DType dtype;
     private int length;
+    private Tensor positions;      // I32 (B) on the cache's device: the length as its kernels read it
+    private int positionsHold = -1; // the length positions holds (-1: not yet written)
+    private Tensor ropeTable;      // F32 (maxLen, R): cos | sin of every position, on the device
 
     /** A host cache for {@code batch} sequences of up to {@code maxLen} tokens. */
     public KvCache(DeepSeekConfig cfg, int batch, int maxLen) {
@@ -88,6 +92,63 @@ public final class KvCache implements AutoCloseable {
         long t = kv.dim(1);
         if (length + t > maxLen) throw new IllegalStateException("KV cache full: " + length + " + " + t + " > " + maxLen + " tokens");
         Functional.latentKvInto(kv, normWeight, eps, cos, sin, latent[layer].narrow(1, length, t), kRope[layer].narrow(1, length, t));
+    }
+
+    /**
+     * Layer {@code layer}'s new entries of one decode step, at the position that
+     * {@link #positions()} holds in device memory (see {@link Functional#latentKvInto(Tensor,
+     * Tensor, double, Tensor, Tensor, Tensor, Tensor, Tensor)}): what {@link #append} stores, but
+     * the kernel reads where to store it when it runs, so a captured graph appends at each replay's position.
+     */
+    void appendAtPositions(int layer, Tensor kv, Tensor normWeight, double eps, Tensor cos, Tensor sin) {
+        if (length + kv.dim(1) > maxLen) throw new IllegalStateException("KV cache full: " + length + " + " + kv.dim(1) + " > " + maxLen + " tokens");
+        Functional.latentKvInto(kv, normWeight, eps, cos, sin, latent[layer], kRope[layer], positions());
+    }
+
+    /**
+     * Every sequence's length (the position of its next token), I32 (B) in the cache's memory,
+     * rewritten (one small upload) when {@link #length()} has changed since it was last asked for.
+     * The decode kernels read it when they run, which is what lets a {@link DecodeGraph} replay a
+     * step at a new position.
+     */
+    Tensor positions() {
+        if (positionsHold == length) return positions;
+        try (var e = scope.enter(); Autograd.NoGrad ng = Autograd.noGrad()) {
+            if (positions == null) positions = Tensor.zeros(device(), DType.I32, batch);
+            int[] at = new int[batch];
+            java.util.Arrays.fill(at, length);
+            positions.copyFrom(Tensor.ofInts(at, batch));
+        }
+        positionsHold = length;
+        return positions;
+    }
+
+    /**
+     * RoPE's cos and sin (1, R/2) at the position {@link #positions()} holds, gathered on the
+     * device from a table of every position the cache can hold (made on first use).
+     */
+    Tensor[] cosSinAtPositions(Rope rope) {
+        int half = cfg.qkRopeHeadDim() / 2;
+        if (ropeTable == null) {
+            try (var e = scope.enter(); Autograd.NoGrad ng = Autograd.noGrad()) {
+                Tensor[] cs = rope.cosSin(0, maxLen);
+                Tensor t = Tensor.zeros(device(), DType.F32, maxLen, 2L * half);
+                t.copyFrom(Tensor.concat(java.util.List.of(cs[0], cs[1]), 1));
+                ropeTable = t;
+            }
+        }
+        Tensor rows = Tensor.embedding(ropeTable, positions().narrow(0, 0, 1));   // (1, R): every sequence is at the same position
+        return new Tensor[]{rows.narrow(1, 0, half), rows.narrow(1, half, half)};
+    }
+
+    /** The whole latent buffer (B, maxLen, Lkv) of a layer. */
+    Tensor latentBuffer(int layer) {
+        return latent[layer];
+    }
+
+    /** The whole RoPE key buffer (B, maxLen, R) of a layer. */
+    Tensor kRopeBuffer(int layer) {
+        return kRope[layer];
     }
 
     /** Cached latents (B, S, Lkv) of a layer, S = length + pending. */

@@ -53,6 +53,17 @@ public final class Mla extends Module {
     }
 
     /**
+     * Whether a step decodes at the positions the cache holds in device memory (one new token per
+     * sequence, absorbed, on a device): then the RoPE tables at that position, the cache writes
+     * and the attention's length are all read by the kernels when they run (see
+     * {@link DecodeGraph}), and the cos and sin passed in must be the cache's
+     * {@code cosSinAtPositions}.
+     */
+    static boolean decodesAtPositions(Tensor x, KvCache cache, Path path) {
+        return cache != null && path == Path.ABSORBED && x.dim(1) == 1 && x.device().isDevice();
+    }
+
+    /**
      * Attention output (before the residual add).
      *
      * @param x        (B,T,C), already normalised by input_layernorm
@@ -75,12 +86,20 @@ public final class Mla extends Module {
         Tensor qRope = qAll.narrow(3, dn, dr).rope(cos, sin);                       // (B,T,H,R)
         Tensor kvAll = Functional.linear(x, kvA);                                  // (B,T,Lkv+R)
         Tensor cAll, kRopeAll;                                                      // (B,S,Lkv), (B,S,R)
+        boolean atPositions = decodesAtPositions(x, cache, path);
         if (cache != null) {
             // the latent normalised and the key rotated straight into the cache (no gradient flows through it)
             if (cache.length() != startPos) throw new IllegalStateException("cache holds " + cache.length() + " tokens but the input starts at " + startPos);
-            cache.append(layer, kvAll, kvANorm, eps, cosSin[0], cosSin[1]);
-            cAll = cache.latent(layer, startPos + t);
-            kRopeAll = cache.kRope(layer, startPos + t);
+            if (atPositions) {
+                // where to write, and how far to attend, read from device memory when the kernels run
+                cache.appendAtPositions(layer, kvAll, kvANorm, eps, cosSin[0], cosSin[1]);
+                cAll = cache.latentBuffer(layer);
+                kRopeAll = cache.kRopeBuffer(layer);
+            } else {
+                cache.append(layer, kvAll, kvANorm, eps, cosSin[0], cosSin[1]);
+                cAll = cache.latent(layer, startPos + t);
+                kRopeAll = cache.kRope(layer, startPos + t);
+            }
         } else {
             cAll = kvAll.narrow(2, 0, lkv).rmsNorm(kvANorm, eps);
             kRopeAll = kvAll.narrow(2, lkv, dr).rope(cosSin[0].view(1, t, dr / 2), cosSin[1].view(1, t, dr / 2));
@@ -103,9 +122,9 @@ public final class Mla extends Module {
             // cache is read once per step, not once per head (FlashMLA's layout)
             Tensor qAbs = qNope.transpose(1, 2).matmul(wUK).reshape(b, (long) h * t, lkv);  // (B,H*T,Lkv)
             Tensor qR = qRope.transpose(1, 2).reshape(b, (long) h * t, dr);                  // (B,H*T,R)
-            if (t == 1 && cache != null && x.device().isDevice()) {
+            if (atPositions) {
                 // one new token per sequence on a GPU: the fused latent-attention kernel over the cache
-                Tensor lat = Functional.latentAttentionDecode(qAbs, qR, cAll, kRopeAll, s, scale);  // (B,H,Lkv), the query's parts read where they are
+                Tensor lat = Functional.latentAttentionDecode(qAbs, qR, cAll, kRopeAll, cache.positions(), scale);  // (B,H,Lkv), the query's parts read where they are
                 out = lat.view(b, h, 1, lkv).matmul(wUV.t());                                     // (B,H,1,dv)
             } else {
                 Tensor scores = qAbs.matmul(cAll.t()).add(qR.matmul(kRopeAll.t()))          // (B,H*T,S)

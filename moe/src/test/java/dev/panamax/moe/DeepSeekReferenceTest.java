@@ -131,6 +131,21 @@ class DeepSeekReferenceTest {
             }
             assertThat(cache.length()).isEqualTo((int) t);
         }
+        if (path != Mla.Path.ABSORBED) return;
+        // the same steps as a DecodeGraph: the first eager, then replays of one recorded graph on a GPU
+        try (KvCache cache = new KvCache(model.config(), (int) b, (int) t, model.device());
+             DecodeGraph decode = new DecodeGraph(model, cache)) {
+            model.forward(ids.narrow(1, 0, t0), 0, cache, path, true, null);
+            long[] all = ids.toLongArray();
+            for (int j = 0; j < t - t0; j++) {
+                long[] next = new long[(int) b];
+                for (int r = 0; r < b; r++) next[r] = all[(int) (r * t + t0 + j)];
+                Tensor logits = decode.step(next);
+                close("decode_logits step " + j + " (decode graph)", logits, want.narrow(1, j, 1), 2e-4, 1e-4);
+            }
+            assertThat(cache.length()).isEqualTo((int) t);
+            assertThat(decode.isRecorded()).as("recorded on a GPU").isEqualTo(model.device().isCuda());
+        }
     }
 
     static void checkGradients(Path dir, Device device) {

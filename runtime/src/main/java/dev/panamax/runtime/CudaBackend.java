@@ -355,12 +355,12 @@ final class CudaBackend implements DeviceBackend {
 
     @Override
     public void latentKvRows(Tensor kv, long ldkv, Tensor w, double eps, Tensor cos, Tensor sin, Tensor latent, long latentSeqStride,
-                             Tensor kRope, long kRopeSeqStride, long rows, long perSeq, long n, long half) {
+                             Tensor kRope, long kRopeSeqStride, Tensor pos, long rows, long perSeq, long n, long half) {
         if (latent.dtype != kRope.dtype || (latent.dtype != DType.F32 && latent.dtype != DType.BF16))
             throw new UnsupportedOperationException("latent KV rows into an F32 or BF16 cache, got " + latent.dtype + " and " + kRope.dtype);
         // as many threads as rmsnorm_f32 has for the row, so that the sums meet in the same order
         launchRows("rope.cu", "latent_kv_rows_" + typeSuffix(latent.dtype), rows, rowThreads(n), at(kv, 0), ldkv, at(w, 0), (float) eps,
-                at(cos, 0), at(sin, 0), at(latent, 0), latentSeqStride, at(kRope, 0), kRopeSeqStride, Math.toIntExact(perSeq),
+                at(cos, 0), at(sin, 0), at(latent, 0), latentSeqStride, at(kRope, 0), kRopeSeqStride, pos == null ? 0L : at(pos, 0), Math.toIntExact(perSeq),
                 Math.toIntExact(n), Math.toIntExact(half));
     }
 
@@ -913,7 +913,7 @@ final class CudaBackend implements DeviceBackend {
     }
 
     @Override
-    public void mlaDecode(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, double scale) {
+    public void mlaDecode(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, Tensor positions, double scale) {
         int b = Math.toIntExact(qLatent.dim(0)), h = Math.toIntExact(qLatent.dim(1));
         int r = Math.toIntExact(latent.dim(2)), p = Math.toIntExact(kRope.dim(2));
         if (r > MLA_MAX_R || r + p > MLA_MAX_D) throw new UnsupportedOperationException("the MLA decode kernel takes a latent of at most " + MLA_MAX_R + " and latent + rope of at most " + MLA_MAX_D + ", got " + r + " + " + p);
@@ -936,7 +936,9 @@ final class CudaBackend implements DeviceBackend {
         boolean direct = tc != null && splits == 1;   // the tensor-core kernel normalises in place when nothing needs combining
         long parts = direct ? 0 : (long) b * splits * h;
         long o = direct ? 0 : allocate(parts * r * 4), m = direct ? 0 : allocate(parts * 4), l = direct ? 0 : allocate(parts * 4);
-        int length = Math.toIntExact(len);   // every sequence's: the kernels' lengths array stays null
+        // every sequence's length, or (positions in device memory) 1 + each one's position: lens = positions, len0 = 1
+        long lens = positions == null ? 0L : at(positions, 0);
+        int len0 = positions == null ? Math.toIntExact(len) : 1;
         try {
             gpu.makeCurrent();
             if (tc != null) {
@@ -945,17 +947,17 @@ final class CudaBackend implements DeviceBackend {
                 f.setMaxDynamicSharedMemory(shared);
                 // the head blocks of one split are neighbours in launch order, so they read its cache tiles from L2
                 f.launch(new int[]{headBlocks, splits, b}, new int[]{tc.threads(), 1, 1}, shared, gpu.stream(),
-                        at(qLatent, 0), headStride(qLatent), at(qRope, 0), headStride(qRope), at(latent, 0), at(kRope, 0), 0L, length,
+                        at(qLatent, 0), headStride(qLatent), at(qRope, 0), headStride(qRope), at(latent, 0), at(kRope, 0), lens, len0,
                         o, m, l, direct ? at(out, 0) : 0L, h, maxLen, r, p, (float) scale, shared);
             } else {
                 String kernel = latent.dtype == DType.F32 ? "mla_decode_f32" : "mla_decode_bf16";
                 gpu.modules().function("mla_decode.cu", kernel).launch(new int[]{splits, headBlocks, b}, new int[]{256, 1, 1}, 0, gpu.stream(),
-                        at(qLatent, 0), headStride(qLatent), at(qRope, 0), headStride(qRope), at(latent, 0), at(kRope, 0), 0L, length,
+                        at(qLatent, 0), headStride(qLatent), at(qRope, 0), headStride(qRope), at(latent, 0), at(kRope, 0), lens, len0,
                         o, m, l, h, maxLen, r, p, (float) scale);
             }
             if (!direct) {
                 gpu.modules().function("mla_decode.cu", "mla_decode_combine").launch(new int[]{h, b, 1}, new int[]{256, 1, 1}, 0, gpu.stream(),
-                        o, m, l, at(out, 0), splits, h, r);
+                        o, m, l, at(out, 0), splits, h, r, lens, len0);
             }
         } finally {
             if (!direct) {

@@ -97,11 +97,12 @@ interface DeviceBackend {
      * {@code 2 * half}. The latent's {@link #rmsNormRows} by w goes to latent, the key's
      * {@link #ropeRows} by table row {@code r % perSeq} of cos and sin (contiguous,
      * {@code (perSeq, half)}) to kRope. Output row r of each sits at
-     * {@code (r / perSeq) * seqStride + (r % perSeq) * width} (width n, and {@code 2 * half}), in
-     * that tensor's dtype: F32, or BF16 rounded to nearest even as a copy rounds.
+     * {@code (r / perSeq) * seqStride + (r % perSeq + pos[r / perSeq]) * width} (width n, and
+     * {@code 2 * half}; pos, I32 per sequence in device memory, read when the kernel runs, or null
+     * for 0), in that tensor's dtype: F32, or BF16 rounded to nearest even as a copy rounds.
      */
     void latentKvRows(Tensor kv, long ldkv, Tensor w, double eps, Tensor cos, Tensor sin, Tensor latent, long latentSeqStride,
-                      Tensor kRope, long kRopeSeqStride, long rows, long perSeq, long n, long half);
+                      Tensor kRope, long kRopeSeqStride, Tensor pos, long rows, long perSeq, long n, long half);
 
     /** Sum or max of each of {@code rows} contiguous rows of {@code n} into out (rows). */
     void reduceRows(ReduceOp op, Tensor x, Tensor out, long rows, long n);
@@ -208,9 +209,12 @@ interface DeviceBackend {
      * the query q in two parts: qLatent (B,H,R) and qRope (B,H,P), F32, each with unit element
      * stride and batch stride H times its head stride (the halves of one joined tensor, or two);
      * out (B,H,R) contiguous F32; latent (B,L,R) and kRope (B,L,P) with unit row strides and batch
-     * strides {@code L*R} and {@code L*P}.
+     * strides {@code L*R} and {@code L*P}. With {@code positions} (I32 (B), in device memory, read
+     * when the kernel runs: each sequence's position of its query) sequence b attends over
+     * {@code positions[b] + 1} rows and {@code len} is only the most it may be (the work is sized
+     * for that, as a replayed graph needs); without, every sequence over {@code len}.
      */
-    void mlaDecode(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, double scale);
+    void mlaDecode(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, Tensor positions, double scale);
 
     /** Waits for all queued work. */
     void synchronize();

@@ -291,15 +291,17 @@ final class EmulatedDevice implements DeviceBackend {
 
     @Override
     public void latentKvRows(Tensor kv, long ldkv, Tensor w, double eps, Tensor cos, Tensor sin, Tensor latent, long latentSeqStride,
-                             Tensor kRope, long kRopeSeqStride, long rows, long perSeq, long n, long half) {
+                             Tensor kRope, long kRopeSeqStride, Tensor pos, long rows, long perSeq, long n, long half) {
         Tensor x = view(kv), g = view(w), c = view(cos), s = view(sin), lat = view(latent), kr = view(kRope);
+        long[] at = pos == null ? null : view(pos).toLongArray();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment normed = arena.allocate(n * 4), turned = arena.allocate(half * 8);
             for (long r = 0; r < rows; r++) {
                 long seq = r / perSeq, tok = r % perSeq, row = x.offset + r * ldkv;
                 ScalarKernels.INSTANCE.rmsNormRows(x.storage, row, g.storage, g.offset, normed, 0, 1, n, (float) eps);
                 ScalarKernels.INSTANCE.ropeRows(x.storage, row + n, c.storage, c.offset + tok * half, s.storage, s.offset + tok * half, turned, 0, 1, half);
-                long latAt = lat.offset + seq * latentSeqStride + tok * n, krAt = kr.offset + seq * kRopeSeqStride + tok * 2 * half;
+                long row0 = tok + (at == null ? 0 : at[(int) seq]);
+                long latAt = lat.offset + seq * latentSeqStride + row0 * n, krAt = kr.offset + seq * kRopeSeqStride + row0 * 2 * half;
                 for (long j = 0; j < n; j++) Elem.set(lat.storage, lat.dtype, latAt + j, Elem.getF(normed, j));
                 for (long j = 0; j < 2 * half; j++) Elem.set(kr.storage, kr.dtype, krAt + j, Elem.getF(turned, j));
             }
@@ -419,11 +421,15 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
-    public void mlaDecode(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, double scale) {
-        Tensor q = Tensor.concat(java.util.List.of(view(qLatent), view(qRope)), 2);                        // (B,H,R+P)
-        Tensor keys = Tensor.concat(java.util.List.of(view(latent), view(kRope)), 2).narrow(1, 0, len);   // (B,len,R+P)
-        Tensor p = q.matmul(keys.transpose(1, 2)).mul(scale).softmax(-1);                            // (B,H,len)
-        view(out).copyFrom(p.matmul(view(latent).narrow(1, 0, len)));
+    public void mlaDecode(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, Tensor positions, double scale) {
+        long[] lens = positions == null ? null : view(positions).toLongArray();
+        for (int b = 0; b < qLatent.dim(0); b++) {
+            long n = lens == null ? len : lens[b] + 1;
+            Tensor q = Tensor.concat(java.util.List.of(view(qLatent).select(0, b), view(qRope).select(0, b)), 1);          // (H,R+P)
+            Tensor keys = Tensor.concat(java.util.List.of(view(latent).select(0, b), view(kRope).select(0, b)), 1).narrow(0, 0, n);   // (n,R+P)
+            Tensor p = q.matmul(keys.transpose(0, 1)).mul(scale).softmax(-1);                                                // (H,n)
+            view(out).select(0, b).copyFrom(p.matmul(view(latent).select(0, b).narrow(0, 0, n)));
+        }
     }
 
     @Override

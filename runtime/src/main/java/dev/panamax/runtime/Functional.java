@@ -99,8 +99,44 @@ public final class Functional {
      */
     public static void latentKvInto(Tensor kv, Tensor normWeight, double eps, Tensor cos, Tensor sin, Tensor latentDst, Tensor kRopeDst) {
         if (kv.rank() != 3) throw new IllegalArgumentException("latentKvInto: kv must be (B, T, latent + rope), got " + kv.shape);
+        long b = kv.dim(0), t = kv.dim(1), n = latentDst.dim(-1), r = kRopeDst.dim(-1);
+        if (!latentDst.shape.sameDims(Shape.of(b, t, n)) || !kRopeDst.shape.sameDims(Shape.of(b, t, r)))
+            throw new IllegalArgumentException("latentKvInto: kv " + kv.shape + " does not split into latentDst " + latentDst.shape + " and kRopeDst " + kRopeDst.shape + " (an even RoPE width)");
+        latentKv(kv, normWeight, eps, cos, sin, latentDst, kRopeDst, null);
+    }
+
+    /**
+     * {@link #latentKvInto(Tensor, Tensor, double, Tensor, Tensor, Tensor, Tensor)} at positions
+     * held in a tensor: the T new entries of sequence b go to rows {@code positions[b] ..
+     * positions[b] + T - 1} of the whole caches {@code latentCache} (B, L, n) and
+     * {@code kRopeCache} (B, L, r). {@code positions} is I32 (B), on the caches' device. On a
+     * device the kernel reads it when it runs, so a {@link DeviceGraph} that captured this call
+     * writes wherever the positions then say; elsewhere it is read here.
+     *
+     * @throws IllegalArgumentException where the shapes do not fit together (naming the operand)
+     * @throws IndexOutOfBoundsException where a position (read on the host) leaves no room for the T entries
+     */
+    public static void latentKvInto(Tensor kv, Tensor normWeight, double eps, Tensor cos, Tensor sin, Tensor latentCache, Tensor kRopeCache,
+                                    Tensor positions) {
+        if (kv.rank() != 3) throw new IllegalArgumentException("latentKvInto: kv must be (B, T, latent + rope), got " + kv.shape);
+        long b = kv.dim(0), n = latentCache.dim(-1), r = kRopeCache.dim(-1);
+        if (latentCache.rank() != 3 || kRopeCache.rank() != 3 || latentCache.dim(0) != b || kRopeCache.dim(0) != b || kRopeCache.dim(1) != latentCache.dim(1))
+            throw new IllegalArgumentException("latentKvInto: latentCache " + latentCache.shape + " and kRopeCache " + kRopeCache.shape + " must be (" + b + ", L, width), one L");
+        checkPositions("latentKvInto", positions, b, latentCache);
+        latentKv(kv, normWeight, eps, cos, sin, latentCache, kRopeCache, positions);
+    }
+
+    /** positions must be I32 (b) on the device of {@code on}. */
+    private static void checkPositions(String op, Tensor positions, long b, Tensor on) {
+        if (positions.dtype != DType.I32 || positions.rank() != 1 || positions.dim(0) != b)
+            throw new IllegalArgumentException(op + ": positions must be I32 (" + b + "), got " + positions.dtype + " " + positions.shape);
+        if (positions.backend != on.backend) throw new IllegalArgumentException(op + ": positions are on " + positions.device() + ", the cache on " + on.device());
+    }
+
+    /** latentKvInto into dst (B,T,width) when pos is null, else into rows pos[b].. of the whole caches (B,L,width). */
+    private static void latentKv(Tensor kv, Tensor normWeight, double eps, Tensor cos, Tensor sin, Tensor latentDst, Tensor kRopeDst, Tensor pos) {
         long b = kv.dim(0), t = kv.dim(1), n = latentDst.dim(-1), r = kRopeDst.dim(-1), half = r / 2;
-        if (!latentDst.shape.sameDims(Shape.of(b, t, n)) || !kRopeDst.shape.sameDims(Shape.of(b, t, r)) || n + r != kv.dim(2) || r % 2 != 0)
+        if (n + r != kv.dim(2) || r % 2 != 0)
             throw new IllegalArgumentException("latentKvInto: kv " + kv.shape + " does not split into latentDst " + latentDst.shape + " and kRopeDst " + kRopeDst.shape + " (an even RoPE width)");
         if (normWeight.rank() != 1 || normWeight.dim(0) != n) throw new IllegalArgumentException("latentKvInto: normWeight must be (" + n + "), got " + normWeight.shape);
         if (cos.numel() != t * half || sin.numel() != t * half)
@@ -110,18 +146,28 @@ public final class Functional {
         DType out = latentDst.dtype;
         boolean fused = dev != null && latentDst.backend == dev && kRopeDst.backend == dev && kv.dtype == DType.F32 && kv.isContiguous()
                 && kRopeDst.dtype == out && (out == DType.F32 || out == DType.BF16) && n > 0
-                && latentDst.shape.stride(2) == 1 && (t == 1 || latentDst.shape.stride(1) == n)
-                && kRopeDst.shape.stride(2) == 1 && (t == 1 || kRopeDst.shape.stride(1) == r);
+                && latentDst.shape.stride(2) == 1 && (t == 1 && pos == null || latentDst.shape.stride(1) == n)
+                && kRopeDst.shape.stride(2) == 1 && (t == 1 && pos == null || kRopeDst.shape.stride(1) == r)
+                && (pos == null || pos.isContiguous());
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             if (fused) {
                 Tensor w = Elementwise.cast(Elementwise.onDeviceOf(kv, normWeight), DType.F32).contiguous();
                 Tensor c = Elementwise.cast(Elementwise.onDeviceOf(kv, cos), DType.F32).contiguous();
                 Tensor s = Elementwise.cast(Elementwise.onDeviceOf(kv, sin), DType.F32).contiguous();
-                dev.latentKvRows(kv, n + r, w, eps, c, s, latentDst, latentDst.shape.stride(0), kRopeDst, kRopeDst.shape.stride(0), b * t, t, n, half);
+                dev.latentKvRows(kv, n + r, w, eps, c, s, latentDst, latentDst.shape.stride(0), kRopeDst, kRopeDst.shape.stride(0), pos, b * t, t, n, half);
                 return;
             }
-            latentDst.copyFrom(kv.narrow(2, 0, n).rmsNorm(normWeight, eps));
-            kRopeDst.copyFrom(kv.narrow(2, n, r).rope(cos.reshape(1, t, half), sin.reshape(1, t, half)));
+            if (pos == null) {
+                latentDst.copyFrom(kv.narrow(2, 0, n).rmsNorm(normWeight, eps));
+                kRopeDst.copyFrom(kv.narrow(2, n, r).rope(cos.reshape(1, t, half), sin.reshape(1, t, half)));
+                return;
+            }
+            long[] at = pos.toLongArray();
+            for (int i = 0; i < b; i++) {
+                if (at[i] < 0 || at[i] + t > latentDst.dim(1))
+                    throw new IndexOutOfBoundsException("latentKvInto: position " + at[i] + " of sequence " + i + " leaves no room for " + t + " entries in a cache of " + latentDst.dim(1));
+                latentKv(kv.narrow(0, i, 1), normWeight, eps, cos, sin, latentDst.narrow(0, i, 1).narrow(1, at[i], t), kRopeDst.narrow(0, i, 1).narrow(1, at[i], t), null);
+            }
         }
     }
 
@@ -530,23 +576,57 @@ public final class Functional {
      * @throws IllegalArgumentException naming the mismatched shapes
      */
     public static Tensor latentAttentionDecode(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, long length, double scale) {
+        checkLatentAttention(qLatent, qRope, latent, kRope);
+        if (length < 1 || length > latent.dim(1)) throw new IllegalArgumentException("latent attention length " + length + " outside 1.." + latent.dim(1));
+        Tensor lat = latent.narrow(1, 0, length), kr = kRope.narrow(1, 0, length);
+        if (fusedDecodeApplies(qLatent, qRope, latent, kRope)) return fusedDecode(qLatent, qRope, latent, kRope, length, null, scale);
+        Tensor scores = qLatent.matmul(lat.transpose(1, 2)).add(qRope.matmul(kr.transpose(1, 2)));
+        return scores.mul(scale).softmax(-1).matmul(lat);
+    }
+
+    /**
+     * {@link #latentAttentionDecode(Tensor, Tensor, Tensor, Tensor, long, double)} with each
+     * sequence's length in a tensor: {@code positions} (I32 (B), on the cache's device) holds the
+     * position of each sequence's query, whose entries the cache already holds, and sequence b
+     * attends over rows {@code 0 .. positions[b]} of the whole cache (B, L, ...). On a device the
+     * kernel reads the positions when it runs, its work sized for L, so that a {@link DeviceGraph}
+     * that captured this call attends over whatever lengths the positions then give; elsewhere they
+     * are read here.
+     *
+     * @throws IllegalArgumentException naming the mismatched shapes
+     * @throws IndexOutOfBoundsException where a position (read on the host) lies outside the cache
+     */
+    public static Tensor latentAttentionDecode(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor positions, double scale) {
+        checkLatentAttention(qLatent, qRope, latent, kRope);
+        long b = qLatent.dim(0);
+        checkPositions("latentAttentionDecode", positions, b, latent);
+        if (fusedDecodeApplies(qLatent, qRope, latent, kRope) && positions.isContiguous())
+            return fusedDecode(qLatent, qRope, latent, kRope, latent.dim(1), positions, scale);
+        long[] at = positions.toLongArray();
+        List<Tensor> rows = new ArrayList<>();
+        for (int i = 0; i < b; i++) {
+            if (at[i] < 0 || at[i] >= latent.dim(1))
+                throw new IndexOutOfBoundsException("latentAttentionDecode: position " + at[i] + " of sequence " + i + " outside a cache of " + latent.dim(1));
+            rows.add(latentAttentionDecode(qLatent.narrow(0, i, 1), qRope.narrow(0, i, 1), latent.narrow(0, i, 1), kRope.narrow(0, i, 1), at[i] + 1, scale));
+        }
+        return Tensor.concat(rows, 0);
+    }
+
+    private static void checkLatentAttention(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope) {
         if (qLatent.rank() != 3 || qRope.rank() != 3 || latent.rank() != 3 || kRope.rank() != 3 || qRope.dim(0) != qLatent.dim(0)
                 || qRope.dim(1) != qLatent.dim(1) || latent.dim(0) != qLatent.dim(0) || kRope.dim(0) != qLatent.dim(0)
                 || kRope.dim(1) != latent.dim(1) || qLatent.dim(2) != latent.dim(2) || qRope.dim(2) != kRope.dim(2)) {
             throw new IllegalArgumentException("latent attention needs qLatent (B,H,R), qRope (B,H,P), latent (B,L,R), kRope (B,L,P); got "
                     + qLatent.shape() + ", " + qRope.shape() + ", " + latent.shape() + ", " + kRope.shape());
         }
-        if (length < 1 || length > latent.dim(1)) throw new IllegalArgumentException("latent attention length " + length + " outside 1.." + latent.dim(1));
-        long r = latent.dim(2);
-        Tensor lat = latent.narrow(1, 0, length), kr = kRope.narrow(1, 0, length);
-        if (fusedDecodeApplies(qLatent, qRope, latent, kRope)) {
-            Tensor qn = evenRows(qLatent), qr = evenRows(qRope);
-            Tensor out = Tensor.outputLike(qn, DType.F32, qLatent.dim(0), qLatent.dim(1), r);
-            qn.backend.mlaDecode(qn, qr, latent, kRope, out, length, scale);
-            return out;
-        }
-        Tensor scores = qLatent.matmul(lat.transpose(1, 2)).add(qRope.matmul(kr.transpose(1, 2)));
-        return scores.mul(scale).softmax(-1).matmul(lat);
+    }
+
+    /** The MLA kernel over the whole cache buffers, for {@code length} positions or those {@code positions} give. */
+    private static Tensor fusedDecode(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, long length, Tensor positions, double scale) {
+        Tensor qn = evenRows(qLatent), qr = evenRows(qRope);
+        Tensor out = Tensor.outputLike(qn, DType.F32, qLatent.dim(0), qLatent.dim(1), latent.dim(2));
+        qn.backend.mlaDecode(qn, qr, latent, kRope, out, length, positions, scale);
+        return out;
     }
 
     /**

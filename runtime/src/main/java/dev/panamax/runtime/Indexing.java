@@ -101,8 +101,19 @@ final class Indexing {
     static Tensor embedding(Tensor weight, Tensor ids) {
         if (weight.rank() != 2) throw new IllegalArgumentException("embedding weight must be (V, C), got " + weight.shape);
         checkIndexType(ids, "embedding");
-        long[] flat = ids.toLongArray();
         long v = weight.dim(0);
+        if (weight.backend != null && ids.backend == weight.backend && !Autograd.needed(weight) && weight.isContiguous()
+                && (weight.dtype == DType.F32 || weight.dtype == DType.BF16 || weight.dtype == DType.F16)) {
+            // ids already on the device (a decode step a graph replays): gathered there, never read by the host;
+            // an id outside the vocabulary gives a NaN row
+            long n = ids.numel();
+            long[] od = Arrays.copyOf(ids.dims(), ids.rank() + 1);
+            od[ids.rank()] = weight.dim(1);
+            Tensor out = Tensor.outputLike(weight, DType.F32, n, weight.dim(1));
+            weight.backend.indexSelectRows(weight, ids, out, n, weight.dim(1), v);
+            return out.view(od);
+        }
+        long[] flat = ids.toLongArray();
         for (long id : flat) {
             if (id < 0 || id >= v) throw new IndexOutOfBoundsException("token id " + id + " out of range for a vocabulary of " + v);
         }

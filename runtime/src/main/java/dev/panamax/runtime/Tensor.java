@@ -952,7 +952,12 @@ public final class Tensor {
         return Indexing.where(cond, a, b);
     }
 
-    /** Rows of {@code weight} (V, C) picked by integer {@code ids} of any shape: (ids..., C). */
+    /**
+     * Rows of {@code weight} (V, C) picked by integer {@code ids} of any shape: (ids..., C).
+     * Ids from the host are checked against V ({@link IndexOutOfBoundsException}). Ids already on
+     * the weight's device, with no gradient wanted, are gathered there without the host reading
+     * them (so a {@link DeviceGraph} can capture the lookup); an id outside V gives a row of NaN.
+     */
     public static Tensor embedding(Tensor weight, Tensor ids) {
         return Indexing.embedding(weight, ids);
     }

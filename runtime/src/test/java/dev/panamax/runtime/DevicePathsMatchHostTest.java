@@ -413,6 +413,33 @@ class DevicePathsMatchHostTest {
                 assertThat(outside).as(what + ": positions outside the new ones").isZero();
             }
         }
+        // at positions held in device memory (each sequence its own), into the whole cache: the same bits where they say
+        for (DType cacheType : new DType[]{DType.F32, DType.BF16}) {
+            long t = 1;
+            int[] at = {4, 1};
+            Tensor kv = r(370, b, t, n + r), w = r(371, n), cos = r(372, t, r / 2), sin = r(373, t, r / 2);
+            Tensor lat = Tensor.zeros(DEV, cacheType, b, cap, n), rope = Tensor.zeros(DEV, cacheType, b, cap, r);
+            Tensor devKv = kv.to(DEV), devW = w.to(DEV), devCos = cos.to(DEV), devSin = sin.to(DEV);
+            Functional.latentKvInto(devKv, devW, eps, devCos, devSin, lat, rope, Tensor.ofInts(at, b).to(DEV));
+            for (int i = 0; i < b; i++) {
+                Tensor oneLat = Tensor.zeros(DEV, cacheType, 1, 1, n), oneRope = Tensor.zeros(DEV, cacheType, 1, 1, r);
+                Functional.latentKvInto(devKv.narrow(0, i, 1), devW, eps, devCos, devSin, oneLat, oneRope);
+                assertThat(lat.narrow(0, i, 1).narrow(1, at[i], 1).toFloatArray()).as(cacheType + " latent of sequence " + i + " at " + at[i]).containsExactly(oneLat.toFloatArray());
+                assertThat(rope.narrow(0, i, 1).narrow(1, at[i], 1).toFloatArray()).as(cacheType + " key of sequence " + i + " at " + at[i]).containsExactly(oneRope.toFloatArray());
+                double elsewhere = 0;
+                for (float v : lat.narrow(0, i, 1).toFloatArray()) elsewhere += Math.abs(v);
+                for (float v : oneLat.toFloatArray()) elsewhere -= Math.abs(v);
+                assertThat(elsewhere).as(cacheType + " nothing written elsewhere in sequence " + i).isCloseTo(0, org.assertj.core.data.Offset.offset(1e-3));
+            }
+            // on the host the positions are read there, and one past the end is refused
+            Tensor hostLat = Tensor.zeros(cacheType, b, cap, n), hostRope = Tensor.zeros(cacheType, b, cap, r);
+            Functional.latentKvInto(kv, w, eps, cos, sin, hostLat, hostRope, Tensor.ofInts(at, b));
+            float[] hostRow = hostLat.narrow(0, 1, 1).narrow(1, 1, 1).toFloatArray(), devRow = lat.narrow(0, 1, 1).narrow(1, 1, 1).toFloatArray();
+            double tol = cacheType == DType.BF16 ? 0x1p-7 : 1e-5;
+            for (int j = 0; j < n; j++) assertThat((double) devRow[j]).as(cacheType + " host at positions [" + j + "]").isCloseTo(hostRow[j], org.assertj.core.data.Offset.offset(1e-5 + tol * Math.abs(hostRow[j])));
+            assertThatThrownBy(() -> Functional.latentKvInto(kv, w, eps, cos, sin, hostLat, hostRope, Tensor.ofInts(new int[]{(int) cap, 0}, b)))
+                    .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("position " + cap);
+        }
         assertThatThrownBy(() -> Functional.latentKvInto(r(1, 1, 1, 10), r(2, 5), 1e-6, r(3, 1, 2), r(4, 1, 2), Tensor.zeros(DType.F32, 1, 1, 6), Tensor.zeros(DType.F32, 1, 1, 4)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("normWeight");
         assertThatThrownBy(() -> Functional.latentKvInto(r(1, 1, 1, 10), r(2, 7), 1e-6, r(3, 1, 1), r(4, 1, 1), Tensor.zeros(DType.F32, 1, 1, 7), Tensor.zeros(DType.F32, 1, 1, 3)))
@@ -672,6 +699,24 @@ class DevicePathsMatchHostTest {
                                         devLatent.narrow(1, 0, len), devRope.narrow(1, 0, len), len, scale).toFloatArray();
                             }
                             assertThat(parts).as(what + ", the query in two tensors").containsExactly(got);
+                        }
+                        if (len == cap && run[1] == 0) {
+                            // lengths read from device memory (as a replayed decode graph reads them), a different one a
+                            // sequence, the work sized for the whole cache: the splits past a sequence's length do nothing
+                            int[] at = {cap - 1, 36};
+                            float[] byPosition;
+                            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                                byPosition = Functional.latentAttentionDecode(q.narrow(2, 0, r).to(DEV), q.narrow(2, r, p).to(DEV), devLatent, devRope,
+                                        Tensor.ofInts(at, b).to(DEV), scale).toFloatArray();
+                            }
+                            for (int i = 0; i < b; i++) {
+                                float[] w = Functional.latentAttentionDecode(q16.narrow(0, i, 1), latent.narrow(0, i, 1), kRope.narrow(0, i, 1), at[i] + 1, scale).toFloatArray();
+                                for (int j = 0; j < w.length; j++) {
+                                    float g = byPosition[i * w.length + j];
+                                    assertThat((double) Math.abs(g - w[j])).as(what + ", sequence " + i + " at position " + at[i] + " [" + j + "]: " + g + " vs " + w[j])
+                                            .isLessThanOrEqualTo(Math.scalb(largest, -8) + 1e-5);
+                                }
+                            }
                         }
                     }
                 }

@@ -8,13 +8,27 @@
 // The queries q (batch, heads, R + P) F32 come in two parts (MLA_Q_PARAMS): the latent dims of
 // head row bh = b * heads + h at qn + bh * ldn, its rope dims at qr + bh * ldr (the two halves of
 // one joined tensor, or the absorbed queries and the rotated ones as they were computed); cache
-// (batch, maxLen, R) and pe (batch, maxLen, P), F32 or BF16; lens[b] positions valid (every
-// sequence len0 when lens is null); grid (splits, ceil(heads / HG), batch), block 256 threads.
+// (batch, maxLen, R) and pe (batch, maxLen, P), F32 or BF16; len0 + lens[b] positions valid (len0
+// when lens is null; see mla_len); grid (splits, ceil(heads / HG), batch), block 256 threads.
 // Partials: o (batch, splits, heads, R) unnormalised, m and l (batch, splits, heads).
 #include "common.cuh"
 
 #define MLA_Q_PARAMS const float* qn, i64 ldn, const float* qr, i64 ldr
 #define MLA_Q_ARGS qn, ldn, qr, ldr
+
+// The positions of sequence b: len0, plus lens[b] when lens is given. A decode step whose
+// positions are in device memory (replayed by a CUDA graph, whose arguments are fixed) passes each
+// sequence's position of its new token as lens and 1 as len0.
+__device__ __forceinline__ int mla_len(const int* lens, int len0, int b) { return len0 + (lens ? lens[b] : 0); }
+
+// The splits that get positions. Lengths from the host size the grid, and every split gets some.
+// With lengths in device memory the grid is sized for the cache's capacity; then only as many
+// splits work as give each at least MLA_SPLIT_MIN positions (the host's own rule), and the other
+// blocks leave at once. mla_decode_combine merges only the splits that worked.
+#define MLA_SPLIT_MIN 64
+__device__ __forceinline__ int mla_used_splits(const int* lens, int len, int splits) {
+    return lens ? min(splits, max(1, (len + MLA_SPLIT_MIN - 1) / MLA_SPLIT_MIN)) : splits;
+}
 
 // Dim d of head row bh's query, and the run of dims after it up to the next multiple of R (every
 // kernel reads runs of 2, 8 or 16 dims that start at a multiple of their length, and R is a multiple of it)
@@ -47,8 +61,9 @@ __device__ void mla_decode(MLA_Q_PARAMS, const T* cache, const T* pe, const int*
     __shared__ float ms[HG], ls[HG], alpha[HG];
     if (R > MAX_R || R + P > MAX_D || blockDim.x != THREADS) __trap();  // the shared tiles are sized for these
     int split = blockIdx.x, splits = gridDim.x, h0 = blockIdx.y * HG, b = blockIdx.z, tid = threadIdx.x;
-    int D = R + P, len = lens ? lens[b] : len0;
-    int chunk = (len + splits - 1) / splits, from = split * chunk, to = min(len, from + chunk);
+    int D = R + P, len = mla_len(lens, len0, b), used = mla_used_splits(lens, len, splits);
+    if (split >= used) return;   // the whole block, before any barrier
+    int chunk = (len + used - 1) / used, from = split * chunk, to = min(len, from + chunk);
     int nh = min(HG, heads - h0);
     for (int i = tid; i < HG * D; i += THREADS) {
         int h = i / D, d = i % D;
@@ -127,19 +142,23 @@ extern "C" __global__ void __launch_bounds__(THREADS) mla_decode_bf16(MLA_Q_PARA
     mla_decode<unsigned short>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, heads, maxLen, R, P, scale);
 }
 
-// out (batch, heads, R) = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s; grid (heads, batch), R threads at most 1024
-extern "C" __global__ void mla_decode_combine(const float* o, const float* m, const float* l, float* out, int splits, int heads, int R) {
+// out (batch, heads, R) = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s over the splits that worked
+// (mla_used_splits of the kernel's lens and len0; partials laid out for all splits); grid (heads, batch),
+// R threads at most 1024
+extern "C" __global__ void mla_decode_combine(const float* o, const float* m, const float* l, float* out, int splits, int heads, int R,
+                                              const int* lens, int len0) {
     int h = blockIdx.x, b = blockIdx.y;
+    const int used = mla_used_splits(lens, mla_len(lens, len0, b), splits);
     float M = NEG_INF;
-    for (int s = 0; s < splits; s++) M = fmaxf(M, m[((i64) b * splits + s) * heads + h]);
+    for (int s = 0; s < used; s++) M = fmaxf(M, m[((i64) b * splits + s) * heads + h]);
     float L = 0.f;
-    for (int s = 0; s < splits; s++) {
+    for (int s = 0; s < used; s++) {
         i64 at = ((i64) b * splits + s) * heads + h;
         if (l[at] > 0.f) L += expf(m[at] - M) * l[at];
     }
     for (int d = threadIdx.x; d < R; d += blockDim.x) {
         float v = 0.f;
-        for (int s = 0; s < splits; s++) {
+        for (int s = 0; s < used; s++) {
             i64 at = ((i64) b * splits + s) * heads + h;
             if (l[at] > 0.f) v += expf(m[at] - M) * o[at * R + d];
         }
@@ -408,7 +427,9 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const unsigned short* cache, const u
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, mt = warp / WPM, wc = warp % WPM;
     const int g = lane >> 2, qd = lane & 3;
     const int h0 = blockIdx.x * HB, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
-    const int len = lens ? lens[b] : len0, chunk = (len + splits - 1) / splits, from = min(len, split * chunk), to = min(len, from + chunk);
+    const int len = mla_len(lens, len0, b), used = mla_used_splits(lens, len, splits);
+    if (split >= used) return;   // the whole block, before any barrier
+    const int chunk = (len + used - 1) / used, from = min(len, split * chunk), to = min(len, from + chunk);
     const float scaleLog2 = scale * 1.4426950408889634f;
     const unsigned short* cb = cache + (i64) b * maxLen * R;
     const unsigned short* pb = pe + (i64) b * maxLen * P;
@@ -619,7 +640,9 @@ __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const u
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, mt = warp / WPM, wc = warp % WPM;
     const int g = lane >> 2, qd = lane & 3;
     const int h0 = blockIdx.x * HB, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
-    const int len = lens ? lens[b] : len0, chunk = (len + splits - 1) / splits, from = min(len, split * chunk), to = min(len, from + chunk);
+    const int len = mla_len(lens, len0, b), used = mla_used_splits(lens, len, splits);
+    if (split >= used) return;   // the whole block, before any barrier
+    const int chunk = (len + used - 1) / used, from = min(len, split * chunk), to = min(len, from + chunk);
     const float scaleLog2 = scale * 1.4426950408889634f;
     const unsigned short* cb = cache + (i64) b * maxLen * R;
     const unsigned short* pb = pe + (i64) b * maxLen * P;
@@ -909,7 +932,9 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
     const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, lane = tid & 31;
     const int g = lane >> 2, qd = lane & 3;
     const int h0 = blockIdx.x * 64, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
-    const int len = lens ? lens[b] : len0, chunk = (len + splits - 1) / splits, from = min(len, split * chunk), to = min(len, from + chunk);
+    const int len = mla_len(lens, len0, b), used = mla_used_splits(lens, len, splits);
+    if (split >= used) return;   // the whole block, before any barrier
+    const int chunk = (len + used - 1) / used, from = min(len, split * chunk), to = min(len, from + chunk);
     const float scaleLog2 = scale * 1.4426950408889634f;
     const unsigned short* cb = cache + (i64) b * maxLen * R;
     const unsigned short* pb = pe + (i64) b * maxLen * P;

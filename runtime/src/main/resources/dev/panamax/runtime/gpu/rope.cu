@@ -42,20 +42,22 @@ __device__ __forceinline__ void store_as(float* p, float v) { *p = v; }
 __device__ __forceinline__ void store_as(unsigned short* p, float v) { *p = f32_to_bf16(v); }
 
 // New entries of MLA's compressed KV cache at inference (DeviceBackend.latentKvRows), one block a
-// row: row r of kv (at r * ldkv) is a latent of n values and then a RoPE key of 2 * half. The
-// latent's RMSNorm by w (rmsnorm_f32's arithmetic, with as many threads) goes to latent +
-// (r / perSeq) * latentSeq + (r % perSeq) * n; the key turned by table row r % perSeq of cos and
-// sin (rope_rows_f32's arithmetic) goes to kRope + (r / perSeq) * kRopeSeq + (r % perSeq) * 2 * half.
+// row: row r of kv (at r * ldkv) is a latent of n values and then a RoPE key of 2 * half; it is
+// token tok = r % perSeq of sequence seq = r / perSeq, and goes to cache row at = tok, plus pos[seq]
+// when pos is given (positions in device memory, as a replayed CUDA graph needs them). The latent's
+// RMSNorm by w (rmsnorm_f32's arithmetic, with as many threads) goes to latent + seq * latentSeq +
+// at * n; the key turned by table row tok of cos and sin (rope_rows_f32's arithmetic) goes to
+// kRope + seq * kRopeSeq + at * 2 * half.
 template <typename Out>
 __device__ void latent_kv_rows(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
-                               Out* latent, i64 latentSeq, Out* kRope, i64 kRopeSeq, int perSeq, int n, int half) {
-    i64 r = blockIdx.x, seq = r / perSeq, tok = r % perSeq;
+                               Out* latent, i64 latentSeq, Out* kRope, i64 kRopeSeq, const int* pos, int perSeq, int n, int half) {
+    i64 r = blockIdx.x, seq = r / perSeq, tok = r % perSeq, at = tok + (pos ? pos[seq] : 0);
     const float* x = kv + r * ldkv;
     float rs = row_rms_scale(x, n, eps);
-    Out* lat = latent + seq * latentSeq + tok * n;
+    Out* lat = latent + seq * latentSeq + at * n;
     for (int j = threadIdx.x; j < n; j += blockDim.x) store_as(lat + j, x[j] * rs * w[j]);
     const float* xr = x + n;
-    Out* kr = kRope + seq * kRopeSeq + tok * 2 * half;
+    Out* kr = kRope + seq * kRopeSeq + at * 2 * half;
     for (int p = threadIdx.x; p < half; p += blockDim.x) {
         float2 y = rope_pair(xr[2 * p], xr[2 * p + 1], cosT[tok * half + p], sinT[tok * half + p]);
         store_as(kr + 2 * p, y.x);
@@ -64,11 +66,12 @@ __device__ void latent_kv_rows(const float* kv, i64 ldkv, const float* w, float 
 }
 
 extern "C" __global__ void latent_kv_rows_f32(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
-                                              float* latent, i64 latentSeq, float* kRope, i64 kRopeSeq, int perSeq, int n, int half) {
-    latent_kv_rows<float>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, perSeq, n, half);
+                                              float* latent, i64 latentSeq, float* kRope, i64 kRopeSeq, const int* pos, int perSeq, int n, int half) {
+    latent_kv_rows<float>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, pos, perSeq, n, half);
 }
 
 extern "C" __global__ void latent_kv_rows_bf16(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
-                                               unsigned short* latent, i64 latentSeq, unsigned short* kRope, i64 kRopeSeq, int perSeq, int n, int half) {
-    latent_kv_rows<unsigned short>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, perSeq, n, half);
+                                               unsigned short* latent, i64 latentSeq, unsigned short* kRope, i64 kRopeSeq, const int* pos, int perSeq,
+                                               int n, int half) {
+    latent_kv_rows<unsigned short>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, pos, perSeq, n, half);
 }

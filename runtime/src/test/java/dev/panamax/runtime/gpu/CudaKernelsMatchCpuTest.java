@@ -173,7 +173,7 @@ class CudaKernelsMatchCpuTest {
             gpu.modules().function("mla_decode.cu", "mla_decode_f32").launch(new int[]{splits, (heads + 7) / 8, batch}, new int[]{256, 1, 1}, 0,
                     gpu.stream(), dq, (long) (r + p), dq + 4L * r, (long) (r + p), dc, dpe, dl, 0, o, m, l, heads, maxLen, r, p, scale);   // the joined query's two parts
             gpu.modules().function("mla_decode.cu", "mla_decode_combine").launch(new int[]{heads, batch, 1}, new int[]{256, 1, 1}, 0,
-                    gpu.stream(), o, m, l, out, splits, heads, r);
+                    gpu.stream(), o, m, l, out, splits, heads, r, dl, 0);   // lengths from device memory: each merges the splits that worked
             float[] got = download(out, batch * heads * r);
             for (int b = 0; b < batch; b++) {
                 Tensor keys = Tensor.concat(java.util.List.of(cache.select(0, b), pe.select(0, b)), -1).narrow(0, 0, lens[b]);   // (len, r + p)
