@@ -3,7 +3,8 @@
 #   1. torch.matmul at the GEMM shapes (bench/gpu/torch_matmul.py), the anchor of GpuBench.gemm;
 #   2. GpuBench under JMH (GEMM, MLA decode against a device copy, batched matmul against one call
 #      per item), then its tables (Ratios);
-#   3. DeepSeekBench.decodeToken on the GPU and the CPU (BF16 weights, all cores), then its table;
+#   3. DeepSeekBench.decodeToken on the GPU and the CPU (BF16 weights, all cores), and decodeTokenGraph
+#      (the step as one CUDA graph), then their tables;
 #   4. DeepSeekBench.moeForward, moeGrouped and moePerExpert on the GPU (one MoE layer, BF16
 #      experts, 1 and 64 tokens): MoE.forward (at 1 token the routed experts from the routing left
 #      on the device) against the grouped expert products, and those against one product per
@@ -50,7 +51,7 @@ if [[ "$steps" == *" gpu "* ]]; then
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/gpu.json" "${torch[@]}" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" decode "* ]]; then
-  jmh decode 'DeepSeekBench.decodeToken' -p device=cuda,cpu -p dtype=BF16 -p kvCache=F32,BF16 -p threads="$threads" "$@"
+  jmh decode 'DeepSeekBench.decodeToken(Graph)?$' -p device=cuda,cpu -p dtype=BF16 -p kvCache=F32,BF16 -p threads="$threads" "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/decode.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" mla "* || "$steps" == *" mla16 "* ]]; then

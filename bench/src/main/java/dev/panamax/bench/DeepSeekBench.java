@@ -35,6 +35,7 @@ import java.util.concurrent.TimeUnit;
  * experts top-6 with softmax scoring, 2 shared, expert width 1408, vocab 32000), 2 threads:
  * <ul>
  *   <li>{@code decodeToken}: one decode step (batch 1) after a 256-token prefill, absorbed MLA;
+ *       {@code decodeTokenGraph} the same step as a {@code DecodeGraph} (one CUDA graph launch on a GPU);
  *       {@code prefill}: a 256-token prefill; with F32 and BF16 weights;</li>
  *   <li>{@code mlaDecodeAbsorbed} / {@code mlaDecodeNaive}: one layer's attention for one new
  *       token over a cache of {@code cacheLen} tokens;</li>
@@ -94,6 +95,7 @@ public class DeepSeekBench {
         DeepSeekModel model;
         dev.panamax.runtime.Scope inputs;
         KvCache cache;
+        dev.panamax.moe.DecodeGraph graph;   // made on first use by decodeTokenGraph
         Tensor prompt, next;
         static final int PREFILL = 256;
 
@@ -120,6 +122,7 @@ public class DeepSeekBench {
 
         @TearDown(Level.Trial)
         public void tearDown() {
+            if (graph != null) graph.close();
             cache.close();
             model.close();
             inputs.close();
@@ -132,6 +135,19 @@ public class DeepSeekBench {
         try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
             return m.model.forward(m.next, Model.PREFILL, m.cache, Mla.ABSORBED, true, null).toFloatArray()[0];
         }
+    }
+
+    /**
+     * {@link #decodeToken} as a {@link dev.panamax.moe.DecodeGraph} step: on a GPU one CUDA graph
+     * launch (captured in the first, warm-up, invocation) instead of the step's kernels launched
+     * one by one from Java; its baseline is {@code decodeToken} on the same device in the same run.
+     * Elsewhere the same forward pass as decodeToken.
+     */
+    @Benchmark
+    public float decodeTokenGraph(Model m) {
+        m.cache.truncate(Model.PREFILL);
+        if (m.graph == null) m.graph = new dev.panamax.moe.DecodeGraph(m.model, m.cache);
+        return m.graph.step(new long[]{42}).toFloatArray()[0];
     }
 
     @Benchmark
@@ -153,6 +169,7 @@ public class DeepSeekBench {
         DeepSeekModel model;
         dev.panamax.runtime.Scope inputs;
         KvCache cache;
+        dev.panamax.moe.DecodeGraph graph;   // made on first use by decodeTokenGraph
         Tensor x;
         Tensor[] cosSin;
 
@@ -190,6 +207,7 @@ public class DeepSeekBench {
 
         @TearDown(Level.Trial)
         public void tearDown() {
+            if (graph != null) graph.close();
             cache.close();
             model.close();
             inputs.close();

@@ -167,6 +167,16 @@ public final class Ratios {
                 if (cpu != null) out.append(String.format(Locale.ROOT, "| cpu, %s threads | %s | %.2f | %.1f | |%n", cpu.p("threads"), e.getKey(), cpu.usPerOp / 1e3, 1e6 / cpu.usPerOp));
             }
         }
+        // decode steps replayed as one CUDA graph against the same steps launched kernel by kernel, same device and run
+        header = false;
+        for (Row graph : rows) {
+            if (!graph.bench.equals("decodeTokenGraph") || !graph.p("device").startsWith("cuda")) continue;
+            Row eager = by.get(key("decodeToken", graph.params));
+            if (!header) out.append("\n| decode step on the GPU (V2-Lite shapes) | weights | KV cache | kernel by kernel ms | one graph ms | speed-up |\n|---|---|---|---|---|---|\n");
+            header = true;
+            out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.3f | %s |%n", graph.p("device"), graph.p("dtype"), graph.params.getOrDefault("kvCache", "F32"),
+                    ms(eager), graph.usPerOp / 1e3, ratio(eager, graph)));
+        }
         if (out.length() > 0) out.append('\n');
         return out.toString();
     }

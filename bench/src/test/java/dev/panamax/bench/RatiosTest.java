@@ -37,6 +37,8 @@ class RatiosTest {
                 row("DeepSeekBench.decodeToken", "\"device\":\"cuda\",\"dtype\":\"BF16\",\"kvCache\":\"F32\",\"threads\":\"16\"", 4, "ms/op"),
                 row("DeepSeekBench.decodeToken", "\"device\":\"cpu\",\"dtype\":\"BF16\",\"kvCache\":\"F32\",\"threads\":\"16\"", 100, "ms/op"),
                 row("DeepSeekBench.decodeToken", "\"device\":\"cuda\",\"dtype\":\"BF16\",\"kvCache\":\"BF16\",\"threads\":\"16\"", 2, "ms/op"),
+                row("DeepSeekBench.decodeTokenGraph", "\"device\":\"cuda\",\"dtype\":\"BF16\",\"kvCache\":\"BF16\",\"threads\":\"16\"", 500, "us/op"),
+                row("DeepSeekBench.decodeTokenGraph", "\"device\":\"cpu\",\"dtype\":\"BF16\",\"kvCache\":\"BF16\",\"threads\":\"16\"", 90, "ms/op"),
                 row("DeepSeekBench.moeForward", "\"device\":\"cuda\",\"tokens\":\"1\"", 100, "us/op"),
                 row("DeepSeekBench.moeGrouped", "\"device\":\"cuda\",\"tokens\":\"1\"", 250, "us/op"),
                 row("DeepSeekBench.moePerExpert", "\"device\":\"cuda\",\"tokens\":\"1\"", 1, "ms/op"),
@@ -63,6 +65,8 @@ class RatiosTest {
 
         assertThat(tables).contains("| cuda | F32 | 4.00 | 250.0 | 25.0x |").contains("| cpu, 16 threads | F32 | 100.00 | 10.0 | |")
                 .contains("| cuda | BF16 | 2.00 | 500.0 | n/a |");   // no CPU row for the BF16 cache: no ratio
+        // a graph's decode step against the kernel-by-kernel one on the same GPU (the CPU's graph row has no table)
+        assertThat(tables).contains("| cuda | BF16 | BF16 | 2.000 | 0.500 | 4.00 |").doesNotContain("| cpu | BF16 | BF16 |");
         // the MoE layer: MoE.forward against the grouped products, and those against one product per expert
         assertThat(tables).contains("| 1 | 0.100 | 0.250 | 1.000 | 2.50 | 4.00 |").contains("| 64 | n/a | 2.000 | 3.000 | n/a | 1.50 |");
         assertThat(tables).doesNotContain("| F32 | 4096").doesNotContain("| F32 | 128 | 128 |");   // rows not measured are left out
