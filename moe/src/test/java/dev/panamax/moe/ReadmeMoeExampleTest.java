@@ -1,7 +1,9 @@
 package dev.panamax.moe;
 
+import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Scope;
+import dev.panamax.runtime.Tensor;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -36,11 +38,26 @@ class ReadmeMoeExampleTest {
         // README-END moeDeviceExample
     }
 
+    static void decodeGraphExample(Path checkpointDir, Device d) {
+        // README-BEGIN decodeGraphExample
+        try (Scope scope = Scope.open();
+             DeepSeekModel model = DeepSeekModel.load(checkpointDir, false, d);
+             KvCache cache = new KvCache(model.config(), 1, 64, d, DType.BF16);
+             DecodeGraph decode = new DecodeGraph(model, cache)) {       // on a GPU: one CUDA graph launch a step
+            Tensor logits = model.forward(Tensor.ofLongs(new long[]{1, 2, 3}, 1, 3), 0, cache, Mla.ABSORBED, true, null);
+            long next = Sampler.greedy().sample(logits.toFloatArray());
+            for (int i = 0; i < 8; i++) next = Sampler.greedy().sample(decode.step(new long[]{next}).toFloatArray());
+            System.out.println(d + ": " + cache.length() + " tokens cached, graph recorded: " + decode.isRecorded());
+        }
+        // README-END decodeGraphExample
+    }
+
     @Test
     void exampleRuns() throws Exception {
         long before = Scope.offHeapBytes();
         moeExample(GenerationTest.firstCase());
         moeDeviceExample(GenerationTest.firstCase(), Device.EMULATED);
+        decodeGraphExample(GenerationTest.firstCase(), Device.EMULATED);
         assertThat(Scope.offHeapBytes()).isEqualTo(before);
     }
 }
