@@ -175,13 +175,22 @@ public final class CachingAllocator {
         r.held.clear();
     }
 
-    /** Frees every cached (not live) block to the backend. */
+    /**
+     * Frees every cached (not live) block to the backend, except, while a capture is open, those
+     * it has been handed (its graph will use them).
+     */
     public synchronized void emptyCache() {
-        for (ArrayDeque<Long> pool : pools.values()) {
-            while (!pool.isEmpty()) backend.free(pool.pop());
+        for (var it = pools.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Long, ArrayDeque<Long>> e = it.next();
+            for (var p = e.getValue().iterator(); p.hasNext(); ) {
+                long block = p.next();
+                if (capturing != null && capturing.contains(block)) continue;
+                backend.free(block);
+                p.remove();
+                cachedBytes -= e.getKey();
+            }
+            if (e.getValue().isEmpty()) it.remove();
         }
-        pools.clear();
-        cachedBytes = 0;
     }
 
     /** Bytes handed out and not yet released. */

@@ -131,7 +131,7 @@ class CachingAllocatorTest {
     void aCapturedGraphKeepsTheBlocksItWasHandedUntilItsReservationIsReleased() {
         FakeBackend fake = new FakeBackend(1L << 30);
         CachingAllocator a = new CachingAllocator(fake);
-        long before = a.allocate(4096);
+        long before = a.allocate(4096), unrelated = a.allocate(1 << 21);
         a.release(before);                                  // pooled before the capture
         a.beginCapture();
         long scratch = a.allocate(4096);                    // reuses the pooled block
@@ -142,6 +142,9 @@ class CachingAllocatorTest {
         assertThat(again).isEqualTo(scratch);
         a.release(again);
         assertThatThrownBy(a::beginCapture).isInstanceOf(IllegalStateException.class);
+        a.release(unrelated);                               // made before the capture, freed during it
+        a.emptyCache();                                     // frees it, but keeps every block the capture was handed
+        assertThat(fake.blocks).containsKey(scratch).doesNotContainKey(unrelated);
         CachingAllocator.Reservation r = a.endCapture();
         assertThat(r.blocks()).isEqualTo(2);
         assertThat(a.heldBytes()).isEqualTo(4096);
