@@ -77,17 +77,16 @@ public final class DecodeGraph implements AutoCloseable {
         if (tokens.length != cache.batch()) throw new IllegalArgumentException("a decode step takes " + cache.batch() + " tokens, one a sequence; got " + tokens.length);
         long v = model.config().vocabSize();
         for (long t : tokens) if (t < 0 || t >= v) throw new IllegalArgumentException("token id " + t + " out of range for a vocabulary of " + v);
-        if (cache.length() >= cache.maxLength()) throw new IllegalStateException("KV cache full: " + cache.length() + " + 1 > " + cache.maxLength() + " tokens");
-        if (cache.length() + 1L > model.config().maxPositionEmbeddings())
-            throw new IllegalArgumentException("positions up to " + (cache.length() + 1) + " exceed max_position_embeddings " + model.config().maxPositionEmbeddings());
-        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+        cache.checkRoom(1);
+        model.checkPositions(cache.length(), 1);
+        try (Scope s = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {   // the step's host copies
             ids.copyFrom(Tensor.ofLongs(tokens, tokens.length, 1));
             cache.positions();   // rewritten here (a small upload) if the length moved: a graph reads, never uploads
             if (graph != null) {
                 graph.replay();
             } else {
-                try (Scope s = Scope.open()) {
-                    logits.copyFrom(stepLogits());   // compiles the kernels and fills the pools
+                try (Scope eager = Scope.open()) {   // freed before the capture, which takes the same blocks from the pools
+                    logits.copyFrom(stepLogits());     // and compiles the kernels
                 }
                 graph = DeviceGraph.capture(model.device(), () -> logits.copyFrom(stepLogits()));
             }
@@ -96,10 +95,9 @@ public final class DecodeGraph implements AutoCloseable {
         return logits;
     }
 
+    /** The step's logits (run under {@link #step}'s no-grad, at the capture and at every replay off a GPU). */
     private Tensor stepLogits() {
-        try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            return model.logits(ids, cache.length(), cache, Mla.ABSORBED, true, false, null);
-        }
+        return model.logits(ids, cache.length(), cache, Mla.ABSORBED, true, false, null);
     }
 
     /** Frees the graph and the step's buffers (after the work queued so far). Idempotent. */

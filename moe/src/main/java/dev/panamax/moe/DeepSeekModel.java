@@ -247,6 +247,13 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
         return logits;
     }
 
+    /** Throws unless positions {@code startPos .. startPos + t - 1} are within max_position_embeddings. */
+    void checkPositions(long startPos, long t) {
+        if (startPos + t > cfg.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("positions up to " + (startPos + t) + " exceed max_position_embeddings " + cfg.maxPositionEmbeddings());
+        }
+    }
+
     /**
      * {@link #forward} without marking the new tokens cached (the caller does, once their entries
      * are really there: at once, or after a {@link DecodeGraph}'s replay).
@@ -254,9 +261,7 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
     Tensor logits(Tensor ids, long startPos, KvCache cache, Mla.Path path, boolean lastOnly, boolean perTokenMoe, Trace trace) {
         if (ids.rank() != 2) throw new IllegalArgumentException("ids must be (B, T), got " + ids.shape());
         long t = ids.dim(1);
-        if (startPos + t > cfg.maxPositionEmbeddings()) {
-            throw new IllegalArgumentException("positions up to " + (startPos + t) + " exceed max_position_embeddings " + cfg.maxPositionEmbeddings());
-        }
+        checkPositions(startPos, t);
         Tensor x = Tensor.embedding(embed, ids);
         if (trace != null) trace.put("embeddings", x);
         Tensor[] cosSin;

@@ -90,8 +90,13 @@ public final class KvCache implements AutoCloseable {
      */
     void append(int layer, Tensor kv, Tensor normWeight, double eps, Tensor cos, Tensor sin) {
         long t = kv.dim(1);
-        if (length + t > maxLen) throw new IllegalStateException("KV cache full: " + length + " + " + t + " > " + maxLen + " tokens");
+        checkRoom(t);
         Functional.latentKvInto(kv, normWeight, eps, cos, sin, latent[layer].narrow(1, length, t), kRope[layer].narrow(1, length, t));
+    }
+
+    /** Throws unless {@code t} more tokens fit. */
+    void checkRoom(long t) {
+        if (length + t > maxLen) throw new IllegalStateException("KV cache full: " + length + " + " + t + " > " + maxLen + " tokens");
     }
 
     /**
@@ -101,7 +106,7 @@ public final class KvCache implements AutoCloseable {
      * the kernel reads where to store it when it runs, so a captured graph appends at each replay's position.
      */
     void appendAtPositions(int layer, Tensor kv, Tensor normWeight, double eps, Tensor cos, Tensor sin) {
-        if (length + kv.dim(1) > maxLen) throw new IllegalStateException("KV cache full: " + length + " + " + kv.dim(1) + " > " + maxLen + " tokens");
+        checkRoom(kv.dim(1));
         Functional.latentKvInto(kv, normWeight, eps, cos, sin, latent[layer], kRope[layer], positions());
     }
 
@@ -113,10 +118,14 @@ public final class KvCache implements AutoCloseable {
      */
     Tensor positions() {
         if (positionsHold == length) return positions;
-        try (var e = scope.enter(); Autograd.NoGrad ng = Autograd.noGrad()) {
-            if (positions == null) positions = Tensor.zeros(device(), DType.I32, batch);
-            int[] at = new int[batch];
-            java.util.Arrays.fill(at, length);
+        if (positions == null) {
+            try (var e = scope.enter()) {
+                positions = Tensor.zeros(device(), DType.I32, batch);
+            }
+        }
+        int[] at = new int[batch];
+        java.util.Arrays.fill(at, length);
+        try (Scope host = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {   // the host copy lives only for the upload
             positions.copyFrom(Tensor.ofInts(at, batch));
         }
         positionsHold = length;
@@ -130,11 +139,12 @@ public final class KvCache implements AutoCloseable {
     Tensor[] cosSinAtPositions(Rope rope) {
         int half = cfg.qkRopeHeadDim() / 2;
         if (ropeTable == null) {
-            try (var e = scope.enter(); Autograd.NoGrad ng = Autograd.noGrad()) {
+            try (var e = scope.enter()) {
+                ropeTable = Tensor.zeros(device(), DType.F32, maxLen, 2L * half);
+            }
+            try (Scope host = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {   // the host tables live only for the upload
                 Tensor[] cs = rope.cosSin(0, maxLen);
-                Tensor t = Tensor.zeros(device(), DType.F32, maxLen, 2L * half);
-                t.copyFrom(Tensor.concat(java.util.List.of(cs[0], cs[1]), 1));
-                ropeTable = t;
+                ropeTable.copyFrom(Tensor.concat(java.util.List.of(cs[0], cs[1]), 1));
             }
         }
         Tensor rows = Tensor.embedding(ropeTable, positions().narrow(0, 0, 1));   // (1, R): every sequence is at the same position

@@ -137,12 +137,15 @@ class DeepSeekReferenceTest {
              DecodeGraph decode = new DecodeGraph(model, cache)) {
             model.forward(ids.narrow(1, 0, t0), 0, cache, path, true, null);
             long[] all = ids.toLongArray();
+            long held = 0;
             for (int j = 0; j < t - t0; j++) {
                 long[] next = new long[(int) b];
                 for (int r = 0; r < b; r++) next[r] = all[(int) (r * t + t0 + j)];
                 Tensor logits = decode.step(next);
                 close("decode_logits step " + j + " (decode graph)", logits, want.narrow(1, j, 1), 2e-4, 1e-4);
+                if (j == 0) held = Scope.offHeapBytes();
             }
+            assertThat(Scope.offHeapBytes()).as("off-heap memory after the first decode-graph step").isEqualTo(held);
             assertThat(cache.length()).isEqualTo((int) t);
             assertThat(decode.isRecorded()).as("recorded on a GPU").isEqualTo(model.device().isCuda());
         }

@@ -143,11 +143,6 @@ public final class GpuDevice implements AutoCloseable {
         stream.synchronize();
     }
 
-    /** Whether {@link #capture} is recording this device's work. */
-    public boolean capturing() {
-        return capturing;
-    }
-
     /**
      * Throws where a graph is being captured: {@code what} (a host copy, a wait) cannot be recorded
      * into one, and CUDA would invalidate the capture.
