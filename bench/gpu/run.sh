@@ -13,6 +13,8 @@
 #      against the device copy: the default (tc16 / tc64), the k-split ks16 and the warpgroup
 #      (wgmma) wg64 and wg64p at 16 heads; ks32, ks64, wg64 and wg64p at 128 (GpuBench's mla
 #      parameter). -Dpanamax.cuda.mlaSplits=N (after -jvmArgsAppend) fixes the split count.
+#   6. (only when STEPS names "mlaf32") the same over an F32 cache, at 16 and 128 heads: the CUDA-core
+#      kernel (scalar) against the tensor-core kernels with split BF16 products, tc16_f32 and tc32_f32.
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
 #   STEPS (default "gpu decode moe") picks steps 2-5, so that they can run in separate calls (the
@@ -62,11 +64,15 @@ if [[ "$steps" == *" mla "* || "$steps" == *" mla128 "* ]]; then
   jmh mla128 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=128 -p mla=auto,mla_decode_ks32,mla_decode_ks64,mla_decode_wg64,mla_decode_wg64p "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla128.json" | tee -a "$out/tables.md"
 fi
+if [[ "$steps" == *" mlaf32 "* ]]; then
+  jmh mlaf32 'GpuBench.(mlaDecode|deviceCopy)' -p cache=F32 -p heads=16,128 -p mla=scalar,mla_decode_tc16_f32,mla_decode_tc32_f32 "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mlaf32.json" | tee -a "$out/tables.md"
+fi
 if [[ "$steps" == *" moe "* ]]; then
   jmh moe 'DeepSeekBench.moe(Forward|Grouped|PerExpert)$' -p device=cuda -p tokens=1,64 "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/moe.json" | tee -a "$out/tables.md"
 fi
-[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, mla" >&2; exit 2; }
+[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, mla, mla16, mla128, mlaf32" >&2; exit 2; }
 # JMH exits 0 when a benchmark throws (unless -foe): report it, after every run has left its tables
 if grep -l '<failure>' "${ran[@]}" >&2; then
   echo "run.sh: some benchmarks failed (the <failure> in the files above); their rows are missing from the tables" >&2

@@ -141,9 +141,10 @@ public class GpuBench {
         @Param({"F32", "BF16"})
         public String cache;
         /**
-         * The tensor-core kernel over a BF16 cache ({@code -Dpanamax.cuda.mlaKernel}): {@code auto}
-         * (the default choice) or a kernel of mla_decode.cu, e.g. {@code -p mla=mla_decode_tc16,mla_decode_ks16}.
-         * An F32 cache always runs the F32 kernel.
+         * The MLA decode kernel ({@code -Dpanamax.cuda.mlaKernel}): {@code auto} (the default choice),
+         * {@code scalar} (the CUDA-core kernels) or a tensor-core kernel of mla_decode.cu for the
+         * cache's type, e.g. {@code -p mla=mla_decode_tc16,mla_decode_ks16} over a BF16 cache or
+         * {@code -p mla=scalar,mla_decode_tc16_f32} over an F32 one (a kernel for the other type runs as auto).
          */
         @Param({"auto"})
         public String mla;

@@ -785,9 +785,14 @@ final class CudaBackend implements DeviceBackend {
     /** mla_decode.cu's tensor-core kernels: positions per cache tile, and the padding of each shared row (BF16 elements). */
     static final int MLA_TILE = 32, MLA_PAD = 8;
 
-    /** The dynamic shared memory of mla_decode_tc16/tc64 (mla_tc_smem_bytes in mla_decode.cu). */
-    static int mlaTensorCoreSharedBytes(int headsPerBlock, int d, int warpsPerMTile) {
-        return 2 * (headsPerBlock + 2 * MLA_TILE) * (d + MLA_PAD) + 2 * headsPerBlock * (MLA_TILE + MLA_PAD) + 2 * 4 * warpsPerMTile * headsPerBlock;
+    /**
+     * The dynamic shared memory of mla_decode_tc16/tc64, and with {@code f32Cache} of
+     * mla_decode_tc16_f32/tc32_f32 (mla_tc_smem_bytes in mla_decode.cu).
+     */
+    static int mlaTensorCoreSharedBytes(int headsPerBlock, int d, int warpsPerMTile, boolean f32Cache) {
+        int parts = f32Cache ? 2 : 1;
+        return (f32Cache ? 4 * MLA_TILE * d : 0) + 2 * (parts * headsPerBlock + 2 * MLA_TILE) * (d + MLA_PAD)
+                + 2 * parts * headsPerBlock * (MLA_TILE + MLA_PAD) + 2 * 4 * warpsPerMTile * headsPerBlock;
     }
 
     /** The dynamic shared memory of mla_decode_ks16/ks32/ks64 (mla_ks_smem_bytes in mla_decode.cu): two cache tiles and each warp's partial scores. */
@@ -813,11 +818,16 @@ final class CudaBackend implements DeviceBackend {
 
     /**
      * A tensor-core MLA decode kernel of mla_decode.cu: its name, m-tiles of 16 heads and warps per
-     * m-tile, its kind, and how many of its blocks an SM holds at latent 512 + rope 64 on sm_90
-     * (from its shared memory and, for ks32, ks64, wg64 and wg64p, its registers: 172, 255, 186 and
-     * 192 a thread, by ptxas).
+     * m-tile, its kind, how many of its blocks an SM holds at latent 512 + rope 64 on sm_90 (from its
+     * shared memory and, for ks32, ks64, wg64 and wg64p, its registers: 172, 255, 186 and 192 a
+     * thread, by ptxas), and whether it reads an F32 cache (its products split into BF16 parts) or a
+     * BF16 one.
      */
-    record MlaKernel(String name, int mTiles, int warpsPerMTile, MlaKind kind, int blocksPerSm) {
+    record MlaKernel(String name, int mTiles, int warpsPerMTile, MlaKind kind, int blocksPerSm, boolean f32Cache) {
+        MlaKernel(String name, int mTiles, int warpsPerMTile, MlaKind kind, int blocksPerSm) {
+            this(name, mTiles, warpsPerMTile, kind, blocksPerSm, false);
+        }
+
         int headsPerBlock() {
             return 16 * mTiles;
         }
@@ -828,35 +838,44 @@ final class CudaBackend implements DeviceBackend {
 
         int sharedBytes(int d) {
             return switch (kind) {
-                case TC -> mlaTensorCoreSharedBytes(headsPerBlock(), d, warpsPerMTile);
+                case TC -> mlaTensorCoreSharedBytes(headsPerBlock(), d, warpsPerMTile, f32Cache);
                 case KS -> mlaSplitKSharedBytes(mTiles, warpsPerMTile, d);
                 case WG -> mlaWarpgroupSharedBytes(d, 2);
                 case WG_OVERLAP -> mlaWarpgroupSharedBytes(d, 3);
             };
         }
 
-        /** Whether this kernel takes latent r + rope p on a GPU of this compute capability and opt-in shared memory. */
-        boolean applies(int r, int p, int computeCapability, int sharedLimit) {
+        /** Whether this kernel takes a cache of this type, latent r + rope p, on a GPU of this compute capability and opt-in shared memory. */
+        boolean applies(DType cache, int r, int p, int computeCapability, int sharedLimit) {
+            if (f32Cache != (cache == DType.F32)) return false;
             if ((kind == MlaKind.WG || kind == MlaKind.WG_OVERLAP) && (computeCapability != 90 || r != 512 || p != 64)) return false;
             return sharedBytes(r + p) <= sharedLimit;
         }
     }
 
-    /** The default kernels: tc64 above 16 heads, else tc16. */
+    /** The default kernels: over a BF16 cache tc64 above 16 heads, else tc16; over an F32 cache tc32_f32 above 16 heads, else tc16_f32. */
     private static final MlaKernel MLA_TC16 = new MlaKernel("mla_decode_tc16", 1, 4, MlaKind.TC, 2),
-            MLA_TC64 = new MlaKernel("mla_decode_tc64", 4, 2, MlaKind.TC, 1);
+            MLA_TC64 = new MlaKernel("mla_decode_tc64", 4, 2, MlaKind.TC, 1),
+            MLA_TC16_F32 = new MlaKernel("mla_decode_tc16_f32", 1, 4, MlaKind.TC, 1, true),
+            MLA_TC32_F32 = new MlaKernel("mla_decode_tc32_f32", 2, 4, MlaKind.TC, 1, true);
 
-    static final List<MlaKernel> MLA_KERNELS = List.of(MLA_TC16, MLA_TC64,
+    static final List<MlaKernel> MLA_KERNELS = List.of(MLA_TC16, MLA_TC64, MLA_TC16_F32, MLA_TC32_F32,
             new MlaKernel("mla_decode_ks16", 1, 4, MlaKind.KS, 2), new MlaKernel("mla_decode_ks32", 2, 4, MlaKind.KS, 1),
             new MlaKernel("mla_decode_ks64", 4, 2, MlaKind.KS, 1), new MlaKernel("mla_decode_wg64", 4, 2, MlaKind.WG, 1),
             new MlaKernel("mla_decode_wg64p", 4, 2, MlaKind.WG_OVERLAP, 1));
 
     /**
      * System property naming the tensor-core MLA decode kernel to use where it applies (one of
-     * {@link #MLA_KERNELS}' names, or {@code auto}, the default: tc64 above 16 heads, else tc16).
-     * For comparing the kernels on a GPU (GpuBench's {@code mla} parameter); read on every call.
+     * {@link #MLA_KERNELS}' names; a kernel for the other cache type does not apply), {@code auto},
+     * the default (over a BF16 cache tc16, or tc64 above 16 heads; over an F32 cache tc16_f32, or
+     * tc32_f32 above 16 heads), or {@code scalar}: the CUDA-core kernels
+     * mla_decode_f32/bf16 that run where no tensor-core kernel applies. For comparing the kernels
+     * on a GPU (GpuBench's {@code mla} parameter); read on every call.
      */
     static final String MLA_KERNEL_PROPERTY = "panamax.cuda.mlaKernel";
+
+    /** {@link #MLA_KERNEL_PROPERTY}'s value for the CUDA-core kernels. */
+    static final String MLA_SCALAR = "scalar";
 
     /**
      * System property fixing how many splits of the sequence an MLA decode runs (each split a block
@@ -882,29 +901,33 @@ final class CudaBackend implements DeviceBackend {
 
     static MlaKernel mlaKernel(String name) {
         for (MlaKernel k : MLA_KERNELS) if (k.name().equals(name)) return k;
-        throw new IllegalArgumentException(MLA_KERNEL_PROPERTY + "=" + name + " names no MLA decode kernel; known: auto, "
+        throw new IllegalArgumentException(MLA_KERNEL_PROPERTY + "=" + name + " names no MLA decode kernel; known: auto, " + MLA_SCALAR + ", "
                 + MLA_KERNELS.stream().map(MlaKernel::name).collect(java.util.stream.Collectors.joining(", ")));
     }
 
     /**
      * The tensor-core kernel for this MLA decode: the one {@link #MLA_KERNEL_PROPERTY} names where
-     * it applies, else tc64 for more than 16 heads, else tc16, the first that applies; null where
-     * none does (an F32 cache, other widths, unaligned rows, a GPU before sm_80), and the F32
-     * kernels run.
+     * it applies, else for more than 16 heads tc64 (BF16 cache) or tc32_f32 (F32 cache), else tc16
+     * or tc16_f32, the first that applies; null where none does (other widths, unaligned rows, a GPU
+     * before sm_80, too little shared memory: over an F32 cache tc16_f32 needs 185 KiB at latent 512 + rope 64)
+     * or the property says {@code scalar}, and mla_decode_f32/bf16 run.
      */
     private MlaKernel tensorCoreMla(Tensor latent, Tensor kRope, int h, int r, int p) {
-        if (latent.dtype != DType.BF16 || r % 64 != 0 || p % 16 != 0) return null;
+        if ((latent.dtype != DType.BF16 && latent.dtype != DType.F32) || r % 64 != 0 || p % 16 != 0) return null;
         if (at(latent, 0) % 16 != 0 || at(kRope, 0) % 16 != 0) return null;   // cp.async moves aligned 16-byte chunks
         GpuDevice.Limits limits = gpu.limits();
         if (limits.computeCapability() < 80) return null;   // mma.sync with BF16 operands, cp.async
         int cc = limits.computeCapability(), shared = limits.sharedPerBlockOptIn();
         String named = System.getProperty(MLA_KERNEL_PROPERTY, "auto");
+        if (named.equals(MLA_SCALAR)) return null;
         if (!named.equals("auto")) {
             MlaKernel k = mlaKernel(named);
-            if (k.applies(r, p, cc, shared)) return k;
+            if (k.applies(latent.dtype, r, p, cc, shared)) return k;
         }
-        if (h > 16 && MLA_TC64.applies(r, p, cc, shared)) return MLA_TC64;
-        return MLA_TC16.applies(r, p, cc, shared) ? MLA_TC16 : null;
+        boolean f32 = latent.dtype == DType.F32;
+        MlaKernel wide = f32 ? MLA_TC32_F32 : MLA_TC64, narrow = f32 ? MLA_TC16_F32 : MLA_TC16;
+        if (h > 16 && wide.applies(latent.dtype, r, p, cc, shared)) return wide;
+        return narrow.applies(latent.dtype, r, p, cc, shared) ? narrow : null;
     }
 
     /** Elements from one head row of an MLA query part (B,H,W) to the next, counting on across batches (with one head, a batch's). */

@@ -647,33 +647,104 @@ class DevicePathsMatchHostTest {
      * simulator) this is a tensor-core kernel: by default mla_decode_tc16 up to 16 heads,
      * mla_decode_tc64 beyond, and then each kernel that {@code panamax.cuda.mlaKernel} can name
      * (tc, the k-split ks16, ks32, ks64, and the warpgroup wg64 and wg64p where the GPU is sm_90, as the
-     * simulator says it is), at 16 heads and at 40 (partial blocks: of 64, and for ks32 a block with
-     * an empty m-tile); a single split written in place (lengths 1 and 33, and 300 with the
-     * split count fixed at one, so that ten tiles pass through one block's tile buffers),
-     * several combined (300, with a partial last tile). Its queries and softmax weights enter the
-     * products as BF16, so the reference is the composed product over the same cache with the
-     * queries rounded to BF16; what remains is the weights' rounding, which moves an output by at
-     * most 2^-9 of the spread of the latent values it averages (bounded by 2^-8 of their largest).
+     * simulator says it is). Its queries and softmax weights enter the products as BF16, so the
+     * reference is the composed product over the same cache with the queries rounded to BF16; what
+     * remains is the weights' rounding, which moves an output by at most 2^-9 of the spread of the
+     * latent values it averages (bounded by 2^-8 of their largest).
      */
     @Test
     void latentAttentionDecodeAtDeepSeekShapesOverABf16Cache() {
+        Tensor[] cache = mlaAtDeepSeekShapes(DType.BF16, q -> q.to(DType.BF16).to(DType.F32),
+                // the roundings are independent, so the typical error is far below the bound
+                (q, largest) -> new double[]{Math.scalb(largest, -8) + 1e-5, Math.scalb(largest, -11)});
+        if (emu == null) {
+            System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, "mla_decode_tc32");
+            try {
+                assertThatThrownBy(() -> Functional.latentAttentionDecode(r(1, 2, 16, 576).to(DEV), cache[0].narrow(1, 0, 8), cache[1].narrow(1, 0, 8), 8, 0.1))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("mla_decode_tc32").hasMessageContaining("mla_decode_ks16")
+                        .hasMessageContaining("scalar");
+            } finally {
+                System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
+            }
+        }
+    }
+
+    /**
+     * The same over an F32 cache (KvCache's default). On a CUDA GPU (and its simulator) the
+     * tensor-core kernels mla_decode_tc16_f32 (up to 16 heads) and tc32_f32 (beyond) split the
+     * queries, the cache and the weights into BF16 high and low parts (x = hi + lo to 2^-18 of x)
+     * and take three products for each one, and the CUDA-core kernel ({@code scalar}) computes in
+     * F32. So the reference is the composed F32 product with nothing rounded. A product of two split
+     * values is off by at most 3 * 2^-18 of it, so a score by delta = 2^-16 * scale * |q| |k| at
+     * most (the largest query and key norms), which moves a weight's share by a factor of e^(2 delta)
+     * at most; with the weights' and values' own splitting, an output is within
+     * (2.1 delta + 2^-15) of the largest latent value, and the typical (rms) error within 2^-17 of
+     * it (the simulator shows 2^-21 to 2^-20). A kernel that rounded its operands to BF16 instead fails both
+     * (one position: 2^-9 of a value, over the first bound).
+     */
+    @Test
+    void latentAttentionDecodeAtDeepSeekShapesOverAnF32Cache() {
+        double scale = 1 / Math.sqrt(192);
+        mlaAtDeepSeekShapes(DType.F32, q -> q, (q, largest) -> {
+            double delta = Math.scalb(scale * maxRowNorm(q) * mlaKeyNorm, -16);
+            return new double[]{(2.1 * delta + Math.scalb(1.0, -15)) * largest + 1e-6, Math.scalb(largest, -17)};
+        });
+    }
+
+    /** The largest norm of a row (last dimension) of {@code t}. */
+    private static double maxRowNorm(Tensor t) {
+        float[] v = t.contiguous().toFloatArray();
+        int w = Math.toIntExact(t.dim(-1));
+        double most = 0;
+        for (int i = 0; i < v.length; i += w) {
+            double sq = 0;
+            for (int j = 0; j < w; j++) sq += (double) v[i + j] * v[i + j];
+            most = Math.max(most, Math.sqrt(sq));
+        }
+        return most;
+    }
+
+    /** The largest norm of a key (latent ++ rope) of the cache {@link #mlaAtDeepSeekShapes} is running. */
+    private double mlaKeyNorm;
+
+    /** The largest error and the largest rms error an MLA decode may show, for queries q over a cache whose largest latent value is {@code largest}. */
+    private interface MlaBounds {
+        double[] of(Tensor q, double largest);
+    }
+
+    /**
+     * Runs the MLA decode at DeepSeek's shapes over a cache of {@code cacheType}, by default and
+     * (on CUDA) with each kernel {@code panamax.cuda.mlaKernel} can name for that cache, at 16 heads
+     * and at 40 (partial blocks: of 64, and for ks32 a block with an empty m-tile); a single split
+     * written in place (lengths 1 and 33, and 300 with the split count fixed at one, so that ten
+     * tiles pass through one block's tile buffers), several combined (300, with a partial last
+     * tile), and lengths read from device memory. The reference is the composed product over the
+     * same cache with the queries {@code reference} makes. Returns the cache (latent, rope) on the device.
+     */
+    private Tensor[] mlaAtDeepSeekShapes(DType cacheType, Function<Tensor, Tensor> reference, MlaBounds bounds) {
         int b = 2, r = 512, p = 64, cap = 300;
         double scale = 1 / Math.sqrt(192);
-        Tensor latent = r(130, b, cap, r).to(DType.BF16), kRope = r(131, b, cap, p).to(DType.BF16);
+        Tensor latent = r(130, b, cap, r).to(cacheType), kRope = r(131, b, cap, p).to(cacheType);
         double largest = 0;
         for (float v : latent.toFloatArray()) largest = Math.max(largest, Math.abs(v));
+        mlaKeyNorm = maxRowNorm(Tensor.concat(List.of(latent, kRope), 2).to(DType.F32));
         Tensor devLatent = latent.to(DEV), devRope = kRope.to(DEV);
         List<String> kernels = new java.util.ArrayList<>(List.of("auto"));
-        if (emu == null) CudaBackend.MLA_KERNELS.forEach(k -> kernels.add(k.name()));   // the emulated device has no kernels to choose
+        if (emu == null) {
+            // the emulated device has no kernels to choose; the CUDA-core kernel computes an F32 cache in F32
+            CudaBackend.MLA_KERNELS.stream().filter(k -> k.f32Cache() == (cacheType == DType.F32)).forEach(k -> kernels.add(k.name()));
+            if (cacheType == DType.F32) kernels.add(CudaBackend.MLA_SCALAR);
+        }
         try {
             for (String kernel : kernels) {
                 System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, kernel);
                 for (int h : new int[]{16, 40}) {
-                    Tensor q = r(132 + h, b, h, r + p), q16 = q.to(DType.BF16).to(DType.F32);
+                    Tensor q = r(132 + h, b, h, r + p), qRef = reference.apply(q);
+                    double[] bound = bounds.of(q, largest);
                     // the last case in one split: ten tiles through one block's pipeline of tile buffers
                     for (long[] run : new long[][]{{1, 0}, {33, 0}, {cap, 0}, {cap, 1}}) {
                         long len = run[0];
-                        float[] want = Functional.latentAttentionDecode(q16, latent, kRope, len, scale).toFloatArray();
+                        float[] want = Functional.latentAttentionDecode(qRef, latent, kRope, len, scale).toFloatArray();
                         float[] got;
                         if (run[1] > 0) System.setProperty(CudaBackend.MLA_SPLITS_PROPERTY, Long.toString(run[1]));
                         try (Autograd.NoGrad ng = Autograd.noGrad()) {
@@ -681,16 +752,16 @@ class DevicePathsMatchHostTest {
                         } finally {
                             System.clearProperty(CudaBackend.MLA_SPLITS_PROPERTY);
                         }
-                        String what = kernel + ", " + h + " heads over " + len + " positions" + (run[1] > 0 ? " in " + run[1] + " split" : "");
+                        String what = cacheType + " cache, " + kernel + ", " + h + " heads over " + len + " positions" + (run[1] > 0 ? " in " + run[1] + " split" : "");
                         assertThat(got).as(what).hasSameSizeAs(want);
                         double squares = 0;
                         for (int i = 0; i < got.length; i++) {
                             double err = Math.abs(got[i] - want[i]);
-                            assertThat(err).as(what + " [" + i + "]: " + got[i] + " vs " + want[i]).isLessThanOrEqualTo(Math.scalb(largest, -8) + 1e-5);
+                            assertThat(err).as(what + " [" + i + "]: " + got[i] + " vs " + want[i]).isLessThanOrEqualTo(bound[0]);
                             squares += err * err;
                         }
-                        // the roundings are independent, so the typical error is far below the bound
-                        assertThat(Math.sqrt(squares / got.length)).as(what + " rms error").isLessThanOrEqualTo(Math.scalb(largest, -11));
+                        double rms = Math.sqrt(squares / got.length);
+                        assertThat(rms).as(what + " rms error").isLessThanOrEqualTo(bound[1]);
                         if (len == 33) {
                             // the query's two parts as two tensors (as Mla passes them), read where they are: the same bits
                             float[] parts;
@@ -710,11 +781,11 @@ class DevicePathsMatchHostTest {
                                         Tensor.ofInts(at, b).to(DEV), scale).toFloatArray();
                             }
                             for (int i = 0; i < b; i++) {
-                                float[] w = Functional.latentAttentionDecode(q16.narrow(0, i, 1), latent.narrow(0, i, 1), kRope.narrow(0, i, 1), at[i] + 1, scale).toFloatArray();
+                                float[] w = Functional.latentAttentionDecode(qRef.narrow(0, i, 1), latent.narrow(0, i, 1), kRope.narrow(0, i, 1), at[i] + 1, scale).toFloatArray();
                                 for (int j = 0; j < w.length; j++) {
                                     float g = byPosition[i * w.length + j];
                                     assertThat((double) Math.abs(g - w[j])).as(what + ", sequence " + i + " at position " + at[i] + " [" + j + "]: " + g + " vs " + w[j])
-                                            .isLessThanOrEqualTo(Math.scalb(largest, -8) + 1e-5);
+                                            .isLessThanOrEqualTo(bound[0]);
                                 }
                             }
                         }
@@ -724,15 +795,7 @@ class DevicePathsMatchHostTest {
         } finally {
             System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
         }
-        if (emu == null) {
-            System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, "mla_decode_tc32");
-            try {
-                assertThatThrownBy(() -> Functional.latentAttentionDecode(r(1, b, 16, r + p).to(DEV), devLatent.narrow(1, 0, 8), devRope.narrow(1, 0, 8), 8, scale))
-                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("mla_decode_tc32").hasMessageContaining("mla_decode_ks16");
-            } finally {
-                System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
-            }
-        }
+        return new Tensor[]{devLatent, devRope};
     }
 
     @Test

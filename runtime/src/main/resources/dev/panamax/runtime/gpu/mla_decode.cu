@@ -180,7 +180,8 @@ extern "C" __global__ void mla_decode_combine(const float* o, const float* m, co
 // Requires R % 64 == 0, P % 16 == 0, R <= 512, R + P <= 576, 16-byte aligned rows.
 // Grid (ceil(heads / (16 MT)), splits, batch), 32 * MT * WPM threads, mla_tc_smem_bytes of dynamic
 // shared memory. With one split the block writes the normalised output to out; otherwise the
-// partials (o, m, l) for mla_decode_combine.
+// partials (o, m, l) for mla_decode_combine. Over an F32 cache (mla_decode_tc16_f32/tc32_f32) the
+// same kernel splits every operand into BF16 high and low parts and takes three products for one.
 // The simulator of gpu/sim has no tensor cores: there (no __CUDA_ARCH__) the warp-level operations
 // below take their portable paths, which give every lane the same registers as the hardware.
 
@@ -283,8 +284,28 @@ __device__ __forceinline__ void mma_bf16(float c[4], const unsigned int a[4], co
 #endif
 }
 
+// x0 and x1 each as the sum of two BF16 values, hi = bf16(x) and lo = bf16(x - hi), packed in pairs
+// as pack_bf16 packs them: hi + lo carries 16 bits of x's significand (2^-17 relative error)
+__device__ __forceinline__ void split_bf16(float x0, float x1, unsigned int& hi, unsigned int& lo) {
+    hi = pack_bf16(x0, x1);
+    lo = pack_bf16(x0 - bf16_to_f32((unsigned short) hi), x1 - bf16_to_f32((unsigned short) (hi >> 16)));
+}
+
+// c += a b on tensor cores: BF16 operands a and b, or (SPLIT) F32 operands given as BF16 high parts
+// a, b and low parts al, bl, as a b + a bl + al b (the dropped al bl is 2^-16 of a b at most), so
+// that F32 data keeps about 16 bits of significand through the products instead of BF16's 8
+template <bool SPLIT>
+__device__ __forceinline__ void mma_parts(float c[4], const unsigned int a[4], const unsigned int al[4], const unsigned int b[2], const unsigned int bl[2],
+                                          int lane) {
+    if constexpr (SPLIT) {
+        mma_bf16(c, al, b, lane);
+        mma_bf16(c, a, bl, lane);
+    }
+    mma_bf16(c, a, b, lane);
+}
+
 // 16 bytes from global to shared memory, asynchronously; zeros when !valid
-__device__ __forceinline__ void cp_async16(unsigned short* dst, const unsigned short* src, bool valid) {
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
 #ifdef __CUDA_ARCH__
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(smem_addr(dst)), "l"(src), "r"(valid ? 16 : 0));
 #else
@@ -303,17 +324,19 @@ __device__ __forceinline__ void cp_async_wait_all() {
 #endif
 }
 
-// One cache tile: positions base .. base + MLA_T - 1 of one sequence (zeros from `to` on), a warp per
-// row, its lanes over the row's 16-byte chunks (latent, then rope), each to the shared chunk at(row, chunk).
-template <typename At>
-__device__ __forceinline__ void mla_load_tile(const unsigned short* cb, const unsigned short* pb, int base, int to, int R, int P, At at) {
-    const int lane = threadIdx.x & 31, warps = blockDim.x >> 5, chunks = (R + P) / 8, rChunks = R / 8;
+// One cache tile (BF16 or F32 elements C): positions base .. base + MLA_T - 1 of one sequence (zeros
+// from `to` on), a warp per row, its lanes over the row's 16-byte chunks (latent, then rope), each to
+// the shared chunk at(row, chunk).
+template <typename C, typename At>
+__device__ __forceinline__ void mla_load_tile(const C* cb, const C* pb, int base, int to, int R, int P, At at) {
+    constexpr int E = 16 / sizeof(C);   // elements a chunk
+    const int lane = threadIdx.x & 31, warps = blockDim.x >> 5, chunks = (R + P) / E, rChunks = R / E;
     for (int t = threadIdx.x >> 5; t < MLA_T; t += warps) {
         int pos = base + t;
         bool valid = pos < to;
-        const unsigned short* lat = cb + (i64) (valid ? pos : 0) * R;
-        const unsigned short* rope = pb + (i64) (valid ? pos : 0) * P;
-        for (int c = lane; c < chunks; c += 32) cp_async16(at(t, c), c < rChunks ? lat + c * 8 : rope + (c - rChunks) * 8, valid);
+        const C* lat = cb + (i64) (valid ? pos : 0) * R;
+        const C* rope = pb + (i64) (valid ? pos : 0) * P;
+        for (int c = lane; c < chunks; c += 32) cp_async16(at(t, c), c < rChunks ? lat + c * E : rope + (c - rChunks) * E, valid);
     }
     cp_async_commit();
 }
@@ -401,28 +424,40 @@ __device__ __forceinline__ void mla_softmax_tile(float (&s)[4 * NT], int valid, 
     m1 = n1;
 }
 
-// Shared memory of a block of hb heads for latent + rope width d: the BF16 queries (hb rows), two
-// cache tiles (MLA_T rows each, latent then rope), the BF16 weights (hb x MLA_T) and the row
-// maxima and sums of the wpm warps of each m-tile. Must match CudaBackend.mlaTensorCoreSharedBytes.
-__host__ __device__ __forceinline__ int mla_tc_smem_bytes(int hb, int d, int wpm) {
-    return 2 * (hb + 2 * MLA_T) * (d + MLA_PAD) + 2 * hb * (MLA_T + MLA_PAD) + 2 * 4 * wpm * hb;
+// Shared memory of a block of hb heads for latent + rope width d: over a BF16 cache, the BF16 queries
+// (hb rows), two cache tiles (MLA_T rows each, latent then rope, double-buffered), the BF16 weights
+// (hb x MLA_T) and the row maxima and sums of the wpm warps of each m-tile. Over an F32 cache
+// (split), first the F32 tile in flight, then the queries, the tile and the weights each as BF16 high
+// and low parts (the two tiles are one tile's parts). Must match CudaBackend.mlaTensorCoreSharedBytes.
+__host__ __device__ __forceinline__ int mla_tc_smem_bytes(int hb, int d, int wpm, bool split) {
+    const int parts = split ? 2 : 1;
+    return (split ? 4 * MLA_T * d : 0) + 2 * (parts * hb + 2 * MLA_T) * (d + MLA_PAD) + 2 * parts * hb * (MLA_T + MLA_PAD) + 2 * 4 * wpm * hb;
 }
 
-template <int MT, int WPM>
-__device__ void mla_decode_tc(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
+// Over a BF16 cache (C = unsigned short) or an F32 cache (C = float, SPLIT): there every operand is
+// split into BF16 high and low parts (split_bf16) and each product is three (mma_parts), so the
+// result keeps about 16 bits of each operand's significand. The F32 tile lands by cp.async in a
+// staging buffer while the tile before it is multiplied, and is split into the parts' tiles at the
+// top of its turn.
+template <int MT, int WPM, typename C>
+__device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const int* lens, int len0, float* o,
                               float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
 #ifdef MLA_TC_UNSUPPORTED
     __trap();
 #else
+    constexpr bool SPLIT = sizeof(C) == 4;
     const MlaQuery Q{qn, ldn, qr, ldr, R};
     constexpr int HB = 16 * MT, NS = MLA_T / WPM / 8, NO = 512 / WPM / 8;   // n-tiles of scores and (at most) of outputs per warp
     const int D = R + P, LD = D + MLA_PAD, LDP = MLA_T + MLA_PAD;
-    if (R % 64 != 0 || P % 16 != 0 || R > 512 || D > 576 || blockDim.x != 32 * MT * WPM || mla_tc_smem_bytes(HB, D, WPM) > smemBytes) __trap();
+    if (R % 64 != 0 || P % 16 != 0 || R > 512 || D > 576 || blockDim.x != 32 * MT * WPM || mla_tc_smem_bytes(HB, D, WPM, SPLIT) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(smem);
-    unsigned short* qs = reinterpret_cast<unsigned short*>(smem);
-    unsigned short* ks = qs + HB * LD;                // two tiles of MLA_T rows
+    float* stage = reinterpret_cast<float*>(smem);   // SPLIT: the F32 tile in flight (MLA_T x D)
+    unsigned short* qs = reinterpret_cast<unsigned short*>(smem + (SPLIT ? 4 * MLA_T * D : 0));
+    unsigned short* qsl = qs + (SPLIT ? HB * LD : 0);   // SPLIT: the queries' low parts
+    unsigned short* ks = qsl + HB * LD;                 // two tiles of MLA_T rows
     unsigned short* ps = ks + 2 * MLA_T * LD;
-    float* redMax = reinterpret_cast<float*>(ps + HB * LDP);
+    unsigned short* psl = ps + (SPLIT ? HB * LDP : 0);  // SPLIT: the weights' low parts
+    float* redMax = reinterpret_cast<float*>(psl + HB * LDP);
     float* redSum = redMax + WPM * HB;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, mt = warp / WPM, wc = warp % WPM;
     const int g = lane >> 2, qd = lane & 3;
@@ -431,21 +466,24 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const unsigned short* cache, const u
     if (split >= used) return;   // the whole block, before any barrier
     const int chunk = (len + used - 1) / used, from = min(len, split * chunk), to = min(len, from + chunk);
     const float scaleLog2 = scale * 1.4426950408889634f;
-    const unsigned short* cb = cache + (i64) b * maxLen * R;
-    const unsigned short* pb = pe + (i64) b * maxLen * P;
+    const C* cb = cache + (i64) b * maxLen * R;
+    const C* pb = pe + (i64) b * maxLen * P;
 
-    // the block's queries, as BF16
+    // the block's queries, as BF16 (SPLIT: high and low parts)
     for (int i = tid; i < HB * (D / 2); i += blockDim.x) {
         int h = i / (D / 2), d = 2 * (i % (D / 2));
-        unsigned int v = 0;
+        unsigned int v = 0, vl = 0;
         if (h0 + h < heads) {
             const float* src = Q.at((i64) b * heads + h0 + h, d);
-            v = pack_bf16(src[0], src[1]);
+            if constexpr (SPLIT) split_bf16(src[0], src[1], v, vl);
+            else v = pack_bf16(src[0], src[1]);
         }
         *reinterpret_cast<unsigned int*>(qs + h * LD + d) = v;
+        if constexpr (SPLIT) *reinterpret_cast<unsigned int*>(qsl + h * LD + d) = vl;
     }
     auto loadTile = [&](int tile, unsigned short* dst) {
-        mla_load_tile(cb, pb, from + tile * MLA_T, to, R, P, [&](int t, int c) { return dst + t * LD + c * 8; });
+        if constexpr (SPLIT) mla_load_tile(cb, pb, from + tile * MLA_T, to, R, P, [&](int t, int c) { return stage + t * D + c * 4; });
+        else mla_load_tile(cb, pb, from + tile * MLA_T, to, R, P, [&](int t, int c) { return dst + t * LD + c * 8; });
     };
 
     const int cols = R / WPM, colBase = wc * cols, pos0 = wc * (MLA_T / WPM);
@@ -458,8 +496,23 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const unsigned short* cache, const u
     for (int it = 0; it < tiles; it++) {
         cp_async_wait_all();
         __syncthreads();   // tile it has landed, and every warp is done with tile it - 1
+        const unsigned short* kt = ks + (SPLIT ? 0 : (it & 1) * MLA_T * LD);
+        const unsigned short* ktl = ks + MLA_T * LD;   // SPLIT: the tile's low parts
+        if constexpr (SPLIT) {
+            // the staged F32 tile as its high and low parts, a warp per row, four elements a lane
+            for (int t = warp; t < MLA_T; t += blockDim.x >> 5) {
+                for (int c = 4 * lane; c < D; c += 128) {
+                    float4 v = *reinterpret_cast<const float4*>(stage + t * D + c);
+                    uint2 hi, lo;
+                    split_bf16(v.x, v.y, hi.x, lo.x);
+                    split_bf16(v.z, v.w, hi.y, lo.y);
+                    *reinterpret_cast<uint2*>(ks + t * LD + c) = hi;
+                    *reinterpret_cast<uint2*>(ks + (MLA_T + t) * LD + c) = lo;
+                }
+            }
+            __syncthreads();   // the parts are in place, and the staging buffer is free
+        }
         if (it + 1 < tiles) loadTile(it + 1, ks + ((it + 1) & 1) * MLA_T * LD);
-        const unsigned short* kt = ks + (it & 1) * MLA_T * LD;
         const int valid = to - (from + it * MLA_T);   // positions of this tile inside the split
 
         // scores of this warp's positions for the m-tile's 16 heads. With one n-tile a warp (tc16),
@@ -475,13 +528,15 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const unsigned short* cache, const u
             for (int u = 0; u < ROUND; u++) {
                 int k = k0 + 16 * u;
                 if (k < D) {
-                    unsigned int a[4];
+                    unsigned int a[4], al[4] = {0, 0, 0, 0};
                     frag_a(a, qs + (mt * 16) * LD + k, LD, lane);
+                    if constexpr (SPLIT) frag_a(al, qsl + (mt * 16) * LD + k, LD, lane);
 #pragma unroll
                     for (int j = 0; j < NS; j++) {
-                        unsigned int bb[2];
+                        unsigned int bb[2], bl[2] = {0, 0};
                         frag_b(bb, kt + (pos0 + j * 8) * LD + k, LD, lane);
-                        mma_bf16(ROUND > 1 && (u & 1) ? s2[j] : s[j], a, bb, lane);
+                        if constexpr (SPLIT) frag_b(bl, ktl + (pos0 + j * 8) * LD + k, LD, lane);
+                        mma_parts<SPLIT>(ROUND > 1 && (u & 1) ? s2[j] : s[j], a, al, bb, bl, lane);
                     }
                 }
             }
@@ -527,11 +582,25 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const unsigned short* cache, const u
         float sum0 = 0.f, sum1 = 0.f;
 #pragma unroll
         for (int j = 0; j < NS; j++) {
-            unsigned int p01 = pack_bf16(exp2f(s[j][0] - base0), exp2f(s[j][1] - base0));
-            unsigned int p23 = pack_bf16(exp2f(s[j][2] - base1), exp2f(s[j][3] - base1));
-            sum0 += bf16_to_f32((unsigned short) p01) + bf16_to_f32((unsigned short) (p01 >> 16));
-            sum1 += bf16_to_f32((unsigned short) p23) + bf16_to_f32((unsigned short) (p23 >> 16));
+            const float w0 = exp2f(s[j][0] - base0), w1 = exp2f(s[j][1] - base0), w2 = exp2f(s[j][2] - base1), w3 = exp2f(s[j][3] - base1);
+            unsigned int p01, p23;
             int t = pos0 + j * 8 + 2 * qd;
+            if constexpr (SPLIT) {
+                // the weights as high and low parts; the sums over the weights themselves
+                unsigned int l01, l23;
+                split_bf16(w0, w1, p01, l01);
+                split_bf16(w2, w3, p23, l23);
+                sum0 += w0 + w1;
+                sum1 += w2 + w3;
+                *reinterpret_cast<unsigned int*>(psl + row0 * LDP + t) = l01;
+                *reinterpret_cast<unsigned int*>(psl + row1 * LDP + t) = l23;
+            } else {
+                // the sums over the weights as rounded, so that each output is a convex combination of cache rows
+                p01 = pack_bf16(w0, w1);
+                p23 = pack_bf16(w2, w3);
+                sum0 += bf16_to_f32((unsigned short) p01) + bf16_to_f32((unsigned short) (p01 >> 16));
+                sum1 += bf16_to_f32((unsigned short) p23) + bf16_to_f32((unsigned short) (p23 >> 16));
+            }
             *reinterpret_cast<unsigned int*>(ps + row0 * LDP + t) = p01;
             *reinterpret_cast<unsigned int*>(ps + row1 * LDP + t) = p23;
         }
@@ -564,15 +633,17 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const unsigned short* cache, const u
         }
 #pragma unroll
         for (int k0 = 0; k0 < MLA_T; k0 += 16) {
-            unsigned int a[4];
+            unsigned int a[4], al[4] = {0, 0, 0, 0};
             frag_a(a, ps + (mt * 16) * LDP + k0, LDP, lane);
+            if constexpr (SPLIT) frag_a(al, psl + (mt * 16) * LDP + k0, LDP, lane);
 #pragma unroll
             for (int n = 0; n < NO; n += 2) {
                 if (n * 8 < cols) {
-                    unsigned int b0[2], b1[2];
+                    unsigned int b0[2], b1[2], b0l[2] = {0, 0}, b1l[2] = {0, 0};
                     frag_b_trans2(b0, b1, kt + k0 * LD + colBase + n * 8, LD, lane);
-                    mma_bf16(acc[n], a, b0, lane);
-                    mma_bf16(acc[n + 1], a, b1, lane);
+                    if constexpr (SPLIT) frag_b_trans2(b0l, b1l, ktl + k0 * LD + colBase + n * 8, LD, lane);
+                    mma_parts<SPLIT>(acc[n], a, al, b0, b0l, lane);
+                    mma_parts<SPLIT>(acc[n + 1], a, al, b1, b1l, lane);
                 }
             }
         }
@@ -583,16 +654,28 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const unsigned short* cache, const u
 #endif
 }
 
+#define MLA_TC_PARAMS(C) MLA_Q_PARAMS, const C* cache, const C* pe, const int* lens, int len0, float* o, float* m, float* l, float* out, \
+    int heads, int maxLen, int R, int P, float scale, int smemBytes
+#define MLA_TC_ARGS MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes
+
 // up to 16 heads per block (4 warps); several blocks share an SM
-extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_tc<1, 4>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16(MLA_TC_PARAMS(unsigned short)) {
+    mla_decode_tc<1, 4>(MLA_TC_ARGS);
 }
 
 // 64 heads per block (8 warps, two per m-tile): each cache tile is read once for 64 heads
-extern "C" __global__ void __launch_bounds__(256) mla_decode_tc64(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_tc<4, 2>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+extern "C" __global__ void __launch_bounds__(256) mla_decode_tc64(MLA_TC_PARAMS(unsigned short)) {
+    mla_decode_tc<4, 2>(MLA_TC_ARGS);
+}
+
+// Over an F32 cache, the products split into BF16 parts: up to 16 heads per block (4 warps), and
+// 32 heads per block (8 warps, four per m-tile), one block an SM (the staging tile takes shared memory)
+extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16_f32(MLA_TC_PARAMS(float)) {
+    mla_decode_tc<1, 4>(MLA_TC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(256) mla_decode_tc32_f32(MLA_TC_PARAMS(float)) {
+    mla_decode_tc<2, 4>(MLA_TC_ARGS);
 }
 
 // ---------------------------------------------------------------------------------------------
