@@ -785,19 +785,26 @@ final class CudaBackend implements DeviceBackend {
     /** mla_decode.cu's tensor-core kernels: positions per cache tile, and the padding of each shared row (BF16 elements). */
     static final int MLA_TILE = 32, MLA_PAD = 8;
 
+    /** The longest ring of cache tiles mla_decode_tc16r and ks16r take (MLA_RING_MAX in mla_decode.cu). */
+    static final int MLA_RING_MAX = 6;
+
     /**
-     * The dynamic shared memory of mla_decode_tc16/tc64, and with {@code f32Cache} of
-     * mla_decode_tc16_f32/tc32_f32 (mla_tc_smem_bytes in mla_decode.cu).
+     * The dynamic shared memory of mla_decode_tc16/tc64 ({@code stages} 2), of mla_decode_tc16r with
+     * a ring of {@code stages} tiles, and with {@code f32Cache} of mla_decode_tc16_f32/tc32_f32
+     * ({@code stages} 2: one tile's two parts) (mla_tc_smem_bytes in mla_decode.cu).
      */
-    static int mlaTensorCoreSharedBytes(int headsPerBlock, int d, int warpsPerMTile, boolean f32Cache) {
+    static int mlaTensorCoreSharedBytes(int headsPerBlock, int d, int warpsPerMTile, boolean f32Cache, int stages) {
         int parts = f32Cache ? 2 : 1;
-        return (f32Cache ? 4 * MLA_TILE * d : 0) + 2 * (parts * headsPerBlock + 2 * MLA_TILE) * (d + MLA_PAD)
+        return (f32Cache ? 4 * MLA_TILE * d : 0) + 2 * (parts * headsPerBlock + stages * MLA_TILE) * (d + MLA_PAD)
                 + 2 * parts * headsPerBlock * (MLA_TILE + MLA_PAD) + 2 * 4 * warpsPerMTile * headsPerBlock;
     }
 
-    /** The dynamic shared memory of mla_decode_ks16/ks32/ks64 (mla_ks_smem_bytes in mla_decode.cu): two cache tiles and each warp's partial scores. */
-    static int mlaSplitKSharedBytes(int mTiles, int warpsPerMTile, int d) {
-        return 2 * 2 * MLA_TILE * (d + MLA_PAD) + mTiles * warpsPerMTile * 32 * 16 * 4;
+    /**
+     * The dynamic shared memory of mla_decode_ks16/ks32/ks64 ({@code stages} 2) and ks16r (a ring of
+     * {@code stages}) (mla_ks_smem_bytes in mla_decode.cu): the cache tiles and each warp's partial scores.
+     */
+    static int mlaSplitKSharedBytes(int mTiles, int warpsPerMTile, int d, int stages) {
+        return 2 * stages * MLA_TILE * (d + MLA_PAD) + mTiles * warpsPerMTile * 32 * 16 * 4;
     }
 
     /**
@@ -820,12 +827,18 @@ final class CudaBackend implements DeviceBackend {
      * A tensor-core MLA decode kernel of mla_decode.cu: its name, m-tiles of 16 heads and warps per
      * m-tile, its kind, how many of its blocks an SM holds at latent 512 + rope 64 on sm_90 (from its
      * shared memory and, for ks32, ks64, wg64 and wg64p, its registers: 172, 255, 186 and 192 a
-     * thread, by ptxas), and whether it reads an F32 cache (its products split into BF16 parts) or a
-     * BF16 one.
+     * thread, by ptxas), whether it reads an F32 cache (its products split into BF16 parts) or a
+     * BF16 one, and whether its cache tiles go round a ring of as many as the GPU's shared memory
+     * holds (3 to {@link #MLA_RING_MAX}, tc16r and ks16r) instead of two.
      */
-    record MlaKernel(String name, int mTiles, int warpsPerMTile, MlaKind kind, int blocksPerSm, boolean f32Cache) {
+    record MlaKernel(String name, int mTiles, int warpsPerMTile, MlaKind kind, int blocksPerSm, boolean f32Cache, boolean ring) {
         MlaKernel(String name, int mTiles, int warpsPerMTile, MlaKind kind, int blocksPerSm) {
-            this(name, mTiles, warpsPerMTile, kind, blocksPerSm, false);
+            this(name, mTiles, warpsPerMTile, kind, blocksPerSm, false, false);
+        }
+
+        /** A ring kernel over a BF16 cache (one block an SM: the ring takes the shared memory). */
+        static MlaKernel ring(String name, int mTiles, int warpsPerMTile, MlaKind kind) {
+            return new MlaKernel(name, mTiles, warpsPerMTile, kind, 1, false, true);
         }
 
         int headsPerBlock() {
@@ -836,10 +849,16 @@ final class CudaBackend implements DeviceBackend {
             return 32 * mTiles * warpsPerMTile;
         }
 
-        int sharedBytes(int d) {
+        /** Its dynamic shared memory at latent + rope width d on a GPU that allows a block sharedLimit bytes (a ring kernel takes all it can use). */
+        int sharedBytes(int d, int sharedLimit) {
+            return tiles(d, ring ? ringStages(d, sharedLimit) : 2);
+        }
+
+        /** Its dynamic shared memory at latent + rope width d with {@code stages} cache tiles (ring kernels; 2 for the others). */
+        private int tiles(int d, int stages) {
             return switch (kind) {
-                case TC -> mlaTensorCoreSharedBytes(headsPerBlock(), d, warpsPerMTile, f32Cache);
-                case KS -> mlaSplitKSharedBytes(mTiles, warpsPerMTile, d);
+                case TC -> mlaTensorCoreSharedBytes(headsPerBlock(), d, warpsPerMTile, f32Cache, stages);
+                case KS -> mlaSplitKSharedBytes(mTiles, warpsPerMTile, d, stages);
                 case WG -> mlaWarpgroupSharedBytes(d, 2);
                 case WG_OVERLAP -> mlaWarpgroupSharedBytes(d, 3);
             };
@@ -849,18 +868,26 @@ final class CudaBackend implements DeviceBackend {
         boolean applies(DType cache, int r, int p, int computeCapability, int sharedLimit) {
             if (f32Cache != (cache == DType.F32)) return false;
             if ((kind == MlaKind.WG || kind == MlaKind.WG_OVERLAP) && (computeCapability != 90 || r != 512 || p != 64)) return false;
-            return sharedBytes(r + p) <= sharedLimit;
+            if (ring && ringStages(r + p, sharedLimit) < 3) return false;   // a ring of two is the kernel without one
+            return sharedBytes(r + p, sharedLimit) <= sharedLimit;
+        }
+
+        /** The ring's tiles: as many as sharedLimit holds beyond the rest, at most {@link #MLA_RING_MAX} (the kernel derives the same from its shared bytes). */
+        private int ringStages(int d, int sharedLimit) {
+            int rest = tiles(d, 0), tile = 2 * MLA_TILE * (d + MLA_PAD);
+            return Math.clamp((sharedLimit - rest) / tile, 0, MLA_RING_MAX);
         }
     }
 
     /** The default kernels: over a BF16 cache tc64 above 16 heads, else tc16; over an F32 cache tc32_f32 above 16 heads, else tc16_f32. */
     private static final MlaKernel MLA_TC16 = new MlaKernel("mla_decode_tc16", 1, 4, MlaKind.TC, 2),
             MLA_TC64 = new MlaKernel("mla_decode_tc64", 4, 2, MlaKind.TC, 1),
-            MLA_TC16_F32 = new MlaKernel("mla_decode_tc16_f32", 1, 4, MlaKind.TC, 1, true),
-            MLA_TC32_F32 = new MlaKernel("mla_decode_tc32_f32", 2, 4, MlaKind.TC, 1, true);
+            MLA_TC16_F32 = new MlaKernel("mla_decode_tc16_f32", 1, 4, MlaKind.TC, 1, true, false),
+            MLA_TC32_F32 = new MlaKernel("mla_decode_tc32_f32", 2, 4, MlaKind.TC, 1, true, false);
 
     static final List<MlaKernel> MLA_KERNELS = List.of(MLA_TC16, MLA_TC64, MLA_TC16_F32, MLA_TC32_F32,
-            new MlaKernel("mla_decode_ks16", 1, 4, MlaKind.KS, 2), new MlaKernel("mla_decode_ks32", 2, 4, MlaKind.KS, 1),
+            MlaKernel.ring("mla_decode_tc16r", 1, 4, MlaKind.TC), new MlaKernel("mla_decode_ks16", 1, 4, MlaKind.KS, 2),
+            MlaKernel.ring("mla_decode_ks16r", 1, 4, MlaKind.KS), new MlaKernel("mla_decode_ks32", 2, 4, MlaKind.KS, 1),
             new MlaKernel("mla_decode_ks64", 4, 2, MlaKind.KS, 1), new MlaKernel("mla_decode_wg64", 4, 2, MlaKind.WG, 1),
             new MlaKernel("mla_decode_wg64p", 4, 2, MlaKind.WG_OVERLAP, 1));
 
@@ -966,7 +993,7 @@ final class CudaBackend implements DeviceBackend {
             gpu.makeCurrent();
             if (tc != null) {
                 Cuda.Function f = gpu.modules().function("mla_decode.cu", tc.name());
-                int shared = tc.sharedBytes(r + p);
+                int shared = tc.sharedBytes(r + p, gpu.limits().sharedPerBlockOptIn());
                 f.setMaxDynamicSharedMemory(shared);
                 // the head blocks of one split are neighbours in launch order, so they read its cache tiles from L2
                 f.launch(new int[]{headBlocks, splits, b}, new int[]{tc.threads(), 1, 1}, shared, gpu.stream(),

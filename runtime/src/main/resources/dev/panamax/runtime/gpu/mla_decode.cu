@@ -173,7 +173,8 @@ extern "C" __global__ void mla_decode_combine(const float* o, const float* m, co
 // softmax and the outputs stay F32 (the weights' sums are taken over the rounded weights, so each
 // output is an exact convex combination of cache rows). A block holds 16 * MT heads of one
 // sequence and one split of its positions, and streams the cache through shared memory in tiles of
-// MLA_T positions (cp.async, double-buffered), each tile read once for all those heads:
+// MLA_T positions (cp.async, double-buffered; mla_decode_tc16r: a ring of up to MLA_RING_MAX
+// tiles), each tile read once for all those heads:
 //   scores S = Q K^T: warp w of an m-tile computes its MLA_T / WPM positions over all R + P dims;
 //   the row maxima and sums meet in shared memory; the weights P (BF16) go to shared memory;
 //   outputs O += P V: warp w owns R / WPM of the latent columns, in registers for the whole split.
@@ -318,11 +319,19 @@ __device__ __forceinline__ void cp_async_commit() {
     asm volatile("cp.async.commit_group;" ::: "memory");
 #endif
 }
-__device__ __forceinline__ void cp_async_wait_all() {
+// until at most n of this thread's committed cp.async groups are pending (n uniform; past 4, all of them)
+__device__ __forceinline__ void cp_async_wait(int n) {
 #ifdef __CUDA_ARCH__
-    asm volatile("cp.async.wait_group 0;" ::: "memory");
+    switch (n) {   // the count is an immediate
+    case 1: asm volatile("cp.async.wait_group 1;" ::: "memory"); break;
+    case 2: asm volatile("cp.async.wait_group 2;" ::: "memory"); break;
+    case 3: asm volatile("cp.async.wait_group 3;" ::: "memory"); break;
+    case 4: asm volatile("cp.async.wait_group 4;" ::: "memory"); break;
+    default: asm volatile("cp.async.wait_group 0;" ::: "memory"); break;
+    }
 #endif
 }
+__device__ __forceinline__ void cp_async_wait_all() { cp_async_wait(0); }
 
 // One cache tile (BF16 or F32 elements C): positions base .. base + MLA_T - 1 of one sequence (zeros
 // from `to` on), a warp per row, its lanes over the row's 16-byte chunks (latent, then rope), each to
@@ -425,13 +434,34 @@ __device__ __forceinline__ void mla_softmax_tile(float (&s)[4 * NT], int valid, 
 }
 
 // Shared memory of a block of hb heads for latent + rope width d: over a BF16 cache, the BF16 queries
-// (hb rows), two cache tiles (MLA_T rows each, latent then rope, double-buffered), the BF16 weights
-// (hb x MLA_T) and the row maxima and sums of the wpm warps of each m-tile. Over an F32 cache
-// (split), first the F32 tile in flight, then the queries, the tile and the weights each as BF16 high
-// and low parts (the two tiles are one tile's parts). Must match CudaBackend.mlaTensorCoreSharedBytes.
-__host__ __device__ __forceinline__ int mla_tc_smem_bytes(int hb, int d, int wpm, bool split) {
+// (hb rows), a ring of `stages` cache tiles (MLA_T rows each, latent then rope; 2, double-buffered,
+// but for the ring kernels), the BF16 weights (hb x MLA_T) and the row maxima and sums of the wpm
+// warps of each m-tile. Over an F32 cache (split; stages must be 2), first the F32 tile in flight,
+// then the queries, the tile and the weights each as BF16 high and low parts (the two tiles are one
+// tile's parts). Must match CudaBackend.mlaTensorCoreSharedBytes.
+__host__ __device__ __forceinline__ int mla_tc_smem_bytes(int hb, int d, int wpm, bool split, int stages) {
     const int parts = split ? 2 : 1;
-    return (split ? 4 * MLA_T * d : 0) + 2 * (parts * hb + 2 * MLA_T) * (d + MLA_PAD) + 2 * parts * hb * (MLA_T + MLA_PAD) + 2 * 4 * wpm * hb;
+    return (split ? 4 * MLA_T * d : 0) + 2 * (parts * hb + stages * MLA_T) * (d + MLA_PAD) + 2 * parts * hb * (MLA_T + MLA_PAD) + 2 * 4 * wpm * hb;
+}
+
+// The longest ring of cache tiles a ring kernel takes (cp_async_wait's counts go to stages - 2 = 4).
+#define MLA_RING_MAX 6
+
+// The tile buffers of a block go round a ring of `stages`, tile t in buffer t % stages, one cp.async
+// group a tile (an empty one past the last), so that at the top of tile it's turn, it is the oldest
+// but stages - 2 of the groups in flight. load(t) issues and commits tile t. Before the loop:
+template <typename Load> __device__ __forceinline__ void mla_ring_start(int stages, int tiles, Load load) {
+    for (int t = 0; t < stages - 1; t++) {
+        if (t < tiles) load(t);
+        else cp_async_commit();
+    }
+}
+// At the top of tile it's turn, the wait (then a barrier: tile it landed, and every warp is done with
+// tile it - 1), and, once that barrier is passed, the next load, into tile it - 1's buffer.
+__device__ __forceinline__ void mla_ring_wait(int stages) { cp_async_wait(stages - 2); }
+template <typename Load> __device__ __forceinline__ void mla_ring_next(int it, int stages, int tiles, Load load) {
+    if (it + stages - 1 < tiles) load(it + stages - 1);
+    else cp_async_commit();
 }
 
 // Over a BF16 cache (C = unsigned short) or an F32 cache (C = float, SPLIT): there every operand is
@@ -439,7 +469,10 @@ __host__ __device__ __forceinline__ int mla_tc_smem_bytes(int hb, int d, int wpm
 // result keeps about 16 bits of each operand's significand. The F32 tile lands by cp.async in a
 // staging buffer while the tile before it is multiplied, and is split into the parts' tiles at the
 // top of its turn.
-template <int MT, int WPM, typename C>
+// RING (BF16 only): the tiles go round a ring of as many buffers as smemBytes holds beyond the rest
+// (3 to MLA_RING_MAX), so that stages - 1 tiles are in flight while one is multiplied. Without it two
+// buffers alternate: a block has one tile in flight, and its loads drain at every tile.
+template <int MT, int WPM, typename C, bool RING = false>
 __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const int* lens, int len0, float* o,
                               float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
 #ifdef MLA_TC_UNSUPPORTED
@@ -448,14 +481,17 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const i
     constexpr bool SPLIT = sizeof(C) == 4;
     const MlaQuery Q{qn, ldn, qr, ldr, R};
     constexpr int HB = 16 * MT, NS = MLA_T / WPM / 8, NO = 512 / WPM / 8;   // n-tiles of scores and (at most) of outputs per warp
+    static_assert(!(RING && SPLIT), "the F32 cache's kernels stage one tile");
     const int D = R + P, LD = D + MLA_PAD, LDP = MLA_T + MLA_PAD;
-    if (R % 64 != 0 || P % 16 != 0 || R > 512 || D > 576 || blockDim.x != 32 * MT * WPM || mla_tc_smem_bytes(HB, D, WPM, SPLIT) > smemBytes) __trap();
+    const int stages = RING ? (smemBytes - mla_tc_smem_bytes(HB, D, WPM, SPLIT, 0)) / (2 * MLA_T * LD) : 2;   // tile buffers
+    if (R % 64 != 0 || P % 16 != 0 || R > 512 || D > 576 || blockDim.x != 32 * MT * WPM || stages < 2 || stages > MLA_RING_MAX
+        || mla_tc_smem_bytes(HB, D, WPM, SPLIT, stages) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(smem);
     float* stage = reinterpret_cast<float*>(smem);   // SPLIT: the F32 tile in flight (MLA_T x D)
     unsigned short* qs = reinterpret_cast<unsigned short*>(smem + (SPLIT ? 4 * MLA_T * D : 0));
     unsigned short* qsl = qs + (SPLIT ? HB * LD : 0);   // SPLIT: the queries' low parts
-    unsigned short* ks = qsl + HB * LD;                 // two tiles of MLA_T rows
-    unsigned short* ps = ks + 2 * MLA_T * LD;
+    unsigned short* ks = qsl + HB * LD;                 // the ring of `stages` tiles of MLA_T rows (SPLIT: one tile's two parts)
+    unsigned short* ps = ks + stages * MLA_T * LD;
     unsigned short* psl = ps + (SPLIT ? HB * LDP : 0);  // SPLIT: the weights' low parts
     float* redMax = reinterpret_cast<float*>(psl + HB * LDP);
     float* redSum = redMax + WPM * HB;
@@ -492,11 +528,13 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const i
     for (int n = 0; n < NO; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
     float m0 = NEG_INF, m1 = NEG_INF, l0 = 0.f, l1 = 0.f;   // rows g and g + 8 of the m-tile, log2 units
     const int tiles = (to - from + MLA_T - 1) / MLA_T;
-    if (tiles > 0) loadTile(0, ks);
+    auto ring = [&](int tile) { return ks + (SPLIT ? 0 : (tile % stages) * MLA_T * LD); };
+    auto loadAt = [&](int tile) { loadTile(tile, ring(tile)); };
+    mla_ring_start(stages, tiles, loadAt);
     for (int it = 0; it < tiles; it++) {
-        cp_async_wait_all();
+        mla_ring_wait(stages);
         __syncthreads();   // tile it has landed, and every warp is done with tile it - 1
-        const unsigned short* kt = ks + (SPLIT ? 0 : (it & 1) * MLA_T * LD);
+        const unsigned short* kt = ring(it);
         const unsigned short* ktl = ks + MLA_T * LD;   // SPLIT: the tile's low parts
         if constexpr (SPLIT) {
             // the staged F32 tile as its high and low parts, a warp per row, four elements a lane
@@ -512,7 +550,8 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const i
             }
             __syncthreads();   // the parts are in place, and the staging buffer is free
         }
-        if (it + 1 < tiles) loadTile(it + 1, ks + ((it + 1) & 1) * MLA_T * LD);
+        // into the buffer of tile it - 1 (SPLIT: into the staging buffer, split already)
+        mla_ring_next(it, stages, tiles, loadAt);
         const int valid = to - (from + it * MLA_T);   // positions of this tile inside the split
 
         // scores of this warp's positions for the m-tile's 16 heads. With one n-tile a warp (tc16),
@@ -668,6 +707,13 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_tc64(MLA_TC_PARAMS(
     mla_decode_tc<4, 2>(MLA_TC_ARGS);
 }
 
+// tc16 with a ring of 3 to MLA_RING_MAX tiles, as many as its shared memory holds (CudaBackend gives
+// it what the GPU allows a block, 5 tiles on an H100): one block an SM with up to 5 tiles in flight,
+// where tc16's two blocks each have one in flight and drain it before the next goes out
+extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16r(MLA_TC_PARAMS(unsigned short)) {
+    mla_decode_tc<1, 4, unsigned short, true>(MLA_TC_ARGS);
+}
+
 // Over an F32 cache, the products split into BF16 parts: up to 16 heads per block (4 warps), and
 // 32 heads per block (8 warps, four per m-tile), one block an SM (the staging tile takes shared memory)
 extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16_f32(MLA_TC_PARAMS(float)) {
@@ -701,13 +747,15 @@ __device__ __forceinline__ void frag_b2(unsigned int b0[2], unsigned int b1[2], 
 #endif
 }
 
-// Two cache tiles and the partial scores (16 floats a lane) of every warp. Must match
-// CudaBackend.mlaSplitKSharedBytes.
-__host__ __device__ __forceinline__ int mla_ks_smem_bytes(int mt, int wpm, int d) {
-    return 2 * 2 * MLA_T * (d + MLA_PAD) + mt * wpm * 32 * 16 * 4;
+// A ring of `stages` cache tiles (2, double-buffered, but for the ring kernels) and the partial
+// scores (16 floats a lane) of every warp. Must match CudaBackend.mlaSplitKSharedBytes.
+__host__ __device__ __forceinline__ int mla_ks_smem_bytes(int mt, int wpm, int d, int stages) {
+    return 2 * stages * MLA_T * (d + MLA_PAD) + mt * wpm * 32 * 16 * 4;
 }
 
-template <int MT, int WPM>
+// RING: a ring of as many tiles as smemBytes holds beyond the partial scores (3 to MLA_RING_MAX), as
+// in mla_decode_tc.
+template <int MT, int WPM, bool RING = false>
 __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
                               float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
 #ifdef MLA_TC_UNSUPPORTED
@@ -716,10 +764,12 @@ __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const u
     const MlaQuery Q{qn, ldn, qr, ldr, R};
     constexpr int HB = 16 * MT, NT = MLA_T / 8, KW = (MAX_D / 16 + WPM - 1) / WPM, NO = MAX_R / WPM / 8;
     const int D = R + P, LD = D + MLA_PAD;
-    if (R % 64 != 0 || P % 16 != 0 || R > MAX_R || D > MAX_D || blockDim.x != 32 * MT * WPM || mla_ks_smem_bytes(MT, WPM, D) > smemBytes) __trap();
+    const int stages = RING ? (smemBytes - mla_ks_smem_bytes(MT, WPM, D, 0)) / (2 * MLA_T * LD) : 2;   // tile buffers
+    if (R % 64 != 0 || P % 16 != 0 || R > MAX_R || D > MAX_D || blockDim.x != 32 * MT * WPM || stages < 2 || stages > MLA_RING_MAX
+        || mla_ks_smem_bytes(MT, WPM, D, stages) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(smem);
-    unsigned short* ks = reinterpret_cast<unsigned short*>(smem);   // two tiles of MLA_T rows
-    float2* red = reinterpret_cast<float2*>(ks + 2 * MLA_T * LD);    // [m-tile][warp][8 pairs][32 lanes]
+    unsigned short* ks = reinterpret_cast<unsigned short*>(smem);        // the ring of `stages` tiles of MLA_T rows
+    float2* red = reinterpret_cast<float2*>(ks + stages * MLA_T * LD);   // [m-tile][warp][8 pairs][32 lanes]
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, mt = warp / WPM, wc = warp % WPM;
     const int g = lane >> 2, qd = lane & 3;
     const int h0 = blockIdx.x * HB, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
@@ -729,11 +779,13 @@ __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const u
     const float scaleLog2 = scale * 1.4426950408889634f;
     const unsigned short* cb = cache + (i64) b * maxLen * R;
     const unsigned short* pb = pe + (i64) b * maxLen * P;
-    auto loadTile = [&](int tile, unsigned short* dst) {
+    auto ring = [&](int tile) { return ks + (tile % stages) * MLA_T * LD; };
+    auto loadAt = [&](int tile) {
+        unsigned short* dst = ring(tile);
         mla_load_tile(cb, pb, from + tile * MLA_T, to, R, P, [&](int t, int c) { return dst + t * LD + c * 8; });
     };
     const int tiles = (to - from + MLA_T - 1) / MLA_T;
-    if (tiles > 0) loadTile(0, ks);   // in flight while the queries load
+    mla_ring_start(stages, tiles, loadAt);   // in flight while the queries load
 
     // this warp's k-steps, and its slice of the queries of rows g and g + 8 as A fragments
     const int steps = D / 16, k0 = wc * steps / WPM, kn = (wc + 1) * steps / WPM - k0;
@@ -765,10 +817,10 @@ __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const u
     float m0 = NEG_INF, m1 = NEG_INF, l0 = 0.f, l1 = 0.f;   // rows g and g + 8 of the m-tile, log2 units
     float2* mine = red + (mt * WPM + wc) * 8 * 32 + lane;
     for (int it = 0; it < tiles; it++) {
-        cp_async_wait_all();
+        mla_ring_wait(stages);
         __syncthreads();   // tile it has landed; every warp is done with tile it - 1 and with the partial scores
-        if (it + 1 < tiles) loadTile(it + 1, ks + ((it + 1) & 1) * MLA_T * LD);
-        const unsigned short* kt = ks + (it & 1) * MLA_T * LD;
+        mla_ring_next(it, stages, tiles, loadAt);
+        const unsigned short* kt = ring(it);
         const int valid = to - (from + it * MLA_T);
 
         // this warp's part of the scores of all MLA_T positions: NT independent accumulators
@@ -842,6 +894,12 @@ __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const u
 extern "C" __global__ void __launch_bounds__(128) mla_decode_ks16(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
     mla_decode_ks<1, 4>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+}
+
+// ks16 with a ring of 3 to MLA_RING_MAX tiles, as many as its shared memory holds (6 on an H100), as tc16r
+extern "C" __global__ void __launch_bounds__(128) mla_decode_ks16r(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
+        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_ks<1, 4, true>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
 
 // 32 heads per block, split four ways (8 warps)
