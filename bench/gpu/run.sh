@@ -11,10 +11,10 @@
 #      expert and projection;
 #   5. (only when STEPS names "mla", or "mla16" or "mla128" for one half) the MLA decode kernels over a BF16 cache side by side, each
 #      against the device copy: the default (tc16 / tc64), tc16r (a ring of cache tiles in flight),
-#      the k-split ks16 and the warpgroup (wgmma) wg64 and wg64p at 16 heads; ks32, ks64, wg64 and wg64p at 128 (GpuBench's mla
+#      the k-split ks16 and ks16r (with a ring) and the warpgroup (wgmma) wg64 and wg64p at 16 heads; ks32, ks64, wg64 and wg64p at 128 (GpuBench's mla
 #      parameter). -Dpanamax.cuda.mlaSplits=N (after -jvmArgsAppend) fixes the split count.
 #   6. (only when STEPS names "mlaf32") the same over an F32 cache, at 16 and 128 heads: the CUDA-core
-#      kernel (scalar) against the tensor-core kernels with split BF16 products, tc16_f32 and tc32_f32.
+#      kernel (scalar) against the tensor-core kernels with split BF16 products, tc16_f32, tc16r_f32 (a ring of half tiles) and tc32_f32.
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
 #   STEPS (default "gpu decode moe") picks steps 2-5, so that they can run in separate calls (the
@@ -57,7 +57,7 @@ if [[ "$steps" == *" decode "* ]]; then
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/decode.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" mla "* || "$steps" == *" mla16 "* ]]; then
-  jmh mla16 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p mla=auto,mla_decode_tc16r,mla_decode_ks16,mla_decode_wg64,mla_decode_wg64p "$@"
+  jmh mla16 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p mla=auto,mla_decode_tc16r,mla_decode_ks16,mla_decode_ks16r,mla_decode_wg64,mla_decode_wg64p "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla16.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" mla "* || "$steps" == *" mla128 "* ]]; then
@@ -65,7 +65,7 @@ if [[ "$steps" == *" mla "* || "$steps" == *" mla128 "* ]]; then
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla128.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" mlaf32 "* ]]; then
-  jmh mlaf32 'GpuBench.(mlaDecode|deviceCopy)' -p cache=F32 -p heads=16,128 -p mla=scalar,mla_decode_tc16_f32,mla_decode_tc32_f32 "$@"
+  jmh mlaf32 'GpuBench.(mlaDecode|deviceCopy)' -p cache=F32 -p heads=16,128 -p mla=scalar,mla_decode_tc16_f32,mla_decode_tc16r_f32,mla_decode_tc32_f32 "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mlaf32.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" moe "* ]]; then

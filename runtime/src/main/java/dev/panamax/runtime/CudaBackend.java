@@ -785,17 +785,17 @@ final class CudaBackend implements DeviceBackend {
     /** mla_decode.cu's tensor-core kernels: positions per cache tile, and the padding of each shared row (BF16 elements). */
     static final int MLA_TILE = 32, MLA_PAD = 8;
 
-    /** The longest ring of cache tiles mla_decode_tc16r and ks16r take (MLA_RING_MAX in mla_decode.cu). */
+    /** The longest ring of cache tiles (F32: half tiles) the ring kernels take (MLA_RING_MAX in mla_decode.cu). */
     static final int MLA_RING_MAX = 6;
 
     /**
-     * The dynamic shared memory of mla_decode_tc16/tc64 ({@code stages} 2), of mla_decode_tc16r with
-     * a ring of {@code stages} tiles, and with {@code f32Cache} of mla_decode_tc16_f32/tc32_f32
-     * ({@code stages} 2: one tile's two parts) (mla_tc_smem_bytes in mla_decode.cu).
+     * The dynamic shared memory of mla_decode_tc16/tc64 ({@code stages} 2) and tc16r (a ring of
+     * {@code stages} tiles), and with {@code f32Cache} of mla_decode_tc16_f32/tc32_f32 ({@code stages}
+     * 2 F32 half tiles in flight) and tc16r_f32 (a ring of {@code stages} of them) (mla_tc_smem_bytes in mla_decode.cu).
      */
     static int mlaTensorCoreSharedBytes(int headsPerBlock, int d, int warpsPerMTile, boolean f32Cache, int stages) {
         int parts = f32Cache ? 2 : 1;
-        return (f32Cache ? 4 * MLA_TILE * d : 0) + 2 * (parts * headsPerBlock + stages * MLA_TILE) * (d + MLA_PAD)
+        return (f32Cache ? stages * 2 * MLA_TILE * d : 0) + 2 * (parts * headsPerBlock + (f32Cache ? 2 : stages) * MLA_TILE) * (d + MLA_PAD)
                 + 2 * parts * headsPerBlock * (MLA_TILE + MLA_PAD) + 2 * 4 * warpsPerMTile * headsPerBlock;
     }
 
@@ -828,17 +828,17 @@ final class CudaBackend implements DeviceBackend {
      * m-tile, its kind, how many of its blocks an SM holds at latent 512 + rope 64 on sm_90 (from its
      * shared memory and, for ks32, ks64, wg64 and wg64p, its registers: 172, 255, 186 and 192 a
      * thread, by ptxas), whether it reads an F32 cache (its products split into BF16 parts) or a
-     * BF16 one, and whether its cache tiles go round a ring of as many as the GPU's shared memory
-     * holds (3 to {@link #MLA_RING_MAX}, tc16r and ks16r) instead of two.
+     * BF16 one, and whether its loads go round a ring of as many buffers as the GPU's shared memory
+     * holds (3 to {@link #MLA_RING_MAX}; tc16r and ks16r: tiles, tc16r_f32: F32 half tiles) instead of two.
      */
     record MlaKernel(String name, int mTiles, int warpsPerMTile, MlaKind kind, int blocksPerSm, boolean f32Cache, boolean ring) {
         MlaKernel(String name, int mTiles, int warpsPerMTile, MlaKind kind, int blocksPerSm) {
             this(name, mTiles, warpsPerMTile, kind, blocksPerSm, false, false);
         }
 
-        /** A ring kernel over a BF16 cache (one block an SM: the ring takes the shared memory). */
-        static MlaKernel ring(String name, int mTiles, int warpsPerMTile, MlaKind kind) {
-            return new MlaKernel(name, mTiles, warpsPerMTile, kind, 1, false, true);
+        /** A ring kernel (one block an SM: the ring takes the shared memory). */
+        static MlaKernel ring(String name, int mTiles, int warpsPerMTile, MlaKind kind, boolean f32Cache) {
+            return new MlaKernel(name, mTiles, warpsPerMTile, kind, 1, f32Cache, true);
         }
 
         int headsPerBlock() {
@@ -874,8 +874,8 @@ final class CudaBackend implements DeviceBackend {
 
         /** The ring's tiles: as many as sharedLimit holds beyond the rest, at most {@link #MLA_RING_MAX} (the kernel derives the same from its shared bytes). */
         private int ringStages(int d, int sharedLimit) {
-            int rest = tiles(d, 0), tile = 2 * MLA_TILE * (d + MLA_PAD);
-            return Math.clamp((sharedLimit - rest) / tile, 0, MLA_RING_MAX);
+            int rest = tiles(d, 0), unit = f32Cache ? 2 * MLA_TILE * d : 2 * MLA_TILE * (d + MLA_PAD);   // an F32 half tile, a BF16 tile
+            return Math.clamp((sharedLimit - rest) / unit, 0, MLA_RING_MAX);
         }
     }
 
@@ -886,8 +886,8 @@ final class CudaBackend implements DeviceBackend {
             MLA_TC32_F32 = new MlaKernel("mla_decode_tc32_f32", 2, 4, MlaKind.TC, 1, true, false);
 
     static final List<MlaKernel> MLA_KERNELS = List.of(MLA_TC16, MLA_TC64, MLA_TC16_F32, MLA_TC32_F32,
-            MlaKernel.ring("mla_decode_tc16r", 1, 4, MlaKind.TC), new MlaKernel("mla_decode_ks16", 1, 4, MlaKind.KS, 2),
-            MlaKernel.ring("mla_decode_ks16r", 1, 4, MlaKind.KS), new MlaKernel("mla_decode_ks32", 2, 4, MlaKind.KS, 1),
+            MlaKernel.ring("mla_decode_tc16r", 1, 4, MlaKind.TC, false), MlaKernel.ring("mla_decode_tc16r_f32", 1, 4, MlaKind.TC, true),
+            new MlaKernel("mla_decode_ks16", 1, 4, MlaKind.KS, 2), MlaKernel.ring("mla_decode_ks16r", 1, 4, MlaKind.KS, false), new MlaKernel("mla_decode_ks32", 2, 4, MlaKind.KS, 1),
             new MlaKernel("mla_decode_ks64", 4, 2, MlaKind.KS, 1), new MlaKernel("mla_decode_wg64", 4, 2, MlaKind.WG, 1),
             new MlaKernel("mla_decode_wg64p", 4, 2, MlaKind.WG_OVERLAP, 1));
 

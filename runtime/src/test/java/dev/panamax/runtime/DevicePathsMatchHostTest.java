@@ -646,7 +646,7 @@ class DevicePathsMatchHostTest {
      * DeepSeek's MLA shapes (latent 512 + rope 64) over a BF16 cache. On a CUDA GPU (and its
      * simulator) this is a tensor-core kernel: by default mla_decode_tc16 up to 16 heads,
      * mla_decode_tc64 beyond, and then each kernel that {@code panamax.cuda.mlaKernel} can name
-     * (tc, tc16r with its ring of tiles, the k-split ks16, ks32, ks64, and the warpgroup wg64 and wg64p where the GPU is sm_90, as the
+     * (tc, tc16r with its ring of tiles, the k-split ks16, ks16r, ks32, ks64, and the warpgroup wg64 and wg64p where the GPU is sm_90, as the
      * simulator says it is). Its queries and softmax weights enter the products as BF16, so the
      * reference is the composed product over the same cache with the queries rounded to BF16; what
      * remains is the weights' rounding, which moves an output by at most 2^-9 of the spread of the
@@ -671,7 +671,7 @@ class DevicePathsMatchHostTest {
 
     /**
      * The same over an F32 cache (KvCache's default). On a CUDA GPU (and its simulator) the
-     * tensor-core kernels mla_decode_tc16_f32 (up to 16 heads) and tc32_f32 (beyond) split the
+     * tensor-core kernels mla_decode_tc16_f32 (up to 16 heads), tc32_f32 (beyond) and tc16r_f32 split the
      * queries, the cache and the weights into BF16 high and low parts (x = hi + lo to 2^-18 of x)
      * and take three products for each one, and the CUDA-core kernel ({@code scalar}) computes in
      * F32. So the reference is the composed F32 product with nothing rounded. A product of two split
@@ -731,8 +731,15 @@ class DevicePathsMatchHostTest {
         Tensor devLatent = latent.to(DEV), devRope = kRope.to(DEV);
         List<String> kernels = new java.util.ArrayList<>(List.of("auto"));
         if (emu == null) {
-            // the emulated device has no kernels to choose; the CUDA-core kernel computes an F32 cache in F32
-            CudaBackend.MLA_KERNELS.stream().filter(k -> k.f32Cache() == (cacheType == DType.F32)).forEach(k -> kernels.add(k.name()));
+            // the emulated device has no kernels to choose; the CUDA-core kernel computes an F32 cache in F32. A
+            // kernel that does not apply on this GPU would run as auto, so it is named as left out instead
+            dev.panamax.runtime.gpu.GpuDevice.Limits limits = CudaBackend.get(0).gpu().limits();
+            for (CudaBackend.MlaKernel k : CudaBackend.MLA_KERNELS) {
+                if (k.f32Cache() != (cacheType == DType.F32)) continue;
+                if (k.applies(cacheType, r, p, limits.computeCapability(), limits.sharedPerBlockOptIn())) kernels.add(k.name());
+                else System.out.println(k.name() + " left out: it does not apply on this GPU (compute capability " + limits.computeCapability()
+                        + ", " + limits.sharedPerBlockOptIn() + " shared bytes a block)");
+            }
             if (cacheType == DType.F32) kernels.add(CudaBackend.MLA_SCALAR);
         }
         try {

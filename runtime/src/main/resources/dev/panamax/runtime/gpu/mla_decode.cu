@@ -333,14 +333,14 @@ __device__ __forceinline__ void cp_async_wait(int n) {
 }
 __device__ __forceinline__ void cp_async_wait_all() { cp_async_wait(0); }
 
-// One cache tile (BF16 or F32 elements C): positions base .. base + MLA_T - 1 of one sequence (zeros
-// from `to` on), a warp per row, its lanes over the row's 16-byte chunks (latent, then rope), each to
-// the shared chunk at(row, chunk).
+// One cache tile (BF16 or F32 elements C) of `rows` positions, base .. base + rows - 1 of one
+// sequence (zeros from `to` on), a warp per row, its lanes over the row's 16-byte chunks (latent,
+// then rope), each to the shared chunk at(row, chunk); as one cp.async group.
 template <typename C, typename At>
-__device__ __forceinline__ void mla_load_tile(const C* cb, const C* pb, int base, int to, int R, int P, At at) {
+__device__ __forceinline__ void mla_load_tile(const C* cb, const C* pb, int base, int rows, int to, int R, int P, At at) {
     constexpr int E = 16 / sizeof(C);   // elements a chunk
     const int lane = threadIdx.x & 31, warps = blockDim.x >> 5, chunks = (R + P) / E, rChunks = R / E;
-    for (int t = threadIdx.x >> 5; t < MLA_T; t += warps) {
+    for (int t = threadIdx.x >> 5; t < rows; t += warps) {
         int pos = base + t;
         bool valid = pos < to;
         const C* lat = cb + (i64) (valid ? pos : 0) * R;
@@ -436,42 +436,47 @@ __device__ __forceinline__ void mla_softmax_tile(float (&s)[4 * NT], int valid, 
 // Shared memory of a block of hb heads for latent + rope width d: over a BF16 cache, the BF16 queries
 // (hb rows), a ring of `stages` cache tiles (MLA_T rows each, latent then rope; 2, double-buffered,
 // but for the ring kernels), the BF16 weights (hb x MLA_T) and the row maxima and sums of the wpm
-// warps of each m-tile. Over an F32 cache (split; stages must be 2), first the F32 tile in flight,
-// then the queries, the tile and the weights each as BF16 high and low parts (the two tiles are one
-// tile's parts). Must match CudaBackend.mlaTensorCoreSharedBytes.
+// warps of each m-tile. Over an F32 cache (split), first a ring of `stages` F32 half tiles in flight
+// (MLA_T / 2 rows each; 2, one tile, but for the ring kernel), then the queries, the tile and the
+// weights each as BF16 high and low parts (the two tiles are one tile's parts). Must match
+// CudaBackend.mlaTensorCoreSharedBytes.
 __host__ __device__ __forceinline__ int mla_tc_smem_bytes(int hb, int d, int wpm, bool split, int stages) {
     const int parts = split ? 2 : 1;
-    return (split ? 4 * MLA_T * d : 0) + 2 * (parts * hb + stages * MLA_T) * (d + MLA_PAD) + 2 * parts * hb * (MLA_T + MLA_PAD) + 2 * 4 * wpm * hb;
+    return (split ? stages * 2 * MLA_T * d : 0) + 2 * (parts * hb + (split ? 2 : stages) * MLA_T) * (d + MLA_PAD) + 2 * parts * hb * (MLA_T + MLA_PAD)
+         + 2 * 4 * wpm * hb;
 }
 
 // The longest ring of cache tiles a ring kernel takes (cp_async_wait's counts go to stages - 2 = 4).
 #define MLA_RING_MAX 6
 
-// The tile buffers of a block go round a ring of `stages`, tile t in buffer t % stages, one cp.async
-// group a tile (an empty one past the last), so that at the top of tile it's turn, it is the oldest
-// but stages - 2 of the groups in flight. load(t) issues and commits tile t. Before the loop:
-template <typename Load> __device__ __forceinline__ void mla_ring_start(int stages, int tiles, Load load) {
-    for (int t = 0; t < stages - 1; t++) {
-        if (t < tiles) load(t);
+// The loads of a block go round a ring of `stages` buffers, unit u (a tile, or over an F32 cache
+// half a tile) in buffer u % stages, one cp.async group a unit (an empty one past the last, so that
+// the count of groups is the same in every turn). load(u) issues and commits unit u of `units`.
+// Units u .. u + n - 1:
+template <typename Load> __device__ __forceinline__ void mla_ring_load(int u, int n, int units, Load load) {
+    for (int i = u; i < u + n; i++) {
+        if (i < units) load(i);
         else cp_async_commit();
     }
 }
-// At the top of tile it's turn, the wait (then a barrier: tile it landed, and every warp is done with
-// tile it - 1), and, once that barrier is passed, the next load, into tile it - 1's buffer.
+// At the top of a tile's turn, the wait for its units, when stages - 2 groups may stay in flight
+// (then a barrier: they landed, and every warp is done with the buffers they free). Over a BF16
+// cache a tile's buffer is free once the next tile's barrier is passed: stages - 1 tiles go out
+// before the loop, and tile it + stages - 1 after tile it's barrier, into tile it - 1's buffer. Over
+// an F32 cache a tile's two halves are free once split: stages halves go out before the loop, and
+// halves 2it + stages and the next after the split, into the buffers of halves 2it and 2it + 1.
 __device__ __forceinline__ void mla_ring_wait(int stages) { cp_async_wait(stages - 2); }
-template <typename Load> __device__ __forceinline__ void mla_ring_next(int it, int stages, int tiles, Load load) {
-    if (it + stages - 1 < tiles) load(it + stages - 1);
-    else cp_async_commit();
-}
 
 // Over a BF16 cache (C = unsigned short) or an F32 cache (C = float, SPLIT): there every operand is
 // split into BF16 high and low parts (split_bf16) and each product is three (mma_parts), so the
 // result keeps about 16 bits of each operand's significand. The F32 tile lands by cp.async in a
 // staging buffer while the tile before it is multiplied, and is split into the parts' tiles at the
 // top of its turn.
-// RING (BF16 only): the tiles go round a ring of as many buffers as smemBytes holds beyond the rest
-// (3 to MLA_RING_MAX), so that stages - 1 tiles are in flight while one is multiplied. Without it two
-// buffers alternate: a block has one tile in flight, and its loads drain at every tile.
+// RING: the loads go round a ring of as many buffers as smemBytes holds beyond the rest (3 to
+// MLA_RING_MAX), BF16 tiles, or over an F32 cache F32 half tiles, so that loads stay in flight across
+// the top of every tile's turn. Without it, a BF16 cache's two tile buffers alternate (one tile in
+// flight while one is multiplied), and an F32 cache's one staging tile is refilled only once split:
+// either way the loads drain at every tile.
 template <int MT, int WPM, typename C, bool RING = false>
 __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const int* lens, int len0, float* o,
                               float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
@@ -481,17 +486,17 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const i
     constexpr bool SPLIT = sizeof(C) == 4;
     const MlaQuery Q{qn, ldn, qr, ldr, R};
     constexpr int HB = 16 * MT, NS = MLA_T / WPM / 8, NO = 512 / WPM / 8;   // n-tiles of scores and (at most) of outputs per warp
-    static_assert(!(RING && SPLIT), "the F32 cache's kernels stage one tile");
-    const int D = R + P, LD = D + MLA_PAD, LDP = MLA_T + MLA_PAD;
-    const int stages = RING ? (smemBytes - mla_tc_smem_bytes(HB, D, WPM, SPLIT, 0)) / (2 * MLA_T * LD) : 2;   // tile buffers
+    const int D = R + P, LD = D + MLA_PAD, LDP = MLA_T + MLA_PAD, HALF = MLA_T / 2;
+    // the ring's buffers: BF16 tiles, or (SPLIT) F32 half tiles
+    const int stages = RING ? (smemBytes - mla_tc_smem_bytes(HB, D, WPM, SPLIT, 0)) / (SPLIT ? 4 * HALF * D : 2 * MLA_T * LD) : 2;
     if (R % 64 != 0 || P % 16 != 0 || R > 512 || D > 576 || blockDim.x != 32 * MT * WPM || stages < 2 || stages > MLA_RING_MAX
         || mla_tc_smem_bytes(HB, D, WPM, SPLIT, stages) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(smem);
-    float* stage = reinterpret_cast<float*>(smem);   // SPLIT: the F32 tile in flight (MLA_T x D)
-    unsigned short* qs = reinterpret_cast<unsigned short*>(smem + (SPLIT ? 4 * MLA_T * D : 0));
+    float* stage = reinterpret_cast<float*>(smem);   // SPLIT: the ring of `stages` F32 half tiles in flight (HALF x D each)
+    unsigned short* qs = reinterpret_cast<unsigned short*>(smem + (SPLIT ? 4 * stages * HALF * D : 0));
     unsigned short* qsl = qs + (SPLIT ? HB * LD : 0);   // SPLIT: the queries' low parts
     unsigned short* ks = qsl + HB * LD;                 // the ring of `stages` tiles of MLA_T rows (SPLIT: one tile's two parts)
-    unsigned short* ps = ks + stages * MLA_T * LD;
+    unsigned short* ps = ks + (SPLIT ? 2 : stages) * MLA_T * LD;
     unsigned short* psl = ps + (SPLIT ? HB * LDP : 0);  // SPLIT: the weights' low parts
     float* redMax = reinterpret_cast<float*>(psl + HB * LDP);
     float* redSum = redMax + WPM * HB;
@@ -517,9 +522,17 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const i
         *reinterpret_cast<unsigned int*>(qs + h * LD + d) = v;
         if constexpr (SPLIT) *reinterpret_cast<unsigned int*>(qsl + h * LD + d) = vl;
     }
-    auto loadTile = [&](int tile, unsigned short* dst) {
-        if constexpr (SPLIT) mla_load_tile(cb, pb, from + tile * MLA_T, to, R, P, [&](int t, int c) { return stage + t * D + c * 4; });
-        else mla_load_tile(cb, pb, from + tile * MLA_T, to, R, P, [&](int t, int c) { return dst + t * LD + c * 8; });
+    // the ring's unit u: BF16 tile u, or (SPLIT) F32 half tile u
+    auto ring = [&](int tile) { return ks + (SPLIT ? 0 : (tile % stages) * MLA_T * LD); };
+    auto half = [&](int u) { return stage + (u % stages) * HALF * D; };
+    auto loadUnit = [&](int u) {
+        if constexpr (SPLIT) {
+            float* dst = half(u);
+            mla_load_tile(cb, pb, from + u * HALF, HALF, to, R, P, [&](int t, int c) { return dst + t * D + c * 4; });
+        } else {
+            unsigned short* dst = ring(u);
+            mla_load_tile(cb, pb, from + u * MLA_T, MLA_T, to, R, P, [&](int t, int c) { return dst + t * LD + c * 8; });
+        }
     };
 
     const int cols = R / WPM, colBase = wc * cols, pos0 = wc * (MLA_T / WPM);
@@ -527,20 +540,19 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const i
 #pragma unroll
     for (int n = 0; n < NO; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
     float m0 = NEG_INF, m1 = NEG_INF, l0 = 0.f, l1 = 0.f;   // rows g and g + 8 of the m-tile, log2 units
-    const int tiles = (to - from + MLA_T - 1) / MLA_T;
-    auto ring = [&](int tile) { return ks + (SPLIT ? 0 : (tile % stages) * MLA_T * LD); };
-    auto loadAt = [&](int tile) { loadTile(tile, ring(tile)); };
-    mla_ring_start(stages, tiles, loadAt);
+    const int tiles = (to - from + MLA_T - 1) / MLA_T, units = SPLIT ? 2 * tiles : tiles;
+    mla_ring_load(0, SPLIT ? stages : stages - 1, units, loadUnit);
     for (int it = 0; it < tiles; it++) {
         mla_ring_wait(stages);
         __syncthreads();   // tile it has landed, and every warp is done with tile it - 1
         const unsigned short* kt = ring(it);
         const unsigned short* ktl = ks + MLA_T * LD;   // SPLIT: the tile's low parts
         if constexpr (SPLIT) {
-            // the staged F32 tile as its high and low parts, a warp per row, four elements a lane
+            // the staged F32 tile (halves 2it, 2it + 1) as its high and low parts, a warp per row, four elements a lane
             for (int t = warp; t < MLA_T; t += blockDim.x >> 5) {
+                const float* row = half(2 * it + t / HALF) + (t % HALF) * D;
                 for (int c = 4 * lane; c < D; c += 128) {
-                    float4 v = *reinterpret_cast<const float4*>(stage + t * D + c);
+                    float4 v = *reinterpret_cast<const float4*>(row + c);
                     uint2 hi, lo;
                     split_bf16(v.x, v.y, hi.x, lo.x);
                     split_bf16(v.z, v.w, hi.y, lo.y);
@@ -548,10 +560,11 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const i
                     *reinterpret_cast<uint2*>(ks + (MLA_T + t) * LD + c) = lo;
                 }
             }
-            __syncthreads();   // the parts are in place, and the staging buffer is free
+            __syncthreads();   // the parts are in place, and the tile's half buffers are free
         }
-        // into the buffer of tile it - 1 (SPLIT: into the staging buffer, split already)
-        mla_ring_next(it, stages, tiles, loadAt);
+        // into the buffer of tile it - 1 (SPLIT: into the buffers of the halves just split)
+        if constexpr (SPLIT) mla_ring_load(2 * it + stages, 2, units, loadUnit);
+        else mla_ring_load(it + stages - 1, 1, units, loadUnit);
         const int valid = to - (from + it * MLA_T);   // positions of this tile inside the split
 
         // scores of this warp's positions for the m-tile's 16 heads. With one n-tile a warp (tc16),
@@ -724,6 +737,12 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_tc32_f32(MLA_TC_PAR
     mla_decode_tc<2, 4>(MLA_TC_ARGS);
 }
 
+// tc16_f32 with a ring of 3 to MLA_RING_MAX F32 half tiles (3 on an H100, where tc16_f32 stages one
+// whole tile): up to one and a half tiles in flight while a tile is multiplied, and half a tile while it is split
+extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16r_f32(MLA_TC_PARAMS(float)) {
+    mla_decode_tc<1, 4, float, true>(MLA_TC_ARGS);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The same tensor-core attention with the score product split over k, not over positions
 // (mla_decode_ks*). The WPM warps of an m-tile each take 1/WPM of the R + P dims for all MLA_T
@@ -782,10 +801,10 @@ __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const u
     auto ring = [&](int tile) { return ks + (tile % stages) * MLA_T * LD; };
     auto loadAt = [&](int tile) {
         unsigned short* dst = ring(tile);
-        mla_load_tile(cb, pb, from + tile * MLA_T, to, R, P, [&](int t, int c) { return dst + t * LD + c * 8; });
+        mla_load_tile(cb, pb, from + tile * MLA_T, MLA_T, to, R, P, [&](int t, int c) { return dst + t * LD + c * 8; });
     };
     const int tiles = (to - from + MLA_T - 1) / MLA_T;
-    mla_ring_start(stages, tiles, loadAt);   // in flight while the queries load
+    mla_ring_load(0, stages - 1, tiles, loadAt);   // in flight while the queries load
 
     // this warp's k-steps, and its slice of the queries of rows g and g + 8 as A fragments
     const int steps = D / 16, k0 = wc * steps / WPM, kn = (wc + 1) * steps / WPM - k0;
@@ -819,7 +838,7 @@ __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const u
     for (int it = 0; it < tiles; it++) {
         mla_ring_wait(stages);
         __syncthreads();   // tile it has landed; every warp is done with tile it - 1 and with the partial scores
-        mla_ring_next(it, stages, tiles, loadAt);
+        mla_ring_load(it + stages - 1, 1, tiles, loadAt);   // into tile it - 1's buffer
         const unsigned short* kt = ring(it);
         const int valid = to - (from + it * MLA_T);
 
@@ -1083,7 +1102,7 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
     auto tileAt = [&](int tile) { return ks + (tile % STAGES) * TILE_BYTES; };
     auto loadTile = [&](int tile) {
         unsigned char* dst = tileAt(tile);
-        mla_load_tile(cb, pb, from + tile * MLA_T, to, R, P, [&](int t, int c) { return reinterpret_cast<unsigned short*>(dst + place(t, c)); });
+        mla_load_tile(cb, pb, from + tile * MLA_T, MLA_T, to, R, P, [&](int t, int c) { return reinterpret_cast<unsigned short*>(dst + place(t, c)); });
     };
     const int tiles = (to - from + MLA_T - 1) / MLA_T;
     if (tiles > 0) loadTile(0);
