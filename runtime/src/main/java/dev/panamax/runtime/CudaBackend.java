@@ -851,11 +851,11 @@ final class CudaBackend implements DeviceBackend {
 
         /** Its dynamic shared memory at latent + rope width d on a GPU that allows a block sharedLimit bytes (a ring kernel takes all it can use). */
         int sharedBytes(int d, int sharedLimit) {
-            return tiles(d, ring ? ringStages(d, sharedLimit) : 2);
+            return sharedBytesWith(d, ring ? ringStages(d, sharedLimit) : 2);
         }
 
-        /** Its dynamic shared memory at latent + rope width d with {@code stages} cache tiles (ring kernels; 2 for the others). */
-        private int tiles(int d, int stages) {
+        /** Its dynamic shared memory at latent + rope width d with a ring of {@code stages} (tiles, over an F32 cache half tiles; 2 but for the ring kernels). */
+        private int sharedBytesWith(int d, int stages) {
             return switch (kind) {
                 case TC -> mlaTensorCoreSharedBytes(headsPerBlock(), d, warpsPerMTile, f32Cache, stages);
                 case KS -> mlaSplitKSharedBytes(mTiles, warpsPerMTile, d, stages);
@@ -874,7 +874,7 @@ final class CudaBackend implements DeviceBackend {
 
         /** The ring's tiles: as many as sharedLimit holds beyond the rest, at most {@link #MLA_RING_MAX} (the kernel derives the same from its shared bytes). */
         private int ringStages(int d, int sharedLimit) {
-            int rest = tiles(d, 0), unit = f32Cache ? 2 * MLA_TILE * d : 2 * MLA_TILE * (d + MLA_PAD);   // an F32 half tile, a BF16 tile
+            int rest = sharedBytesWith(d, 0), unit = f32Cache ? 2 * MLA_TILE * d : 2 * MLA_TILE * (d + MLA_PAD);   // an F32 half tile, a BF16 tile
             return Math.clamp((sharedLimit - rest) / unit, 0, MLA_RING_MAX);
         }
     }

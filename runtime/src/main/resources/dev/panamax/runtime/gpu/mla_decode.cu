@@ -173,8 +173,8 @@ extern "C" __global__ void mla_decode_combine(const float* o, const float* m, co
 // softmax and the outputs stay F32 (the weights' sums are taken over the rounded weights, so each
 // output is an exact convex combination of cache rows). A block holds 16 * MT heads of one
 // sequence and one split of its positions, and streams the cache through shared memory in tiles of
-// MLA_T positions (cp.async, double-buffered; mla_decode_tc16r: a ring of up to MLA_RING_MAX
-// tiles), each tile read once for all those heads:
+// MLA_T positions (cp.async, double-buffered; the ring kernels tc16r and tc16r_f32: a ring of up to
+// MLA_RING_MAX buffers), each tile read once for all those heads:
 //   scores S = Q K^T: warp w of an m-tile computes its MLA_T / WPM positions over all R + P dims;
 //   the row maxima and sums meet in shared memory; the weights P (BF16) go to shared memory;
 //   outputs O += P V: warp w owns R / WPM of the latent columns, in registers for the whole split.
