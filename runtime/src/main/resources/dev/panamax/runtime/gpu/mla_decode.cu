@@ -331,7 +331,6 @@ __device__ __forceinline__ void cp_async_wait(int n) {
     }
 #endif
 }
-__device__ __forceinline__ void cp_async_wait_all() { cp_async_wait(0); }
 
 // One cache tile (BF16 or F32 elements C) of `rows` positions, base .. base + rows - 1 of one
 // sequence (zeros from `to` on), a warp per row, its lanes over the row's 16-byte chunks (latent,
@@ -1124,7 +1123,7 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
     float m0 = NEG_INF, m1 = NEG_INF, l0 = 0.f, l1 = 0.f;   // rows g and g + 8 of this warp's 16, log2 units
     unsigned int pending[MLA_T / 16][4];                     // OVERLAP: the weights of the tile whose values are not yet issued
     for (int it = 0; it < tiles; it++) {
-        cp_async_wait_all();
+        cp_async_wait(0);
         fence_proxy_async();
         __syncthreads();   // tile it (and the queries) landed; both warpgroups are done with the partials and with tile it - STAGES + 1
         if (it + 1 < tiles) loadTile(it + 1);
