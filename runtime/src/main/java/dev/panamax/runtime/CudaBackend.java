@@ -808,8 +808,8 @@ final class CudaBackend implements DeviceBackend {
     }
 
     /**
-     * The dynamic shared memory of mla_decode_wg64 and wg64p (mla_wg_smem_bytes in mla_decode.cu):
-     * 64 query rows, {@code stages} cache tiles, partial scores.
+     * The dynamic shared memory of mla_decode_wg64 ({@code stages} 2), wg64p (3) and wg64r (a ring of
+     * {@code stages}) (mla_wg_smem_bytes in mla_decode.cu): 64 query rows, the cache tiles, partial scores.
      */
     static int mlaWarpgroupSharedBytes(int d, int stages) {
         return 2 * (64 + stages * MLA_TILE) * d + 256 * 16 * 4;
@@ -829,7 +829,7 @@ final class CudaBackend implements DeviceBackend {
      * shared memory and, for ks32, ks64, wg64 and wg64p, its registers: 172, 255, 186 and 192 a
      * thread, by ptxas), whether it reads an F32 cache (its products split into BF16 parts) or a
      * BF16 one, and whether its loads go round a ring of as many buffers as the GPU's shared memory
-     * holds (3 to {@link #MLA_RING_MAX}; tc16r and ks16r: tiles, tc16r_f32: F32 half tiles) instead of two.
+     * holds (3 to {@link #MLA_RING_MAX}; tc16r, ks16r and wg64r: tiles, tc16r_f32: F32 half tiles) instead of two.
      */
     record MlaKernel(String name, int mTiles, int warpsPerMTile, MlaKind kind, int blocksPerSm, boolean f32Cache, boolean ring) {
         MlaKernel(String name, int mTiles, int warpsPerMTile, MlaKind kind, int blocksPerSm) {
@@ -859,7 +859,7 @@ final class CudaBackend implements DeviceBackend {
             return switch (kind) {
                 case TC -> mlaTensorCoreSharedBytes(headsPerBlock(), d, warpsPerMTile, f32Cache, stages);
                 case KS -> mlaSplitKSharedBytes(mTiles, warpsPerMTile, d, stages);
-                case WG -> mlaWarpgroupSharedBytes(d, 2);
+                case WG -> mlaWarpgroupSharedBytes(d, stages);
                 case WG_OVERLAP -> mlaWarpgroupSharedBytes(d, 3);
             };
         }
@@ -874,7 +874,8 @@ final class CudaBackend implements DeviceBackend {
 
         /** The ring's tiles: as many as sharedLimit holds beyond the rest, at most {@link #MLA_RING_MAX} (the kernel derives the same from its shared bytes). */
         private int ringStages(int d, int sharedLimit) {
-            int rest = sharedBytesWith(d, 0), unit = f32Cache ? 2 * MLA_TILE * d : 2 * MLA_TILE * (d + MLA_PAD);   // an F32 half tile, a BF16 tile
+            int rest = sharedBytesWith(d, 0);
+            int unit = f32Cache || kind == MlaKind.WG ? 2 * MLA_TILE * d : 2 * MLA_TILE * (d + MLA_PAD);   // an F32 half tile, a canonical (unpadded) BF16 tile, a padded one
             return Math.clamp((sharedLimit - rest) / unit, 0, MLA_RING_MAX);
         }
     }
@@ -889,7 +890,7 @@ final class CudaBackend implements DeviceBackend {
             MlaKernel.ring("mla_decode_tc16r", 1, 4, MlaKind.TC, false), MlaKernel.ring("mla_decode_tc16r_f32", 1, 4, MlaKind.TC, true),
             new MlaKernel("mla_decode_ks16", 1, 4, MlaKind.KS, 2), MlaKernel.ring("mla_decode_ks16r", 1, 4, MlaKind.KS, false), new MlaKernel("mla_decode_ks32", 2, 4, MlaKind.KS, 1),
             new MlaKernel("mla_decode_ks64", 4, 2, MlaKind.KS, 1), new MlaKernel("mla_decode_wg64", 4, 2, MlaKind.WG, 1),
-            new MlaKernel("mla_decode_wg64p", 4, 2, MlaKind.WG_OVERLAP, 1));
+            MlaKernel.ring("mla_decode_wg64r", 4, 2, MlaKind.WG, false), new MlaKernel("mla_decode_wg64p", 4, 2, MlaKind.WG_OVERLAP, 1));
 
     /**
      * System property naming the tensor-core MLA decode kernel to use where it applies (one of

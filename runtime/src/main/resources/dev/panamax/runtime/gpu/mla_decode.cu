@@ -1075,19 +1075,25 @@ __device__ __forceinline__ void mla_wg_values(float (&acc)[128], const unsigned 
 // tile it and run on the tensor cores while the warps exchange and soft-max tile it's scores (as
 // FlashAttention-3 overlaps within a warpgroup); the accumulators are rescaled once those values
 // land. Tile it - 1 is still being read while tile it + 1 loads, so three tile buffers.
-template <bool OVERLAP>
+// RING (mla_decode_wg64r): as many tile buffers as smemBytes holds beyond the queries and partial
+// scores (3 to MLA_RING_MAX; 3 on an H100), so that stages - 1 tiles are in flight (stages - 2 with
+// OVERLAP, whose previous tile is still read) instead of one that drains at the top of every tile.
+// The loads go round the ring as in the tc and ks kernels (mla_ring_load / mla_ring_wait), `lag`
+// tiles later with OVERLAP: a tile's buffer is free once the barrier 1 + lag tiles on is passed.
+template <bool OVERLAP, bool RING = false>
 __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
                               float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
 #ifdef MLA_WG_UNSUPPORTED
     __trap();
 #else
     const MlaQuery Q{qn, ldn, qr, ldr, R};
-    constexpr int D = 576, CH = D / 8, HALF = D / 32, STAGES = OVERLAP ? 3 : 2, TILE_BYTES = MLA_T * D * 2;   // chunks a row; k-steps a warpgroup
-    if (R != 512 || P != 64 || blockDim.x != 256 || mla_wg_smem_bytes(D, STAGES) > smemBytes) __trap();
+    constexpr int D = 576, CH = D / 8, HALF = D / 32, TILE_BYTES = MLA_T * D * 2, LAG = OVERLAP ? 1 : 0;   // chunks a row; k-steps a warpgroup
+    const int stages = RING ? (smemBytes - mla_wg_smem_bytes(D, 0)) / TILE_BYTES : 2 + LAG;   // tile buffers
+    if (R != 512 || P != 64 || blockDim.x != 256 || stages < 2 + LAG || stages > MLA_RING_MAX || mla_wg_smem_bytes(D, stages) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(smem);
     unsigned char* qs = smem;                          // 64 rows, canonical
-    unsigned char* ks = qs + 64 * D * 2;               // STAGES tiles of MLA_T rows, canonical
-    float* red = reinterpret_cast<float*>(ks + STAGES * TILE_BYTES);   // [warpgroup][16][128 threads]
+    unsigned char* ks = qs + 64 * D * 2;               // the ring of `stages` tiles of MLA_T rows, canonical
+    float* red = reinterpret_cast<float*>(ks + stages * TILE_BYTES);   // [warpgroup][16][128 threads]
     const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, lane = tid & 31;
     const int g = lane >> 2, qd = lane & 3;
     const int h0 = blockIdx.x * 64, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
@@ -1098,13 +1104,13 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
     const unsigned short* cb = cache + (i64) b * maxLen * R;
     const unsigned short* pb = pe + (i64) b * maxLen * P;
     auto place = [&](int row, int c) { return ((row >> 3) * CH + c) * 128 + (row & 7) * 16; };
-    auto tileAt = [&](int tile) { return ks + (tile % STAGES) * TILE_BYTES; };
+    auto tileAt = [&](int tile) { return ks + (tile % stages) * TILE_BYTES; };
     auto loadTile = [&](int tile) {
         unsigned char* dst = tileAt(tile);
         mla_load_tile(cb, pb, from + tile * MLA_T, MLA_T, to, R, P, [&](int t, int c) { return reinterpret_cast<unsigned short*>(dst + place(t, c)); });
     };
     const int tiles = (to - from + MLA_T - 1) / MLA_T;
-    if (tiles > 0) loadTile(0);
+    mla_ring_load(0, stages - 1 - LAG, tiles, loadTile);   // in flight while the queries load
     // the queries as BF16, 8 dims (one chunk) a thread at a time
     for (int i = tid; i < 64 * CH; i += 256) {
         int h = i / CH, c = i % CH;
@@ -1123,10 +1129,10 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
     float m0 = NEG_INF, m1 = NEG_INF, l0 = 0.f, l1 = 0.f;   // rows g and g + 8 of this warp's 16, log2 units
     unsigned int pending[MLA_T / 16][4];                     // OVERLAP: the weights of the tile whose values are not yet issued
     for (int it = 0; it < tiles; it++) {
-        cp_async_wait(0);
+        cp_async_wait(stages - 2 - LAG);
         fence_proxy_async();
-        __syncthreads();   // tile it (and the queries) landed; both warpgroups are done with the partials and with tile it - STAGES + 1
-        if (it + 1 < tiles) loadTile(it + 1);
+        __syncthreads();   // tile it (and the queries) landed; both warpgroups are done with the partials and with tile it - 1 - LAG
+        mla_ring_load(it + stages - 1 - LAG, 1, tiles, loadTile);   // into tile it - 1 - LAG's buffer
         const unsigned char* kt = tileAt(it);
         const int valid = to - (from + it * MLA_T);
 
@@ -1210,4 +1216,11 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64(MLA_Q_PARAMS, 
 extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64p(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
     mla_decode_wg<true>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+}
+
+// wg64 with a ring of as many tile buffers as its shared memory holds (CudaBackend gives it what the
+// GPU allows a block: 3 on an H100, so two tiles in flight where wg64 has one)
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64r(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
+        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_wg<false, true>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
