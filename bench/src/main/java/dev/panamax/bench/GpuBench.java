@@ -142,7 +142,8 @@ public class GpuBench {
         public String cache;
         /**
          * The MLA decode kernel ({@code -Dpanamax.cuda.mlaKernel}): {@code auto} (the default choice),
-         * {@code scalar} (the CUDA-core kernels) or a tensor-core kernel of mla_decode.cu for the
+         * {@code scalar} (the CUDA-core kernels), {@code tune} (the fastest of them all for the shape, timed
+         * in the first warm-up call; the log names it and each candidate's time) or a tensor-core kernel of mla_decode.cu for the
          * cache's type, e.g. {@code -p mla=mla_decode_tc16,mla_decode_ks16} over a BF16 cache or
          * {@code -p mla=scalar,mla_decode_tc16_f32} over an F32 one (a kernel for the other type runs as auto).
          */

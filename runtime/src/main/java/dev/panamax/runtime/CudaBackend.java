@@ -896,14 +896,43 @@ final class CudaBackend implements DeviceBackend {
      * System property naming the tensor-core MLA decode kernel to use where it applies (one of
      * {@link #MLA_KERNELS}' names; a kernel for the other cache type does not apply), {@code auto},
      * the default (over a BF16 cache tc16, or tc64 above 16 heads; over an F32 cache tc16_f32, or
-     * tc32_f32 above 16 heads), or {@code scalar}: the CUDA-core kernels
-     * mla_decode_f32/bf16 that run where no tensor-core kernel applies. For comparing the kernels
-     * on a GPU (GpuBench's {@code mla} parameter); read on every call.
+     * tc32_f32 above 16 heads), {@code scalar}: the CUDA-core kernels
+     * mla_decode_f32/bf16 that run where no tensor-core kernel applies, or {@code tune}: the
+     * fastest on this GPU of every kernel that applies and the CUDA-core one, timed on the first
+     * call of each shape ({@link #mlaTuned}). For comparing the kernels on a GPU (GpuBench's
+     * {@code mla} parameter); read on every call.
      */
     static final String MLA_KERNEL_PROPERTY = "panamax.cuda.mlaKernel";
 
     /** {@link #MLA_KERNEL_PROPERTY}'s value for the CUDA-core kernels. */
     static final String MLA_SCALAR = "scalar";
+
+    /** {@link #MLA_KERNEL_PROPERTY}'s value that times the kernels and keeps the fastest for each shape. */
+    static final String MLA_TUNE = "tune";
+
+    /** Where {@link #MLA_TUNE} reports each choice, with every candidate's time (INFO: once a shape, only when asked for). */
+    private static final System.Logger TUNING_LOG = System.getLogger("dev.panamax.runtime.cuda.tuning");
+
+    /** Timed launches of each candidate when tuning, after one untimed (the fastest counts). */
+    private static final int MLA_TUNE_ROUNDS = 3;
+
+    /**
+     * What {@link #MLA_TUNE} compares a decode by: the cache's type, batch, heads, latent and rope
+     * widths, and the length (the most, with device positions) rounded up to a power of two.
+     */
+    record MlaShape(DType cache, int batch, int heads, int r, int p, int lengthLog2) {
+        static MlaShape of(DType cache, int batch, int heads, int r, int p, long len) {
+            return new MlaShape(cache, batch, heads, r, p, 64 - Long.numberOfLeadingZeros(Math.max(1, len) - 1));
+        }
+    }
+
+    /** The kernel {@link #MLA_TUNE} measured fastest for each shape; {@link #MLA_SCALAR} for the CUDA-core one. */
+    private final ConcurrentHashMap<MlaShape, String> mlaTuned = new ConcurrentHashMap<>();
+
+    /** The kernel tuning chose for {@code shape} ({@link #MLA_SCALAR} for the CUDA-core one), or null where it has not been tuned. */
+    String mlaTuned(MlaShape shape) {
+        return mlaTuned.get(shape);
+    }
 
     /**
      * System property fixing how many splits of the sequence an MLA decode runs (each split a block
@@ -929,24 +958,20 @@ final class CudaBackend implements DeviceBackend {
 
     static MlaKernel mlaKernel(String name) {
         for (MlaKernel k : MLA_KERNELS) if (k.name().equals(name)) return k;
-        throw new IllegalArgumentException(MLA_KERNEL_PROPERTY + "=" + name + " names no MLA decode kernel; known: auto, " + MLA_SCALAR + ", "
+        throw new IllegalArgumentException(MLA_KERNEL_PROPERTY + "=" + name + " names no MLA decode kernel; known: auto, " + MLA_TUNE + ", " + MLA_SCALAR + ", "
                 + MLA_KERNELS.stream().map(MlaKernel::name).collect(java.util.stream.Collectors.joining(", ")));
     }
 
     /**
-     * The tensor-core kernel for this MLA decode: the one {@link #MLA_KERNEL_PROPERTY} names where
-     * it applies, else for more than 16 heads tc64 (BF16 cache) or tc32_f32 (F32 cache), else tc16
+     * The tensor-core kernel for this MLA decode: the one {@code named} ({@link #MLA_KERNEL_PROPERTY}'s
+     * value, not {@link #MLA_TUNE}) names where it applies, else for more than 16 heads tc64 (BF16 cache) or tc32_f32 (F32 cache), else tc16
      * or tc16_f32, the first that applies; null where none does (other widths, unaligned rows, a GPU
      * before sm_80, too little shared memory: over an F32 cache tc16_f32 needs 185 KiB at latent 512 + rope 64)
-     * or the property says {@code scalar}, and mla_decode_f32/bf16 run.
+     * or {@code named} is {@code scalar}, and mla_decode_f32/bf16 run.
      */
-    private MlaKernel tensorCoreMla(Tensor latent, Tensor kRope, int h, int r, int p) {
-        if ((latent.dtype != DType.BF16 && latent.dtype != DType.F32) || r % 64 != 0 || p % 16 != 0) return null;
-        if (at(latent, 0) % 16 != 0 || at(kRope, 0) % 16 != 0) return null;   // cp.async moves aligned 16-byte chunks
-        GpuDevice.Limits limits = gpu.limits();
-        if (limits.computeCapability() < 80) return null;   // mma.sync with BF16 operands, cp.async
-        int cc = limits.computeCapability(), shared = limits.sharedPerBlockOptIn();
-        String named = System.getProperty(MLA_KERNEL_PROPERTY, "auto");
+    private MlaKernel tensorCoreMla(Tensor latent, Tensor kRope, int h, int r, int p, String named) {
+        if (!tensorCoresMayApply(latent, kRope, r, p)) return null;
+        int cc = gpu.limits().computeCapability(), shared = gpu.limits().sharedPerBlockOptIn();
         if (named.equals(MLA_SCALAR)) return null;
         if (!named.equals("auto")) {
             MlaKernel k = mlaKernel(named);
@@ -956,6 +981,63 @@ final class CudaBackend implements DeviceBackend {
         MlaKernel wide = f32 ? MLA_TC32_F32 : MLA_TC64, narrow = f32 ? MLA_TC16_F32 : MLA_TC16;
         if (h > 16 && wide.applies(latent.dtype, r, p, cc, shared)) return wide;
         return narrow.applies(latent.dtype, r, p, cc, shared) ? narrow : null;
+    }
+
+    /** What every tensor-core MLA kernel needs: an F32 or BF16 cache, latent a multiple of 64 and rope of 16, 16-byte aligned rows, sm_80 or later. */
+    private boolean tensorCoresMayApply(Tensor latent, Tensor kRope, int r, int p) {
+        if ((latent.dtype != DType.BF16 && latent.dtype != DType.F32) || r % 64 != 0 || p % 16 != 0) return false;
+        if (at(latent, 0) % 16 != 0 || at(kRope, 0) % 16 != 0) return false;   // cp.async moves aligned 16-byte chunks
+        return gpu.limits().computeCapability() >= 80;   // mma.sync with BF16 operands, cp.async
+    }
+
+    /**
+     * The kernel for this MLA decode: as {@link #tensorCoreMla} says, or under {@link #MLA_TUNE}
+     * the one measured fastest for its shape, measured now (each candidate timed with CUDA events
+     * on these very operands, all but the last run's results overwritten) where it has not been.
+     * A graph being captured cannot be timed: there a shape not yet tuned runs auto's choice.
+     */
+    private MlaKernel chooseMla(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, Tensor positions, double scale) {
+        int b = Math.toIntExact(qLatent.dim(0)), h = Math.toIntExact(qLatent.dim(1));
+        int r = Math.toIntExact(latent.dim(2)), p = Math.toIntExact(kRope.dim(2));
+        String named = System.getProperty(MLA_KERNEL_PROPERTY, "auto");
+        if (!named.equals(MLA_TUNE)) return tensorCoreMla(latent, kRope, h, r, p, named);
+        MlaShape shape = MlaShape.of(latent.dtype, b, h, r, p, len);
+        String tuned = mlaTuned.get(shape);
+        if (tuned == null && gpu.capturing()) return tensorCoreMla(latent, kRope, h, r, p, "auto");
+        if (tuned == null) {
+            List<MlaKernel> candidates = new ArrayList<>();
+            candidates.add(null);   // the CUDA-core kernel applies to every decode that reaches here
+            if (tensorCoresMayApply(latent, kRope, r, p)) {
+                int cc = gpu.limits().computeCapability(), shared = gpu.limits().sharedPerBlockOptIn();
+                for (MlaKernel k : MLA_KERNELS) if (k.applies(latent.dtype, r, p, cc, shared)) candidates.add(k);
+            }
+            if (candidates.size() == 1) return null;   // nothing to compare (not kept: tuning is for what runs on tensor cores)
+            double[] best = new double[candidates.size()];
+            java.util.Arrays.fill(best, Double.POSITIVE_INFINITY);
+            try (Cuda.Event start = Cuda.Event.create(); Cuda.Event end = Cuda.Event.create()) {
+                for (int round = 0; round <= MLA_TUNE_ROUNDS; round++) {   // round 0 loads the module and fills the memory pool
+                    for (int i = 0; i < candidates.size(); i++) {
+                        start.record(gpu.stream());
+                        launchMla(candidates.get(i), qLatent, qRope, latent, kRope, out, len, positions, scale);
+                        end.record(gpu.stream());
+                        end.synchronize();
+                        if (round > 0) best[i] = Math.min(best[i], end.millisSince(start));
+                    }
+                }
+            }
+            int fastest = 0;
+            StringBuilder times = new StringBuilder();
+            for (int i = 0; i < best.length; i++) {
+                if (best[i] < best[fastest]) fastest = i;
+                times.append(i == 0 ? "" : ", ").append(candidates.get(i) == null ? MLA_SCALAR : candidates.get(i).name())
+                        .append(String.format(java.util.Locale.ROOT, " %.1f", best[i] * 1e3));
+            }
+            MlaKernel k = candidates.get(fastest);
+            tuned = mlaTuned.computeIfAbsent(shape, s -> k == null ? MLA_SCALAR : k.name());
+            TUNING_LOG.log(System.Logger.Level.INFO, () -> MLA_KERNEL_PROPERTY + "=" + MLA_TUNE + " on " + gpu.device().name() + ", " + shape + ": "
+                    + (k == null ? MLA_SCALAR : k.name()) + " (microseconds a decode: " + times + ")");
+        }
+        return tuned.equals(MLA_SCALAR) ? null : mlaKernel(tuned);
     }
 
     /** Elements from one head row of an MLA query part (B,H,W) to the next, counting on across batches (with one head, a batch's). */
@@ -970,8 +1052,15 @@ final class CudaBackend implements DeviceBackend {
         if (r > MLA_MAX_R || r + p > MLA_MAX_D) throw new UnsupportedOperationException("the MLA decode kernel takes a latent of at most " + MLA_MAX_R + " and latent + rope of at most " + MLA_MAX_D + ", got " + r + " + " + p);
         if (latent.dtype != kRope.dtype || (latent.dtype != DType.F32 && latent.dtype != DType.BF16)) throw new UnsupportedOperationException("MLA decode needs an F32 or BF16 cache, got " + latent.dtype + " and " + kRope.dtype);
         if (b == 0 || h == 0) return;
+        gpu.makeCurrent();
+        launchMla(chooseMla(qLatent, qRope, latent, kRope, out, len, positions, scale), qLatent, qRope, latent, kRope, out, len, positions, scale);
+    }
+
+    /** Queues the MLA decode with tensor-core kernel tc, or the CUDA-core one where tc is null, and where it splits the sequence the combine. */
+    private void launchMla(MlaKernel tc, Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, Tensor positions, double scale) {
+        int b = Math.toIntExact(qLatent.dim(0)), h = Math.toIntExact(qLatent.dim(1));
+        int r = Math.toIntExact(latent.dim(2)), p = Math.toIntExact(kRope.dim(2));
         int maxLen = Math.toIntExact(latent.shape.stride(0) / r);
-        MlaKernel tc = tensorCoreMla(latent, kRope, h, r, p);
         int headsPerBlock = tc != null ? tc.headsPerBlock() : MLA_HEADS_PER_BLOCK;
         int headBlocks = (h + headsPerBlock - 1) / headsPerBlock;
         int splits = mlaSplits(len);   // 0 unless the property fixes it
@@ -991,7 +1080,6 @@ final class CudaBackend implements DeviceBackend {
         long lens = positions == null ? 0L : at(positions, 0);
         int len0 = positions == null ? Math.toIntExact(len) : 1;
         try {
-            gpu.makeCurrent();
             if (tc != null) {
                 Cuda.Function f = gpu.modules().function("mla_decode.cu", tc.name());
                 int shared = tc.sharedBytes(r + p, gpu.limits().sharedPerBlockOptIn());

@@ -805,6 +805,45 @@ class DevicePathsMatchHostTest {
         return new Tensor[]{devLatent, devRope};
     }
 
+    /**
+     * {@code panamax.cuda.mlaKernel=tune} on CUDA: a graph being captured cannot time kernels, so
+     * there a shape not yet tuned runs auto's kernel (the same bits as auto run eagerly) and stays
+     * untuned; run eagerly it times the candidates once, keeps the choice (a kernel of
+     * mla_decode.cu or the CUDA-core one) and runs it again for that shape: the same bits as that
+     * kernel named, which the tests above check against the host.
+     */
+    @Test
+    void aTunedMlaDecodeTimesEachShapeOnceAndNeverInsideACapture() {
+        if (emu != null) return;   // the emulated device has one MLA path
+        CudaBackend cuda = CudaBackend.get(0);
+        int b = 3, h = 24, r = 512, p = 64, len = 40;   // a shape no other test tunes
+        double scale = 0.07;
+        Tensor latent = r(140, b, len, r).to(DType.BF16).to(DEV), kRope = r(141, b, len, p).to(DType.BF16).to(DEV), q = r(142, b, h, r + p).to(DEV);
+        CudaBackend.MlaShape shape = CudaBackend.MlaShape.of(DType.BF16, b, h, r, p, len);
+        float[] auto;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            auto = Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray();
+            Tensor out = Tensor.zeros(DEV, DType.F32, b, h, r);
+            System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, CudaBackend.MLA_TUNE);
+            try (DeviceGraph g = DeviceGraph.capture(DEV, () -> out.copyFrom(Functional.latentAttentionDecode(q, latent, kRope, len, scale)))) {
+                assertThat(cuda.mlaTuned(shape)).as("tuned inside a capture").isNull();
+                g.replay();
+                assertThat(out.toFloatArray()).as("the captured decode, auto's kernel").containsExactly(auto);
+            }
+            float[] first = Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray();
+            String chosen = cuda.mlaTuned(shape);
+            assertThat(chosen).as("the choice for " + shape).isNotNull();
+            if (!chosen.equals(CudaBackend.MLA_SCALAR)) assertThat(CudaBackend.mlaKernel(chosen).name()).isEqualTo(chosen);
+            System.out.println("tune chose " + chosen + " for " + shape);
+            assertThat(Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray()).as("again, " + chosen).containsExactly(first);
+            assertThat(cuda.mlaTuned(shape)).isEqualTo(chosen);
+            System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, chosen);
+            assertThat(Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray()).as(chosen + " named").containsExactly(first);
+        } finally {
+            System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
+        }
+    }
+
     @Test
     void embeddingOfSixteenBitInferenceWeightsGathersRowsWithoutWideningTheTable() {
         for (DType dt : new DType[]{DType.BF16, DType.F16}) {

@@ -143,6 +143,11 @@ public final class GpuDevice implements AutoCloseable {
         stream.synchronize();
     }
 
+    /** Whether a graph is being captured on this device's stream ({@link #capture}): work queued now is recorded, not run. */
+    public boolean capturing() {
+        return capturing;
+    }
+
     /**
      * Throws where a graph is being captured: {@code what} (a host copy, a wait) cannot be recorded
      * into one, and CUDA would invalidate the capture.
