@@ -16,6 +16,9 @@
 #      parameter). -Dpanamax.cuda.mlaSplits=N (after -jvmArgsAppend) fixes the split count.
 #   6. (only when STEPS names "mlaf32") the same over an F32 cache, at 16 and 128 heads: the CUDA-core
 #      kernel (scalar) against the tensor-core kernels with split BF16 products, tc16_f32, tc16r_f32 (a ring of half tiles) and tc32_f32.
+#   7. (only when STEPS names "mlatune") the survey: tune alone over both caches at 16 and 128 heads, so that
+#      every kernel is timed at every shape (one launch each, CUDA events) in one short run; those times and
+#      each shape's choice (CudaBackend's log) follow the tables, as after the tune rows of steps 5 and 6.
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
 #   STEPS (default "gpu decode moe") picks steps 2-5, so that they can run in separate calls (the
@@ -46,6 +49,9 @@ jmh() { # jmh NAME REGEX [JMH args]: runs REGEX into NAME.json and appends its t
   "$java" --add-modules jdk.incubator.vector -jar "$jar" "$regex" -rf json -rff "$out/$name.json" "$@" | tee "$out/jmh-$name.txt"
   ran+=("$out/jmh-$name.txt")
 }
+tuned() { # tuned NAME: the choices of NAME's tune rows, each with every candidate's time, after its tables
+  grep -h 'INFO: panamax.cuda.mlaKernel=tune' "$out/jmh-$1.txt" | sed 's/^INFO: /- /' | tee -a "$out/tables.md" || true
+}
 if [[ "$steps" == *" gpu "* ]]; then
   "$python" "$here/torch_matmul.py" "$out/torch_matmul.json" || echo "run.sh: the torch.matmul anchor failed; the GEMM table will lack it" >&2
   torch=()
@@ -60,20 +66,27 @@ fi
 if [[ "$steps" == *" mla "* || "$steps" == *" mla16 "* ]]; then
   jmh mla16 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p mla=auto,tune,mla_decode_tc16r,mla_decode_ks16,mla_decode_ks16r,mla_decode_wg64,mla_decode_wg64p "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla16.json" | tee -a "$out/tables.md"
+  tuned mla16
 fi
 if [[ "$steps" == *" mla "* || "$steps" == *" mla128 "* ]]; then
   jmh mla128 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=128 -p mla=auto,tune,mla_decode_ks32,mla_decode_ks64,mla_decode_wg64,mla_decode_wg64r,mla_decode_wg64p "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla128.json" | tee -a "$out/tables.md"
+  tuned mla128
 fi
 if [[ "$steps" == *" mlaf32 "* ]]; then
   jmh mlaf32 'GpuBench.(mlaDecode|deviceCopy)' -p cache=F32 -p heads=16,128 -p mla=scalar,mla_decode_tc16_f32,mla_decode_tc16r_f32,mla_decode_tc32_f32 "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mlaf32.json" | tee -a "$out/tables.md"
 fi
+if [[ "$steps" == *" mlatune "* ]]; then
+  jmh mlatune 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16,F32 -p heads=16,128 -p mla=tune "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mlatune.json" | tee -a "$out/tables.md"
+  tuned mlatune
+fi
 if [[ "$steps" == *" moe "* ]]; then
   jmh moe 'DeepSeekBench.moe(Forward|Grouped|PerExpert)$' -p device=cuda -p tokens=1,64 "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/moe.json" | tee -a "$out/tables.md"
 fi
-[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, mla, mla16, mla128, mlaf32" >&2; exit 2; }
+[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, mla, mla16, mla128, mlaf32, mlatune" >&2; exit 2; }
 # JMH exits 0 when a benchmark throws (unless -foe): report it, after every run has left its tables
 if grep -l '<failure>' "${ran[@]}" >&2; then
   echo "run.sh: some benchmarks failed (the <failure> in the files above); their rows are missing from the tables" >&2

@@ -5,6 +5,7 @@ import dev.panamax.runtime.io.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -123,10 +124,28 @@ public final class Ratios {
                 .toList();
         if (!mla.isEmpty()) out.append("\n| MLA decode cache | batch | heads | cache len | kernel | GB/s of cache | device copy GB/s | fraction of copy |\n|---|---|---|---|---|---|---|---|\n");
         for (Row r : mla) {
-            String cache = r.p("cache");
-            double bw = gbs(Double.parseDouble(r.p("batch")) * Double.parseDouble(r.p("len")) * (512 + 64) * (cache.equals("F32") ? 4 : 2), r);
-            out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %.0f | %s | %.2f |%n", cache, r.p("batch"), r.p("heads"), r.p("len"),
+            double bw = mlaGbs(r);
+            out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %.0f | %s | %.2f |%n", r.p("cache"), r.p("batch"), r.p("heads"), r.p("len"),
                     r.params.getOrDefault("mla", "auto"), bw, fmt(copyBw), bw / copyBw));
+        }
+        // where kernels were compared: each shape's fastest named kernel against auto and tune (a shape's rows are neighbours)
+        Map<List<String>, List<Row>> shapes = new LinkedHashMap<>();
+        for (Row r : mla) shapes.computeIfAbsent(List.of(r.p("cache"), r.p("batch"), r.p("heads"), r.p("len")), k -> new ArrayList<>()).add(r);
+        if (shapes.values().stream().anyMatch(g -> g.size() > 1)) {
+            out.append("\n| MLA decode cache | batch | heads | cache len | fastest named kernel | its fraction of copy | auto's | tune's |\n|---|---|---|---|---|---|---|---|\n");
+            for (var e : shapes.entrySet()) {
+                if (e.getValue().size() < 2) continue;   // one kernel ran: nothing compared
+                Row auto = null, tune = null, best = null;
+                for (Row r : e.getValue()) {
+                    String k = r.params.getOrDefault("mla", "auto");
+                    if (k.equals("auto")) auto = r;
+                    else if (k.equals("tune")) tune = r;
+                    else if (best == null || r.usPerOp < best.usPerOp) best = r;
+                }
+                List<String> s = e.getKey();
+                out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s |%n", s.get(0), s.get(1), s.get(2), s.get(3),
+                        best == null ? "n/a" : best.p("mla"), fraction(best, copyBw), fraction(auto, copyBw), fraction(tune, copyBw)));
+            }
         }
         header = false;
         for (String dt : new String[]{"F32", "BF16"}) {
@@ -188,6 +207,16 @@ public final class Ratios {
     /** How many times slower {@code slow} is than {@code fast}, or n/a when either did not run. */
     private static String ratio(Row slow, Row fast) {
         return slow == null || fast == null ? "n/a" : String.format(Locale.ROOT, "%.2f", slow.usPerOp / fast.usPerOp);
+    }
+
+    /** The GB/s of cache an MLA decode row read: batch x len entries of latent 512 + rope 64, 4 or 2 bytes each. */
+    private static double mlaGbs(Row r) {
+        return gbs(Double.parseDouble(r.p("batch")) * Double.parseDouble(r.p("len")) * (512 + 64) * (r.p("cache").equals("F32") ? 4 : 2), r);
+    }
+
+    /** An MLA decode row's fraction of the copy bandwidth, or n/a without the row. */
+    private static String fraction(Row r, double copyBw) {
+        return r == null ? "n/a" : String.format(Locale.ROOT, "%.2f", mlaGbs(r) / copyBw);
     }
 
     private static String fmt(double v) {

@@ -32,6 +32,8 @@ class RatiosTest {
                 row("GpuBench.mlaDecode", "\"batch\":\"64\",\"cache\":\"F32\",\"heads\":\"16\",\"len\":\"1024\"", 100, "us/op"),
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"mla\":\"mla_decode_ks64\"", 400, "us/op"),
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\"", 800, "us/op"),
+                row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"mla\":\"mla_decode_wg64\"", 500, "us/op"),
+                row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"mla\":\"tune\"", 410, "us/op"),
                 row("GpuBench.batchedMatmul", "\"dtype\":\"F32\"", 500, "us/op"),
                 row("GpuBench.perItemMatmul", "\"dtype\":\"F32\"", 2, "ms/op"),
                 row("DeepSeekBench.decodeToken", "\"device\":\"cuda\",\"dtype\":\"BF16\",\"kvCache\":\"F32\",\"threads\":\"16\"", 4, "ms/op"),
@@ -59,6 +61,11 @@ class RatiosTest {
         // one row per kernel, the default first; F32 before BF16
         assertThat(tables).contains(auto, ks64);
         assertThat(tables.indexOf(auto)).isLessThan(tables.indexOf(ks64)).isGreaterThan(tables.indexOf("| F32 | 64 | 16 | 1024 |"));
+        // where kernels were compared, the fastest named one (ks64 at 400 us, not wg64 at 500 nor tune at 410) against auto and tune;
+        // the F32 shape ran auto alone, so it has no row there
+        assertThat(tables).contains(String.format(Locale.ROOT, "| BF16 | 128 | 128 | 8192 | mla_decode_ks64 | %.2f | %.2f | %.2f |",
+                2 * mlaBf16 / copy, mlaBf16 / copy, mlaBf16 * 800 / 410 / copy));
+        assertThat(tables.substring(tables.indexOf("fastest named kernel"))).doesNotContain("| F32 | 64 | 16 |");
 
         double batched = 2.0 * 128 * 512 * 512 * 192 / 500e-6 / 1e12, perItem = 2.0 * 128 * 512 * 512 * 192 / 2e-3 / 1e12;
         assertThat(tables).contains(String.format(Locale.ROOT, "| F32 | %.1f | %.1f | 4.00 |", batched, perItem));

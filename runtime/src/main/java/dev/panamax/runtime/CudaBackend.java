@@ -1033,11 +1033,13 @@ final class CudaBackend implements DeviceBackend {
                         .append(String.format(java.util.Locale.ROOT, " %.1f", best[i] * 1e3));
             }
             MlaKernel k = candidates.get(fastest);
-            tuned = mlaTuned.computeIfAbsent(shape, s -> k == null ? MLA_SCALAR : k.name());
+            String kept = mlaTuned.computeIfAbsent(shape, s -> k == null ? MLA_SCALAR : k.name());   // another thread's where it tuned first
             TUNING_LOG.log(System.Logger.Level.INFO, () -> MLA_KERNEL_PROPERTY + "=" + MLA_TUNE + " on " + gpu.device().name() + ", " + shape + ": "
-                    + (k == null ? MLA_SCALAR : k.name()) + " (microseconds a decode: " + times + ")");
+                    + kept + " (microseconds a decode: " + times + ")");
+            tuned = kept;
         }
-        return tuned.equals(MLA_SCALAR) ? null : mlaKernel(tuned);
+        // the shape does not fix the rows' alignment: a view of the cache at an odd offset takes the CUDA-core kernel
+        return tuned.equals(MLA_SCALAR) || !tensorCoresMayApply(latent, kRope, r, p) ? null : mlaKernel(tuned);
     }
 
     /** Elements from one head row of an MLA query part (B,H,W) to the next, counting on across batches (with one head, a batch's). */
