@@ -934,6 +934,11 @@ final class CudaBackend implements DeviceBackend {
         return mlaTuned.get(shape);
     }
 
+    /** Sets the choice for {@code shape} as if tuning had made it (for tests: on the simulator tuning picks the CUDA-core kernel). */
+    void mlaTuned(MlaShape shape, String kernel) {
+        mlaTuned.put(shape, kernel);
+    }
+
     /**
      * System property fixing how many splits of the sequence an MLA decode runs (each split a block
      * per head block and sequence, merged by mla_decode_combine; one split writes its output in

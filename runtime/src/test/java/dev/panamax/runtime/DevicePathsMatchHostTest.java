@@ -839,6 +839,16 @@ class DevicePathsMatchHostTest {
             assertThat(cuda.mlaTuned(shape)).isEqualTo(chosen);
             System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, chosen);
             assertThat(Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray()).as(chosen + " named").containsExactly(first);
+
+            // the shape does not fix the alignment: cache rows 8 bytes off a 16-byte boundary take the CUDA-core kernel
+            // (cp.async moves aligned chunks) even where a tensor-core kernel was tuned for the shape
+            Tensor flat = r(143, (long) b * len * r + 4).to(DType.BF16).to(DEV);
+            Tensor odd = flat.narrow(0, 4, (long) b * len * r).view(b, len, r);
+            System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, CudaBackend.MLA_SCALAR);
+            float[] scalar = Functional.latentAttentionDecode(q, odd, kRope, len, scale).toFloatArray();
+            cuda.mlaTuned(shape, "mla_decode_tc16");
+            System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, CudaBackend.MLA_TUNE);
+            assertThat(Functional.latentAttentionDecode(q, odd, kRope, len, scale).toFloatArray()).as("odd rows, tuned to tc16").containsExactly(scalar);
         } finally {
             System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
         }
