@@ -26,6 +26,11 @@ public final class Ratios {
         String p(String k) {
             return params.getOrDefault(k, "");
         }
+
+        /** GpuBench's mla parameter: the MLA decode kernel (rows without it ran the default, auto). */
+        String mlaKernel() {
+            return params.getOrDefault("mla", "auto");
+        }
     }
 
     /** Prints the tables. */
@@ -120,13 +125,13 @@ public final class Ratios {
         List<Row> mla = rows.stream().filter(r -> r.bench.equals("mlaDecode"))
                 .sorted(java.util.Comparator.comparing((Row r) -> r.p("cache").equals("BF16"))
                         .thenComparingInt(r -> Integer.parseInt(r.p("batch"))).thenComparingInt(r -> Integer.parseInt(r.p("heads")))
-                        .thenComparingInt(r -> Integer.parseInt(r.p("len"))).thenComparing(r -> r.params.getOrDefault("mla", "auto")))
+                        .thenComparingInt(r -> Integer.parseInt(r.p("len"))).thenComparing(Row::mlaKernel))
                 .toList();
         if (!mla.isEmpty()) out.append("\n| MLA decode cache | batch | heads | cache len | kernel | GB/s of cache | device copy GB/s | fraction of copy |\n|---|---|---|---|---|---|---|---|\n");
         for (Row r : mla) {
             double bw = mlaGbs(r);
             out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %.0f | %s | %.2f |%n", r.p("cache"), r.p("batch"), r.p("heads"), r.p("len"),
-                    r.params.getOrDefault("mla", "auto"), bw, fmt(copyBw), bw / copyBw));
+                    r.mlaKernel(), bw, fmt(copyBw), bw / copyBw));
         }
         // where kernels were compared: each shape's fastest named kernel against auto and tune (a shape's rows are neighbours)
         Map<List<String>, List<Row>> shapes = new LinkedHashMap<>();
@@ -137,14 +142,14 @@ public final class Ratios {
                 if (e.getValue().size() < 2) continue;   // one kernel ran: nothing compared
                 Row auto = null, tune = null, best = null;
                 for (Row r : e.getValue()) {
-                    String k = r.params.getOrDefault("mla", "auto");
+                    String k = r.mlaKernel();
                     if (k.equals("auto")) auto = r;
                     else if (k.equals("tune")) tune = r;
                     else if (best == null || r.usPerOp < best.usPerOp) best = r;
                 }
                 List<String> s = e.getKey();
                 out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s |%n", s.get(0), s.get(1), s.get(2), s.get(3),
-                        best == null ? "n/a" : best.p("mla"), fraction(best, copyBw), fraction(auto, copyBw), fraction(tune, copyBw)));
+                        best == null ? "n/a" : best.mlaKernel(), fraction(best, copyBw), fraction(auto, copyBw), fraction(tune, copyBw)));
             }
         }
         header = false;

@@ -975,17 +975,20 @@ final class CudaBackend implements DeviceBackend {
      * or {@code named} is {@code scalar}, and mla_decode_f32/bf16 run.
      */
     private MlaKernel tensorCoreMla(Tensor latent, Tensor kRope, int h, int r, int p, String named) {
-        if (!tensorCoresMayApply(latent, kRope, r, p)) return null;
-        int cc = gpu.limits().computeCapability(), shared = gpu.limits().sharedPerBlockOptIn();
-        if (named.equals(MLA_SCALAR)) return null;
+        if (!tensorCoresMayApply(latent, kRope, r, p) || named.equals(MLA_SCALAR)) return null;
         if (!named.equals("auto")) {
             MlaKernel k = mlaKernel(named);
-            if (k.applies(latent.dtype, r, p, cc, shared)) return k;
+            if (appliesHere(k, latent.dtype, r, p)) return k;
         }
         boolean f32 = latent.dtype == DType.F32;
         MlaKernel wide = f32 ? MLA_TC32_F32 : MLA_TC64, narrow = f32 ? MLA_TC16_F32 : MLA_TC16;
-        if (h > 16 && wide.applies(latent.dtype, r, p, cc, shared)) return wide;
-        return narrow.applies(latent.dtype, r, p, cc, shared) ? narrow : null;
+        if (h > 16 && appliesHere(wide, latent.dtype, r, p)) return wide;
+        return appliesHere(narrow, latent.dtype, r, p) ? narrow : null;
+    }
+
+    /** Whether kernel k takes this cache type, latent r and rope p on this GPU (its compute capability and opt-in shared memory). */
+    private boolean appliesHere(MlaKernel k, DType cache, int r, int p) {
+        return k.applies(cache, r, p, gpu.limits().computeCapability(), gpu.limits().sharedPerBlockOptIn());
     }
 
     /** What every tensor-core MLA kernel needs: an F32 or BF16 cache, latent a multiple of 64 and rope of 16, 16-byte aligned rows, sm_80 or later. */
@@ -1012,39 +1015,46 @@ final class CudaBackend implements DeviceBackend {
         if (tuned == null) {
             List<MlaKernel> candidates = new ArrayList<>();
             candidates.add(null);   // the CUDA-core kernel applies to every decode that reaches here
-            if (tensorCoresMayApply(latent, kRope, r, p)) {
-                int cc = gpu.limits().computeCapability(), shared = gpu.limits().sharedPerBlockOptIn();
-                for (MlaKernel k : MLA_KERNELS) if (k.applies(latent.dtype, r, p, cc, shared)) candidates.add(k);
-            }
+            if (tensorCoresMayApply(latent, kRope, r, p)) for (MlaKernel k : MLA_KERNELS) if (appliesHere(k, latent.dtype, r, p)) candidates.add(k);
             if (candidates.size() == 1) return null;   // nothing to compare (not kept: tuning is for what runs on tensor cores)
-            double[] best = new double[candidates.size()];
-            java.util.Arrays.fill(best, Double.POSITIVE_INFINITY);
-            try (Cuda.Event start = Cuda.Event.create(); Cuda.Event end = Cuda.Event.create()) {
-                for (int round = 0; round <= MLA_TUNE_ROUNDS; round++) {   // round 0 loads the module and fills the memory pool
-                    for (int i = 0; i < candidates.size(); i++) {
-                        start.record(gpu.stream());
-                        launchMla(candidates.get(i), qLatent, qRope, latent, kRope, out, len, positions, scale);
-                        end.record(gpu.stream());
-                        end.synchronize();
-                        if (round > 0) best[i] = Math.min(best[i], end.millisSince(start));
-                    }
-                }
-            }
-            int fastest = 0;
-            StringBuilder times = new StringBuilder();
-            for (int i = 0; i < best.length; i++) {
-                if (best[i] < best[fastest]) fastest = i;
-                times.append(i == 0 ? "" : ", ").append(candidates.get(i) == null ? MLA_SCALAR : candidates.get(i).name())
-                        .append(String.format(java.util.Locale.ROOT, " %.1f", best[i] * 1e3));
-            }
-            MlaKernel k = candidates.get(fastest);
-            String kept = mlaTuned.computeIfAbsent(shape, s -> k == null ? MLA_SCALAR : k.name());   // another thread's where it tuned first
-            TUNING_LOG.log(System.Logger.Level.INFO, () -> MLA_KERNEL_PROPERTY + "=" + MLA_TUNE + " on " + gpu.device().name() + ", " + shape + ": "
-                    + kept + " (microseconds a decode: " + times + ")");
-            tuned = kept;
+            tuned = tuneMla(shape, candidates, qLatent, qRope, latent, kRope, out, len, positions, scale);
         }
         // the shape does not fix the rows' alignment: a view of the cache at an odd offset takes the CUDA-core kernel
         return tuned.equals(MLA_SCALAR) || !tensorCoresMayApply(latent, kRope, r, p) ? null : mlaKernel(tuned);
+    }
+
+    /**
+     * Times each candidate (null: the CUDA-core kernel) on these operands, one untimed launch and
+     * then the fastest of {@link #MLA_TUNE_ROUNDS} between CUDA events, keeps the fastest for
+     * {@code shape} and logs it with every time; returns the kept name (another thread's where it tuned first).
+     */
+    private String tuneMla(MlaShape shape, List<MlaKernel> candidates, Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len,
+                           Tensor positions, double scale) {
+        double[] best = new double[candidates.size()];
+        java.util.Arrays.fill(best, Double.POSITIVE_INFINITY);
+        try (Cuda.Event start = Cuda.Event.create(); Cuda.Event end = Cuda.Event.create()) {
+            for (int round = 0; round <= MLA_TUNE_ROUNDS; round++) {   // round 0 loads the module and fills the memory pool
+                for (int i = 0; i < candidates.size(); i++) {
+                    start.record(gpu.stream());
+                    launchMla(candidates.get(i), qLatent, qRope, latent, kRope, out, len, positions, scale);
+                    end.record(gpu.stream());
+                    end.synchronize();
+                    if (round > 0) best[i] = Math.min(best[i], end.millisSince(start));
+                }
+            }
+        }
+        int fastest = 0;
+        StringBuilder times = new StringBuilder();
+        for (int i = 0; i < best.length; i++) {
+            if (best[i] < best[fastest]) fastest = i;
+            times.append(i == 0 ? "" : ", ").append(candidates.get(i) == null ? MLA_SCALAR : candidates.get(i).name())
+                    .append(String.format(java.util.Locale.ROOT, " %.1f", best[i] * 1e3));
+        }
+        MlaKernel k = candidates.get(fastest);
+        String kept = mlaTuned.computeIfAbsent(shape, s -> k == null ? MLA_SCALAR : k.name());
+        TUNING_LOG.log(System.Logger.Level.INFO, () -> MLA_KERNEL_PROPERTY + "=" + MLA_TUNE + " on " + gpu.device().name() + ", " + shape + ": "
+                + kept + " (microseconds a decode: " + times + ")");
+        return kept;
     }
 
     /** Elements from one head row of an MLA query part (B,H,W) to the next, counting on across batches (with one head, a batch's). */
