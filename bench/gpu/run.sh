@@ -19,6 +19,9 @@
 #   7. (only when STEPS names "mlatune") the survey: tune alone over both caches at 16 and 128 heads, so that
 #      every kernel is timed at every shape (one launch each, CUDA events) in one short run; those times and
 #      each shape's choice (CudaBackend's log) follow the tables, as after the tune rows of steps 5 and 6.
+#   8. (only when STEPS names "gemmlt") GpuBench.gemm three ways, with the torch anchor: cuBLAS (the default),
+#      cuBLASLt with its heuristic's first algorithm (lt), and tune (per shape the fastest of cuBLAS and
+#      cuBLASLt's first 8 algorithms, timed in the first warm-up call; each choice with every time follows the tables).
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
 #   STEPS (default "gpu decode moe") picks steps 2-5, so that they can run in separate calls (the
@@ -50,14 +53,25 @@ jmh() { # jmh NAME REGEX [JMH args]: runs REGEX into NAME.json and appends its t
   ran+=("$out/jmh-$name.txt")
 }
 tuned() { # tuned NAME: the choices of NAME's tune rows, each with every candidate's time, after its tables
-  grep -h 'INFO: panamax.cuda.mlaKernel=tune' "$out/jmh-$1.txt" | sed 's/^INFO: /- /' | tee -a "$out/tables.md" || true
+  grep -hE 'INFO: panamax.cuda.(mlaKernel|gemm)=tune' "$out/jmh-$1.txt" | sed 's/^INFO: /- /' | tee -a "$out/tables.md" || true
+}
+torch=()
+anchor() { # the torch.matmul anchor of the GEMM table, once
+  [ -f "$out/torch_matmul.json" ] || "$python" "$here/torch_matmul.py" "$out/torch_matmul.json" \
+    || echo "run.sh: the torch.matmul anchor failed; the GEMM table will lack it" >&2
+  [ -f "$out/torch_matmul.json" ] && torch=("$out/torch_matmul.json")
+  return 0
 }
 if [[ "$steps" == *" gpu "* ]]; then
-  "$python" "$here/torch_matmul.py" "$out/torch_matmul.json" || echo "run.sh: the torch.matmul anchor failed; the GEMM table will lack it" >&2
-  torch=()
-  [ -f "$out/torch_matmul.json" ] && torch=("$out/torch_matmul.json")
+  anchor
   jmh gpu 'GpuBench' "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/gpu.json" "${torch[@]}" | tee -a "$out/tables.md"
+fi
+if [[ "$steps" == *" gemmlt "* ]]; then
+  anchor
+  jmh gemmlt 'GpuBench.gemm$' -p gemm=cublas,lt,tune "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/gemmlt.json" "${torch[@]}" | tee -a "$out/tables.md"
+  tuned gemmlt
 fi
 if [[ "$steps" == *" decode "* ]]; then
   jmh decode 'DeepSeekBench.decodeToken(Graph)?$' -p device=cuda,cpu -p dtype=BF16 -p kvCache=F32,BF16 -p threads="$threads" "$@"
@@ -86,7 +100,7 @@ if [[ "$steps" == *" moe "* ]]; then
   jmh moe 'DeepSeekBench.moe(Forward|Grouped|PerExpert)$' -p device=cuda -p tokens=1,64 "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/moe.json" | tee -a "$out/tables.md"
 fi
-[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, mla, mla16, mla128, mlaf32, mlatune" >&2; exit 2; }
+[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, mla, mla16, mla128, mlaf32, mlatune, gemmlt" >&2; exit 2; }
 # JMH exits 0 when a benchmark throws (unless -foe): report it, after every run has left its tables
 if grep -l '<failure>' "${ran[@]}" >&2; then
   echo "run.sh: some benchmarks failed (the <failure> in the files above); their rows are missing from the tables" >&2

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the Panamax CUDA simulator (test-only) into OUT (default target/cudasim): libcuda.so.1,
-# libcublas.so.13 and libnvrtc.so.13, with the kernel header beside them. Point Panamax at it with
+# libcublas.so.13, libcublasLt.so.13 and libnvrtc.so.13, with the kernel header beside them. Point Panamax at it with
 # -Dpanamax.cuda.libpath=OUT. Needs g++ (C++17) and cuda.h (CUDA_HOME, default /usr/local/cuda).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,10 +13,11 @@ mkdir -p "$out"
 flags="-std=c++17 -O2 -g -fPIC -shared -Wall -Wextra -Werror -I$cuda_home/include -I$here"
 "$cxx" $flags -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$here/driver.cpp" -ldl
 "$cxx" $flags -Wl,-soname,libcublas.so.13 -Wl,-rpath,'$ORIGIN' -o "$out/libcublas.so.13" "$here/cublas.cpp" "$out/libcuda.so.1"
+"$cxx" $flags -Wl,-soname,libcublasLt.so.13 -Wl,-rpath,'$ORIGIN' -o "$out/libcublasLt.so.13" "$here/cublaslt.cpp" "$out/libcuda.so.1"
 "$cxx" $flags -Wl,-soname,libnvrtc.so.13 -o "$out/libnvrtc.so.13" "$here/nvrtc.cpp" -ldl
 cp "$here/cudasim_device.h" "$here/cudasim_abi.h" "$out/"
 # the simulator's own checks: each rule broken on purpose must be reported
 "$cxx" -std=c++17 -O1 -g -Wall -Wextra -Werror -I"$cuda_home/include" -o "$out/selftest" "$here/selftest.cpp" \
-    "$out/libcuda.so.1" "$out/libcublas.so.13" "$out/libnvrtc.so.13" -Wl,-rpath,'$ORIGIN' -pthread
+    "$out/libcuda.so.1" "$out/libcublas.so.13" "$out/libcublasLt.so.13" "$out/libnvrtc.so.13" -Wl,-rpath,'$ORIGIN' -pthread
 "$out/selftest" > "$out/selftest.log" 2>&1 || { cat "$out/selftest.log" >&2; echo "cudasim: the self-test failed" >&2; exit 1; }
 echo "$out"

@@ -29,6 +29,16 @@ int cublasCreate_v2(cublasHandle_t*);
 int cublasSetStream_v2(cublasHandle_t, CUstream);
 int cublasGemmEx(cublasHandle_t, int, int, int, int, int, const void*, const void*, int, int, const void*, int, int, const void*, void*, int, int, int, int);
 int cublasSgemm_v2(cublasHandle_t, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*, float*, int);
+typedef struct cublasLtContext* cublasLtHandle_t;
+int cublasLtCreate(cublasLtHandle_t*);
+int cublasLtMatmulDescCreate(void**, int, int);
+int cublasLtMatmulDescSetAttribute(void*, int, const void*, size_t);
+int cublasLtMatrixLayoutCreate(void**, int, uint64_t, uint64_t, int64_t);
+int cublasLtMatmulPreferenceCreate(void**);
+int cublasLtMatmulPreferenceSetAttribute(void*, int, const void*, size_t);
+int cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, void*, void*, void*, void*, void*, void*, int, void*, int*);
+int cublasLtMatmul(cublasLtHandle_t, void*, const void*, const void*, void*, const void*, void*, const void*, const void*, void*, void*, void*,
+                   const void*, void*, size_t, CUstream);
 int cublasGemmGroupedBatchedEx(cublasHandle_t, const int*, const int*, const int*, const int*, const int*, const void*, const void* const*, int,
                                const int*, const void* const*, int, const int*, const void*, void* const*, int, const int*, int, const int*, int);
 }
@@ -329,6 +339,43 @@ int main() {
               "a grouped GEMM of BF16 operands into F32 is not supported");
         cuMemFree_v2(dc2);
         cuMemFree_v2(table);
+
+        // cuBLASLt: attributes of the wrong size are refused; the heuristic leaves out what the
+        // preference rules out; an algorithm runs only on the product it was found for, and only on
+        // operands as aligned as it needs
+        cublasLtHandle_t lt;
+        CHECK(cublasLtCreate(&lt) == 0, "cublasLtCreate");
+        void *desc, *la, *lb, *lc, *lc2, *pref;
+        CHECK(cublasLtMatmulDescCreate(&desc, 68, 0) == 0, "cublasLtMatmulDescCreate");
+        int32_t opN = 0;
+        int64_t wide = 0;
+        CHECK(cublasLtMatmulDescSetAttribute(desc, 3, &wide, sizeof(wide)) == 7, "a TRANSA attribute of 8 bytes is refused");
+        CHECK(cublasLtMatmulDescSetAttribute(desc, 3, &opN, sizeof(opN)) == 0, "TRANSA");
+        cublasLtMatrixLayoutCreate(&la, 0, m, k, m);
+        cublasLtMatrixLayoutCreate(&lb, 0, k, n, k);
+        cublasLtMatrixLayoutCreate(&lc, 0, m, n, m);
+        cublasLtMatrixLayoutCreate(&lc2, 0, m, n, m + 1);
+        cublasLtMatmulPreferenceCreate(&pref);
+        uint64_t noWorkspace = 0;
+        CHECK(cublasLtMatmulPreferenceSetAttribute(pref, 1, &noWorkspace, sizeof(noWorkspace)) == 0, "max workspace");
+        unsigned char results[4 * 96];
+        int count = 0;
+        CHECK(cublasLtMatmulAlgoGetHeuristic(lt, desc, la, lb, lc, lc, pref, 4, results, &count) == 0 && count == 2,
+              "without workspace the heuristic leaves out the algorithm that needs some");
+        CHECK(cublasLtMatmul(lt, desc, &one, reinterpret_cast<void*>(da), la, reinterpret_cast<void*>(db), lb, &zero, reinterpret_cast<void*>(dc), lc,
+                             reinterpret_cast<void*>(dc), lc, results, nullptr, 0, nullptr) == 0, "cublasLtMatmul");
+        got = download(dc, m * n);
+        same = true;
+        for (int i = 0; i < m * n; i++) same &= std::fabs(got[i] - want[i]) < 1e-6f;
+        CHECK(same, "cublasLtMatmul equals the loops");
+        CHECK(cublasLtMatmul(lt, desc, &one, reinterpret_cast<void*>(da), la, reinterpret_cast<void*>(db), lb, &zero, reinterpret_cast<void*>(dc), lc2,
+                             reinterpret_cast<void*>(dc), lc2, results, nullptr, 0, nullptr) == 7, "an algorithm found for another product is refused");
+        CHECK(cublasLtMatmul(lt, desc, &one, reinterpret_cast<void*>(da + 4), la, reinterpret_cast<void*>(db), lb, &zero, reinterpret_cast<void*>(dc), lc,
+                             reinterpret_cast<void*>(dc), lc, results, nullptr, 0, nullptr) == 13, "an operand less aligned than the algorithm needs fails");
+        uint32_t four = 4;
+        CHECK(cublasLtMatmulPreferenceSetAttribute(pref, 5, &four, sizeof(four)) == 0, "min alignment of A");
+        CHECK(cublasLtMatmulAlgoGetHeuristic(lt, desc, la, lb, lc, lc, pref, 4, results, &count) == 0 && count == 1,
+              "operands aligned to 4 bytes leave out the algorithm that needs 16");
     }
 
     // faults that poison the context (or the process) run in a child

@@ -3,8 +3,8 @@
 # headers, keeping only the symbols listed in *.symbols beside this script.
 #
 #   CUDA_HOME      toolkit root whose include/ holds cuda.h (default /usr/local/cuda)
-#   CUBLAS_INCLUDE folder holding cublas_api.h (default $CUDA_HOME/include; for the Python wheels:
-#                  .../site-packages/nvidia/cublas/include)
+#   CUBLAS_INCLUDE folder holding cublas_api.h and cublasLt.h (default $CUDA_HOME/include; for the
+#                  Python wheels: .../site-packages/nvidia/cublas/include)
 #   NVRTC_INCLUDE  folder holding nvrtc.h (default $CUDA_HOME/include; wheels: nvidia/cuda_nvrtc/include)
 #   JEXTRACT       the jextract launcher (default: jextract on PATH)
 #
@@ -27,5 +27,6 @@ gen() { # class header include-dir symbols library-call
 
 gen cuda_h cuda.h "$cuda_home/include" cuda.symbols 'dev.panamax.cuda.LibraryRef.find("libcuda.so", "1")'
 gen cublas_api_h cublas_api.h "$cublas_inc" cublas.symbols 'dev.panamax.cuda.LibraryRef.find("libcublas.so", "13", "12")'
+gen cublasLt_h cublasLt.h "$cublas_inc" cublasLt.symbols 'dev.panamax.cuda.LibraryRef.find("libcublasLt.so", "13", "12")'
 gen nvrtc_h nvrtc.h "$nvrtc_inc" nvrtc.symbols 'dev.panamax.cuda.LibraryRef.find("libnvrtc.so", "13", "12")'
 echo "regenerated into $out/dev/panamax/cuda/gen; run the tests (GeneratedBindingsMatchHeadersTest checks the signatures)"

@@ -28,7 +28,7 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>{@code gemm}: square F32 and BF16 matmul (4096, 8192) through {@link Tensor#matmulInto} on
  *       the GPU (cuBLAS Sgemm; GemmEx with BF16 inputs, F32 accumulation and a BF16 output, as
- *       torch computes a BF16 product). The anchor is
+ *       torch computes a BF16 product; with {@code -p gemm=lt,tune} also through cuBLASLt). The anchor is
  *       {@code torch.matmul} on the same GPU, timed by {@code bench/gpu/torch_matmul.py}, which
  *       {@code bench/gpu/run.sh} runs beside this;</li>
  *   <li>{@code mlaDecode}: the absorbed-MLA decode kernel ({@link Functional#latentAttentionDecode})
@@ -76,18 +76,26 @@ public class GpuBench {
         return scope;
     }
 
-    /** Seeded A, B and C (n, n) of a dtype, all on the GPU. */
+    /**
+     * Seeded A, B and C (n, n) of a dtype, all on the GPU, and how the product runs: the
+     * {@code panamax.cuda.gemm} property's value ({@code cublas}, the default; {@code lt}: cuBLASLt
+     * with its heuristic's first algorithm; {@code tune}: the fastest of cuBLAS and cuBLASLt's
+     * algorithms for the shape, timed in the first warm-up call).
+     */
     @State(Scope.Benchmark)
     public static class Gemm {
         @Param({"F32", "BF16"})
         public String dtype;
         @Param({"4096", "8192"})
         public int n;
+        @Param({"cublas"})
+        public String gemm;
         dev.panamax.runtime.Scope scope;
         Tensor a, b, c;
 
         @Setup(Level.Trial)
         public void setup() {
+            System.setProperty("panamax.cuda.gemm", gemm);
             DType dt = DType.valueOf(dtype);
             scope = onGpu("gemm", d -> {
                 a = Tensor.placed(Tensor.randn(DType.F32, 1, 1, n, n), d, dt);
@@ -99,6 +107,7 @@ public class GpuBench {
         @TearDown(Level.Trial)
         public void tearDown() {
             scope.close();
+            System.clearProperty("panamax.cuda.gemm");
         }
     }
 

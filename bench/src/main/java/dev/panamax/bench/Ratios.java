@@ -27,6 +27,11 @@ public final class Ratios {
             return params.getOrDefault(k, "");
         }
 
+        /** GpuBench's gemm parameter: how the product ran (rows without it ran the default, cuBLAS). */
+        String gemmPath() {
+            return params.getOrDefault("gemm", "cublas");
+        }
+
         /** GpuBench's mla parameter: the MLA decode kernel (rows without it ran the default, auto). */
         String mlaKernel() {
             return params.getOrDefault("mla", "auto");
@@ -105,19 +110,19 @@ public final class Ratios {
             }
         }
         StringBuilder out = new StringBuilder();
-        boolean header = false;
-        for (String dt : new String[]{"F32", "BF16"}) {
-            for (String n : new String[]{"4096", "8192"}) {
-                Row ours = by.get(key("gemm", Map.of("dtype", dt, "n", n)));
-                if (ours == null) continue;
-                if (!header) out.append("| GPU GEMM | n | ours TFLOP/s | torch.matmul TFLOP/s | ours / torch |\n|---|---|---|---|---|\n");
-                header = true;
-                double flops = 2.0 * Math.pow(Double.parseDouble(n), 3);
-                Double t = torchMs.get(dt + "/" + n);
-                double oursT = gflops(flops, ours) / 1e3, torchT = t == null ? Double.NaN : flops / (t * 1e-3) / 1e12;
-                out.append(String.format(Locale.ROOT, "| %s | %s | %.1f | %s | %s |%n", dt, n, oursT, fmt(torchT),
-                        t == null ? "n/a" : String.format(Locale.ROOT, "%.2f", oursT / torchT)));
-            }
+        // one row per dtype, size and path (GpuBench's gemm parameter: cublas, lt, tune; rows without it ran cuBLAS)
+        List<String> paths = List.of("cublas", "lt", "tune");
+        List<Row> gemms = rows.stream().filter(r -> r.bench.equals("gemm") && (r.p("dtype").equals("F32") || r.p("dtype").equals("BF16")))
+                .sorted(java.util.Comparator.comparing((Row r) -> r.p("dtype").equals("F32") ? 0 : 1).thenComparingInt(r -> Integer.parseInt(r.p("n")))
+                        .thenComparingInt(r -> paths.indexOf(r.gemmPath()))).toList();
+        if (!gemms.isEmpty()) out.append("| GPU GEMM | n | path | ours TFLOP/s | torch.matmul TFLOP/s | ours / torch |\n|---|---|---|---|---|---|\n");
+        for (Row ours : gemms) {
+            String dt = ours.p("dtype"), n = ours.p("n");
+            double flops = 2.0 * Math.pow(Double.parseDouble(n), 3);
+            Double t = torchMs.get(dt + "/" + n);
+            double oursT = gflops(flops, ours) / 1e3, torchT = t == null ? Double.NaN : flops / (t * 1e-3) / 1e12;
+            out.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f | %s | %s |%n", dt, n, ours.gemmPath(), oursT, fmt(torchT),
+                    t == null ? "n/a" : String.format(Locale.ROOT, "%.2f", oursT / torchT)));
         }
         Row copy = by.get(key("deviceCopy", Map.of()));
         double copyBw = copy == null ? Double.NaN : gbs(2.0 * (1L << 30), copy);
@@ -152,7 +157,7 @@ public final class Ratios {
                         best == null ? "n/a" : best.mlaKernel(), fraction(best, copyBw), fraction(auto, copyBw), fraction(tune, copyBw)));
             }
         }
-        header = false;
+        boolean header = false;
         for (String dt : new String[]{"F32", "BF16"}) {
             Row batched = by.get(key("batchedMatmul", Map.of("dtype", dt))), perItem = by.get(key("perItemMatmul", Map.of("dtype", dt)));
             if (batched == null || perItem == null) continue;

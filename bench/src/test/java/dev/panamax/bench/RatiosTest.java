@@ -28,6 +28,8 @@ class RatiosTest {
         Path jmh = dir.resolve("gpu.json"), torch = dir.resolve("torch.json");
         Files.writeString(jmh, "[" + String.join(",", List.of(
                 row("GpuBench.gemm", "\"dtype\":\"BF16\",\"n\":\"8192\"", 2000, "us/op"),
+                row("GpuBench.gemm", "\"dtype\":\"BF16\",\"gemm\":\"tune\",\"n\":\"8192\"", 1600, "us/op"),
+                row("GpuBench.gemm", "\"dtype\":\"F32\",\"gemm\":\"lt\",\"n\":\"8192\"", 20, "ms/op"),
                 row("GpuBench.deviceCopy", "", 1, "ms/op"),
                 row("GpuBench.mlaDecode", "\"batch\":\"64\",\"cache\":\"F32\",\"heads\":\"16\",\"len\":\"1024\"", 100, "us/op"),
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"mla\":\"mla_decode_ks64\"", 400, "us/op"),
@@ -51,7 +53,13 @@ class RatiosTest {
 
         double flops = 2.0 * 8192 * 8192 * 8192;
         String ours = String.format(Locale.ROOT, "%.1f", flops / 2000e-6 / 1e12), theirs = String.format(Locale.ROOT, "%.1f", flops / 1.6e-3 / 1e12);
-        assertThat(tables).contains("| BF16 | 8192 | " + ours + " | " + theirs + " | 0.80 |");
+        String cublasRow = "| BF16 | 8192 | cublas | " + ours + " | " + theirs + " | 0.80 |";
+        String tuneRow = "| BF16 | 8192 | tune | " + theirs + " | " + theirs + " | 1.00 |";
+        String ltF32 = String.format(Locale.ROOT, "| F32 | 8192 | lt | %.1f | n/a | n/a |", flops / 20e-3 / 1e12);   // no torch F32 anchor
+        assertThat(tables).contains(cublasRow, tuneRow, ltF32);
+        // F32 before BF16, and each size's paths in the order cublas, lt, tune
+        assertThat(tables.indexOf(ltF32)).isLessThan(tables.indexOf(cublasRow));
+        assertThat(tables.indexOf(cublasRow)).isLessThan(tables.indexOf(tuneRow));
 
         double copy = 2.0 * (1L << 30) / 1e-3 / 1e9, mla = 64.0 * 1024 * (512 + 64) * 4 / 100e-6 / 1e9;
         assertThat(tables).contains(String.format(Locale.ROOT, "| F32 | 64 | 16 | 1024 | auto | %.0f | %.1f | %.2f |", mla, copy, mla / copy));

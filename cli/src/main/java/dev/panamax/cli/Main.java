@@ -76,6 +76,7 @@ public final class Main {
         }
         out.println("  driver: " + driver.describe());
         out.println("  cublas: " + LibraryRef.find("libcublas.so", "13", "12").describe());
+        out.println("  cublasLt: " + LibraryRef.find("libcublasLt.so", "13", "12").describe());
         String nv = !nvrtc.path().isPresent() ? "" : Nvrtc.available()
                 ? " (version " + Nvrtc.version()[0] + "." + Nvrtc.version()[1] + ")" : " (" + Nvrtc.unavailableReason() + ")";
         out.println("  nvrtc: " + nvrtc.describe() + nv);

@@ -52,6 +52,7 @@ class CliTest {
         assertThat(r.out).containsPattern("(?m)^java \\d+").containsPattern("(?m)^cuda: .+")
                 .containsPattern("(?m)^  driver: libcuda\\.so\\.1 (at|was not found in) .+")
                 .containsPattern("(?m)^  cublas: libcublas\\.so\\.13 (at|was not found in) .+")
+                .containsPattern("(?m)^  cublasLt: libcublasLt\\.so\\.13 (at|was not found in) .+")
                 .containsPattern("(?m)^  nvrtc: libnvrtc\\.so\\.13 (at|was not found in) .+");
         assertThat(r.out.lines().filter(l -> l.matches("  cuda:\\d+: .+, sm_\\d+, \\d+ multiprocessors, [0-9.]+ GiB"))).hasSize(dev.panamax.cuda.Cuda.deviceCount());
     }

@@ -122,4 +122,59 @@ class FacadesOnGpuTest {
             }
         }
     }
+
+    /**
+     * cuBLASLt: every algorithm its heuristic offers for a strided batch of column-major products
+     * with A transposed and C accumulated (beta 1) gives the loops' result.
+     */
+    @Test
+    void cublasLtAlgorithmsAgreeWithLoops() {
+        int m = 19, n = 11, k = 23, batch = 3;
+        long strideA = (long) k * m + 5, strideB = (long) k * n, strideC = (long) m * n + 2;   // uneven item strides
+        Random r = new Random(4);
+        float[] a = new float[(int) (strideA * batch)], b = new float[(int) (strideB * batch)], c0 = new float[(int) (strideC * batch)];
+        for (float[] v : new float[][]{a, b, c0}) for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
+        long workspaceBytes = 4L << 20;
+        try (Arena ar = Arena.ofConfined(); CublasLt lt = CublasLt.create();
+             CublasLt.Matmul mm = lt.matmul(true, false, m, n, k, Cublas.R_32F, k, strideA, Cublas.R_32F, k, strideB, Cublas.R_32F, m, strideC, batch,
+                     Cublas.COMPUTE_32F_PEDANTIC)) {
+            assertThat(CublasLt.version()).isPositive();
+            long da = Cuda.malloc(4L * a.length), db = Cuda.malloc(4L * b.length), dc = Cuda.malloc(4L * c0.length), ws = Cuda.malloc(workspaceBytes);
+            try {
+                Cuda.copyToDevice(da, ar.allocateFrom(ValueLayout.JAVA_FLOAT, a), 4L * a.length, null);
+                Cuda.copyToDevice(db, ar.allocateFrom(ValueLayout.JAVA_FLOAT, b), 4L * b.length, null);
+                List<CublasLt.Algorithm> algorithms = mm.algorithms(8, workspaceBytes, 256, 256, 256);
+                assertThat(algorithms).as("the heuristic's algorithms").isNotEmpty();
+                for (CublasLt.Algorithm algo : algorithms) {
+                    Cuda.copyToDevice(dc, ar.allocateFrom(ValueLayout.JAVA_FLOAT, c0), 4L * c0.length, null);
+                    mm.run(algo, 1f, da, db, 1f, dc, ws, workspaceBytes, null);
+                    MemorySegment c = ar.allocate(ValueLayout.JAVA_FLOAT, c0.length);
+                    Cuda.copyToHost(c, dc, 4L * c0.length, null);
+                    for (int t = 0; t < batch; t++) {
+                        for (int j = 0; j < n; j++) {
+                            for (int i = 0; i < m; i++) {
+                                double s = c0[(int) (t * strideC) + j * m + i];
+                                for (int p = 0; p < k; p++) s += (double) a[(int) (t * strideA) + i * k + p] * b[(int) (t * strideB) + j * k + p];
+                                assertThat((double) c.getAtIndex(ValueLayout.JAVA_FLOAT, t * strideC + (long) j * m + i))
+                                        .as("algorithm " + algo.rank() + ", item " + t + " [" + i + ", " + j + "]").isCloseTo(s, org.assertj.core.data.Offset.offset(1e-3));
+                            }
+                        }
+                    }
+                }
+                CublasLt.Algorithm needy = algorithms.stream().filter(x -> x.workspaceBytes() > 0).findFirst().orElse(null);
+                if (needy != null) {
+                    assertThatThrownBy(() -> mm.run(needy, 1f, da, db, 0f, dc, ws, needy.workspaceBytes() - 1, null))
+                            .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("workspace");
+                }
+            } finally {
+                Cuda.free(da);
+                Cuda.free(db);
+                Cuda.free(dc);
+                Cuda.free(ws);
+            }
+            mm.close();
+            assertThatThrownBy(() -> mm.algorithms(1, 0, 256, 256, 256)).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        }
+        assertThat(CublasLt.describe(7)).contains("CUBLAS_STATUS_INVALID_VALUE");
+    }
 }

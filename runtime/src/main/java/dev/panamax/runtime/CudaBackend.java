@@ -29,10 +29,12 @@ final class CudaBackend implements DeviceBackend {
 
     private final Device device;
     private final GpuDevice gpu;
+    private final CublasProducts products;
 
     private CudaBackend(Device device, GpuDevice gpu) {
         this.device = device;
         this.gpu = gpu;
+        this.products = new CublasProducts(gpu, this);
     }
 
     /**
@@ -59,6 +61,11 @@ final class CudaBackend implements DeviceBackend {
     /** The opened GPU (for benchmarks and tests that time or inspect it). */
     GpuDevice gpu() {
         return gpu;
+    }
+
+    /** How this GPU's cuBLAS-shaped products run (for tests: the choices {@link CublasProducts#TUNE} kept). */
+    CublasProducts products() {
+        return products;
     }
 
     @Override
@@ -397,9 +404,9 @@ final class CudaBackend implements DeviceBackend {
                 throw new UnsupportedOperationException("matmul on CUDA takes an F32 left operand, or two of BF16 or F16; got " + a.dtype + " and " + b.dtype);
             }
             int type = cublasType(a.dtype);
-            gpu.cublas().gemmEx(tb, ta, n, m, k, 1f, b.devicePointer + bOff * 2, type, (int) Math.max(1, ldb),
-                    a.devicePointer + aOff * 2, type, (int) Math.max(1, lda), accumulate ? 1f : 0f, cp,
-                    c.dtype == DType.F32 ? Cublas.R_32F : type, (int) Math.max(1, ldc), Cublas.COMPUTE_32F);
+            products.run(new CublasProducts.Product(tb, ta, n, m, k, b.devicePointer + bOff * 2, type, (int) Math.max(1, ldb), 0,
+                    a.devicePointer + aOff * 2, type, (int) Math.max(1, lda), 0, cp, c.dtype == DType.F32 ? Cublas.R_32F : type, (int) Math.max(1, ldc), 0,
+                    1, accumulate ? 1f : 0f));
             return;
         }
         long ap = a.devicePointer + aOff * 4;
@@ -423,8 +430,8 @@ final class CudaBackend implements DeviceBackend {
         }
         try {
             // row-major C (m x n) is column-major C^T (n x m): C^T = op(B)^T op(A)^T
-            gpu.cublas().sgemm(tb, ta, n, m, k, 1f, bp, (int) Math.max(1, ldbF), ap, (int) Math.max(1, lda),
-                    accumulate ? 1f : 0f, cp, (int) Math.max(1, ldc));
+            products.run(new CublasProducts.Product(tb, ta, n, m, k, bp, Cublas.R_32F, (int) Math.max(1, ldbF), 0, ap, Cublas.R_32F, (int) Math.max(1, lda), 0,
+                    cp, Cublas.R_32F, (int) Math.max(1, ldc), 0, 1, accumulate ? 1f : 0f));
         } finally {
             if (widened != 0) release(widened);
         }
@@ -502,12 +509,10 @@ final class CudaBackend implements DeviceBackend {
         }
         long es = a.dtype.byteSize();
         try {
-            // row-major C_i (m x n) is column-major C_i^T: C_i^T = op(B_i)^T op(A_i)^T, as in gemm; F32
-            // compute without TF32 (the handle's default math mode), so F32 items are cublasSgemm's products
-            gpu.cublas().gemmStridedBatchedEx(tb, ta, n, m, k, 1f, bp, type, (int) Math.max(1, ldbF), strideBF,
-                    a.devicePointer + aOff * es, type, (int) Math.max(1, lda), strideA, accumulate ? 1f : 0f,
-                    c.devicePointer + cOff * c.dtype.byteSize(), c.dtype == DType.F32 ? Cublas.R_32F : type, (int) Math.max(1, ldc), strideC,
-                    (int) batch, Cublas.COMPUTE_32F);
+            // row-major C_i (m x n) is column-major C_i^T: C_i^T = op(B_i)^T op(A_i)^T, as in gemm
+            products.run(new CublasProducts.Product(tb, ta, n, m, k, bp, type, (int) Math.max(1, ldbF), strideBF,
+                    a.devicePointer + aOff * es, type, (int) Math.max(1, lda), strideA, c.devicePointer + cOff * c.dtype.byteSize(),
+                    c.dtype == DType.F32 ? Cublas.R_32F : type, (int) Math.max(1, ldc), strideC, (int) batch, accumulate ? 1f : 0f));
         } finally {
             if (widened != 0) release(widened);
         }
@@ -910,8 +915,11 @@ final class CudaBackend implements DeviceBackend {
     /** {@link #MLA_KERNEL_PROPERTY}'s value that times the kernels and keeps the fastest for each shape. */
     static final String MLA_TUNE = "tune";
 
-    /** Where {@link #MLA_TUNE} reports each choice, with every candidate's time (INFO: once a shape, only when asked for). */
-    private static final System.Logger TUNING_LOG = System.getLogger("dev.panamax.runtime.cuda.tuning");
+    /**
+     * Where {@link #MLA_TUNE} and {@link CublasProducts#TUNE} report each choice, with every candidate's
+     * time (INFO: once a shape, only when asked for).
+     */
+    static final System.Logger TUNING_LOG = System.getLogger("dev.panamax.runtime.cuda.tuning");
 
     /** Timed launches of each candidate when tuning, after one untimed (the fastest counts). */
     private static final int MLA_TUNE_ROUNDS = 3;
@@ -1030,31 +1038,29 @@ final class CudaBackend implements DeviceBackend {
      */
     private String tuneMla(MlaShape shape, List<MlaKernel> candidates, Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len,
                            Tensor positions, double scale) {
-        double[] best = new double[candidates.size()];
-        java.util.Arrays.fill(best, Double.POSITIVE_INFINITY);
-        try (Cuda.Event start = Cuda.Event.create(); Cuda.Event end = Cuda.Event.create()) {
-            for (int round = 0; round <= MLA_TUNE_ROUNDS; round++) {   // round 0 loads the module and fills the memory pool
-                for (int i = 0; i < candidates.size(); i++) {
-                    start.record(gpu.stream());
-                    launchMla(candidates.get(i), qLatent, qRope, latent, kRope, out, len, positions, scale);
-                    end.record(gpu.stream());
-                    end.synchronize();
-                    if (round > 0) best[i] = Math.min(best[i], end.millisSince(start));
-                }
-            }
-        }
-        int fastest = 0;
-        StringBuilder times = new StringBuilder();
-        for (int i = 0; i < best.length; i++) {
-            if (best[i] < best[fastest]) fastest = i;
-            times.append(i == 0 ? "" : ", ").append(candidates.get(i) == null ? MLA_SCALAR : candidates.get(i).name())
-                    .append(String.format(java.util.Locale.ROOT, " %.1f", best[i] * 1e3));
-        }
-        MlaKernel k = candidates.get(fastest);
-        String kept = mlaTuned.computeIfAbsent(shape, s -> k == null ? MLA_SCALAR : k.name());
+        double[] best = gpu.time(candidates.size(), MLA_TUNE_ROUNDS,
+                i -> launchMla(candidates.get(i), qLatent, qRope, latent, kRope, out, len, positions, scale));
+        List<String> names = candidates.stream().map(k -> k == null ? MLA_SCALAR : k.name()).toList();
+        String kept = mlaTuned.computeIfAbsent(shape, s -> names.get(fastest(best)));
         TUNING_LOG.log(System.Logger.Level.INFO, () -> MLA_KERNEL_PROPERTY + "=" + MLA_TUNE + " on " + gpu.device().name() + ", " + shape + ": "
-                + kept + " (microseconds a decode: " + times + ")");
+                + kept + " (microseconds a decode: " + times(names, best) + ")");
         return kept;
+    }
+
+    /** The index of the smallest time (the first of equals). */
+    static int fastest(double[] millis) {
+        int fastest = 0;
+        for (int i = 1; i < millis.length; i++) if (millis[i] < millis[fastest]) fastest = i;
+        return fastest;
+    }
+
+    /** {@code name microseconds, ...} for a tuning log line. */
+    static String times(List<String> names, double[] millis) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < millis.length; i++) {
+            out.append(i == 0 ? "" : ", ").append(names.get(i)).append(String.format(java.util.Locale.ROOT, " %.1f", millis[i] * 1e3));
+        }
+        return out.toString();
     }
 
     /** Elements from one head row of an MLA query part (B,H,W) to the next, counting on across batches (with one head, a batch's). */

@@ -854,6 +854,43 @@ class DevicePathsMatchHostTest {
         }
     }
 
+    /**
+     * Every product of {@link #matmulShapesTransposesAndSixteenBitWeights} again through cuBLASLt
+     * ({@code panamax.cuda.gemm=lt}) and through the tuned choice ({@code tune}), plus an operand at
+     * an odd element offset (2-byte aligned: an algorithm that needs aligned operands must not be
+     * offered for it). Under tune, a shape first met inside a graph capture runs cuBLAS and is not
+     * kept; met outside, it is timed and kept.
+     */
+    @Test
+    void matmulThroughCublasLtOrTunedMatchesHost() {
+        if (emu != null) return;   // cuBLASLt is CUDA's
+        CublasProducts products = CudaBackend.get(0).products();
+        try {
+            for (String mode : List.of(CublasProducts.LT, CublasProducts.TUNE)) {
+                System.setProperty(CublasProducts.PROPERTY, mode);
+                int before = products.plans();
+                matmulShapesTransposesAndSixteenBitWeights();
+                same(mode + ", BF16 at an odd offset", t -> t.get(0).to(DType.BF16).narrow(1, 1, 16).matmul(t.get(1).to(DType.BF16).t()),
+                        r(150, 5, 17), r(151, 6, 16));
+                assertThat(products.plans()).as(mode + ": shapes chosen for").isGreaterThan(before);
+            }
+            System.setProperty(CublasProducts.PROPERTY, CublasProducts.TUNE);
+            Tensor a = r(152, 7, 13).to(DEV), b = r(153, 13, 9).to(DEV);
+            float[] want = r(152, 7, 13).matmul(r(153, 13, 9)).toFloatArray();
+            int before = products.plans();
+            Tensor out = Tensor.zeros(DEV, DType.F32, 7, 9);
+            try (Autograd.NoGrad ng = Autograd.noGrad(); DeviceGraph g = DeviceGraph.capture(DEV, () -> a.matmulInto(b, out))) {
+                assertThat(products.plans()).as("tuned inside a capture").isEqualTo(before);
+                g.replay();
+                close("a captured product of an untuned shape (cuBLAS)", out.toFloatArray(), want);
+                close("the same product outside, tuned", a.matmul(b).toFloatArray(), want);
+            }
+            assertThat(products.plans()).as("kept after tuning outside the capture").isEqualTo(before + 1);
+        } finally {
+            System.clearProperty(CublasProducts.PROPERTY);
+        }
+    }
+
     @Test
     void embeddingOfSixteenBitInferenceWeightsGathersRowsWithoutWideningTheTable() {
         for (DType dt : new DType[]{DType.BF16, DType.F16}) {

@@ -41,6 +41,11 @@ class GeneratedBindingsMatchHeadersTest {
     }
 
     @TestFactory
+    Stream<DynamicTest> cublasLt() throws IOException {
+        return checks("cublasLt_h", "cublasLt.symbols", "cublasLt.h");
+    }
+
+    @TestFactory
     Stream<DynamicTest> nvrtc() throws IOException {
         return checks("nvrtc_h", "nvrtc.symbols", "nvrtc.h");
     }
@@ -59,7 +64,7 @@ class GeneratedBindingsMatchHeadersTest {
 
     @org.junit.jupiter.api.Test
     void everyListedSymbolIsBoundAndEveryBindingIsListed() throws IOException {
-        for (String[] h : new String[][]{{"cuda_h", "cuda.symbols"}, {"cublas_api_h", "cublas.symbols"}, {"nvrtc_h", "nvrtc.symbols"}}) {
+        for (String[] h : new String[][]{{"cuda_h", "cuda.symbols"}, {"cublas_api_h", "cublas.symbols"}, {"cublasLt_h", "cublasLt.symbols"}, {"nvrtc_h", "nvrtc.symbols"}}) {
             Map<String, List<String>> bound = descriptors(Files.readString(GEN.resolve(h[0] + ".java")), h[0]);
             List<String> listed = symbols(h[1], "--include-function ");
             assertThat(bound.keySet()).as(h[0] + " versus " + h[1]).containsExactlyInAnyOrderElementsOf(listed);
@@ -228,7 +233,7 @@ class GeneratedBindingsMatchHeadersTest {
         if (t.contains("*")) return "C_POINTER";
         switch (t) {
             case "size_t": return "C_LONG";
-            case "unsigned long long", "long long", "long long int", "CUdeviceptr", "int64_t": return "C_LONG_LONG";
+            case "unsigned long long", "long long", "long long int", "CUdeviceptr", "int64_t", "uint64_t": return "C_LONG_LONG";
             case "float": return "C_FLOAT";
             case "double": return "C_DOUBLE";
             case "unsigned char", "char": return "C_CHAR";
@@ -236,6 +241,8 @@ class GeneratedBindingsMatchHeadersTest {
         }
         // a handle type: typedef [qualifiers such as __device_builtin__] struct NAME_st *NAME;
         if (Pattern.compile("typedef\\s+(?:\\w+\\s+)*struct\\s+\\w+\\s*\\*\\s*" + Pattern.quote(t) + "\\s*;").matcher(header).find()) return "C_POINTER";
+        // a pointer to a named type: typedef cublasLtMatrixLayoutOpaque_t* cublasLtMatrixLayout_t;
+        if (Pattern.compile("typedef\\s+\\w+\\s*\\*\\s*" + Pattern.quote(t) + "\\s*;").matcher(header).find()) return "C_POINTER";
         return "C_INT";
     }
 }

@@ -1,6 +1,7 @@
 package dev.panamax.runtime.gpu;
 
 import dev.panamax.cuda.Cublas;
+import dev.panamax.cuda.CublasLt;
 import dev.panamax.cuda.Cuda;
 import dev.panamax.cuda.CudaException;
 
@@ -22,6 +23,8 @@ public final class GpuDevice implements AutoCloseable {
     private final StagingRing staging;
     private final Limits limits;
     private final long cublasWorkspace;
+    private final long cublasWorkspaceBytes;
+    private CublasLt cublasLt;
     private volatile boolean capturing;
 
     /**
@@ -73,6 +76,7 @@ public final class GpuDevice implements AutoCloseable {
                 d.attribute(dev.panamax.cuda.gen.cuda_h.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN()));
         this.modules = new CudaModules(limits.computeCapability());
         long bytes = cublasWorkspaceBytes(limits.computeCapability());
+        this.cublasWorkspaceBytes = bytes;
         this.cublasWorkspace = Cuda.malloc(bytes);
         try {
             cublas.setWorkspace(cublasWorkspace, bytes);
@@ -125,6 +129,56 @@ public final class GpuDevice implements AutoCloseable {
     /** The cuBLAS handle (on {@link #stream()}). */
     public Cublas cublas() {
         return cublas;
+    }
+
+    /**
+     * The cuBLASLt handle, created on first use (a GPU whose products all go through {@link #cublas()}
+     * never loads libcublasLt). Its products run on {@link #stream()} with {@link #cublasWorkspace()}.
+     */
+    public synchronized CublasLt cublasLt() {
+        if (cublasLt == null) {
+            makeCurrent();
+            cublasLt = CublasLt.create();
+        }
+        return cublasLt;
+    }
+
+    /**
+     * The device address of the workspace that cuBLAS uses, which cuBLASLt products share: both
+     * run on {@link #stream()}, one after the other ({@link #cublasWorkspaceBytes()} long).
+     */
+    public long cublasWorkspace() {
+        return cublasWorkspace;
+    }
+
+    /** The size of {@link #cublasWorkspace()} in bytes. */
+    public long cublasWorkspaceBytes() {
+        return cublasWorkspaceBytes;
+    }
+
+    /**
+     * Times {@code candidates} ways of doing one piece of work on {@link #stream()}: {@code run.accept(i)}
+     * queues candidate i's work. Every candidate runs once untimed (loading modules and filling the
+     * memory pool), then {@code rounds} times between CUDA events; returns each one's fastest time in
+     * milliseconds. Waits for the GPU after each run, so it cannot be called inside a capture.
+     */
+    public double[] time(int candidates, int rounds, java.util.function.IntConsumer run) {
+        checkNotCapturing("timing work");
+        makeCurrent();
+        double[] best = new double[candidates];
+        java.util.Arrays.fill(best, Double.POSITIVE_INFINITY);
+        try (Cuda.Event start = Cuda.Event.create(); Cuda.Event end = Cuda.Event.create()) {
+            for (int round = 0; round <= rounds; round++) {
+                for (int i = 0; i < candidates; i++) {
+                    start.record(stream);
+                    run.accept(i);
+                    end.record(stream);
+                    end.synchronize();
+                    if (round > 0) best[i] = Math.min(best[i], end.millisSince(start));
+                }
+            }
+        }
+        return best;
     }
 
     /** The device-memory allocator. */
@@ -271,6 +325,9 @@ public final class GpuDevice implements AutoCloseable {
         stream.synchronize();
         modules.close();
         staging.close();
+        synchronized (this) {
+            if (cublasLt != null) cublasLt.close();
+        }
         cublas.close();
         Cuda.free(cublasWorkspace);
         allocator.emptyCache();
