@@ -1,5 +1,7 @@
 package dev.panamax.runtime;
 
+import dev.panamax.cuda.Cublas;
+import dev.panamax.cuda.CublasLt;
 import dev.panamax.cuda.Cuda;
 import dev.panamax.runtime.gpu.GpuDevice;
 import dev.panamax.runtime.io.Safetensors;
@@ -85,6 +87,11 @@ class ReadmeExamplesTest {
             long a = gpu.allocator().allocate(4L * n * n), c = gpu.allocator().allocate(4L * n * n);
             Cuda.memset(a, (byte) 0, 4L * n * n, gpu.stream());
             gpu.cublas().sgemm(false, false, n, n, n, 1f, a, n, a, n, 0f, c, n);   // column-major, F32
+            try (CublasLt.Matmul mm = gpu.cublasLt().matmul(false, false, n, n, n, Cublas.R_32F, n, 0, Cublas.R_32F, n, 0,
+                    Cublas.R_32F, n, 0, 1, Cublas.COMPUTE_32F)) {  // the same product through cuBLASLt
+                CublasLt.Algorithm first = mm.algorithms(1, gpu.cublasWorkspaceBytes(), 256, 256, 256).get(0);   // its heuristic's best
+                mm.run(first, 1f, a, a, 0f, c, gpu.cublasWorkspace(), gpu.cublasWorkspaceBytes(), gpu.stream());
+            }
             gpu.modules().function("reduce.cu", "softmax_rows_f32")              // NVRTC-compiled, cached
                     .launch(new int[]{n, 1, 1}, new int[]{256, 1, 1}, 0, gpu.stream(), c, c, n, 0);
             gpu.synchronize();

@@ -1,6 +1,7 @@
 /**
  * Raw FFM bindings to the CUDA driver ({@link dev.panamax.cuda.gen.cuda_h}), cuBLAS
- * ({@link dev.panamax.cuda.gen.cublas_api_h}) and NVRTC ({@link dev.panamax.cuda.gen.nvrtc_h}),
+ * ({@link dev.panamax.cuda.gen.cublas_api_h}), cuBLASLt ({@link dev.panamax.cuda.gen.cublasLt_h})
+ * and NVRTC ({@link dev.panamax.cuda.gen.nvrtc_h}),
  * in the layout jextract generates: a class per header, a static method per C function under its C
  * name, and {@code name$descriptor()}, {@code name$handle()} and {@code name$address()} beside it.
  *
