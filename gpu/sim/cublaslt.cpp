@@ -67,8 +67,12 @@ uint64_t fingerprint(const MatmulDesc* d, const Layout* const* ls) {
     return h;
 }
 
-cublasStatus_t sized(size_t got, size_t want, const char* what) {
-    return got == want ? CUBLAS_STATUS_SUCCESS : fail(CUBLAS_STATUS_INVALID_VALUE, what, "the attribute's size does not match its type");
+// Sets an attribute of type T from buf, refused unless size is T's, as cuBLASLt refuses it.
+template <class T>
+cublasStatus_t setSized(T* field, const void* buf, size_t size, const char* what) {
+    if (size != sizeof(T)) return fail(CUBLAS_STATUS_INVALID_VALUE, what, "the attribute's size does not match its type");
+    std::memcpy(field, buf, sizeof(T));
+    return CUBLAS_STATUS_SUCCESS;
 }
 
 // The product the descriptors describe, or a reason it is not one; m, n, k from the layouts.
@@ -112,25 +116,11 @@ size_t cublasLtGetVersion(void) {
 }
 
 const char* cublasLtGetStatusName(cublasStatus_t s) {
-    switch (s) {
-        case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
-        case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
-        case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
-        case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-        case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
-        default: return "CUBLAS_STATUS_UNKNOWN";
-    }
+    return statusName(s);
 }
 
 const char* cublasLtGetStatusString(cublasStatus_t s) {
-    switch (s) {
-        case CUBLAS_STATUS_SUCCESS: return "success";
-        case CUBLAS_STATUS_NOT_INITIALIZED: return "the library was not initialized";
-        case CUBLAS_STATUS_INVALID_VALUE: return "an invalid numeric value was used as an argument";
-        case CUBLAS_STATUS_EXECUTION_FAILED: return "the GPU program failed to execute";
-        case CUBLAS_STATUS_NOT_SUPPORTED: return "the functionality requested is not supported";
-        default: return "unknown error";
-    }
+    return statusString(s);
 }
 
 cublasStatus_t cublasLtMatmulDescCreate(MatmulDesc** d, int compute, cudaDataType scale) {
@@ -148,10 +138,7 @@ cublasStatus_t cublasLtMatmulDescSetAttribute(MatmulDesc* d, int attr, const voi
     const char* what = "cublasLtMatmulDescSetAttribute";
     if (!d || !buf) return fail(CUBLAS_STATUS_INVALID_VALUE, what, "NULL descriptor or buffer");
     if (attr != DESC_TRANSA && attr != DESC_TRANSB) return fail(CUBLAS_STATUS_INVALID_VALUE, what, "an attribute the simulator does not implement");
-    cublasStatus_t s = sized(size, sizeof(int32_t), what);
-    if (s != CUBLAS_STATUS_SUCCESS) return s;
-    (attr == DESC_TRANSA ? d->ta : d->tb) = *static_cast<const int32_t*>(buf);
-    return CUBLAS_STATUS_SUCCESS;
+    return setSized(attr == DESC_TRANSA ? &d->ta : &d->tb, buf, size, what);
 }
 
 cublasStatus_t cublasLtMatrixLayoutCreate(Layout** l, cudaDataType type, uint64_t rows, uint64_t cols, int64_t ld) {
@@ -170,16 +157,8 @@ cublasStatus_t cublasLtMatrixLayoutDestroy(Layout* l) {
 cublasStatus_t cublasLtMatrixLayoutSetAttribute(Layout* l, int attr, const void* buf, size_t size) {
     const char* what = "cublasLtMatrixLayoutSetAttribute";
     if (!l || !buf) return fail(CUBLAS_STATUS_INVALID_VALUE, what, "NULL layout or buffer");
-    if (attr == LAYOUT_BATCH_COUNT) {
-        cublasStatus_t s = sized(size, sizeof(int32_t), what);
-        if (s == CUBLAS_STATUS_SUCCESS) l->batch = *static_cast<const int32_t*>(buf);
-        return s;
-    }
-    if (attr == LAYOUT_STRIDED_BATCH_OFFSET) {
-        cublasStatus_t s = sized(size, sizeof(int64_t), what);
-        if (s == CUBLAS_STATUS_SUCCESS) l->stride = *static_cast<const int64_t*>(buf);
-        return s;
-    }
+    if (attr == LAYOUT_BATCH_COUNT) return setSized(&l->batch, buf, size, what);
+    if (attr == LAYOUT_STRIDED_BATCH_OFFSET) return setSized(&l->stride, buf, size, what);
     return fail(CUBLAS_STATUS_INVALID_VALUE, what, "an attribute the simulator does not implement");
 }
 
@@ -197,16 +176,8 @@ cublasStatus_t cublasLtMatmulPreferenceDestroy(Preference* p) {
 cublasStatus_t cublasLtMatmulPreferenceSetAttribute(Preference* p, int attr, const void* buf, size_t size) {
     const char* what = "cublasLtMatmulPreferenceSetAttribute";
     if (!p || !buf) return fail(CUBLAS_STATUS_INVALID_VALUE, what, "NULL preference or buffer");
-    if (attr == PREF_MAX_WORKSPACE_BYTES) {
-        cublasStatus_t s = sized(size, sizeof(uint64_t), what);
-        if (s == CUBLAS_STATUS_SUCCESS) p->maxWorkspace = *static_cast<const uint64_t*>(buf);
-        return s;
-    }
-    if (attr >= PREF_MIN_ALIGNMENT_A && attr <= PREF_MIN_ALIGNMENT_D) {
-        cublasStatus_t s = sized(size, sizeof(uint32_t), what);
-        if (s == CUBLAS_STATUS_SUCCESS) p->align[attr - PREF_MIN_ALIGNMENT_A] = *static_cast<const uint32_t*>(buf);
-        return s;
-    }
+    if (attr == PREF_MAX_WORKSPACE_BYTES) return setSized(&p->maxWorkspace, buf, size, what);
+    if (attr >= PREF_MIN_ALIGNMENT_A && attr <= PREF_MIN_ALIGNMENT_D) return setSized(&p->align[attr - PREF_MIN_ALIGNMENT_A], buf, size, what);
     return fail(CUBLAS_STATUS_INVALID_VALUE, what, "an attribute the simulator does not implement");
 }
 

@@ -59,7 +59,8 @@ public final class Cublas implements AutoCloseable {
         }
     }
 
-    private static String cString(MemorySegment s) {
+    /** A C string the library returned (its own static text), or "?" for NULL. */
+    static String cString(MemorySegment s) {
         return s.equals(MemorySegment.NULL) ? "?" : s.reinterpret(4096).getString(0, StandardCharsets.UTF_8);
     }
 

@@ -5,7 +5,6 @@ import dev.panamax.cuda.gen.cublasLt_h;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -52,14 +51,10 @@ public final class CublasLt implements AutoCloseable {
     /** {@code NAME: text} for a {@code cublasStatus_t} returned by cuBLASLt. */
     public static String describe(int status) {
         try {
-            return cString(cublasLt_h.cublasLtGetStatusName(status)) + ": " + cString(cublasLt_h.cublasLtGetStatusString(status));
+            return Cublas.cString(cublasLt_h.cublasLtGetStatusName(status)) + ": " + Cublas.cString(cublasLt_h.cublasLtGetStatusString(status));
         } catch (Throwable t) {
             return "cublasStatus_t " + status;
         }
-    }
-
-    private static String cString(MemorySegment s) {
-        return s.equals(MemorySegment.NULL) ? "?" : s.reinterpret(4096).getString(0, StandardCharsets.UTF_8);
     }
 
     /** Throws {@link CudaException} naming {@code call} unless {@code status} is success. */
