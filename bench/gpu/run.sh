@@ -19,7 +19,7 @@
 #   7. (only when STEPS names "mlatune") the survey: tune alone over both caches at 16 and 128 heads, so that
 #      every kernel is timed at every shape (one launch each, CUDA events) in one short run; those times and
 #      each shape's choice (CudaBackend's log) follow the tables, as after the tune rows of steps 5 and 6.
-#   8. (only when STEPS names "gemmlt") GpuBench.gemm three ways, with the torch anchor: cuBLAS (the default),
+#   8. (only when STEPS names "gemmlt") GpuBench.gemm, batchedMatmul and perItemMatmul three ways, with the torch anchor: cuBLAS (the default),
 #      cuBLASLt with its heuristic's first algorithm (lt), and tune (per shape the fastest of cuBLAS and
 #      cuBLASLt's first 8 algorithms, timed in the first warm-up call; each choice with every time follows the tables).
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
@@ -69,7 +69,7 @@ if [[ "$steps" == *" gpu "* ]]; then
 fi
 if [[ "$steps" == *" gemmlt "* ]]; then
   anchor
-  jmh gemmlt 'GpuBench.gemm$' -p gemm=cublas,lt,tune "$@"
+  jmh gemmlt 'GpuBench.(gemm|batchedMatmul|perItemMatmul)$' -p gemm=cublas,lt,tune "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/gemmlt.json" "${torch[@]}" | tee -a "$out/tables.md"
   tuned gemmlt
 fi

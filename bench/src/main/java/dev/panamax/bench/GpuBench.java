@@ -207,11 +207,15 @@ public class GpuBench {
         static final int ITEMS = 8 * 16, T = 512, D = 192;
         @Param({"F32", "BF16"})
         public String dtype;
+        /** How the products run, as {@link Gemm#gemm}. */
+        @Param({"cublas"})
+        public String gemm;
         dev.panamax.runtime.Scope scope;
         Tensor q, kT, scores;
 
         @Setup(Level.Trial)
         public void setup() {
+            System.setProperty("panamax.cuda.gemm", gemm);
             DType dt = DType.valueOf(dtype);
             scope = onGpu("batched", d -> {
                 q = Tensor.placed(Tensor.randn(DType.F32, 3, 1, ITEMS, T, D), d, dt);
@@ -228,6 +232,7 @@ public class GpuBench {
         @TearDown(Level.Trial)
         public void tearDown() {
             scope.close();
+            System.clearProperty("panamax.cuda.gemm");
         }
     }
 

@@ -159,12 +159,15 @@ public final class Ratios {
         }
         boolean header = false;
         for (String dt : new String[]{"F32", "BF16"}) {
-            Row batched = by.get(key("batchedMatmul", Map.of("dtype", dt))), perItem = by.get(key("perItemMatmul", Map.of("dtype", dt)));
-            if (batched == null || perItem == null) continue;
-            if (!header) out.append("\n| batched matmul, 128 items of 512x192x512 | batched TFLOP/s | one call per item TFLOP/s | batched / per item |\n|---|---|---|---|\n");
-            header = true;
-            double f = GpuBench.Batched.flops();
-            out.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.2f |%n", dt, gflops(f, batched) / 1e3, gflops(f, perItem) / 1e3, perItem.usPerOp / batched.usPerOp));
+            for (String path : paths) {
+                Row batched = gemmRow(by, "batchedMatmul", dt, path), perItem = gemmRow(by, "perItemMatmul", dt, path);
+                if (batched == null || perItem == null) continue;
+                if (!header) out.append("\n| batched matmul, 128 items of 512x192x512 | path | batched TFLOP/s | one call per item TFLOP/s | batched / per item |\n|---|---|---|---|---|\n");
+                header = true;
+                double f = GpuBench.Batched.flops();
+                out.append(String.format(Locale.ROOT, "| %s | %s | %.1f | %.1f | %.2f |%n", dt, path, gflops(f, batched) / 1e3, gflops(f, perItem) / 1e3,
+                        perItem.usPerOp / batched.usPerOp));
+            }
         }
         header = false;
         for (Row grouped : rows) {
@@ -239,6 +242,12 @@ public final class Ratios {
 
     private static double gbs(double bytes, Row r) {
         return r == null ? Double.NaN : bytes / (r.usPerOp * 1e-6) / 1e9;
+    }
+
+    /** GpuBench's row of {@code bench} for dtype {@code dt} run along {@code path} (a row without the gemm parameter ran cuBLAS). */
+    private static Row gemmRow(Map<String, Row> by, String bench, String dt, String path) {
+        Row r = by.get(key(bench, Map.of("dtype", dt, "gemm", path)));
+        return r != null || !path.equals("cublas") ? r : by.get(key(bench, Map.of("dtype", dt)));
     }
 
     private static String key(String bench, Map<String, String> params) {

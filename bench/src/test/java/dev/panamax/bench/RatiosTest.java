@@ -38,6 +38,8 @@ class RatiosTest {
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"mla\":\"tune\"", 410, "us/op"),
                 row("GpuBench.batchedMatmul", "\"dtype\":\"F32\"", 500, "us/op"),
                 row("GpuBench.perItemMatmul", "\"dtype\":\"F32\"", 2, "ms/op"),
+                row("GpuBench.batchedMatmul", "\"dtype\":\"BF16\",\"gemm\":\"lt\"", 250, "us/op"),
+                row("GpuBench.perItemMatmul", "\"dtype\":\"BF16\",\"gemm\":\"lt\"", 1, "ms/op"),
                 row("DeepSeekBench.decodeToken", "\"device\":\"cuda\",\"dtype\":\"BF16\",\"kvCache\":\"F32\",\"threads\":\"16\"", 4, "ms/op"),
                 row("DeepSeekBench.decodeToken", "\"device\":\"cpu\",\"dtype\":\"BF16\",\"kvCache\":\"F32\",\"threads\":\"16\"", 100, "ms/op"),
                 row("DeepSeekBench.decodeToken", "\"device\":\"cuda\",\"dtype\":\"BF16\",\"kvCache\":\"BF16\",\"threads\":\"16\"", 2, "ms/op"),
@@ -76,7 +78,9 @@ class RatiosTest {
         assertThat(tables.substring(tables.indexOf("fastest named kernel"))).doesNotContain("| F32 | 64 | 16 |");
 
         double batched = 2.0 * 128 * 512 * 512 * 192 / 500e-6 / 1e12, perItem = 2.0 * 128 * 512 * 512 * 192 / 2e-3 / 1e12;
-        assertThat(tables).contains(String.format(Locale.ROOT, "| F32 | %.1f | %.1f | 4.00 |", batched, perItem));
+        // rows without the gemm parameter ran cuBLAS
+        assertThat(tables).contains(String.format(Locale.ROOT, "| F32 | cublas | %.1f | %.1f | 4.00 |", batched, perItem))
+                .contains(String.format(Locale.ROOT, "| BF16 | lt | %.1f | %.1f | 4.00 |", 2 * batched, 2 * perItem));
 
         assertThat(tables).contains("| cuda | F32 | 4.00 | 250.0 | 25.0x |").contains("| cpu, 16 threads | F32 | 100.00 | 10.0 | |")
                 .contains("| cuda | BF16 | 2.00 | 500.0 | n/a |");   // no CPU row for the BF16 cache: no ratio
