@@ -114,8 +114,8 @@ public final class CublasLt implements AutoCloseable {
                 MemorySegment p = a.allocate(ValueLayout.ADDRESS);
                 check(cublasLt_h.cublasLtMatmulDescCreate(p, computeType, Cublas.R_32F), "cublasLtMatmulDescCreate");
                 d = p.get(ValueLayout.ADDRESS, 0);
-                setInt(d, cublasLt_h.CUBLASLT_MATMUL_DESC_TRANSA(), ta ? 1 : 0, "TRANSA");
-                setInt(d, cublasLt_h.CUBLASLT_MATMUL_DESC_TRANSB(), tb ? 1 : 0, "TRANSB");
+                setInt(a, d, cublasLt_h.CUBLASLT_MATMUL_DESC_TRANSA(), ta ? 1 : 0, "TRANSA");
+                setInt(a, d, cublasLt_h.CUBLASLT_MATMUL_DESC_TRANSB(), tb ? 1 : 0, "TRANSB");
                 la = layout(a, aType, ta ? k : m, ta ? m : k, lda, strideA, batch, "A");
                 lb = layout(a, bType, tb ? n : k, tb ? k : n, ldb, strideB, batch, "B");
                 lc = layout(a, cType, m, n, ldc, strideC, batch, "C");
@@ -130,11 +130,9 @@ public final class CublasLt implements AutoCloseable {
             this.cLayout = lc;
         }
 
-        private void setInt(MemorySegment d, int attr, int value, String name) {
-            try (Arena a = Arena.ofConfined()) {
-                check(cublasLt_h.cublasLtMatmulDescSetAttribute(d, attr, a.allocateFrom(ValueLayout.JAVA_INT, value), 4),
-                        "cublasLtMatmulDescSetAttribute(" + name + ")");
-            }
+        private static void setInt(Arena a, MemorySegment d, int attr, int value, String name) {
+            check(cublasLt_h.cublasLtMatmulDescSetAttribute(d, attr, a.allocateFrom(ValueLayout.JAVA_INT, value), 4),
+                    "cublasLtMatmulDescSetAttribute(" + name + ")");
         }
 
         private static MemorySegment layout(Arena a, int type, long rows, long cols, long ld, long stride, int batch, String which) {

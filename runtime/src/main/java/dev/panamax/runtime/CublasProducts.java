@@ -109,16 +109,8 @@ final class CublasProducts {
         if (plan.algorithm() == null) {
             cublas(p);
         } else {
-            lt(plan, p);
+            lt(plan.matmul(), plan.algorithm(), p);
         }
-    }
-
-    /**
-     * The choice {@code mode} made for {@code p}'s shape, or null where none has been made (for
-     * tests: where tuning ran, and what it kept).
-     */
-    synchronized Plan chosen(String mode, Product p) {
-        return plans.get(Shape.of(mode, p));
     }
 
     /** Shapes with a choice kept. */
@@ -171,7 +163,7 @@ final class CublasProducts {
             Product s = p.into(scratch);
             best = gpu.time(1 + algorithms.size(), TUNE_ROUNDS, i -> {
                 if (i == 0) cublas(s);
-                else lt(new Plan(matmul, algorithms.get(i - 1)), s);
+                else lt(matmul, algorithms.get(i - 1), s);
             });
         } finally {
             backend.release(scratch);
@@ -185,8 +177,8 @@ final class CublasProducts {
         return fastest == 0 ? Plan.CUBLAS_PLAN : new Plan(matmul, algorithms.get(fastest - 1));
     }
 
-    private void lt(Plan plan, Product p) {
-        plan.matmul().run(plan.algorithm(), 1f, p.a, p.b, p.beta, p.c, gpu.cublasWorkspace(), gpu.cublasWorkspaceBytes(), gpu.stream());
+    private void lt(CublasLt.Matmul matmul, CublasLt.Algorithm algorithm, Product p) {
+        matmul.run(algorithm, 1f, p.a, p.b, p.beta, p.c, gpu.cublasWorkspace(), gpu.cublasWorkspaceBytes(), gpu.stream());
     }
 
     /**
