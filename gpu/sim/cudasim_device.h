@@ -7,9 +7,11 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <functional>
 #include <new>
 #include <tuple>
 #include <utility>
+#include <vector>
 #include "cudasim_abi.h"
 
 #define __global__
@@ -112,6 +114,115 @@ inline float max(float a, float b) { return fmaxf(a, b); }
 inline double min(double a, double b) { return fmin(a, b); }
 inline double max(double a, double b) { return fmax(a, b); }
 
+// Asynchronous copies and tensor-core products (cp.async, wgmma.mma_async) complete as late as the
+// PTX ISA allows, and what they write reads as NaN (all bits set) until then, so that a wait that
+// lets one group too many stay in flight, or a read of a destination before its wait, shows as a
+// wrong result here as it may on a GPU:
+//  - a cp.async lands at the cp.async.wait_group of the issuing thread that covers its group
+//    (committed groups oldest first; copies not yet committed are not waited for); its source is
+//    read then, and its destination is NaN from the issue on;
+//  - a wgmma runs at the wgmma.wait_group that covers its group, reading its shared-memory operands
+//    and its A registers then; its accumulators are NaN from the issue until the wait, and a chain
+//    of wgmma into the same accumulators takes each result in order; a write of them in between is
+//    lost, as the hardware's write-back would overwrite it;
+//  - each wgmma group must begin after a wgmma.fence (stricter than the ISA, which asks for one
+//    wherever the registers a wgmma reads or writes were touched since the last one), and a thread
+//    must not end with a wgmma in flight: both trap.
+// Each thread keeps its own (the ISA's groups are per thread for cp.async, per warpgroup for wgmma,
+// whose threads all issue the same instructions).
+namespace pmx {
+struct AsyncCopy { unsigned char* dst; const unsigned char* src; unsigned int bytes; bool valid; long long group; };
+struct AsyncMma { float* d; long long group; std::function<void(float*)> run; };
+struct AsyncChain { float* d; std::vector<float> value; };   // in-flight accumulators: the value the chain has reached
+struct Async {
+    std::vector<AsyncCopy> copies;
+    long long copyGroups = 0;   // cp.async groups committed; copies issued since the last commit carry this number
+    std::vector<AsyncMma> mmas;
+    std::vector<AsyncChain> chains;
+    long long mmaGroups = 0;
+    bool fenced = false;
+    void clear() {
+        copies.clear();
+        mmas.clear();
+        chains.clear();
+        copyGroups = mmaGroups = 0;
+        fenced = false;
+    }
+};
+inline Async& async() {
+    static Async threads[1024];
+    return threads[threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)];
+}
+inline void asyncBegin() { async().clear(); }
+inline void asyncEnd() {
+    Async& a = async();
+    if (!a.mmas.empty()) __pmx_rt->trap("a thread ended with wgmma.mma_async in flight (no wgmma.wait_group covers it)");
+    a.clear();   // copies still in flight land in shared memory that no one reads any more
+}
+}  // namespace pmx
+
+// cp.async of `bytes` from global src to shared dst (zeros when !valid)
+inline void __pmx_cp_async(void* dst, const void* src, unsigned int bytes, bool valid) {
+    pmx::Async& a = pmx::async();
+    a.copies.push_back({static_cast<unsigned char*>(dst), static_cast<const unsigned char*>(src), bytes, valid, a.copyGroups});
+    memset(dst, 0xFF, bytes);
+}
+inline void __pmx_cp_async_commit() { pmx::async().copyGroups++; }
+// cp.async.wait_group n: the thread's committed groups but the newest n land
+inline void __pmx_cp_async_wait(int n) {
+    pmx::Async& a = pmx::async();
+    const long long below = a.copyGroups - n;
+    size_t kept = 0;
+    for (size_t i = 0; i < a.copies.size(); i++) {
+        const pmx::AsyncCopy& c = a.copies[i];
+        if (c.group >= below) a.copies[kept++] = c;
+        else if (c.valid) memcpy(c.dst, c.src, c.bytes);
+        else memset(c.dst, 0, c.bytes);
+    }
+    a.copies.resize(kept);
+}
+
+inline void __pmx_wgmma_fence() { pmx::async().fenced = true; }
+// wgmma.mma_async into this thread's n accumulators d: run(acc) updates acc, which holds the value
+// the accumulators have when the product runs (at its wait)
+template <typename Run> inline void __pmx_wgmma(float* d, int n, Run run) {
+    pmx::Async& a = pmx::async();
+    if (!a.fenced) __pmx_rt->trap("wgmma.mma_async begins a group without a wgmma.fence before it");
+    bool chained = false;
+    for (const pmx::AsyncChain& c : a.chains) chained |= c.d == d;
+    if (!chained) {
+        a.chains.push_back({d, std::vector<float>(d, d + n)});
+        memset(d, 0xFF, sizeof(float) * n);
+    }
+    a.mmas.push_back({d, a.mmaGroups, std::function<void(float*)>(run)});
+}
+inline void __pmx_wgmma_commit() {
+    pmx::Async& a = pmx::async();
+    a.mmaGroups++;
+    a.fenced = false;
+}
+// wgmma.wait_group n: the warpgroup's committed groups but the newest n run, in issue order; each
+// chain of accumulators with nothing left in flight gets its value
+inline void __pmx_wgmma_wait(int n) {
+    pmx::Async& a = pmx::async();
+    const long long below = a.mmaGroups - n;
+    size_t ran = 0;
+    for (; ran < a.mmas.size() && a.mmas[ran].group < below; ran++)
+        for (pmx::AsyncChain& c : a.chains)
+            if (c.d == a.mmas[ran].d) a.mmas[ran].run(c.value.data());
+    a.mmas.erase(a.mmas.begin(), a.mmas.begin() + ran);
+    size_t kept = 0;
+    for (size_t i = 0; i < a.chains.size(); i++) {
+        bool busy = false;
+        for (const pmx::AsyncMma& m : a.mmas) busy |= m.d == a.chains[i].d;
+        if (busy) {
+            if (kept != i) a.chains[kept] = std::move(a.chains[i]);
+            kept++;
+        } else memcpy(a.chains[i].d, a.chains[i].value.data(), sizeof(float) * a.chains[i].value.size());
+    }
+    a.chains.resize(kept);
+}
+
 namespace pmx {
 template <auto F> struct Kernel;
 template <typename... A, void (*F)(A...)> struct Kernel<F> {
@@ -120,7 +231,11 @@ template <typename... A, void (*F)(A...)> struct Kernel<F> {
         new (buf) Args(*static_cast<const A*>(p[I])...);
     }
     static void pack(void* const* p, void* buf) { packAt(p, buf, std::index_sequence_for<A...>{}); }
-    static void run(void* buf) { std::apply(F, *static_cast<Args*>(buf)); }
+    static void run(void* buf) {
+        asyncBegin();
+        std::apply(F, *static_cast<Args*>(buf));
+        asyncEnd();
+    }
     static constexpr pmx_kernel describe(int maxThreads) { return pmx_kernel{sizeof(Args), &pack, &run, maxThreads}; }
 };
 }  // namespace pmx

@@ -81,6 +81,59 @@ extern "C" __global__ void ballot(unsigned int* out) {         // every third th
     out[threadIdx.x] = b;
     out[blockDim.x + threadIdx.x] = (unsigned int) __popc(b);
 }
+extern "C" __global__ void async_copies(const float* x, float* out) {   // two cp.async groups of 4 floats
+    __shared__ float s[8];
+    __pmx_cp_async(s, x, 16, true);
+    __pmx_cp_async_commit();
+    __pmx_cp_async(s + 4, x + 4, 16, true);
+    __pmx_cp_async_commit();
+    out[0] = s[0];                        // in flight
+    __pmx_cp_async_wait(1);
+    out[1] = s[0];                        // landed
+    out[2] = s[4];                        // the newest group may stay in flight
+    __pmx_cp_async(s, x, 16, false);      // zeros, never committed
+    __pmx_cp_async_wait(0);
+    out[3] = s[4];                        // landed
+    out[4] = s[0];                        // an uncommitted copy is not waited for
+}
+extern "C" __global__ void async_mma(float* out) {   // a chain of two products into one accumulator pair, then two groups
+    float d[2] = {1.f, 2.f}, e[1] = {5.f}, k = 10.f;
+    __pmx_wgmma_fence();
+    __pmx_wgmma(d, 2, [&k](float* acc) { acc[0] += k; acc[1] *= k; });
+    __pmx_wgmma(d, 2, [](float* acc) { acc[0] *= 2.f; });
+    __pmx_wgmma_commit();
+    out[0] = d[0];                        // in flight
+    d[1] = 100.f;                         // lost: the product's write-back overwrites it
+    k = 3.f;                              // the product reads its registers when it runs
+    __pmx_wgmma_wait(0);
+    out[1] = d[0];                        // (1 + 3) * 2
+    out[2] = d[1];                        // 2 * 3
+    __pmx_wgmma_fence();
+    __pmx_wgmma(d, 2, [](float* acc) { acc[0] += 1.f; });
+    __pmx_wgmma_commit();
+    __pmx_wgmma_fence();
+    __pmx_wgmma(e, 1, [](float* acc) { acc[0] += 1.f; });
+    __pmx_wgmma_commit();
+    __pmx_wgmma_wait(1);
+    out[3] = d[0];                        // the older group ran: 9
+    out[4] = e[0];                        // the newest may stay in flight
+    __pmx_wgmma_wait(0);
+    out[5] = e[0];                        // 6
+}
+extern "C" __global__ void mma_unfenced(float* out) {
+    float d[1] = {0.f};
+    __pmx_wgmma(d, 1, [](float* acc) { acc[0] = 1.f; });
+    __pmx_wgmma_commit();
+    __pmx_wgmma_wait(0);
+    out[0] = d[0];
+}
+extern "C" __global__ void mma_left_in_flight(float* out) {
+    float d[1] = {0.f};
+    __pmx_wgmma_fence();
+    __pmx_wgmma(d, 1, [](float* acc) { acc[0] = 1.f; });
+    __pmx_wgmma_commit();
+    out[0] = 1.f;
+}
 extern "C" __global__ void fill(float* out, float v, int n) { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) out[i] = v; }
 )";
 
@@ -387,6 +440,25 @@ int main() {
           "a full-mask shuffle that half the warp skips fails the launch");
     CHECK(inChild([&] { volatile float v = *reinterpret_cast<float*>(out); (void) v; return 0; }) == 128 + SIGSEGV,
           "the host reading device memory faults");
+
+    // cp.async and wgmma complete at the latest wait that covers them; what they write is NaN until then
+    {
+        std::vector<float> h = {1, 2, 3, 4, 5, 6, 7, 8};
+        cuMemcpyHtoD_v2(x, h.data(), 4 * 8);
+        CHECK(launch("async_copies", 1, 1, {&x, &out}) == CUDA_SUCCESS, "launch async_copies");
+        h = download(out, 5);
+        CHECK(std::isnan(h[0]) && h[1] == 1.f && std::isnan(h[2]), "cp.async.wait_group 1 lands all committed groups but the newest; the destination is NaN till then");
+        CHECK(h[3] == 5.f && std::isnan(h[4]), "wait_group 0 lands every committed group, and no copy issued after the last commit");
+        CHECK(launch("async_mma", 1, 1, {&out}) == CUDA_SUCCESS, "launch async_mma");
+        h = download(out, 6);
+        CHECK(std::isnan(h[0]) && h[1] == 8.f && h[2] == 6.f,
+              "wgmma accumulators are NaN in flight; a chain runs in order at the wait, reading its registers then; a write in between is lost");
+        CHECK(h[3] == 9.f && std::isnan(h[4]) && h[5] == 6.f, "wgmma.wait_group 1 runs all committed groups but the newest");
+    }
+    CHECK(inChild([&] { launch("mma_unfenced", 1, 1, {&out}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
+          "a wgmma group without a wgmma.fence before it fails the launch");
+    CHECK(inChild([&] { launch("mma_left_in_flight", 1, 1, {&out}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
+          "a thread that ends with a wgmma in flight fails the launch");
 
     cuMemFree_v2(x);
     cuMemFree_v2(out);
