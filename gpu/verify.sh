@@ -3,10 +3,13 @@
 # JDK, no network needed there). Run from the repository root:
 #   gpu/verify.sh info    [OUT]  the GPU, and where the CUDA driver, cuBLAS and NVRTC were found
 #   gpu/verify.sh tests   [OUT]  info, the bindings against the machine's CUDA headers (those of the
-#                                Python wheels included), then every @Tag("gpu") test (kernels against
-#                                the CPU, device paths against the host, DeepSeek reference cases and
-#                                GRPO steps on CUDA); fails when CUDA is not available, so skipped is
-#                                never passed
+#                                Python wheels included), each MLA decode kernel alone against the
+#                                host in its own JVM (OUT/mla-kernels.txt: pass, FAIL or left out), then
+#                                every @Tag("gpu") test (kernels against the CPU, device paths against
+#                                the host, DeepSeek reference cases and GRPO steps on CUDA) with the MLA
+#                                kernels that failed alone excluded (-Dpanamax.cuda.mlaExclude); fails
+#                                when CUDA is not available, so skipped is never passed, and when an
+#                                MLA kernel failed alone
 #   gpu/verify.sh bench   [OUT [JMH args]]  bench/gpu/run.sh: GpuBench and whole-model decode GPU
 #                                vs CPU, with torch.matmul as the GEMM anchor, and the tables for
 #                                bench/RESULTS.md (OUT/bench/tables.md); JMH args such as -wi 1 -i 3
@@ -17,6 +20,7 @@
 #                                @Tag("gpu") test on the CUDA simulator of gpu/sim (built
 #                                here with g++ and cuda.h; no GPU): the real .cu kernels and the
 #                                FFM driver/cuBLAS/NVRTC path, run on the CPU
+#   (MLA_ISOLATE="NAME ..." picks the MLA kernels that tests and simulated run alone; simulated runs two by default)
 # OUT (default gpu-verify-out) receives the JUnit XML reports, logs and benchmark results.
 # KIT (default .gpu-kit) is the kit folder. Typical device call: carry [".gpu-kit"], command
 #   gpu/verify.sh tests "$OUT"      then, in a second call,      gpu/verify.sh bench "$OUT"
@@ -45,10 +49,11 @@ info() {
 }
 
 jvm_extra=()
+limit=()   # e.g. (timeout 300): what the JVM runs under
 junit() { # junit REPORT_NAME LAUNCHER_ARGS...
   local name="$1"
   shift
-  "${java[@]}" -Xmx8g "${refs[@]}" ${jvm_extra[@]+"${jvm_extra[@]}"} -jar "$console" execute --disable-banner --details=tree \
+  ${limit[@]+"${limit[@]}"} "${java[@]}" -Xmx8g "${refs[@]}" ${jvm_extra[@]+"${jvm_extra[@]}"} -jar "$console" execute --disable-banner --details=tree \
     --class-path "$cp_main:$cp_tests" ${selector[@]+"${selector[@]}"} \
     --reports-dir="$out/$name" "$@" 2>&1 | grep -v '^WARNING: Using incubator' | tee "$out/$name.log"
   return "${PIPESTATUS[0]}"
@@ -65,6 +70,41 @@ print(os.pathsep.join(os.path.join(p, d, "include") for p in nvidia.__path__ for
     selector=(--select-class dev.panamax.cuda.gen.GeneratedBindingsMatchHeadersTest) && junit binding-headers --fail-if-no-tests)
 }
 
+# The tensor-core MLA decode kernels of mla_decode.cu (CudaBackend.MLA_KERNELS), and scalar (the CUDA-core ones)
+mla_kernels() {
+  grep -ho 'extern "C" __global__ void \(__launch_bounds__([0-9]*) \)\{0,1\}mla_decode_[a-z0-9_]*' \
+    runtime/src/main/resources/dev/panamax/runtime/gpu/mla_decode.cu | awk '{print $NF}' | grep -vxE 'mla_decode_(f32|bf16|combine)'
+  echo scalar
+}
+# mla_isolated NAME...: each MLA decode kernel checked alone against the host (CudaPathsMatchHostTest's two
+# cases at DeepSeek's shapes, -Dpanamax.test.mlaKernels=NAME), each in its own JVM: a kernel that faults on
+# a GPU leaves a dead context behind, which would fail every test after it in the same JVM. Appends
+# "pass NAME", "FAIL NAME" or "left out NAME" (it does not apply here) to OUT/mla-kernels.txt; the
+# failed ones in mla_failed.
+mla_failed=()
+mla_isolated() {
+  local k verdict known
+  known=$(mla_kernels)
+  mkdir -p "$out/mla-kernels"
+  : > "$out/mla-kernels.txt"
+  for k in "$@"; do
+    if ! grep -qx "$k" <<< "$known"; then
+      echo "gpu/verify.sh: $k is no MLA decode kernel; known:" $known >&2
+      return 2
+    fi
+    if (jvm_extra+=(-Dpanamax.test.mlaKernels="$k") && limit=(timeout 300) &&
+        selector=(--select-method=dev.panamax.runtime.CudaPathsMatchHostTest#latentAttentionDecodeAtDeepSeekShapesOverABf16Cache
+                  --select-method=dev.panamax.runtime.CudaPathsMatchHostTest#latentAttentionDecodeAtDeepSeekShapesOverAnF32Cache) &&
+        junit "mla-kernels/$k" --fail-if-no-tests >/dev/null); then
+      if grep -qE "kernels checked:.* $k( |\$)" "$out/mla-kernels/$k.log"; then verdict="pass"; else verdict="left out"; fi
+    else
+      verdict="FAIL"
+      mla_failed+=("$k")
+    fi
+    echo "$verdict $k" | tee -a "$out/mla-kernels.txt"
+  done
+}
+
 case "$mode" in
   info)
     info | tee "$out/info.txt"
@@ -77,8 +117,19 @@ case "$mode" in
     fi
     headers=0
     binding_headers || headers=$?
-    junit gpu-tests --include-tag gpu --fail-if-no-tests
+    # shellcheck disable=SC2046
+    mla_isolated ${MLA_ISOLATE:-$(mla_kernels)}
+    exclude=$(printf '%s\n' ${mla_failed[@]+"${mla_failed[@]}"} | grep -vx scalar | paste -sd, - || true)
+    [ -z "$exclude" ] || jvm_extra=(-Dpanamax.cuda.mlaExclude="$exclude")
+    suite=0
+    junit gpu-tests --include-tag gpu --fail-if-no-tests || suite=$?
     [ "$headers" -eq 0 ] || { echo "gpu/verify.sh: the bindings do not match this machine's CUDA headers (see $out/binding-headers.log)" >&2; exit 1; }
+    if [ "${#mla_failed[@]}" -gt 0 ]; then
+      echo "gpu/verify.sh: MLA decode kernels that failed alone on this GPU: ${mla_failed[*]} (logs in $out/mla-kernels/)." \
+        "The suite ran with -Dpanamax.cuda.mlaExclude=$exclude; run the benchmarks with MLA_EXCLUDE=$exclude" >&2
+      exit 1
+    fi
+    exit "$suite"
     ;;
   bench)
     info | tee "$out/info.txt"
@@ -97,6 +148,11 @@ case "$mode" in
     "${java[@]}" "${jvm_extra[@]}" -cp "$cp_main" dev.panamax.cli.Main info 2>&1 | grep -v '^WARNING: Using incubator' | tee "$out/simulated-info.txt"
     grep -q '^cuda: available' "$out/simulated-info.txt" || { echo "gpu/verify.sh: the simulator did not load" >&2; exit 3; }
     rm -f "$out/launched.txt"
+    # the isolation of tests, on one kernel of each cache type by default
+    # shellcheck disable=SC2086
+    mla_isolated ${MLA_ISOLATE:-mla_decode_tc16r mla_decode_tc16r_f32}
+    [ "${#mla_failed[@]}" -eq 0 ] || { echo "gpu/verify.sh: MLA decode kernels that failed alone: ${mla_failed[*]}" >&2; exit 1; }
+    grep -q '^pass ' "$out/mla-kernels.txt" || { echo "gpu/verify.sh: no MLA decode kernel was checked alone" >&2; exit 1; }
     PANAMAX_CUDASIM_LAUNCHES="$out/launched.txt" junit simulated-tests --include-tag gpu --fail-if-no-tests
     # every kernel of runtime's .cu files must have run in those tests
     kernels() { grep -ho 'extern "C" __global__ void \(__launch_bounds__([A-Z0-9_]*) \)\{0,1\}[A-Za-z_0-9]*' \

@@ -26,6 +26,9 @@
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
 #   STEPS (default "gpu decode moe") picks steps 2-5, so that they can run in separate calls (the
 #   lent machines cap one command at 10 minutes); the torch anchor runs with the gpu step.
+#   MLA_EXCLUDE (comma-separated MLA decode kernels, e.g. those that gpu/verify.sh tests found failing
+#   on this GPU) keeps them from running: every JVM gets -Dpanamax.cuda.mlaExclude (auto and tune pass
+#   over them), and steps 5-6 leave them out of the mla parameter.
 #   JAVA (default: $JAVA_HOME/bin/java, else java) must be a JDK 25 runtime; PYTHON (default
 #   python3) needs torch; JAR (default bench/target/benchmarks.jar) is the JMH jar. Build the jar
 #   first: ./mvnw -B -DskipTests package -pl bench -am (gpu/kit.sh carries it, and gpu/verify.sh
@@ -45,6 +48,14 @@ steps=" ${STEPS:-gpu decode moe} "
 threads="$(nproc)"
 : > "$out/tables.md"
 ran=()
+mla_exclude="${MLA_EXCLUDE:-}"
+mla_exclude="${mla_exclude// /}"
+[ -z "$mla_exclude" ] || export JDK_JAVA_OPTIONS="${JDK_JAVA_OPTIONS:-} -Dpanamax.cuda.mlaExclude=$mla_exclude"
+mla() { # mla LIST: the kernels of the comma-separated LIST that MLA_EXCLUDE does not name
+  local k kept=()
+  for k in ${1//,/ }; do [[ ",$mla_exclude," == *",$k,"* ]] || kept+=("$k"); done
+  (IFS=,; echo "${kept[*]}")
+}
 # each step is its own JMH run with its own JSON, so that a run cut short still leaves the others' tables
 jmh() { # jmh NAME REGEX [JMH args]: runs REGEX into NAME.json and appends its tables
   local name="$1" regex="$2"
@@ -78,17 +89,17 @@ if [[ "$steps" == *" decode "* ]]; then
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/decode.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" mla "* || "$steps" == *" mla16 "* ]]; then
-  jmh mla16 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p mla=auto,tune,mla_decode_tc16r,mla_decode_ks16,mla_decode_ks16r,mla_decode_wg64,mla_decode_wg64p "$@"
+  jmh mla16 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p mla="$(mla auto,tune,mla_decode_tc16r,mla_decode_ks16,mla_decode_ks16r,mla_decode_wg64,mla_decode_wg64p)" "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla16.json" | tee -a "$out/tables.md"
   tuned mla16
 fi
 if [[ "$steps" == *" mla "* || "$steps" == *" mla128 "* ]]; then
-  jmh mla128 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=128 -p mla=auto,tune,mla_decode_ks32,mla_decode_ks64,mla_decode_wg64,mla_decode_wg64r,mla_decode_wg64p "$@"
+  jmh mla128 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=128 -p mla="$(mla auto,tune,mla_decode_ks32,mla_decode_ks64,mla_decode_wg64,mla_decode_wg64r,mla_decode_wg64p)" "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla128.json" | tee -a "$out/tables.md"
   tuned mla128
 fi
 if [[ "$steps" == *" mlaf32 "* ]]; then
-  jmh mlaf32 'GpuBench.(mlaDecode|deviceCopy)' -p cache=F32 -p heads=16,128 -p mla=scalar,mla_decode_tc16_f32,mla_decode_tc16r_f32,mla_decode_tc32_f32 "$@"
+  jmh mlaf32 'GpuBench.(mlaDecode|deviceCopy)' -p cache=F32 -p heads=16,128 -p mla="$(mla scalar,mla_decode_tc16_f32,mla_decode_tc16r_f32,mla_decode_tc32_f32)" "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mlaf32.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" mlatune "* ]]; then

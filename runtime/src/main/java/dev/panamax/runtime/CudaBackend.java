@@ -8,7 +8,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -903,8 +905,8 @@ final class CudaBackend implements DeviceBackend {
      * the default (over a BF16 cache tc16, or tc64 above 16 heads; over an F32 cache tc16_f32, or
      * tc32_f32 above 16 heads), {@code scalar}: the CUDA-core kernels
      * mla_decode_f32/bf16 that run where no tensor-core kernel applies, or {@code tune}: the
-     * fastest on this GPU of every kernel that applies and the CUDA-core one, timed on the first
-     * call of each shape ({@link #mlaTuned}). For comparing the kernels on a GPU (GpuBench's
+     * fastest on this GPU of every kernel that applies (and whose result agrees with the CUDA-core
+     * one's) and the CUDA-core one, timed on the first call of each shape ({@link #mlaTuned}). For comparing the kernels on a GPU (GpuBench's
      * {@code mla} parameter); read on every call.
      */
     static final String MLA_KERNEL_PROPERTY = "panamax.cuda.mlaKernel";
@@ -994,9 +996,38 @@ final class CudaBackend implements DeviceBackend {
         return appliesHere(narrow, latent.dtype, r, p) ? narrow : null;
     }
 
-    /** Whether kernel k takes this cache type, latent r and rope p on this GPU (its compute capability and opt-in shared memory). */
+    /**
+     * Whether kernel k takes this cache type, latent r and rope p on this GPU (its compute capability and opt-in shared memory), and
+     * {@link #MLA_EXCLUDE_PROPERTY} does not name it.
+     */
     private boolean appliesHere(MlaKernel k, DType cache, int r, int p) {
-        return k.applies(cache, r, p, gpu.limits().computeCapability(), gpu.limits().sharedPerBlockOptIn());
+        return k.applies(cache, r, p, gpu.limits().computeCapability(), gpu.limits().sharedPerBlockOptIn()) && !mlaExcluded().contains(k.name());
+    }
+
+    /**
+     * System property naming MLA decode kernels that must not run (comma-separated names of
+     * {@link #MLA_KERNELS}), e.g. one that fails on this GPU: {@code auto} and {@code tune} pass
+     * over them (auto to the CUDA-core kernel where its own is named), and {@link #MLA_KERNEL_PROPERTY}
+     * naming one runs auto's choice. {@code gpu/verify.sh tests} runs each kernel on its own first and
+     * runs the rest of the suite with those that failed named here. Read on every call.
+     */
+    static final String MLA_EXCLUDE_PROPERTY = "panamax.cuda.mlaExclude";
+
+    /** The kernels {@link #MLA_EXCLUDE_PROPERTY} names; IllegalArgumentException for a name that is not a tensor-core MLA kernel. */
+    static Set<String> mlaExcluded() {
+        String v = System.getProperty(MLA_EXCLUDE_PROPERTY, "");
+        if (v.isBlank()) return Set.of();
+        Set<String> names = new HashSet<>();
+        for (String n : v.split(",")) {
+            n = n.strip();
+            if (n.isEmpty()) continue;
+            String name = n;
+            if (MLA_KERNELS.stream().noneMatch(k -> k.name().equals(name)))
+                throw new IllegalArgumentException(MLA_EXCLUDE_PROPERTY + "=" + v + ": " + n + " names no tensor-core MLA decode kernel; known: "
+                        + MLA_KERNELS.stream().map(MlaKernel::name).collect(java.util.stream.Collectors.joining(", ")));
+            names.add(n);
+        }
+        return names;
     }
 
     /** What every tensor-core MLA kernel needs: an F32 or BF16 cache, latent a multiple of 64 and rope of 16, 16-byte aligned rows, sm_80 or later. */
@@ -1028,16 +1059,19 @@ final class CudaBackend implements DeviceBackend {
             tuned = tuneMla(shape, candidates, qLatent, qRope, latent, kRope, out, len, positions, scale);
         }
         // the shape does not fix the rows' alignment: a view of the cache at an odd offset takes the CUDA-core kernel
-        return tuned.equals(MLA_SCALAR) || !tensorCoresMayApply(latent, kRope, r, p) ? null : mlaKernel(tuned);
+        if (tuned.equals(MLA_SCALAR) || !tensorCoresMayApply(latent, kRope, r, p)) return null;
+        return mlaExcluded().contains(tuned) ? tensorCoreMla(latent, kRope, h, r, p, "auto") : mlaKernel(tuned);   // excluded since it was tuned
     }
 
     /**
-     * Times each candidate (null: the CUDA-core kernel) on these operands, one untimed launch and
+     * Times each candidate (null, the first: the CUDA-core kernel) whose result on these operands
+     * agrees with the CUDA-core kernel's ({@link #agreeing}), one untimed launch and
      * then the fastest of {@link #MLA_TUNE_ROUNDS} between CUDA events, keeps the fastest for
      * {@code shape} and logs it with every time; returns the kept name (another thread's where it tuned first).
      */
-    private String tuneMla(MlaShape shape, List<MlaKernel> candidates, Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len,
+    private String tuneMla(MlaShape shape, List<MlaKernel> offered, Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len,
                            Tensor positions, double scale) {
+        List<MlaKernel> candidates = agreeing(shape, offered, qLatent, qRope, latent, kRope, out, len, positions, scale);
         double[] best = gpu.time(candidates.size(), MLA_TUNE_ROUNDS,
                 i -> launchMla(candidates.get(i), qLatent, qRope, latent, kRope, out, len, positions, scale));
         List<String> names = candidates.stream().map(k -> k == null ? MLA_SCALAR : k.name()).toList();
@@ -1045,6 +1079,54 @@ final class CudaBackend implements DeviceBackend {
         TUNING_LOG.log(System.Logger.Level.INFO, () -> MLA_KERNEL_PROPERTY + "=" + MLA_TUNE + " on " + gpu.device().name() + ", " + shape + ": "
                 + kept + " (microseconds a decode: " + times(names, best) + ")");
         return kept;
+    }
+
+    /**
+     * The candidates (the first, null, is the CUDA-core kernel) whose result on these operands agrees
+     * with the CUDA-core kernel's ({@link #mlaDisagreement}): tuning must not keep a tensor-core
+     * kernel for being fast where it is wrong on this GPU. Each one left out is logged at WARNING
+     * with what was wrong. Where the CUDA-core result is not finite there is nothing to judge by, and
+     * every candidate stays.
+     */
+    private List<MlaKernel> agreeing(MlaShape shape, List<MlaKernel> candidates, Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out,
+                                     long len, Tensor positions, double scale) {
+        launchMla(candidates.getFirst(), qLatent, qRope, latent, kRope, out, len, positions, scale);
+        float[] want = out.toFloatArray();
+        for (float v : want) if (!Float.isFinite(v)) return candidates;
+        List<MlaKernel> kept = new ArrayList<>();
+        kept.add(candidates.getFirst());
+        for (MlaKernel k : candidates.subList(1, candidates.size())) {
+            launchMla(k, qLatent, qRope, latent, kRope, out, len, positions, scale);
+            String wrong = mlaDisagreement(want, out.toFloatArray());
+            if (wrong == null) kept.add(k);
+            else TUNING_LOG.log(System.Logger.Level.WARNING, () -> MLA_KERNEL_PROPERTY + "=" + MLA_TUNE + " on " + gpu.device().name() + ", " + shape + ": "
+                    + k.name() + " left out, its result disagrees with the CUDA-core kernel's: " + wrong);
+        }
+        return kept;
+    }
+
+    /**
+     * Why {@code got} is not the MLA decode {@code want} (the CUDA-core kernel's, finite) up to what
+     * the tensor-core kernels round (queries and weights to BF16 over a BF16 cache: errors of a few
+     * 2^-9 of the outputs), or null where it is: a non-finite output, an error beyond a quarter of
+     * the largest output, or an rms error beyond 1/16 of the outputs' rms. Meant to catch a wrong
+     * layout or pipeline (errors the size of the outputs), not the last bits.
+     */
+    static String mlaDisagreement(float[] want, float[] got) {
+        if (got.length != want.length) return got.length + " outputs for " + want.length;
+        double largest = 0, squares = 0, worst = 0, errSquares = 0;
+        for (int i = 0; i < want.length; i++) {
+            if (!Float.isFinite(got[i])) return "output " + i + " is " + got[i];
+            double err = Math.abs((double) got[i] - want[i]);
+            largest = Math.max(largest, Math.abs(want[i]));
+            squares += (double) want[i] * want[i];
+            worst = Math.max(worst, err);
+            errSquares += err * err;
+        }
+        if (worst > largest / 4 + 1e-6) return "an error of " + (float) worst + " against outputs up to " + (float) largest;
+        double rms = Math.sqrt(squares / Math.max(1, want.length)), errRms = Math.sqrt(errSquares / Math.max(1, want.length));
+        if (errRms > rms / 16 + 1e-7) return "an rms error of " + (float) errRms + " against an rms output of " + (float) rms;
+        return null;
     }
 
     /** The index of the smallest time (the first of equals). */

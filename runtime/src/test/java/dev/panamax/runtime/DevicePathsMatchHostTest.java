@@ -729,18 +729,23 @@ class DevicePathsMatchHostTest {
         for (float v : latent.toFloatArray()) largest = Math.max(largest, Math.abs(v));
         mlaKeyNorm = maxRowNorm(Tensor.concat(List.of(latent, kRope), 2).to(DType.F32));
         Tensor devLatent = latent.to(DEV), devRope = kRope.to(DEV);
-        List<String> kernels = new java.util.ArrayList<>(List.of("auto"));
+        // -Dpanamax.test.mlaKernels=NAME,... checks only those (auto and scalar included): gpu/verify.sh runs each kernel alone first
+        String only = System.getProperty(MLA_ONLY_PROPERTY);
+        java.util.function.Predicate<String> wanted = name -> only == null || List.of(only.split(",")).contains(name);
+        List<String> kernels = new java.util.ArrayList<>();
+        if (wanted.test("auto")) kernels.add("auto");
         if (emu == null) {
             // the emulated device has no kernels to choose; the CUDA-core kernel computes an F32 cache in F32. A
-            // kernel that does not apply on this GPU would run as auto, so it is named as left out instead
+            // kernel that does not apply on this GPU (or is excluded) would run as auto, so it is named as left out instead
             dev.panamax.runtime.gpu.GpuDevice.Limits limits = CudaBackend.get(0).gpu().limits();
             for (CudaBackend.MlaKernel k : CudaBackend.MLA_KERNELS) {
-                if (k.f32Cache() != (cacheType == DType.F32)) continue;
-                if (k.applies(cacheType, r, p, limits.computeCapability(), limits.sharedPerBlockOptIn())) kernels.add(k.name());
+                if (k.f32Cache() != (cacheType == DType.F32) || !wanted.test(k.name())) continue;
+                if (CudaBackend.mlaExcluded().contains(k.name())) System.out.println(k.name() + " left out: " + CudaBackend.MLA_EXCLUDE_PROPERTY + " names it");
+                else if (k.applies(cacheType, r, p, limits.computeCapability(), limits.sharedPerBlockOptIn())) kernels.add(k.name());
                 else System.out.println(k.name() + " left out: it does not apply on this GPU (compute capability " + limits.computeCapability()
                         + ", " + limits.sharedPerBlockOptIn() + " shared bytes a block)");
             }
-            if (cacheType == DType.F32) kernels.add(CudaBackend.MLA_SCALAR);
+            if (cacheType == DType.F32 && wanted.test(CudaBackend.MLA_SCALAR)) kernels.add(CudaBackend.MLA_SCALAR);
         }
         try {
             for (String kernel : kernels) {
@@ -799,10 +804,58 @@ class DevicePathsMatchHostTest {
                     }
                 }
             }
+            System.out.println("MLA decode over a " + cacheType + " cache, kernels checked: " + String.join(" ", kernels));
         } finally {
             System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
         }
         return new Tensor[]{devLatent, devRope};
+    }
+
+    /** System property (tests only) restricting {@link #mlaAtDeepSeekShapes} to the kernels it names (comma-separated, auto and scalar included). */
+    static final String MLA_ONLY_PROPERTY = "panamax.test.mlaKernels";
+
+    /**
+     * {@code panamax.cuda.mlaExclude} on CUDA: an excluded kernel never runs. Auto passes over its
+     * own (to the CUDA-core kernel), naming it runs auto's choice, a tuned choice that is now
+     * excluded runs auto's, and a name that is no kernel is refused.
+     */
+    @Test
+    void excludedMlaKernelsNeverRun() {
+        if (emu != null) return;   // the emulated device has one MLA path
+        // the exclusions this run was given (gpu/verify.sh tests: the kernels that failed alone) stay in force
+        String given = System.getProperty(CudaBackend.MLA_EXCLUDE_PROPERTY);
+        String also = given == null || given.isBlank() ? "" : given + ",";
+        org.junit.jupiter.api.Assumptions.assumeFalse(CudaBackend.mlaExcluded().contains("mla_decode_tc16"), "tc16 is excluded in this run");
+        CudaBackend cuda = CudaBackend.get(0);
+        int b = 2, h = 16, r = 512, p = 64, len = 40;
+        double scale = 0.07;
+        Tensor latent = r(160, b, len, r).to(DType.BF16).to(DEV), kRope = r(161, b, len, p).to(DType.BF16).to(DEV), q = r(162, b, h, r + p).to(DEV);
+        java.util.function.Supplier<float[]> decode = () -> {
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                return Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray();
+            }
+        };
+        try {
+            float[] auto = decode.get();
+            System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, CudaBackend.MLA_SCALAR);
+            float[] scalar = decode.get();
+            assertThat(scalar).as("the CUDA-core kernel differs from tc16 (queries and weights not rounded)").isNotEqualTo(auto);
+            System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
+            System.setProperty(CudaBackend.MLA_EXCLUDE_PROPERTY, also + "mla_decode_tc16r, mla_decode_tc16");
+            assertThat(decode.get()).as("auto with tc16 excluded").containsExactly(scalar);
+            System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, "mla_decode_tc16r");
+            assertThat(decode.get()).as("tc16r named and excluded: auto's choice").containsExactly(scalar);
+            System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, CudaBackend.MLA_TUNE);
+            cuda.mlaTuned(CudaBackend.MlaShape.of(DType.BF16, b, h, r, p, len), "mla_decode_tc16");
+            assertThat(decode.get()).as("tuned to tc16, then excluded: auto's choice").containsExactly(scalar);
+            System.setProperty(CudaBackend.MLA_EXCLUDE_PROPERTY, also + "mla_decode_tc99");
+            assertThatThrownBy(decode::get).isInstanceOf(IllegalArgumentException.class).hasMessageContaining(CudaBackend.MLA_EXCLUDE_PROPERTY)
+                    .hasMessageContaining("mla_decode_tc99").hasMessageContaining("mla_decode_wg64");
+        } finally {
+            System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
+            if (given == null) System.clearProperty(CudaBackend.MLA_EXCLUDE_PROPERTY);
+            else System.setProperty(CudaBackend.MLA_EXCLUDE_PROPERTY, given);
+        }
     }
 
     /**
