@@ -6,6 +6,7 @@
 #pragma once
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <functional>
 #include <new>
@@ -127,7 +128,11 @@ inline double max(double a, double b) { return fmax(a, b); }
 //    lost, as the hardware's write-back would overwrite it;
 //  - each wgmma group must begin after a wgmma.fence (stricter than the ISA, which asks for one
 //    wherever the registers a wgmma reads or writes were touched since the last one), and a thread
-//    must not end with a wgmma in flight: both trap.
+//    must not end with a wgmma in flight: both trap;
+//  - cp.async writes shared memory in the generic proxy and wgmma reads it in the async proxy, so
+//    a thread's landed copies need its fence.proxy.async before a wgmma may read them: a wgmma that
+//    runs while some thread of the block has landed copies it has not fenced traps (whatever they
+//    wrote: stricter than the ISA, which asks only where the wgmma reads).
 // Each thread keeps its own (the ISA's groups are per thread for cp.async, per warpgroup for wgmma,
 // whose threads all issue the same instructions).
 namespace pmx {
@@ -141,18 +146,20 @@ struct Async {
     std::vector<AsyncChain> chains;
     long long mmaGroups = 0;
     bool fenced = false;
+    long long unfenced = 0;     // copies landed since the thread's last fence.proxy.async
     void clear() {
         copies.clear();
         mmas.clear();
         chains.clear();
-        copyGroups = mmaGroups = 0;
+        copyGroups = mmaGroups = unfenced = 0;
         fenced = false;
     }
 };
-inline Async& async() {
+inline Async* threadsAsync() {
     static Async threads[1024];
-    return threads[threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)];
+    return threads;
 }
+inline Async& async() { return threadsAsync()[threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)]; }
 inline void asyncBegin() { async().clear(); }
 inline void asyncEnd() {
     Async& a = async();
@@ -175,12 +182,18 @@ inline void __pmx_cp_async_wait(int n) {
     size_t kept = 0;
     for (size_t i = 0; i < a.copies.size(); i++) {
         const pmx::AsyncCopy& c = a.copies[i];
-        if (c.group >= below) a.copies[kept++] = c;
-        else if (c.valid) memcpy(c.dst, c.src, c.bytes);
+        if (c.group >= below) {
+            a.copies[kept++] = c;
+            continue;
+        }
+        if (c.valid) memcpy(c.dst, c.src, c.bytes);
         else memset(c.dst, 0, c.bytes);
+        a.unfenced++;
     }
     a.copies.resize(kept);
 }
+// fence.proxy.async: the thread's landed copies become visible to wgmma
+inline void __pmx_fence_proxy_async() { pmx::async().unfenced = 0; }
 
 inline void __pmx_wgmma_fence() { pmx::async().fenced = true; }
 // wgmma.mma_async into this thread's n accumulators d: run(acc) updates acc, which holds the value
@@ -206,6 +219,16 @@ inline void __pmx_wgmma_commit() {
 inline void __pmx_wgmma_wait(int n) {
     pmx::Async& a = pmx::async();
     const long long below = a.mmaGroups - n;
+    if (!a.mmas.empty() && a.mmas.front().group < below) {
+        const unsigned int threads = blockDim.x * blockDim.y * blockDim.z;
+        for (unsigned int t = 0; t < threads; t++)
+            if (pmx::threadsAsync()[t].unfenced > 0) {
+                static char why[200];
+                snprintf(why, sizeof why, "a wgmma reads shared memory while %lld cp.async copies that thread %u landed are not fenced (fence.proxy.async)",
+                         pmx::threadsAsync()[t].unfenced, t);
+                __pmx_rt->trap(why);
+            }
+    }
     size_t ran = 0;
     for (; ran < a.mmas.size() && a.mmas[ran].group < below; ran++)
         for (pmx::AsyncChain& c : a.chains)

@@ -120,6 +120,20 @@ extern "C" __global__ void async_mma(float* out) {   // a chain of two products 
     __pmx_wgmma_wait(0);
     out[5] = e[0];                        // 6
 }
+extern "C" __global__ void mma_after_copy(const float* x, float* out, int fence) {   // a wgmma after landed cp.async data
+    __shared__ float s[4];
+    __pmx_cp_async(s, x, 16, true);
+    __pmx_cp_async_commit();
+    __pmx_cp_async_wait(0);
+    if (fence) __pmx_fence_proxy_async();
+    __syncthreads();
+    float d[1] = {0.f};
+    __pmx_wgmma_fence();
+    __pmx_wgmma(d, 1, [](float* acc) { acc[0] = 1.f; });
+    __pmx_wgmma_commit();
+    __pmx_wgmma_wait(0);
+    out[threadIdx.x] = d[0] + s[0];
+}
 extern "C" __global__ void mma_unfenced(float* out) {
     float d[1] = {0.f};
     __pmx_wgmma(d, 1, [](float* acc) { acc[0] = 1.f; });
@@ -455,6 +469,12 @@ int main() {
               "wgmma accumulators are NaN in flight; a chain runs in order at the wait, reading its registers then; a write in between is lost");
         CHECK(h[3] == 9.f && std::isnan(h[4]) && h[5] == 6.f, "wgmma.wait_group 1 runs all committed groups but the newest");
     }
+    {
+        int fence = 1;
+        CHECK(launch("mma_after_copy", 1, 64, {&x, &out, &fence}) == CUDA_SUCCESS && download(out, 1)[0] == 2.f, "a wgmma after fenced cp.async data runs");
+    }
+    CHECK(inChild([&] { int fence = 0; launch("mma_after_copy", 1, 64, {&x, &out, &fence}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
+          "a wgmma while landed cp.async data is not fenced (fence.proxy.async) fails the launch");
     CHECK(inChild([&] { launch("mma_unfenced", 1, 1, {&out}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
           "a wgmma group without a wgmma.fence before it fails the launch");
     CHECK(inChild([&] { launch("mma_left_in_flight", 1, 1, {&out}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,

@@ -1013,6 +1013,8 @@ template <int N> __device__ __forceinline__ void wg_fence_regs(float (&r)[N]) {
 __device__ __forceinline__ void fence_proxy_async() {
 #ifdef __CUDA_ARCH__
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+#else
+    __pmx_fence_proxy_async();   // the simulator checks that landed cp.async data is fenced before a wgmma runs
 #endif
 }
 
