@@ -70,10 +70,15 @@ print(os.pathsep.join(os.path.join(p, d, "include") for p in nvidia.__path__ for
     selector=(--select-class dev.panamax.cuda.gen.GeneratedBindingsMatchHeadersTest) && junit binding-headers --fail-if-no-tests)
 }
 
+# The kernels (extern "C" __global__ functions) of runtime's .cu files, or of the ones named
+gpu_dir=runtime/src/main/resources/dev/panamax/runtime/gpu
+kernels() {
+  [ "$#" -gt 0 ] || set -- "$gpu_dir"/*.cu
+  grep -ho 'extern "C" __global__ void \(__launch_bounds__([A-Z0-9_]*) \)\{0,1\}[A-Za-z_0-9]*' "$@" | awk '{print $NF}' | sort -u
+}
 # The tensor-core MLA decode kernels of mla_decode.cu (CudaBackend.MLA_KERNELS), and scalar (the CUDA-core ones)
 mla_kernels() {
-  grep -ho 'extern "C" __global__ void \(__launch_bounds__([0-9]*) \)\{0,1\}mla_decode_[a-z0-9_]*' \
-    runtime/src/main/resources/dev/panamax/runtime/gpu/mla_decode.cu | awk '{print $NF}' | grep -vxE 'mla_decode_(f32|bf16|combine)'
+  kernels "$gpu_dir/mla_decode.cu" | grep -vxE 'mla_decode_(f32|bf16|combine)'
   echo scalar
 }
 # mla_isolated NAME...: each MLA decode kernel checked alone against the host (CudaPathsMatchHostTest's two
@@ -155,8 +160,6 @@ case "$mode" in
     grep -q '^pass ' "$out/mla-kernels.txt" || { echo "gpu/verify.sh: no MLA decode kernel was checked alone" >&2; exit 1; }
     PANAMAX_CUDASIM_LAUNCHES="$out/launched.txt" junit simulated-tests --include-tag gpu --fail-if-no-tests
     # every kernel of runtime's .cu files must have run in those tests
-    kernels() { grep -ho 'extern "C" __global__ void \(__launch_bounds__([A-Z0-9_]*) \)\{0,1\}[A-Za-z_0-9]*' \
-      runtime/src/main/resources/dev/panamax/runtime/gpu/*.cu | awk '{print $NF}' | sort -u; }
     missing=$(kernels | comm -23 - <(sort -u "$out/launched.txt"))
     if [ -n "$missing" ]; then
       echo "gpu/verify.sh: kernels that no gpu test launched: $missing" | tr '\n' ' ' >&2

@@ -974,7 +974,12 @@ final class CudaBackend implements DeviceBackend {
     static MlaKernel mlaKernel(String name) {
         for (MlaKernel k : MLA_KERNELS) if (k.name().equals(name)) return k;
         throw new IllegalArgumentException(MLA_KERNEL_PROPERTY + "=" + name + " names no MLA decode kernel; known: auto, " + MLA_TUNE + ", " + MLA_SCALAR + ", "
-                + MLA_KERNELS.stream().map(MlaKernel::name).collect(java.util.stream.Collectors.joining(", ")));
+                + mlaKernelNames());
+    }
+
+    /** The names of {@link #MLA_KERNELS}, comma-separated (for the messages that list them). */
+    private static String mlaKernelNames() {
+        return MLA_KERNELS.stream().map(MlaKernel::name).collect(java.util.stream.Collectors.joining(", "));
     }
 
     /**
@@ -1023,8 +1028,7 @@ final class CudaBackend implements DeviceBackend {
             if (n.isEmpty()) continue;
             String name = n;
             if (MLA_KERNELS.stream().noneMatch(k -> k.name().equals(name)))
-                throw new IllegalArgumentException(MLA_EXCLUDE_PROPERTY + "=" + v + ": " + n + " names no tensor-core MLA decode kernel; known: "
-                        + MLA_KERNELS.stream().map(MlaKernel::name).collect(java.util.stream.Collectors.joining(", ")));
+                throw new IllegalArgumentException(MLA_EXCLUDE_PROPERTY + "=" + v + ": " + n + " names no tensor-core MLA decode kernel; known: " + mlaKernelNames());
             names.add(n);
         }
         return names;
