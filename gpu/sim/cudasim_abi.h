@@ -11,9 +11,13 @@ extern "C" {
 
 typedef struct { unsigned int x, y, z; } pmx_dim3;
 
-// The CUDA thread being run: its built-in variables.
+// The most dynamic shared memory a block may have (an H100's opt-in limit)
+#define PMX_MAX_DYNAMIC_SHARED 232448
+
+// The CUDA thread being run: its built-in variables, and its launch's bytes of dynamic shared memory.
 typedef struct {
     pmx_dim3 threadIdx, blockIdx, blockDim, gridDim;
+    unsigned int dynamicShared;
 } pmx_thread;
 
 // Warp-level operations of pmx_rt.warp

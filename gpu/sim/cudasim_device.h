@@ -23,8 +23,13 @@
 #define __launch_bounds__(...)
 #define __shared__ static
 #define __restrict__ __restrict
-// dynamic shared memory: one buffer per kernel as large as the device allows (blocks run one at a time)
-#define DYNAMIC_SHARED_BYTES(name) static unsigned char name[232448] __attribute__((aligned(16)))
+// Dynamic shared memory: one buffer per module as large as the device allows (blocks run one at a
+// time). The driver sets its first bytes, as many as the launch asked for, to all ones (floats read
+// as NaN) before each block.
+extern "C" {
+__attribute__((visibility("default"))) alignas(128) unsigned char __pmx_dynamic_shared[PMX_MAX_DYNAMIC_SHARED];
+}
+#define DYNAMIC_SHARED_BYTES(name) unsigned char* const name = __pmx_dynamic_shared
 
 static const pmx_rt* __pmx_rt;
 
@@ -35,6 +40,27 @@ extern "C" __attribute__((visibility("default"))) void __pmx_init(const pmx_rt* 
 #define blockDim ((*__pmx_rt->current)->blockDim)
 #define gridDim ((*__pmx_rt->current)->gridDim)
 static const int warpSize = 32;
+
+// The shared-memory address (cvta.to.shared) of a pointer into dynamic shared memory. The buffer
+// lies at shared address PMX_SHARED_BASE, not 0, so that code that takes addresses to start at 0
+// goes wrong here as it may on a GPU, whose reserved and static shared memory come first.
+#define PMX_SHARED_BASE 1024u
+inline unsigned int __pmx_shared_addr(const void* p) {
+    const unsigned char* c = static_cast<const unsigned char*>(p);
+    if (c < __pmx_dynamic_shared || c > __pmx_dynamic_shared + (*__pmx_rt->current)->dynamicShared)
+        __pmx_rt->trap("the shared-memory address of a pointer outside the launch's dynamic shared memory");
+    return PMX_SHARED_BASE + (unsigned int) (c - __pmx_dynamic_shared);
+}
+// what lies at shared address `addr`: `bytes` of the launch's dynamic shared memory
+inline const unsigned char* __pmx_shared_at(unsigned long long addr, unsigned int bytes, const char* what) {
+    if (addr < PMX_SHARED_BASE || addr + bytes > PMX_SHARED_BASE + (unsigned long long) (*__pmx_rt->current)->dynamicShared) {
+        static char why[200];
+        snprintf(why, sizeof why, "%s reads shared address %llu, outside the launch's %u bytes of dynamic shared memory at %u", what, addr,
+                 (*__pmx_rt->current)->dynamicShared, PMX_SHARED_BASE);
+        __pmx_rt->trap(why);
+    }
+    return __pmx_dynamic_shared + (addr - PMX_SHARED_BASE);
+}
 
 inline void __syncthreads() { __pmx_rt->syncthreads(); }
 inline void __syncwarp(unsigned int mask = 0xffffffffu) { __pmx_rt->warp(PMX_SYNCWARP, mask, 0, 0, 32); }
@@ -244,6 +270,93 @@ inline void __pmx_wgmma_wait(int n) {
         } else memcpy(a.chains[i].d, a.chains[i].value.data(), sizeof(float) * a.chains[i].value.size());
     }
     a.chains.resize(kept);
+}
+
+// The warpgroup products themselves (wgmma.mma_async.sync.aligned.m64nNk16.f32.bf16.bf16), as the
+// PTX ISA defines them: their shared-memory operands are found through the same 64-bit matrix
+// descriptors that a GPU reads, and each thread's registers hold the fragments the ISA assigns it.
+namespace pmx {
+// A matrix descriptor ("Matrix Descriptor Format"): start address in bits 0-13, leading dimension
+// byte offset (LBO) in 16-29 and stride dimension byte offset (SBO) in 32-45, each in 16-byte units;
+// base offset in 49-51; swizzle mode in 62-63; the other bits zero. Only the canonical layout
+// without swizzle is simulated: 8 x 16-byte core matrices, 128 contiguous bytes each.
+struct SharedMatrix { unsigned int start, lbo, sbo; };
+inline SharedMatrix decodeDescriptor(unsigned long long d, const char* which) {
+    const unsigned long long fields = 0x3fffull | 0x3fffull << 16 | 0x3fffull << 32 | 7ull << 49 | 3ull << 62;
+    const char* fault = (d & ~fields) ? "has bits set outside its fields"
+                      : (d >> 62) ? "asks for a swizzled layout, which the simulator does not model"
+                      : (d >> 49 & 7) ? "has a base offset, which the layout without swizzle does not take" : nullptr;
+    if (fault) {
+        static char why[200];
+        snprintf(why, sizeof why, "wgmma: the descriptor of %s (0x%016llx) %s", which, d, fault);
+        __pmx_rt->trap(why);
+    }
+    return SharedMatrix{(unsigned int) (d & 0x3fff) << 4, (unsigned int) (d >> 16 & 0x3fff) << 4, (unsigned int) (d >> 32 & 0x3fff) << 4};
+}
+// Element (mn, k) of a BF16 operand in the layout without swizzle. K-major: a core matrix holds 8
+// rows (mn) of 8 k; LBO steps k by 8, SBO steps mn by 8. MN-major (transposed): a core matrix holds
+// 8 k of 8 mn each; LBO steps k by 8, SBO steps mn by 8.
+inline float sharedBf16(const SharedMatrix& m, bool mnMajor, int mn, int k, const char* which) {
+    unsigned long long at = m.start + (unsigned long long) (mn >> 3) * m.sbo + (unsigned long long) (k >> 3) * m.lbo +
+                            (mnMajor ? (mn & 7) * 2 + (k & 7) * 16 : (mn & 7) * 16 + (k & 7) * 2);
+    unsigned short h;
+    memcpy(&h, __pmx_shared_at(at, 2, which), 2);
+    return __pmx_bits<float>((unsigned int) h << 16);
+}
+inline void checkWgmma(int n, int scaleD, int scaleA, int scaleB, int transA, int transB) {
+    if (n < 8 || n > 256 || n % 8 != 0) __pmx_rt->trap("wgmma: N must be a multiple of 8 from 8 to 256");
+    if ((scaleD != 0 && scaleD != 1) || (scaleA != 1 && scaleA != -1) || (scaleB != 1 && scaleB != -1) || (transA != 0 && transA != 1) ||
+        (transB != 0 && transB != 1))
+        __pmx_rt->trap("wgmma: scale-d must be 0 or 1, imm-scale-a and imm-scale-b 1 or -1, imm-trans-a and imm-trans-b 0 or 1");
+    if (blockDim.x % 128 != 0 || blockDim.y != 1 || blockDim.z != 1) __pmx_rt->trap("wgmma: the simulator wants blocks of whole warpgroups along x");
+}
+// Accumulator i of this thread in m64nNk16's D fragment: row (0-63) and column
+inline int wgmmaRow(int i) { return 16 * ((threadIdx.x & 127) >> 5) + ((threadIdx.x & 31) >> 2) + 8 * ((i >> 1) & 1); }
+inline int wgmmaCol(int i) { return 8 * (i >> 2) + 2 * (threadIdx.x & 3) + (i & 1); }
+}  // namespace pmx
+
+// wgmma.mma_async.sync.aligned.m64n<n>k16.f32.bf16.bf16 d, descA, descB, scaleD, scaleA, scaleB, transA, transB:
+// d (this thread's n / 2 accumulators) = A (64 x 16) B (16 x n) + (scaleD ? d : 0), A and B in shared memory
+inline void __pmx_wgmma_bf16_ss(float* d, int n, unsigned long long descA, unsigned long long descB, int scaleD, int scaleA, int scaleB, int transA,
+                                int transB) {
+    pmx::checkWgmma(n, scaleD, scaleA, scaleB, transA, transB);
+    const pmx::SharedMatrix a = pmx::decodeDescriptor(descA, "A"), b = pmx::decodeDescriptor(descB, "B");
+    __pmx_wgmma(d, n / 2, [=](float* acc) {
+        for (int i = 0; i < n / 2; i++) {
+            int row = pmx::wgmmaRow(i), col = pmx::wgmmaCol(i);
+            float v = scaleD ? acc[i] : 0.f;
+            for (int k = 0; k < 16; k++)
+                v += scaleA * pmx::sharedBf16(a, transA, row, k, "wgmma's A") * (scaleB * pmx::sharedBf16(b, transB, col, k, "wgmma's B"));
+            acc[i] = v;
+        }
+    });
+}
+// wgmma.mma_async.sync.aligned.m64n<n>k16.f32.bf16.bf16 d, {a[0..3]}, descB, scaleD, scaleA, scaleB, transB:
+// the same with A in registers, each holding two BF16 (the low half first) of the ISA's A fragment:
+// a[0] row g, k 2q and 2q + 1; a[1] row g + 8; a[2] row g, k 2q + 8 and 2q + 9; a[3] row g + 8
+// (g = lane / 4 and q = lane % 4, rows of this warp's 16). The registers are read when it runs.
+inline void __pmx_wgmma_bf16_rs(float* d, int n, const unsigned int* a, unsigned long long descB, int scaleD, int scaleA, int scaleB, int transB) {
+    pmx::checkWgmma(n, scaleD, scaleA, scaleB, 0, transB);
+    const pmx::SharedMatrix b = pmx::decodeDescriptor(descB, "B");
+    __pmx_wgmma(d, n / 2, [=](float* acc) {
+        // this thread's two rows (g and g + 8), all 16 k, from the four lanes of its quad
+        const int g = (threadIdx.x & 31) >> 2;
+        float x[2][16];
+        for (int q = 0; q < 4; q++)
+            for (int r = 0; r < 4; r++) {
+                unsigned int v = __shfl_sync(0xffffffffu, a[r], g * 4 + q);
+                float* row = x[r & 1] + 8 * (r >> 1) + 2 * q;
+                row[0] = __pmx_bits<float>(v << 16);
+                row[1] = __pmx_bits<float>(v & 0xffff0000u);
+            }
+        for (int i = 0; i < n / 2; i++) {
+            int col = pmx::wgmmaCol(i);
+            const float* xa = x[(i >> 1) & 1];
+            float v = scaleD ? acc[i] : 0.f;
+            for (int k = 0; k < 16; k++) v += scaleA * xa[k] * (scaleB * pmx::sharedBf16(b, transB, col, k, "wgmma's B"));
+            acc[i] = v;
+        }
+    });
 }
 
 namespace pmx {

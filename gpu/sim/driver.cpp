@@ -376,11 +376,14 @@ int resolveWarp(int w0, int n, std::string& error) {
 // Runs one block; returns an error message, or empty. Each warp runs as far as it can (through
 // its shuffles, up to a barrier or its end) before the next one starts, and odd blocks take
 // their warps and lanes in reverse order: a missing barrier shows whichever side runs ahead.
-std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 block, pmx_dim3 at) {
+// The launch's dynamic shared memory starts each block with every bit set (a float reads as NaN), as
+// a GPU leaves it holding whatever was there: a read of what the block never wrote shows.
+std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 block, pmx_dim3 at, unsigned char* shared, unsigned int sharedBytes) {
     int n = block.x * block.y * block.z, warps = (n + 31) / 32;
     bool reverse = ((at.z * grid.y + at.y) * (unsigned long long) grid.x + at.x) & 1;
     launchKernel = k;
     launchArgs = args;
+    std::memset(shared, 0xFF, sharedBytes);
     for (int i = 0; i < n; i++) {
         Fiber& f = fibers[i];
         if (!f.stack) {
@@ -394,6 +397,7 @@ std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 bl
         f.t.blockIdx = at;
         f.t.blockDim = block;
         f.t.gridDim = grid;
+        f.t.dynamicShared = sharedBytes;
     }
     std::string error;
     for (;;) {
@@ -428,10 +432,12 @@ std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 bl
 struct Function {
     const pmx_kernel* kernel;
     std::string name;
+    unsigned char* dynamicShared;   // the module's (cudasim_device.h: __pmx_dynamic_shared)
     int maxDynamicShared = 48 << 10;
 };
 struct Module {
     void* handle;
+    unsigned char* dynamicShared;
     std::map<std::string, std::unique_ptr<Function>> functions;  // one handle per kernel, as in CUDA
 };
 
@@ -484,13 +490,13 @@ bool hostOnlySkips(const std::string& name) {
     return l.find("," + name + ",") == std::string::npos;
 }
 
-CUresult runKernel(Function* f, void* args, pmx_dim3 grid, pmx_dim3 block) {
+CUresult runKernel(Function* f, void* args, pmx_dim3 grid, pmx_dim3 block, unsigned int sharedBytes) {
     launches.names[f->name]++;
     if (hostOnlySkips(f->name)) return CUDA_SUCCESS;
     for (unsigned z = 0; z < grid.z; z++)
         for (unsigned y = 0; y < grid.y; y++)
             for (unsigned x = 0; x < grid.x; x++) {
-                std::string err = runBlock(f->kernel, args, grid, block, {x, y, z});
+                std::string err = runBlock(f->kernel, args, grid, block, {x, y, z}, f->dynamicShared, sharedBytes);
                 if (!err.empty()) {
                     trapReason.clear();
                     return fail(CUDA_ERROR_LAUNCH_FAILED, "kernel %s, block (%u,%u,%u) of (%u,%u,%u), %u threads: %s", f->name.c_str(), x, y, z,
@@ -626,7 +632,7 @@ CUresult cuDeviceGetAttribute(int* v, CUdevice_attribute a, CUdevice d) {
         case CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH: *v = 5120; break;
         case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: *v = 9; break;
         case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: *v = 0; break;
-        case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: *v = 232448; break;
+        case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: *v = PMX_MAX_DYNAMIC_SHARED; break;
         default: return fail(CUDA_ERROR_INVALID_VALUE, "cuDeviceGetAttribute: attribute %d is not simulated", (int) a);
     }
     return CUDA_SUCCESS;
@@ -922,9 +928,10 @@ CUresult cuModuleLoadData(CUmodule* m, const void* image) {
     unlink(path);  // the mapping outlives the name, and nothing is left behind at exit
     if (!h) return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: %s", ok ? dlerror() : "short write");
     auto init = reinterpret_cast<void (*)(const pmx_rt*)>(dlsym(h, "__pmx_init"));
-    if (!init) { dlclose(h); return CUDA_ERROR_INVALID_IMAGE; }
+    auto shared = static_cast<unsigned char*>(dlsym(h, "__pmx_dynamic_shared"));
+    if (!init || !shared) { dlclose(h); return CUDA_ERROR_INVALID_IMAGE; }
     init(&RT);
-    *m = reinterpret_cast<CUmodule>(new Module{h, {}});
+    *m = reinterpret_cast<CUmodule>(new Module{h, shared, {}});
     return CUDA_SUCCESS;
 }
 
@@ -951,7 +958,7 @@ CUresult cuModuleGetFunction(CUfunction* f, CUmodule m, const char* name) {
             mod->functions.erase(name);
             return CUDA_ERROR_NOT_FOUND;
         }
-        slot.reset(new Function{k, name});
+        slot.reset(new Function{k, name, mod->dynamicShared});
     }
     *f = reinterpret_cast<CUfunction>(slot.get());
     return CUDA_SUCCESS;
@@ -961,7 +968,7 @@ CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v) {
     READY;
     if (!f) return CUDA_ERROR_INVALID_HANDLE;
     if (a != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) return fail(CUDA_ERROR_INVALID_VALUE, "cuFuncSetAttribute: attribute %d is not simulated", (int) a);
-    if (v < 0 || v > 232448) return CUDA_ERROR_INVALID_VALUE;
+    if (v < 0 || v > PMX_MAX_DYNAMIC_SHARED) return CUDA_ERROR_INVALID_VALUE;
     reinterpret_cast<Function*>(f)->maxDynamicShared = v;
     return CUDA_SUCCESS;
 }
@@ -986,7 +993,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned
     fn->kernel->pack(params, args.get());
     pmx_dim3 grid{gx, gy, gz}, block{bx, by, bz};
     stats.launches++;
-    enqueue(resolve(s), [fn, args, grid, block] { return runKernel(fn, args.get(), grid, block); });
+    enqueue(resolve(s), [fn, args, grid, block, sharedBytes] { return runKernel(fn, args.get(), grid, block, sharedBytes); });
     return sticky;
 }
 

@@ -148,6 +148,59 @@ extern "C" __global__ void mma_left_in_flight(float* out) {
     __pmx_wgmma_commit();
     out[0] = 1.f;
 }
+// Dynamic shared memory as a block finds it: block b reads word 0, then writes it
+extern "C" __global__ void shared_first_read(float* out) {
+    DYNAMIC_SHARED_BYTES(s);
+    float* f = reinterpret_cast<float*>(s);
+    if (threadIdx.x == 0) { out[blockIdx.x] = f[0]; f[0] = 1.f; }
+}
+extern "C" __global__ void shared_addr_of_global(float* out) { out[0] = (float) __pmx_shared_addr(out); }
+// BF16 of a float that has one (the operands here are small integers)
+inline unsigned short bf16(float x) { return (unsigned short) (__float_as_uint(x) >> 16); }
+// Without swizzle an operand is 8 x 16-byte core matrices of 128 contiguous bytes: a K-major one
+// holds 8 rows (m or n) of 8 k, an MN-major one 8 k of 8 m or n; LBO steps k by 8, SBO m or n by 8.
+inline unsigned long long descriptor(const void* p, unsigned int lbo, unsigned int sbo) {
+    return (unsigned long long) (__pmx_shared_addr(p) >> 4) | (unsigned long long) (lbo >> 4) << 16 | (unsigned long long) (sbo >> 4) << 32;
+}
+// D (64 x 16) = A (64 x 16, a row-major) B (16 x 16, b row-major, K-major in shared memory unless
+// transB), one warpgroup; out row-major. From registers (regs): A as the ISA's fragments, D
+// starting at 1 and accumulated (scale-d 1) with imm-scale-a -1. mode breaks the descriptors:
+// 1 swaps A's LBO and SBO, 2 sets a swizzle mode, 3 sets a bit outside the fields, 4 puts B past
+// the launch's shared memory.
+extern "C" __global__ void wgmma_desc(const float* a, const float* b, float* out, int transB, int regs, int mode) {
+    DYNAMIC_SHARED_BYTES(s);
+    unsigned short* sa = reinterpret_cast<unsigned short*>(s);
+    unsigned short* sb = reinterpret_cast<unsigned short*>(s + 64 * 16 * 2);
+    for (int i = threadIdx.x; i < 64 * 16; i += blockDim.x) {
+        int m = i / 16, k = i % 16;   // core matrices: A (m / 8, k / 8) at ((m / 8) * 2 + k / 8) * 128 bytes
+        sa[(((m >> 3) * 2 + (k >> 3)) * 128 + (m & 7) * 16 + (k & 7) * 2) / 2] = bf16(a[i]);
+    }
+    for (int i = threadIdx.x; i < 16 * 16; i += blockDim.x) {
+        int k = i / 16, n = i % 16;   // B K-major: (n / 8, k / 8) at ((n / 8) * 2 + k / 8) * 128; MN-major: (k / 8, n / 8) at ((k / 8) * 2 + n / 8) * 128
+        int at = transB ? ((k >> 3) * 2 + (n >> 3)) * 128 + (k & 7) * 16 + (n & 7) * 2 : ((n >> 3) * 2 + (k >> 3)) * 128 + (n & 7) * 16 + (k & 7) * 2;
+        sb[at / 2] = bf16(b[i]);
+    }
+    __syncthreads();
+    unsigned long long da = mode == 1 ? descriptor(sa, 256, 128) : descriptor(sa, 128, 256);
+    unsigned long long db = transB ? descriptor(sb, 256, 128) : descriptor(sb, 128, 256);
+    if (mode == 2) db |= 1ull << 62;
+    if (mode == 3) db |= 1ull << 47;
+    if (mode == 4) db += 4096 >> 4;
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3;
+    float d[8];
+    for (int i = 0; i < 8; i++) d[i] = 1.f;
+    unsigned int frag[4];
+    for (int r = 0; r < 4; r++) {   // rows g, g + 8, g, g + 8 of the warp's 16; k 2q, 2q + 1 (+ 8 for the last two)
+        const float* src = a + (16 * w + g + 8 * (r & 1)) * 16 + 2 * q + 8 * (r >> 1);
+        frag[r] = bf16(src[0]) | (unsigned int) bf16(src[1]) << 16;
+    }
+    __pmx_wgmma_fence();
+    if (regs) __pmx_wgmma_bf16_rs(d, 16, frag, db, 1, -1, 1, transB);
+    else __pmx_wgmma_bf16_ss(d, 16, da, db, 0, 1, 1, 0, transB);
+    __pmx_wgmma_commit();
+    __pmx_wgmma_wait(0);
+    for (int i = 0; i < 8; i++) out[(16 * w + g + 8 * ((i >> 1) & 1)) * 16 + 8 * (i >> 2) + 2 * q + (i & 1)] = d[i];
+}
 extern "C" __global__ void fill(float* out, float v, int n) { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) out[i] = v; }
 )";
 
@@ -183,6 +236,10 @@ static CUfunction fn(const char* name) {
 
 static CUresult launch(const char* name, unsigned grid, unsigned block, std::vector<void*> args, CUstream s = nullptr) {
     return cuLaunchKernel(fn(name), grid, 1, 1, block, 1, 1, 0, s, args.data(), nullptr);
+}
+
+static CUresult launchShared(const char* name, unsigned grid, unsigned block, unsigned sharedBytes, std::vector<void*> args) {
+    return cuLaunchKernel(fn(name), grid, 1, 1, block, 1, 1, sharedBytes, nullptr, args.data(), nullptr);
 }
 
 // Runs body in a child process and returns its exit status (or 128 + signal).
@@ -479,6 +536,47 @@ int main() {
           "a wgmma group without a wgmma.fence before it fails the launch");
     CHECK(inChild([&] { launch("mma_left_in_flight", 1, 1, {&out}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
           "a thread that ends with a wgmma in flight fails the launch");
+
+    // dynamic shared memory starts every block as all ones; wgmma reads its operands through its descriptors
+    {
+        CHECK(launchShared("shared_first_read", 2, 32, 64, {&out}) == CUDA_SUCCESS, "launch shared_first_read");
+        std::vector<float> h = download(out, 2);
+        CHECK(std::isnan(h[0]) && std::isnan(h[1]), "each block finds its dynamic shared memory unwritten (NaN), not the last block's");
+        CHECK(inChild([&] { launch("shared_addr_of_global", 1, 1, {&out}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
+              "the shared address of a pointer outside shared memory fails the launch");
+        CUdeviceptr a, b, d;
+        cuMemAlloc_v2(&a, 4 * 64 * 16);
+        cuMemAlloc_v2(&b, 4 * 16 * 16);
+        cuMemAlloc_v2(&d, 4 * 64 * 16);
+        std::vector<float> ha(64 * 16), hb(16 * 16);
+        for (int i = 0; i < 64 * 16; i++) ha[i] = (float) ((i * 7 + i / 16) % 9 - 4);
+        for (int i = 0; i < 16 * 16; i++) hb[i] = (float) ((i * 5 + i / 16) % 7 - 3);
+        cuMemcpyHtoD_v2(a, ha.data(), 4 * ha.size());
+        cuMemcpyHtoD_v2(b, hb.data(), 4 * hb.size());
+        auto product = [&](int transB, int regs, int mode) {
+            CUresult rc = launchShared("wgmma_desc", 1, 128, 4096, {&a, &b, &d, &transB, &regs, &mode});
+            int wrong = rc == CUDA_SUCCESS ? 0 : -1;
+            std::vector<float> hd = download(d, 64 * 16);
+            for (int m = 0; m < 64 && wrong >= 0; m++)
+                for (int n = 0; n < 16; n++) {
+                    float want = regs ? 1.f : 0.f;
+                    for (int k = 0; k < 16; k++) want += (regs ? -1.f : 1.f) * ha[m * 16 + k] * hb[k * 16 + n];
+                    wrong += hd[m * 16 + n] != want;
+                }
+            return wrong;
+        };
+        CHECK(product(0, 0, 0) == 0, "wgmma (A and B in shared memory, K-major) reads them through their descriptors");
+        CHECK(product(1, 0, 0) == 0, "wgmma with B MN-major (imm-trans-b 1)");
+        CHECK(product(1, 1, 0) == 0, "wgmma with A in registers as the ISA's fragments, accumulating (scale-d 1), imm-scale-a -1");
+        CHECK(product(0, 0, 1) > 0, "A's LBO and SBO swapped give another product");
+        const char* traps[] = {"", "", "a descriptor with a swizzle mode fails the launch", "a descriptor with a bit set outside its fields fails the launch",
+                               "an operand past the launch's dynamic shared memory fails the launch"};
+        for (int mode = 2; mode <= 4; mode++)
+            CHECK(inChild([&] { product(0, 0, mode); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0, traps[mode]);
+        cuMemFree_v2(a);
+        cuMemFree_v2(b);
+        cuMemFree_v2(d);
+    }
 
     cuMemFree_v2(x);
     cuMemFree_v2(out);

@@ -5,6 +5,8 @@ import dev.panamax.cuda.CudaException;
 import dev.panamax.cuda.Nvrtc;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,18 +22,34 @@ import java.util.concurrent.ConcurrentHashMap;
  * loads them, once per file per JVM. Compiled images are cached on disk under
  * {@code -Dpanamax.cuda.cache} (default {@code ~/.cache/panamax/cuda}), keyed by a SHA-256 of the
  * source, the options and NVRTC's version, and written atomically (temp file, then rename), so a
- * later run skips compilation. The calling thread must have the device's context current.
+ * later run skips compilation. A cache entry that cannot be read, or that the driver refuses to
+ * load (a damaged file, or one an incompatible driver wrote), is compiled again and replaced, with
+ * a warning. The calling thread must have the device's context current.
  */
 public final class CudaModules implements AutoCloseable {
     private final int computeCapability;
     private final Path cacheDir;
     private final ConcurrentHashMap<String, Cuda.Module> loaded = new ConcurrentHashMap<>();
 
-    /** Modules for a device of the given compute capability (major * 10 + minor). */
+    private static final System.Logger LOG = System.getLogger("dev.panamax.runtime.cuda.modules");
+
+    /**
+     * Modules for a device of the given compute capability (major * 10 + minor), cached under
+     * {@code -Dpanamax.cuda.cache} or {@code ~/.cache/panamax/cuda}.
+     */
     public CudaModules(int computeCapability) {
+        this(computeCapability, defaultCacheDir());
+    }
+
+    /** Modules for a device of the given compute capability, with compiled images cached under {@code cacheDir}. */
+    public CudaModules(int computeCapability, Path cacheDir) {
         this.computeCapability = computeCapability;
+        this.cacheDir = cacheDir;
+    }
+
+    private static Path defaultCacheDir() {
         String dir = System.getProperty("panamax.cuda.cache");
-        this.cacheDir = dir != null ? Path.of(dir) : Path.of(System.getProperty("user.home"), ".cache", "panamax", "cuda");
+        return dir != null ? Path.of(dir) : Path.of(System.getProperty("user.home"), ".cache", "panamax", "cuda");
     }
 
     /** NVRTC options used for every file. */
@@ -55,20 +73,39 @@ public final class CudaModules implements AutoCloseable {
 
     /** The loaded module of a kernel file, compiling it (or reading the disk cache) on first use. */
     public Cuda.Module module(String file) {
-        return loaded.computeIfAbsent(file, f -> Cuda.Module.load(image(f), f));
+        return loaded.computeIfAbsent(file, this::load);
     }
 
-    private byte[] image(String file) {
-        String source = CudaSources.source(file);
-        List<String> opts = options();
-        String key = key(source, opts);
-        Path cached = cacheDir.resolve(file.replace(".cu", "") + "-sm_" + computeCapability + "-" + key + ".cubin");
+    /** Where the compiled image of a kernel file is cached (whether or not it is there yet). */
+    public Path cachePath(String file) {
+        return cacheDir.resolve(file.replace(".cu", "") + "-sm_" + computeCapability + "-" + key(CudaSources.source(file), options()) + ".cubin");
+    }
+
+    private Cuda.Module load(String file) {
+        Path cached = cachePath(file);
+        byte[] image = null;
         try {
-            if (Files.isRegularFile(cached)) return Files.readAllBytes(cached);
+            if (Files.isRegularFile(cached)) image = Files.readAllBytes(cached);
         } catch (IOException e) {
-            // an unreadable cache entry is recompiled
+            // an unreadable cache entry is compiled again
         }
-        Nvrtc.Compiled c = Nvrtc.compile(source, file, opts);
+        if (image != null && !wholeElf(image)) {
+            LOG.log(System.Logger.Level.WARNING, () -> "the cached image " + cached + " of " + file + " is damaged (not a whole ELF file); compiling it again");
+            image = null;
+        }
+        if (image != null) {
+            try {
+                return Cuda.Module.load(image, file);
+            } catch (CudaException e) {
+                LOG.log(System.Logger.Level.WARNING, () -> "the cached image " + cached + " of " + file + " does not load (" + e.getMessage()
+                        + "); compiling it again");
+            }
+        }
+        return Cuda.Module.load(compile(file, cached), file);
+    }
+
+    private byte[] compile(String file, Path cached) {
+        Nvrtc.Compiled c = Nvrtc.compile(CudaSources.source(file), file, options());
         byte[] img = c.image();
         try {
             Files.createDirectories(cacheDir);
@@ -79,6 +116,35 @@ public final class CudaModules implements AutoCloseable {
             // caching is an optimisation: a read-only home still works, only slower to start
         }
         return img;
+    }
+
+    /**
+     * Whether {@code image} is a whole 64-bit little-endian ELF file (as cubins are): its program
+     * and section header tables, and every section and segment they name, lie within its bytes. The
+     * driver's module loader is given no length, so a truncated file must not reach it.
+     */
+    static boolean wholeElf(byte[] image) {
+        ByteBuffer b = ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN);
+        if (image.length < 64 || b.getInt(0) != 0x464c457f || image[4] != 2 || image[5] != 1) return false;
+        long phoff = b.getLong(0x20), shoff = b.getLong(0x28);
+        int phentsize = Short.toUnsignedInt(b.getShort(0x36)), phnum = Short.toUnsignedInt(b.getShort(0x38));
+        int shentsize = Short.toUnsignedInt(b.getShort(0x3a)), shnum = Short.toUnsignedInt(b.getShort(0x3c));
+        if ((phnum > 0 && phentsize < 56) || (shnum > 0 && shentsize < 64)) return false;
+        if (!within(phoff, (long) phentsize * phnum, image.length) || !within(shoff, (long) shentsize * shnum, image.length)) return false;
+        for (int i = 0; i < phnum; i++) {
+            int h = (int) phoff + i * phentsize;
+            if (!within(b.getLong(h + 0x08), b.getLong(h + 0x20), image.length)) return false;   // p_offset, p_filesz
+        }
+        for (int i = 0; i < shnum; i++) {
+            int h = (int) shoff + i * shentsize;
+            boolean noBits = b.getInt(h + 0x04) == 8;   // SHT_NOBITS: no bytes in the file
+            if (!noBits && !within(b.getLong(h + 0x18), b.getLong(h + 0x20), image.length)) return false;   // sh_offset, sh_size
+        }
+        return true;
+    }
+
+    private static boolean within(long offset, long size, long length) {
+        return offset >= 0 && size >= 0 && offset <= length && size <= length - offset;
     }
 
     private static String key(String source, List<String> options) {

@@ -199,7 +199,7 @@ __device__ __forceinline__ unsigned int smem_addr(const void* p) {
     asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
     return a;
 #else
-    return 0;
+    return __pmx_shared_addr(p);   // the simulator's, for the wgmma descriptors it reads
 #endif
 }
 
@@ -950,34 +950,20 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_ks64(MLA_Q_PARAMS, 
 // Requires DeepSeek's widths, R = 512 (two halves of 256) and P = 64, so that every loop over the
 // wgmma instructions has a count known to the compiler (ptxas serialises wgmma in loops it cannot
 // prove uniform). Grid (ceil(heads / 64), splits, batch), 256 threads, mla_wg_smem_bytes of dynamic shared memory.
-// On the simulator (no __CUDA_ARCH__) the warpgroup operations take portable paths that give every
-// thread the accumulator registers the PTX ISA assigns it; on a GPU other than sm_90a it traps.
+// On the simulator (no __CUDA_ARCH__) the warpgroup operations call its model of them, which reads
+// the same descriptors and registers as the GPU; on a GPU other than sm_90a the kernel traps.
 
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define MLA_WG_UNSUPPORTED 1
 #endif
 
 // A shared-memory matrix descriptor (PTX ISA "Matrix Descriptor Format": start address, leading and
-// stride byte offsets, each >> 4, no swizzle). The portable path keeps the pointer itself.
-#ifdef __CUDA_ARCH__
+// stride byte offsets, each >> 4, no swizzle). The simulator reads the operands through it as a GPU does.
 typedef unsigned long long wg_desc;
 __device__ __forceinline__ wg_desc wg_make_desc(const void* p, unsigned int lbo, unsigned int sbo) {
     return (unsigned long long) ((smem_addr(p) >> 4) & 0x3fffu) | ((unsigned long long) ((lbo >> 4) & 0x3fffu) << 16)
          | ((unsigned long long) ((sbo >> 4) & 0x3fffu) << 32);
 }
-#else
-struct wg_desc { const unsigned char* p; unsigned int lbo, sbo; };
-__device__ __forceinline__ wg_desc wg_make_desc(const void* p, unsigned int lbo, unsigned int sbo) {
-    return wg_desc{reinterpret_cast<const unsigned char*>(p), lbo, sbo};
-}
-// element (row, k) of a K-major operand, (k, n) of an MN-major one, as the canonical layouts place them
-__device__ __forceinline__ float wg_kmajor(const wg_desc& d, int row, int k) {
-    return bf16_to_f32(*reinterpret_cast<const unsigned short*>(d.p + (row >> 3) * d.sbo + (row & 7) * 16 + (k >> 3) * d.lbo + (k & 7) * 2));
-}
-__device__ __forceinline__ float wg_mnmajor(const wg_desc& d, int k, int n) {
-    return bf16_to_f32(*reinterpret_cast<const unsigned short*>(d.p + (n >> 3) * d.sbo + (n & 7) * 2 + (k >> 3) * d.lbo + (k & 7) * 16));
-}
-#endif
 
 __device__ __forceinline__ void wg_fence() {
 #ifdef __CUDA_ARCH__
@@ -1025,16 +1011,8 @@ __device__ __forceinline__ void wgmma_m64n32_ss(float d[16], wg_desc a, wg_desc 
                  "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, 0, 0; }"
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]) : "l"(a), "l"(b), "r"((unsigned int) first));
 #else
-    // the simulator runs it at the wait that covers it (reading the tiles then)
-    __pmx_wgmma(d, 16, [a, b, first](float* acc) {
-        int t = threadIdx.x & 127, lane = t & 31, r0 = 16 * (t >> 5) + (lane >> 2), c0 = 2 * (lane & 3);
-        for (int i = 0; i < 16; i++) {
-            int row = r0 + ((i >> 1) & 1) * 8, col = c0 + (i >> 2) * 8 + (i & 1);
-            float v = first ? 0.f : acc[i];
-            for (int k = 0; k < 16; k++) v += wg_kmajor(a, row, k) * wg_kmajor(b, col, k);
-            acc[i] = v;
-        }
-    });
+    // the simulator runs it at the wait that covers it, reading the tiles through the descriptors then
+    __pmx_wgmma_bf16_ss(d, 32, a, b, first ? 0 : 1, 1, 1, 0, 0);
 #endif
 }
 
@@ -1044,31 +1022,8 @@ __device__ __forceinline__ void wgmma_m64n256_rs(float d[128], const unsigned in
     asm volatile("wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, {%128, %129, %130, %131}, %132, 1, 1, 1, 1;"
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
 #else
-    // the simulator runs it at the wait that covers it (reading the A registers and the tile then)
-    __pmx_wgmma(d, 128, [a, b](float* acc) {
-        // rows g and g + 8 of this warp's 16, all 16 k, from the four lanes that hold them (as mma's A fragment)
-        int lane = threadIdx.x & 31, g = lane >> 2, c0 = 2 * (lane & 3);
-        float x0[16], x1[16];
-        for (int q = 0; q < 4; q++) {
-            unsigned int r0 = __shfl_sync(0xffffffffu, a[0], g * 4 + q), r1 = __shfl_sync(0xffffffffu, a[1], g * 4 + q);
-            unsigned int r2 = __shfl_sync(0xffffffffu, a[2], g * 4 + q), r3 = __shfl_sync(0xffffffffu, a[3], g * 4 + q);
-            x0[2 * q] = bf16_to_f32((unsigned short) r0);
-            x0[2 * q + 1] = bf16_to_f32((unsigned short) (r0 >> 16));
-            x1[2 * q] = bf16_to_f32((unsigned short) r1);
-            x1[2 * q + 1] = bf16_to_f32((unsigned short) (r1 >> 16));
-            x0[8 + 2 * q] = bf16_to_f32((unsigned short) r2);
-            x0[8 + 2 * q + 1] = bf16_to_f32((unsigned short) (r2 >> 16));
-            x1[8 + 2 * q] = bf16_to_f32((unsigned short) r3);
-            x1[8 + 2 * q + 1] = bf16_to_f32((unsigned short) (r3 >> 16));
-        }
-        for (int i = 0; i < 128; i++) {
-            int col = c0 + (i >> 2) * 8 + (i & 1);
-            const float* x = ((i >> 1) & 1) ? x1 : x0;
-            float v = acc[i];
-            for (int k = 0; k < 16; k++) v += x[k] * wg_mnmajor(b, k, col);
-            acc[i] = v;
-        }
-    });
+    // the simulator runs it at the wait that covers it, reading the A registers and the tile then
+    __pmx_wgmma_bf16_rs(d, 256, a, b, 1, 1, 1, 1);
 #endif
 }
 
