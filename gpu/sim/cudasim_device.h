@@ -194,8 +194,12 @@ inline void asyncEnd() {
 }
 }  // namespace pmx
 
-// cp.async of `bytes` from global src to shared dst (zeros when !valid)
+// cp.async of `bytes` from global src to shared dst (zeros when !valid); a destination in dynamic
+// shared memory must lie within what the launch asked for
 inline void __pmx_cp_async(void* dst, const void* src, unsigned int bytes, bool valid) {
+    const unsigned char* d = static_cast<const unsigned char*>(dst);
+    if (d >= __pmx_dynamic_shared && d < __pmx_dynamic_shared + PMX_MAX_DYNAMIC_SHARED)
+        __pmx_shared_at(__pmx_shared_addr(d), bytes, "cp.async");
     pmx::Async& a = pmx::async();
     a.copies.push_back({static_cast<unsigned char*>(dst), static_cast<const unsigned char*>(src), bytes, valid, a.copyGroups});
     memset(dst, 0xFF, bytes);

@@ -373,32 +373,11 @@ int resolveWarp(int w0, int n, std::string& error) {
     return 1;
 }
 
-// Runs one block; returns an error message, or empty. Each warp runs as far as it can (through
-// its shuffles, up to a barrier or its end) before the next one starts, and odd blocks take
-// their warps and lanes in reverse order: a missing barrier shows whichever side runs ahead.
-// The launch's dynamic shared memory starts each block with every bit set (a float reads as NaN), as
-// a GPU leaves it holding whatever was there: a read of what the block never wrote shows.
-std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 block, pmx_dim3 at, unsigned char* shared, unsigned int sharedBytes) {
-    int n = block.x * block.y * block.z, warps = (n + 31) / 32;
-    bool reverse = ((at.z * grid.y + at.y) * (unsigned long long) grid.x + at.x) & 1;
-    launchKernel = k;
-    launchArgs = args;
-    std::memset(shared, 0xFF, sharedBytes);
-    for (int i = 0; i < n; i++) {
-        Fiber& f = fibers[i];
-        if (!f.stack) {
-            void* s = mmap(nullptr, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-            if (s == MAP_FAILED) return "cannot map a stack for thread " + std::to_string(i);
-            f.stack = static_cast<char*>(s);
-        }
-        prepare(f.ctx, f.stack, STACK, &fiberMain);
-        f.state = RUNNABLE;
-        f.t.threadIdx = {(unsigned) (i % block.x), (unsigned) (i / block.x % block.y), (unsigned) (i / (block.x * block.y))};
-        f.t.blockIdx = at;
-        f.t.blockDim = block;
-        f.t.gridDim = grid;
-        f.t.dynamicShared = sharedBytes;
-    }
+// Runs a block's n threads to their end; returns an error message, or empty. Each warp runs as far
+// as it can (through its shuffles, up to a barrier or its end) before the next one starts, and odd
+// blocks (reverse) take their warps and lanes in reverse order: a missing barrier shows whichever
+// side runs ahead.
+std::string runThreads(int n, int warps, bool reverse) {
     std::string error;
     for (;;) {
         for (int wi = 0; wi < warps; wi++) {
@@ -427,6 +406,39 @@ std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 bl
         if (done > 0) return "__syncthreads() reached while " + std::to_string(done) + " of the block's " + std::to_string(n) + " threads had exited";
         for (int i = 0; i < n; i++) fibers[i].state = RUNNABLE;
     }
+}
+
+// Runs one block; returns an error message, or empty. The launch's dynamic shared memory starts each block with every bit set (a float reads as NaN), as
+// a GPU leaves it holding whatever was there: a read of what the block never wrote shows. So do the
+// SHARED_MARGIN bytes past it, which must still be so when the block ends: a write past the launch's
+// dynamic shared memory fails the launch.
+const size_t SHARED_MARGIN = 16 << 10;
+std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 block, pmx_dim3 at, unsigned char* shared, unsigned int sharedBytes) {
+    int n = block.x * block.y * block.z, warps = (n + 31) / 32;
+    bool reverse = ((at.z * grid.y + at.y) * (unsigned long long) grid.x + at.x) & 1;
+    launchKernel = k;
+    launchArgs = args;
+    const size_t span = std::min<size_t>(PMX_MAX_DYNAMIC_SHARED, sharedBytes + SHARED_MARGIN);
+    std::memset(shared, 0xFF, span);
+    for (int i = 0; i < n; i++) {
+        Fiber& f = fibers[i];
+        if (!f.stack) {
+            void* s = mmap(nullptr, STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (s == MAP_FAILED) return "cannot map a stack for thread " + std::to_string(i);
+            f.stack = static_cast<char*>(s);
+        }
+        prepare(f.ctx, f.stack, STACK, &fiberMain);
+        f.state = RUNNABLE;
+        f.t.threadIdx = {(unsigned) (i % block.x), (unsigned) (i / block.x % block.y), (unsigned) (i / (block.x * block.y))};
+        f.t.blockIdx = at;
+        f.t.blockDim = block;
+        f.t.gridDim = grid;
+        f.t.dynamicShared = sharedBytes;
+    }
+    std::string error = runThreads(n, warps, reverse);
+    for (size_t i = sharedBytes; i < span && error.empty(); i++)
+        if (shared[i] != 0xFF) error = "a write to dynamic shared memory at byte " + std::to_string(i) + ", past the launch's " + std::to_string(sharedBytes);
+    return error;
 }
 
 struct Function {

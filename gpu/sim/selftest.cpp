@@ -154,6 +154,15 @@ extern "C" __global__ void shared_first_read(float* out) {
     float* f = reinterpret_cast<float*>(s);
     if (threadIdx.x == 0) { out[blockIdx.x] = f[0]; f[0] = 1.f; }
 }
+extern "C" __global__ void copy_past_shared(const float* x) {   // a cp.async just past the launch's dynamic shared memory
+    DYNAMIC_SHARED_BYTES(s);
+    __pmx_cp_async(s + 64, x, 16, true);
+}
+extern "C" __global__ void store_past_shared(float* out) {   // a plain store just past the launch's dynamic shared memory
+    DYNAMIC_SHARED_BYTES(s);
+    reinterpret_cast<float*>(s)[16] = 1.f;
+    (void) out;
+}
 extern "C" __global__ void shared_addr_of_global(float* out) { out[0] = (float) __pmx_shared_addr(out); }
 // BF16 of a float that has one (the operands here are small integers)
 inline unsigned short bf16(float x) { return (unsigned short) (__float_as_uint(x) >> 16); }
@@ -542,6 +551,10 @@ int main() {
         CHECK(launchShared("shared_first_read", 2, 32, 64, {&out}) == CUDA_SUCCESS, "launch shared_first_read");
         std::vector<float> h = download(out, 2);
         CHECK(std::isnan(h[0]) && std::isnan(h[1]), "each block finds its dynamic shared memory unwritten (NaN), not the last block's");
+        CHECK(inChild([&] { launchShared("copy_past_shared", 1, 1, 64, {&x}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
+              "a cp.async past the launch's dynamic shared memory fails the launch");
+        CHECK(inChild([&] { launchShared("store_past_shared", 1, 1, 64, {&out}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
+              "a store past the launch's dynamic shared memory fails the launch");
         CHECK(inChild([&] { launch("shared_addr_of_global", 1, 1, {&out}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
               "the shared address of a pointer outside shared memory fails the launch");
         CUdeviceptr a, b, d;
