@@ -24,8 +24,8 @@
 #define __shared__ static
 #define __restrict__ __restrict
 // Dynamic shared memory: one buffer per module as large as the device allows (blocks run one at a
-// time). The driver sets its first bytes, as many as the launch asked for, to all ones (floats read
-// as NaN) before each block.
+// time). Before each block the driver sets the bytes the launch asked for, and 16 KiB past them, to
+// all ones (floats read as NaN); a write past the launch's bytes fails the launch (driver.cpp, runBlock).
 extern "C" {
 __attribute__((visibility("default"))) alignas(128) unsigned char __pmx_dynamic_shared[PMX_MAX_DYNAMIC_SHARED];
 }
@@ -51,11 +51,12 @@ inline unsigned int __pmx_shared_addr(const void* p) {
         __pmx_rt->trap("the shared-memory address of a pointer outside the launch's dynamic shared memory");
     return PMX_SHARED_BASE + (unsigned int) (c - __pmx_dynamic_shared);
 }
-// what lies at shared address `addr`: `bytes` of the launch's dynamic shared memory
-inline const unsigned char* __pmx_shared_at(unsigned long long addr, unsigned int bytes, const char* what) {
+// what lies at shared address `addr`: `bytes` of the launch's dynamic shared memory, which `access`
+// (e.g. "wgmma's B reads") is about to touch
+inline const unsigned char* __pmx_shared_at(unsigned long long addr, unsigned int bytes, const char* access) {
     if (addr < PMX_SHARED_BASE || addr + bytes > PMX_SHARED_BASE + (unsigned long long) (*__pmx_rt->current)->dynamicShared) {
         static char why[200];
-        snprintf(why, sizeof why, "%s reads shared address %llu, outside the launch's %u bytes of dynamic shared memory at %u", what, addr,
+        snprintf(why, sizeof why, "%s shared address %llu, outside the launch's %u bytes of dynamic shared memory at %u", access, addr,
                  (*__pmx_rt->current)->dynamicShared, PMX_SHARED_BASE);
         __pmx_rt->trap(why);
     }
@@ -199,7 +200,7 @@ inline void asyncEnd() {
 inline void __pmx_cp_async(void* dst, const void* src, unsigned int bytes, bool valid) {
     const unsigned char* d = static_cast<const unsigned char*>(dst);
     if (d >= __pmx_dynamic_shared && d < __pmx_dynamic_shared + PMX_MAX_DYNAMIC_SHARED)
-        __pmx_shared_at(__pmx_shared_addr(d), bytes, "cp.async");
+        __pmx_shared_at(__pmx_shared_addr(d), bytes, "cp.async writes");
     pmx::Async& a = pmx::async();
     a.copies.push_back({static_cast<unsigned char*>(dst), static_cast<const unsigned char*>(src), bytes, valid, a.copyGroups});
     memset(dst, 0xFF, bytes);
@@ -300,11 +301,11 @@ inline SharedMatrix decodeDescriptor(unsigned long long d, const char* which) {
 // Element (mn, k) of a BF16 operand in the layout without swizzle. K-major: a core matrix holds 8
 // rows (mn) of 8 k; LBO steps k by 8, SBO steps mn by 8. MN-major (transposed): a core matrix holds
 // 8 k of 8 mn each; LBO steps k by 8, SBO steps mn by 8.
-inline float sharedBf16(const SharedMatrix& m, bool mnMajor, int mn, int k, const char* which) {
+inline float sharedBf16(const SharedMatrix& m, bool mnMajor, int mn, int k, const char* access) {
     unsigned long long at = m.start + (unsigned long long) (mn >> 3) * m.sbo + (unsigned long long) (k >> 3) * m.lbo +
                             (mnMajor ? (mn & 7) * 2 + (k & 7) * 16 : (mn & 7) * 16 + (k & 7) * 2);
     unsigned short h;
-    memcpy(&h, __pmx_shared_at(at, 2, which), 2);
+    memcpy(&h, __pmx_shared_at(at, 2, access), 2);
     return __pmx_bits<float>((unsigned int) h << 16);
 }
 inline void checkWgmma(int n, int scaleD, int scaleA, int scaleB, int transA, int transB) {
@@ -330,7 +331,7 @@ inline void __pmx_wgmma_bf16_ss(float* d, int n, unsigned long long descA, unsig
             int row = pmx::wgmmaRow(i), col = pmx::wgmmaCol(i);
             float v = scaleD ? acc[i] : 0.f;
             for (int k = 0; k < 16; k++)
-                v += scaleA * pmx::sharedBf16(a, transA, row, k, "wgmma's A") * (scaleB * pmx::sharedBf16(b, transB, col, k, "wgmma's B"));
+                v += scaleA * pmx::sharedBf16(a, transA, row, k, "wgmma's A reads") * (scaleB * pmx::sharedBf16(b, transB, col, k, "wgmma's B reads"));
             acc[i] = v;
         }
     });
@@ -357,7 +358,7 @@ inline void __pmx_wgmma_bf16_rs(float* d, int n, const unsigned int* a, unsigned
             int col = pmx::wgmmaCol(i);
             const float* xa = x[(i >> 1) & 1];
             float v = scaleD ? acc[i] : 0.f;
-            for (int k = 0; k < 16; k++) v += scaleA * xa[k] * (scaleB * pmx::sharedBf16(b, transB, col, k, "wgmma's B"));
+            for (int k = 0; k < 16; k++) v += scaleA * xa[k] * (scaleB * pmx::sharedBf16(b, transB, col, k, "wgmma's B reads"));
             acc[i] = v;
         }
     });

@@ -77,7 +77,7 @@ public final class CudaModules implements AutoCloseable {
     }
 
     /** Where the compiled image of a kernel file is cached (whether or not it is there yet). */
-    public Path cachePath(String file) {
+    Path cachePath(String file) {
         return cacheDir.resolve(file.replace(".cu", "") + "-sm_" + computeCapability + "-" + key(CudaSources.source(file), options()) + ".cubin");
     }
 
@@ -119,9 +119,10 @@ public final class CudaModules implements AutoCloseable {
     }
 
     /**
-     * Whether {@code image} is a whole 64-bit little-endian ELF file (as cubins are): its program
-     * and section header tables, and every section and segment they name, lie within its bytes. The
-     * driver's module loader is given no length, so a truncated file must not reach it.
+     * Whether {@code image} is a whole 64-bit little-endian ELF file (as the cubins that NVRTC
+     * writes for a real architecture are): its program and section header tables, and every section
+     * and segment they name, lie within its bytes. The driver's module loader is given no length,
+     * so a truncated file must not reach it.
      */
     static boolean wholeElf(byte[] image) {
         ByteBuffer b = ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN);
