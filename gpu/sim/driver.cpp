@@ -408,10 +408,11 @@ std::string runThreads(int n, int warps, bool reverse) {
     }
 }
 
-// Runs one block; returns an error message, or empty. The launch's dynamic shared memory starts each block with every bit set (a float reads as NaN), as
-// a GPU leaves it holding whatever was there: a read of what the block never wrote shows. So do the
-// SHARED_MARGIN bytes past it, which must still be so when the block ends: a write past the launch's
-// dynamic shared memory fails the launch.
+// Runs one block; returns an error message, or empty. The launch's dynamic shared memory starts
+// each block with every bit set (a float reads as NaN), as a GPU leaves it holding whatever was
+// there: a read of what the block never wrote shows. So do the SHARED_MARGIN bytes past it, which
+// must still be so when the block ends: a write past the launch's dynamic shared memory fails the
+// launch.
 const size_t SHARED_MARGIN = 16 << 10;
 std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 block, pmx_dim3 at, unsigned char* shared, unsigned int sharedBytes) {
     int n = block.x * block.y * block.z, warps = (n + 31) / 32;
@@ -941,7 +942,10 @@ CUresult cuModuleLoadData(CUmodule* m, const void* image) {
     if (!h) return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: %s", ok ? dlerror() : "short write");
     auto init = reinterpret_cast<void (*)(const pmx_rt*)>(dlsym(h, "__pmx_init"));
     auto shared = static_cast<unsigned char*>(dlsym(h, "__pmx_dynamic_shared"));
-    if (!init || !shared) { dlclose(h); return CUDA_ERROR_INVALID_IMAGE; }
+    if (!init || !shared) {
+        dlclose(h);
+        return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: a module that this build of the simulator did not compile (no __pmx_init or __pmx_dynamic_shared)");
+    }
     init(&RT);
     *m = reinterpret_cast<CUmodule>(new Module{h, shared, {}});
     return CUDA_SUCCESS;
