@@ -1,0 +1,82 @@
+package dev.panamax.runtime.gpu;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The warpgroup products of mla_decode.cu have two paths: inline PTX for the GPU, and a call of the
+ * CUDA simulator's model of the same instruction ({@code __pmx_wgmma_bf16_ss} / {@code _rs}). The
+ * simulator checks the kernels through the second, so it must pass what the first names: the same
+ * shape, A in shared memory or in registers as the PTX has it, the same {@code scale-d},
+ * {@code imm-scale-a/b} and {@code imm-trans-a/b}, and as many accumulator registers as the shape
+ * gives a thread.
+ */
+class WgmmaPathsAgreeTest {
+    private static final Pattern FUNCTION = Pattern.compile("__device__ __forceinline__ void (wgmma_\\w+)\\(([^)]*)\\) \\{(.*?)\\n}\\n", Pattern.DOTALL);
+    private static final Pattern PTX = Pattern.compile(
+            "wgmma\\.mma_async\\.sync\\.aligned\\.m64n(\\d+)k16\\.f32\\.bf16\\.bf16 \\{[^}]*}, (\\{[^}]*}|%\\d+), %\\d+, ([^;]*);");
+    private static final Pattern CALL = Pattern.compile("__pmx_wgmma_bf16_(ss|rs)\\(d, (\\d+), ([^;]*)\\);");
+
+    /** The wgmma wrappers of mla_decode.cu: name, parameters, body. */
+    static List<String[]> wrappers(String source) {
+        List<String[]> found = new ArrayList<>();
+        Matcher m = FUNCTION.matcher(source);
+        while (m.find()) found.add(new String[]{m.group(1), m.group(2), m.group(3)});
+        return found;
+    }
+
+    /** Differences between a wrapper's PTX and its simulator call, empty when they agree. */
+    static List<String> disagreements(String name, String body) {
+        List<String> wrong = new ArrayList<>();
+        Matcher ptx = PTX.matcher(body), call = CALL.matcher(body);
+        if (!ptx.find() || !call.find()) return List.of(name + ": no wgmma PTX or no simulator call");
+        int n = Integer.parseInt(ptx.group(1));
+        if (Integer.parseInt(call.group(2)) != n) wrong.add(name + ": the PTX is m64n" + n + "k16, the simulator call n " + call.group(2));
+        boolean aInRegisters = ptx.group(2).startsWith("{");
+        if (aInRegisters != call.group(1).equals("rs")) wrong.add(name + ": A is " + (aInRegisters ? "in registers" : "in shared memory") + " in the PTX, not in the call");
+        // the PTX's scale-d, imm-scale-a, imm-scale-b[, imm-trans-a], imm-trans-b against the call's after A and B
+        List<String> imm = List.of(ptx.group(3).split(",\\s*"));
+        List<String> args = List.of(call.group(3).split(",\\s*"));
+        List<String> callImm = args.subList(2, args.size());
+        if (imm.size() != callImm.size()) wrong.add(name + ": " + imm.size() + " operands after B in the PTX, " + callImm.size() + " in the call");
+        else {
+            for (int i = 1; i < imm.size(); i++)
+                if (!imm.get(i).equals(callImm.get(i))) wrong.add(name + ": operand " + (i + 1) + " after B is " + imm.get(i) + " in the PTX, " + callImm.get(i) + " in the call");
+            String scaleD = imm.getFirst();
+            if (scaleD.equals("p")) {
+                // a predicate set from an operand: p = (operand == 0), so the call must pass 0 where that operand is true
+                Matcher setp = Pattern.compile("setp\\.eq\\.u32 p, %(\\d+), 0").matcher(body);
+                Matcher inputs = Pattern.compile(":\\s*\"l\"\\(a\\), \"l\"\\(b\\), \"r\"\\(\\(unsigned int\\) (\\w+)\\)\\);").matcher(body);
+                if (!setp.find() || !inputs.find()) wrong.add(name + ": scale-d is a predicate, but not set from a flag the simulator call could use");
+                else if (!callImm.getFirst().equals(inputs.group(1) + " ? 0 : 1"))
+                    wrong.add(name + ": scale-d is (" + inputs.group(1) + " == 0) in the PTX, " + callImm.getFirst() + " in the call");
+            } else if (!scaleD.equals(callImm.getFirst())) wrong.add(name + ": scale-d is " + scaleD + " in the PTX, " + callImm.getFirst() + " in the call");
+        }
+        long outputs = Pattern.compile("\"\\+f\"\\(d\\[\\d+]\\)").matcher(body).results().count();
+        if (outputs != n / 2) wrong.add(name + ": " + outputs + " accumulator registers in the PTX, m64n" + n + "k16 gives a thread " + n / 2);
+        return wrong;
+    }
+
+    @Test
+    void eachWgmmaWrapperPassesTheSimulatorWhatItsPtxNames() {
+        List<String[]> found = wrappers(CudaSources.source("mla_decode.cu"));
+        assertThat(found).extracting(w -> w[0]).containsExactlyInAnyOrder("wgmma_m64n32_ss", "wgmma_m64n256_rs");
+        for (String[] w : found) assertThat(disagreements(w[0], w[2])).as(w[0]).isEmpty();
+    }
+
+    @Test
+    void aWrapperWhosePathsDifferIsCaught() {
+        String body = wrappers(CudaSources.source("mla_decode.cu")).stream().filter(w -> w[0].equals("wgmma_m64n32_ss")).findFirst().orElseThrow()[2];
+        assertThat(disagreements("n", body.replace("__pmx_wgmma_bf16_ss(d, 32,", "__pmx_wgmma_bf16_ss(d, 64,"))).singleElement().asString().contains("n 64");
+        assertThat(disagreements("trans", body.replace("p, 1, 1, 0, 0;", "p, 1, 1, 0, 1;"))).singleElement().asString().contains("operand 5");
+        assertThat(disagreements("scale", body.replace("first ? 0 : 1", "first ? 1 : 0"))).singleElement().asString().contains("scale-d");
+        assertThat(disagreements("kind", body.replace("__pmx_wgmma_bf16_ss(d, 32, a, b,", "__pmx_wgmma_bf16_rs(d, 32, a, b,"))).isNotEmpty();
+        assertThat(disagreements("regs", body.replace("\"+f\"(d[15]) :", ":"))).singleElement().asString().contains("15 accumulator registers");
+    }
+}
