@@ -439,10 +439,17 @@ public final class Cuda {
         }
 
         /**
-         * Loads a module image: PTX text (NUL-terminated here) or a cubin. {@code name} is used in
-         * error messages.
+         * Loads a module image: PTX text (NUL-terminated here), a cubin or a fatbin. {@code name}
+         * is used in error messages.
+         *
+         * @throws IllegalArgumentException if the image is a cubin (ELF) or fatbin cut short, or
+         *         one whose headers point past its end: the driver, which is given no length,
+         *         would read past it
+         * @throws CudaException if the driver refuses the image
          */
         public static Module load(byte[] image, String name) {
+            String problem = ModuleImage.problem(image);
+            if (problem != null) throw new IllegalArgumentException("module image " + name + ": " + problem);
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment img = a.allocate(image.length + 1L);
                 MemorySegment.copy(image, 0, img, ValueLayout.JAVA_BYTE, 0, image.length);

@@ -5,8 +5,6 @@ import dev.panamax.cuda.CudaException;
 import dev.panamax.cuda.Nvrtc;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -89,14 +87,10 @@ public final class CudaModules implements AutoCloseable {
         } catch (IOException e) {
             // an unreadable cache entry is compiled again
         }
-        if (image != null && !wholeElf(image)) {
-            LOG.log(System.Logger.Level.WARNING, () -> "the cached image " + cached + " of " + file + " is damaged (not a whole ELF file); compiling it again");
-            image = null;
-        }
         if (image != null) {
             try {
                 return Cuda.Module.load(image, file);
-            } catch (CudaException e) {
+            } catch (CudaException | IllegalArgumentException e) {   // refused by the driver, or damaged (cut short)
                 LOG.log(System.Logger.Level.WARNING, () -> "the cached image " + cached + " of " + file + " does not load (" + e.getMessage()
                         + "); compiling it again");
             }
@@ -116,36 +110,6 @@ public final class CudaModules implements AutoCloseable {
             // caching is an optimisation: a read-only home still works, only slower to start
         }
         return img;
-    }
-
-    /**
-     * Whether {@code image} is a whole 64-bit little-endian ELF file (as the cubins that NVRTC
-     * writes for a real architecture are): its program and section header tables, and every section
-     * and segment they name, lie within its bytes. The driver's module loader is given no length,
-     * so a truncated file must not reach it.
-     */
-    static boolean wholeElf(byte[] image) {
-        ByteBuffer b = ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN);
-        if (image.length < 64 || b.getInt(0) != 0x464c457f || image[4] != 2 || image[5] != 1) return false;
-        long phoff = b.getLong(0x20), shoff = b.getLong(0x28);
-        int phentsize = Short.toUnsignedInt(b.getShort(0x36)), phnum = Short.toUnsignedInt(b.getShort(0x38));
-        int shentsize = Short.toUnsignedInt(b.getShort(0x3a)), shnum = Short.toUnsignedInt(b.getShort(0x3c));
-        if ((phnum > 0 && phentsize < 56) || (shnum > 0 && shentsize < 64)) return false;
-        if (!within(phoff, (long) phentsize * phnum, image.length) || !within(shoff, (long) shentsize * shnum, image.length)) return false;
-        for (int i = 0; i < phnum; i++) {
-            int h = (int) phoff + i * phentsize;
-            if (!within(b.getLong(h + 0x08), b.getLong(h + 0x20), image.length)) return false;   // p_offset, p_filesz
-        }
-        for (int i = 0; i < shnum; i++) {
-            int h = (int) shoff + i * shentsize;
-            boolean noBits = b.getInt(h + 0x04) == 8;   // SHT_NOBITS: no bytes in the file
-            if (!noBits && !within(b.getLong(h + 0x18), b.getLong(h + 0x20), image.length)) return false;   // sh_offset, sh_size
-        }
-        return true;
-    }
-
-    private static boolean within(long offset, long size, long length) {
-        return offset >= 0 && size >= 0 && offset <= length && size <= length - offset;
     }
 
     private static String key(String source, List<String> options) {
