@@ -20,9 +20,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * loads them, once per file per JVM. Compiled images are cached on disk under
  * {@code -Dpanamax.cuda.cache} (default {@code ~/.cache/panamax/cuda}), keyed by a SHA-256 of the
  * source, the options and NVRTC's version, and written atomically (temp file, then rename), so a
- * later run skips compilation. A cache entry that cannot be read, or that the driver refuses to
- * load (a damaged file, or one an incompatible driver wrote), is compiled again and replaced, with
- * a warning. The calling thread must have the device's context current.
+ * later run skips compilation. A cache entry that cannot be read, that is cut short (which
+ * {@link Cuda.Module#load} refuses before the driver sees it), or that the driver refuses (one an
+ * incompatible driver wrote, say) is compiled again and replaced, with a warning. The calling
+ * thread must have the device's context current.
  */
 public final class CudaModules implements AutoCloseable {
     private final int computeCapability;
