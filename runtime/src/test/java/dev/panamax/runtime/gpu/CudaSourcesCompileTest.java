@@ -26,8 +26,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * the warpgroup instructions included), and every {@code extern "C" __global__} kernel appears
  * in the PTX under its own name; compiled to sm_90a machine code, no kernel spills registers or
  * keeps more than {@link #MAX_STACK_BYTES} of local memory per thread (the driver reserves local
- * memory for every resident thread of the GPU: 3 KB a thread would be close to 1 GB on an H100).
- * Skipped when nvcc is not installed.
+ * memory for every resident thread of the GPU: 3 KB a thread would be close to 1 GB on an H100),
+ * and ptxas serialises no wgmma. Skipped when nvcc is not installed.
  */
 class CudaSourcesCompileTest {
     /** Local memory per thread that a kernel may use. */
@@ -82,6 +82,9 @@ class CudaSourcesCompileTest {
             String usage = new String(r.getInputStream().readAllBytes());
             assertThat(r.waitFor(120, TimeUnit.SECONDS)).as("nvcc -cubin finished").isTrue();
             assertThat(r.exitValue()).as(file + ":\n" + usage).isZero();
+            // ptxas reports, as "info", wgmma it must serialise (a loop it cannot unroll, registers
+            // touched between a wgmma and its wait): the warpgroup kernels would lose their overlap
+            assertThat(usage).as(file + ": ptxas serialises wgmma").doesNotContain("Potential Performance Loss");
             Matcher f = Pattern.compile("Function properties for (\\w+)\\s+(\\d+) bytes stack frame, (\\d+) bytes spill stores, (\\d+) bytes spill loads").matcher(usage);
             int seen = 0;
             while (f.find()) {
