@@ -43,7 +43,8 @@ static const int warpSize = 32;
 
 // The shared-memory address (cvta.to.shared) of a pointer into dynamic shared memory. The buffer
 // lies at shared address PMX_SHARED_BASE, not 0, so that code that takes addresses to start at 0
-// goes wrong here as it may on a GPU, whose reserved and static shared memory come first.
+// goes wrong here as it may on a GPU, where dynamic shared memory need not start there (static
+// shared memory, for one, comes before it).
 #define PMX_SHARED_BASE 1024u
 inline unsigned int __pmx_shared_addr(const void* p) {
     const unsigned char* c = static_cast<const unsigned char*>(p);
