@@ -36,7 +36,7 @@ final class ModuleImage {
      * Whether b holds a whole 64-bit little-endian ELF file: its program and section header tables,
      * and every section and segment they name, lie within its bytes.
      */
-    static boolean wholeElf(ByteBuffer b) {
+    private static boolean wholeElf(ByteBuffer b) {
         int length = b.capacity();
         if (length < 64 || b.getInt(0) != ELF_MAGIC || b.get(4) != 2 || b.get(5) != 1) return false;
         long phoff = b.getLong(0x20), shoff = b.getLong(0x28);

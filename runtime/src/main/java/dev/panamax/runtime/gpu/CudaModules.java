@@ -77,11 +77,16 @@ public final class CudaModules implements AutoCloseable {
 
     /** Where the compiled image of a kernel file is cached (whether or not it is there yet). */
     Path cachePath(String file) {
-        return cacheDir.resolve(file.replace(".cu", "") + "-sm_" + computeCapability + "-" + key(CudaSources.source(file), options()) + ".cubin");
+        return cachePath(file, CudaSources.source(file));
+    }
+
+    private Path cachePath(String file, String source) {
+        return cacheDir.resolve(file.replace(".cu", "") + "-sm_" + computeCapability + "-" + key(source, options()) + ".cubin");
     }
 
     private Cuda.Module load(String file) {
-        Path cached = cachePath(file);
+        String source = CudaSources.source(file);
+        Path cached = cachePath(file, source);
         byte[] image = null;
         try {
             if (Files.isRegularFile(cached)) image = Files.readAllBytes(cached);
@@ -96,11 +101,11 @@ public final class CudaModules implements AutoCloseable {
                         + "); compiling it again");
             }
         }
-        return Cuda.Module.load(compile(file, cached), file);
+        return Cuda.Module.load(compile(file, source, cached), file);
     }
 
-    private byte[] compile(String file, Path cached) {
-        Nvrtc.Compiled c = Nvrtc.compile(CudaSources.source(file), file, options());
+    private byte[] compile(String file, String source, Path cached) {
+        Nvrtc.Compiled c = Nvrtc.compile(source, file, options());
         byte[] img = c.image();
         try {
             Files.createDirectories(cacheDir);
