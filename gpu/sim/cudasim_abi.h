@@ -29,6 +29,8 @@ typedef struct {
     void (*syncthreads)(void);                  // block barrier
     unsigned int (*warp)(int op, unsigned int mask, unsigned int value, int arg, int width);
     void (*trap)(const char* why);              // __trap(): aborts the launch
+    // named barrier `id` (1-15) of `count` threads (bar.sync id, count when wait, else bar.arrive id, count)
+    void (*barrier)(int id, int count, int wait);
 } pmx_rt;
 
 // One kernel of a module (exported as __pmx_kernel_<name>).

@@ -65,6 +65,12 @@ inline const unsigned char* __pmx_shared_at(unsigned long long addr, unsigned in
 }
 
 inline void __syncthreads() { __pmx_rt->syncthreads(); }
+// Named barriers (PTX bar.sync / bar.arrive with a barrier id and a thread count): `count` threads,
+// a multiple of 32, complete barrier `id` (1-15; 0 is __syncthreads'), each of them arriving either
+// to wait (bar.sync) or not (bar.arrive), and the barrier opens for those that wait. The producer /
+// consumer hand-offs between warpgroups use them.
+inline void __pmx_bar_sync(int id, int count) { __pmx_rt->barrier(id, count, 1); }
+inline void __pmx_bar_arrive(int id, int count) { __pmx_rt->barrier(id, count, 0); }
 inline void __syncwarp(unsigned int mask = 0xffffffffu) { __pmx_rt->warp(PMX_SYNCWARP, mask, 0, 0, 32); }
 [[noreturn]] inline void __trap() {
     __pmx_rt->trap("__trap()");

@@ -11,7 +11,9 @@
 //  - copies and memsets must stay inside one live allocation; calls need a current context;
 //    launches are checked (grid and block limits, __launch_bounds__, empty grids);
 //  - __syncthreads must be reached by every thread of the block, and a full-warp shuffle by all
-//    32 lanes; __trap() fails the launch, and the error is sticky as on a GPU.
+//    32 lanes; a named barrier (bar.sync / bar.arrive) completes with its count of threads, and
+//    must not be left part-way when the block ends; __trap() fails the launch, and the error is
+//    sticky as on a GPU.
 #include <cuda.h>
 #include <dlfcn.h>
 #include <sys/mman.h>
@@ -279,7 +281,7 @@ void swap(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
 
 // ---------------------------------------------------------------------------------------------
 // Kernels: each block's threads are fibers on this OS thread.
-enum State { RUNNABLE, AT_BARRIER, AT_WARP, DONE };
+enum State { RUNNABLE, AT_BARRIER, AT_NAMED, AT_WARP, DONE };
 struct Fiber {
     Context ctx;
     char* stack = nullptr;
@@ -287,6 +289,7 @@ struct Fiber {
     pmx_thread t;
     int op = 0, arg = 0, width = 32;
     unsigned int mask = 0, value = 0, result = 0;
+    int named = 0;   // AT_NAMED: the barrier it waits at
 };
 const size_t STACK = 256 << 10;
 std::vector<Fiber> fibers(1024);
@@ -311,6 +314,43 @@ void yieldTo(State s) {
 
 void simSyncthreads() { yieldTo(AT_BARRIER); }
 
+// Named barriers 1-15 of the running block: the count of threads the current phase needs (set by
+// its first arrival) and how many have arrived. A phase completes at its count, opens for the threads
+// that wait at it, and the barrier starts over.
+struct NamedBarrier { int count = 0, arrived = 0; };
+NamedBarrier named[16];
+int blockThreads = 0;
+
+[[noreturn]] void simTrap(const char* why);
+
+void simBarrier(int id, int count, int wait) {
+    static char why[200];
+    if (id < 1 || id > 15) {
+        std::snprintf(why, sizeof why, "named barrier %d: ids are 1 to 15 (0 is __syncthreads')", id);
+        simTrap(why);
+    }
+    if (count <= 0 || count % 32 != 0 || count > blockThreads) {
+        std::snprintf(why, sizeof why, "named barrier %d: a count of %d threads, not a multiple of 32 from 32 to the block's %d", id, count, blockThreads);
+        simTrap(why);
+    }
+    NamedBarrier& b = named[id];
+    if (b.arrived == 0) b.count = count;
+    else if (b.count != count) {
+        std::snprintf(why, sizeof why, "named barrier %d: threads arrive with counts %d and %d in one phase", id, b.count, count);
+        simTrap(why);
+    }
+    if (++b.arrived == b.count) {
+        b.arrived = 0;
+        for (int i = 0; i < blockThreads; i++)
+            if (fibers[i].state == AT_NAMED && fibers[i].named == id) fibers[i].state = RUNNABLE;
+        return;
+    }
+    if (wait) {
+        runningFiber->named = id;
+        yieldTo(AT_NAMED);
+    }
+}
+
 unsigned int simWarp(int op, unsigned int mask, unsigned int value, int arg, int width) {
     Fiber* f = runningFiber;
     f->op = op;
@@ -329,7 +369,7 @@ unsigned int simWarp(int op, unsigned int mask, unsigned int value, int arg, int
     std::abort();  // never resumed
 }
 
-const pmx_rt RT = {&running, &simSyncthreads, &simWarp, &simTrap};
+const pmx_rt RT = {&running, &simSyncthreads, &simWarp, &simTrap, &simBarrier};
 
 // Completes the warp operation at which the lanes of the warp starting at thread w0 wait, once
 // every lane that its mask names is there: 1 when done, 0 when some lane is still on its way, -1
@@ -376,7 +416,7 @@ int resolveWarp(int w0, int n, std::string& error) {
 // Runs a block's n threads to their end; returns an error message, or empty. Each warp runs as far
 // as it can (through its shuffles, up to a barrier or its end) before the next one starts, and odd
 // blocks (reverse) take their warps and lanes in reverse order: a missing barrier shows whichever
-// side runs ahead.
+// side runs ahead. A warp that a named barrier opens for runs again in the next round.
 std::string runThreads(int n, int warps, bool reverse) {
     std::string error;
     for (;;) {
@@ -396,13 +436,18 @@ std::string runThreads(int n, int warps, bool reverse) {
                 if (r == 0) break;
             }
         }
-        int done = 0, barrier = 0;
+        int done = 0, barrier = 0, waiting = 0, runnable = 0;
         for (int i = 0; i < n; i++) {
             done += fibers[i].state == DONE;
             barrier += fibers[i].state == AT_BARRIER;
+            waiting += fibers[i].state == AT_NAMED;
+            runnable += fibers[i].state == RUNNABLE;
         }
+        if (runnable > 0) continue;
         if (done == n) return "";
-        if (barrier + done < n) return "deadlock: " + std::to_string(barrier) + " threads wait at __syncthreads() and " + std::to_string(n - barrier - done) + " at warp operations that cannot complete";
+        if (barrier + done < n)
+            return "deadlock: " + std::to_string(barrier) + " threads wait at __syncthreads(), " + std::to_string(waiting) + " at named barriers and " +
+                   std::to_string(n - barrier - waiting - done) + " at warp operations that cannot complete";
         if (done > 0) return "__syncthreads() reached while " + std::to_string(done) + " of the block's " + std::to_string(n) + " threads had exited";
         for (int i = 0; i < n; i++) fibers[i].state = RUNNABLE;
     }
@@ -436,7 +481,13 @@ std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 bl
         f.t.gridDim = grid;
         f.t.dynamicShared = sharedBytes;
     }
+    blockThreads = n;
+    for (NamedBarrier& b : named) b = NamedBarrier();
     std::string error = runThreads(n, warps, reverse);
+    for (int id = 1; id < 16 && error.empty(); id++)
+        if (named[id].arrived > 0)
+            error = "named barrier " + std::to_string(id) + " left part-way: " + std::to_string(named[id].arrived) + " of its " + std::to_string(named[id].count) +
+                    " threads arrived before the block ended";
     for (size_t i = sharedBytes; i < span && error.empty(); i++)
         if (shared[i] != 0xFF) error = "a write to dynamic shared memory at byte " + std::to_string(i) + ", past the launch's " + std::to_string(sharedBytes);
     return error;

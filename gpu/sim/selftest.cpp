@@ -210,6 +210,39 @@ extern "C" __global__ void wgmma_desc(const float* a, const float* b, float* out
     __pmx_wgmma_wait(0);
     for (int i = 0; i < 8; i++) out[(16 * w + g + 8 * ((i >> 1) & 1)) * 16 + 8 * (i >> 2) + 2 * q + (i & 1)] = d[i];
 }
+// A producer / consumer hand-off through named barriers, 128 threads: warps 0-1 write round r's
+// values and arrive at barrier 1 ("full"); warps 2-3 wait at it, sum what they find, and arrive at
+// barrier 2 ("free"), at which the producers wait before the next round (unless skipFree).
+// out[64 b + t] for consumer thread t of block b: the sum over rounds of what it read.
+extern "C" __global__ void handoff(float* out, int rounds, int skipFree) {
+    __shared__ float s[64];
+    const int t = threadIdx.x;
+    float sum = 0.f;
+    for (int r = 0; r < rounds; r++) {
+        if (t < 64) {
+            if (r > 0 && !skipFree) __pmx_bar_sync(2, 128);
+            s[t] = (float) (100 * r + t);
+            __pmx_bar_arrive(1, 128);
+        } else {
+            __pmx_bar_sync(1, 128);
+            sum += s[t - 64];
+            if (r + 1 < rounds) __pmx_bar_arrive(2, 128);
+        }
+    }
+    if (t >= 64) out[64 * blockIdx.x + t - 64] = sum;
+}
+// Named barriers misused, 64 threads: mode 0 id 0, 1 a count of 48, 2 two counts in one phase,
+// 3 an arrival that no phase completes, 4 a wait that too few threads reach
+extern "C" __global__ void named_misuse(int mode) {
+    const int warp = threadIdx.x >> 5;
+    switch (mode) {
+    case 0: __pmx_bar_sync(0, 64); break;
+    case 1: __pmx_bar_sync(1, 48); break;
+    case 2: __pmx_bar_sync(1, warp == 0 ? 64 : 32); break;
+    case 3: if (warp == 0) __pmx_bar_arrive(3, 64); break;
+    case 4: if (warp == 0) __pmx_bar_sync(3, 64); break;
+    }
+}
 extern "C" __global__ void fill(float* out, float v, int n) { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) out[i] = v; }
 )";
 
@@ -520,6 +553,31 @@ int main() {
           "a full-mask shuffle that half the warp skips fails the launch");
     CHECK(inChild([&] { volatile float v = *reinterpret_cast<float*>(out); (void) v; return 0; }) == 128 + SIGSEGV,
           "the host reading device memory faults");
+
+    // named barriers: a hand-off between warps, in both orders (even and odd blocks); misuse fails the launch
+    {
+        int rounds = 3, skipFree = 0;
+        // two blocks: the odd one runs its warps in reverse, so consumers run before producers there
+        CHECK(launch("handoff", 2, 128, {&out, &rounds, &skipFree}) == CUDA_SUCCESS, "launch handoff");
+        std::vector<float> h = download(out, 128);
+        bool right = true;
+        for (int t = 0; t < 128; t++) right &= h[t] == (float) (300 + 3 * (t % 64));
+        CHECK(right, "bar.arrive / bar.sync hand each round's values from producer to consumer warps, in both orders");
+        CHECK(inChild([&] {
+                  int skip = 1;
+                  if (launch("handoff", 2, 128, {&out, &rounds, &skip}) != CUDA_SUCCESS || cuCtxSynchronize() != CUDA_SUCCESS) return 0;
+                  std::vector<float> g = download(out, 128);
+                  for (int t = 0; t < 128; t++) if (g[t] != (float) (300 + 3 * (t % 64))) return 0;
+                  return 1;
+              }) == 0,
+              "a hand-off without its 'free' barrier is caught (a failed launch or wrong values)");
+        const char* misuse[] = {"a named barrier with id 0 fails the launch", "a named barrier count that is not a multiple of 32 fails the launch",
+                                "two counts in one phase of a named barrier fail the launch",
+                                "a named barrier left part-way when the block ends fails the launch",
+                                "a named barrier that too few threads reach deadlocks, and fails the launch"};
+        for (int mode = 0; mode < 5; mode++)
+            CHECK(inChild([&] { launch("named_misuse", 1, 64, {&mode}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0, misuse[mode]);
+    }
 
     // cp.async and wgmma complete at the latest wait that covers them; what they write is NaN until then
     {
