@@ -11,13 +11,15 @@ cxx=${PANAMAX_CUDASIM_CXX:-g++}
 command -v "$cxx" >/dev/null 2>&1 || { echo "cudasim: no C++ compiler ($cxx)" >&2; exit 2; }
 mkdir -p "$out"
 flags="-std=c++17 -O2 -g -fPIC -shared -Wall -Wextra -Werror -I$cuda_home/include -I$here"
-"$cxx" $flags -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$here/driver.cpp" -ldl
+# the kernel headers' build: modules compiled against other headers (a stale kernel cache) are refused, and compiled again
+header_id=$(cat "$here/cudasim_abi.h" "$here/cudasim_device.h" | sha256sum | cut -c1-16)
+"$cxx" $flags "-DPMX_HEADER_ID=\"$header_id\"" -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$here/driver.cpp" -ldl
 "$cxx" $flags -Wl,-soname,libcublas.so.13 -Wl,-rpath,'$ORIGIN' -o "$out/libcublas.so.13" "$here/cublas.cpp" "$out/libcuda.so.1"
 "$cxx" $flags -Wl,-soname,libcublasLt.so.13 -Wl,-rpath,'$ORIGIN' -o "$out/libcublasLt.so.13" "$here/cublaslt.cpp" "$out/libcuda.so.1"
-"$cxx" $flags -Wl,-soname,libnvrtc.so.13 -o "$out/libnvrtc.so.13" "$here/nvrtc.cpp" -ldl
+"$cxx" $flags "-DPMX_HEADER_ID=\"$header_id\"" -Wl,-soname,libnvrtc.so.13 -o "$out/libnvrtc.so.13" "$here/nvrtc.cpp" -ldl
 cp "$here/cudasim_device.h" "$here/cudasim_abi.h" "$out/"
 # the simulator's own checks: each rule broken on purpose must be reported
-"$cxx" -std=c++17 -O1 -g -Wall -Wextra -Werror -I"$cuda_home/include" -o "$out/selftest" "$here/selftest.cpp" \
+"$cxx" -std=c++17 -O1 -g -Wall -Wextra -Werror -I"$cuda_home/include" "-DPMX_HEADER_ID=\"$header_id\"" -o "$out/selftest" "$here/selftest.cpp" \
     "$out/libcuda.so.1" "$out/libcublas.so.13" "$out/libcublasLt.so.13" "$out/libnvrtc.so.13" -Wl,-rpath,'$ORIGIN' -pthread
 "$out/selftest" > "$out/selftest.log" 2>&1 || { cat "$out/selftest.log" >&2; echo "cudasim: the self-test failed" >&2; exit 1; }
 echo "$out"

@@ -33,6 +33,13 @@ __attribute__((visibility("default"))) alignas(128) unsigned char __pmx_dynamic_
 
 static const pmx_rt* __pmx_rt;
 
+// Which build of these headers the module was compiled against (the simulator's NVRTC defines it):
+// the driver refuses a module of another build, whose layouts may differ from its own.
+#ifndef PMX_HEADER_ID
+#error "kernels for the simulator are compiled by its NVRTC, which names the headers' build"
+#endif
+extern "C" __attribute__((visibility("default"))) const char __pmx_header_id[] = PMX_HEADER_ID;
+
 extern "C" __attribute__((visibility("default"))) void __pmx_init(const pmx_rt* rt) { __pmx_rt = rt; }
 
 #define threadIdx ((*__pmx_rt->current)->threadIdx)
@@ -166,7 +173,8 @@ inline double max(double a, double b) { return fmax(a, b); }
 //  - cp.async writes shared memory in the generic proxy and wgmma reads it in the async proxy, so
 //    a thread's landed copies need its fence.proxy.async before a wgmma may read them: a wgmma that
 //    runs while some thread of the block has landed copies it has not fenced traps (whatever they
-//    wrote: stricter than the ISA, which asks only where the wgmma reads).
+//    wrote: stricter than the ISA, which asks only where the wgmma reads); so do plain stores made
+//    through __pmx_st_shared.
 // Each thread keeps its own (the ISA's groups are per thread for cp.async, per warpgroup for wgmma,
 // whose threads all issue the same instructions).
 namespace pmx {
@@ -181,15 +189,16 @@ struct Async {
     long long mmaGroups = 0;
     bool fenced = false;
     long long unfenced = 0;     // copies landed since the thread's last fence.proxy.async
+    long long unfencedStores = 0;   // stores made through __pmx_st_shared since then
     void clear() {
         copies.clear();
         mmas.clear();
         chains.clear();
-        copyGroups = mmaGroups = unfenced = 0;
+        copyGroups = mmaGroups = unfenced = unfencedStores = 0;
         fenced = false;
     }
 };
-inline Async* threadsAsync() {
+static inline Async* threadsAsync() {   // static: each module its own, never shared with a module of another build
     static Async threads[1024];
     return threads;
 }
@@ -230,8 +239,15 @@ inline void __pmx_cp_async_wait(int n) {
     }
     a.copies.resize(kept);
 }
-// fence.proxy.async: the thread's landed copies become visible to wgmma
-inline void __pmx_fence_proxy_async() { pmx::async().unfenced = 0; }
+// fence.proxy.async: the thread's landed copies and its stores become visible to wgmma
+inline void __pmx_fence_proxy_async() { pmx::async().unfenced = pmx::async().unfencedStores = 0; }
+// A plain store (st.shared) of `bytes` at dst that a wgmma will read: tracked as the landed copies
+// are, so that a wgmma that runs before the storing thread's fence.proxy.async fails the launch.
+// (Other plain stores are not tracked; the kernels route through this the ones that wgmma reads.)
+inline void __pmx_st_shared(void* dst, const void* src, unsigned int bytes) {
+    memcpy(dst, src, bytes);
+    pmx::async().unfencedStores++;
+}
 
 inline void __pmx_wgmma_fence() { pmx::async().fenced = true; }
 // wgmma.mma_async into this thread's n accumulators d: run(acc) updates acc, which holds the value
@@ -260,10 +276,10 @@ inline void __pmx_wgmma_wait(int n) {
     if (!a.mmas.empty() && a.mmas.front().group < below) {
         const unsigned int threads = blockDim.x * blockDim.y * blockDim.z;
         for (unsigned int t = 0; t < threads; t++)
-            if (pmx::threadsAsync()[t].unfenced > 0) {
-                static char why[200];
-                snprintf(why, sizeof why, "a wgmma reads shared memory while %lld cp.async copies that thread %u landed are not fenced (fence.proxy.async)",
-                         pmx::threadsAsync()[t].unfenced, t);
+            if (pmx::threadsAsync()[t].unfenced > 0 || pmx::threadsAsync()[t].unfencedStores > 0) {
+                static char why[240];
+                snprintf(why, sizeof why, "a wgmma reads shared memory while %lld cp.async copies that thread %u landed and %lld stores it made are not fenced (fence.proxy.async)",
+                         pmx::threadsAsync()[t].unfenced, t, pmx::threadsAsync()[t].unfencedStores);
                 __pmx_rt->trap(why);
             }
     }

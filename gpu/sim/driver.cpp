@@ -316,7 +316,9 @@ void simSyncthreads() { yieldTo(AT_BARRIER); }
 
 // Named barriers 1-15 of the running block: the count of threads the current phase needs (set by
 // its first arrival) and how many have arrived. A phase completes at its count, opens for the threads
-// that wait at it, and the barrier starts over.
+// that wait at it, and the barrier starts over. A thread that arrives without waiting (bar.arrive)
+// yields, so that the other warps, those it opened the barrier for among them, may run before it
+// goes on: work it does after signalling that it was done shows if it was not.
 struct NamedBarrier { int count = 0, arrived = 0; };
 NamedBarrier named[16];
 int blockThreads = 0;
@@ -343,12 +345,12 @@ void simBarrier(int id, int count, int wait) {
         b.arrived = 0;
         for (int i = 0; i < blockThreads; i++)
             if (fibers[i].state == AT_NAMED && fibers[i].named == id) fibers[i].state = RUNNABLE;
-        return;
-    }
-    if (wait) {
+    } else if (wait) {
         runningFiber->named = id;
         yieldTo(AT_NAMED);
+        return;
     }
+    if (!wait) yieldTo(RUNNABLE);   // the threads an arrival opens the barrier for may run first: a signal sent too early shows
 }
 
 unsigned int simWarp(int op, unsigned int mask, unsigned int value, int arg, int width) {
@@ -993,9 +995,13 @@ CUresult cuModuleLoadData(CUmodule* m, const void* image) {
     if (!h) return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: %s", ok ? dlerror() : "short write");
     auto init = reinterpret_cast<void (*)(const pmx_rt*)>(dlsym(h, "__pmx_init"));
     auto shared = static_cast<unsigned char*>(dlsym(h, "__pmx_dynamic_shared"));
-    if (!init || !shared) {
+    auto headers = static_cast<const char*>(dlsym(h, "__pmx_header_id"));
+    if (!init || !shared || !headers || std::strcmp(headers, PMX_HEADER_ID) != 0) {
+        std::string built = headers ? headers : "none";
         dlclose(h);
-        return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: a module that this build of the simulator did not compile (no __pmx_init or __pmx_dynamic_shared)");
+        if (!init || !shared) return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: a module that this build of the simulator did not compile (no __pmx_init or __pmx_dynamic_shared)");
+        return fail(CUDA_ERROR_INVALID_IMAGE, "cuModuleLoadData: a module compiled against another build of the simulator's kernel headers (%s, not %s): compile it again",
+                    built.c_str(), PMX_HEADER_ID);
     }
     init(&RT);
     *m = reinterpret_cast<CUmodule>(new Module{h, shared, {}});

@@ -122,7 +122,8 @@ nvrtcResult nvrtcCompileProgram(nvrtcProgram p, int numOptions, const char* cons
     std::string work = tmpl, src = work + "/kernel.cpp", so = work + "/kernel.so", log = work + "/log.txt";
     {
         std::ofstream out(src);
-        out << "#include \"" << dir << "/cudasim_device.h\"\n#line 1 \"" << p->name << "\"\n" << p->source << "\n" << reg.str();
+        out << "#define PMX_HEADER_ID \"" PMX_HEADER_ID "\"\n#include \"" << dir << "/cudasim_device.h\"\n#line 1 \"" << p->name << "\"\n" << p->source << "\n"
+            << reg.str();
     }
     const char* cxx = std::getenv("PANAMAX_CUDASIM_CXX");
     std::string cmd = std::string(cxx ? cxx : "g++") + " -std=c++17 -O2 -ffp-contract=off -fno-strict-aliasing -fPIC -shared -w -fno-exceptions -I'" + dir + "' -o '" + so + "' '" + src + "' > '" + log + "' 2>&1";

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -231,6 +232,33 @@ extern "C" __global__ void handoff(float* out, int rounds, int skipFree) {
     }
     if (t >= 64) out[64 * blockIdx.x + t - 64] = sum;
 }
+// A signal sent too early: warp 0 arrives at barrier 1 and only then writes what warp 1 waits for.
+// out[lane]: what warp 1 read.
+extern "C" __global__ void early_signal(float* out) {
+    __shared__ float s[32];
+    const int lane = threadIdx.x & 31;
+    if (threadIdx.x < 32) {
+        s[lane] = 0.f;
+        __pmx_bar_arrive(1, 64);
+        s[lane] = 1.f;
+    } else {
+        __pmx_bar_sync(1, 64);
+        out[lane] = s[lane];
+    }
+}
+// A wgmma after plain stores that it reads (__pmx_st_shared), with or without fence.proxy.async
+extern "C" __global__ void mma_after_store(float* out, int fence) {
+    __shared__ float s[1];
+    float one = 1.f;
+    __pmx_st_shared(s, &one, 4);
+    if (fence) __pmx_fence_proxy_async();
+    float d[1] = {0.f};
+    __pmx_wgmma_fence();
+    __pmx_wgmma(d, 1, [](float* acc) { acc[0] = 1.f; });
+    __pmx_wgmma_commit();
+    __pmx_wgmma_wait(0);
+    out[0] = d[0] + s[0];
+}
 // Named barriers misused, 64 threads: mode 0 id 0, 1 a count of 48, 2 two counts in one phase,
 // 3 an arrival that no phase completes, 4 a wait that too few threads reach
 extern "C" __global__ void named_misuse(int mode) {
@@ -246,7 +274,7 @@ extern "C" __global__ void named_misuse(int mode) {
 extern "C" __global__ void fill(float* out, float v, int n) { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) out[i] = v; }
 )";
 
-static CUmodule compile() {
+static std::vector<char> compileImage() {
     nvrtcProgram p;
     nvrtcCreateProgram(&p, SRC, "selftest.cu", 0, nullptr, nullptr);
     const char* opts[] = {"--gpu-architecture=sm_90", "--std=c++17"};
@@ -264,6 +292,10 @@ static CUmodule compile() {
     std::vector<char> img(n);
     nvrtcGetCUBIN(p, img.data());
     nvrtcDestroyProgram(&p);
+    return img;
+}
+static CUmodule compile() {
+    std::vector<char> img = compileImage();
     CUmodule m;
     if (cuModuleLoadData(&m, img.data()) != CUDA_SUCCESS) { std::printf("module load failed\n"); std::exit(1); }
     return m;
@@ -315,6 +347,17 @@ int main() {
         nvrtcCreateProgram(&p, "this is not CUDA", "b.cu", 0, nullptr, nullptr);
         CHECK(nvrtcCompileProgram(p, 0, nullptr) == 6, "nvrtc reports a compile error");
         nvrtcDestroyProgram(&p);
+    }
+
+    // a module compiled against another build of the kernel headers (a stale cache entry) is refused
+    {
+        std::vector<char> img = compileImage();
+        const std::string id = PMX_HEADER_ID;
+        auto at = std::search(img.begin(), img.end(), id.begin(), id.end());
+        bool found = at != img.end();
+        if (found) *at = *at == '0' ? '1' : '0';
+        CUmodule other;
+        CHECK(found && cuModuleLoadData(&other, img.data()) == CUDA_ERROR_INVALID_IMAGE, "a module of another build of the kernel headers is refused");
     }
 
     // a block reduction over 256 threads (8 warps)
@@ -571,6 +614,11 @@ int main() {
                   return 1;
               }) == 0,
               "a hand-off without its 'free' barrier is caught (a failed launch or wrong values)");
+        CHECK(launch("early_signal", 2, 64, {&out}) == CUDA_SUCCESS, "launch early_signal");
+        h = download(out, 32);
+        bool early = true;
+        for (int t = 0; t < 32; t++) early &= h[t] == 0.f;
+        CHECK(early, "a bar.arrive lets the waiting warps run first: a write after the signal is not seen");
         const char* misuse[] = {"a named barrier with id 0 fails the launch", "a named barrier count that is not a multiple of 32 fails the launch",
                                 "two counts in one phase of a named barrier fail the launch",
                                 "a named barrier left part-way when the block ends fails the launch",
@@ -599,6 +647,12 @@ int main() {
     }
     CHECK(inChild([&] { int fence = 0; launch("mma_after_copy", 1, 64, {&x, &out, &fence}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
           "a wgmma while landed cp.async data is not fenced (fence.proxy.async) fails the launch");
+    {
+        int fence = 1;
+        CHECK(launch("mma_after_store", 1, 1, {&out, &fence}) == CUDA_SUCCESS && download(out, 1)[0] == 2.f, "a wgmma after fenced plain stores runs");
+    }
+    CHECK(inChild([&] { int fence = 0; launch("mma_after_store", 1, 1, {&out, &fence}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
+          "a wgmma while tracked plain stores (__pmx_st_shared) are not fenced fails the launch");
     CHECK(inChild([&] { launch("mma_unfenced", 1, 1, {&out}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,
           "a wgmma group without a wgmma.fence before it fails the launch");
     CHECK(inChild([&] { launch("mma_left_in_flight", 1, 1, {&out}); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0,

@@ -822,13 +822,28 @@ final class CudaBackend implements DeviceBackend {
         return 2 * (64 + stages * MLA_TILE) * d + 256 * 16 * 4;
     }
 
+    /** Positions a cache tile of mla_decode_wg64s (MLA_TS in mla_decode.cu). */
+    static final int MLA_SPLIT_TILE = 64;
+
+    /**
+     * The dynamic shared memory of mla_decode_wg64s (mla_wgs_smem_bytes in mla_decode.cu): 64 query
+     * rows, two cache tiles of {@link #MLA_SPLIT_TILE} positions, the weights (64 x {@link #MLA_SPLIT_TILE} BF16),
+     * 64 rescale factors and 64 sums; 229,888 bytes at latent 512 + rope 64.
+     */
+    static int mlaWarpgroupSplitSharedBytes(int d) {
+        return 2 * (64 + 2 * MLA_SPLIT_TILE) * d + 2 * 64 * MLA_SPLIT_TILE + 2 * 64 * 4;
+    }
+
     /**
      * How a tensor-core MLA kernel divides the work: {@code TC} splits the score product over
      * positions (mma.sync), {@code KS} over k with the queries in registers (mma.sync),
      * {@code WG} over k between two warpgroups (wgmma, sm_90a only, latent 512 + rope 64 only),
-     * {@code WG_OVERLAP} the same with one tile's values overlapping the next tile's softmax.
+     * {@code WG_OVERLAP} the same with one tile's values overlapping the next tile's softmax,
+     * {@code WG_SPLIT} FlashMLA's division (wgmma): one warpgroup takes the whole scores and the
+     * softmax and hands the weights to the other through shared memory, each multiplies them into
+     * half the latent columns.
      */
-    enum MlaKind { TC, KS, WG, WG_OVERLAP }
+    enum MlaKind { TC, KS, WG, WG_OVERLAP, WG_SPLIT }
 
     /**
      * A tensor-core MLA decode kernel of mla_decode.cu: its name, m-tiles of 16 heads and warps per
@@ -868,13 +883,15 @@ final class CudaBackend implements DeviceBackend {
                 case KS -> mlaSplitKSharedBytes(mTiles, warpsPerMTile, d, stages);
                 case WG -> mlaWarpgroupSharedBytes(d, stages);
                 case WG_OVERLAP -> mlaWarpgroupSharedBytes(d, 3);
+                case WG_SPLIT -> mlaWarpgroupSplitSharedBytes(d);
             };
         }
 
         /** Whether this kernel takes a cache of this type, latent r + rope p, on a GPU of this compute capability and opt-in shared memory. */
         boolean applies(DType cache, int r, int p, int computeCapability, int sharedLimit) {
             if (f32Cache != (cache == DType.F32)) return false;
-            if ((kind == MlaKind.WG || kind == MlaKind.WG_OVERLAP) && (computeCapability != 90 || r != 512 || p != 64)) return false;
+            boolean warpgroups = kind == MlaKind.WG || kind == MlaKind.WG_OVERLAP || kind == MlaKind.WG_SPLIT;
+            if (warpgroups && (computeCapability != 90 || r != 512 || p != 64)) return false;
             if (ring && ringStages(r + p, sharedLimit) < 3) return false;   // a ring of two is the kernel without one
             return sharedBytes(r + p, sharedLimit) <= sharedLimit;
         }
@@ -897,7 +914,8 @@ final class CudaBackend implements DeviceBackend {
             MlaKernel.ring("mla_decode_tc16r", 1, 4, MlaKind.TC, false), MlaKernel.ring("mla_decode_tc16r_f32", 1, 4, MlaKind.TC, true),
             new MlaKernel("mla_decode_ks16", 1, 4, MlaKind.KS, 2), MlaKernel.ring("mla_decode_ks16r", 1, 4, MlaKind.KS, false), new MlaKernel("mla_decode_ks32", 2, 4, MlaKind.KS, 1),
             new MlaKernel("mla_decode_ks64", 4, 2, MlaKind.KS, 1), new MlaKernel("mla_decode_wg64", 4, 2, MlaKind.WG, 1),
-            MlaKernel.ring("mla_decode_wg64r", 4, 2, MlaKind.WG, false), new MlaKernel("mla_decode_wg64p", 4, 2, MlaKind.WG_OVERLAP, 1));
+            MlaKernel.ring("mla_decode_wg64r", 4, 2, MlaKind.WG, false), new MlaKernel("mla_decode_wg64p", 4, 2, MlaKind.WG_OVERLAP, 1),
+            new MlaKernel("mla_decode_wg64s", 4, 2, MlaKind.WG_SPLIT, 1));
 
     /**
      * System property naming the tensor-core MLA decode kernel to use where it applies (one of

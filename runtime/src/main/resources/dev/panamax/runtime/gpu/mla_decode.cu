@@ -336,13 +336,14 @@ __device__ __forceinline__ void cp_async_wait(int n) {
 }
 
 // One cache tile (BF16 or F32 elements C) of `rows` positions, base .. base + rows - 1 of one
-// sequence (zeros from `to` on), a warp per row, its lanes over the row's 16-byte chunks (latent,
-// then rope), each to the shared chunk at(row, chunk); as one cp.async group.
+// sequence (zeros from `to` on), loaded by `warps` warps of the block (this thread's warp is `warp`
+// of them), a warp per row, its lanes over the row's 16-byte chunks (latent, then rope), each to the
+// shared chunk at(row, chunk); as one cp.async group.
 template <typename C, typename At>
-__device__ __forceinline__ void mla_load_tile(const C* cb, const C* pb, int base, int rows, int to, int R, int P, At at) {
+__device__ __forceinline__ void mla_load_rows(const C* cb, const C* pb, int base, int rows, int to, int R, int P, int warp, int warps, At at) {
     constexpr int E = 16 / sizeof(C);   // elements a chunk
-    const int lane = threadIdx.x & 31, warps = blockDim.x >> 5, chunks = (R + P) / E, rChunks = R / E;
-    for (int t = threadIdx.x >> 5; t < rows; t += warps) {
+    const int lane = threadIdx.x & 31, chunks = (R + P) / E, rChunks = R / E;
+    for (int t = warp; t < rows; t += warps) {
         int pos = base + t;
         bool valid = pos < to;
         const C* lat = cb + (i64) (valid ? pos : 0) * R;
@@ -350,6 +351,11 @@ __device__ __forceinline__ void mla_load_tile(const C* cb, const C* pb, int base
         for (int c = lane; c < chunks; c += 32) cp_async16(at(t, c), c < rChunks ? lat + c * E : rope + (c - rChunks) * E, valid);
     }
     cp_async_commit();
+}
+// The same loaded by every warp of the block
+template <typename C, typename At>
+__device__ __forceinline__ void mla_load_tile(const C* cb, const C* pb, int base, int rows, int to, int R, int P, At at) {
+    mla_load_rows(cb, pb, base, rows, to, R, P, threadIdx.x >> 5, blockDim.x >> 5, at);
 }
 
 // Columns col, col + 1 of head h's result (nothing past the last head): normalised (times inv) into
@@ -1004,6 +1010,16 @@ __device__ __forceinline__ void fence_proxy_async() {
 #endif
 }
 
+// A plain store to shared memory that a wgmma will read: the simulator tracks it until the thread's
+// fence.proxy.async, as it tracks landed cp.async data, so that a missing fence shows there
+template <typename T> __device__ __forceinline__ void st_for_wgmma(void* p, const T& v) {
+#ifdef __CUDA_ARCH__
+    *reinterpret_cast<T*>(p) = v;
+#else
+    __pmx_st_shared(p, &v, sizeof(T));
+#endif
+}
+
 // d (64 x 32, F32; this thread's 16) (+)= A (64 x 16, K-major at a) B (16 x 32, K-major at b); accumulate unless first
 __device__ __forceinline__ void wgmma_m64n32_ss(float d[16], wg_desc a, wg_desc b, bool first) {
 #ifdef __CUDA_ARCH__
@@ -1027,18 +1043,40 @@ __device__ __forceinline__ void wgmma_m64n256_rs(float d[128], const unsigned in
 #endif
 }
 
+// d (64 x 64, F32; this thread's 32) (+)= A (64 x 16, K-major at a) B (16 x 64, K-major at b); accumulate unless first
+__device__ __forceinline__ void wgmma_m64n64_ss(float d[32], wg_desc a, wg_desc b, bool first) {
+#ifdef __CUDA_ARCH__
+    asm volatile("{ .reg .pred p; setp.eq.u32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0; }"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]) : "l"(a), "l"(b), "r"((unsigned int) first));
+#else
+    __pmx_wgmma_bf16_ss(d, 64, a, b, first ? 0 : 1, 1, 1, 0, 0);
+#endif
+}
+
+// d (64 x 256, F32; this thread's 128) += A (64 x 16, K-major at a) B (16 x 256, MN-major at b)
+__device__ __forceinline__ void wgmma_m64n256_ss(float d[128], wg_desc a, wg_desc b) {
+#ifdef __CUDA_ARCH__
+    asm volatile("wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, 0, 1;"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127]) : "l"(a), "l"(b));
+#else
+    __pmx_wgmma_bf16_ss(d, 256, a, b, 1, 1, 1, 0, 1);
+#endif
+}
+
 // The queries (64 rows), STAGES cache tiles and the partial scores of both warpgroups (16 floats a
 // thread). Must match CudaBackend.mlaWarpgroupSharedBytes.
 __host__ __device__ __forceinline__ int mla_wg_smem_bytes(int d, int stages) {
     return 2 * (64 + stages * MLA_T) * d + 256 * 16 * 4;
 }
 
-// O += P V for one tile: this warpgroup's 256 latent columns (wg), the weights p as register A
-// fragments (k-step kk: positions 16kk..16kk + 15), the tile read MN-major from its canonical layout.
-__device__ __forceinline__ void mla_wg_values(float (&acc)[128], const unsigned int (&p)[MLA_T / 16][4], const unsigned char* tile, int wg,
+// O += P V for one tile of 16 KS positions: this warpgroup's 256 latent columns (wg), the weights p
+// as register A fragments (k-step kk: positions 16kk..16kk + 15), the tile read MN-major from its canonical layout.
+template <int KS>
+__device__ __forceinline__ void mla_wg_values(float (&acc)[128], const unsigned int (&p)[KS][4], const unsigned char* tile, int wg,
                                               unsigned int rowStride) {
 #pragma unroll
-    for (int kk = 0; kk < MLA_T / 16; kk++) wgmma_m64n256_rs(acc, p[kk], wg_make_desc(tile + kk * 2 * rowStride + wg * 32 * 128, rowStride, 128));
+    for (int kk = 0; kk < KS; kk++) wgmma_m64n256_rs(acc, p[kk], wg_make_desc(tile + kk * 2 * rowStride + wg * 32 * 128, rowStride, 128));
 }
 
 // OVERLAP false (mla_decode_wg64): each tile in turn, its scores, softmax and values one after the
@@ -1091,7 +1129,7 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
             const float* src = Q.at((i64) b * heads + h0 + h, c * 8);
             for (int e = 0; e < 4; e++) v[e] = pack_bf16(src[2 * e], src[2 * e + 1]);
         }
-        *reinterpret_cast<uint4*>(qs + place(h, c)) = uint4{v[0], v[1], v[2], v[3]};
+        st_for_wgmma(qs + place(h, c), uint4{v[0], v[1], v[2], v[3]});
     }
     const unsigned int rowStride = CH * 128;   // bytes from one 8-row group to the next
     const int k0 = wg * HALF;
@@ -1195,4 +1233,200 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64p(MLA_Q_PARAMS,
 extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64r(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
     mla_decode_wg<false, true>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// FlashMLA's division of the work between the two warpgroups: mla_decode_wg64s. A block of 64 heads
+// streams the cache in tiles of MLA_TS = 64 positions through two tile buffers.
+//   Warpgroup 0 computes each tile's whole scores (m64n64 over all R + P dims, the queries and the
+//   tile in shared memory), so no partial scores cross between the warpgroups, runs the online
+//   softmax, hands the weights (BF16, canonical K-major) and each row's rescale factor to warpgroup
+//   1 through shared memory, and multiplies its weights from registers into latent columns 0-255.
+//   Warpgroup 1 loads the cache tiles (cp.async) and multiplies the weights from shared memory into
+//   latent columns 256-511.
+// The hand-offs are named barriers of 256 threads, one warpgroup arriving (bar.arrive) and the other
+// waiting (bar.sync), so that neither waits for more than it needs:
+//   WGS_K_FULL   tile it landed (warpgroup 1, after its copies' wait and fence) -> warpgroup 0's scores
+//   WGS_P_FULL   tile it's weights and rescale factors written and fenced (0) -> 1's product
+//   WGS_P_FREE   1's product of tile it read the weights (1) -> 0 writes tile it + 1's
+//   WGS_K_FREE+j 0 is done reading tile it, j = it % 2 (0) -> 1 loads tile it + 2 into its buffer
+// Each barrier's phases alternate between the two sides: a side arrives again only after the other
+// side's wait of the phase before has completed (for K_FREE the two buffers take two barriers, since
+// warpgroup 0 may be done with tile it + 1 before warpgroup 1 waits for tile it).
+// Numerics as the tc kernels; requirements and grid as mla_decode_wg64, mla_wgs_smem_bytes of
+// dynamic shared memory. On the simulator the named barriers are its own (__pmx_bar_sync / _arrive).
+#define MLA_TS 64
+enum { WGS_K_FULL = 1, WGS_P_FULL = 2, WGS_P_FREE = 3, WGS_K_FREE = 4 };   // WGS_K_FREE and WGS_K_FREE + 1
+
+// bar.sync ID, count: wait until `count` threads (a multiple of 32) have arrived at named barrier ID
+// (an immediate, so that ptxas counts only the barriers the kernel names)
+template <int ID> __device__ __forceinline__ void named_sync(int count) {
+#ifdef __CUDA_ARCH__
+    asm volatile("bar.sync %0, %1;" :: "n"(ID), "r"(count) : "memory");
+#else
+    __pmx_bar_sync(ID, count);
+#endif
+}
+// bar.arrive ID, count: arrive at named barrier ID without waiting (what this thread wrote before
+// is visible to the threads that wait for the phase)
+template <int ID> __device__ __forceinline__ void named_arrive(int count) {
+#ifdef __CUDA_ARCH__
+    asm volatile("bar.arrive %0, %1;" :: "n"(ID), "r"(count) : "memory");
+#else
+    __pmx_bar_arrive(ID, count);
+#endif
+}
+
+// The queries (64 rows), two cache tiles (MLA_TS rows each), the weights (64 x MLA_TS BF16) and 64
+// rescale factors and 64 sums. Must match CudaBackend.mlaWarpgroupSplitSharedBytes.
+__host__ __device__ __forceinline__ int mla_wgs_smem_bytes(int d) {
+    return 2 * (64 + 2 * MLA_TS) * d + 2 * 64 * MLA_TS + 2 * 64 * 4;
+}
+
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
+        const int* lens, int len0, float* o, float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+#ifdef MLA_WG_UNSUPPORTED
+    __trap();
+#else
+    const MlaQuery Q{qn, ldn, qr, ldr, R};
+    constexpr int D = 576, CH = D / 8, TILE_BYTES = MLA_TS * D * 2, PCH = MLA_TS / 8;   // chunks a tile row, a weights row
+    if (R != 512 || P != 64 || blockDim.x != 256 || mla_wgs_smem_bytes(D) > smemBytes) __trap();
+    DYNAMIC_SHARED_BYTES(wgsShared);   // not `smem`: that name's declarations in the templates above would conflict with this one's
+    unsigned char* qs = wgsShared;                  // 64 rows, canonical
+    unsigned char* ks = qs + 64 * D * 2;            // two tiles of MLA_TS rows, canonical
+    unsigned char* ps = ks + 2 * TILE_BYTES;        // the weights: 64 rows of MLA_TS positions, canonical K-major
+    float* alphaS = reinterpret_cast<float*>(ps + 64 * MLA_TS * 2);   // each row's rescale factor for the tile
+    float* sumS = alphaS + 64;                      // each row's sum, at the end
+    const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, lane = tid & 31;
+    const int qd = lane & 3, row0 = 16 * (t >> 5) + (lane >> 2);   // this thread's accumulator rows: row0 and row0 + 8
+    const int h0 = blockIdx.x * 64, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
+    const int len = mla_len(lens, len0, b), used = mla_used_splits(lens, len, splits);
+    if (split >= used) return;   // the whole block, before any barrier
+    const int chunk = (len + used - 1) / used, from = min(len, split * chunk), to = min(len, from + chunk);
+    const float scaleLog2 = scale * 1.4426950408889634f;
+    const unsigned short* cb = cache + (i64) b * maxLen * R;
+    const unsigned short* pb = pe + (i64) b * maxLen * P;
+    auto place = [&](int row, int c) { return ((row >> 3) * CH + c) * 128 + (row & 7) * 16; };
+    auto tileAt = [&](int tile) { return ks + (tile & 1) * TILE_BYTES; };
+    auto loadTile = [&](int tile) {   // by warpgroup 1's four warps
+        unsigned char* dst = tileAt(tile);
+        mla_load_rows(cb, pb, from + tile * MLA_TS, MLA_TS, to, R, P, t >> 5, 4, [&](int r, int c) { return reinterpret_cast<unsigned short*>(dst + place(r, c)); });
+    };
+    const int tiles = (to - from + MLA_TS - 1) / MLA_TS;
+    if (wg == 1) mla_ring_load(0, 2, tiles, loadTile);   // tiles 0 and 1 in flight while the queries load
+    for (int i = tid; i < 64 * CH; i += 256) {
+        int h = i / CH, c = i % CH;
+        unsigned int v[4] = {0, 0, 0, 0};
+        if (h0 + h < heads) {
+            const float* src = Q.at((i64) b * heads + h0 + h, c * 8);
+            for (int e = 0; e < 4; e++) v[e] = pack_bf16(src[2 * e], src[2 * e + 1]);
+        }
+        st_for_wgmma(qs + place(h, c), uint4{v[0], v[1], v[2], v[3]});
+    }
+    fence_proxy_async();   // the queries, written by plain stores, are read by wgmma
+    __syncthreads();
+    const unsigned int rowStride = CH * 128;   // bytes from one 8-row group of a tile to the next
+    float acc[128];
+#pragma unroll
+    for (int i = 0; i < 128; i++) acc[i] = 0.f;
+    float m0 = NEG_INF, m1 = NEG_INF, l0 = 0.f, l1 = 0.f;   // warpgroup 0: rows row0 and row0 + 8, log2 units
+    if (wg == 0) {
+        for (int it = 0; it < tiles; it++) {
+            named_sync<WGS_K_FULL>(256);
+            const unsigned char* kt = tileAt(it);
+            float s[32];
+            wg_fence();
+#pragma unroll
+            for (int i = 0; i < D / 16; i++)
+                wgmma_m64n64_ss(s, wg_make_desc(qs + 2 * i * 128, 128, rowStride), wg_make_desc(kt + 2 * i * 128, 128, rowStride), i == 0);
+            wg_commit();
+            wg_wait<0>();
+            wg_fence_regs(s);
+            float alpha0, alpha1;
+            unsigned int pa[MLA_TS / 16][4];
+            mla_softmax_tile<MLA_TS / 8>(s, to - (from + it * MLA_TS), scaleLog2, m0, m1, l0, l1, alpha0, alpha1, pa);
+            if (it > 0) named_sync<WGS_P_FREE>(256);
+            // pa[kk][e]: row row0 (+ 8 for odd e), positions 16kk + 2qd (+ 8 for e >= 2) and the next
+#pragma unroll
+            for (int kk = 0; kk < MLA_TS / 16; kk++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int r = row0 + 8 * (e & 1), k = 16 * kk + 2 * qd + 8 * (e >> 1);
+                    st_for_wgmma(ps + ((r >> 3) * PCH + (k >> 3)) * 128 + (r & 7) * 16 + (k & 7) * 2, pa[kk][e]);
+                }
+            if (qd == 0) {
+                alphaS[row0] = alpha0;
+                alphaS[row0 + 8] = alpha1;
+            }
+            fence_proxy_async();   // the weights, written by plain stores, are read by warpgroup 1's wgmma
+            named_arrive<WGS_P_FULL>(256);
+#pragma unroll
+            for (int i = 0; i < 128; i++) acc[i] *= ((i >> 1) & 1) ? alpha1 : alpha0;
+            wg_fence();
+            mla_wg_values(acc, pa, kt, 0, rowStride);
+            wg_commit();
+            wg_wait<0>();
+            wg_fence_regs(acc);
+            if (it + 2 < tiles) {   // warpgroup 1 may load tile it + 2 into this tile's buffer
+                if (it & 1) named_arrive<WGS_K_FREE + 1>(256);
+                else named_arrive<WGS_K_FREE>(256);
+            }
+        }
+        if (qd == 0) {
+            sumS[row0] = l0;
+            sumS[row0 + 8] = l1;
+        }
+    } else {
+        if (tiles > 0) {
+            cp_async_wait(1);   // tile 0
+            fence_proxy_async();
+            named_arrive<WGS_K_FULL>(256);
+        }
+        for (int it = 0; it < tiles; it++) {
+            const unsigned char* kt = tileAt(it);
+            named_sync<WGS_P_FULL>(256);
+            const float alpha0 = alphaS[row0], alpha1 = alphaS[row0 + 8];
+#pragma unroll
+            for (int i = 0; i < 128; i++) acc[i] *= ((i >> 1) & 1) ? alpha1 : alpha0;
+            wg_fence();
+#pragma unroll
+            for (int kk = 0; kk < MLA_TS / 16; kk++)
+                wgmma_m64n256_ss(acc, wg_make_desc(ps + 2 * kk * 128, 128, PCH * 128), wg_make_desc(kt + kk * 2 * rowStride + 32 * 128, rowStride, 128));
+            wg_commit();
+            wg_wait<0>();
+            wg_fence_regs(acc);
+            if (it + 1 < tiles) named_arrive<WGS_P_FREE>(256);
+            if (it + 2 < tiles) {
+                if (it & 1) named_sync<WGS_K_FREE + 1>(256);   // both warpgroups are done with tile it: tile it + 2 into its buffer
+                else named_sync<WGS_K_FREE>(256);
+                loadTile(it + 2);
+            } else {
+                cp_async_commit();   // an empty group: tile it + 1 is always the one but newest
+            }
+            if (it + 1 < tiles) {
+                cp_async_wait(1);   // tile it + 1
+                fence_proxy_async();
+                named_arrive<WGS_K_FULL>(256);
+            }
+        }
+    }
+    __syncthreads();   // warpgroup 0's sums, for warpgroup 1's normalisation
+    if (wg == 1) {
+        l0 = sumS[row0];
+        l1 = sumS[row0 + 8];
+    }
+    const int hA = h0 + row0, hB = hA + 8;
+    const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
+    const i64 part = ((i64) b * splits + split) * heads;
+#pragma unroll
+    for (int j = 0; j < 32; j++) {
+        int col = wg * 256 + j * 8 + 2 * qd;
+        mla_store(out, o, part, b, heads, R, hA, col, acc[4 * j], acc[4 * j + 1], inv0);
+        mla_store(out, o, part, b, heads, R, hB, col, acc[4 * j + 2], acc[4 * j + 3], inv1);
+    }
+    if (!out && wg == 0 && qd == 0) {
+        mla_store_ml(mOut, lOut, part, heads, hA, m0, l0);
+        mla_store_ml(mOut, lOut, part, heads, hB, m1, l1);
+    }
+#endif
 }

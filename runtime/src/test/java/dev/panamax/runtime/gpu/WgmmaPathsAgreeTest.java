@@ -66,7 +66,7 @@ class WgmmaPathsAgreeTest {
     @Test
     void eachWgmmaWrapperPassesTheSimulatorWhatItsPtxNames() {
         List<String[]> found = wrappers(CudaSources.source("mla_decode.cu"));
-        assertThat(found).extracting(w -> w[0]).containsExactlyInAnyOrder("wgmma_m64n32_ss", "wgmma_m64n256_rs");
+        assertThat(found).extracting(w -> w[0]).containsExactlyInAnyOrder("wgmma_m64n32_ss", "wgmma_m64n256_rs", "wgmma_m64n64_ss", "wgmma_m64n256_ss");
         for (String[] w : found) assertThat(disagreements(w[0], w[2])).as(w[0]).isEmpty();
     }
 
