@@ -1246,17 +1246,20 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64r(MLA_Q_PARAMS,
 //   latent columns 256-511.
 // The hand-offs are named barriers of 256 threads, one warpgroup arriving (bar.arrive) and the other
 // waiting (bar.sync), so that neither waits for more than it needs:
-//   WGS_K_FULL   tile it landed (warpgroup 1, after its copies' wait and fence) -> warpgroup 0's scores
-//   WGS_P_FULL   tile it's weights and rescale factors written and fenced (0) -> 1's product
-//   WGS_P_FREE   1's product of tile it read the weights (1) -> 0 writes tile it + 1's
-//   WGS_K_FREE+j 0 is done reading tile it, j = it % 2 (0) -> 1 loads tile it + 2 into its buffer
-// Each barrier's phases alternate between the two sides: a side arrives again only after the other
-// side's wait of the phase before has completed (for K_FREE the two buffers take two barriers, since
-// warpgroup 0 may be done with tile it + 1 before warpgroup 1 waits for tile it).
+//   WGS_P_FULL  tile it's weights and rescale factors written and fenced (0) -> 1's product
+//   WGS_K_FREE  0 is done reading tile it (0) -> 1 loads tile it + 2 into its buffer
+//   WGS_K_FULL  tile it + 1 landed (1, after its copies' wait and fence, and after its own product of
+//               tile it completed: the weights and factors are free) -> 0's scores of tile it + 1,
+//               then its weights into the same shared memory
+// In each iteration warpgroup 1 waits for P_FULL, multiplies and waits for the product, waits for
+// K_FREE, issues the loads of tile it + 2, then waits for tile it + 1 and arrives at K_FULL; so a
+// side arrives at a barrier again only after every thread of the other side has passed its wait of
+// the phase before (warpgroup 0 reaches K_FREE and P_FULL again only through K_FULL, warpgroup 1
+// reaches K_FULL again only through P_FULL).
 // Numerics as the tc kernels; requirements and grid as mla_decode_wg64, mla_wgs_smem_bytes of
 // dynamic shared memory. On the simulator the named barriers are its own (__pmx_bar_sync / _arrive).
 #define MLA_TS 64
-enum { WGS_K_FULL = 1, WGS_P_FULL = 2, WGS_P_FREE = 3, WGS_K_FREE = 4 };   // WGS_K_FREE and WGS_K_FREE + 1
+enum { WGS_K_FULL = 1, WGS_P_FULL = 2, WGS_K_FREE = 3 };
 
 // bar.sync ID, count: wait until `count` threads (a multiple of 32) have arrived at named barrier ID
 // (an immediate, so that ptxas counts only the barriers the kernel names)
@@ -1345,7 +1348,6 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
             float alpha0, alpha1;
             unsigned int pa[MLA_TS / 16][4];
             mla_softmax_tile<MLA_TS / 8>(s, to - (from + it * MLA_TS), scaleLog2, m0, m1, l0, l1, alpha0, alpha1, pa);
-            if (it > 0) named_sync<WGS_P_FREE>(256);
             // pa[kk][e]: row row0 (+ 8 for odd e), positions 16kk + 2qd (+ 8 for e >= 2) and the next
 #pragma unroll
             for (int kk = 0; kk < MLA_TS / 16; kk++)
@@ -1367,10 +1369,7 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
             wg_commit();
             wg_wait<0>();
             wg_fence_regs(acc);
-            if (it + 2 < tiles) {   // warpgroup 1 may load tile it + 2 into this tile's buffer
-                if (it & 1) named_arrive<WGS_K_FREE + 1>(256);
-                else named_arrive<WGS_K_FREE>(256);
-            }
+            if (it + 2 < tiles) named_arrive<WGS_K_FREE>(256);   // warpgroup 1 may load tile it + 2 into this tile's buffer
         }
         if (qd == 0) {
             sumS[row0] = l0;
@@ -1395,10 +1394,8 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
             wg_commit();
             wg_wait<0>();
             wg_fence_regs(acc);
-            if (it + 1 < tiles) named_arrive<WGS_P_FREE>(256);
             if (it + 2 < tiles) {
-                if (it & 1) named_sync<WGS_K_FREE + 1>(256);   // both warpgroups are done with tile it: tile it + 2 into its buffer
-                else named_sync<WGS_K_FREE>(256);
+                named_sync<WGS_K_FREE>(256);   // both warpgroups are done with tile it: tile it + 2 into its buffer
                 loadTile(it + 2);
             } else {
                 cp_async_commit();   // an empty group: tile it + 1 is always the one but newest
@@ -1406,7 +1403,7 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
             if (it + 1 < tiles) {
                 cp_async_wait(1);   // tile it + 1
                 fence_proxy_async();
-                named_arrive<WGS_K_FULL>(256);
+                named_arrive<WGS_K_FULL>(256);   // and this product is done with the weights
             }
         }
     }
