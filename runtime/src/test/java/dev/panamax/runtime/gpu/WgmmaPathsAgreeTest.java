@@ -10,12 +10,13 @@ import java.util.regex.Pattern;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The warpgroup products of mla_decode.cu have two paths: inline PTX for the GPU, and a call of the
- * CUDA simulator's model of the same instruction ({@code __pmx_wgmma_bf16_ss} / {@code _rs}). The
- * simulator checks the kernels through the second, so it must pass what the first names: the same
- * shape, A in shared memory or in registers as the PTX has it, the same {@code scale-d},
- * {@code imm-scale-a/b} and {@code imm-trans-a/b}, and as many accumulator registers as the shape
- * gives a thread.
+ * The warpgroup products and named barriers of mla_decode.cu have two paths: inline PTX for the
+ * GPU, and a call of the CUDA simulator's model of the same instruction ({@code __pmx_wgmma_bf16_ss}
+ * / {@code _rs}, {@code __pmx_bar_sync} / {@code _arrive}). The simulator checks the kernels
+ * through the second, so it must pass what the first names: for a product the same shape, A in
+ * shared memory or in registers as the PTX has it, the same {@code scale-d}, {@code imm-scale-a/b}
+ * and {@code imm-trans-a/b}, and as many accumulator registers as the shape gives a thread; for a
+ * barrier the same wait or arrival, barrier and count.
  */
 class WgmmaPathsAgreeTest {
     private static final Pattern FUNCTION = Pattern.compile("__device__ __forceinline__ void (wgmma_\\w+)\\(([^)]*)\\) \\{(.*?)\\n}\\n", Pattern.DOTALL);
@@ -68,6 +69,34 @@ class WgmmaPathsAgreeTest {
         List<String[]> found = wrappers(CudaSources.source("mla_decode.cu"));
         assertThat(found).extracting(w -> w[0]).containsExactlyInAnyOrder("wgmma_m64n32_ss", "wgmma_m64n256_rs", "wgmma_m64n64_ss", "wgmma_m64n256_ss");
         for (String[] w : found) assertThat(disagreements(w[0], w[2])).as(w[0]).isEmpty();
+    }
+
+    private static final Pattern NAMED = Pattern.compile(
+            "template <int ID> __device__ __forceinline__ void (named_\\w+)\\(int count\\) \\{\\n#ifdef __CUDA_ARCH__\\n\\s*asm volatile\\(\"bar\\.(\\w+) %0, %1;\" :: \"n\"\\(ID\\), \"r\"\\(count\\)[^\\n]*\\n#else\\n\\s*__pmx_bar_(\\w+)\\(ID, count\\);");
+
+    /** The named-barrier wrappers of mla_decode.cu: name, the PTX's bar.* form, the simulator's __pmx_bar_* form. */
+    static List<String[]> namedBarrierWrappers(String source) {
+        List<String[]> found = new ArrayList<>();
+        Matcher m = NAMED.matcher(source);
+        while (m.find()) found.add(new String[]{m.group(1), m.group(2), m.group(3)});
+        return found;
+    }
+
+    /**
+     * Each named-barrier wrapper waits (bar.sync) or only arrives (bar.arrive) on both paths alike,
+     * with the same barrier and count: the simulator's hand-offs between warpgroups prove nothing
+     * about a GPU where the two differ.
+     */
+    @Test
+    void eachNamedBarrierWrapperDoesOnTheSimulatorWhatItsPtxDoes() {
+        List<String[]> found = namedBarrierWrappers(CudaSources.source("mla_decode.cu"));
+        assertThat(found).extracting(w -> w[0]).containsExactlyInAnyOrder("named_sync", "named_arrive");
+        for (String[] w : found) {
+            assertThat(w[1]).as(w[0] + "'s PTX").isEqualTo(w[0].substring("named_".length()));
+            assertThat(w[2]).as(w[0] + "'s simulator call").isEqualTo(w[1]);
+        }
+        String swapped = CudaSources.source("mla_decode.cu").replace("__pmx_bar_arrive(ID, count);", "__pmx_bar_sync(ID, count);");
+        assertThat(namedBarrierWrappers(swapped)).filteredOn(w -> !w[1].equals(w[2])).extracting(w -> w[0]).containsExactly("named_arrive");
     }
 
     @Test
