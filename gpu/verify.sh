@@ -20,7 +20,9 @@
 #                                @Tag("gpu") test on the CUDA simulator of gpu/sim (built
 #                                here with g++ and cuda.h; no GPU): the real .cu kernels and the
 #                                FFM driver/cuBLAS/NVRTC path, run on the CPU
-#   (MLA_ISOLATE="NAME ..." picks the MLA kernels that tests and simulated run alone; simulated runs two by default)
+#   (MLA_ISOLATE="NAME ..." picks the MLA kernels that tests and simulated run alone; simulated runs two by default;
+#   each runs under a limit of MLA_ISOLATE_TIMEOUT seconds, 150 by default, so that a kernel that hangs the GPU,
+#   e.g. at a named barrier, costs that long and is then excluded like one that fails)
 # OUT (default gpu-verify-out) receives the JUnit XML reports, logs and benchmark results.
 # KIT (default .gpu-kit) is the kit folder. Typical device call: carry [".gpu-kit"], command
 #   gpu/verify.sh tests "$OUT"      then, in a second call,      gpu/verify.sh bench "$OUT"
@@ -97,7 +99,7 @@ mla_isolated() {
       echo "gpu/verify.sh: $k is no MLA decode kernel; known:" $known >&2
       return 2
     fi
-    if (jvm_extra+=(-Dpanamax.test.mlaKernels="$k") && limit=(timeout 300) &&
+    if (jvm_extra+=(-Dpanamax.test.mlaKernels="$k") && limit=(timeout "${MLA_ISOLATE_TIMEOUT:-150}") &&
         selector=(--select-method=dev.panamax.runtime.CudaPathsMatchHostTest#latentAttentionDecodeAtDeepSeekShapesOverABf16Cache
                   --select-method=dev.panamax.runtime.CudaPathsMatchHostTest#latentAttentionDecodeAtDeepSeekShapesOverAnF32Cache) &&
         junit "mla-kernels/$k" --fail-if-no-tests >/dev/null); then
