@@ -30,6 +30,17 @@ __device__ __forceinline__ int mla_used_splits(const int* lens, int len, int spl
     return lens ? min(splits, max(1, (len + MLA_SPLIT_MIN - 1) / MLA_SPLIT_MIN)) : splits;
 }
 
+// Positions from .. to - 1 of sequence b are split `split` of `splits` (a tensor-core kernel's
+// division, which mla_decode_combine assumes); false where the split gets none and its block leaves
+__device__ __forceinline__ bool mla_split_positions(const int* lens, int len0, int b, int split, int splits, int& from, int& to) {
+    const int len = mla_len(lens, len0, b), used = mla_used_splits(lens, len, splits);
+    if (split >= used) return false;
+    const int chunk = (len + used - 1) / used;
+    from = min(len, split * chunk);
+    to = min(len, from + chunk);
+    return true;
+}
+
 // Dim d of head row bh's query, and the run of dims after it up to the next multiple of R (every
 // kernel reads runs of 2, 8 or 16 dims that start at a multiple of their length, and R is a multiple of it)
 struct MlaQuery {
@@ -511,9 +522,8 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const i
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, mt = warp / WPM, wc = warp % WPM;
     const int g = lane >> 2, qd = lane & 3;
     const int h0 = blockIdx.x * HB, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
-    const int len = mla_len(lens, len0, b), used = mla_used_splits(lens, len, splits);
-    if (split >= used) return;   // the whole block, before any barrier
-    const int chunk = (len + used - 1) / used, from = min(len, split * chunk), to = min(len, from + chunk);
+    int from, to;
+    if (!mla_split_positions(lens, len0, b, split, splits, from, to)) return;   // the whole block, before any barrier
     const float scaleLog2 = scale * 1.4426950408889634f;
     const C* cb = cache + (i64) b * maxLen * R;
     const C* pb = pe + (i64) b * maxLen * P;
@@ -800,9 +810,8 @@ __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const u
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, mt = warp / WPM, wc = warp % WPM;
     const int g = lane >> 2, qd = lane & 3;
     const int h0 = blockIdx.x * HB, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
-    const int len = mla_len(lens, len0, b), used = mla_used_splits(lens, len, splits);
-    if (split >= used) return;   // the whole block, before any barrier
-    const int chunk = (len + used - 1) / used, from = min(len, split * chunk), to = min(len, from + chunk);
+    int from, to;
+    if (!mla_split_positions(lens, len0, b, split, splits, from, to)) return;   // the whole block, before any barrier
     const float scaleLog2 = scale * 1.4426950408889634f;
     const unsigned short* cb = cache + (i64) b * maxLen * R;
     const unsigned short* pb = pe + (i64) b * maxLen * P;
@@ -1079,6 +1088,41 @@ __device__ __forceinline__ void mla_wg_values(float (&acc)[128], const unsigned 
     for (int kk = 0; kk < KS; kk++) wgmma_m64n256_rs(acc, p[kk], wg_make_desc(tile + kk * 2 * rowStride + wg * 32 * 128, rowStride, 128));
 }
 
+// Byte offset of 16-byte chunk c of row `row` in the canonical layout of rows of CH chunks
+template <int CH> __device__ __forceinline__ int mla_wg_place(int row, int c) { return ((row >> 3) * CH + c) * 128 + (row & 7) * 16; }
+
+// The queries of heads h0 .. h0 + 63 of sequence b as BF16 rows of CH chunks (8 dims each) in the
+// canonical layout at qs (zeros past the last head), by the block's 256 threads, one chunk at a time
+template <int CH> __device__ __forceinline__ void mla_wg_queries(unsigned char* qs, const MlaQuery& Q, int b, int heads, int h0) {
+    for (int i = threadIdx.x; i < 64 * CH; i += 256) {
+        int h = i / CH, c = i % CH;
+        unsigned int v[4] = {0, 0, 0, 0};
+        if (h0 + h < heads) {
+            const float* src = Q.at((i64) b * heads + h0 + h, c * 8);
+            for (int e = 0; e < 4; e++) v[e] = pack_bf16(src[2 * e], src[2 * e + 1]);
+        }
+        st_for_wgmma(qs + mla_wg_place<CH>(h, c), uint4{v[0], v[1], v[2], v[3]});
+    }
+}
+
+// A warpgroup kernel's results: this thread's accumulators of its warpgroup's 256 latent columns
+// (wg) for heads hA and hA + 8, as mla_store writes them, and (warpgroup 0) their maxima and sums
+__device__ __forceinline__ void mla_wg_store(const float (&acc)[128], int wg, int hA, float* out, float* o, float* mOut, float* lOut, i64 part, int b,
+                                             int heads, int R, float m0, float l0, float m1, float l1) {
+    const int qd = threadIdx.x & 3, hB = hA + 8;
+    const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
+#pragma unroll
+    for (int j = 0; j < 32; j++) {
+        int col = wg * 256 + j * 8 + 2 * qd;
+        mla_store(out, o, part, b, heads, R, hA, col, acc[4 * j], acc[4 * j + 1], inv0);
+        mla_store(out, o, part, b, heads, R, hB, col, acc[4 * j + 2], acc[4 * j + 3], inv1);
+    }
+    if (!out && wg == 0 && qd == 0) {
+        mla_store_ml(mOut, lOut, part, heads, hA, m0, l0);
+        mla_store_ml(mOut, lOut, part, heads, hB, m1, l1);
+    }
+}
+
 // OVERLAP false (mla_decode_wg64): each tile in turn, its scores, softmax and values one after the
 // other, the tensor cores idle while the softmax runs; two tile buffers.
 // OVERLAP true (mla_decode_wg64p): the values of tile it - 1 are issued right behind the scores of
@@ -1105,32 +1149,21 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
     unsigned char* ks = qs + 64 * D * 2;               // the ring of `stages` tiles of MLA_T rows, canonical
     float* red = reinterpret_cast<float*>(ks + stages * TILE_BYTES);   // [warpgroup][16][128 threads]
     const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, lane = tid & 31;
-    const int g = lane >> 2, qd = lane & 3;
+    const int g = lane >> 2;
     const int h0 = blockIdx.x * 64, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
-    const int len = mla_len(lens, len0, b), used = mla_used_splits(lens, len, splits);
-    if (split >= used) return;   // the whole block, before any barrier
-    const int chunk = (len + used - 1) / used, from = min(len, split * chunk), to = min(len, from + chunk);
+    int from, to;
+    if (!mla_split_positions(lens, len0, b, split, splits, from, to)) return;   // the whole block, before any barrier
     const float scaleLog2 = scale * 1.4426950408889634f;
     const unsigned short* cb = cache + (i64) b * maxLen * R;
     const unsigned short* pb = pe + (i64) b * maxLen * P;
-    auto place = [&](int row, int c) { return ((row >> 3) * CH + c) * 128 + (row & 7) * 16; };
     auto tileAt = [&](int tile) { return ks + (tile % stages) * TILE_BYTES; };
     auto loadTile = [&](int tile) {
         unsigned char* dst = tileAt(tile);
-        mla_load_tile(cb, pb, from + tile * MLA_T, MLA_T, to, R, P, [&](int t, int c) { return reinterpret_cast<unsigned short*>(dst + place(t, c)); });
+        mla_load_tile(cb, pb, from + tile * MLA_T, MLA_T, to, R, P, [&](int t, int c) { return reinterpret_cast<unsigned short*>(dst + mla_wg_place<CH>(t, c)); });
     };
     const int tiles = (to - from + MLA_T - 1) / MLA_T;
     mla_ring_load(0, stages - 1 - LAG, tiles, loadTile);   // in flight while the queries load
-    // the queries as BF16, 8 dims (one chunk) a thread at a time
-    for (int i = tid; i < 64 * CH; i += 256) {
-        int h = i / CH, c = i % CH;
-        unsigned int v[4] = {0, 0, 0, 0};
-        if (h0 + h < heads) {
-            const float* src = Q.at((i64) b * heads + h0 + h, c * 8);
-            for (int e = 0; e < 4; e++) v[e] = pack_bf16(src[2 * e], src[2 * e + 1]);
-        }
-        st_for_wgmma(qs + place(h, c), uint4{v[0], v[1], v[2], v[3]});
-    }
+    mla_wg_queries<CH>(qs, Q, b, heads, h0);
     const unsigned int rowStride = CH * 128;   // bytes from one 8-row group to the next
     const int k0 = wg * HALF;
     float acc[128];
@@ -1200,19 +1233,7 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
     }
     wg_fence_regs(acc);
 
-    const int hA = h0 + 16 * (t >> 5) + g, hB = hA + 8;
-    const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
-    const i64 part = ((i64) b * splits + split) * heads;
-#pragma unroll
-    for (int j = 0; j < 32; j++) {
-        int col = wg * 256 + j * 8 + 2 * qd;
-        mla_store(out, o, part, b, heads, R, hA, col, acc[4 * j], acc[4 * j + 1], inv0);
-        mla_store(out, o, part, b, heads, R, hB, col, acc[4 * j + 2], acc[4 * j + 3], inv1);
-    }
-    if (!out && wg == 0 && qd == 0) {
-        mla_store_ml(mOut, lOut, part, heads, hA, m0, l0);
-        mla_store_ml(mOut, lOut, part, heads, hB, m1, l1);
-    }
+    mla_wg_store(acc, wg, h0 + 16 * (t >> 5) + g, out, o, mOut, lOut, ((i64) b * splits + split) * heads, b, heads, R, m0, l0, m1, l1);
 #endif
 }
 
@@ -1303,29 +1324,19 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
     const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, lane = tid & 31;
     const int qd = lane & 3, row0 = 16 * (t >> 5) + (lane >> 2);   // this thread's accumulator rows: row0 and row0 + 8
     const int h0 = blockIdx.x * 64, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
-    const int len = mla_len(lens, len0, b), used = mla_used_splits(lens, len, splits);
-    if (split >= used) return;   // the whole block, before any barrier
-    const int chunk = (len + used - 1) / used, from = min(len, split * chunk), to = min(len, from + chunk);
+    int from, to;
+    if (!mla_split_positions(lens, len0, b, split, splits, from, to)) return;   // the whole block, before any barrier
     const float scaleLog2 = scale * 1.4426950408889634f;
     const unsigned short* cb = cache + (i64) b * maxLen * R;
     const unsigned short* pb = pe + (i64) b * maxLen * P;
-    auto place = [&](int row, int c) { return ((row >> 3) * CH + c) * 128 + (row & 7) * 16; };
     auto tileAt = [&](int tile) { return ks + (tile & 1) * TILE_BYTES; };
     auto loadTile = [&](int tile) {   // by warpgroup 1's four warps
         unsigned char* dst = tileAt(tile);
-        mla_load_rows(cb, pb, from + tile * MLA_TS, MLA_TS, to, R, P, t >> 5, 4, [&](int r, int c) { return reinterpret_cast<unsigned short*>(dst + place(r, c)); });
+        mla_load_rows(cb, pb, from + tile * MLA_TS, MLA_TS, to, R, P, t >> 5, 4, [&](int r, int c) { return reinterpret_cast<unsigned short*>(dst + mla_wg_place<CH>(r, c)); });
     };
     const int tiles = (to - from + MLA_TS - 1) / MLA_TS;
     if (wg == 1) mla_ring_load(0, 2, tiles, loadTile);   // tiles 0 and 1 in flight while the queries load
-    for (int i = tid; i < 64 * CH; i += 256) {
-        int h = i / CH, c = i % CH;
-        unsigned int v[4] = {0, 0, 0, 0};
-        if (h0 + h < heads) {
-            const float* src = Q.at((i64) b * heads + h0 + h, c * 8);
-            for (int e = 0; e < 4; e++) v[e] = pack_bf16(src[2 * e], src[2 * e + 1]);
-        }
-        st_for_wgmma(qs + place(h, c), uint4{v[0], v[1], v[2], v[3]});
-    }
+    mla_wg_queries<CH>(qs, Q, b, heads, h0);
     fence_proxy_async();   // the queries, written by plain stores, are read by wgmma
     __syncthreads();
     const unsigned int rowStride = CH * 128;   // bytes from one 8-row group of a tile to the next
@@ -1412,18 +1423,6 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
         l0 = sumS[row0];
         l1 = sumS[row0 + 8];
     }
-    const int hA = h0 + row0, hB = hA + 8;
-    const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
-    const i64 part = ((i64) b * splits + split) * heads;
-#pragma unroll
-    for (int j = 0; j < 32; j++) {
-        int col = wg * 256 + j * 8 + 2 * qd;
-        mla_store(out, o, part, b, heads, R, hA, col, acc[4 * j], acc[4 * j + 1], inv0);
-        mla_store(out, o, part, b, heads, R, hB, col, acc[4 * j + 2], acc[4 * j + 3], inv1);
-    }
-    if (!out && wg == 0 && qd == 0) {
-        mla_store_ml(mOut, lOut, part, heads, hA, m0, l0);
-        mla_store_ml(mOut, lOut, part, heads, hB, m1, l1);
-    }
+    mla_wg_store(acc, wg, h0 + row0, out, o, mOut, lOut, ((i64) b * splits + split) * heads, b, heads, R, m0, l0, m1, l1);
 #endif
 }
