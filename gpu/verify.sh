@@ -19,7 +19,8 @@
 #   gpu/verify.sh simulated [OUT] the bindings against the headers found here, then every
 #                                @Tag("gpu") test on the CUDA simulator of gpu/sim (built
 #                                here with g++ and cuda.h; no GPU): the real .cu kernels and the
-#                                FFM driver/cuBLAS/NVRTC path, run on the CPU
+#                                FFM driver/cuBLAS/NVRTC path, run on the CPU; then the MLA decode
+#                                kernels again under its random schedule (CUDASIM_SEEDS, default 1)
 #   (MLA_ISOLATE="NAME ..." picks the MLA kernels that tests and simulated run alone; simulated runs two by default;
 #   each runs under a limit of MLA_ISOLATE_TIMEOUT seconds, 150 by default, so that a kernel that hangs the GPU,
 #   e.g. at a named barrier, costs that long and is then excluded like one that fails)
@@ -169,6 +170,17 @@ case "$mode" in
       exit 1
     fi
     echo "every kernel of runtime/src/main/resources/dev/panamax/runtime/gpu ran on the simulator"
+    # the MLA decode kernels (all of them, both cache types) again under the simulator's random schedule
+    # (gpu/sim/README.md, PANAMAX_CUDASIM_SCHEDULE): a hand-off between warps that holds only in the
+    # fixed orders fails here; CUDASIM_SEEDS picks the seeds (the same seed runs the same way)
+    for seed in ${CUDASIM_SEEDS:-1}; do
+      (export PANAMAX_CUDASIM_SCHEDULE="random:$seed" &&
+        selector=(--select-method=dev.panamax.runtime.CudaPathsMatchHostTest#latentAttentionDecodeAtDeepSeekShapesOverABf16Cache
+                  --select-method=dev.panamax.runtime.CudaPathsMatchHostTest#latentAttentionDecodeAtDeepSeekShapesOverAnF32Cache) &&
+        junit "mla-random-$seed" --fail-if-no-tests >/dev/null) ||
+        { echo "gpu/verify.sh: the MLA decode kernels failed under PANAMAX_CUDASIM_SCHEDULE=random:$seed (see $out/mla-random-$seed.log)" >&2; exit 1; }
+      echo "every MLA decode kernel passed under the random schedule of seed $seed"
+    done
     ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2

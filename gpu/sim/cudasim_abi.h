@@ -31,6 +31,8 @@ typedef struct {
     void (*trap)(const char* why);              // __trap(): aborts the launch
     // named barrier `id` (1-15) of `count` threads (bar.sync id, count when wait, else bar.arrive id, count)
     void (*barrier)(int id, int count, int wait);
+    // lets the block's other warps run before this thread goes on (as it may fall behind on a GPU)
+    void (*yield)(void);
 } pmx_rt;
 
 // One kernel of a module (exported as __pmx_kernel_<name>).

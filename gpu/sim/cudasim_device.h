@@ -221,7 +221,12 @@ inline void __pmx_cp_async(void* dst, const void* src, unsigned int bytes, bool 
     a.copies.push_back({static_cast<unsigned char*>(dst), static_cast<const unsigned char*>(src), bytes, valid, a.copyGroups});
     memset(dst, 0xFF, bytes);
 }
-inline void __pmx_cp_async_commit() { pmx::async().copyGroups++; }
+// A committed group is in flight: the other warps run first, so that one that touches its
+// destination before the wait shows (what they read is NaN)
+inline void __pmx_cp_async_commit() {
+    pmx::async().copyGroups++;
+    __pmx_rt->yield();
+}
 // cp.async.wait_group n: the thread's committed groups but the newest n land
 inline void __pmx_cp_async_wait(int n) {
     pmx::Async& a = pmx::async();
@@ -263,10 +268,13 @@ template <typename Run> inline void __pmx_wgmma(float* d, int n, Run run) {
     }
     a.mmas.push_back({d, a.mmaGroups, std::function<void(float*)>(run)});
 }
+// A committed group is in flight: the other warps run first, so that one that overwrites its
+// operands before the wait shows (the products read them at the wait)
 inline void __pmx_wgmma_commit() {
     pmx::Async& a = pmx::async();
     a.mmaGroups++;
     a.fenced = false;
+    __pmx_rt->yield();
 }
 // wgmma.wait_group n: the warpgroup's committed groups but the newest n run, in issue order; each
 // chain of accumulators with nothing left in flight gets its value

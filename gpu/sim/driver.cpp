@@ -371,7 +371,9 @@ unsigned int simWarp(int op, unsigned int mask, unsigned int value, int arg, int
     std::abort();  // never resumed
 }
 
-const pmx_rt RT = {&running, &simSyncthreads, &simWarp, &simTrap, &simBarrier};
+void simYield() { yieldTo(RUNNABLE); }
+
+const pmx_rt RT = {&running, &simSyncthreads, &simWarp, &simTrap, &simBarrier, &simYield};
 
 // Completes the warp operation at which the lanes of the warp starting at thread w0 wait, once
 // every lane that its mask names is there: 1 when done, 0 when some lane is still on its way, -1
@@ -415,27 +417,81 @@ int resolveWarp(int w0, int n, std::string& error) {
     return 1;
 }
 
+// PANAMAX_CUDASIM_SCHEDULE=random:SEED: instead of taking the warps in rounds, in index order (even
+// blocks) or its reverse (odd ones), the scheduler runs one warp at a time, each time one drawn at
+// random from those with a thread that can run (a generator seeded with SEED: the same runs for the
+// same seed). A warp stops at each yield (a committed cp.async or wgmma group, a bar.arrive) or
+// wait, so one warp can run many steps while another is held between two of its own, as a warp may
+// fall behind on a GPU: hand-offs that hold only in the fixed orders show.
+struct Schedule {
+    bool random = false;
+    unsigned long long state = 0;
+    Schedule() {
+        const char* v = std::getenv("PANAMAX_CUDASIM_SCHEDULE");
+        if (!v || !*v || std::strcmp(v, "ordered") == 0) return;
+        if (std::strncmp(v, "random:", 7) != 0) {
+            std::fprintf(stderr, "[cuda simulator] PANAMAX_CUDASIM_SCHEDULE=%s: expected ordered or random:SEED\n", v);
+            std::exit(2);
+        }
+        random = true;
+        state = std::strtoull(v + 7, nullptr, 10) * 0x9E3779B97F4A7C15ull + 1;
+    }
+    unsigned int next(unsigned int bound) {   // splitmix64
+        unsigned long long z = (state += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return (unsigned int) ((z ^ (z >> 31)) % bound);
+    }
+};
+Schedule schedule;
+
+// Runs the warp starting at thread w0 as far as it can: each of its threads that can run, in lane
+// order (reverse: the other way), then its warp operations that all their lanes reached, again
+// until none completes. Returns an error message, or empty.
+std::string runWarp(int w0, int n, bool reverse) {
+    std::string error;
+    const int lanes = std::min(32, n - w0);
+    for (;;) {
+        for (int j = 0; j < lanes; j++) {
+            Fiber& f = fibers[w0 + (reverse ? lanes - 1 - j : j)];
+            if (f.state != RUNNABLE) continue;
+            runningFiber = &f;
+            running = &f.t;
+            swap(scheduler, f.ctx);
+            if (!trapReason.empty()) return trapReason;
+        }
+        int r = resolveWarp(w0, n, error);
+        if (r < 0) return error;
+        if (r == 0) return "";
+    }
+}
+
 // Runs a block's n threads to their end; returns an error message, or empty. Each warp runs as far
 // as it can (through its shuffles, up to a barrier or its end) before the next one starts, and odd
 // blocks (reverse) take their warps and lanes in reverse order: a missing barrier shows whichever
-// side runs ahead. A warp that a named barrier opens for runs again in the next round.
+// side runs ahead. A warp that a named barrier opens for runs again in the next round. Under a
+// random schedule one warp drawn at random runs at a time (Schedule).
 std::string runThreads(int n, int warps, bool reverse) {
     std::string error;
+    std::vector<int> ready;
     for (;;) {
-        for (int wi = 0; wi < warps; wi++) {
-            int w0 = 32 * (reverse ? warps - 1 - wi : wi), lanes = std::min(32, n - w0);
+        if (schedule.random) {
             for (;;) {
-                for (int j = 0; j < lanes; j++) {
-                    Fiber& f = fibers[w0 + (reverse ? lanes - 1 - j : j)];
-                    if (f.state != RUNNABLE) continue;
-                    runningFiber = &f;
-                    running = &f.t;
-                    swap(scheduler, f.ctx);
-                    if (!trapReason.empty()) return trapReason;
-                }
-                int r = resolveWarp(w0, n, error);
-                if (r < 0) return error;
-                if (r == 0) break;
+                ready.clear();
+                for (int w = 0; w < warps; w++)
+                    for (int i = 32 * w; i < std::min(n, 32 * w + 32); i++)
+                        if (fibers[i].state == RUNNABLE) {
+                            ready.push_back(w);
+                            break;
+                        }
+                if (ready.empty()) break;
+                error = runWarp(32 * ready[schedule.next((unsigned int) ready.size())], n, reverse);
+                if (!error.empty()) return error;
+            }
+        } else {
+            for (int wi = 0; wi < warps; wi++) {
+                error = runWarp(32 * (reverse ? warps - 1 - wi : wi), n, reverse);
+                if (!error.empty()) return error;
             }
         }
         int done = 0, barrier = 0, waiting = 0, runnable = 0;

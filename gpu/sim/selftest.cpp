@@ -259,6 +259,17 @@ extern "C" __global__ void mma_after_store(float* out, int fence) {
     __pmx_wgmma_wait(0);
     out[0] = d[0] + s[0];
 }
+// Which warp took each of its steps: warp w's lane 0 logs w four times, a committed (empty) cp.async
+// group between two, where the warp yields. log[0..31] in the order the steps ran.
+extern "C" __global__ void interleave(int* log) {
+    __shared__ int next;
+    if (threadIdx.x == 0) next = 0;
+    __syncthreads();
+    for (int step = 0; step < 4; step++) {
+        if ((threadIdx.x & 31) == 0) log[next++] = threadIdx.x >> 5;
+        __pmx_cp_async_commit();
+    }
+}
 // Named barriers misused, 64 threads: mode 0 id 0, 1 a count of 48, 2 two counts in one phase,
 // 3 an arrival that no phase completes, 4 a wait that too few threads reach
 extern "C" __global__ void named_misuse(int mode) {
@@ -332,10 +343,27 @@ static std::vector<float> download(CUdeviceptr d, size_t n) {
     return h;
 }
 
-int main() {
+int main(int argc, char** argv) {
     CUcontext ctx;
     CHECK(cuInit(0) == CUDA_SUCCESS && cuDevicePrimaryCtxRetain(&ctx, 0) == CUDA_SUCCESS && cuCtxSetCurrent(ctx) == CUDA_SUCCESS, "init");
     mod = compile();
+    if (argc > 1 && std::strcmp(argv[1], "--schedule") == 0) {
+        // run with PANAMAX_CUDASIM_SCHEDULE=random:SEED: some warp takes two steps while another, not done, waits
+        CUdeviceptr log;
+        cuMemAlloc_v2(&log, 4 * 32);
+        CHECK(launch("interleave", 1, 256, {&log}) == CUDA_SUCCESS, "launch interleave");
+        std::vector<int> h(32);
+        cuMemcpyDtoH_v2(h.data(), log, 4 * 32);
+        int taken[8] = {0};
+        bool heldBack = false;
+        for (int i = 0; i < 32; i++) {
+            for (int w = 0; w < 8; w++) heldBack |= i > 0 && h[i] == h[i - 1] && w != h[i] && taken[w] < 4 && taken[w] <= taken[h[i]] - 1;
+            taken[h[i]]++;
+        }
+        CHECK(heldBack, "the random schedule runs a warp again while another is held between two of its steps");
+        std::printf(failures ? "%d schedule checks FAILED\n" : "cuda simulator schedule check passed\n", failures);
+        return failures ? 1 : 0;
+    }
 
     // NVRTC: unknown options and compile errors are reported
     {
