@@ -848,7 +848,7 @@ final class CudaBackend implements DeviceBackend {
     /**
      * A tensor-core MLA decode kernel of mla_decode.cu: its name, m-tiles of 16 heads and warps per
      * m-tile, its kind, how many of its blocks an SM holds at latent 512 + rope 64 on sm_90 (from its
-     * shared memory and, for ks32, ks64, wg64 and wg64p, its registers: 172, 255, 186 and 192 a
+     * shared memory and, for ks32, ks64, wg64 and wg64p, its registers: 172, 255, 184 and 192 a
      * thread, by ptxas), whether it reads an F32 cache (its products split into BF16 parts) or a
      * BF16 one, and whether its loads go round a ring of as many buffers as the GPU's shared memory
      * holds (3 to {@link #MLA_RING_MAX}; tc16r, ks16r and wg64r: tiles, tc16r_f32: F32 half tiles) instead of two.
