@@ -84,6 +84,9 @@ mla_kernels() {
   kernels "$gpu_dir/mla_decode.cu" | grep -vxE 'mla_decode_(f32|bf16|combine)'
   echo scalar
 }
+# CudaPathsMatchHostTest's two cases at DeepSeek's shapes: every MLA decode kernel against the host
+mla_tests=(--select-method=dev.panamax.runtime.CudaPathsMatchHostTest#latentAttentionDecodeAtDeepSeekShapesOverABf16Cache
+           --select-method=dev.panamax.runtime.CudaPathsMatchHostTest#latentAttentionDecodeAtDeepSeekShapesOverAnF32Cache)
 # mla_isolated NAME...: each MLA decode kernel checked alone against the host (CudaPathsMatchHostTest's two
 # cases at DeepSeek's shapes, -Dpanamax.test.mlaKernels=NAME), each in its own JVM: a kernel that faults on
 # a GPU leaves a dead context behind, which would fail every test after it in the same JVM. Appends
@@ -101,8 +104,7 @@ mla_isolated() {
       return 2
     fi
     if (jvm_extra+=(-Dpanamax.test.mlaKernels="$k") && limit=(timeout "${MLA_ISOLATE_TIMEOUT:-150}") &&
-        selector=(--select-method=dev.panamax.runtime.CudaPathsMatchHostTest#latentAttentionDecodeAtDeepSeekShapesOverABf16Cache
-                  --select-method=dev.panamax.runtime.CudaPathsMatchHostTest#latentAttentionDecodeAtDeepSeekShapesOverAnF32Cache) &&
+        selector=("${mla_tests[@]}") &&
         junit "mla-kernels/$k" --fail-if-no-tests >/dev/null); then
       if grep -qE "kernels checked:.* $k( |\$)" "$out/mla-kernels/$k.log"; then verdict="pass"; else verdict="left out"; fi
     else
@@ -175,8 +177,7 @@ case "$mode" in
     # fixed orders fails here; CUDASIM_SEEDS picks the seeds (the same seed runs the same way)
     for seed in ${CUDASIM_SEEDS:-1}; do
       (export PANAMAX_CUDASIM_SCHEDULE="random:$seed" &&
-        selector=(--select-method=dev.panamax.runtime.CudaPathsMatchHostTest#latentAttentionDecodeAtDeepSeekShapesOverABf16Cache
-                  --select-method=dev.panamax.runtime.CudaPathsMatchHostTest#latentAttentionDecodeAtDeepSeekShapesOverAnF32Cache) &&
+        selector=("${mla_tests[@]}") &&
         junit "mla-random-$seed" --fail-if-no-tests >/dev/null) ||
         { echo "gpu/verify.sh: the MLA decode kernels failed under PANAMAX_CUDASIM_SCHEDULE=random:$seed (see $out/mla-random-$seed.log)" >&2; exit 1; }
       echo "every MLA decode kernel passed under the random schedule of seed $seed"
