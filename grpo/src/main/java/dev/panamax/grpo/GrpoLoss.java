@@ -35,8 +35,8 @@ public final class GrpoLoss {
      * @param ratio         (B,T)
      * @param perTokenKl    (B,T), or null when beta is 0
      * @param perTokenLoss  policy loss + beta kl (B,T), before masking
-     * @param lowClipped    [ratio < 1 - eps and A < 0] (B,T) as 0/1
-     * @param highClipped   [ratio > 1 + epsHigh and A > 0] (B,T) as 0/1
+     * @param lowClipped    {@code ratio < 1 - eps && A < 0} (B,T) as 0/1
+     * @param highClipped   {@code ratio > 1 + epsHigh && A > 0} (B,T) as 0/1
      * @param entropies     entropy of softmax(logits / T) (B,T)
      * @param metrics       reward, reward_std, frac_reward_zero_std, kl, entropy, clip_ratio/*
      */

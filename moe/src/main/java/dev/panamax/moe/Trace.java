@@ -15,6 +15,10 @@ public final class Trace {
     private final Map<String, Tensor> tensors = new LinkedHashMap<>();
     private final Map<Integer, Gate.Routing> routing = new LinkedHashMap<>();
 
+    /** An empty trace, to pass to a forward pass that fills it. */
+    public Trace() {
+    }
+
     void put(String name, Tensor t) {
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             tensors.put(name, t.detach().copy());

@@ -2,7 +2,20 @@ package dev.panamax.runtime;
 
 /** Elementwise binary operations with NumPy broadcasting. {@link #apply(double, double)} is the specification. */
 public enum BinaryOp {
-    ADD, SUB, MUL, DIV, POW, MAX, MIN;
+    /** {@code a + b}. */
+    ADD,
+    /** {@code a - b}. */
+    SUB,
+    /** {@code a * b}. */
+    MUL,
+    /** {@code a / b}. */
+    DIV,
+    /** {@code a} to the power {@code b}, as {@link Math#pow}. */
+    POW,
+    /** The larger, as {@link Math#max} (NaN if either is NaN). */
+    MAX,
+    /** The smaller, as {@link Math#min} (NaN if either is NaN). */
+    MIN;
 
     /** The operation in float arithmetic. */
     public float apply(float a, float b) {

@@ -16,6 +16,7 @@ public final class Parallel {
     /** Body of a parallel loop over {@code [from, to)}. */
     @FunctionalInterface
     public interface RangeBody {
+        /** Does the work of indices {@code [from, to)}. */
         void run(long from, long to);
     }
 

@@ -2,7 +2,30 @@ package dev.panamax.runtime;
 
 /** Elementwise unary operations. {@link #apply(double)} is the specification. */
 public enum UnaryOp {
-    NEG, EXP, LOG, SQRT, RSQRT, SIGMOID, SILU, TANH, ABS, RELU, SQUARE, RECIPROCAL;
+    /** {@code -x}. */
+    NEG,
+    /** {@code e^x}. */
+    EXP,
+    /** The natural logarithm. */
+    LOG,
+    /** The square root. */
+    SQRT,
+    /** {@code 1 / sqrt(x)}. */
+    RSQRT,
+    /** {@code 1 / (1 + e^-x)}. */
+    SIGMOID,
+    /** {@code x * sigmoid(x)} (SiLU, swish). */
+    SILU,
+    /** The hyperbolic tangent. */
+    TANH,
+    /** The absolute value. */
+    ABS,
+    /** {@code max(x, 0)}, with NaN kept. */
+    RELU,
+    /** {@code x * x}. */
+    SQUARE,
+    /** {@code 1 / x}. */
+    RECIPROCAL;
 
     /** The operation in float arithmetic. */
     public float apply(float x) {

@@ -118,7 +118,7 @@ public final class VectorKernels implements Kernels {
 
     /**
      * e^x: n = round(x log2 e), r = x - n ln 2 (two-part constant), a degree-7 Taylor polynomial
-     * on |r| <= ln2/2 (error below 1.2e-7 relative), times 2^n built from exponent bits in two
+     * on |r| &lt;= ln2/2 (error below 1.2e-7 relative), times 2^n built from exponent bits in two
      * halves so that results underflow to 0 and overflow to +inf as Math.exp does.
      */
     static FloatVector exp(FloatVector x) {
@@ -538,7 +538,7 @@ public final class VectorKernels implements Kernels {
     static final int SMALL_M = 16;
 
     /**
-     * C (m,n) (+)= A (m,k) . W^T for W (n,k) of F32 or BF16 and m <= {@value #SMALL_M}: each
+     * C (m,n) (+)= A (m,k) . W^T for W (n,k) of F32 or BF16 and m &lt;= {@value #SMALL_M}: each
      * weight row is read once per block of up to four activation rows, converted in registers.
      */
     private static void gemmSmallM(int m, int n, int k, MemorySegment a, long aOff, long lda, MemorySegment w, long wOff,

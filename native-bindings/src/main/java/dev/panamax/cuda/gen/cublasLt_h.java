@@ -61,7 +61,9 @@ public class cublasLt_h {
     private static final int CUBLASLT_MATMUL_DESC_TRANSA = (int)3L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLASLT_MATMUL_DESC_TRANSA = 3}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLASLT_MATMUL_DESC_TRANSA = 3
+     * }
      */
     public static int CUBLASLT_MATMUL_DESC_TRANSA() {
         return CUBLASLT_MATMUL_DESC_TRANSA;
@@ -70,7 +72,9 @@ public class cublasLt_h {
     private static final int CUBLASLT_MATMUL_DESC_TRANSB = (int)4L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLASLT_MATMUL_DESC_TRANSB = 4}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLASLT_MATMUL_DESC_TRANSB = 4
+     * }
      */
     public static int CUBLASLT_MATMUL_DESC_TRANSB() {
         return CUBLASLT_MATMUL_DESC_TRANSB;
@@ -79,7 +83,9 @@ public class cublasLt_h {
     private static final int CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT = (int)5L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT = 5}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT = 5
+     * }
      */
     public static int CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT() {
         return CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT;
@@ -88,7 +94,9 @@ public class cublasLt_h {
     private static final int CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET = (int)6L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET = 6}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET = 6
+     * }
      */
     public static int CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET() {
         return CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET;
@@ -97,7 +105,9 @@ public class cublasLt_h {
     private static final int CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = (int)1L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1
+     * }
      */
     public static int CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES() {
         return CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES;
@@ -106,7 +116,9 @@ public class cublasLt_h {
     private static final int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = (int)5L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5
+     * }
      */
     public static int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES() {
         return CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES;
@@ -115,7 +127,9 @@ public class cublasLt_h {
     private static final int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = (int)6L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6
+     * }
      */
     public static int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES() {
         return CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES;
@@ -124,7 +138,9 @@ public class cublasLt_h {
     private static final int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = (int)7L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7
+     * }
      */
     public static int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES() {
         return CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES;
@@ -133,7 +149,9 @@ public class cublasLt_h {
     private static final int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = (int)8L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8
+     * }
      */
     public static int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES() {
         return CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES;

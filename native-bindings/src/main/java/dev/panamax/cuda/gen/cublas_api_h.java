@@ -61,7 +61,9 @@ public class cublas_api_h {
     private static final int CUBLAS_STATUS_SUCCESS = (int)0L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLAS_STATUS_SUCCESS = 0}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLAS_STATUS_SUCCESS = 0
+     * }
      */
     public static int CUBLAS_STATUS_SUCCESS() {
         return CUBLAS_STATUS_SUCCESS;
@@ -70,7 +72,9 @@ public class cublas_api_h {
     private static final int CUBLAS_OP_N = (int)0L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLAS_OP_N = 0}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLAS_OP_N = 0
+     * }
      */
     public static int CUBLAS_OP_N() {
         return CUBLAS_OP_N;
@@ -79,7 +83,9 @@ public class cublas_api_h {
     private static final int CUBLAS_OP_T = (int)1L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLAS_OP_T = 1}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLAS_OP_T = 1
+     * }
      */
     public static int CUBLAS_OP_T() {
         return CUBLAS_OP_T;
@@ -88,7 +94,9 @@ public class cublas_api_h {
     private static final int CUBLAS_DEFAULT_MATH = (int)0L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLAS_DEFAULT_MATH = 0}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLAS_DEFAULT_MATH = 0
+     * }
      */
     public static int CUBLAS_DEFAULT_MATH() {
         return CUBLAS_DEFAULT_MATH;
@@ -97,7 +105,9 @@ public class cublas_api_h {
     private static final int CUBLAS_PEDANTIC_MATH = (int)2L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLAS_PEDANTIC_MATH = 2}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLAS_PEDANTIC_MATH = 2
+     * }
      */
     public static int CUBLAS_PEDANTIC_MATH() {
         return CUBLAS_PEDANTIC_MATH;
@@ -106,7 +116,9 @@ public class cublas_api_h {
     private static final int CUBLAS_TF32_TENSOR_OP_MATH = (int)3L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLAS_TF32_TENSOR_OP_MATH = 3}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLAS_TF32_TENSOR_OP_MATH = 3
+     * }
      */
     public static int CUBLAS_TF32_TENSOR_OP_MATH() {
         return CUBLAS_TF32_TENSOR_OP_MATH;
@@ -115,7 +127,9 @@ public class cublas_api_h {
     private static final int CUBLAS_POINTER_MODE_HOST = (int)0L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLAS_POINTER_MODE_HOST = 0}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLAS_POINTER_MODE_HOST = 0
+     * }
      */
     public static int CUBLAS_POINTER_MODE_HOST() {
         return CUBLAS_POINTER_MODE_HOST;
@@ -124,7 +138,9 @@ public class cublas_api_h {
     private static final int CUBLAS_COMPUTE_32F = (int)68L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLAS_COMPUTE_32F = 68}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLAS_COMPUTE_32F = 68
+     * }
      */
     public static int CUBLAS_COMPUTE_32F() {
         return CUBLAS_COMPUTE_32F;
@@ -133,7 +149,9 @@ public class cublas_api_h {
     private static final int CUBLAS_COMPUTE_32F_PEDANTIC = (int)69L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLAS_COMPUTE_32F_PEDANTIC = 69}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLAS_COMPUTE_32F_PEDANTIC = 69
+     * }
      */
     public static int CUBLAS_COMPUTE_32F_PEDANTIC() {
         return CUBLAS_COMPUTE_32F_PEDANTIC;
@@ -142,7 +160,9 @@ public class cublas_api_h {
     private static final int CUBLAS_COMPUTE_32F_FAST_TF32 = (int)77L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLAS_COMPUTE_32F_FAST_TF32 = 77}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLAS_COMPUTE_32F_FAST_TF32 = 77
+     * }
      */
     public static int CUBLAS_COMPUTE_32F_FAST_TF32() {
         return CUBLAS_COMPUTE_32F_FAST_TF32;
@@ -151,7 +171,9 @@ public class cublas_api_h {
     private static final int CUBLAS_GEMM_DEFAULT = (int)-1L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUBLAS_GEMM_DEFAULT = -1}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUBLAS_GEMM_DEFAULT = -1
+     * }
      */
     public static int CUBLAS_GEMM_DEFAULT() {
         return CUBLAS_GEMM_DEFAULT;
@@ -160,7 +182,9 @@ public class cublas_api_h {
     private static final int CUDA_R_32F = (int)0L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUDA_R_32F = 0}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUDA_R_32F = 0
+     * }
      */
     public static int CUDA_R_32F() {
         return CUDA_R_32F;
@@ -169,7 +193,9 @@ public class cublas_api_h {
     private static final int CUDA_R_64F = (int)1L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUDA_R_64F = 1}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUDA_R_64F = 1
+     * }
      */
     public static int CUDA_R_64F() {
         return CUDA_R_64F;
@@ -178,7 +204,9 @@ public class cublas_api_h {
     private static final int CUDA_R_16F = (int)2L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUDA_R_16F = 2}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUDA_R_16F = 2
+     * }
      */
     public static int CUDA_R_16F() {
         return CUDA_R_16F;
@@ -187,7 +215,9 @@ public class cublas_api_h {
     private static final int CUDA_R_16BF = (int)14L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUDA_R_16BF = 14}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUDA_R_16BF = 14
+     * }
      */
     public static int CUDA_R_16BF() {
         return CUDA_R_16BF;

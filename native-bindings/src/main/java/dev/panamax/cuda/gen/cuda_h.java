@@ -61,7 +61,9 @@ public class cuda_h {
     private static final int CUDA_SUCCESS = (int)0L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUDA_SUCCESS = 0}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUDA_SUCCESS = 0
+     * }
      */
     public static int CUDA_SUCCESS() {
         return CUDA_SUCCESS;
@@ -70,7 +72,9 @@ public class cuda_h {
     private static final int CUDA_ERROR_OUT_OF_MEMORY = (int)2L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUDA_ERROR_OUT_OF_MEMORY = 2}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUDA_ERROR_OUT_OF_MEMORY = 2
+     * }
      */
     public static int CUDA_ERROR_OUT_OF_MEMORY() {
         return CUDA_ERROR_OUT_OF_MEMORY;
@@ -79,7 +83,9 @@ public class cuda_h {
     private static final int CUDA_ERROR_NO_DEVICE = (int)100L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUDA_ERROR_NO_DEVICE = 100}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUDA_ERROR_NO_DEVICE = 100
+     * }
      */
     public static int CUDA_ERROR_NO_DEVICE() {
         return CUDA_ERROR_NO_DEVICE;
@@ -88,7 +94,9 @@ public class cuda_h {
     private static final int CU_STREAM_NON_BLOCKING = (int)1L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CU_STREAM_NON_BLOCKING = 1}
+     * {@snippet lang=c :
+     * enum <anonymous>.CU_STREAM_NON_BLOCKING = 1
+     * }
      */
     public static int CU_STREAM_NON_BLOCKING() {
         return CU_STREAM_NON_BLOCKING;
@@ -97,7 +105,9 @@ public class cuda_h {
     private static final int CU_STREAM_CAPTURE_MODE_RELAXED = (int)2L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CU_STREAM_CAPTURE_MODE_RELAXED = 2}
+     * {@snippet lang=c :
+     * enum <anonymous>.CU_STREAM_CAPTURE_MODE_RELAXED = 2
+     * }
      */
     public static int CU_STREAM_CAPTURE_MODE_RELAXED() {
         return CU_STREAM_CAPTURE_MODE_RELAXED;
@@ -106,7 +116,9 @@ public class cuda_h {
     private static final int CU_STREAM_CAPTURE_STATUS_NONE = (int)0L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CU_STREAM_CAPTURE_STATUS_NONE = 0}
+     * {@snippet lang=c :
+     * enum <anonymous>.CU_STREAM_CAPTURE_STATUS_NONE = 0
+     * }
      */
     public static int CU_STREAM_CAPTURE_STATUS_NONE() {
         return CU_STREAM_CAPTURE_STATUS_NONE;
@@ -115,7 +127,9 @@ public class cuda_h {
     private static final int CU_STREAM_CAPTURE_STATUS_ACTIVE = (int)1L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CU_STREAM_CAPTURE_STATUS_ACTIVE = 1}
+     * {@snippet lang=c :
+     * enum <anonymous>.CU_STREAM_CAPTURE_STATUS_ACTIVE = 1
+     * }
      */
     public static int CU_STREAM_CAPTURE_STATUS_ACTIVE() {
         return CU_STREAM_CAPTURE_STATUS_ACTIVE;
@@ -124,7 +138,9 @@ public class cuda_h {
     private static final int CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = (int)901L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = 901}
+     * {@snippet lang=c :
+     * enum <anonymous>.CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = 901
+     * }
      */
     public static int CUDA_ERROR_STREAM_CAPTURE_INVALIDATED() {
         return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
@@ -133,7 +149,9 @@ public class cuda_h {
     private static final int CU_EVENT_DEFAULT = (int)0L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CU_EVENT_DEFAULT = 0}
+     * {@snippet lang=c :
+     * enum <anonymous>.CU_EVENT_DEFAULT = 0
+     * }
      */
     public static int CU_EVENT_DEFAULT() {
         return CU_EVENT_DEFAULT;
@@ -142,7 +160,9 @@ public class cuda_h {
     private static final int CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = (int)1L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 1}
+     * {@snippet lang=c :
+     * enum <anonymous>.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 1
+     * }
      */
     public static int CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK() {
         return CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK;
@@ -151,7 +171,9 @@ public class cuda_h {
     private static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = (int)16L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16}
+     * {@snippet lang=c :
+     * enum <anonymous>.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16
+     * }
      */
     public static int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT() {
         return CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT;
@@ -160,7 +182,9 @@ public class cuda_h {
     private static final int CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE = (int)36L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE = 36}
+     * {@snippet lang=c :
+     * enum <anonymous>.CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE = 36
+     * }
      */
     public static int CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE() {
         return CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE;
@@ -169,7 +193,9 @@ public class cuda_h {
     private static final int CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH = (int)37L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH = 37}
+     * {@snippet lang=c :
+     * enum <anonymous>.CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH = 37
+     * }
      */
     public static int CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH() {
         return CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH;
@@ -178,7 +204,9 @@ public class cuda_h {
     private static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = (int)75L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75}
+     * {@snippet lang=c :
+     * enum <anonymous>.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75
+     * }
      */
     public static int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR() {
         return CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR;
@@ -187,7 +215,9 @@ public class cuda_h {
     private static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = (int)76L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76}
+     * {@snippet lang=c :
+     * enum <anonymous>.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76
+     * }
      */
     public static int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR() {
         return CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR;
@@ -196,7 +226,9 @@ public class cuda_h {
     private static final int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = (int)97L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97}
+     * {@snippet lang=c :
+     * enum <anonymous>.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97
+     * }
      */
     public static int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN() {
         return CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN;
@@ -205,7 +237,9 @@ public class cuda_h {
     private static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = (int)8L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8}
+     * {@snippet lang=c :
+     * enum <anonymous>.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8
+     * }
      */
     public static int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES() {
         return CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;

@@ -61,7 +61,9 @@ public class nvrtc_h {
     private static final int NVRTC_SUCCESS = (int)0L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.NVRTC_SUCCESS = 0}
+     * {@snippet lang=c :
+     * enum <anonymous>.NVRTC_SUCCESS = 0
+     * }
      */
     public static int NVRTC_SUCCESS() {
         return NVRTC_SUCCESS;
@@ -70,7 +72,9 @@ public class nvrtc_h {
     private static final int NVRTC_ERROR_COMPILATION = (int)6L;
 
     /**
-     * {@snippet lang=c : * enum <anonymous>.NVRTC_ERROR_COMPILATION = 6}
+     * {@snippet lang=c :
+     * enum <anonymous>.NVRTC_ERROR_COMPILATION = 6
+     * }
      */
     public static int NVRTC_ERROR_COMPILATION() {
         return NVRTC_ERROR_COMPILATION;

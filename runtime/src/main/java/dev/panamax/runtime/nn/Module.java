@@ -28,6 +28,10 @@ public abstract class Module {
     private final Map<String, Tensor> buffers = new LinkedHashMap<>();
     private final Map<String, Module> children = new LinkedHashMap<>();
 
+    /** A module with no parameters, buffers or children yet; subclasses register theirs. */
+    protected Module() {
+    }
+
     /** Registers {@code value} as a trainable parameter named {@code name}; returns it. */
     protected Tensor parameter(String name, Tensor value) {
         checkName(name);

@@ -45,7 +45,7 @@ public abstract class Optimizer {
             }
         }
         this.params = List.copyOf(params);
-        setLr(lr);
+        this.lr = checkedLr(lr);
     }
 
     /** The current learning rate. */
@@ -55,8 +55,12 @@ public abstract class Optimizer {
 
     /** Sets the learning rate (schedules call this before each step). */
     public void setLr(double lr) {
+        this.lr = checkedLr(lr);
+    }
+
+    private static double checkedLr(double lr) {
         if (!(lr >= 0) || Double.isInfinite(lr)) throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
-        this.lr = lr;
+        return lr;
     }
 
     /** Number of steps taken. */
