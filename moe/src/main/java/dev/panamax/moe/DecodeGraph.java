@@ -79,8 +79,10 @@ public final class DecodeGraph implements AutoCloseable {
         for (long t : tokens) if (t < 0 || t >= v) throw new IllegalArgumentException("token id " + t + " out of range for a vocabulary of " + v);
         cache.checkRoom(1);
         model.checkPositions(cache.length(), 1);
-        try (Scope s = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {   // the step's host copies
-            ids.copyFrom(Tensor.ofLongs(tokens, tokens.length, 1));
+        try (Scope s = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {   // what the step allocates (no host memory at a replay)
+            try (Scope host = Scope.openConfined()) {   // the ids' host copy, on this thread only
+                ids.copyFrom(Tensor.ofLongs(tokens, tokens.length, 1));
+            }
             cache.positions();   // rewritten here (a small upload) if the length moved: a graph reads, never uploads
             if (graph != null) {
                 graph.replay();

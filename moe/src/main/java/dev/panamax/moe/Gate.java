@@ -120,7 +120,7 @@ public final class Gate extends Module {
         mean /= loads.length;
         float[] b = bias.toFloatArray();
         for (int i = 0; i < loads.length; i++) b[i] = (float) (b[i] + gamma * Math.signum(mean - loads[i]));
-        try (Autograd.NoGrad ng = Autograd.noGrad(); Scope staging = Scope.open()) {
+        try (Autograd.NoGrad ng = Autograd.noGrad(); Scope staging = Scope.openConfined()) {
             bias.copyFrom(Tensor.of(b, b.length));   // one write, wherever the bias lives
         }
     }

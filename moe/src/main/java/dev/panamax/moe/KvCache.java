@@ -125,7 +125,7 @@ public final class KvCache implements AutoCloseable {
         }
         int[] at = new int[batch];
         java.util.Arrays.fill(at, length);
-        try (Scope host = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {   // the host copy lives only for the upload
+        try (Scope host = Scope.openConfined(); Autograd.NoGrad ng = Autograd.noGrad()) {   // the host copy lives only for the upload
             positions.copyFrom(Tensor.ofInts(at, batch));
         }
         positionsHold = length;

@@ -23,32 +23,56 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Long-lived memory (model weights, KV caches) goes into a scope made with
  * {@link #longLived(String)}, which is not current until entered and lives until closed.
  * Nothing here relies on the garbage collector: {@link #offHeapBytes()} reports exactly what is
- * held. Scopes are backed by shared arenas, so kernels may touch their memory from the
- * runtime's worker threads; opening and closing is confined to one thread by convention.
+ * held. Scopes from {@link #open()} and {@link #longLived(String)} are backed by shared arenas,
+ * so kernels may touch their memory from the runtime's worker threads; opening and closing is
+ * confined to one thread by convention.
+ *
+ * <p>Closing a shared arena costs a handshake with every Java thread: 60-80 us on a 2-core
+ * machine ({@code ScopeBench} in bench/RESULTS.md), more than the host work of a GPU decode step
+ * replayed as a CUDA graph. So such a scope makes its arena at its first host allocation, and a
+ * scope that holds only device memory closes with no handshake. For host copies that live on one thread only (a small upload, a read-back),
+ * {@link #openConfined()} gives a scope whose arena is confined to the opening thread and closes
+ * in well under a microsecond.
  */
 public final class Scope implements AutoCloseable {
     private static final AtomicLong ALLOCATED = new AtomicLong();
     private static final ThreadLocal<ArrayDeque<Scope>> STACK = ThreadLocal.withInitial(ArrayDeque::new);
-    private static final Scope GLOBAL = new Scope("global", true);
+    private static final Scope GLOBAL = new Scope("global", true, false);
 
     private final String name;
-    private final Arena arena;
     private final boolean global;
+    /** Host memory; a shared scope makes it at its first host allocation (guarded by {@code this}). */
+    private volatile Arena arena;
     private final AtomicLong bytes = new AtomicLong();
     private final AtomicLong deviceBytes = new AtomicLong();
     /** Device memory of this scope: backend and pointer pairs, returned at close. */
     private final java.util.List<Object[]> deviceBlocks = new java.util.ArrayList<>();
     private volatile boolean closed;
 
-    private Scope(String name, boolean global) {
+    private Scope(String name, boolean global, boolean confined) {
         this.name = name;
         this.global = global;
-        this.arena = global ? Arena.global() : Arena.ofShared();
+        this.arena = global ? Arena.global() : confined ? Arena.ofConfined() : null;
     }
 
     /** Opens a new scope and makes it current on this thread until it is closed. */
     public static Scope open() {
-        Scope s = new Scope("scope", false);
+        return push(new Scope("scope", false, false));
+    }
+
+    /**
+     * Opens a new scope whose host memory only this thread may touch, and makes it current on this
+     * thread until it is closed. Its close costs no handshake with other threads, so it suits host
+     * copies made and used on this thread: a small tensor to upload, a device tensor read back.
+     * An op that hands its memory to the runtime's worker threads (large host ops do) fails with
+     * {@link WrongThreadException}; use {@link #open()} for those. Device memory allocated in it
+     * behaves as in any scope.
+     */
+    public static Scope openConfined() {
+        return push(new Scope("confined scope", false, true));
+    }
+
+    private static Scope push(Scope s) {
         STACK.get().push(s);
         return s;
     }
@@ -58,7 +82,7 @@ public final class Scope implements AutoCloseable {
      * it inside {@code try (var e = scope.enter()) { ... }}. Close it when done.
      */
     public static Scope longLived(String name) {
-        return new Scope(name, false);
+        return new Scope(name, false, false);
     }
 
     /** The process-wide scope used when none is open. It is never freed. */
@@ -112,7 +136,7 @@ public final class Scope implements AutoCloseable {
     /** Allocates {@code size} zeroed bytes aligned to 64 bytes. */
     MemorySegment allocate(long size) {
         checkOpen();
-        MemorySegment seg = arena.allocate(Math.max(size, 1), 64);
+        MemorySegment seg = arena().allocate(Math.max(size, 1), 64);
         bytes.addAndGet(size);
         ALLOCATED.addAndGet(size);
         return seg.asSlice(0, size);
@@ -147,9 +171,15 @@ public final class Scope implements AutoCloseable {
         return closed;
     }
 
-    /** The arena backing this scope, for code that maps files into it. */
-    Arena arena() {
-        return arena;
+    /** The arena backing this scope's host memory, made now if this is its first. */
+    private Arena arena() {
+        Arena a = arena;
+        if (a != null) return a;
+        synchronized (this) {
+            checkOpen();   // after close, no arena may be made that nothing would close
+            if (arena == null) arena = Arena.ofShared();
+            return arena;
+        }
     }
 
     private void checkOpen() {
@@ -173,7 +203,11 @@ public final class Scope implements AutoCloseable {
             deviceBlocks.clear();
         }
         deviceBytes.set(0);
-        arena.close();
+        Arena a;
+        synchronized (this) {
+            a = arena;
+        }
+        if (a != null) a.close();
     }
 
     @Override

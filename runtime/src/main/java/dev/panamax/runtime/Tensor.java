@@ -343,9 +343,13 @@ public final class Tensor {
         return viewOf(Shape.of(), index(idx));
     }
 
-    /** {@code read} of a host copy of device tensor t, made in a scope of its own that is freed before returning. */
+    /**
+     * {@code read} of a host copy of device tensor t, made in a scope of its own that is freed before
+     * returning. The scope is confined: the copy is made and read on this thread, and a confined close
+     * costs no handshake with the other threads (a read-back per decode step).
+     */
     private static <R> R readOnHost(Tensor t, java.util.function.Function<Tensor, R> read) {
-        try (Autograd.NoGrad ng = Autograd.noGrad(); Scope s = Scope.open()) {
+        try (Autograd.NoGrad ng = Autograd.noGrad(); Scope s = Scope.openConfined()) {
             return read.apply(t.to(Device.CPU));
         }
     }

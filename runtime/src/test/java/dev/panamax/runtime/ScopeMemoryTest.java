@@ -62,6 +62,45 @@ class ScopeMemoryTest {
     }
 
     @Test
+    void aConfinedScopeServesItsThreadAndFreesItsMemory() throws Exception {
+        long before = Scope.offHeapBytes();
+        Tensor t;
+        try (Scope s = Scope.openConfined()) {
+            assertThat(Scope.current()).isSameAs(s);
+            t = Tensor.of(new float[]{1, 2, 3}, 3).mul(2.0);
+            assertThat(t.toFloatArray()).containsExactly(2f, 4f, 6f);
+            assertThat(Scope.offHeapBytes()).isEqualTo(before + s.bytes());
+            Tensor shared = t;
+            java.util.concurrent.FutureTask<float[]> other = new java.util.concurrent.FutureTask<>(shared::toFloatArray);
+            Thread.ofPlatform().start(other).join();
+            assertThatThrownBy(other::get).hasCauseInstanceOf(WrongThreadException.class);
+        }
+        assertThat(Scope.offHeapBytes()).isEqualTo(before);
+        assertThat(Scope.current()).isSameAs(Scope.global());
+        assertThatThrownBy(t::toFloatArray).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void aScopeWithoutHostMemoryClosesAndOneThatAllocatesLaterStillFrees() {
+        long before = Scope.offHeapBytes();
+        try (Scope s = Scope.open()) {
+            assertThat(s.bytes()).isZero();
+        }
+        Scope late = Scope.longLived("late");
+        Tensor t;
+        try (var e = late.enter()) {
+            t = Tensor.ones(DType.F32, 1 << 18);   // large enough for the worker threads
+        }
+        try (Scope s = Scope.open()) {
+            assertThat(t.sum().item()).isEqualTo(1 << 18);
+        }
+        late.close();
+        assertThat(Scope.offHeapBytes()).isEqualTo(before);
+        assertThatThrownBy(t::toFloatArray).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(late::enter).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
     void scopesCloseInnermostFirst() {
         Scope outer = Scope.open();
         Scope inner = Scope.open();
