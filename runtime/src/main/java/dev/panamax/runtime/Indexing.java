@@ -124,7 +124,9 @@ final class Indexing {
             if ((weight.dtype == DType.BF16 || weight.dtype == DType.F16) && weight.isContiguous() && !Autograd.needed(weight)) {
                 // inference weights in their storage dtype: gather the rows, widened, without converting the table
                 Tensor out = Tensor.outputLike(weight, DType.F32, flat.length, weight.dim(1));
-                weight.backend.indexSelectRows(weight, Tensor.ofLongs(flat), out, flat.length, weight.dim(1), v);
+                try (Scope host = Scope.openConfined()) {   // the ids' host copy, which the gather uploads: its close costs no handshake
+                    weight.backend.indexSelectRows(weight, Tensor.ofLongs(flat), out, flat.length, weight.dim(1), v);
+                }
                 return out.view(od);
             }
             return indexSelect(Elementwise.cast(weight, DType.F32), 0, Tensor.ofLongs(flat)).view(od);
