@@ -30,9 +30,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Closing a shared arena costs a handshake with every Java thread: 60-80 us on a 2-core
  * machine ({@code ScopeBench} in bench/RESULTS.md), more than the host work of a GPU decode step
  * replayed as a CUDA graph. So such a scope makes its arena at its first host allocation, and a
- * scope that holds only device memory closes with no handshake. For host copies that live on one thread only (a small upload, a read-back),
- * {@link #openConfined()} gives a scope whose arena is confined to the opening thread and closes
- * in well under a microsecond.
+ * scope that holds only device memory closes with no handshake. For host copies that live on one
+ * thread only (a small upload, a read-back), {@link #openConfined()} gives a scope whose arena is
+ * confined to the opening thread and closes in well under a microsecond.
  */
 public final class Scope implements AutoCloseable {
     private static final AtomicLong ALLOCATED = new AtomicLong();
