@@ -141,7 +141,14 @@ class DeepSeekReferenceTest {
             for (int j = 0; j < t - t0; j++) {
                 long[] next = new long[(int) b];
                 for (int r = 0; r < b; r++) next[r] = all[(int) (r * t + t0 + j)];
+                long arenas = Scope.sharedArenasMade();
                 Tensor logits = decode.step(next);
+                float[] read = logits.toFloatArray();
+                if (j > 0 && model.device().isCuda()) {
+                    // a replay and its read-back close no shared arena: each would cost a handshake with every thread
+                    assertThat(Scope.sharedArenasMade()).as("shared arenas made by decode-graph step " + j + " and its read-back").isEqualTo(arenas);
+                }
+                assertThat(read).hasSize(Math.toIntExact(logits.numel()));
                 close("decode_logits step " + j + " (decode graph)", logits, want.narrow(1, j, 1), 2e-4, 1e-4);
                 if (j == 0) held = Scope.offHeapBytes();
             }

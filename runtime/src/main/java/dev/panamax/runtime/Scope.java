@@ -36,6 +36,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class Scope implements AutoCloseable {
     private static final AtomicLong ALLOCATED = new AtomicLong();
+    private static final AtomicLong SHARED_ARENAS = new AtomicLong();
     private static final ThreadLocal<ArrayDeque<Scope>> STACK = ThreadLocal.withInitial(ArrayDeque::new);
     private static final Scope GLOBAL = new Scope("global", true, false);
 
@@ -94,6 +95,16 @@ public final class Scope implements AutoCloseable {
     public static Scope current() {
         Scope s = STACK.get().peek();
         return s == null ? GLOBAL : s;
+    }
+
+    /**
+     * How many shared arenas scopes have made since the JVM started: one for each scope from
+     * {@link #open()} or {@link #longLived(String)} that allocated host memory. Each costs a handshake
+     * with every thread when its scope closes, so a hot loop (a decode step) should add none. For
+     * tests and diagnostics.
+     */
+    public static long sharedArenasMade() {
+        return SHARED_ARENAS.get();
     }
 
     /** Bytes currently held by all scopes (tensor memory; memory-mapped files are not counted). */
@@ -177,7 +188,10 @@ public final class Scope implements AutoCloseable {
         if (a != null) return a;
         synchronized (this) {
             checkOpen();   // after close, no arena may be made that nothing would close
-            if (arena == null) arena = Arena.ofShared();
+            if (arena == null) {
+                arena = Arena.ofShared();
+                SHARED_ARENAS.incrementAndGet();
+            }
             return arena;
         }
     }

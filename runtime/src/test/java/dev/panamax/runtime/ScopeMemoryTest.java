@@ -101,6 +101,29 @@ class ScopeMemoryTest {
     }
 
     @Test
+    void readingDeviceTensorsBackMakesNoSharedArena() {
+        Scope weights = Scope.longLived("device weights");
+        Tensor w;
+        try (var e = weights.enter()) {
+            w = Tensor.arange(DType.F32, 1000).to(Device.EMULATED);
+        }
+        long made = Scope.sharedArenasMade();
+        try (Scope step = Scope.open()) {
+            Tensor y = w.mul(2.0);
+            assertThat(y.toFloatArray()[999]).isEqualTo(1998f);
+            assertThat(y.sum().item()).isEqualTo(999_000.0);
+            assertThat(y.getLong(3)).isEqualTo(6);
+            assertThat(step.bytes()).isZero();
+        }
+        assertThat(Scope.sharedArenasMade()).as("shared arenas made by a step of device ops and read-backs").isEqualTo(made);
+        try (Scope step = Scope.open()) {
+            Tensor.zeros(DType.F32, 4);
+        }
+        assertThat(Scope.sharedArenasMade()).as("a scope that allocates host memory").isEqualTo(made + 1);
+        weights.close();
+    }
+
+    @Test
     void scopesCloseInnermostFirst() {
         Scope outer = Scope.open();
         Scope inner = Scope.open();
