@@ -29,7 +29,7 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  * The runtime's worker threads are started first (a parallel loop), as in any program that has
  * run a large op: they are among the threads the handshake visits. Trap avoided: the tensor is
- * written and returned, so the allocation is not optimised away.
+ * written, read back and its value returned, so the allocation is not optimised away.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -49,6 +49,7 @@ public class ScopeBench {
         Parallel.forRange(1 << 20, 1, (from, to) -> { });
     }
 
+    /** A shared scope around one host tensor. */
     @Benchmark
     public long shared() {
         try (Scope s = Scope.open()) {
@@ -56,6 +57,7 @@ public class ScopeBench {
         }
     }
 
+    /** The baseline: a confined scope around the same tensor. */
     @Benchmark
     public long confined() {
         try (Scope s = Scope.openConfined()) {
@@ -63,6 +65,7 @@ public class ScopeBench {
         }
     }
 
+    /** A shared scope with no host allocation. */
     @Benchmark
     public long deviceOnly() {
         try (Scope s = Scope.open()) {

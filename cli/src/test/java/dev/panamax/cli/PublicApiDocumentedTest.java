@@ -95,7 +95,7 @@ class PublicApiDocumentedTest {
             TreePath path = new TreePath(type, member);
             switch (member) {
                 case ClassTree nested when visible(nested.getModifiers(), iface) -> checkType(path, file, docs, out, checked);
-                case MethodTree method when visible(method.getModifiers(), iface) && !overrides(method) && !isCompactOrGenerated(method, c) ->
+                case MethodTree method when visible(method.getModifiers(), iface) && !overrides(method) && !isCompactConstructor(method, c) ->
                         require(path, file, c.getSimpleName() + "." + method.getName(), docs, out, checked);
                 case VariableTree field when (visible(field.getModifiers(), iface) || isEnumConstant(field, c))
                         && !(file.contains(GENERATED) && field.getName().toString().startsWith("C_")) ->
@@ -121,7 +121,7 @@ class PublicApiDocumentedTest {
     }
 
     /** A record's compact constructor: its doc is the record's {@code @param} tags. */
-    private static boolean isCompactOrGenerated(MethodTree method, ClassTree owner) {
+    private static boolean isCompactConstructor(MethodTree method, ClassTree owner) {
         return owner.getKind() == Tree.Kind.RECORD && method.getName().contentEquals("<init>") && method.getParameters().isEmpty();
     }
 
