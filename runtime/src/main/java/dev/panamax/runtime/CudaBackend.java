@@ -32,6 +32,7 @@ final class CudaBackend implements DeviceBackend {
     private final Device device;
     private final GpuDevice gpu;
     private final CublasProducts products;
+    private final java.util.concurrent.atomic.LongAdder downloads = new java.util.concurrent.atomic.LongAdder();
 
     private CudaBackend(Device device, GpuDevice gpu) {
         this.device = device;
@@ -63,6 +64,11 @@ final class CudaBackend implements DeviceBackend {
     /** The opened GPU (for benchmarks and tests that time or inspect it). */
     GpuDevice gpu() {
         return gpu;
+    }
+
+    /** Copies to the host so far (each one a wait for the stream): tests hold a path to none. */
+    long downloads() {
+        return downloads.sum();
     }
 
     /** How this GPU's cuBLAS-shaped products run (for tests: the choices {@link CublasProducts#TUNE} kept). */
@@ -104,6 +110,7 @@ final class CudaBackend implements DeviceBackend {
     public void download(long src, MemorySegment dst, long bytes) {
         if (bytes == 0) return;
         gpu.checkNotCapturing("a copy to the host");
+        downloads.increment();
         gpu.makeCurrent();
         Cuda.copyToHost(dst, src, bytes, gpu.stream());
         gpu.synchronize();
@@ -299,6 +306,20 @@ final class CudaBackend implements DeviceBackend {
         try (Arena ar = Arena.ofConfined()) {
             MemorySegment g = geometry(ar, out.dims(), a.shape.strides(), b.shape.strides());
             launch("elementwise.cu", "binary_f32", n, binaryCode(op), at(a, 0), at(b, 0), at(out, 0), g, n);
+        }
+    }
+
+    @Override
+    public void maxMinBackward(BinaryOp op, Tensor a, Tensor b, Tensor gy, Tensor ga, Tensor gb) {
+        if (op != BinaryOp.MAX && op != BinaryOp.MIN) throw new IllegalArgumentException("maxMinBackward takes MAX or MIN, got " + op);
+        requireF32(a, "the backward of " + op);
+        requireF32(b, "the backward of " + op);
+        long n = gy.numel();
+        if (n == 0 || (ga == null && gb == null)) return;
+        try (Arena ar = Arena.ofConfined()) {
+            MemorySegment g = geometry(ar, gy.dims(), a.shape.strides(), b.shape.strides());
+            launch("elementwise.cu", "max_min_backward_f32", n, binaryCode(op), at(a, 0), at(b, 0), at(gy, 0),
+                    ga == null ? 0L : at(ga, 0), gb == null ? 0L : at(gb, 0), g, n);
         }
     }
 
@@ -775,6 +796,13 @@ final class CudaBackend implements DeviceBackend {
     public void gatherLast(Tensor x, Tensor index, Tensor out, long rows, long cols, long k) {
         launchWithIndex("gather_last_f32", rows * k, x, index, out, rows, cols, k);
     }
+
+    @Override
+    public void scatterAddLast(Tensor src, Tensor index, Tensor out, long rows, long cols, long k) {
+        if (k == 0) return;
+        launchWithIndex("scatter_add_last_f32", rows, src, index, out, rows, cols, k);   // a thread a row
+    }
+
     @Override
     public void adamw(Tensor w, Tensor g, Tensor m, Tensor v, long n, OptimizerKernels.AdamWStep s) {
         launch("optim.cu", "adamw_f32", n, at(w, 0), at(g, 0), at(m, 0), at(v, 0), n, s.decay(), s.beta1(), s.oneMinusBeta1(),

@@ -44,6 +44,14 @@ interface DeviceBackend {
     /** {@code out = op(a, b)}; a and b expanded to out's dims (any strides), out contiguous. */
     void binary(BinaryOp op, Tensor a, Tensor b, Tensor out);
 
+    /**
+     * The backward of {@link #binary} for {@link BinaryOp#MAX} or {@link BinaryOp#MIN}:
+     * {@code ga = gy * w(a, b)} and {@code gb = gy * w(b, a)}, w being
+     * {@link Elementwise#pickWeight}; a and b as in {@link #binary}, gy, ga and gb contiguous with
+     * out's dims; ga or gb null where that gradient is not wanted.
+     */
+    void maxMinBackward(BinaryOp op, Tensor a, Tensor b, Tensor gy, Tensor ga, Tensor gb);
+
     /** Softmax or log-softmax of each of {@code rows} contiguous rows of {@code n}. */
     void softmaxRows(Tensor x, Tensor out, long rows, long n, boolean log);
 
@@ -191,8 +199,18 @@ interface DeviceBackend {
     void moeExperts(Tensor x, Tensor chosen, Tensor w, Tensor base, Tensor out, Tensor[] gate, Tensor[] up, Tensor[] down, Tensor table,
                     long tokens, int k);
 
-    /** {@code out[r, j] = x[r, index[r, j]]} for x (rows, cols), index (rows, k) I64. */
+    /**
+     * {@code out[r, j] = x[r, index[r, j]]} for x (rows, cols), index (rows, k) I64, all contiguous;
+     * a negative index counts from the end, and one out of range gives NaN.
+     */
     void gatherLast(Tensor x, Tensor index, Tensor out, long rows, long cols, long k);
+
+    /**
+     * {@code out[r, index[r, j]] += src[r, j]} for src (rows, k), index (rows, k) I64 and out (rows,
+     * cols), all contiguous: the backward of {@link #gatherLast}. Each row's k values are added in
+     * order of j; indices as there, one out of range skipped.
+     */
+    void scatterAddLast(Tensor src, Tensor index, Tensor out, long rows, long cols, long k);
 
     /**
      * One AdamW step over {@code n} contiguous F32 elements of parameter w, gradient g and the

@@ -142,11 +142,31 @@ final class Elementwise {
             case MUL -> new Tensor[]{ga ? g.mul(b) : null, gb ? g.mul(a) : null};
             case DIV -> new Tensor[]{ga ? g.div(b) : null, gb ? g.mul(a).div(b.square()).neg() : null};
             case POW -> new Tensor[]{ga ? g.mul(b).mul(a.pow(b.sub(1.0))) : null, gb ? g.mul(y).mul(a.log()) : null};
-            case MAX -> new Tensor[]{ga ? g.mul(map2(a, b, (u, v) -> u > v ? 1 : u == v ? 0.5 : 0)) : null,
-                    gb ? g.mul(map2(a, b, (u, v) -> v > u ? 1 : u == v ? 0.5 : 0)) : null};
-            case MIN -> new Tensor[]{ga ? g.mul(map2(a, b, (u, v) -> u < v ? 1 : u == v ? 0.5 : 0)) : null,
-                    gb ? g.mul(map2(a, b, (u, v) -> v < u ? 1 : u == v ? 0.5 : 0)) : null};
+            case MAX, MIN -> maxMinBackward(op, a, b, y, g);
         };
+    }
+
+    /**
+     * The weight of u in the gradient of {@code max(u, v)} (op MAX) or {@code min(u, v)} (MIN): 1
+     * where u is picked, 1/2 at a tie (the two share the gradient), 0 where v is picked or either
+     * is NaN. The specification of the device kernels' {@code pick_weight}.
+     */
+    static double pickWeight(BinaryOp op, double u, double v) {
+        boolean picked = op == BinaryOp.MAX ? u > v : u < v;
+        return picked ? 1 : u == v ? 0.5 : 0;
+    }
+
+    /** The gradients of y = max(a, b) or min(a, b): one kernel on a device, pickWeight's masks on the host. */
+    private static Tensor[] maxMinBackward(BinaryOp op, Tensor a, Tensor b, Tensor y, Tensor g) {
+        boolean ga = a.requiresGrad, gb = b.requiresGrad;
+        if (y.backend != null && y.dtype == DType.F32) {
+            Tensor gy = cast(onDeviceOf(y, g), DType.F32).contiguous();
+            Tensor da = ga ? Tensor.outputLike(y, DType.F32, y.dims()) : null, db = gb ? Tensor.outputLike(y, DType.F32, y.dims()) : null;
+            y.backend.maxMinBackward(op, a, b, gy, da, db);
+            return new Tensor[]{da, db};
+        }
+        return new Tensor[]{ga ? g.mul(map2(a, b, (u, v) -> pickWeight(op, u, v))) : null,
+                gb ? g.mul(map2(a, b, (u, v) -> pickWeight(op, v, u))) : null};
     }
 
     static Tensor binaryScalar(BinaryOp op, Tensor x, double s) {

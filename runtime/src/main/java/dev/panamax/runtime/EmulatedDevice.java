@@ -19,7 +19,7 @@ final class EmulatedDevice implements DeviceBackend {
     private final Device device;
     private final Map<Long, Arena> arenas = new HashMap<>();
     private final Map<Long, MemorySegment> live = new HashMap<>();
-    private long allocations;
+    private long allocations, downloads;
 
     EmulatedDevice(Device device) {
         this.device = device;
@@ -51,6 +51,11 @@ final class EmulatedDevice implements DeviceBackend {
     /** Blocks allocated and not yet released. */
     synchronized int liveBlocks() {
         return live.size();
+    }
+
+    /** Copies to the host so far. */
+    synchronized long downloads() {
+        return downloads;
     }
 
     /** Blocks allocated so far. */
@@ -104,7 +109,8 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
-    public void download(long src, MemorySegment dst, long bytes) {
+    public synchronized void download(long src, MemorySegment dst, long bytes) {
+        downloads++;
         MemorySegment.copy(containing(src), src - base(src), dst, 0, bytes);
     }
 
@@ -168,6 +174,22 @@ final class EmulatedDevice implements DeviceBackend {
         plan.forEach((off, n, inc) -> {
             for (long i = 0; i < n; i++) {
                 Elem.setF(o.storage, off[0] + i * inc[0], op.apply(Elem.getF(x.storage, off[1] + i * inc[1]), Elem.getF(y.storage, off[2] + i * inc[2])));
+            }
+        });
+    }
+
+    @Override
+    public void maxMinBackward(BinaryOp op, Tensor a, Tensor b, Tensor gy, Tensor ga, Tensor gb) {
+        if (op != BinaryOp.MAX && op != BinaryOp.MIN) throw new IllegalArgumentException("maxMinBackward takes MAX or MIN, got " + op);
+        Tensor x = view(a), y = view(b), g = view(gy), oa = ga == null ? null : view(ga), ob = gb == null ? null : view(gb);
+        Loops.Plan plan = Loops.plan(gy.dims(), new long[]{0, x.offset, y.offset}, g.shape.strides(), x.shape.strides(), y.shape.strides());
+        plan.forEach((off, n, inc) -> {
+            for (long i = 0; i < n; i++) {
+                long e = off[0] + i * inc[0];   // the element's position in gy, ga and gb (all contiguous)
+                float u = Elem.getF(x.storage, off[1] + i * inc[1]), v = Elem.getF(y.storage, off[2] + i * inc[2]);
+                float gv = Elem.getF(g.storage, g.offset + e);
+                if (oa != null) Elem.setF(oa.storage, oa.offset + e, gv * (float) Elementwise.pickWeight(op, u, v));
+                if (ob != null) Elem.setF(ob.storage, ob.offset + e, gv * (float) Elementwise.pickWeight(op, v, u));
             }
         });
     }
@@ -367,8 +389,22 @@ final class EmulatedDevice implements DeviceBackend {
         Tensor a = view(x), o = view(out);
         long[] idx = indices(index);
         for (long i = 0; i < rows * k; i++) {
-            long c = idx[(int) i];
+            long c = idx[(int) i] < 0 ? idx[(int) i] + cols : idx[(int) i];
             Elem.setF(o.storage, o.offset + i, c >= 0 && c < cols ? Elem.getF(a.storage, a.offset + (i / k) * cols + c) : Float.NaN);
+        }
+    }
+
+    @Override
+    public void scatterAddLast(Tensor src, Tensor index, Tensor out, long rows, long cols, long k) {
+        Tensor s = view(src), o = view(out);
+        long[] idx = indices(index);
+        for (long r = 0; r < rows; r++) {
+            for (long j = 0; j < k; j++) {
+                long c = idx[(int) (r * k + j)] < 0 ? idx[(int) (r * k + j)] + cols : idx[(int) (r * k + j)];
+                if (c < 0 || c >= cols) continue;
+                long at = o.offset + r * cols + c;
+                Elem.setF(o.storage, at, Elem.getF(o.storage, at) + Elem.getF(s.storage, s.offset + r * k + j));
+            }
         }
     }
 

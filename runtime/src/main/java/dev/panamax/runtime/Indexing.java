@@ -167,20 +167,48 @@ final class Indexing {
         }
     }
 
+    /**
+     * Whether an op over dim d of x with this index runs on a device as rows of x's last dim: d is
+     * the last dim, and the index has x's other dims (not fewer).
+     */
+    private static boolean overLastDimRows(Tensor x, Tensor index, int d) {
+        if (d != x.rank() - 1 || index.rank() != x.rank()) return false;
+        for (int i = 0; i < d; i++) if (index.dim(i) != x.dim(i)) return false;
+        return true;
+    }
+
+    /** The number of rows of x's dim d, the product of the dims before it. */
+    private static long leadingRows(Tensor x, int d) {
+        long rows = 1;
+        for (int i = 0; i < d; i++) rows *= x.dim(i);
+        return rows;
+    }
+
+    /**
+     * Checks a host index tensor for a dim of {@code size}, as the host path does (a device kernel
+     * cannot throw; one given device indices out of range gives NaN or skips them).
+     */
+    private static void checkHostIndices(Tensor index, long size, String op, Shape shape) {
+        if (index.backend != null) return;
+        for (long v : index.toLongArray()) checkedIndex(v, size, op, shape);
+    }
+
     static Tensor gather(Tensor x, int dim, Tensor index) {
         checkIndexType(index, "gather");
         int d = x.shape.normDim(dim);
         checkIndexShape(x, index, d, "gather");
         long[] dims = index.dims();
         if (x.backend != null) {
-            if (x.rank() == 2 && d == 1 && x.dtype == DType.F32 && index.dim(0) == x.dim(0)) {
-                Tensor out = Tensor.zerosLike(x, DType.F32, dims);
+            if (x.dtype == DType.F32 && overLastDimRows(x, index, d)) {
+                // rows of the last dim, as the log-probs of chosen tokens out of (B, T, V) log-softmax
+                checkHostIndices(index, x.dim(d), "gather", x.shape);
+                Tensor out = Tensor.outputLike(x, DType.F32, dims);
                 Tensor idx = Elementwise.onDeviceOf(x, index).contiguous();
                 try (Autograd.NoGrad ng = Autograd.noGrad()) {
-                    x.backend.gatherLast(x.contiguous(), idx, out, x.dim(0), x.dim(1), index.dim(1));
+                    x.backend.gatherLast(x.contiguous(), idx, out, leadingRows(x, d), x.dim(d), index.dim(d));
                 }
                 long[] in = x.dims();
-                return Autograd.record(out, "gather", g -> new Tensor[]{Tensor.zerosLike(g, g.dtype, in).scatterAddInPlace(d, index, g)}, x);
+                return Autograd.record(out, "gather", g -> new Tensor[]{Tensor.zerosLike(g, g.dtype, in).scatterAddInPlace(d, idx, g)}, x);
             }
             return gather(x.to(Device.CPU), dim, index.to(Device.CPU)).to(x.device());
         }
@@ -322,7 +350,18 @@ final class Indexing {
         Autograd.checkInPlace(self, "scatterAddInPlace");
         checkIndexType(index, "scatterAdd");
         if (deviceOf(self, index, src) != null) {
-            // through the host: a copy of self there, then back into self's memory
+            int d = self.shape.normDim(dim);
+            if (self.backend != null && self.dtype == DType.F32 && self.isContiguous() && overLastDimRows(self, index, d)
+                    && overLastDimRows(src, index, d) && src.dim(d) >= index.dim(d)) {
+                // rows of the last dim on the device (gather's backward): src's first index.dim(d) columns
+                checkHostIndices(index, self.dim(d), "scatterAdd", self.shape);
+                try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                    Tensor s = Elementwise.cast(Elementwise.onDeviceOf(self, src).narrow(d, 0, index.dim(d)), DType.F32).contiguous();
+                    self.backend.scatterAddLast(s, Elementwise.onDeviceOf(self, index).contiguous(), self, leadingRows(self, d), self.dim(d), index.dim(d));
+                }
+                return self;
+            }
+            // else through the host: a copy of self there, then back into self's memory
             try (Autograd.NoGrad ng = Autograd.noGrad()) {
                 Tensor h = self.to(Device.CPU);
                 if (h == self) h = self.copy();

@@ -17,6 +17,11 @@ class CudaPathsMatchHostTest extends DevicePathsMatchHostTest {
         return CudaBackend.get(0).gpu().allocator().liveBytes();
     }
 
+    @Override
+    long downloads() {
+        return CudaBackend.get(0).downloads();
+    }
+
     @BeforeEach
     @Override
     void install() {

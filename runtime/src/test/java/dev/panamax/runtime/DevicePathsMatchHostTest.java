@@ -519,6 +519,40 @@ class DevicePathsMatchHostTest {
     }
 
     @Test
+    void maxAndMinShareTheGradientAtATie() {
+        // exact ties with the bounds, broadcast over the rows, and a NaN (no gradient to either side)
+        Tensor x = Tensor.of(new float[]{0.5f, 1.0f, 1.5f, Float.NaN, 0.75f, 2.0f}, 2, 3), lo = Tensor.of(new float[]{0.5f, 0.75f, 1.0f}, 3);
+        same("clamp with ties", t -> t.get(0).maximum(t.get(1)).minimum(t.get(1).add(0.5)), x, lo);
+        same("min/max of one tensor with itself", t -> t.get(0).maximum(t.get(0)).add(t.get(0).minimum(t.get(0))), r(83, 3, 2));
+    }
+
+    /** GRPO's clipped surrogate (GrpoLoss) over the log-probs of chosen tokens out of (B, T, V) logits. */
+    private static Tensor clippedSurrogate(Tensor logits) {
+        Tensor ids = Tensor.ofLongs(new long[]{0, 6, 3, 3, 1, 5}, 2, 3, 1);
+        Tensor lp = logits.logSoftmax(-1).gather(2, ids).squeeze(-1);
+        Tensor old = lp.detach().sub(Tensor.of(new float[]{0.5f, -0.5f, 0.1f, 0f, 0.3f, -0.3f}, 2, 3));
+        Tensor ratio = lp.sub(old).exp(), adv = Tensor.of(new float[]{0.5f, -1f}, 2, 1);
+        Tensor clipped = ratio.maximum(Tensor.scalar(0.8f)).minimum(Tensor.scalar(1.2f));
+        return ratio.mul(adv).minimum(clipped.mul(adv)).neg().mean();
+    }
+
+    /** Copies to the host so far on the device under test. */
+    long downloads() {
+        return emu.downloads();
+    }
+
+    @Test
+    void aClippedSurrogateOverGatheredLogProbsStaysOnTheDevice() {
+        same("clipped surrogate", t -> clippedSurrogate(t.get(0)), r(82, 2, 3, 7));
+        Tensor logits = r(82, 2, 3, 7).to(DEV);
+        logits.requiresGrad(true);
+        long before = downloads();
+        clippedSurrogate(logits).backward();
+        assertThat(downloads() - before).as("copies to the host in the forward and backward").isZero();
+        assertThat(logits.grad().device()).isEqualTo(DEV);
+    }
+
+    @Test
     void indexingOps() {
         Tensor idx = Tensor.ofLongs(new long[]{2, 0, 2, -1});
         same("indexSelect dim 0", t -> t.get(0).indexSelect(0, idx), r(60, 4, 3));
@@ -528,6 +562,13 @@ class DevicePathsMatchHostTest {
         same("embedding BF16", t -> Tensor.embedding(t.get(0).to(DType.BF16), Tensor.ofLongs(new long[]{1, 3}, 2)), r(64, 4, 5));
         same("gather last", t -> t.get(0).gather(1, Tensor.ofLongs(new long[]{0, 2, 1, 1, 3, 0}, 3, 2)), r(65, 3, 4));
         same("gather dim 0", t -> t.get(0).gather(0, Tensor.ofLongs(new long[]{0, 2, 1, 1}, 1, 4)), r(66, 3, 4));
+        // over the last dim of a rank-3 tensor on the device: a negative index, and repeats (the backward sums them in order)
+        Tensor picks = Tensor.ofLongs(new long[]{0, -1, 4, 4, 2, 1, 3, 3, -5, 0, 1, 2}, 2, 3, 2);
+        same("gather last of rank 3", t -> t.get(0).gather(2, picks), r(79, 2, 3, 5));
+        same("gather last of rank 3, device index", t -> t.get(0).gather(-1, picks.to(DEV)), r(79, 2, 3, 5));
+        // src wider than the index: only its first columns are added (it takes no gradient, as in PyTorch)
+        same("scatterAdd over the last dim", t -> t.get(0).scatterAdd(2, Tensor.ofLongs(new long[]{1, 1, 0, -1, 2, 2}, 1, 3, 2), t.get(1).detach()),
+                r(80, 1, 3, 4), r(81, 1, 3, 3));
         same("indexAdd", t -> t.get(0).indexAdd(0, Tensor.ofLongs(new long[]{1, 1, 0}), t.get(1)), r(67, 3, 4), r(68, 3, 4));
         same("indexAdd dim 1", t -> t.get(0).indexAdd(1, Tensor.ofLongs(new long[]{2, 0}), t.get(1)), r(69, 3, 4), r(70, 3, 2));
         same("scatterAdd", t -> t.get(0).scatterAdd(1, Tensor.ofLongs(new long[]{0, 0, 1, 2}, 2, 2), t.get(1)), r(71, 2, 3), r(72, 2, 2));

@@ -1,7 +1,7 @@
-// Elementwise kernels: unary and binary ops (with NumPy broadcasting through strides), the unary
-// ops' backward, SwiGLU and its backward, strided copies (with dtype conversion) and fills. Op codes
-// match dev.panamax.runtime.UnaryOp / BinaryOp as mapped in dev.panamax.runtime.CudaBackend (by
-// name, not by ordinal).
+// Elementwise kernels: unary and binary ops (with NumPy broadcasting through strides), the backward
+// of the unary ops and of max/min, SwiGLU and its backward, strided copies (with dtype conversion)
+// and fills. Op codes match dev.panamax.runtime.UnaryOp / BinaryOp as mapped in
+// dev.panamax.runtime.CudaBackend (by name, not by ordinal).
 #include "common.cuh"
 
 // unary op codes
@@ -112,6 +112,26 @@ extern "C" __global__ void binary_f32(int op, const float* a, const float* b, fl
         i64 ia, ib;
         offsets(g, i, &ia, &ib);
         out[i] = binary(op, a[ia], b[ib]);
+    }
+}
+
+// the weight of u in d max(u, v) (op B_MAX) or d min(u, v) (B_MIN): 1 where u is picked, 1/2 at a
+// tie, 0 where v is picked or either is NaN (Elementwise.pickWeight on the host)
+__device__ __forceinline__ float pick_weight(int op, float u, float v) {
+    bool picked = op == B_MAX ? u > v : u < v;
+    return picked ? 1.f : (u == v ? 0.5f : 0.f);
+}
+
+// the gradients of out = max(a, b) or min(a, b), broadcast as in binary_f32: ga = gy * pick_weight(a, b)
+// and gb = gy * pick_weight(b, a), each skipped where null
+extern "C" __global__ void max_min_backward_f32(int op, const float* a, const float* b, const float* gy, float* ga, float* gb,
+                                                Broadcast g, i64 n) {
+    GRID_STRIDE(i, n) {
+        i64 ia, ib;
+        offsets(g, i, &ia, &ib);
+        float x = a[ia], y = b[ib];
+        if (ga) ga[i] = gy[i] * pick_weight(op, x, y);
+        if (gb) gb[i] = gy[i] * pick_weight(op, y, x);
     }
 }
 
