@@ -209,6 +209,15 @@ public final class Ratios {
             out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.3f | %s |%n", graph.p("device"), graph.p("dtype"), graph.params.getOrDefault("kvCache", "F32"),
                     ms(eager), graph.usPerOp / 1e3, ratio(eager, graph)));
         }
+        // GRPO's loss and backward on the GPU against one device copy of its logits, same run (GrpoLossBench)
+        header = false;
+        for (Row loss : rows) {
+            if (!loss.bench.equals("loss")) continue;
+            Row logitsCopy = by.get(key("logitsCopy", loss.params));
+            if (!header) out.append("\n| GRPO loss + backward on the GPU, (8, 128, V) logits | loss ms | logits copy ms | loss / copy |\n|---|---|---|---|\n");
+            header = true;
+            out.append(String.format(Locale.ROOT, "| V = %s | %.3f | %s | %s |%n", loss.p("vocab"), loss.usPerOp / 1e3, ms(logitsCopy), ratio(loss, logitsCopy)));
+        }
         if (out.length() > 0) out.append('\n');
         return out.toString();
     }
