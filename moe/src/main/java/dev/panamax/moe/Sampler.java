@@ -35,18 +35,94 @@ public final class Sampler {
         return new Sampler(temperature, topK, topP, seed);
     }
 
-    /** The next token for one row of logits (V). */
+    /**
+     * The next token for one row of logits (V). The candidates are ranked by logit, highest first
+     * (lowest id among equals), as primitive sort keys: the top k are selected without sorting the
+     * rest, and all V are sorted only when no top-k applies. Gives the tokens of
+     * {@link #sampleReference} for the same seed.
+     */
     public int sample(float[] logits) {
+        if (temperature == 0) return argmax(logits);
+        int keep = topK > 0 ? Math.min(topK, logits.length) : logits.length;
+        long[] ranked = ranked(logits, keep);
+        int[] order = new int[keep];
+        for (int i = 0; i < keep; i++) order[i] = (int) ranked[i];   // the id, the key's low 32 bits
+        return draw(logits, order);
+    }
+
+    /**
+     * The specification of {@link #sample}, slow: every token sorted by a comparison of boxed ids,
+     * then the same draw from the same random stream. For tests, and the baseline of the sampling
+     * benchmark.
+     */
+    public int sampleReference(float[] logits) {
+        if (temperature == 0) return argmax(logits);
         int v = logits.length;
-        if (temperature == 0) {
-            int best = 0;
-            for (int i = 1; i < v; i++) if (logits[i] > logits[best]) best = i;
-            return best;
+        Integer[] all = new Integer[v];
+        for (int i = 0; i < v; i++) all[i] = i;
+        Arrays.sort(all, (a, b) -> Float.compare(logits[b], logits[a]) != 0 ? Float.compare(logits[b], logits[a]) : Integer.compare(a, b));
+        int[] order = new int[topK > 0 ? Math.min(topK, v) : v];
+        for (int i = 0; i < order.length; i++) order[i] = all[i];
+        return draw(logits, order);
+    }
+
+    /** The most likely token (lowest id on ties). */
+    private static int argmax(float[] logits) {
+        int best = 0;
+        for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+        return best;
+    }
+
+    /**
+     * The sort key of token {@code id}: ascending keys rank by logit descending, in
+     * {@link Float#compare}'s order (NaN above +infinity, -0.0 below 0.0), then by id ascending.
+     */
+    static long rankKey(float logit, int id) {
+        int bits = Float.floatToIntBits(logit);
+        int ascending = bits ^ ((bits >> 31) & 0x7fffffff);   // signed-int order = Float.compare order
+        return ((long) ~ascending << 32) | id;
+    }
+
+    /** The first {@code keep} keys of the ranking, in order (the rest of the array is not ranked). */
+    static long[] ranked(float[] logits, int keep) {
+        int v = logits.length;
+        if ((long) keep * 8 >= v) {
+            long[] keys = new long[v];
+            for (int i = 0; i < v; i++) keys[i] = rankKey(logits[i], i);
+            Arrays.sort(keys);
+            return keys;
         }
-        Integer[] order = new Integer[v];
-        for (int i = 0; i < v; i++) order[i] = i;
-        Arrays.sort(order, (a, b) -> Float.compare(logits[b], logits[a]) != 0 ? Float.compare(logits[b], logits[a]) : Integer.compare(a, b));
-        int keep = topK > 0 ? Math.min(topK, v) : v;
+        // the keep smallest keys in a max-heap (its root the largest kept), then sorted
+        long[] heap = new long[keep];
+        for (int i = 0; i < keep; i++) heap[i] = rankKey(logits[i], i);
+        for (int i = keep / 2 - 1; i >= 0; i--) siftDown(heap, i, keep);
+        for (int i = keep; i < v; i++) {
+            long k = rankKey(logits[i], i);
+            if (k < heap[0]) {
+                heap[0] = k;
+                siftDown(heap, 0, keep);
+            }
+        }
+        Arrays.sort(heap);
+        return heap;
+    }
+
+    private static void siftDown(long[] heap, int i, int n) {
+        long x = heap[i];
+        while (true) {
+            int c = 2 * i + 1;
+            if (c >= n) break;
+            if (c + 1 < n && heap[c + 1] > heap[c]) c++;
+            if (heap[c] <= x) break;
+            heap[i] = heap[c];
+            i = c;
+        }
+        heap[i] = x;
+    }
+
+    /** Draws from softmax(logits / temperature) over the ranked candidates, cut to top-p. */
+    private int draw(float[] logits, int[] order) {
+        int keep = order.length;
         double max = logits[order[0]];
         double[] p = new double[keep];
         double sum = 0;

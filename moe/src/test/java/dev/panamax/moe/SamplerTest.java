@@ -1,0 +1,62 @@
+package dev.panamax.moe;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@link Sampler#sample} (primitive keys, the top k selected by a heap) draws the tokens of
+ * {@link Sampler#sampleReference} (a boxed sort of every token), seed for seed, over logits with
+ * ties, signed zeros, infinities and NaN, at every kind of cut.
+ */
+class SamplerTest {
+    /** Logits on a coarse grid (many ties), with special values sprinkled in when asked. */
+    private static float[] logits(Random r, int v, boolean special) {
+        float[] x = new float[v];
+        for (int i = 0; i < v; i++) x[i] = Math.round(r.nextGaussian() * 4) / 2f;
+        if (special) {
+            float[] odd = {0f, -0f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN, Float.MIN_VALUE, -Float.MIN_VALUE};
+            for (float f : odd) x[r.nextInt(v)] = f;
+        }
+        return x;
+    }
+
+    @Test
+    void drawsTheReferenceTokensSeedForSeed() {
+        Random r = new Random(5);
+        int cases = 0;
+        for (int v : new int[]{1, 7, 300, 5000}) {
+            for (double temperature : new double[]{0, 0.7, 1, 1.5}) {
+                for (int topK : new int[]{0, 1, 5, 50, v}) {
+                    for (double topP : new double[]{1, 0.9, 0.5}) {
+                        Sampler fast = Sampler.of(temperature, topK, topP, 11), ref = Sampler.of(temperature, topK, topP, 11);
+                        for (int row = 0; row < 12; row++) {
+                            float[] x = logits(r, v, row % 4 == 3 && temperature > 0 && row != 11);
+                            assertThat(fast.sample(x)).as("V %d, T %s, top-k %d, top-p %s, row %d", v, temperature, topK, topP, row)
+                                    .isEqualTo(ref.sampleReference(x));
+                            cases++;
+                        }
+                    }
+                }
+            }
+        }
+        assertThat(cases).isEqualTo(4 * 4 * 5 * 3 * 12);
+    }
+
+    @Test
+    void keysRankAsTheComparisonDoes() {
+        float[] x = {1f, Float.NaN, -0f, 0f, Float.NEGATIVE_INFINITY, 1f, Float.POSITIVE_INFINITY, -Float.MIN_VALUE, -2.5f, Float.MIN_VALUE};
+        Integer[] boxed = new Integer[x.length];
+        for (int i = 0; i < x.length; i++) boxed[i] = i;
+        Arrays.sort(boxed, (a, b) -> Float.compare(x[b], x[a]) != 0 ? Float.compare(x[b], x[a]) : Integer.compare(a, b));
+        for (int keep : new int[]{x.length, 1, 2}) {   // 1 takes the heap (1 x 8 < 10), the whole array takes the sort
+            long[] keys = Sampler.ranked(x, keep);
+            for (int i = 0; i < keep; i++) assertThat((int) keys[i]).as("rank %d of %d kept", i, keep).isEqualTo(boxed[i]);
+        }
+        // NaN first, then +inf, ..., 0.0 before -0.0, and the two 1.0s by id
+        assertThat(boxed).containsExactly(1, 6, 0, 5, 9, 3, 2, 7, 8, 4);
+    }
+}
