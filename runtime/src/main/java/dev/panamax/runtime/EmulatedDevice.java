@@ -389,7 +389,7 @@ final class EmulatedDevice implements DeviceBackend {
         Tensor a = view(x), o = view(out);
         long[] idx = indices(index);
         for (long i = 0; i < rows * k; i++) {
-            long c = idx[(int) i] < 0 ? idx[(int) i] + cols : idx[(int) i];
+            long c = fromEnd(idx[(int) i], cols);
             Elem.setF(o.storage, o.offset + i, c >= 0 && c < cols ? Elem.getF(a.storage, a.offset + (i / k) * cols + c) : Float.NaN);
         }
     }
@@ -398,14 +398,17 @@ final class EmulatedDevice implements DeviceBackend {
     public void scatterAddLast(Tensor src, Tensor index, Tensor out, long rows, long cols, long k) {
         Tensor s = view(src), o = view(out);
         long[] idx = indices(index);
-        for (long r = 0; r < rows; r++) {
-            for (long j = 0; j < k; j++) {
-                long c = idx[(int) (r * k + j)] < 0 ? idx[(int) (r * k + j)] + cols : idx[(int) (r * k + j)];
-                if (c < 0 || c >= cols) continue;
-                long at = o.offset + r * cols + c;
-                Elem.setF(o.storage, at, Elem.getF(o.storage, at) + Elem.getF(s.storage, s.offset + r * k + j));
-            }
+        for (long i = 0; i < rows * k; i++) {   // row i / k, in order of j within it
+            long c = fromEnd(idx[(int) i], cols);
+            if (c < 0 || c >= cols) continue;
+            long at = o.offset + (i / k) * cols + c;
+            Elem.setF(o.storage, at, Elem.getF(o.storage, at) + Elem.getF(s.storage, s.offset + i));
         }
+    }
+
+    /** A last-dim index as the kernels read it: a negative one counts from the end. */
+    private static long fromEnd(long index, long size) {
+        return index < 0 ? index + size : index;
     }
 
     @Override
