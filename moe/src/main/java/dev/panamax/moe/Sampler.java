@@ -38,7 +38,8 @@ public final class Sampler {
     /**
      * The next token for one row of logits (V). The candidates are ranked by logit, highest first
      * (lowest id among equals), as primitive sort keys: the top k are selected without sorting the
-     * rest, and all V are sorted only when no top-k applies. Gives the tokens of
+     * rest, and all V are sorted (by radix from 4,096 tokens) only when no top-k applies. Gives the
+     * tokens of
      * {@link #sampleReference} for the same seed.
      */
     public int sample(float[] logits) {
@@ -83,10 +84,14 @@ public final class Sampler {
         return ((long) ~ascending << 32) | id;
     }
 
+    /** Vocabularies from which the whole ranking is a radix sort rather than a comparison sort. */
+    static final int RADIX_FROM = 4096;
+
     /** The first {@code keep} keys of the ranking, in order (the rest of the array is not ranked). */
     static long[] ranked(float[] logits, int keep) {
         int v = logits.length;
         if ((long) keep * 8 >= v) {
+            if (v >= RADIX_FROM) return radixRanked(logits);
             long[] keys = new long[v];
             for (int i = 0; i < v; i++) keys[i] = rankKey(logits[i], i);
             Arrays.sort(keys);
@@ -105,6 +110,28 @@ public final class Sampler {
         }
         Arrays.sort(heap);
         return heap;
+    }
+
+    /**
+     * Every key of the ranking, in order, by a stable two-pass radix sort (16 bits a pass) of the
+     * logits' halves of the keys: the ids start in order, so equal logits keep the lower id first,
+     * as the keys' low halves order them.
+     */
+    private static long[] radixRanked(float[] logits) {
+        int v = logits.length;
+        int[] half = new int[v];   // the key's high 32 bits, sign flipped: unsigned order = signed order
+        for (int i = 0; i < v; i++) half[i] = (int) (rankKey(logits[i], i) >>> 32) ^ 0x80000000;
+        int[] byLow = new int[v], ids = new int[v], count = new int[65537];
+        for (int i = 0; i < v; i++) count[(half[i] & 0xffff) + 1]++;
+        for (int b = 0; b < 65536; b++) count[b + 1] += count[b];
+        for (int i = 0; i < v; i++) byLow[count[half[i] & 0xffff]++] = i;
+        Arrays.fill(count, 0);
+        for (int i = 0; i < v; i++) count[(half[i] >>> 16) + 1]++;
+        for (int b = 0; b < 65536; b++) count[b + 1] += count[b];
+        for (int j = 0; j < v; j++) ids[count[half[byLow[j]] >>> 16]++] = byLow[j];
+        long[] keys = new long[v];
+        for (int j = 0; j < v; j++) keys[j] = rankKey(logits[ids[j]], ids[j]);
+        return keys;
     }
 
     private static void siftDown(long[] heap, int i, int n) {

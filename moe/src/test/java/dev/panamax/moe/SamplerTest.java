@@ -59,4 +59,17 @@ class SamplerTest {
         // NaN first, then +inf, ..., 0.0 before -0.0, and the two 1.0s by id
         assertThat(boxed).containsExactly(1, 6, 0, 5, 9, 3, 2, 7, 8, 4);
     }
+
+    @Test
+    void theRadixRankingOfALargeVocabularyIsTheSortedKeys() {
+        Random r = new Random(9);
+        for (int v : new int[]{Sampler.RADIX_FROM, 70_001}) {
+            float[] x = logits(r, v, true);
+            for (int i = 0; i < v; i += 97) x[i] = Float.intBitsToFloat(r.nextInt());   // every bit pattern, NaNs included
+            long[] want = new long[v];
+            for (int i = 0; i < v; i++) want[i] = Sampler.rankKey(x[i], i);
+            java.util.Arrays.sort(want);
+            assertThat(Sampler.ranked(x, v)).as("V %d", v).containsExactly(want);
+        }
+    }
 }
