@@ -19,9 +19,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * Drawing one token from a row of logits on the host, as generation does for every sequence at
  * every step (on a GPU too: the logits are read back and sampled here). {@code sample} ranks the
- * candidates as primitive keys (a radix sort of all, or a heap for the top k); its baseline, run beside it, is
- * {@code sampleReference}, the specification, which sorts every token by a boxed comparison. Both
- * draw the same tokens (SamplerTest). Temperature 1, top-p 0.95, top-k 0 (all tokens) or 50,
+ * candidates as primitive keys (a radix sort of all, or a heap for the top k); its baseline, run
+ * beside it, is {@code sampleReference}, the specification, which sorts every token by a boxed
+ * comparison. Both draw the same tokens (SamplerTest). Temperature 1, top-p 0.95, top-k 0 (all tokens) or 50,
  * vocabularies of 32,000 and 102,400 (DeepSeek-V2's); four rows of seeded Gaussian logits in turn.
  */
 @BenchmarkMode(Mode.AverageTime)
