@@ -130,7 +130,7 @@ public final class Sampler {
         for (int b = 0; b < 65536; b++) count[b + 1] += count[b];
         for (int j = 0; j < v; j++) ids[count[half[byLow[j]] >>> 16]++] = byLow[j];
         long[] keys = new long[v];
-        for (int j = 0; j < v; j++) keys[j] = rankKey(logits[ids[j]], ids[j]);
+        for (int j = 0; j < v; j++) keys[j] = ((long) (half[ids[j]] ^ 0x80000000) << 32) | ids[j];   // rankKey, from its halves
         return keys;
     }
 
