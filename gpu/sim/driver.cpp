@@ -587,15 +587,15 @@ struct LaunchLog {
 // $PANAMAX_CUDASIM_STATS (appended, one line) when that is set. A host wait is a call that waited
 // for queued work, or a copy the host waits for.
 struct Stats {
-    unsigned long long launches = 0, gemms = 0, hostWaits = 0, uploads = 0, downloads = 0, allocs = 0;
+    unsigned long long launches = 0, gemms = 0, hostWaits = 0, uploads = 0, downloads = 0, allocs = 0, uploadBytes = 0, downloadBytes = 0;
     unsigned long long streamWaits = 0, ctxWaits = 0, eventWaits = 0, copyWaits = 0, frees = 0, peakBytes = 0, memsets = 0, graphLaunches = 0;
     ~Stats() {
         const char* path = std::getenv("PANAMAX_CUDASIM_STATS");
         if (!path) return;
         if (FILE* f = std::fopen(path, "a")) {
-            std::fprintf(f, "launches=%llu gemms=%llu host_waits=%llu (stream %llu, context %llu, event %llu, blocking copy %llu) uploads=%llu downloads=%llu memsets=%llu allocations=%llu frees=%llu peak_mib=%.1f graph_launches=%llu\n",
-                         launches, gemms, hostWaits, streamWaits, ctxWaits, eventWaits, copyWaits, uploads, downloads, memsets, allocs, frees, peakBytes / 1048576.0,
-                         graphLaunches);
+            std::fprintf(f, "launches=%llu gemms=%llu host_waits=%llu (stream %llu, context %llu, event %llu, blocking copy %llu) uploads=%llu (%llu bytes) downloads=%llu (%llu bytes) memsets=%llu allocations=%llu frees=%llu peak_mib=%.1f graph_launches=%llu\n",
+                         launches, gemms, hostWaits, streamWaits, ctxWaits, eventWaits, copyWaits, uploads, uploadBytes, downloads, downloadBytes, memsets, allocs,
+                         frees, peakBytes / 1048576.0, graphLaunches);
             std::fclose(f);
         }
     }
@@ -918,8 +918,8 @@ static CUresult copy(const char* what, void* dst, const void* src, size_t n, boo
         std::memcpy(dst, staged ? staged->data() : src, n);
         return CUDA_SUCCESS;
     });
-    if (dstDevice && !srcDevice) stats.uploads++;
-    if (!dstDevice) stats.downloads++;
+    if (dstDevice && !srcDevice) { stats.uploads++; stats.uploadBytes += n; }
+    if (!dstDevice) { stats.downloads++; stats.downloadBytes += n; }
     if (st->capture) return sticky;   // recorded: runs when the graph does
     if (!async || (!dstDevice && !isPinned(dst, n))) {
         stats.hostWaits++;

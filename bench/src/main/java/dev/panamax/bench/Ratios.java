@@ -218,6 +218,17 @@ public final class Ratios {
             header = true;
             out.append(String.format(Locale.ROOT, "| V = %s | %.3f | %s | %s |%n", loss.p("vocab"), loss.usPerOp / 1e3, ms(logitsCopy), ratio(loss, logitsCopy)));
         }
+        // the next token of 8 rows drawn on the GPU against the read-back of their logits, same run (DeviceSamplingBench)
+        header = false;
+        for (Row draw : rows) {
+            if (!draw.bench.equals("drawOnDevice")) continue;
+            Row readBack = by.get(key("logitsReadBack", draw.params)), host = by.get(key("drawOnHost", draw.params));
+            if (!header) out.append("\n| next token of 8 rows, logits on the GPU | draw on the GPU ms | logits read-back ms | read-back + draw on the host ms"
+                    + " | GPU draw / read-back | host / GPU |\n|---|---|---|---|---|---|\n");
+            header = true;
+            out.append(String.format(Locale.ROOT, "| V = %s | %.3f | %s | %s | %s | %s |%n", draw.p("vocab"), draw.usPerOp / 1e3, ms(readBack), ms(host),
+                    ratio(draw, readBack), ratio(host, draw)));
+        }
         if (out.length() > 0) out.append('\n');
         return out.toString();
     }

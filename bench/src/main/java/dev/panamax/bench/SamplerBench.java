@@ -37,6 +37,12 @@ public class SamplerBench {
     /** Top-k (0: every token is a candidate). */
     @Param({"0", "50"})
     public int topK;
+    /**
+     * Top-p. With {@code -p topP=1} and top-k 0 (plain temperature sampling, GRPO's rollout
+     * setting) both methods draw by the ids in order ({@code Functional.sampleRows}): no ranking.
+     */
+    @Param({"0.95"})
+    public double topP;
 
     float[][] rows = new float[4][];
     Sampler fast, reference;
@@ -49,8 +55,8 @@ public class SamplerBench {
             rows[i] = new float[vocab];
             for (int j = 0; j < vocab; j++) rows[i][j] = (float) (r.nextGaussian() * 3);
         }
-        fast = Sampler.of(1.0, topK, 0.95, 1);
-        reference = Sampler.of(1.0, topK, 0.95, 1);
+        fast = Sampler.of(1.0, topK, topP, 1);
+        reference = Sampler.of(1.0, topK, topP, 1);
     }
 
     /** The ranking by primitive keys. */

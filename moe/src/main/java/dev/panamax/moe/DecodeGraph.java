@@ -16,10 +16,10 @@ import dev.panamax.runtime.Tensor;
  * <pre>{@code
  * try (KvCache cache = new KvCache(model.config(), 1, 4096, model.device(), DType.BF16);
  *      DecodeGraph decode = new DecodeGraph(model, cache)) {
- *     float[] logits = model.forward(promptIds, 0, cache, Mla.ABSORBED, true, null).toFloatArray();
+ *     Tensor logits = model.forward(promptIds, 0, cache, Mla.ABSORBED, true, null);
  *     for (int i = 0; i < 100; i++) {
- *         long next = sampler.sample(logits);
- *         logits = decode.step(new long[]{next}).toFloatArray();
+ *         long[] next = sampler.sample(logits, null);   // drawn on the device
+ *         logits = decode.step(next);
  *     }
  * }
  * }</pre>

@@ -15,7 +15,9 @@ import java.util.Set;
  * Generation with the compressed KV cache: sequences with the same prompt length run as one
  * batch (one batched prefill, then one batched decode step per token); each sequence stops at a
  * stop token (kept in its output) or after {@code maxNewTokens}. Nothing is recorded by autograd.
- * The cache is made on the model's device; only the last position's logits come to the host.
+ * The cache is made on the model's device; the tokens are drawn where the logits are
+ * ({@link Sampler#sample(Tensor, boolean[])}: on a device, greedy and plain temperature sampling
+ * read back only the tokens).
  * On a device the decode steps of the absorbed path run as a {@link DecodeGraph} (a CUDA graph
  * on a GPU) unless the system property {@value DecodeGraph#PROPERTY} is {@code false}.
  */
@@ -66,7 +68,6 @@ public final class Generator {
     private static long runBatch(DeepSeekModel model, List<long[]> prompts, List<Integer> rows, int len, int maxNew,
                                  Set<Long> stop, Sampler sampler, Mla.Path path, DType cacheDtype, long[][] out) {
         int b = rows.size();
-        long v = model.config().vocabSize();
         long[] ids = new long[b * len];
         for (int r = 0; r < b; r++) System.arraycopy(prompts.get(rows.get(r)), 0, ids, r * len, len);
         List<List<Long>> gen = new ArrayList<>();
@@ -79,15 +80,15 @@ public final class Generator {
             long[] next = new long[b];
             for (int step = 0; step < maxNew; step++) {
                 try (Scope s = Scope.open()) {
-                    float[] logits = step == 0
-                            ? model.forward(Tensor.ofLongs(ids, b, len), 0, cache, path, true, null).toFloatArray()
-                            : decode != null ? decode.step(next).toFloatArray()
-                            : model.forward(Tensor.ofLongs(next, b, 1), cache.length(), cache, path, true, null).toFloatArray();
+                    Tensor logits = step == 0
+                            ? model.forward(Tensor.ofLongs(ids, b, len), 0, cache, path, true, null)
+                            : decode != null ? decode.step(next)
+                            : model.forward(Tensor.ofLongs(next, b, 1), cache.length(), cache, path, true, null);
+                    long[] drawn = sampler.sample(logits, done);
                     boolean all = true;
                     for (int r = 0; r < b; r++) {
                         if (done[r]) continue;
-                        float[] row = java.util.Arrays.copyOfRange(logits, (int) (r * v), (int) ((r + 1) * v));
-                        next[r] = sampler.sample(row);
+                        next[r] = drawn[r];
                         gen.get(r).add(next[r]);
                         produced++;
                         if (stop.contains(next[r])) done[r] = true;

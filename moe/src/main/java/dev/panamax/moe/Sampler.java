@@ -1,5 +1,9 @@
 package dev.panamax.moe;
 
+import dev.panamax.runtime.Functional;
+import dev.panamax.runtime.Scope;
+import dev.panamax.runtime.Tensor;
+
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -7,7 +11,15 @@ import java.util.SplittableRandom;
  * Picks the next token from a row of logits: greedy (temperature 0), or sampling from
  * {@code softmax(logits / temperature)} restricted to the {@code topK} most likely tokens
  * (0 = all) and to the smallest set whose probability reaches {@code topP} (1 = all). Seeded:
- * the same seed and logits give the same tokens. Not thread-safe (it owns its random stream).
+ * the same seed and logits give the same tokens. Not thread-safe (it owns its random stream,
+ * {@code new SplittableRandom(seed)}).
+ *
+ * <p>Greedy and plain temperature sampling (no top-k, top-p 1) draw by
+ * {@link Functional#sampleRows}, the inverse transform over the ids in order, with one key from
+ * this sampler's stream per call: on a device {@link #sample(Tensor, boolean[])} runs it as one
+ * kernel over the batch and reads back only the tokens. With top-k or top-p the candidates are
+ * ranked by logit, highest first (lowest id among equals), and the draw walks them in that order,
+ * on the host.
  */
 public final class Sampler {
     private final double temperature;
@@ -36,14 +48,56 @@ public final class Sampler {
     }
 
     /**
-     * The next token for one row of logits (V). The candidates are ranked by logit, highest first
-     * (lowest id among equals), as primitive sort keys: the top k are selected without sorting the
-     * rest, and all V are sorted (by radix from 4,096 tokens) only when no top-k applies. Gives the
-     * tokens of
-     * {@link #sampleReference} for the same seed.
+     * Whether a row of {@code v} logits is drawn by {@link Functional#sampleRows} (greedy, or
+     * temperature alone) rather than by ranking the candidates.
+     */
+    private boolean byIds(long v) {
+        return temperature == 0 || ((topK == 0 || topK >= v) && topP == 1);
+    }
+
+    /**
+     * The next token of each row of {@code logits} (..., V; the leading dims flatten to the rows),
+     * on any device. Greedy and plain temperature sampling run {@link Functional#sampleRows} where
+     * the logits are, with one key from this sampler's stream (its next {@code nextLong()}): on a device one kernel draws every
+     * row and only the tokens are read back. With top-k or top-p the rows are read to the host and
+     * each is drawn as {@link #sample(float[])} draws it, in row order.
+     *
+     * @param done rows not to draw (their entry is -1), or null for none; its length is the number
+     *             of rows
+     * @throws IllegalArgumentException when {@code done} does not have one entry per row
+     */
+    public long[] sample(Tensor logits, boolean[] done) {
+        if (logits.rank() == 0 || logits.dim(-1) == 0) throw new IllegalArgumentException("sample needs logits (..., V) with V > 0, got " + logits.shape());
+        long v = logits.dim(-1);
+        int rows = Math.toIntExact(logits.numel() / v);
+        if (done != null && done.length != rows) throw new IllegalArgumentException("done has " + done.length + " entries for " + rows + " rows of logits");
+        long[] tokens;
+        if (byIds(v)) {
+            // on a device the only host memory is the tokens' read-back, on this thread: a confined scope's close costs no handshake
+            try (Scope s = logits.device().isDevice() ? Scope.openConfined() : Scope.open()) {
+                tokens = Functional.sampleRows(logits, temperature, random.nextLong()).toLongArray();
+            }
+        } else {
+            float[] all = logits.toFloatArray();
+            tokens = new long[rows];
+            for (int r = 0; r < rows; r++) {
+                if (done == null || !done[r]) tokens[r] = sample(Arrays.copyOfRange(all, (int) (r * v), (int) ((r + 1) * v)));
+            }
+        }
+        if (done != null) for (int r = 0; r < rows; r++) if (done[r]) tokens[r] = -1;
+        return tokens;
+    }
+
+    /**
+     * The next token for one row of logits (V). Greedy and plain temperature sampling draw by
+     * {@link Functional#sampleRows}, with one key from this sampler's stream. Otherwise the
+     * candidates are ranked by logit, highest first (lowest id among equals), as primitive sort
+     * keys: the top k are selected without sorting the rest, and all V are sorted (by radix from
+     * 4,096 tokens) only when no top-k applies; this gives the tokens of {@link #sampleReference}
+     * for the same seed.
      */
     public int sample(float[] logits) {
-        if (temperature == 0) return argmax(logits);
+        if (byIds(logits.length)) return byIds(logits);
         int keep = topK > 0 ? Math.min(topK, logits.length) : logits.length;
         long[] ranked = ranked(logits, keep);
         int[] order = new int[keep];
@@ -52,12 +106,13 @@ public final class Sampler {
     }
 
     /**
-     * The specification of {@link #sample}, slow: every token sorted by a comparison of boxed ids,
-     * then the same draw from the same random stream. For tests, and the baseline of the sampling
-     * benchmark.
+     * The specification of {@link #sample(float[])} with top-k or top-p, slow: every token sorted by
+     * a comparison of boxed ids, then the same draw from the same random stream. For tests, and the
+     * baseline of the sampling benchmark. Greedy and plain temperature sampling draw as
+     * {@link #sample(float[])} does.
      */
     public int sampleReference(float[] logits) {
-        if (temperature == 0) return argmax(logits);
+        if (byIds(logits.length)) return byIds(logits);
         int v = logits.length;
         Integer[] all = new Integer[v];
         for (int i = 0; i < v; i++) all[i] = i;
@@ -67,11 +122,12 @@ public final class Sampler {
         return draw(logits, order);
     }
 
-    /** The most likely token (lowest id on ties). */
-    private static int argmax(float[] logits) {
-        int best = 0;
-        for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-        return best;
+    /** One row drawn by {@link Functional#sampleRows}. */
+    private int byIds(float[] logits) {
+        if (logits.length == 0) throw new IllegalArgumentException("sample needs at least one logit");
+        try (Scope s = Scope.openConfined()) {
+            return (int) Functional.sampleRows(Tensor.of(logits, logits.length), temperature, random.nextLong()).toLongArray()[0];
+        }
     }
 
     /**

@@ -1,16 +1,21 @@
 package dev.panamax.moe;
 
+import dev.panamax.runtime.Device;
+import dev.panamax.runtime.Scope;
+import dev.panamax.runtime.Tensor;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * {@link Sampler#sample} (primitive keys, the top k selected by a heap) draws the tokens of
  * {@link Sampler#sampleReference} (a boxed sort of every token), seed for seed, over logits with
- * ties, signed zeros, infinities and NaN, at every kind of cut.
+ * ties, signed zeros, infinities and NaN, at every kind of cut. A batch of rows drawn where the
+ * logits are gives, row for row, what drawing each row alone gives, on the host and on a device.
  */
 class SamplerTest {
     /** Logits on a coarse grid (many ties), with special values sprinkled in when asked. */
@@ -44,6 +49,41 @@ class SamplerTest {
             }
         }
         assertThat(cases).isEqualTo(4 * 4 * 5 * 3 * 12);
+    }
+
+    @Test
+    void aBatchDrawsWhatEachRowDrawsAloneOnTheHostAndOnADevice() {
+        Random r = new Random(17);
+        int rows = 6, v = 700;
+        float[] all = new float[rows * v];
+        for (int i = 0; i < rows; i++) System.arraycopy(logits(r, v, i == 2), 0, all, i * v, v);
+        boolean[] done = {false, true, false, false, true, false};
+        for (double temperature : new double[]{0, 1.2}) {
+            for (int topK : new int[]{0, 40}) {
+                for (double topP : new double[]{1, 0.8}) {
+                    String as = String.format("T %s, top-k %d, top-p %s", temperature, topK, topP);
+                    Sampler alone = Sampler.of(temperature, topK, topP, 3);
+                    long[] want = new long[rows];
+                    for (int i = 0; i < rows; i++) {
+                        boolean byIds = temperature == 0 || (topK == 0 && topP == 1);
+                        if (byIds) {   // the batch's key, the stream's first long: row i takes the uniform of row i
+                            long key = new java.util.SplittableRandom(3).nextLong();
+                            want[i] = dev.panamax.runtime.Functional.sampleRows(Tensor.of(all, rows, v), temperature, key).toLongArray()[i];
+                        } else if (!done[i]) {
+                            want[i] = alone.sample(Arrays.copyOfRange(all, i * v, (i + 1) * v));
+                        }
+                        if (done[i]) want[i] = -1;
+                    }
+                    for (Device d : new Device[]{Device.CPU, Device.EMULATED}) {
+                        try (Scope s = Scope.open()) {
+                            long[] got = Sampler.of(temperature, topK, topP, 3).sample(Tensor.of(all, rows, 1, v).to(d), done);
+                            assertThat(got).as("%s on %s", as, d).containsExactly(want);
+                        }
+                    }
+                }
+            }
+        }
+        assertThatThrownBy(() -> Sampler.greedy().sample(Tensor.of(all, rows, v), new boolean[2])).hasMessageContaining("6 rows");
     }
 
     @Test

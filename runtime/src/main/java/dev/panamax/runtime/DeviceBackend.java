@@ -116,6 +116,12 @@ interface DeviceBackend {
     void reduceRows(ReduceOp op, Tensor x, Tensor out, long rows, long n);
 
     /**
+     * {@link Functional#sampleRows}: the token of each of {@code rows} contiguous rows of {@code n}
+     * logits into out (rows) I64, row r drawn with {@code Sampling.uniform(key, r)}.
+     */
+    void sampleRows(Tensor logits, Tensor out, long rows, long n, double temperature, long key);
+
+    /**
      * The {@link Kernels#sgemm} contract on device memory: a F32 and b F32, BF16 or F16; or a and b
      * both BF16 or both F16 (F32 accumulation). c is F32, or of a and b's 16-bit type (the F32
      * accumulators rounded once).

@@ -337,6 +337,11 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
+    public void sampleRows(Tensor logits, Tensor out, long rows, long n, double temperature, long key) {
+        Sampling.drawRows(view(logits), view(out), rows, n, temperature, key);
+    }
+
+    @Override
     public void gemm(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, Tensor b, long bOff, long ldb,
                      Tensor c, long cOff, long ldc, boolean accumulate) {
         MemorySegment as = view(a).storage;

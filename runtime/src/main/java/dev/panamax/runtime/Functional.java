@@ -424,6 +424,43 @@ public final class Functional {
     }
 
     /**
+     * Draws one token from each row of {@code logits} (..., V): token j with probability
+     * {@code softmax(logits / temperature)[j]}, by the inverse transform over the ids in order. Row r
+     * (of the rows the leading dims flatten to, in row-major order) takes the uniform u, the
+     * {@code (r + 1)}-th {@code nextDouble()} of {@code new java.util.SplittableRandom(key)}. With m
+     * the row's largest logit that is not NaN and {@code w[j] = exp((logits[j] - m) / temperature)}
+     * in double (0 for a NaN logit), the token is the first j whose running sum of w exceeds u times
+     * their total (the last token of positive weight where rounding leaves none). Temperature 0, or
+     * an infinite m, gives the greedy token: the lowest id whose logit is m (0 when every logit is
+     * NaN). The logits are read as F32. Not recorded by autograd.
+     *
+     * <p>On a device one kernel draws every row and only the tokens stay there, so a sampling loop
+     * reads back 8 bytes a row instead of the row of logits. Its sums are taken in another order:
+     * where u falls within rounding of the boundary between two tokens, the device may draw the
+     * other one.
+     *
+     * @return the tokens, I64, of the leading dims (a 0-d tensor for one row of rank 1), on the
+     *         logits' device
+     * @throws IllegalArgumentException for a negative or infinite temperature, a rank-0 tensor or
+     *                                  an empty last dim
+     */
+    public static Tensor sampleRows(Tensor logits, double temperature, long key) {
+        if (!(temperature >= 0) || Double.isInfinite(temperature))
+            throw new IllegalArgumentException("sampleRows: temperature must be finite and >= 0, got " + temperature);
+        if (logits.rank() == 0 || logits.dim(-1) == 0)
+            throw new IllegalArgumentException("sampleRows needs logits (..., V) with V > 0, got " + logits.shape());
+        long[] dims = logits.dims();
+        long n = dims[dims.length - 1], rows = logits.numel() / n;
+        Tensor out = Tensor.outputLike(logits, DType.I64, Arrays.copyOf(dims, dims.length - 1));
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            Tensor x = Elementwise.cast(logits, DType.F32).contiguous();
+            if (x.backend != null) x.backend.sampleRows(x, out, rows, n, temperature, key);
+            else Sampling.drawRows(x, out, rows, n, temperature, key);
+        }
+        return out;
+    }
+
+    /**
      * How a DeepSeekMoE gate chooses (DeepSeek-V3's {@code Gate.forward}).
      *
      * @param sigmoid    sigmoid scores, else softmax over the experts

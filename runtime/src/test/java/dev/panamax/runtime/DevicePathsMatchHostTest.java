@@ -553,6 +553,37 @@ class DevicePathsMatchHostTest {
     }
 
     @Test
+    void sampledTokensMatchTheHostAndOnlyTheyComeBack() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(5);
+        float nan = Float.NaN, inf = Float.POSITIVE_INFINITY;
+        for (int v : new int[]{1, 2, 31, 33, 1000, 1025, 4099, 32000}) {
+            int rows = v >= 4099 ? 4 : 9;
+            float[] x = new float[rows * v];
+            for (int i = 0; i < x.length; i++) {
+                double g = rnd.nextGaussian() * 3;
+                x[i] = (float) (i % 5 == 0 ? Math.rint(g) : g);   // ties on a grid
+            }
+            for (int j = 0; j < v; j++) {
+                if (j % 7 == 3) x[j] = nan;                         // row 0: NaN and -inf sprinkled
+                if (j % 11 == 5) x[j] = -inf;
+                x[v + j] = nan;                                    // row 1: nothing to draw
+                if (j % 13 == 4) x[2 * v + j] = inf;              // row 2: an infinite maximum, where it fits
+            }
+            Tensor host = Tensor.of(x, rows, v), dev = host.to(DEV);
+            for (double t : new double[]{0, 0.25, 1, 3}) {
+                for (long key : new long[]{1, -7, 123_456_789}) {
+                    long[] want = Functional.sampleRows(host, t, key).toLongArray();
+                    long before = downloads();
+                    Tensor got = Functional.sampleRows(dev, t, key);
+                    assertThat(got.device()).isEqualTo(DEV);
+                    assertThat(got.toLongArray()).as("V %d, temperature %s, key %d", v, t, key).containsExactly(want);
+                    assertThat(downloads() - before).as("copies to the host: the tokens only").isEqualTo(1);
+                }
+            }
+        }
+    }
+
+    @Test
     void indexingOps() {
         Tensor idx = Tensor.ofLongs(new long[]{2, 0, 2, -1});
         same("indexSelect dim 0", t -> t.get(0).indexSelect(0, idx), r(60, 4, 3));

@@ -143,3 +143,96 @@ extern "C" __global__ void cross_entropy_backward_f32(const float* logits, const
         glogits[base + j] = g * (p - (j == t ? 1.f : 0.f));
     }
 }
+
+// Row r's uniform in [0, 1): the (r + 1)-th nextDouble() of Java's new SplittableRandom(key), its
+// seed after r + 1 steps of the golden gamma through the generator's mixing function (Sampling.uniform)
+__device__ __forceinline__ double row_uniform(unsigned long long key, long long row) {
+    unsigned long long z = key + (unsigned long long) (row + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double) (z >> 11) / 9007199254740992.0;   // times 2^-53, exactly
+}
+
+// A token's weight exp((v - m) / temperature) in double, 0 for a NaN logit (Sampling.weight)
+__device__ __forceinline__ double draw_weight(float v, float m, double temperature) {
+    double p = exp(((double) v - (double) m) / temperature);
+    return p == p ? p : 0.0;
+}
+
+// The first of n weights at which the running sum passes *target, *target then made relative to
+// it; where rounding leaves none, the last positive weight, and *target becomes +infinity so that
+// the levels below take their last positive weight too (-1 when no weight is positive)
+__device__ __forceinline__ int draw_walk(const double* w, int n, double* target) {
+    double cum = 0.0;
+    int last = -1;
+    for (int i = 0; i < n; i++) {
+        if (w[i] > 0.0) {
+            last = i;
+            if (cum + w[i] > *target) { *target -= cum; return i; }
+            cum += w[i];
+        }
+    }
+    *target = __longlong_as_double(0x7ff0000000000000LL);
+    return last;
+}
+
+// Functional.sampleRows: one token per row of logits (I64), drawn from softmax(x / temperature)
+// by the inverse transform over the ids in order, with the row's uniform; temperature 0, or an
+// infinite maximum, gives the lowest id of the maximum (0 for a row of NaN). One block per row
+// (blockDim.x a power of two, 32 to 1024): thread t sums the weights of the t-th contiguous chunk
+// of the row, then thread 0 walks the sums of 32 groups of chunks, the chunks of its group, and the
+// weights of its chunk.
+extern "C" __global__ void sample_rows_f32(const float* x, i64* out, int cols, double temperature, unsigned long long key) {
+    const float* r = x + (i64) blockIdx.x * cols;
+    float m = NEG_INF;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, r[j]);   // NaN never
+    m = block_max(m);
+    __shared__ double part[1024];
+    __shared__ double group[32];
+    __shared__ int first[32];
+    if (temperature == 0.0 || isinf(m)) {
+        int f = cols;
+        for (int j = threadIdx.x; j < cols; j += blockDim.x) if (r[j] == m) { f = j; break; }
+        for (int o = 16; o > 0; o >>= 1) f = min(f, __shfl_xor_sync(0xffffffffu, f, o));
+        if ((threadIdx.x & 31) == 0) first[threadIdx.x >> 5] = f;
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            for (int w = 1; w < (int) (blockDim.x >> 5); w++) f = min(f, first[w]);
+            out[blockIdx.x] = f == cols ? 0 : f;
+        }
+        return;
+    }
+    int chunk = (cols + blockDim.x - 1) / blockDim.x;
+    int lo = min(cols, (int) threadIdx.x * chunk), hi = min(cols, lo + chunk);
+    double s = 0.0;
+    for (int j = lo; j < hi; j++) s += draw_weight(r[j], m, temperature);
+    part[threadIdx.x] = s;
+    __syncthreads();
+    int per = blockDim.x >> 5;   // chunks per group
+    if (threadIdx.x < 32) {
+        double g = 0.0;
+        for (int i = 0; i < per; i++) g += part[threadIdx.x * per + i];
+        group[threadIdx.x] = g;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double total = 0.0;
+        for (int i = 0; i < 32; i++) total += group[i];
+        double target = row_uniform(key, blockIdx.x) * total;
+        int gi = draw_walk(group, 32, &target);   // the largest logit weighs 1: some group is positive
+        int ci = gi * per + draw_walk(part + gi * per, per, &target);
+        int c0 = ci * chunk, c1 = min(cols, c0 + chunk);
+        double cum = 0.0;
+        i64 token = -1, last = c0;
+        for (int j = c0; j < c1; j++) {
+            double p = draw_weight(r[j], m, temperature);
+            if (p > 0.0) {
+                cum += p;
+                last = j;
+                if (cum > target) { token = j; break; }
+            }
+        }
+        out[blockIdx.x] = token >= 0 ? token : last;
+    }
+}

@@ -1,0 +1,79 @@
+package dev.panamax.bench;
+
+import dev.panamax.moe.Sampler;
+import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Device;
+import dev.panamax.runtime.Tensor;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Drawing the next token of a batch of sequences whose logits are on a GPU, as generation and
+ * GRPO's rollouts do at every step: {@code drawOnDevice} runs {@link Sampler#sample(Tensor, boolean[])}
+ * (one kernel draws every row; 8 bytes a row come back). Its baseline, run beside it, is
+ * {@code logitsReadBack}: the copy of the (8, V) logits to the host that any draw on the host
+ * needs first. {@code drawOnHost} is that copy and the same draw on the host (rows in parallel).
+ * Temperature 1, no top-k or top-p (GRPO's rollout setting), V = {@code vocab} (DeepSeek-V2's
+ * is 102,400). Needs an NVIDIA GPU (or the simulator of gpu/sim).
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+@State(Scope.Benchmark)
+public class DeviceSamplingBench {
+    static final int B = 8;
+
+    /** The vocabulary, the logits' last dim. */
+    @Param({"32000", "102400"})
+    public int vocab;
+
+    dev.panamax.runtime.Scope scope;
+    Tensor logits;
+    final Sampler sampler = Sampler.of(1.0, 0, 1.0, 7);
+
+    /** Seeded Gaussian logits (scale 3) on the GPU. */
+    @Setup(Level.Trial)
+    public void setup() {
+        scope = GpuBench.onGpu("device sampling", d -> logits = Tensor.randn(DType.F32, 5, 3.0, B, vocab).to(d));
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        scope.close();
+    }
+
+    /** The tokens drawn on the GPU, read back. */
+    @Benchmark
+    public long[] drawOnDevice() {
+        return sampler.sample(logits, null);
+    }
+
+    /** The baseline: the logits read back to the host. */
+    @Benchmark
+    public float[] logitsReadBack() {
+        return logits.toFloatArray();
+    }
+
+    /** The logits read back, then the tokens drawn on the host. */
+    @Benchmark
+    public long[] drawOnHost() {
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open()) {
+            return sampler.sample(logits.to(Device.CPU), null);
+        }
+    }
+}
