@@ -11,7 +11,7 @@
 #                                when CUDA is not available, so skipped is never passed, and when an
 #                                MLA kernel failed alone
 #   gpu/verify.sh bench   [OUT [JMH args]]  bench/gpu/run.sh: GpuBench, whole-model decode GPU
-#                                vs CPU, the MoE layer and GRPO's loss, with torch.matmul as the GEMM anchor, and the tables for
+#                                vs CPU, the MoE layer, GRPO's loss and token sampling, with torch.matmul as the GEMM anchor, and the tables for
 #                                bench/RESULTS.md (OUT/bench/tables.md); JMH args such as -wi 1 -i 3
 #                                shorten the runs
 #   gpu/verify.sh emulated [OUT] the kit's self-check on any machine: the device-path suites on the

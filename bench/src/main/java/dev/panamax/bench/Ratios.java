@@ -223,14 +223,18 @@ public final class Ratios {
         for (Row draw : rows) {
             if (!draw.bench.equals("drawOnDevice")) continue;
             Row readBack = by.get(key("logitsReadBack", draw.params)), host = by.get(key("drawOnHost", draw.params));
-            if (!header) out.append("\n| next token of 8 rows, logits on the GPU | draw on the GPU ms | logits read-back ms | read-back + draw on the host ms"
+            if (!header) out.append("\n| next token of 8 rows, logits on the GPU | draw on the GPU us | logits read-back us | read-back + draw on the host us"
                     + " | GPU draw / read-back | host / GPU |\n|---|---|---|---|---|---|\n");
             header = true;
-            out.append(String.format(Locale.ROOT, "| V = %s | %.3f | %s | %s | %s | %s |%n", draw.p("vocab"), draw.usPerOp / 1e3, ms(readBack), ms(host),
+            out.append(String.format(Locale.ROOT, "| V = %s | %.1f | %s | %s | %s | %s |%n", draw.p("vocab"), draw.usPerOp, us(readBack), us(host),
                     ratio(draw, readBack), ratio(host, draw)));
         }
         if (out.length() > 0) out.append('\n');
         return out.toString();
+    }
+
+    private static String us(Row r) {
+        return r == null ? "n/a" : String.format(Locale.ROOT, "%.1f", r.usPerOp);
     }
 
     private static String ms(Row r) {

@@ -95,7 +95,7 @@ class RatiosTest {
         assertThat(tables).contains("| 1 | 0.100 | 0.250 | 1.000 | 2.50 | 4.00 |").contains("| 64 | n/a | 2.000 | 3.000 | n/a | 1.50 |");
         // GRPO's loss against one copy of its logits, both in ms
         assertThat(tables).contains("| V = 32000 | 6.000 | 1.500 | 4.00 |");
-        assertThat(tables).contains("| V = 102400 | 0.040 | 0.400 | 4.000 | 0.10 | 100.00 |");
+        assertThat(tables).contains("| V = 102400 | 40.0 | 400.0 | 4000.0 | 0.10 | 100.00 |");
         assertThat(tables).doesNotContain("| F32 | 4096").doesNotContain("| F32 | 128 | 128 |");   // rows not measured are left out
     }
 

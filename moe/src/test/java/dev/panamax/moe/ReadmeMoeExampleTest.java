@@ -45,8 +45,8 @@ class ReadmeMoeExampleTest {
              KvCache cache = new KvCache(model.config(), 1, 64, d, DType.BF16);
              DecodeGraph decode = new DecodeGraph(model, cache)) {       // on a GPU: one CUDA graph launch a step
             Tensor logits = model.forward(Tensor.ofLongs(new long[]{1, 2, 3}, 1, 3), 0, cache, Mla.ABSORBED, true, null);
-            long next = Sampler.greedy().sample(logits.toFloatArray());
-            for (int i = 0; i < 8; i++) next = Sampler.greedy().sample(decode.step(new long[]{next}).toFloatArray());
+            long[] next = Sampler.greedy().sample(logits, null);          // drawn on d: only the token comes back
+            for (int i = 0; i < 8; i++) next = Sampler.greedy().sample(decode.step(next), null);
             System.out.println(d + ": " + cache.length() + " tokens cached, graph recorded: " + decode.isRecorded());
         }
         // README-END decodeGraphExample
