@@ -3,7 +3,10 @@ package dev.panamax.grpo;
 import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Tensor;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -137,16 +140,22 @@ public final class GrpoLoss {
             case DAPO -> masked.sum().div(Math.max(numItemsInBatch < 0 ? validTokens : numItemsInBatch, 1));
         };
 
-        // diagnostics (no gradient)
-        double[] r = ratio.detach().toDoubleArray();
+        // diagnostics (no gradient): the ratios, the KL terms (when beta is not 0) and the entropies,
+        // each (B, T), read in one copy (on a device, one wait instead of three)
+        Tensor probs = logp.detach().exp();
+        Tensor entropies = probs.mul(logp.detach()).sum(-1, false).neg();
+        List<Tensor> diagnostics = new ArrayList<>(List.of(ratio.detach()));
+        if (kl != null) diagnostics.add(kl.detach());
+        diagnostics.add(entropies);
+        double[] read = Tensor.concat(diagnostics, 0).toDoubleArray();
+        int bt = Math.toIntExact(b * t);
+        double[] r = Arrays.copyOfRange(read, 0, bt), entropyValues = Arrays.copyOfRange(read, read.length - bt, read.length);
         long[] low = new long[r.length], high = new long[r.length];
         for (int i = 0; i < r.length; i++) {
             double ai = adv[(int) (i / t)];
             low[i] = r[i] < 1 - cfg.epsilon() && ai < 0 ? 1 : 0;
             high[i] = r[i] > 1 + cfg.epsilonHigh() && ai > 0 ? 1 : 0;
         }
-        Tensor probs = logp.detach().exp();
-        Tensor entropies = probs.mul(logp.detach()).sum(-1, false).neg();
         Map<String, Double> metrics = new LinkedHashMap<>();
         double meanR = 0;
         for (double x : rewards) meanR += x;
@@ -155,8 +164,8 @@ public final class GrpoLoss {
         int zero = 0;
         for (double s : as[1]) if (Math.abs(s) <= 1e-8) zero++;
         metrics.put("frac_reward_zero_std", zero / (double) b);
-        if (kl != null) metrics.put("kl", maskedMean(kl.detach().toDoubleArray(), mv));
-        metrics.put("entropy", maskedMean(entropies.toDoubleArray(), mv));
+        if (kl != null) metrics.put("kl", maskedMean(Arrays.copyOfRange(read, bt, 2 * bt), mv));
+        metrics.put("entropy", maskedMean(entropyValues, mv));
         double[] lowD = toDouble(low), highD = toDouble(high), region = new double[r.length];
         for (int i = 0; i < r.length; i++) region[i] = Math.max(lowD[i], highD[i]);
         metrics.put("clip_ratio/low_mean", maskedMean(lowD, mv));
