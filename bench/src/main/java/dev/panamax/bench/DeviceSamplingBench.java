@@ -25,7 +25,8 @@ import java.util.concurrent.TimeUnit;
  * GRPO's rollouts do at every step: {@code drawOnDevice} runs {@link Sampler#sample(Tensor, boolean[])}
  * (one kernel draws every row; 8 bytes a row come back). Its baseline, run beside it, is
  * {@code logitsReadBack}: the copy of the (8, V) logits to the host that any draw on the host
- * needs first. {@code drawOnHost} is that copy and the same draw on the host (rows in parallel).
+ * needs first. {@code drawOnHost} is that copy and the same draw on the host (rows in parallel);
+ * {@code argmaxOnDevice} is greedy decoding's {@code Tensor.argmax} over the rows on the GPU.
  * Temperature 1, no top-k or top-p (GRPO's rollout setting), V = {@code vocab} (DeepSeek-V2's
  * is 102,400). Needs an NVIDIA GPU (or the simulator of gpu/sim).
  */
@@ -61,6 +62,14 @@ public class DeviceSamplingBench {
     @Benchmark
     public long[] drawOnDevice() {
         return sampler.sample(logits, null);
+    }
+
+    /** Greedy decoding's token by {@code Tensor.argmax} on the GPU, read back. */
+    @Benchmark
+    public long[] argmaxOnDevice() {
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.openConfined()) {
+            return logits.argmax(1, false).toLongArray();
+        }
     }
 
     /** The baseline: the logits read back to the host. */

@@ -222,11 +222,12 @@ public final class Ratios {
         header = false;
         for (Row draw : rows) {
             if (!draw.bench.equals("drawOnDevice")) continue;
-            Row readBack = by.get(key("logitsReadBack", draw.params)), host = by.get(key("drawOnHost", draw.params));
-            if (!header) out.append("\n| next token of 8 rows, logits on the GPU | draw on the GPU us | logits read-back us | read-back + draw on the host us"
-                    + " | GPU draw / read-back | host / GPU |\n|---|---|---|---|---|---|\n");
+            Row readBack = by.get(key("logitsReadBack", draw.params)), host = by.get(key("drawOnHost", draw.params)),
+                    argmax = by.get(key("argmaxOnDevice", draw.params));
+            if (!header) out.append("\n| next token of 8 rows, logits on the GPU | draw on the GPU us | argmax on the GPU us | logits read-back us"
+                    + " | read-back + draw on the host us | GPU draw / read-back | host / GPU |\n|---|---|---|---|---|---|---|\n");
             header = true;
-            out.append(String.format(Locale.ROOT, "| V = %s | %.1f | %s | %s | %s | %s |%n", draw.p("vocab"), draw.usPerOp, us(readBack), us(host),
+            out.append(String.format(Locale.ROOT, "| V = %s | %.1f | %s | %s | %s | %s | %s |%n", draw.p("vocab"), draw.usPerOp, us(argmax), us(readBack), us(host),
                     ratio(draw, readBack), ratio(host, draw)));
         }
         if (out.length() > 0) out.append('\n');

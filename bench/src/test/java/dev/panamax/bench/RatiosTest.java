@@ -54,7 +54,8 @@ class RatiosTest {
                 row("GrpoLossBench.logitsCopy", "\"vocab\":\"32000\"", 1500, "us/op"),
                 row("DeviceSamplingBench.drawOnDevice", "\"vocab\":\"102400\"", 40, "us/op"),
                 row("DeviceSamplingBench.logitsReadBack", "\"vocab\":\"102400\"", 400, "us/op"),
-                row("DeviceSamplingBench.drawOnHost", "\"vocab\":\"102400\"", 4, "ms/op"))) + "]");
+                row("DeviceSamplingBench.drawOnHost", "\"vocab\":\"102400\"", 4, "ms/op"),
+                row("DeviceSamplingBench.argmaxOnDevice", "\"vocab\":\"102400\"", 25, "us/op"))) + "]");
         Files.writeString(torch, "[{\"dtype\":\"BF16\",\"n\":8192,\"ms\":1.6}]");
         String tables = Ratios.gpuTables(Ratios.read(jmh), torch);
 
@@ -95,7 +96,7 @@ class RatiosTest {
         assertThat(tables).contains("| 1 | 0.100 | 0.250 | 1.000 | 2.50 | 4.00 |").contains("| 64 | n/a | 2.000 | 3.000 | n/a | 1.50 |");
         // GRPO's loss against one copy of its logits, both in ms
         assertThat(tables).contains("| V = 32000 | 6.000 | 1.500 | 4.00 |");
-        assertThat(tables).contains("| V = 102400 | 40.0 | 400.0 | 4000.0 | 0.10 | 100.00 |");
+        assertThat(tables).contains("| V = 102400 | 40.0 | 25.0 | 400.0 | 4000.0 | 0.10 | 100.00 |");
         assertThat(tables).doesNotContain("| F32 | 4096").doesNotContain("| F32 | 128 | 128 |");   // rows not measured are left out
     }
 

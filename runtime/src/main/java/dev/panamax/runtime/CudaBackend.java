@@ -401,13 +401,12 @@ final class CudaBackend implements DeviceBackend {
             launchRows("reduce.cu", "sum_rows_f32", rows, rowThreads(n), at(x, 0), at(out, 0), cols);
             return;
         }
-        if (rows == 0) return;
-        long idx = allocate(rows * 4);
-        try {
-            launchRows("reduce.cu", "argmax_rows_f32", rows, rowThreads(n), at(x, 0), at(out, 0), idx, cols);
-        } finally {
-            release(idx);
-        }
+        launchRows("reduce.cu", "argmax_rows_f32", rows, rowThreads(n), at(x, 0), at(out, 0), 0L, cols);
+    }
+
+    @Override
+    public void argmaxRows(Tensor x, Tensor out, long rows, long n) {
+        launchRows("reduce.cu", "argmax_rows_f32", rows, rowThreads(n), at(x, 0), 0L, at(out, 0), Math.toIntExact(n));
     }
 
     @Override

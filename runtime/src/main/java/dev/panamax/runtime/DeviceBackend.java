@@ -116,6 +116,12 @@ interface DeviceBackend {
     void reduceRows(ReduceOp op, Tensor x, Tensor out, long rows, long n);
 
     /**
+     * The index of the maximum of each of {@code rows} contiguous rows of {@code n} into out (rows)
+     * I64: the first NaN, else the first maximum, as {@link Tensor#argmax} on the host.
+     */
+    void argmaxRows(Tensor x, Tensor out, long rows, long n);
+
+    /**
      * {@link Functional#sampleRows}: the token of each of {@code rows} contiguous rows of {@code n}
      * logits into out (rows) I64, row r drawn with {@code Sampling.uniform(key, r)}.
      */

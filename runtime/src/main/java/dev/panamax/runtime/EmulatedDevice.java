@@ -337,6 +337,11 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
+    public void argmaxRows(Tensor x, Tensor out, long rows, long n) {
+        view(out).view(rows).copyFrom(Reductions.argmax(view(x).view(rows, n), 1, false));
+    }
+
+    @Override
     public void sampleRows(Tensor logits, Tensor out, long rows, long n, double temperature, long key) {
         Sampling.drawRows(view(logits), view(out), rows, n, temperature, key);
     }

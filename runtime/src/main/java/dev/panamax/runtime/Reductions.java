@@ -47,16 +47,30 @@ final class Reductions {
         }, c);
     }
 
+    /**
+     * The index of the maximum along dim: the first NaN, else the first maximum. On a device a
+     * floating tensor's indices are found there ({@link DeviceBackend#argmaxRows}); an integer
+     * one's go through the host (F32 would round large values together).
+     */
     static Tensor argmax(Tensor x, int dim, boolean keepDim) {
-        if (x.backend != null) return argmax(x.to(Device.CPU), dim, keepDim).to(x.device());
+        if (x.backend != null && !x.dtype.isFloating()) return argmax(x.to(Device.CPU), dim, keepDim).to(x.device());
         int d = x.shape.normDim(dim);
-        Tensor c = x.contiguous();
+        Tensor c = x.backend != null ? Elementwise.cast(x, DType.F32).contiguous() : x.contiguous();
         long[] dims = c.dims();
         long outer = 1, inner = 1;
         for (int i = 0; i < d; i++) outer *= dims[i];
         for (int i = d + 1; i < dims.length; i++) inner *= dims[i];
         long r = dims[d];
         if (r == 0) throw new IllegalArgumentException("argmax over an empty dim " + dim + " of shape " + x.shape);
+        if (c.backend != null) {
+            Tensor out = Tensor.outputLike(c, DType.I64, outDims(x, d, keepDim));
+            // the reduced dim last, so that each index is of one contiguous row
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                Tensor rows = inner == 1 ? c : c.view(outer, r, inner).transpose(1, 2).contiguous();
+                c.backend.argmaxRows(rows, out, outer * inner, r);
+            }
+            return out;
+        }
         Tensor out = Tensor.zeros(DType.I64, outDims(x, d, keepDim));
         for (long o = 0; o < outer; o++) {
             for (long i = 0; i < inner; i++) {

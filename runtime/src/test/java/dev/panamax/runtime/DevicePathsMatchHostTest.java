@@ -147,6 +147,36 @@ class DevicePathsMatchHostTest {
     }
 
     @Test
+    void argmaxFindsTheFirstNanOrMaximumOnTheDevice() {
+        float nan = Float.NaN, inf = Float.POSITIVE_INFINITY;
+        float[] x = new float[3 * 5 * 1100];
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(8);
+        for (int i = 0; i < x.length; i++) x[i] = (float) Math.rint(rnd.nextGaussian() * 2);   // many ties
+        x[7] = nan;
+        x[40] = inf;
+        x[1100 + 3] = -inf;
+        x[2 * 1100 + 9] = nan;
+        x[2 * 1100 + 600] = nan;
+        Tensor host = Tensor.of(x, 3, 5, 1100);
+        for (Tensor h : new Tensor[]{host, host.to(DType.BF16)}) {
+            Tensor dev = h.to(DEV);
+            for (int d = 0; d < 3; d++) {
+                for (boolean keep : new boolean[]{false, true}) {
+                    long before = downloads();
+                    Tensor got = dev.argmax(d, keep);
+                    assertThat(downloads() - before).as("copies to the host").isZero();
+                    assertThat(got.device()).isEqualTo(DEV);
+                    assertThat(got.dtype()).isEqualTo(DType.I64);
+                    assertThat(got.dims()).containsExactly(h.argmax(d, keep).dims());
+                    assertThat(got.toLongArray()).as("%s dim %d", h.dtype(), d).containsExactly(h.argmax(d, keep).toLongArray());
+                }
+            }
+        }
+        Tensor ints = Tensor.ofLongs(new long[]{(1L << 40) + 1, (1L << 40) + 2, 5}, 3).to(DEV);   // F32 would tie the first two
+        assertThat(ints.argmax(0, false).toLongArray()).containsExactly(1);
+    }
+
+    @Test
     void matmulShapesTransposesAndSixteenBitWeights() {
         same("2-D", t -> t.get(0).matmul(t.get(1)), r(20, 5, 7), r(21, 7, 3));
         same("A^T", t -> t.get(0).t().matmul(t.get(1)), r(22, 7, 5), r(23, 7, 3));

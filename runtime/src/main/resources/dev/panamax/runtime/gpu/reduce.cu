@@ -21,8 +21,9 @@ __device__ __forceinline__ bool beats(float v, int j, float best, int bi) {
     return v > best;
 }
 
-// the maximum of each row and its index (blockDim.x a power of two, at most 1024)
-extern "C" __global__ void argmax_rows_f32(const float* x, float* maxOut, int* idxOut, int cols) {
+// the maximum of each row (into maxOut) or its index (into idxOut, I64), each output null where not
+// wanted (blockDim.x a power of two, at most 1024)
+extern "C" __global__ void argmax_rows_f32(const float* x, float* maxOut, i64* idxOut, int cols) {
     const float* r = x + (i64) blockIdx.x * cols;
     float best = NEG_INF;
     int bi = -1;
@@ -41,7 +42,10 @@ extern "C" __global__ void argmax_rows_f32(const float* x, float* maxOut, int* i
         }
         __syncthreads();
     }
-    if (threadIdx.x == 0) { maxOut[blockIdx.x] = sv[0]; idxOut[blockIdx.x] = si[0]; }
+    if (threadIdx.x == 0) {
+        if (maxOut) maxOut[blockIdx.x] = sv[0];
+        if (idxOut) idxOut[blockIdx.x] = si[0];
+    }
 }
 
 // y = softmax(x) (log = 0) or log_softmax(x) (log = 1) over each row
