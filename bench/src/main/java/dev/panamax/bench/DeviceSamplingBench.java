@@ -27,6 +27,9 @@ import java.util.concurrent.TimeUnit;
  * {@code logitsReadBack}: the copy of the (8, V) logits to the host that any draw on the host
  * needs first. {@code drawOnHost} is that copy and the same draw on the host (rows in parallel);
  * {@code argmaxOnDevice} is greedy decoding's {@code Tensor.argmax} over the rows on the GPU.
+ * {@code drawTopKOnDevice} samples with top-k 50 and top-p 0.95 at temperature 0.7: each row's top
+ * 50 selected on the GPU ({@code Tensor.topk}) and only they read back; {@code drawTopKOnHost}
+ * reads the logits back and selects them on the host.
  * Temperature 1, no top-k or top-p (GRPO's rollout setting), V = {@code vocab} (DeepSeek-V2's
  * is 102,400). Needs an NVIDIA GPU (or the simulator of gpu/sim).
  */
@@ -45,7 +48,7 @@ public class DeviceSamplingBench {
 
     dev.panamax.runtime.Scope scope;
     Tensor logits;
-    final Sampler sampler = Sampler.of(1.0, 0, 1.0, 7);
+    final Sampler sampler = Sampler.of(1.0, 0, 1.0, 7), topK = Sampler.of(0.7, 50, 0.95, 7);
 
     /** Seeded Gaussian logits (scale 3) on the GPU. */
     @Setup(Level.Trial)
@@ -62,6 +65,20 @@ public class DeviceSamplingBench {
     @Benchmark
     public long[] drawOnDevice() {
         return sampler.sample(logits, null);
+    }
+
+    /** Top-k 50, top-p 0.95 at temperature 0.7: the top 50 of each row selected on the GPU, read back and drawn on the host. */
+    @Benchmark
+    public long[] drawTopKOnDevice() {
+        return topK.sample(logits, null);
+    }
+
+    /** The same draw with the logits read back and the top 50 selected on the host. */
+    @Benchmark
+    public long[] drawTopKOnHost() {
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open()) {
+            return topK.sample(logits.to(Device.CPU), null);
+        }
     }
 
     /** Greedy decoding's token by {@code Tensor.argmax} on the GPU, read back. */

@@ -230,6 +230,16 @@ public final class Ratios {
             out.append(String.format(Locale.ROOT, "| V = %s | %.1f | %s | %s | %s | %s | %s |%n", draw.p("vocab"), draw.usPerOp, us(argmax), us(readBack), us(host),
                     ratio(draw, readBack), ratio(host, draw)));
         }
+        header = false;
+        for (Row draw : rows) {
+            if (!draw.bench.equals("drawTopKOnDevice")) continue;
+            Row readBack = by.get(key("logitsReadBack", draw.params)), host = by.get(key("drawTopKOnHost", draw.params));
+            if (!header) out.append("\n| top-k 50, top-p 0.95, 8 rows on the GPU | top 50 selected on the GPU us | logits read-back us"
+                    + " | read-back + selection on the host us | GPU / read-back | host / GPU |\n|---|---|---|---|---|---|\n");
+            header = true;
+            out.append(String.format(Locale.ROOT, "| V = %s | %.1f | %s | %s | %s | %s |%n", draw.p("vocab"), draw.usPerOp, us(readBack), us(host),
+                    ratio(draw, readBack), ratio(host, draw)));
+        }
         if (out.length() > 0) out.append('\n');
         return out.toString();
     }

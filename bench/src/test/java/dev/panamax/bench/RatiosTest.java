@@ -55,7 +55,9 @@ class RatiosTest {
                 row("DeviceSamplingBench.drawOnDevice", "\"vocab\":\"102400\"", 40, "us/op"),
                 row("DeviceSamplingBench.logitsReadBack", "\"vocab\":\"102400\"", 400, "us/op"),
                 row("DeviceSamplingBench.drawOnHost", "\"vocab\":\"102400\"", 4, "ms/op"),
-                row("DeviceSamplingBench.argmaxOnDevice", "\"vocab\":\"102400\"", 25, "us/op"))) + "]");
+                row("DeviceSamplingBench.argmaxOnDevice", "\"vocab\":\"102400\"", 25, "us/op"),
+                row("DeviceSamplingBench.drawTopKOnDevice", "\"vocab\":\"102400\"", 50, "us/op"),
+                row("DeviceSamplingBench.drawTopKOnHost", "\"vocab\":\"102400\"", 1, "ms/op"))) + "]");
         Files.writeString(torch, "[{\"dtype\":\"BF16\",\"n\":8192,\"ms\":1.6}]");
         String tables = Ratios.gpuTables(Ratios.read(jmh), torch);
 
@@ -97,6 +99,7 @@ class RatiosTest {
         // GRPO's loss against one copy of its logits, both in ms
         assertThat(tables).contains("| V = 32000 | 6.000 | 1.500 | 4.00 |");
         assertThat(tables).contains("| V = 102400 | 40.0 | 25.0 | 400.0 | 4000.0 | 0.10 | 100.00 |");
+        assertThat(tables).contains("| V = 102400 | 50.0 | 400.0 | 1000.0 | 0.13 | 20.00 |");
         assertThat(tables).doesNotContain("| F32 | 4096").doesNotContain("| F32 | 128 | 128 |");   // rows not measured are left out
     }
 

@@ -59,8 +59,11 @@ public final class Sampler {
      * The next token of each row of {@code logits} (..., V; the leading dims flatten to the rows),
      * on any device. Greedy and plain temperature sampling run {@link Functional#sampleRows} where
      * the logits are, with one key from this sampler's stream (its next {@code nextLong()}): on a device one kernel draws every
-     * row and only the tokens are read back. With top-k or top-p the rows are read to the host and
-     * each is drawn as {@link #sample(float[])} draws it, in row order.
+     * row and only the tokens are read back. With top-k on a device, each row's top k are selected
+     * there ({@link Tensor#topk}) and only they are read back, then ranked and drawn on the host as
+     * {@link #sample(float[])} ranks and draws a row (the same tokens, but where -0.0 and 0.0 both
+     * sit at the k-th place: the device takes the lower id). With top-p alone, or on the host, the
+     * rows are drawn as {@link #sample(float[])} draws them, in row order.
      *
      * @param done rows not to draw (their entry is -1), or null for none; its length is the number
      *             of rows
@@ -77,6 +80,18 @@ public final class Sampler {
             try (Scope s = logits.device().isDevice() ? Scope.openConfined() : Scope.open()) {
                 tokens = Functional.sampleRows(logits, temperature, random.nextLong()).toLongArray();
             }
+        } else if (logits.device().isDevice() && topK > 0) {
+            // each row's top k selected on the device, and only they read back; ranked again here
+            int k = (int) Math.min(topK, v);
+            float[] values;
+            long[] ids;
+            try (Scope s = Scope.openConfined()) {
+                Tensor.TopK top = logits.reshape(rows, v).topk(k, 1, true);
+                values = top.values().toFloatArray();
+                ids = top.indices().toLongArray();
+            }
+            tokens = new long[rows];
+            for (int r = 0; r < rows; r++) if (done == null || !done[r]) tokens[r] = drawCandidates(values, ids, r * k, k);
         } else {
             float[] all = logits.toFloatArray();
             tokens = new long[rows];
@@ -120,6 +135,24 @@ public final class Sampler {
         int[] order = new int[topK > 0 ? Math.min(topK, v) : v];
         for (int i = 0; i < order.length; i++) order[i] = all[i];
         return draw(logits, order);
+    }
+
+    /**
+     * The draw over one row's candidates, {@code k} values and ids from {@code from}: ranked by
+     * their keys, as {@link #sample(float[])} ranks a whole row, then drawn.
+     */
+    private long drawCandidates(float[] values, long[] ids, int from, int k) {
+        long[] keys = new long[k];
+        for (int i = 0; i < k; i++) keys[i] = rankKey(values[from + i], i);
+        Arrays.sort(keys, 0, k);   // ties by position: the device lists equal values by id
+        float[] ranked = new float[k];
+        int[] at = new int[k], position = new int[k];
+        for (int i = 0; i < k; i++) {
+            position[i] = (int) keys[i];
+            ranked[i] = values[from + position[i]];
+            at[i] = i;
+        }
+        return ids[from + position[draw(ranked, at)]];
     }
 
     /** One row drawn by {@link Functional#sampleRows}. */

@@ -87,6 +87,19 @@ class SamplerTest {
     }
 
     @Test
+    void theDevicesTopKIsRankedAsTheHostRanksIt() {
+        // -0.0 (id 1) and 0.0 (id 3) weigh the same; the device lists them by id, the host ranks 0.0 first
+        float[] x = {-30f, -0f, -30f, 0f, -30f, -30f};
+        for (long seed = 0; seed < 20; seed++) {
+            long want = Sampler.of(1.0, 2, 1.0, seed).sample(x);
+            try (Scope s = Scope.open()) {
+                long[] got = Sampler.of(1.0, 2, 1.0, seed).sample(Tensor.of(x, 1, 6).to(Device.EMULATED), null);
+                assertThat(got).as("seed %d", seed).containsExactly(want);
+            }
+        }
+    }
+
+    @Test
     void keysRankAsTheComparisonDoes() {
         float[] x = {1f, Float.NaN, -0f, 0f, Float.NEGATIVE_INFINITY, 1f, Float.POSITIVE_INFINITY, -Float.MIN_VALUE, -2.5f, Float.MIN_VALUE};
         Integer[] boxed = new Integer[x.length];

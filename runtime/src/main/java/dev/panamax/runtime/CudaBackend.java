@@ -405,6 +405,11 @@ final class CudaBackend implements DeviceBackend {
     }
 
     @Override
+    public void topkRows(Tensor x, Tensor vals, Tensor idx, long rows, long n, int k, boolean largest) {
+        launchRows("reduce.cu", "topk_rows_f32", rows, rowThreads(n), at(x, 0), at(vals, 0), at(idx, 0), Math.toIntExact(n), k, largest ? 1 : 0);
+    }
+
+    @Override
     public void argmaxRows(Tensor x, Tensor out, long rows, long n) {
         launchRows("reduce.cu", "argmax_rows_f32", rows, rowThreads(n), at(x, 0), 0L, at(out, 0), Math.toIntExact(n));
     }

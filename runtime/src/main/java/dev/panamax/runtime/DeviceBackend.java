@@ -122,6 +122,14 @@ interface DeviceBackend {
     void argmaxRows(Tensor x, Tensor out, long rows, long n);
 
     /**
+     * {@link Tensor#topk} over each of {@code rows} contiguous rows of {@code n}: the k (1 to
+     * {@code Indexing.TOPK_DEVICE_MAX}) largest (or smallest) first, NaN before everything, equal
+     * values (-0.0 = 0.0) by the lower index; their values into vals and indices into idx (rows, k)
+     * I64.
+     */
+    void topkRows(Tensor x, Tensor vals, Tensor idx, long rows, long n, int k, boolean largest);
+
+    /**
      * {@link Functional#sampleRows}: the token of each of {@code rows} contiguous rows of {@code n}
      * logits into out (rows) I64, row r drawn with {@code Sampling.uniform(key, r)}.
      */

@@ -337,6 +337,13 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
+    public void topkRows(Tensor x, Tensor vals, Tensor idx, long rows, long n, int k, boolean largest) {
+        Tensor.TopK h = Indexing.topk(view(x).view(rows, n), k, 1, largest);
+        view(vals).view(rows, k).copyFrom(h.values());
+        view(idx).view(rows, k).copyFrom(h.indices());
+    }
+
+    @Override
     public void argmaxRows(Tensor x, Tensor out, long rows, long n) {
         view(out).view(rows).copyFrom(Reductions.argmax(view(x).view(rows, n), 1, false));
     }

@@ -390,22 +390,33 @@ final class Indexing {
         return self;
     }
 
+    /** The most a device's top-k kernel selects per row; beyond it, and for integer tensors, top-k on a device goes through the host. */
+    static final int TOPK_DEVICE_MAX = 1024;
+
     static Tensor.TopK topk(Tensor x, int k, int dim, boolean largest) {
-        if (x.backend != null) {
-            Tensor.TopK h = topk(x.to(Device.CPU), k, dim, largest);
-            return new Tensor.TopK(h.values().to(x.device()), h.indices().to(x.device()));
-        }
         int d = x.shape.normDim(dim);
         long n = x.dim(d);
         if (k < 0 || k > n) throw new IllegalArgumentException("topk k=" + k + " out of range for dim " + dim + " of size " + n);
+        if (x.backend != null && (!x.dtype.isFloating() || k > TOPK_DEVICE_MAX)) {
+            Tensor.TopK h = topk(x.to(Device.CPU), k, dim, largest);
+            return new Tensor.TopK(h.values().to(x.device()), h.indices().to(x.device()));
+        }
         int last = x.rank() - 1;
-        Tensor c = (d == last ? x : x.transpose(d, last)).contiguous();
+        Tensor c;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            Tensor xf = x.backend != null ? Elementwise.cast(x, DType.F32) : x;   // devices hold no F64
+            c = (d == last ? xf : xf.transpose(d, last)).contiguous();
+        }
         DType dt = c.dtype.isFloating() ? Elementwise.computeType(c) : c.dtype;
         long rows = n == 0 ? 0 : c.numel() / n;
         long[] od = c.dims();
         od[last] = k;
-        Tensor vals = Tensor.zeros(dt, od);
-        Tensor idx = Tensor.zeros(DType.I64, od);
+        Tensor vals = Tensor.outputLike(c, dt, od);
+        Tensor idx = Tensor.outputLike(c, DType.I64, od);
+        if (c.backend != null) {
+            if (k > 0) c.backend.topkRows(c, vals, idx, rows, n, k, largest);
+            return topkResult(x, d, last, vals, idx);
+        }
         double[] row = new double[(int) n];
         int[] best = new int[k];
         MemorySegment cs = c.host(), vs = vals.host(), is = idx.host();
@@ -420,9 +431,16 @@ final class Indexing {
                 Elem.setLong(is, DType.I64, r * k + j, best[j]);
             }
         }
+        return topkResult(x, d, last, vals, idx);
+    }
+
+    /** The values and indices of rows with {@code d} last, moved back to dim d; the values record the gather for autograd. */
+    private static Tensor.TopK topkResult(Tensor x, int d, int last, Tensor vals, Tensor idx) {
         if (d != last) {
-            vals = vals.transpose(d, last).contiguous();
-            idx = idx.transpose(d, last).contiguous();
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                vals = vals.transpose(d, last).contiguous();
+                idx = idx.transpose(d, last).contiguous();
+            }
         }
         Tensor indices = idx;
         long[] in = x.dims();

@@ -583,6 +583,37 @@ class DevicePathsMatchHostTest {
     }
 
     @Test
+    void topkSelectsOnTheDeviceAsTheHostDoes() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(21);
+        float nan = Float.NaN, inf = Float.POSITIVE_INFINITY;
+        for (int n : new int[]{1, 7, 33, 1000, 4099, 32000}) {
+            int rows = n >= 4099 ? 2 : 5;
+            float[] x = new float[rows * n];
+            for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextInt(4) == 0 ? Math.rint(rnd.nextGaussian() * 3) : rnd.nextGaussian() * 3);
+            float[] odd = {nan, inf, -inf, 0f, -0f, nan, 0f, -0f};
+            for (int i = 0; i < Math.min(x.length, 40); i++) x[rnd.nextInt(x.length)] = odd[i % odd.length];
+            Tensor host = Tensor.of(x, rows, n), dev = host.to(DEV);
+            for (int k : new int[]{1, 5, 50, 1024, n}) {
+                if (k > n) continue;
+                for (boolean largest : new boolean[]{true, false}) {
+                    Tensor.TopK want = host.topk(k, 1, largest);
+                    long before = downloads();
+                    Tensor.TopK got = dev.topk(k, 1, largest);
+                    if (k <= Indexing.TOPK_DEVICE_MAX) assertThat(downloads() - before).as("copies to the host").isZero();
+                    assertThat(got.values().device()).isEqualTo(DEV);
+                    String as = String.format("n %d, k %d, largest %s", n, k, largest);
+                    assertThat(got.indices().toLongArray()).as(as).containsExactly(want.indices().toLongArray());
+                    assertThat(got.values().toFloatArray()).as(as).containsExactly(want.values().toFloatArray());
+                }
+            }
+        }
+        // another dim, BF16, and the gradient (a scatter into the selected places)
+        same("topk dim 0", t -> t.get(0).topk(3, 0, true).values(), r(71, 6, 4, 5));
+        same("topk dim 1 smallest", t -> t.get(0).topk(2, 1, false).values(), r(72, 3, 6, 5));
+        same("topk bf16", t -> t.get(0).to(DType.BF16).topk(4, -1, true).values(), r(73, 3, 40));
+    }
+
+    @Test
     void sampledTokensMatchTheHostAndOnlyTheyComeBack() {
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(5);
         float nan = Float.NaN, inf = Float.POSITIVE_INFINITY;

@@ -240,3 +240,97 @@ extern "C" __global__ void sample_rows_f32(const float* x, i64* out, int cols, d
         out[blockIdx.x] = token >= 0 ? token : last;
     }
 }
+
+// Tensor.topk's order as an unsigned key, ascending: NaN first (every NaN alike), then the values
+// from the largest down (of the negated values for the smallest), -0.0 as 0.0; equal keys rank by
+// the lower index
+__device__ __forceinline__ unsigned int topk_key(float v, int largest) {
+    if (v != v) return 0u;
+    if (!largest) v = -v;
+    unsigned int b = v == 0.f ? 0u : __float_as_uint(v);
+    unsigned int ascending = (b & 0x80000000u) ? ~b : (b | 0x80000000u);   // unsigned order = float order
+    return ~ascending;   // never 0: that would be a NaN's bits
+}
+
+#define TOPK_MAX 1024
+
+// Tensor.topk over the last dim: the k (1 to TOPK_MAX) first of each row of cols in topk_key's
+// order, sorted, their values into vals and indices into idx (rows, k). One block a row: a radix
+// select (8 bits a pass, most significant first) finds the k-th key T and how many of the keys
+// equal to T to take; the keys below T are gathered in any order and those equal to T in index
+// order, the lowest first; then a bitonic sort of (key, index) in shared memory.
+extern "C" __global__ void topk_rows_f32(const float* x, float* vals, i64* idx, int cols, int k, int largest) {
+    const float* r = x + (i64) blockIdx.x * cols;
+    __shared__ unsigned int hist[256];
+    __shared__ unsigned int prefix, remaining;
+    __shared__ int count, taken;
+    __shared__ int warpFlags[32];
+    __shared__ unsigned long long cand[TOPK_MAX];
+    if (threadIdx.x == 0) { prefix = 0u; remaining = (unsigned int) k; count = 0; taken = 0; }
+    unsigned int mask = 0u;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        for (int i = threadIdx.x; i < 256; i += blockDim.x) hist[i] = 0u;
+        __syncthreads();
+        unsigned int p = prefix;
+        for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+            unsigned int key = topk_key(r[j], largest);
+            if ((key & mask) == p) atomicAdd(&hist[(key >> shift) & 255u], 1u);
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            unsigned int cum = 0u;
+            for (int bin = 0; bin < 256; bin++) {
+                if (cum + hist[bin] >= remaining) { prefix = p | ((unsigned int) bin << shift); remaining -= cum; break; }
+                cum += hist[bin];
+            }
+        }
+        mask |= 255u << shift;
+        __syncthreads();
+    }
+    unsigned int t = prefix;
+    int need = (int) remaining, below = k - need;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+        unsigned int key = topk_key(r[j], largest);
+        if (key < t) cand[atomicAdd(&count, 1)] = ((unsigned long long) key << 32) | (unsigned int) j;
+    }
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    for (int base = 0; base < cols; base += blockDim.x) {   // the keys equal to t, in index order
+        int j = base + threadIdx.x;
+        bool flag = j < cols && topk_key(r[j], largest) == t;
+        unsigned int ballot = __ballot_sync(0xffffffffu, flag);
+        if (lane == 0) warpFlags[warp] = __popc(ballot);
+        __syncthreads();
+        int rank = __popc(ballot & ((1u << lane) - 1u)), total = 0;
+        for (int w = 0; w < warps; w++) {
+            if (w < warp) rank += warpFlags[w];
+            total += warpFlags[w];
+        }
+        int at = taken + rank;
+        if (flag && at < need) cand[below + at] = ((unsigned long long) t << 32) | (unsigned int) j;
+        __syncthreads();
+        if (threadIdx.x == 0) taken += total;
+        __syncthreads();
+        if (taken >= need) break;
+    }
+    int size = 1;
+    while (size < k) size <<= 1;
+    for (int i = k + threadIdx.x; i < size; i += blockDim.x) cand[i] = ~0ull;
+    __syncthreads();
+    for (int span = 2; span <= size; span <<= 1) {
+        for (int stride = span >> 1; stride > 0; stride >>= 1) {
+            for (int i = threadIdx.x; i < size; i += blockDim.x) {
+                int j = i ^ stride;
+                if (j > i) {
+                    unsigned long long a = cand[i], b = cand[j];
+                    if ((a > b) == ((i & span) == 0)) { cand[i] = b; cand[j] = a; }
+                }
+            }
+            __syncthreads();
+        }
+    }
+    for (int i = threadIdx.x; i < k; i += blockDim.x) {
+        int j = (int) (cand[i] & 0xffffffffu);
+        vals[(i64) blockIdx.x * k + i] = r[j];
+        idx[(i64) blockIdx.x * k + i] = j;
+    }
+}
