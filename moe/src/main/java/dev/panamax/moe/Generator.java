@@ -17,7 +17,7 @@ import java.util.Set;
  * stop token (kept in its output) or after {@code maxNewTokens}. Nothing is recorded by autograd.
  * The cache is made on the model's device; the tokens are drawn where the logits are
  * ({@link Sampler#sample(Tensor, boolean[])}: on a device, greedy and plain temperature sampling
- * read back only the tokens).
+ * read back only the tokens, top-k sampling only each row's k candidates).
  * On a device the decode steps of the absorbed path run as a {@link DecodeGraph} (a CUDA graph
  * on a GPU) unless the system property {@value DecodeGraph#PROPERTY} is {@code false}.
  */

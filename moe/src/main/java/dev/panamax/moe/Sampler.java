@@ -19,7 +19,7 @@ import java.util.SplittableRandom;
  * this sampler's stream per call: on a device {@link #sample(Tensor, boolean[])} runs it as one
  * kernel over the batch and reads back only the tokens. With top-k or top-p the candidates are
  * ranked by logit, highest first (lowest id among equals), and the draw walks them in that order,
- * on the host.
+ * on the host; with top-k on a device the top k of each row are selected there first.
  */
 public final class Sampler {
     private final double temperature;
@@ -58,8 +58,9 @@ public final class Sampler {
     /**
      * The next token of each row of {@code logits} (..., V; the leading dims flatten to the rows),
      * on any device. Greedy and plain temperature sampling run {@link Functional#sampleRows} where
-     * the logits are, with one key from this sampler's stream (its next {@code nextLong()}): on a device one kernel draws every
-     * row and only the tokens are read back. With top-k on a device, each row's top k are selected
+     * the logits are, with one key from this sampler's stream (its next {@code nextLong()}): on a
+     * device one kernel draws every row and only the tokens are read back. With top-k on a device,
+     * each row's top k are selected
      * there ({@link Tensor#topk}) and only they are read back, then ranked and drawn on the host as
      * {@link #sample(float[])} ranks and draws a row (the same tokens, but where -0.0 and 0.0 both
      * sit at the k-th place: the device takes the lower id). With top-p alone, or on the host, the

@@ -55,7 +55,10 @@ final class Reductions {
     static Tensor argmax(Tensor x, int dim, boolean keepDim) {
         if (x.backend != null && !x.dtype.isFloating()) return argmax(x.to(Device.CPU), dim, keepDim).to(x.device());
         int d = x.shape.normDim(dim);
-        Tensor c = x.backend != null ? Elementwise.cast(x, DType.F32).contiguous() : x.contiguous();
+        Tensor c;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {   // indices carry no gradient
+            c = x.backend != null ? Elementwise.cast(x, DType.F32).contiguous() : x.contiguous();
+        }
         long[] dims = c.dims();
         long outer = 1, inner = 1;
         for (int i = 0; i < d; i++) outer *= dims[i];
