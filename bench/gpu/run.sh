@@ -24,8 +24,9 @@
 #      cuBLASLt's first 8 algorithms, timed in the first warm-up call; each choice with every time follows the tables).
 #   9. GrpoLossBench: GRPO's loss and its backward over (8, 128, 32000) logits on the GPU, against one
 #      device copy of those logits (logitsCopy, the baseline).
-#  10. DeviceSamplingBench: the next token of 8 rows of logits drawn on the GPU, against the read-back
-#      of those logits (logitsReadBack, the baseline) and the read-back plus the draw on the host.
+#  10. DeviceSamplingBench: the next token of 8 rows of logits drawn on the GPU (temperature alone,
+#      greedy argmax, and top-k 50 with top-p 0.95), against the read-back of those logits
+#      (logitsReadBack, the baseline) and the read-back plus the draw on the host.
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
 #   STEPS (default "gpu decode moe loss sample") picks the steps, so that they can run in separate calls (the
