@@ -16,6 +16,17 @@ final class Reductions {
         return out;
     }
 
+    /**
+     * Contiguous c viewed as (outer, r, inner) with the reduced dim r moved last, so that each
+     * output of a device's row primitive is one contiguous row of r (c itself when inner is 1).
+     */
+    private static Tensor reducedDimLast(Tensor c, long outer, long r, long inner) {
+        if (inner == 1) return c;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            return c.view(outer, r, inner).transpose(1, 2).contiguous();
+        }
+    }
+
     static Tensor reduce(ReduceOp op, Tensor x, int dim, boolean keepDim, boolean mean) {
         int d = x.shape.normDim(dim);
         DType dt = Elementwise.computeType(x);
@@ -28,11 +39,7 @@ final class Reductions {
         if (r == 0 && op == ReduceOp.MAX) throw new IllegalArgumentException("max over an empty dim " + dim + " of shape " + x.shape);
         Tensor out = Tensor.zerosLike(c, dt, outDims(x, d, keepDim));
         if (c.backend != null) {
-            // move the reduced dim last, so that each output is one contiguous row
-            try (Autograd.NoGrad ng = Autograd.noGrad()) {
-                Tensor rows = inner == 1 ? c : c.view(outer, r, inner).transpose(1, 2).contiguous();
-                c.backend.reduceRows(op, rows, out, outer * inner, r);
-            }
+            c.backend.reduceRows(op, reducedDimLast(c, outer, r, inner), out, outer * inner, r);
         } else if (dt == DType.F32) Kernels.active().reduce(op, c.host(), c.offset, outer, r, inner, out.host(), out.offset);
         else ScalarKernels.reduceD(op, c.host(), c.offset, outer, r, inner, out.host(), out.offset);
         if (mean) out.mulInPlace(1.0 / r);
@@ -67,11 +74,7 @@ final class Reductions {
         if (r == 0) throw new IllegalArgumentException("argmax over an empty dim " + dim + " of shape " + x.shape);
         if (c.backend != null) {
             Tensor out = Tensor.outputLike(c, DType.I64, outDims(x, d, keepDim));
-            // the reduced dim last, so that each index is of one contiguous row
-            try (Autograd.NoGrad ng = Autograd.noGrad()) {
-                Tensor rows = inner == 1 ? c : c.view(outer, r, inner).transpose(1, 2).contiguous();
-                c.backend.argmaxRows(rows, out, outer * inner, r);
-            }
+            c.backend.argmaxRows(reducedDimLast(c, outer, r, inner), out, outer * inner, r);
             return out;
         }
         Tensor out = Tensor.zeros(DType.I64, outDims(x, d, keepDim));
