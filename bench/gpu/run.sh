@@ -27,9 +27,11 @@
 #  10. DeviceSamplingBench: the next token of 8 rows of logits drawn on the GPU (temperature alone,
 #      greedy argmax, and top-k 50 with top-p 0.95), against the read-back of those logits
 #      (logitsReadBack, the baseline) and the read-back plus the draw on the host.
+#  11. DeviceIndexingBench: gather, scatter-add and a broadcast masked fill of tensors on the GPU (one
+#      kernel each), against their old route through the host (throughHost, the baseline).
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
-#   STEPS (default "gpu decode moe loss sample") picks the steps, so that they can run in separate calls (the
+#   STEPS (default "gpu decode moe loss sample index") picks the steps, so that they can run in separate calls (the
 #   lent machines cap one command at 10 minutes); the torch anchor runs with the gpu step.
 #   MLA_EXCLUDE (comma-separated MLA decode kernels, e.g. those that gpu/verify.sh tests found failing
 #   on this GPU) keeps them from running: every JVM gets -Dpanamax.cuda.mlaExclude (auto and tune pass
@@ -49,7 +51,7 @@ python="${PYTHON:-python3}"
 [ -f "$jar" ] || { echo "no $jar: build it with ./mvnw -B -DskipTests package -pl bench -am" >&2; exit 2; }
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt" || true
-steps=" ${STEPS:-gpu decode moe loss sample} "
+steps=" ${STEPS:-gpu decode moe loss sample index} "
 threads="$(nproc)"
 : > "$out/tables.md"
 ran=()
@@ -124,7 +126,11 @@ if [[ "$steps" == *" sample "* ]]; then
   jmh sample 'DeviceSamplingBench' "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/sample.json" | tee -a "$out/tables.md"
 fi
-[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, loss, sample, mla, mla16, mla128, mlaf32, mlatune, gemmlt" >&2; exit 2; }
+if [[ "$steps" == *" index "* ]]; then
+  jmh index 'DeviceIndexingBench' "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/index.json" | tee -a "$out/tables.md"
+fi
+[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, loss, sample, index, mla, mla16, mla128, mlaf32, mlatune, gemmlt" >&2; exit 2; }
 # JMH exits 0 when a benchmark throws (unless -foe): report it, after every run has left its tables
 if grep -l '<failure>' "${ran[@]}" >&2; then
   echo "run.sh: some benchmarks failed (the <failure> in the files above); their rows are missing from the tables" >&2

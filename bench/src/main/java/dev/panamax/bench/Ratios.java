@@ -240,6 +240,15 @@ public final class Ratios {
             out.append(String.format(Locale.ROOT, "| V = %s | %.1f | %s | %s | %s | %s |%n", draw.p("vocab"), draw.usPerOp, us(readBack), us(host),
                     ratio(draw, readBack), ratio(host, draw)));
         }
+        // indexing ops on the GPU against their old route through the host, same run (DeviceIndexingBench)
+        header = false;
+        for (Row dev : rows) {
+            if (!dev.bench.equals("onDevice")) continue;
+            Row host = by.get(key("throughHost", dev.params));
+            if (!header) out.append("\n| indexing op, operands on the GPU | one kernel us | through the host us | host / GPU |\n|---|---|---|---|\n");
+            header = true;
+            out.append(String.format(Locale.ROOT, "| %s | %.1f | %s | %s |%n", dev.p("op"), dev.usPerOp, us(host), ratio(host, dev)));
+        }
         if (out.length() > 0) out.append('\n');
         return out.toString();
     }

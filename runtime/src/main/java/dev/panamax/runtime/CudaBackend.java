@@ -25,9 +25,8 @@ final class CudaBackend implements DeviceBackend {
     private static final int THREADS = 256;
     /** Rows of the left operand up to which 16-bit weights go through gemv.cu rather than widening plus Sgemm. */
     static final int GEMV_ROWS = 8;
-    /** Broadcast struct of elementwise.cu: int ndim (padded to 8), then size, sa, sb of 8 i64 each. */
+    /** The most dims above 1 of common.cuh's Broadcast structs: int ndim (padded to 8), then size and 2 or 3 strides of 8 i64 each. */
     private static final int MAX_DIMS = 8;
-    private static final long STRUCT_BYTES = 8 + 3L * MAX_DIMS * 8;
 
     private final Device device;
     private final GpuDevice gpu;
@@ -189,18 +188,20 @@ final class CudaBackend implements DeviceBackend {
     }
 
     /**
-     * The Broadcast struct for an iteration over {@code dims} with strides {@code sa} and
-     * {@code sb}; size-1 dims are dropped so that any rank fits when at most 8 dims are larger.
+     * common.cuh's Broadcast struct (two stride arrays) or Broadcast3 (three) for an iteration over
+     * {@code dims} with those strides (a null array: all 0); size-1 dims are dropped so that any rank
+     * fits when at most 8 dims are larger.
      */
-    private static MemorySegment geometry(Arena arena, long[] dims, long[] sa, long[] sb) {
-        MemorySegment g = arena.allocate(STRUCT_BYTES, 8);
+    private static MemorySegment geometry(Arena arena, long[] dims, long[]... strides) {
+        MemorySegment g = arena.allocate(8 + (1L + strides.length) * MAX_DIMS * 8, 8);
         int nd = 0;
         for (int d = 0; d < dims.length; d++) {
             if (dims[d] == 1) continue;
             if (nd == MAX_DIMS) throw new UnsupportedOperationException("CUDA elementwise ops take at most " + MAX_DIMS + " non-unit dims, got " + java.util.Arrays.toString(dims));
             g.setAtIndex(ValueLayout.JAVA_LONG, 1 + nd, dims[d]);
-            g.setAtIndex(ValueLayout.JAVA_LONG, 1 + MAX_DIMS + nd, sa == null ? 0 : sa[d]);
-            g.setAtIndex(ValueLayout.JAVA_LONG, 1 + 2 * MAX_DIMS + nd, sb == null ? 0 : sb[d]);
+            for (int k = 0; k < strides.length; k++) {
+                g.setAtIndex(ValueLayout.JAVA_LONG, 1 + (k + 1L) * MAX_DIMS + nd, strides[k] == null ? 0 : strides[k][d]);
+            }
             nd++;
         }
         g.set(ValueLayout.JAVA_INT, 0, nd);
@@ -801,15 +802,72 @@ final class CudaBackend implements DeviceBackend {
         launchWithIndex("index_add_rows_f32", n * dim, src, index, out, n, dim, rows);
     }
 
-    @Override
-    public void gatherLast(Tensor x, Tensor index, Tensor out, long rows, long cols, long k) {
-        launchWithIndex("gather_last_f32", rows * k, x, index, out, rows, cols, k);
+    /** An I64 index in device memory: a device I64 tensor read where it is, else a contiguous copy, released by close. */
+    private final class DeviceIndex implements AutoCloseable {
+        final long pointer;
+        final long[] strides;
+        private final boolean owned;
+
+        DeviceIndex(Tensor index) {
+            owned = index.backend != CudaBackend.this || index.dtype != DType.I64;
+            pointer = owned ? indexOnDevice(index) : at(index, 0);
+            strides = owned ? Shape.of(index.dims()).strides() : index.shape.strides();
+        }
+
+        @Override
+        public void close() {
+            if (owned) release(pointer);
+        }
+    }
+
+    /** x's strides with dim d's set to 0: the part of an offset that an index along d does not decide. */
+    private static long[] stridesBesides(Tensor x, int d) {
+        long[] s = x.shape.strides();
+        s[d] = 0;
+        return s;
     }
 
     @Override
-    public void scatterAddLast(Tensor src, Tensor index, Tensor out, long rows, long cols, long k) {
-        if (k == 0) return;
-        launchWithIndex("scatter_add_last_f32", rows, src, index, out, rows, cols, k);   // a thread a row
+    public void gather(Tensor x, int d, Tensor index, Tensor out) {
+        long n = out.numel();
+        if (n == 0) return;
+        long fill = switch (x.dtype) {   // what an index out of range gives: NaN, or 0 for integers
+            case F32 -> Float.floatToRawIntBits(Float.NaN);
+            case BF16 -> 0x7fc0;
+            case F16 -> 0x7e00;
+            default -> 0;
+        };
+        try (DeviceIndex idx = new DeviceIndex(index); Arena ar = Arena.ofConfined()) {
+            MemorySegment g = geometry(ar, index.dims(), stridesBesides(x, d), idx.strides);
+            launch("embedding.cu", "gather_strided", n, x.dtype.byteSize(), at(x, 0), idx.pointer, at(out, 0), g,
+                    x.shape.stride(d), x.dim(d), fill, n);
+        }
+    }
+
+    @Override
+    public void scatterAdd(Tensor src, int d, Tensor index, Tensor out) {
+        requireF32(src, "scatterAdd");
+        requireF32(out, "scatterAdd");
+        long k = index.dim(d);
+        if (index.numel() == 0) return;
+        long[] lines = index.dims();
+        lines[d] = 1;
+        try (DeviceIndex idx = new DeviceIndex(index); Arena ar = Arena.ofConfined()) {
+            MemorySegment g = geometry(ar, lines, out.shape.strides(), idx.strides, src.shape.strides());
+            launch("embedding.cu", "scatter_add_strided_f32", index.numel() / k, at(src, 0), idx.pointer, at(out, 0), g,
+                    out.shape.stride(d), out.dim(d), idx.strides[d], src.shape.stride(d), k, index.numel() / k);   // a thread a line
+        }
+    }
+
+    @Override
+    public void where(Tensor cond, Tensor a, Tensor b, Tensor out) {
+        long n = out.numel();
+        if (n == 0) return;
+        try (Arena ar = Arena.ofConfined()) {
+            MemorySegment g = geometry(ar, out.dims(), cond.shape.strides(), a.shape.strides(), b.shape.strides());
+            launch("elementwise.cu", "where_strided", n, typeCode(cond.dtype), at(cond, 0), typeCode(a.dtype), at(a, 0),
+                    typeCode(b.dtype), at(b, 0), typeCode(out.dtype), at(out, 0), g, n);
+        }
     }
 
     @Override

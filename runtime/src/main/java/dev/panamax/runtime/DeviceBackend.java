@@ -220,17 +220,29 @@ interface DeviceBackend {
                     long tokens, int k);
 
     /**
-     * {@code out[r, j] = x[r, index[r, j]]} for x (rows, cols), index (rows, k) I64, all contiguous;
-     * a negative index counts from the end, and one out of range gives NaN.
+     * {@code out[p] = x[p with dim d replaced by index[p]]} over the positions p of index's dims:
+     * {@link Tensor#gather} for x of any strides and device dtype, index of x's rank (I64 or I32, on
+     * the host or this device, any strides; a device I64 index is read where it is, so one broadcast
+     * with stride 0 costs nothing) and out contiguous, of x's dtype and index's dims. At most 8 of
+     * index's dims exceed 1. A negative index counts from the end; one out of range gives NaN, or 0
+     * for an integer dtype.
      */
-    void gatherLast(Tensor x, Tensor index, Tensor out, long rows, long cols, long k);
+    void gather(Tensor x, int d, Tensor index, Tensor out);
 
     /**
-     * {@code out[r, index[r, j]] += src[r, j]} for src (rows, k), index (rows, k) I64 and out (rows,
-     * cols), all contiguous: the backward of {@link #gatherLast}. Each row's k values are added in
-     * order of j; indices as there, one out of range skipped.
+     * {@code out[p with dim d replaced by index[p]] += src[p]} over the positions p of index's dims:
+     * {@link #gather}'s backward, for out and src F32 of any strides (src at least index's dims).
+     * The values meeting one element are added in order of their position along d, as the host adds
+     * them; indices as in gather, one out of range skipped.
      */
-    void scatterAddLast(Tensor src, Tensor index, Tensor out, long rows, long cols, long k);
+    void scatterAdd(Tensor src, int d, Tensor index, Tensor out);
+
+    /**
+     * {@code out = cond != 0 ? a : b} for cond, a and b of out's dims (broadcast by strides, any
+     * device dtypes) and out contiguous: the picked value converted to out's dtype, exactly when both
+     * are integers; a NaN condition counts as true. At most 8 of out's dims exceed 1.
+     */
+    void where(Tensor cond, Tensor a, Tensor b, Tensor out);
 
     /**
      * One AdamW step over {@code n} contiguous F32 elements of parameter w, gradient g and the

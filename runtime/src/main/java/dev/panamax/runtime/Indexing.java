@@ -28,21 +28,19 @@ final class Indexing {
         return null;
     }
 
-    /** x with dim d moved first, contiguous, viewed as (size_d, rest). */
-    private static Tensor rowsOf(Tensor x, int d) {
-        Tensor t = d == 0 ? x : x.transpose(0, d);
-        t = t.contiguous();
-        long n = t.dim(0);
-        return t.view(n, n == 0 ? 0 : t.numel() / n);
+    /** Whether the device kernels over a shape of these dims take it: at most 8 dims above 1 (else the host's loops). */
+    private static boolean kernelFits(long[] dims) {
+        int big = 0;
+        for (long v : dims) if (v > 1) big++;
+        return big <= 8;
     }
 
-    /** The inverse of {@link #rowsOf}: (size_d, rest) back to dims {@code like} with dim d in place. */
-    private static Tensor fromRows(Tensor rows, long[] like, int d) {
-        long[] td = like.clone();
-        td[0] = like[d];
-        td[d] = like[0];
-        Tensor t = rows.view(td);
-        return d == 0 ? t : t.transpose(0, d).contiguous();
+    /** Checked row indices, uploaded to x's device and broadcast along dim d over {@code dims} (stride 0 elsewhere: nothing copied). */
+    private static Tensor indexAlong(Tensor x, long[] rows, int d, long[] dims) {
+        long[] one = new long[dims.length];
+        Arrays.fill(one, 1);
+        one[d] = rows.length;
+        return Tensor.ofLongs(rows).to(x.device()).view(one).expand(dims);
     }
 
     static Tensor indexSelect(Tensor x, int dim, Tensor index) {
@@ -69,31 +67,41 @@ final class Indexing {
         }, x);
     }
 
-    /** indexSelect of a device tensor: one row gather over dim d moved first (F32), else through the host. */
+    /** indexSelect of a device tensor: one gather along dim d, of any strides and dtype, through the row indices broadcast over the other dims. */
     private static Tensor indexSelectOnDevice(Tensor x, int d, long[] idx, long[] od) {
-        if (x.dtype != DType.F32) return indexSelect(x.to(Device.CPU), d, Tensor.ofLongs(idx)).to(x.device());
         long size = x.dim(d);
         long[] rows = new long[idx.length];
         for (int j = 0; j < idx.length; j++) rows[j] = checkedIndex(idx[j], size, "indexSelect", x.shape);
-        Tensor rowIndex = Tensor.ofLongs(rows);
-        Tensor out;
+        if (!kernelFits(od)) return indexSelect(x.to(Device.CPU), d, Tensor.ofLongs(rows)).to(x.device());
+        Tensor out = Tensor.outputLike(x, x.dtype, od);
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            Tensor xr = rowsOf(x, d);
-            Tensor or = Tensor.outputLike(x, DType.F32, rows.length, xr.dim(1));
-            x.backend.indexSelectRows(xr, rowIndex, or, rows.length, xr.dim(1), size);
-            out = fromRows(or, od, d);
+            x.backend.gather(x, d, indexAlong(x, rows, d, od), out);
         }
         long[] in = x.dims();
-        return Autograd.record(out, "indexSelect", g -> new Tensor[]{addRowsOnDevice(Tensor.zerosLike(g, g.dtype, in), d, rowIndex, g)}, x);
+        return Autograd.record(out, "indexSelect", g -> new Tensor[]{addRowsOnDevice(Tensor.zerosLike(g, g.dtype, in), d, rows, g)}, x);
     }
 
-    /** {@code self} (a fresh device tensor) with slice j of {@code src} along d added to slice rows[j]; returns self. */
-    private static Tensor addRowsOnDevice(Tensor self, int d, Tensor rowIndex, Tensor src) {
+    /**
+     * {@code self} (an F32 device tensor) with slice j of {@code src} along d added to slice rows[j];
+     * returns self. Over dim 0 of a contiguous self, one thread an element (atomic adds: many rows
+     * at once, as an embedding's backward); else a scatter-add along d, one thread a line.
+     */
+    private static Tensor addRowsOnDevice(Tensor self, int d, long[] rows, Tensor src) {
+        long[] sd = self.dims();
+        sd[d] = rows.length;
+        if (Shape.of(sd).numel() == 0) return self;
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            Tensor sr = rowsOf(Elementwise.cast(Elementwise.onDeviceOf(self, src), DType.F32), d);
-            Tensor target = rowsOf(self, d);
-            self.backend.indexAddRows(sr, rowIndex, target, sr.dim(0), sr.dim(1), target.dim(0));
-            if (d != 0) self.copyFrom(fromRows(target, self.dims(), d));
+            Tensor s = Elementwise.cast(Elementwise.onDeviceOf(self, src), DType.F32).expand(sd);
+            if (d == 0 && self.isContiguous()) {
+                long width = self.numel() / self.dim(0);
+                self.backend.indexAddRows(s.contiguous(), Tensor.ofLongs(rows), self, rows.length, width, self.dim(0));
+            } else if (kernelFits(sd)) {
+                self.backend.scatterAdd(s, d, indexAlong(self, rows, d, sd), self);
+            } else {
+                Tensor h = self.to(Device.CPU);
+                for (int j = 0; j < rows.length; j++) h.narrow(d, rows[j], 1).addInPlace(src.narrow(d, j, 1).to(Device.CPU));
+                self.copyFrom(h);
+            }
         }
         return self;
     }
@@ -167,21 +175,10 @@ final class Indexing {
         }
     }
 
-    /**
-     * Whether an op over dim d of x with this index runs on a device as rows of x's last dim: d is
-     * the last dim, and the index has x's other dims (not fewer).
-     */
-    private static boolean overLastDimRows(Tensor x, Tensor index, int d) {
-        if (d != x.rank() - 1 || index.rank() != x.rank()) return false;
-        for (int i = 0; i < d; i++) if (index.dim(i) != x.dim(i)) return false;
-        return true;
-    }
-
-    /** The number of rows of x's dim d, the product of the dims before it. */
-    private static long leadingRows(Tensor x, int d) {
-        long rows = 1;
-        for (int i = 0; i < d; i++) rows *= x.dim(i);
-        return rows;
+    /** Whether two positions of t share memory (a dim above 1 with stride 0, as an expanded tensor has). */
+    private static boolean overlapping(Tensor t) {
+        for (int i = 0; i < t.rank(); i++) if (t.dim(i) > 1 && t.shape.stride(i) == 0) return true;
+        return false;
     }
 
     /**
@@ -199,18 +196,16 @@ final class Indexing {
         checkIndexShape(x, index, d, "gather");
         long[] dims = index.dims();
         if (x.backend != null) {
-            if (x.dtype == DType.F32 && overLastDimRows(x, index, d)) {
-                // rows of the last dim, as the log-probs of chosen tokens out of (B, T, V) log-softmax
-                checkHostIndices(index, x.dim(d), "gather", x.shape);
-                Tensor out = Tensor.outputLike(x, DType.F32, dims);
-                Tensor idx = Elementwise.onDeviceOf(x, index).contiguous();
-                try (Autograd.NoGrad ng = Autograd.noGrad()) {
-                    x.backend.gatherLast(x.contiguous(), idx, out, leadingRows(x, d), x.dim(d), index.dim(d));
-                }
-                long[] in = x.dims();
-                return Autograd.record(out, "gather", g -> new Tensor[]{Tensor.zerosLike(g, g.dtype, in).scatterAddInPlace(d, idx, g)}, x);
+            if (!kernelFits(dims)) return gather(x.to(Device.CPU), dim, index.to(Device.CPU)).to(x.device());
+            // one kernel, whatever the dim, strides and dtype (the log-probs of chosen tokens out of (B, T, V) log-softmax)
+            checkHostIndices(index, x.dim(d), "gather", x.shape);
+            Tensor out = Tensor.outputLike(x, x.dtype, dims);
+            Tensor idx = Elementwise.onDeviceOf(x, index);
+            try (Autograd.NoGrad ng = Autograd.noGrad()) {
+                x.backend.gather(x, d, idx, out);
             }
-            return gather(x.to(Device.CPU), dim, index.to(Device.CPU)).to(x.device());
+            long[] in = x.dims();
+            return Autograd.record(out, "gather", g -> new Tensor[]{Tensor.zerosLike(g, g.dtype, in).scatterAddInPlace(d, idx, g)}, x);
         }
         Tensor out = Tensor.zeros(x.dtype, dims);
         if (out.numel() == 0) return out;
@@ -337,7 +332,7 @@ final class Indexing {
         if (!out.dtype.isFloating()) throw new IllegalArgumentException("indexAdd needs a floating-point tensor, got " + out.dtype);
         Tensor s = Elementwise.cast(src.detach(), out.dtype);
         if (out.backend != null && out.dtype == DType.F32) {
-            addRowsOnDevice(out, d, Tensor.ofLongs(rows), s);
+            addRowsOnDevice(out, d, rows, s);
         } else {
             try (Autograd.NoGrad ng = Autograd.noGrad()) {
                 for (int j = 0; j < rows.length; j++) out.narrow(d, rows[j], 1).addInPlace(s.narrow(d, j, 1));
@@ -349,15 +344,18 @@ final class Indexing {
     static Tensor scatterAddInPlace(Tensor self, int dim, Tensor index, Tensor src) {
         Autograd.checkInPlace(self, "scatterAddInPlace");
         checkIndexType(index, "scatterAdd");
+        int d = self.shape.normDim(dim);
+        checkIndexShape(self, index, d, "scatterAdd");
+        for (int i = 0; i < index.rank(); i++) {
+            if (index.dim(i) > src.dim(i)) throw new IllegalArgumentException("scatterAdd: index " + index.shape + " exceeds src " + src.shape);
+        }
         if (deviceOf(self, index, src) != null) {
-            int d = self.shape.normDim(dim);
-            if (self.backend != null && self.dtype == DType.F32 && self.isContiguous() && overLastDimRows(self, index, d)
-                    && overLastDimRows(src, index, d) && src.dim(d) >= index.dim(d)) {
-                // rows of the last dim on the device (gather's backward): src's first index.dim(d) columns
+            if (self.backend != null && self.dtype == DType.F32 && !overlapping(self) && kernelFits(index.dims())) {
+                // one kernel, whatever the dim and strides (gather's backward): src's part within the index's dims
                 checkHostIndices(index, self.dim(d), "scatterAdd", self.shape);
                 try (Autograd.NoGrad ng = Autograd.noGrad()) {
-                    Tensor s = Elementwise.cast(Elementwise.onDeviceOf(self, src).narrow(d, 0, index.dim(d)), DType.F32).contiguous();
-                    self.backend.scatterAddLast(s, Elementwise.onDeviceOf(self, index).contiguous(), self, leadingRows(self, d), self.dim(d), index.dim(d));
+                    Tensor s = Elementwise.cast(Elementwise.onDeviceOf(self, src), DType.F32);
+                    self.backend.scatterAdd(s, d, Elementwise.onDeviceOf(self, index), self);
                 }
                 return self;
             }
@@ -369,11 +367,6 @@ final class Indexing {
                 self.copyFrom(h);
             }
             return self;
-        }
-        int d = self.shape.normDim(dim);
-        checkIndexShape(self, index, d, "scatterAdd");
-        for (int i = 0; i < index.rank(); i++) {
-            if (index.dim(i) > src.dim(i)) throw new IllegalArgumentException("scatterAdd: index " + index.shape + " exceeds src " + src.shape);
         }
         long[] dims = index.dims();
         if (index.numel() == 0) return self;
@@ -526,9 +519,25 @@ final class Indexing {
 
     static Tensor where(Tensor cond, Tensor a, Tensor b) {
         Device dev = deviceOf(cond, a, b);
-        if (dev != null) return where(cond.to(Device.CPU), a.to(Device.CPU), b.to(Device.CPU)).to(dev);
         long[] dims = Shape.broadcast(Shape.broadcast(cond.dims(), a.dims()), b.dims());
+        if (dev != null && !kernelFits(dims)) return where(cond.to(Device.CPU), a.to(Device.CPU), b.to(Device.CPU)).to(dev);
         DType dt = a.dtype == b.dtype ? a.dtype : Elementwise.computeType(a, b);
+        Tensor out = dev == null ? whereOnHost(cond, a, b, dims, dt) : Tensor.outputOn(dev.backend(), dt, dims);
+        if (dev != null) {   // one kernel: each operand read where it is, through its strides
+            Tensor on = cond.backend != null ? cond : a.backend != null ? a : b;
+            out.backend.where(Elementwise.onDeviceOf(on, cond).expand(dims), Elementwise.onDeviceOf(on, a).expand(dims),
+                    Elementwise.onDeviceOf(on, b).expand(dims), out);
+        }
+        long[] ad = a.dims(), bd = b.dims();
+        return Autograd.record(out, "where", g -> {
+            Tensor zero = Elementwise.scalarLike(g, 0);
+            return new Tensor[]{a.requiresGrad ? Autograd.sumTo(where(cond, g, zero), ad) : null,
+                    b.requiresGrad ? Autograd.sumTo(where(cond, zero, g), bd) : null};
+        }, a, b);
+    }
+
+    /** where's host loop: cond != 0 picks a, else b, over dims, into a fresh tensor of dtype dt. */
+    private static Tensor whereOnHost(Tensor cond, Tensor a, Tensor b, long[] dims, DType dt) {
         Tensor out = Tensor.zeros(dt, dims);
         Tensor c = cond.expand(dims), x = a.expand(dims), y = b.expand(dims);
         Loops.Plan plan = Loops.plan(dims, new long[]{out.offset, c.offset, x.offset, y.offset},
@@ -544,12 +553,7 @@ final class Indexing {
                 else Elem.setLong(os, dt, off[0] + i, Elem.getLong(src, st, so));
             }
         });
-        long[] ad = a.dims(), bd = b.dims();
-        return Autograd.record(out, "where", g -> {
-            Tensor zero = Elementwise.scalarLike(g, 0);
-            return new Tensor[]{a.requiresGrad ? Autograd.sumTo(where(cond, g, zero), ad) : null,
-                    b.requiresGrad ? Autograd.sumTo(where(cond, zero, g), bd) : null};
-        }, a, b);
+        return out;
     }
 
     static Tensor causalMask(long t, long s, long offset) {

@@ -904,12 +904,20 @@ public final class Tensor {
         return Indexing.indexSelect(this, dim, index);
     }
 
-    /** {@code torch.gather}: {@code out[..i..] = x[..index[..i..]..]} along {@code dim}. */
+    /**
+     * {@code torch.gather}: {@code out[..i..] = x[..index[..i..]..]} along {@code dim}. On a GPU it
+     * is one kernel, whatever the dim, strides and dtype; an index already in device memory is not
+     * checked there, and one out of range gives NaN (0 for an integer tensor).
+     */
     public Tensor gather(int dim, Tensor index) {
         return Indexing.gather(this, dim, index);
     }
 
-    /** {@code torch.scatter_add}: a copy of this with {@code src} added at {@code index} along {@code dim}. */
+    /**
+     * {@code torch.scatter_add}: a copy of this with {@code src} added at {@code index} along
+     * {@code dim}. Values meeting in one element are added in index order, on a GPU too (one kernel,
+     * no atomics), so the sums are the host's bit for bit; there a device index out of range is skipped.
+     */
     public Tensor scatterAdd(int dim, Tensor index, Tensor src) {
         return Indexing.scatterAdd(this, dim, index, src);
     }

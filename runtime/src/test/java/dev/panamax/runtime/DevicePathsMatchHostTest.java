@@ -671,6 +671,115 @@ class DevicePathsMatchHostTest {
         same("narrow/select/permute then contiguous", t -> t.get(0).permute(2, 0, 1).narrow(0, 1, 2).select(1, 1).contiguous().mul(3.0), r(78, 2, 3, 4));
     }
 
+    /** The device's result is the host's exactly (floats bit for bit, integers by value), and computing it copied nothing to the host. */
+    private void sameExactly(String what, Tensor want, java.util.function.Supplier<Tensor> onDevice) {
+        sameOnDevice(what, want, onDevice, true);
+    }
+
+    /** As {@link #sameExactly}, or within rounding where {@code exact} is false (sums a GPU adds with atomics, in its own order). */
+    private void sameOnDevice(String what, Tensor want, java.util.function.Supplier<Tensor> onDevice, boolean exact) {
+        long before = downloads();
+        Tensor got = onDevice.get();
+        assertThat(downloads() - before).as(what + ": copies to the host").isZero();
+        assertThat(got.device()).as(what).isEqualTo(DEV);
+        assertThat(got.dtype()).as(what).isEqualTo(want.dtype());
+        assertThat(got.dims()).as(what).containsExactly(want.dims());
+        if (!exact) close(what, got.toFloatArray(), want.toFloatArray());
+        else if (want.dtype().isFloating()) assertThat(got.toFloatArray()).as(what).containsExactly(want.toFloatArray());
+        else assertThat(got.toLongArray()).as(what).containsExactly(want.toLongArray());
+    }
+
+    /** n indices for a dim of {@code size}, from -size to size - 1 (negative ones count from the end), repeats likely. */
+    private static long[] someIndices(java.util.SplittableRandom rnd, int n, long size) {
+        long[] v = new long[n];
+        for (int i = 0; i < n; i++) v[i] = rnd.nextLong(-size, size);
+        return v;
+    }
+
+    @Test
+    void gathersScattersAndWhereRunOnTheDeviceAsTheHostRunsThem() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(11);
+        Tensor base = r(200, 4, 5, 6);
+        // contiguous, strided (a transposed or narrowed view), BF16 and I64 operands
+        List<Function<Tensor, Tensor>> forms = List.of(t -> t, t -> t.transpose(0, 2), t -> t.narrow(1, 1, 3).to(DType.BF16),
+                t -> t.mul(10.0).to(DType.I64).permute(1, 2, 0));
+        for (int f = 0; f < forms.size(); f++) {
+            Function<Tensor, Tensor> form = forms.get(f);
+            Tensor h = form.apply(base), dv = form.apply(base.to(DEV));
+            for (int d = 0; d < 3; d++) {
+                int dim = d;
+                long[] id = h.dims();
+                for (int i = 0; i < id.length; i++) id[i] = 1 + rnd.nextInt((int) h.dim(i));
+                id[d] = 1 + rnd.nextInt(8);
+                Tensor index = Tensor.ofLongs(someIndices(rnd, (int) Shape.of(id).numel(), h.dim(d)), id);
+                String as = "form " + f + ", dim " + d + ", index " + index.shape();
+                Tensor want = h.gather(d, index);
+                sameExactly("gather, " + as, want, () -> dv.gather(dim, index));
+                Tensor onDev = index.to(DEV), i32 = index.to(DType.I32).to(DEV);
+                sameExactly("gather with a device index, " + as, want, () -> dv.gather(dim, onDev));
+                sameExactly("gather with a device I32 index, " + as, want, () -> dv.gather(dim, i32));
+                Tensor rows = Tensor.ofLongs(someIndices(rnd, 1 + rnd.nextInt(6), h.dim(d)));
+                sameExactly("indexSelect, " + as, h.indexSelect(d, rows), () -> dv.indexSelect(dim, rows));
+            }
+        }
+        // the backward passes (scatter-adds in the host's order: repeated indices sum to the same bits), through a strided view
+        for (int d = 0; d < 3; d++) {
+            int dim = d;
+            long[] id = {3, 5, 4};
+            id[d] = 9;
+            Tensor index = Tensor.ofLongs(someIndices(rnd, (int) Shape.of(id).numel(), base.transpose(0, 2).dim(d)), id);
+            Tensor rows = Tensor.ofLongs(someIndices(rnd, 7, base.transpose(0, 2).dim(d)));
+            for (boolean select : new boolean[]{false, true}) {
+                Tensor hx = base.detach().copy().requiresGrad(true), dx = base.to(DEV).requiresGrad(true);
+                Tensor hy = select ? hx.transpose(0, 2).indexSelect(d, rows) : hx.transpose(0, 2).gather(d, index);
+                Tensor dy = select ? dx.transpose(0, 2).indexSelect(d, rows) : dx.transpose(0, 2).gather(d, index);
+                Tensor g = r(300 + d, hy.dims()), gd = g.to(DEV);
+                hy.backward(g);
+                // rows of dim 0 of a contiguous gradient are added with atomics (an embedding's backward): in the GPU's order
+                sameOnDevice((select ? "indexSelect" : "gather") + " backward, dim " + d, hx.grad(), () -> {
+                    dy.backward(gd);
+                    return dx.grad();
+                }, !(select && d == 0));
+            }
+            // in place into a strided view, src wider than the index (only its part within the index's dims is added)
+            Tensor hs = r(210 + d, 4, 5, 6), ds = hs.to(DEV);
+            long[] sd = id.clone();
+            for (int i = 0; i < 3; i++) if (i != d) sd[i] = Math.min(sd[i] + 1, hs.transpose(0, 2).dim(i));
+            sd[d] = 10;
+            Tensor src = r(220 + d, sd), srcD = src.to(DEV);
+            hs.transpose(0, 2).scatterAddInPlace(d, index, src);
+            sameExactly("scatterAdd into a view, dim " + d, hs, () -> {
+                ds.transpose(0, 2).scatterAddInPlace(dim, index, srcD);
+                return ds;
+            });
+            // indexAdd with src broadcast along another dim
+            Tensor addRows = Tensor.ofLongs(someIndices(rnd, 5, hs.dim(d)));
+            long[] ad = hs.dims();
+            ad[d] = addRows.numel();
+            ad[(d + 1) % 3] = 1;
+            Tensor add = r(230 + d, ad);
+            sameOnDevice("indexAdd, dim " + d, hs.indexAdd(d, addRows, add), () -> ds.indexAdd(dim, addRows, add.to(DEV)), d != 0);
+        }
+        // where: broadcast operands, strided ones, conditions of several dtypes (NaN counts as true, -0 as false), mixed value dtypes
+        float nan = Float.NaN;
+        Tensor cond = Tensor.of(new float[]{1, 0, nan, -0f, 2, 0, 0, -3, nan, 0, 1, 0}, 3, 4, 1);
+        Tensor a = r(240, 3, 1, 5), b = r(241, 5, 4).t();   // b is (4, 5) seen through its transpose
+        List<Tensor[]> cases = List.of(new Tensor[]{cond, a, b}, new Tensor[]{cond.to(DType.U8), a, b}, new Tensor[]{cond.to(DType.I64), b, a},
+                new Tensor[]{cond, a.to(DType.BF16), b}, new Tensor[]{cond, a.mul(9.0).to(DType.I64), b.mul(9.0).to(DType.I64)},
+                new Tensor[]{cond, a.mul(9.0).to(DType.I32), b.mul(9.0).to(DType.I64)}, new Tensor[]{cond, a.to(DType.BF16), b.to(DType.BF16)},
+                new Tensor[]{cond, Tensor.ofLongs(new long[]{(1L << 60) + 1, -(1L << 55) - 3, 7, Long.MAX_VALUE, Long.MIN_VALUE}, 1, 5),
+                        Tensor.ofLongs(new long[]{(1L << 53) + 1, -1, 0, Long.MAX_VALUE - 1}, 4, 1)});   // integers past a double's 53 bits
+        for (int c = 0; c < cases.size(); c++) {
+            Tensor[] t = cases.get(c);
+            Tensor[] td = {t[0].to(DEV), t[1].to(DEV), c == 0 ? b.t().to(DEV).t() : t[2].to(DEV)};   // case 0: b strided on the device too
+            sameExactly("where, case " + c, Tensor.where(t[0], t[1], t[2]), () -> Tensor.where(td[0], td[1], td[2]));
+            sameExactly("where with a host condition, case " + c, Tensor.where(t[0], t[1], t[2]), () -> Tensor.where(t[0], td[1], td[2]));
+        }
+        Tensor mask = Tensor.of(new float[]{0, 1, 1, 0, 0}, 1, 5);
+        sameExactly("maskedFill", a.maskedFill(mask, Double.NEGATIVE_INFINITY), () -> a.to(DEV).maskedFill(mask, Double.NEGATIVE_INFINITY));
+        same("where's gradients", t -> Tensor.where(cond, t.get(0), t.get(1)), a, r(241, 4, 5));
+    }
+
     @Test
     void aLongLoopOnTheDeviceHoldsNoMemoryBetweenSteps() {
         Tensor w = r(80, 16, 16).to(DEV);

@@ -79,3 +79,50 @@ __device__ __forceinline__ float2 rope_pair(float x0, float x1, float c, float s
 #define MOE_PLAN_PAIR(E, s) (2 + 2 * (E) + (s))
 
 #define GRID_STRIDE(i, n) for (i64 i = (i64) blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64) gridDim.x * blockDim.x)
+
+// Strided geometry (CudaBackend.geometry): the sizes of an iteration's shape and, for two operands
+// (Broadcast) or three (Broadcast3), each one's element strides (0 on a broadcast dim); size-1 dims
+// are left out, so ndim <= MAX_DIMS.
+#define MAX_DIMS 8
+struct Broadcast {
+    int ndim;
+    i64 size[MAX_DIMS];
+    i64 sa[MAX_DIMS];
+    i64 sb[MAX_DIMS];
+};
+
+struct Broadcast3 {
+    int ndim;
+    i64 size[MAX_DIMS];
+    i64 sa[MAX_DIMS];
+    i64 sb[MAX_DIMS];
+    i64 sc[MAX_DIMS];
+};
+
+// element offsets, through strides sa and sb, of the row-major position i of the shape g.size
+__device__ __forceinline__ void offsets(const Broadcast& g, i64 i, i64* ia, i64* ib) {
+    i64 rem = i, x = 0, y = 0;
+    for (int d = g.ndim - 1; d >= 0; d--) {
+        i64 c = rem % g.size[d];
+        rem /= g.size[d];
+        x += c * g.sa[d];
+        y += c * g.sb[d];
+    }
+    *ia = x;
+    *ib = y;
+}
+
+// the same through the three strides of a Broadcast3
+__device__ __forceinline__ void offsets3(const Broadcast3& g, i64 i, i64* ia, i64* ib, i64* ic) {
+    i64 rem = i, x = 0, y = 0, z = 0;
+    for (int d = g.ndim - 1; d >= 0; d--) {
+        i64 c = rem % g.size[d];
+        rem /= g.size[d];
+        x += c * g.sa[d];
+        y += c * g.sb[d];
+        z += c * g.sc[d];
+    }
+    *ia = x;
+    *ib = y;
+    *ic = z;
+}

@@ -72,15 +72,6 @@ extern "C" __global__ void unary_backward_f32(int op, const float* x, const floa
 #define B_MIN 5
 #define B_POW 6
 
-#define MAX_DIMS 8
-// Broadcast geometry: the output's sizes and each input's element strides (0 on broadcast dims).
-struct Broadcast {
-    int ndim;
-    i64 size[MAX_DIMS];
-    i64 sa[MAX_DIMS];
-    i64 sb[MAX_DIMS];
-};
-
 __device__ __forceinline__ float binary(int op, float a, float b) {
     switch (op) {
         case B_ADD: return a + b;
@@ -92,19 +83,6 @@ __device__ __forceinline__ float binary(int op, float a, float b) {
         case B_POW: return powf(a, b);
     }
     return QNAN;
-}
-
-// element offsets, through strides sa and sb, of the row-major position i of the shape g.size
-__device__ __forceinline__ void offsets(const Broadcast& g, i64 i, i64* ia, i64* ib) {
-    i64 rem = i, x = 0, y = 0;
-    for (int d = g.ndim - 1; d >= 0; d--) {
-        i64 c = rem % g.size[d];
-        rem /= g.size[d];
-        x += c * g.sa[d];
-        y += c * g.sb[d];
-    }
-    *ia = x;
-    *ib = y;
 }
 
 extern "C" __global__ void binary_f32(int op, const float* a, const float* b, float* out, Broadcast g, i64 n) {
@@ -240,5 +218,23 @@ extern "C" __global__ void fill_strided(int dt, void* dst, Broadcast g, double v
         i64 unused, id;
         offsets(g, i, &unused, &id);
         store_value(dt, dst, id, v, iv, isInt);
+    }
+}
+
+// out[i] = cond[.] != 0 ? a[.] : b[.] over the n elements of the shape g.size, out contiguous and
+// cond, a, b through the strides g.sa, g.sb, g.sc; each in its own type, the picked value converted
+// to out's (Tensor.where on the host: a NaN condition counts as true, integer to integer is exact)
+extern "C" __global__ void where_strided(int ct, const void* cond, int at, const void* a, int bt, const void* b, int ot, void* out,
+                                         Broadcast3 g, i64 n) {
+    bool ints = at >= T_I32 && bt >= T_I32 && ot >= T_I32;
+    GRID_STRIDE(i, n) {
+        i64 ic, ia, ib;
+        offsets3(g, i, &ic, &ia, &ib);
+        bool pick = load_real(ct, cond, ic) != 0.0;
+        int t = pick ? at : bt;
+        const void* p = pick ? a : b;
+        i64 j = pick ? ia : ib;
+        if (ints) store_value(ot, out, i, 0.0, load_int(t, p, j), true);
+        else store_value(ot, out, i, load_real(t, p, j), 0, false);
     }
 }
