@@ -25,8 +25,8 @@
 #   9. GrpoLossBench: GRPO's loss and its backward over (8, 128, 32000) logits on the GPU, against one
 #      device copy of those logits (logitsCopy, the baseline).
 #  10. DeviceSamplingBench: the next token of 8 rows of logits drawn on the GPU (temperature alone,
-#      greedy argmax, and top-k 50 with top-p 0.95), against the read-back of those logits
-#      (logitsReadBack, the baseline) and the read-back plus the draw on the host.
+#      greedy argmax, top-k 50 with top-p 0.95, and top-p 0.95 alone), against the read-back of those
+#      logits (logitsReadBack, the baseline) and the read-back plus the draw on the host.
 #  11. DeviceIndexingBench: gather, scatter-add and a broadcast masked fill of tensors on the GPU (one
 #      kernel each), against their old route through the host (throughHost, the baseline).
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.

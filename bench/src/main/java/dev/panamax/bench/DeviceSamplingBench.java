@@ -29,7 +29,10 @@ import java.util.concurrent.TimeUnit;
  * {@code argmaxOnDevice} is greedy decoding's {@code Tensor.argmax} over the rows on the GPU.
  * {@code drawTopKOnDevice} samples with top-k 50 and top-p 0.95 at temperature 0.7: each row's top
  * 50 selected on the GPU ({@code Tensor.topk}) and only they read back; {@code drawTopKOnHost}
- * reads the logits back and selects them on the host.
+ * reads the logits back and selects them on the host. {@code drawTopPOnDevice} samples with top-p
+ * 0.95 alone at temperature 0.7: each row's top 1,024 and its softmax's denominator on the GPU,
+ * only they read back (the nucleus of these logits ends among them); {@code drawTopPOnHost} reads
+ * the logits back and ranks every token on the host.
  * Temperature 1, no top-k or top-p (GRPO's rollout setting), V = {@code vocab} (DeepSeek-V2's
  * is 102,400). Needs an NVIDIA GPU (or the simulator of gpu/sim).
  */
@@ -48,7 +51,7 @@ public class DeviceSamplingBench {
 
     dev.panamax.runtime.Scope scope;
     Tensor logits;
-    final Sampler sampler = Sampler.of(1.0, 0, 1.0, 7), topK = Sampler.of(0.7, 50, 0.95, 7);
+    final Sampler sampler = Sampler.of(1.0, 0, 1.0, 7), topK = Sampler.of(0.7, 50, 0.95, 7), topP = Sampler.of(0.7, 0, 0.95, 7);
 
     /** Seeded Gaussian logits (scale 3) on the GPU. */
     @Setup(Level.Trial)
@@ -78,6 +81,23 @@ public class DeviceSamplingBench {
     public long[] drawTopKOnHost() {
         try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open()) {
             return topK.sample(logits.to(Device.CPU), null);
+        }
+    }
+
+    /**
+     * Top-p 0.95 alone at temperature 0.7: each row's top 1,024 and its softmax's denominator
+     * computed on the GPU and read back, the nucleus cut from them and drawn on the host.
+     */
+    @Benchmark
+    public long[] drawTopPOnDevice() {
+        return topP.sample(logits, null);
+    }
+
+    /** The same draw with the logits read back and every token ranked on the host. */
+    @Benchmark
+    public long[] drawTopPOnHost() {
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open()) {
+            return topP.sample(logits.to(Device.CPU), null);
         }
     }
 

@@ -230,15 +230,19 @@ public final class Ratios {
             out.append(String.format(Locale.ROOT, "| V = %s | %.1f | %s | %s | %s | %s | %s |%n", draw.p("vocab"), draw.usPerOp, us(argmax), us(readBack), us(host),
                     ratio(draw, readBack), ratio(host, draw)));
         }
-        header = false;
-        for (Row draw : rows) {
-            if (!draw.bench.equals("drawTopKOnDevice")) continue;
-            Row readBack = by.get(key("logitsReadBack", draw.params)), host = by.get(key("drawTopKOnHost", draw.params));
-            if (!header) out.append("\n| top-k 50, top-p 0.95, 8 rows on the GPU | top 50 selected on the GPU us | logits read-back us"
-                    + " | read-back + selection on the host us | GPU / read-back | host / GPU |\n|---|---|---|---|---|---|\n");
-            header = true;
-            out.append(String.format(Locale.ROOT, "| V = %s | %.1f | %s | %s | %s | %s |%n", draw.p("vocab"), draw.usPerOp, us(readBack), us(host),
-                    ratio(draw, readBack), ratio(host, draw)));
+        // top-k and top-p: the candidates selected on the GPU against the logits read back and ranked on the host
+        String[][] ranked = {{"TopK", "top-k 50, top-p 0.95", "top 50 selected"}, {"TopP", "top-p 0.95 alone", "top 1,024 + denominator"}};
+        for (String[] kind : ranked) {
+            header = false;
+            for (Row draw : rows) {
+                if (!draw.bench.equals("draw" + kind[0] + "OnDevice")) continue;
+                Row readBack = by.get(key("logitsReadBack", draw.params)), host = by.get(key("draw" + kind[0] + "OnHost", draw.params));
+                if (!header) out.append("\n| " + kind[1] + ", 8 rows on the GPU | " + kind[2] + " on the GPU us | logits read-back us"
+                        + " | read-back + selection on the host us | GPU / read-back | host / GPU |\n|---|---|---|---|---|---|\n");
+                header = true;
+                out.append(String.format(Locale.ROOT, "| V = %s | %.1f | %s | %s | %s | %s |%n", draw.p("vocab"), draw.usPerOp, us(readBack), us(host),
+                        ratio(draw, readBack), ratio(host, draw)));
+            }
         }
         // indexing ops on the GPU against their old route through the host, same run (DeviceIndexingBench)
         header = false;

@@ -58,6 +58,8 @@ class RatiosTest {
                 row("DeviceSamplingBench.argmaxOnDevice", "\"vocab\":\"102400\"", 25, "us/op"),
                 row("DeviceSamplingBench.drawTopKOnDevice", "\"vocab\":\"102400\"", 50, "us/op"),
                 row("DeviceSamplingBench.drawTopKOnHost", "\"vocab\":\"102400\"", 1, "ms/op"),
+                row("DeviceSamplingBench.drawTopPOnDevice", "\"vocab\":\"102400\"", 80, "us/op"),
+                row("DeviceSamplingBench.drawTopPOnHost", "\"vocab\":\"102400\"", 4, "ms/op"),
                 row("DeviceIndexingBench.onDevice", "\"op\":\"gather\"", 50, "us/op"),
                 row("DeviceIndexingBench.throughHost", "\"op\":\"gather\"", 20, "ms/op"),
                 row("DeviceIndexingBench.onDevice", "\"op\":\"where\"", 80, "us/op"))) + "]");
@@ -103,6 +105,7 @@ class RatiosTest {
         assertThat(tables).contains("| V = 32000 | 6.000 | 1.500 | 4.00 |");
         assertThat(tables).contains("| V = 102400 | 40.0 | 25.0 | 400.0 | 4000.0 | 0.10 | 100.00 |");
         assertThat(tables).contains("| V = 102400 | 50.0 | 400.0 | 1000.0 | 0.13 | 20.00 |");
+        assertThat(tables).contains("| top-p 0.95 alone, 8 rows on the GPU |").contains("| V = 102400 | 80.0 | 400.0 | 4000.0 | 0.20 | 50.00 |");
         // an indexing op's one kernel against its old route through the host (where's baseline did not run: n/a)
         assertThat(tables).contains("| gather | 50.0 | 20000.0 | 400.00 |").contains("| where | 80.0 | n/a | n/a |");
         assertThat(tables).doesNotContain("| F32 | 4096").doesNotContain("| F32 | 128 | 128 |");   // rows not measured are left out

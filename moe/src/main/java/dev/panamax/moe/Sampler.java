@@ -19,7 +19,8 @@ import java.util.SplittableRandom;
  * this sampler's stream per call: on a device {@link #sample(Tensor, boolean[])} runs it as one
  * kernel over the batch and reads back only the tokens. With top-k or top-p the candidates are
  * ranked by logit, highest first (lowest id among equals), and the draw walks them in that order,
- * on the host; with top-k on a device the top k of each row are selected there first.
+ * on the host; on a device the top k of each row (with top-p alone, the top
+ * {@value #NUCLEUS_CANDIDATES}) are selected there first and only they are read back.
  */
 public final class Sampler {
     private final double temperature;
@@ -60,11 +61,16 @@ public final class Sampler {
      * on any device. Greedy and plain temperature sampling run {@link Functional#sampleRows} where
      * the logits are, with one key from this sampler's stream (its next {@code nextLong()}): on a
      * device one kernel draws every row and only the tokens are read back. With top-k on a device,
-     * each row's top k are selected
-     * there ({@link Tensor#topk}) and only they are read back, then ranked and drawn on the host as
-     * {@link #sample(float[])} ranks and draws a row (the same tokens, but where -0.0 and 0.0 both
-     * sit at the k-th place: the device takes the lower id). With top-p alone, or on the host, the
-     * rows are drawn as {@link #sample(float[])} draws them, in row order.
+     * each row's top k are selected there ({@link Tensor#topk}) and only they are read back, then
+     * ranked and drawn on the host as {@link #sample(float[])} ranks and draws a row (the same
+     * tokens, but where -0.0 and 0.0 both sit at the k-th place: the device takes the lower id).
+     * With top-p alone on a device, each row's top {@value #NUCLEUS_CANDIDATES} are read back with
+     * the softmax's denominator over the row ({@link Functional#softmaxDenominators}); a row whose
+     * nucleus ends among them is drawn from them, and only a row whose nucleus reaches past them
+     * is read back whole. The device sums the denominator in another order than the host: where a
+     * candidate's running share lies within rounding of top-p, the nucleus may keep one token more
+     * or less than on the host. On the host the rows are drawn as {@link #sample(float[])} draws
+     * them, in row order.
      *
      * @param done rows not to draw (their entry is -1), or null for none; its length is the number
      *             of rows
@@ -81,18 +87,28 @@ public final class Sampler {
             try (Scope s = logits.device().isDevice() ? Scope.openConfined() : Scope.open()) {
                 tokens = Functional.sampleRows(logits, temperature, random.nextLong()).toLongArray();
             }
-        } else if (logits.device().isDevice() && topK > 0) {
+        } else if (logits.device().isDevice() && topK > 0 && topK < v) {
             // each row's top k selected on the device, and only they read back; ranked again here
             int k = (int) Math.min(topK, v);
-            float[] values;
-            long[] ids;
-            try (Scope s = Scope.openConfined()) {
-                Tensor.TopK top = logits.reshape(rows, v).topk(k, 1, true);
-                values = top.values().toFloatArray();
-                ids = top.indices().toLongArray();
-            }
+            Candidates[] c = onDevice(logits, rows, k, false);
             tokens = new long[rows];
-            for (int r = 0; r < rows; r++) if (done == null || !done[r]) tokens[r] = drawCandidates(values, ids, r * k, k);
+            for (int r = 0; r < rows; r++) if (done == null || !done[r]) tokens[r] = draw(c[r]);
+        } else if (logits.device().isDevice()) {
+            // top-p alone: each row's leading candidates selected on the device, with the softmax's denominator over the
+            // row; the nucleus is cut from them where it ends among them, else from the row read back
+            int k = (int) Math.min(NUCLEUS_CANDIDATES, v);
+            Candidates[] c = onDevice(logits, rows, k, k < v);
+            float[] all = null;
+            tokens = new long[rows];
+            for (int r = 0; r < rows; r++) {
+                if (done != null && done[r]) continue;
+                if (c[r].keep() >= 0) {
+                    tokens[r] = draw(c[r]);
+                } else {
+                    if (all == null) all = logits.toFloatArray();
+                    tokens[r] = sample(Arrays.copyOfRange(all, (int) (r * v), (int) ((r + 1) * v)));
+                }
+            }
         } else {
             float[] all = logits.toFloatArray();
             tokens = new long[rows];
@@ -139,21 +155,68 @@ public final class Sampler {
     }
 
     /**
-     * The draw over one row's candidates, {@code k} values and ids from {@code from}: ranked by
-     * their keys, as {@link #sample(float[])} ranks a whole row, then drawn.
+     * The candidates read back per row for top-p alone on a device (the most {@link Tensor#topk}
+     * selects there): where the nucleus ends among them, the draw needs no more of the row.
      */
-    private long drawCandidates(float[] values, long[] ids, int from, int k) {
+    static final int NUCLEUS_CANDIDATES = 1024;
+
+    /**
+     * A row's candidates in the ranking's order: their weights {@code exp((x - max) / temperature)},
+     * their ids, and how many of them the top-p cut keeps (-1: the cut falls beyond them).
+     */
+    private record Candidates(double[] p, long[] ids, int keep) {
+    }
+
+    /**
+     * Each row's top k of the device's (rows, V) logits, selected there and read back, then ranked
+     * and weighed here. With {@code partial} they are not all the row: the top-p cut then takes the
+     * softmax's denominator over the whole row, summed on the device
+     * ({@link Functional#softmaxDenominators}); else their own sum.
+     */
+    private Candidates[] onDevice(Tensor logits, int rows, int k, boolean partial) {
+        long v = logits.dim(-1);
+        float[] values;
+        long[] ids;
+        double[] totals = null;
+        try (Scope s = Scope.openConfined()) {
+            Tensor flat = logits.reshape(rows, v);
+            Tensor.TopK top = flat.topk(k, 1, true);
+            if (partial) totals = Functional.softmaxDenominators(flat, temperature);
+            values = top.values().toFloatArray();
+            ids = top.indices().toLongArray();
+        }
+        Candidates[] c = new Candidates[rows];
+        for (int r = 0; r < rows; r++) c[r] = candidates(values, ids, r * k, k, partial ? totals[r] : Double.NaN);
+        return c;
+    }
+
+    /**
+     * One row's k candidates from {@code from} (values and ids, equal values in any order) ranked
+     * by their keys, as {@link #sample(float[])} ranks a whole row, weighed, and cut to top-p with
+     * the denominator {@code total} (NaN: they are all the tokens drawn from, and their sum is it).
+     */
+    private Candidates candidates(float[] values, long[] ids, int from, int k, double total) {
         long[] keys = new long[k];
         for (int i = 0; i < k; i++) keys[i] = rankKey(values[from + i], i);
         Arrays.sort(keys, 0, k);   // ties by position: the device lists equal values by id
         float[] ranked = new float[k];
-        int[] at = new int[k], position = new int[k];
+        long[] rankedIds = new long[k];
+        int[] at = new int[k];
         for (int i = 0; i < k; i++) {
-            position[i] = (int) keys[i];
-            ranked[i] = values[from + position[i]];
+            int position = (int) keys[i];
+            ranked[i] = values[from + position];
+            rankedIds[i] = ids[from + position];
             at[i] = i;
         }
-        return ids[from + position[draw(ranked, at)]];
+        double[] p = weights(ranked, at);
+        boolean whole = Double.isNaN(total);
+        int keep = cut(p, whole ? sum(p, k) : total);
+        return new Candidates(p, rankedIds, whole && keep < 0 ? k : keep);
+    }
+
+    /** A row's draw from its candidates, the first {@code keep} of them. */
+    private long draw(Candidates c) {
+        return c.ids()[drawIndex(c.p(), c.keep())];
     }
 
     /** One row drawn by {@link Functional#sampleRows}. */
@@ -239,31 +302,48 @@ public final class Sampler {
 
     /** Draws from softmax(logits / temperature) over the ranked candidates, cut to top-p. */
     private int draw(float[] logits, int[] order) {
-        int keep = order.length;
+        double[] p = weights(logits, order);
+        int keep = cut(p, sum(p, p.length));
+        return order[drawIndex(p, keep < 0 ? p.length : keep)];
+    }
+
+    /** The weights exp((x - max) / temperature) of the ranked candidates, max the first one's logit. */
+    private double[] weights(float[] logits, int[] order) {
         double max = logits[order[0]];
-        double[] p = new double[keep];
+        double[] p = new double[order.length];
+        for (int i = 0; i < p.length; i++) p[i] = Math.exp((logits[order[i]] - max) / temperature);
+        return p;
+    }
+
+    /** The sum of the first n weights, in order. */
+    private static double sum(double[] p, int n) {
         double sum = 0;
-        for (int i = 0; i < keep; i++) {
-            p[i] = Math.exp((logits[order[i]] - max) / temperature);
-            sum += p[i];
+        for (int i = 0; i < n; i++) sum += p[i];
+        return sum;
+    }
+
+    /**
+     * How many of the ranked weights the top-p cut keeps, {@code sum} their softmax's denominator:
+     * all at top-p 1, else up to the first whose running share reaches top-p; -1 where none does.
+     */
+    private int cut(double[] p, double sum) {
+        if (topP >= 1) return p.length;
+        double cum = 0;
+        for (int n = 0; n < p.length; ) {
+            cum += p[n] / sum;
+            n++;
+            if (cum >= topP) return n;
         }
-        if (topP < 1) {
-            double cum = 0;
-            int n = 0;
-            while (n < keep) {
-                cum += p[n] / sum;
-                n++;
-                if (cum >= topP) break;
-            }
-            keep = n;
-            sum = 0;
-            for (int i = 0; i < keep; i++) sum += p[i];
-        }
-        double u = random.nextDouble() * sum;
+        return -1;
+    }
+
+    /** The candidate drawn from the first {@code keep} weights, with the next uniform of this sampler's stream. */
+    private int drawIndex(double[] p, int keep) {
+        double u = random.nextDouble() * sum(p, keep);
         for (int i = 0; i < keep; i++) {
             u -= p[i];
-            if (u < 0) return order[i];
+            if (u < 0) return i;
         }
-        return order[keep - 1];
+        return keep - 1;
     }
 }

@@ -18,6 +18,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * logits are gives, row for row, what drawing each row alone gives, on the host and on a device.
  */
 class SamplerTest {
+    /** The device of the device paths: the emulated one here, a GPU in {@link SamplerOnGpuTest}. */
+    Device device() {
+        return Device.EMULATED;
+    }
+
     /** Logits on a coarse grid (many ties), with special values sprinkled in when asked. */
     private static float[] logits(Random r, int v, boolean special) {
         float[] x = new float[v];
@@ -74,7 +79,7 @@ class SamplerTest {
                         }
                         if (done[i]) want[i] = -1;
                     }
-                    for (Device d : new Device[]{Device.CPU, Device.EMULATED}) {
+                    for (Device d : new Device[]{Device.CPU, device()}) {
                         try (Scope s = Scope.open()) {
                             long[] got = Sampler.of(temperature, topK, topP, 3).sample(Tensor.of(all, rows, 1, v).to(d), done);
                             assertThat(got).as("%s on %s", as, d).containsExactly(want);
@@ -87,13 +92,38 @@ class SamplerTest {
     }
 
     @Test
+    void topPAloneOnADeviceCutsTheNucleusFromTheLeadingCandidates() {
+        Random r = new Random(23);
+        int rows = 5, v = 5000;   // more tokens than the candidates read back
+        float[] all = new float[rows * v];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < v; j++) all[i * v + j] = (float) (r.nextGaussian() * (i == 3 ? 0.05 : 5));   // row 3 flat: its nucleus reaches past them
+        }
+        for (int j : new int[]{10, 20, 4000}) all[v + j] = 40f;   // row 1: three tokens tie at the top
+        boolean[] done = {false, false, true, false, false};
+        for (double temperature : new double[]{0.7, 1.3}) {
+            for (double topP : new double[]{0.5, 0.95}) {
+                for (int topK : new int[]{0, v, 7000}) {   // top-k of V or more keeps every token
+                    Sampler alone = Sampler.of(temperature, topK, topP, 9);
+                    long[] want = new long[rows];
+                    for (int i = 0; i < rows; i++) want[i] = done[i] ? -1 : alone.sample(Arrays.copyOfRange(all, i * v, (i + 1) * v));
+                    try (Scope s = Scope.open()) {
+                        long[] got = Sampler.of(temperature, topK, topP, 9).sample(Tensor.of(all, rows, v).to(device()), done);
+                        assertThat(got).as("T %s, top-p %s, top-k %d", temperature, topP, topK).containsExactly(want);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void theDevicesTopKIsRankedAsTheHostRanksIt() {
         // -0.0 (id 1) and 0.0 (id 3) weigh the same; the device lists them by id, the host ranks 0.0 first
         float[] x = {-30f, -0f, -30f, 0f, -30f, -30f};
         for (long seed = 0; seed < 20; seed++) {
             long want = Sampler.of(1.0, 2, 1.0, seed).sample(x);
             try (Scope s = Scope.open()) {
-                long[] got = Sampler.of(1.0, 2, 1.0, seed).sample(Tensor.of(x, 1, 6).to(Device.EMULATED), null);
+                long[] got = Sampler.of(1.0, 2, 1.0, seed).sample(Tensor.of(x, 1, 6).to(device()), null);
                 assertThat(got).as("seed %d", seed).containsExactly(want);
             }
         }

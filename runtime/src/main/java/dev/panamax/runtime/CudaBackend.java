@@ -421,6 +421,11 @@ final class CudaBackend implements DeviceBackend {
     }
 
     @Override
+    public void softmaxTotalRows(Tensor logits, Tensor out, long rows, long n, double temperature) {
+        launchRows("reduce.cu", "softmax_total_rows_f32", rows, rowThreads(n), at(logits, 0), at(out, 0), Math.toIntExact(n), temperature);
+    }
+
+    @Override
     public void gemm(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, Tensor b, long bOff, long ldb,
                      Tensor c, long cOff, long ldc, boolean accumulate) {
         if (c.dtype != DType.F32 && (a.dtype != c.dtype || b.dtype != c.dtype)) {

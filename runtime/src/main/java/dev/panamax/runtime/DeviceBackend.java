@@ -136,6 +136,12 @@ interface DeviceBackend {
     void sampleRows(Tensor logits, Tensor out, long rows, long n, double temperature, long key);
 
     /**
+     * {@link Functional#softmaxDenominators}: each of {@code rows} contiguous rows of {@code n} F32
+     * logits summed as {@code Sampling.weight}s in double, its bits into out (rows) I64.
+     */
+    void softmaxTotalRows(Tensor logits, Tensor out, long rows, long n, double temperature);
+
+    /**
      * The {@link Kernels#sgemm} contract on device memory: a F32 and b F32, BF16 or F16; or a and b
      * both BF16 or both F16 (F32 accumulation). c is F32, or of a and b's 16-bit type (the F32
      * accumulators rounded once).

@@ -354,6 +354,14 @@ final class EmulatedDevice implements DeviceBackend {
     }
 
     @Override
+    public void softmaxTotalRows(Tensor logits, Tensor out, long rows, long n, double temperature) {
+        Tensor x = view(logits), o = view(out);
+        for (long r = 0; r < rows; r++) {
+            Elem.setLong(o.storage, DType.I64, o.offset + r, Double.doubleToRawLongBits(Sampling.total(x.storage, x.offset + r * n, n, temperature)));
+        }
+    }
+
+    @Override
     public void gemm(boolean ta, boolean tb, int m, int n, int k, Tensor a, long aOff, long lda, Tensor b, long bOff, long ldb,
                      Tensor c, long cOff, long ldc, boolean accumulate) {
         MemorySegment as = view(a).storage;

@@ -461,6 +461,45 @@ public final class Functional {
     }
 
     /**
+     * The denominator of {@code softmax(logits / temperature)} for each row of {@code logits}
+     * (..., V; the leading dims flatten to the rows, in row-major order), as {@link #sampleRows}
+     * weighs the tokens: with m the row's largest logit that is not NaN, the sum of
+     * {@code exp((logits[j] - m) / temperature)} in double, 0 for a NaN logit. A sampler that
+     * ranks only a row's leading candidates (top-p over a large vocabulary) cuts the nucleus with
+     * it. The logits are read as F32.
+     *
+     * <p>On a device one kernel sums every row, and 8 bytes a row are read back; its sums are
+     * taken in another order than the host's (id order), so they may differ in the last bits.
+     *
+     * @return one sum per row
+     * @throws IllegalArgumentException for a temperature that is not finite and positive, a rank-0
+     *                                  tensor or an empty last dim
+     */
+    public static double[] softmaxDenominators(Tensor logits, double temperature) {
+        if (!(temperature > 0) || Double.isInfinite(temperature))
+            throw new IllegalArgumentException("softmaxDenominators: temperature must be finite and > 0, got " + temperature);
+        if (logits.rank() == 0 || logits.dim(-1) == 0)
+            throw new IllegalArgumentException("softmaxDenominators needs logits (..., V) with V > 0, got " + logits.shape());
+        long n = logits.dim(-1), rows = logits.numel() / n;
+        double[] totals = new double[Math.toIntExact(rows)];
+        // on a device the only host memory is the read-back, on this thread: a confined scope's close costs no handshake
+        try (Autograd.NoGrad ng = Autograd.noGrad(); Scope s = logits.device().isDevice() ? Scope.openConfined() : Scope.open()) {
+            Tensor x = Elementwise.cast(logits, DType.F32).contiguous();
+            if (x.backend != null) {
+                Tensor bits = Tensor.outputLike(x, DType.I64, rows);
+                x.backend.softmaxTotalRows(x, bits, rows, n, temperature);
+                long[] b = bits.toLongArray();
+                for (int r = 0; r < totals.length; r++) totals[r] = Double.longBitsToDouble(b[r]);
+            } else {
+                Parallel.forRange(rows, 1, (lo, hi) -> {
+                    for (long r = lo; r < hi; r++) totals[(int) r] = Sampling.total(x.storage, x.offset + r * n, n, temperature);
+                });
+            }
+        }
+        return totals;
+    }
+
+    /**
      * How a DeepSeekMoE gate chooses (DeepSeek-V3's {@code Gate.forward}).
      *
      * @param sigmoid    sigmoid scores, else softmax over the experts

@@ -41,11 +41,7 @@ final class Sampling {
      * uniform {@code u}; see {@link Functional#sampleRows} for the rule.
      */
     static long drawRow(MemorySegment x, long off, long n, double temperature, double u) {
-        float m = Float.NEGATIVE_INFINITY;
-        for (long j = 0; j < n; j++) {
-            float v = Elem.getF(x, off + j);
-            if (v > m) m = v;   // NaN never
-        }
+        float m = max(x, off, n);
         if (temperature == 0 || Float.isInfinite(m)) {
             for (long j = 0; j < n; j++) if (Elem.getF(x, off + j) == m) return j;
             return 0;   // every logit NaN
@@ -63,6 +59,27 @@ final class Sampling {
             }
         }
         return last;   // u * total rounded up to the total
+    }
+
+    /** The largest of the n F32 logits at element off of x that is not NaN (-infinity when none is). */
+    private static float max(MemorySegment x, long off, long n) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (long j = 0; j < n; j++) {
+            float v = Elem.getF(x, off + j);
+            if (v > m) m = v;   // NaN never
+        }
+        return m;
+    }
+
+    /**
+     * The sum of the {@link #weight}s of the n F32 logits at element off of x, in id order, m their
+     * largest that is not NaN: {@link Functional#softmaxDenominators}' specification for one row.
+     */
+    static double total(MemorySegment x, long off, long n, double temperature) {
+        float m = max(x, off, n);
+        double total = 0;
+        for (long j = 0; j < n; j++) total += weight(Elem.getF(x, off + j), m, temperature);
+        return total;
     }
 
     /** The host path: row r of the (rows, n) contiguous F32 logits x into out[r] (I64). */

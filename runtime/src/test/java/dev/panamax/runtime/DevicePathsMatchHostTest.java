@@ -645,6 +645,31 @@ class DevicePathsMatchHostTest {
     }
 
     @Test
+    void softmaxDenominatorsAreTheHostsWithinRoundingAndOnlyTheyComeBack() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(8);
+        for (int v : new int[]{1, 31, 1000, 4099, 102_400}) {
+            int rows = v > 5000 ? 2 : 7;
+            float[] x = new float[rows * v];
+            for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * 4);
+            if (rows > 2) {
+                x[v / 2] = Float.NaN;                                         // row 0: a NaN, weighing nothing
+                for (int j = 0; j < v; j++) x[v + j] = Float.NaN;             // row 1: nothing but NaN
+                x[2 * v + v / 3] = Float.POSITIVE_INFINITY;                   // row 2: an infinite maximum
+            }
+            Tensor host = Tensor.of(x, rows, v), dev = host.to(DEV);
+            for (double t : new double[]{0.25, 1, 3}) {
+                double[] want = Functional.softmaxDenominators(host, t);
+                long before = downloads();
+                double[] got = Functional.softmaxDenominators(dev, t);
+                assertThat(downloads() - before).as("copies to the host: the sums only").isEqualTo(1);
+                for (int r = 0; r < rows; r++) {
+                    assertThat(got[r]).as("V %d, temperature %s, row %d", v, t, r).isCloseTo(want[r], within(1e-12 * want[r]));
+                }
+            }
+        }
+    }
+
+    @Test
     void indexingOps() {
         Tensor idx = Tensor.ofLongs(new long[]{2, 0, 2, -1});
         same("indexSelect dim 0", t -> t.get(0).indexSelect(0, idx), r(60, 4, 3));

@@ -94,6 +94,21 @@ class SampleRowsTest {
     }
 
     @Test
+    void theSoftmaxDenominatorIsTheSumOfTheWeights() {
+        // weights 1 : 2 : 5 at temperature 1 (the largest weighs 1: 0.2 + 0.4 + 1), squared at 1/2, NaN weighing nothing
+        float[] x = {(float) Math.log(1), (float) Math.log(2), Float.NaN, (float) Math.log(5), Float.NEGATIVE_INFINITY};
+        Tensor t = Tensor.of(x, 1, 5);
+        assertThat(Functional.softmaxDenominators(t, 1.0)[0]).isCloseTo(1.6, org.assertj.core.data.Offset.offset(1e-7));
+        assertThat(Functional.softmaxDenominators(t, 0.5)[0]).isCloseTo(1 + 0.04 + 0.16, org.assertj.core.data.Offset.offset(1e-7));
+        // every row of the leading dims, each its own maximum; a row without a finite maximum sums NaN weights to 0
+        float nan = Float.NaN, inf = Float.POSITIVE_INFINITY;
+        Tensor rows = Tensor.of(new float[]{0, 0, 0, 7, 7, 7, nan, nan, nan, inf, 1, 2}, 2, 2, 3);
+        assertThat(Functional.softmaxDenominators(rows, 2.0)).containsExactly(3, 3, 0, 0);
+        assertThatThrownBy(() -> Functional.softmaxDenominators(t, 0)).hasMessageContaining("temperature");
+        assertThatThrownBy(() -> Functional.softmaxDenominators(Tensor.zeros(DType.F32, 2, 0), 1)).hasMessageContaining("V > 0");
+    }
+
+    @Test
     void keepsTheLeadingDimsAndChecksItsArguments() {
         Tensor x = Tensor.randn(DType.F32, 3, 1.0, 2, 3, 5);
         Tensor t = Functional.sampleRows(x, 1.0, 1);

@@ -241,6 +241,39 @@ extern "C" __global__ void sample_rows_f32(const float* x, i64* out, int cols, d
     }
 }
 
+// v of lane (this lane ^ o), moved as two 32-bit halves (as the hardware moves a double)
+__device__ __forceinline__ double shfl_xor_double(double v, int o) {
+    long long b = __double_as_longlong(v);
+    unsigned int lo = __shfl_xor_sync(0xffffffffu, (unsigned int) b, o), hi = __shfl_xor_sync(0xffffffffu, (unsigned int) (b >> 32), o);
+    return __longlong_as_double((long long) (((unsigned long long) hi << 32) | lo));
+}
+
+// The sum of v over the block in double, every thread getting it (blockDim.x a multiple of 32)
+__device__ __forceinline__ double block_sum_double(double v) {
+    __shared__ double part[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    for (int o = 16; o > 0; o >>= 1) v += shfl_xor_double(v, o);
+    __syncthreads();
+    if (lane == 0) part[warp] = v;
+    __syncthreads();
+    v = lane < (int) (blockDim.x >> 5) ? part[lane] : 0.0;
+    for (int o = 16; o > 0; o >>= 1) v += shfl_xor_double(v, o);
+    return v;
+}
+
+// Functional.softmaxDenominators: each row's sum of draw_weight (m the row's largest logit that is
+// not NaN), in double, its bits into out (I64: devices hold no F64). One block a row.
+extern "C" __global__ void softmax_total_rows_f32(const float* x, i64* out, int cols, double temperature) {
+    const float* r = x + (i64) blockIdx.x * cols;
+    float m = NEG_INF;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, r[j]);   // NaN never
+    m = block_max(m);
+    double s = 0.0;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) s += draw_weight(r[j], m, temperature);
+    s = block_sum_double(s);
+    if (threadIdx.x == 0) out[blockIdx.x] = __double_as_longlong(s);
+}
+
 // Tensor.topk's order as an unsigned key, ascending: NaN first (every NaN alike), then the values
 // from the largest down (of the negated values for the smallest), -0.0 as 0.0; equal keys rank by
 // the lower index
