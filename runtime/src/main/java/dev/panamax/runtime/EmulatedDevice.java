@@ -415,10 +415,10 @@ final class EmulatedDevice implements DeviceBackend {
         long[] idx = indices(index), dims = index.dims(), pos = new long[dims.length];
         int es = x.dtype.byteSize();
         long size = x.dim(d);
-        for (int i = 0; i < idx.length; i++, step(pos, dims)) {
+        for (int i = 0; i < idx.length; i++, Indexing.next(pos, dims)) {
             long c = fromEnd(idx[i], size);
             if (c >= 0 && c < size) {
-                MemorySegment.copy(a.storage, offsetAt(a, pos, d, c) * es, o.storage, (o.offset + i) * es, es);
+                MemorySegment.copy(a.storage, Indexing.offsetWith(a, pos, d, c) * es, o.storage, (o.offset + i) * es, es);
             } else if (x.dtype.isFloating()) {
                 Elem.set(o.storage, o.dtype, o.offset + i, Double.NaN);
             } else {
@@ -432,11 +432,11 @@ final class EmulatedDevice implements DeviceBackend {
         Tensor s = view(src), o = view(out);
         long[] idx = indices(index), dims = index.dims(), pos = new long[dims.length];
         long size = out.dim(d);
-        for (int i = 0; i < idx.length; i++, step(pos, dims)) {   // in row-major order: each line along d in order
+        for (int i = 0; i < idx.length; i++, Indexing.next(pos, dims)) {   // in row-major order: each line along d in order
             long c = fromEnd(idx[i], size);
             if (c < 0 || c >= size) continue;
-            long at = offsetAt(o, pos, d, c);
-            Elem.setF(o.storage, at, Elem.getF(o.storage, at) + Elem.getF(s.storage, offsetAt(s, pos, -1, 0)));
+            long at = Indexing.offsetWith(o, pos, d, c);
+            Elem.setF(o.storage, at, Elem.getF(o.storage, at) + Elem.getF(s.storage, Indexing.offsetWith(s, pos, -1, 0)));
         }
     }
 
@@ -445,26 +445,11 @@ final class EmulatedDevice implements DeviceBackend {
         Tensor c = view(cond), x = view(a), y = view(b), o = view(out);
         long[] dims = out.dims(), pos = new long[dims.length];
         boolean ints = !a.dtype.isFloating() && !b.dtype.isFloating() && !out.dtype.isFloating();
-        for (long i = 0, n = out.numel(); i < n; i++, step(pos, dims)) {
-            Tensor t = Elem.get(c.storage, c.dtype, offsetAt(c, pos, -1, 0)) != 0 ? x : y;
-            long at = offsetAt(t, pos, -1, 0);
+        for (long i = 0, n = out.numel(); i < n; i++, Indexing.next(pos, dims)) {
+            Tensor t = Elem.get(c.storage, c.dtype, Indexing.offsetWith(c, pos, -1, 0)) != 0 ? x : y;
+            long at = Indexing.offsetWith(t, pos, -1, 0);
             if (ints) Elem.setLong(o.storage, o.dtype, o.offset + i, Elem.getLong(t.storage, t.dtype, at));
             else Elem.set(o.storage, o.dtype, o.offset + i, Elem.get(t.storage, t.dtype, at));
-        }
-    }
-
-    /** The element offset of position pos in t, with dim d (unless -1) at c instead. */
-    private static long offsetAt(Tensor t, long[] pos, int d, long c) {
-        long off = t.offset;
-        for (int k = 0; k < pos.length; k++) off += (k == d ? c : pos[k]) * t.shape.stride(k);
-        return off;
-    }
-
-    /** pos to the next row-major position of dims. */
-    private static void step(long[] pos, long[] dims) {
-        for (int k = dims.length - 1; k >= 0; k--) {
-            if (++pos[k] < dims[k]) return;
-            pos[k] = 0;
         }
     }
 

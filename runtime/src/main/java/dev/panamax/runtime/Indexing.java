@@ -153,14 +153,15 @@ final class Indexing {
         return flatOut.view(od);
     }
 
-    /** Offset in x of the element addressed by {@code pos} with dim d replaced by {@code di}. */
-    private static long offsetWith(Tensor t, long[] pos, int d, long di) {
+    /** Offset in t of the element addressed by {@code pos}, with dim d (unless -1) replaced by {@code di}. */
+    static long offsetWith(Tensor t, long[] pos, int d, long di) {
         long off = t.offset;
         for (int i = 0; i < pos.length; i++) off += (i == d ? di : pos[i]) * t.shape.stride(i);
         return off;
     }
 
-    private static boolean next(long[] pos, long[] dims) {
+    /** pos moved to the next row-major position of dims; false when it wrapped round to the first. */
+    static boolean next(long[] pos, long[] dims) {
         for (int i = dims.length - 1; i >= 0; i--) {
             if (++pos[i] < dims[i]) return true;
             pos[i] = 0;
