@@ -166,7 +166,13 @@ final class CudaBackend implements DeviceBackend {
         gpu.modules().function(file, kernel).launch(new int[]{(int) rows, 1, 1}, new int[]{threads, 1, 1}, 0, gpu.stream(), args);
     }
 
-    /** Threads per row for row kernels: a power of two, 32 to 1024. */
+    /**
+     * reduce.cu's SAMPLE_THREADS: sample_rows_f32 takes at most this many threads a row (its
+     * __launch_bounds__; with more, its registers would not fit).
+     */
+    static final int SAMPLE_THREADS = 512;
+
+    /** Threads per row for row kernels: a power of two, 32 to 1024 (common.cuh's ROW_THREADS). */
     private static int rowThreads(long n) {
         int t = 32;
         while (t < 1024 && t < n) t <<= 1;
@@ -417,7 +423,7 @@ final class CudaBackend implements DeviceBackend {
 
     @Override
     public void sampleRows(Tensor logits, Tensor out, long rows, long n, double temperature, long key) {
-        launchRows("reduce.cu", "sample_rows_f32", rows, rowThreads(n), at(logits, 0), at(out, 0), Math.toIntExact(n), temperature, key);
+        launchRows("reduce.cu", "sample_rows_f32", rows, Math.min(rowThreads(n), SAMPLE_THREADS), at(logits, 0), at(out, 0), Math.toIntExact(n), temperature, key);
     }
 
     @Override

@@ -78,6 +78,14 @@ __device__ __forceinline__ float2 rope_pair(float x0, float x1, float c, float s
 #define MOE_PLAN_START(E, i) (1 + (E) + (i))
 #define MOE_PLAN_PAIR(E, s) (2 + 2 * (E) + (s))
 
+// The most threads a block has in each kind of launch (CudaBackend: THREADS for grid-stride and
+// warp-per-column kernels, rowThreads for one block a row, one warp for the gate). Every kernel
+// declares its own with __launch_bounds__, so that ptxas fits its registers to it (at 1,024
+// threads, 64 a thread); a launch with more fails, on the simulator too.
+#define BLOCK_THREADS 256
+#define ROW_THREADS 1024
+#define WARP_THREADS 32
+
 #define GRID_STRIDE(i, n) for (i64 i = (i64) blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64) gridDim.x * blockDim.x)
 
 // Strided geometry (CudaBackend.geometry): the sizes of an iteration's shape and, for two operands

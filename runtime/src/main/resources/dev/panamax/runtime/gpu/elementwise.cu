@@ -36,12 +36,12 @@ __device__ __forceinline__ float unary(int op, float x) {
     return QNAN;
 }
 
-extern "C" __global__ void unary_f32(int op, const float* x, float* y, i64 n) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) unary_f32(int op, const float* x, float* y, i64 n) {
     GRID_STRIDE(i, n) y[i] = unary(op, x[i]);
 }
 
 // gx = gy * d op(x) / dx, with y = op(x) given where it is cheaper
-extern "C" __global__ void unary_backward_f32(int op, const float* x, const float* y, const float* gy, float* gx, i64 n) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) unary_backward_f32(int op, const float* x, const float* y, const float* gy, float* gx, i64 n) {
     GRID_STRIDE(i, n) {
         float xv = x[i], yv = y[i], d;
         switch (op) {
@@ -85,7 +85,7 @@ __device__ __forceinline__ float binary(int op, float a, float b) {
     return QNAN;
 }
 
-extern "C" __global__ void binary_f32(int op, const float* a, const float* b, float* out, Broadcast g, i64 n) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) binary_f32(int op, const float* a, const float* b, float* out, Broadcast g, i64 n) {
     GRID_STRIDE(i, n) {
         i64 ia, ib;
         offsets(g, i, &ia, &ib);
@@ -102,7 +102,7 @@ __device__ __forceinline__ float pick_weight(int op, float u, float v) {
 
 // the gradients of out = max(a, b) or min(a, b), broadcast as in binary_f32: ga = gy * pick_weight(a, b)
 // and gb = gy * pick_weight(b, a), each skipped where null
-extern "C" __global__ void max_min_backward_f32(int op, const float* a, const float* b, const float* gy, float* ga, float* gb,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) max_min_backward_f32(int op, const float* a, const float* b, const float* gy, float* ga, float* gb,
                                                 Broadcast g, i64 n) {
     GRID_STRIDE(i, n) {
         i64 ia, ib;
@@ -114,14 +114,14 @@ extern "C" __global__ void max_min_backward_f32(int op, const float* a, const fl
 }
 
 // y = silu(gate) * up
-extern "C" __global__ void swiglu_f32(const float* gate, const float* up, float* y, i64 n) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) swiglu_f32(const float* gate, const float* up, float* y, i64 n) {
     GRID_STRIDE(i, n) {
         float g = gate[i];
         y[i] = g / (1.f + expf(-g)) * up[i];
     }
 }
 
-extern "C" __global__ void swiglu_backward_f32(const float* gate, const float* up, const float* gy, float* ggate, float* gup, i64 n) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) swiglu_backward_f32(const float* gate, const float* up, const float* gy, float* ggate, float* gup, i64 n) {
     GRID_STRIDE(i, n) {
         float g = gate[i], s = 1.f / (1.f + expf(-g)), dy = gy[i];
         gup[i] = dy * g * s;
@@ -200,7 +200,7 @@ __device__ __forceinline__ void store_value(int t, void* p, i64 i, double v, i64
 
 // dst[g.sb . idx] = convert(src[g.sa . idx]) over the n elements of the shape g.size
 // (g.sa may hold zeros: broadcasting); integer to integer copies are exact
-extern "C" __global__ void copy_strided(int st, const void* src, int dt, void* dst, Broadcast g, i64 n) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) copy_strided(int st, const void* src, int dt, void* dst, Broadcast g, i64 n) {
     bool ints = st >= T_I32 && dt >= T_I32;
     GRID_STRIDE(i, n) {
         i64 is, id;
@@ -211,7 +211,7 @@ extern "C" __global__ void copy_strided(int st, const void* src, int dt, void* d
 }
 
 // dst[g.sb . idx] = v for every index of the shape g.size
-extern "C" __global__ void fill_strided(int dt, void* dst, Broadcast g, double v, i64 n) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) fill_strided(int dt, void* dst, Broadcast g, double v, i64 n) {
     bool isInt = dt >= T_I32;
     i64 iv = real_to_int(v);
     GRID_STRIDE(i, n) {
@@ -224,7 +224,7 @@ extern "C" __global__ void fill_strided(int dt, void* dst, Broadcast g, double v
 // out[i] = cond[.] != 0 ? a[.] : b[.] over the n elements of the shape g.size, out contiguous and
 // cond, a, b through the strides g.sa, g.sb, g.sc; each in its own type, the picked value converted
 // to out's (Tensor.where on the host: a NaN condition counts as true, integer to integer is exact)
-extern "C" __global__ void where_strided(int ct, const void* cond, int at, const void* a, int bt, const void* b, int ot, void* out,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) where_strided(int ct, const void* cond, int at, const void* a, int bt, const void* b, int ot, void* out,
                                          Broadcast3 g, i64 n) {
     bool ints = at >= T_I32 && bt >= T_I32 && ot >= T_I32;
     GRID_STRIDE(i, n) {

@@ -4,7 +4,7 @@
 
 // out[r, :] = x[index[r], :] with I64 indices (index_select over dim 0 as the runtime calls it);
 // an index outside [0, rows) gives NaN rows (the host checks indices it uploads)
-extern "C" __global__ void index_select_rows_f32(const float* x, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) index_select_rows_f32(const float* x, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
     GRID_STRIDE(i, n * dim) {
         i64 r = index[i / dim];
         out[i] = (r >= 0 && r < rows) ? x[r * dim + i % dim] : QNAN;
@@ -12,14 +12,14 @@ extern "C" __global__ void index_select_rows_f32(const float* x, const i64* inde
 }
 
 // the same gather from a BF16 or F16 table (inference embeddings in their storage dtype), widened to F32
-extern "C" __global__ void index_select_rows_bf16(const unsigned short* x, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) index_select_rows_bf16(const unsigned short* x, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
     GRID_STRIDE(i, n * dim) {
         i64 r = index[i / dim];
         out[i] = (r >= 0 && r < rows) ? bf16_to_f32(x[r * dim + i % dim]) : QNAN;
     }
 }
 
-extern "C" __global__ void index_select_rows_f16(const unsigned short* x, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) index_select_rows_f16(const unsigned short* x, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
     GRID_STRIDE(i, n * dim) {
         i64 r = index[i / dim];
         out[i] = (r >= 0 && r < rows) ? f16_to_f32(x[r * dim + i % dim]) : QNAN;
@@ -27,7 +27,7 @@ extern "C" __global__ void index_select_rows_f16(const unsigned short* x, const 
 }
 
 // out[index[r], :] += src[r, :] with I64 indices (index_add over dim 0); out-of-range rows are skipped
-extern "C" __global__ void index_add_rows_f32(const float* src, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) index_add_rows_f32(const float* src, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
     GRID_STRIDE(i, n * dim) {
         i64 r = index[i / dim];
         if (r >= 0 && r < rows) atomicAdd(out + r * dim + i % dim, src[i]);
@@ -40,7 +40,7 @@ extern "C" __global__ void index_add_rows_f32(const float* src, const i64* index
 // stride of dim d and size its length; g.sb holds the index's strides. A negative index counts from the
 // end, as on the host; one outside [-size, size) gives the element `fill` (NaN for floating types, 0
 // for integers; the host checks indices it uploads). Elements are es bytes, copied as they are.
-extern "C" __global__ void gather_strided(int es, const void* x, const i64* index, void* out, Broadcast g, i64 sd, i64 size,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gather_strided(int es, const void* x, const i64* index, void* out, Broadcast g, i64 sd, i64 size,
                                           i64 fill, i64 n) {
     GRID_STRIDE(i, n) {
         i64 ix, ii;
@@ -64,7 +64,7 @@ extern "C" __global__ void gather_strided(int es, const void* x, const i64* inde
 // host does, so repeated indices sum the same way, without atomics: distinct lines never meet. g.sa
 // holds out's strides, g.sb the index's and g.sc src's; sd, id and srd the three strides along dim d.
 // Indices as in gather_strided; one out of range is skipped.
-extern "C" __global__ void scatter_add_strided_f32(const float* src, const i64* index, float* out, Broadcast3 g, i64 sd, i64 size,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) scatter_add_strided_f32(const float* src, const i64* index, float* out, Broadcast3 g, i64 sd, i64 size,
                                                    i64 id, i64 srd, i64 k, i64 lines) {
     GRID_STRIDE(l, lines) {
         i64 io, ii, is;

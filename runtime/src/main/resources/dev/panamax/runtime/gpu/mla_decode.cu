@@ -156,7 +156,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) mla_decode_bf16(MLA_Q_PARA
 // out (batch, heads, R) = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s over the splits that worked
 // (mla_used_splits of the kernel's lens and len0; partials laid out for all splits); grid (heads, batch),
 // R threads at most 1024
-extern "C" __global__ void mla_decode_combine(const float* o, const float* m, const float* l, float* out, int splits, int heads, int R,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mla_decode_combine(const float* o, const float* m, const float* l, float* out, int splits, int heads, int R,
                                               const int* lens, int len0) {
     int h = blockIdx.x, b = blockIdx.y;
     const int used = mla_used_splits(lens, mla_len(lens, len0, b), splits);

@@ -17,7 +17,7 @@
 // their sum when norm, times routeScale. One block per token: the block loads the token's logits
 // into shared memory, and its first thread makes the (sequential, small) choice there, so that no
 // thread needs kilobytes of local memory.
-extern "C" __global__ void gate_topk_f32(const float* logits, const float* bias, int* idx, float* weights, int experts,
+extern "C" __global__ void __launch_bounds__(WARP_THREADS) gate_topk_f32(const float* logits, const float* bias, int* idx, float* weights, int experts,
                                          int topk, int nGroups, int topkGroups, int scoring, int norm, float routeScale) {
     __shared__ float orig[MAX_EXPERTS], sc[MAX_EXPERTS], gs[MAX_EXPERTS];
     __shared__ bool keep[MAX_EXPERTS];
@@ -76,7 +76,7 @@ extern "C" __global__ void gate_topk_f32(const float* logits, const float* bias,
 // d loss / d logits from d loss / d weights (the choice itself has no gradient). With s_j the chosen
 // scores and g_j the weights' gradient: d/ds_j = rs (g_j - sum_i g_i s_i / S) / S when normalised
 // (S = sum of s), else rs g_j; then through the sigmoid (s (1 - s)) or the softmax over all experts.
-extern "C" __global__ void gate_topk_backward_f32(const float* logits, const int* idx, const float* gweights, float* glogits,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gate_topk_backward_f32(const float* logits, const int* idx, const float* gweights, float* glogits,
                                                   int tokens, int experts, int topk, int scoring, int norm, float routeScale) {
     int t = blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= tokens) return;
@@ -113,7 +113,7 @@ extern "C" __global__ void gate_topk_backward_f32(const float* logits, const int
 
 // out[t, :] = sum_j w[t, j] * y[pos[t, j], :] (the experts' rows back in token order, summed in slot
 // order: deterministic, unlike a scatter-add)
-extern "C" __global__ void moe_unpermute_f32(const float* y, const i64* pos, const float* w, float* out, i64 tokens, int topk, i64 dim) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_unpermute_f32(const float* y, const i64* pos, const float* w, float* out, i64 tokens, int topk, i64 dim) {
     GRID_STRIDE(i, tokens * dim) {
         i64 t = i / dim;
         i64 d = i % dim;
@@ -125,7 +125,7 @@ extern "C" __global__ void moe_unpermute_f32(const float* y, const i64* pos, con
 
 // gy[pos[t, j], :] = w[t, j] * gout[t, :]; gw[t, j] = gout[t, :] . y[pos[t, j], :] (one block per token;
 // pos is a permutation, so every row of gy is written once)
-extern "C" __global__ void moe_unpermute_backward_f32(const float* y, const i64* pos, const float* w, const float* gout,
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) moe_unpermute_backward_f32(const float* y, const i64* pos, const float* w, const float* gout,
                                                       float* gy, float* gw, int topk, i64 dim) {
     i64 t = blockIdx.x;
     for (int j = 0; j < topk; j++) {
@@ -149,7 +149,7 @@ extern "C" __global__ void moe_unpermute_backward_f32(const float* y, const i64*
 // listed in ascending order and the plan does not depend on thread timing; warp 0 turns the counts
 // into the list of experts used and their starts (a warp scan over 32 runs of experts). A pair whose
 // expert lies outside [0, experts) is in no group (moe_combine_f32 leaves it out).
-extern "C" __global__ void moe_route_plan(const int* chosen, int pairs, int experts, int* plan) {
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_route_plan(const int* chosen, int pairs, int experts, int* plan) {
     __shared__ int count[MAX_EXPERTS], start[MAX_EXPERTS];
     if (experts > MAX_EXPERTS || (blockDim.x & 31) != 0) __trap();   // the shared arrays and the ballots are sized for it
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
@@ -209,7 +209,7 @@ extern "C" __global__ void moe_route_plan(const int* chosen, int pairs, int expe
 // weighted onto their tokens in slot order, then the shared experts' output added (base may be
 // null): moe_unpermute_f32's arithmetic with the identity permutation, then an add. A pair whose
 // expert lies outside [0, experts) adds nothing.
-extern "C" __global__ void moe_combine_f32(const float* y, const int* chosen, int experts, const float* w, const float* base, float* out,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_combine_f32(const float* y, const int* chosen, int experts, const float* w, const float* base, float* out,
                                            i64 tokens, int topk, i64 dim) {
     GRID_STRIDE(i, tokens * dim) {
         i64 t = i / dim;

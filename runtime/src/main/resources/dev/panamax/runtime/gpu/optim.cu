@@ -4,7 +4,7 @@
 // host step's values.
 #include "common.cuh"
 
-extern "C" __global__ void adamw_f32(float* w, const float* g, float* m, float* v, i64 n, float decay, float beta1, float omb1,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) adamw_f32(float* w, const float* g, float* m, float* v, i64 n, float decay, float beta1, float omb1,
                                      float beta2, float omb2, float stepSize, float bc2Sqrt, float eps) {
     GRID_STRIDE(i, n) {
         float gi = g[i];
@@ -19,7 +19,7 @@ extern "C" __global__ void adamw_f32(float* w, const float* g, float* m, float* 
 }
 
 // buf may be null (no momentum); the arithmetic is in double, as on the host
-extern "C" __global__ void sgd_f32(float* w, const float* g, float* buf, i64 n, double lr, double momentum, double omd, double wd,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) sgd_f32(float* w, const float* g, float* buf, i64 n, double lr, double momentum, double omd, double wd,
                                    int nesterov, int first) {
     GRID_STRIDE(i, n) {
         double pi = w[i];

@@ -2,7 +2,7 @@
 // log-softmax (stable; -inf entries are masks), RMSNorm, fused cross-entropy, and their backward.
 #include "common.cuh"
 
-extern "C" __global__ void sum_rows_f32(const float* x, float* y, int cols) {
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) sum_rows_f32(const float* x, float* y, int cols) {
     const float* r = x + (i64) blockIdx.x * cols;
     float s = 0.f;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) s += r[j];
@@ -23,7 +23,7 @@ __device__ __forceinline__ bool beats(float v, int j, float best, int bi) {
 
 // the maximum of each row (into maxOut) or its index (into idxOut, I64), each output null where not
 // wanted (blockDim.x a power of two, at most 1024)
-extern "C" __global__ void argmax_rows_f32(const float* x, float* maxOut, i64* idxOut, int cols) {
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) argmax_rows_f32(const float* x, float* maxOut, i64* idxOut, int cols) {
     const float* r = x + (i64) blockIdx.x * cols;
     float best = NEG_INF;
     int bi = -1;
@@ -49,7 +49,7 @@ extern "C" __global__ void argmax_rows_f32(const float* x, float* maxOut, i64* i
 }
 
 // y = softmax(x) (log = 0) or log_softmax(x) (log = 1) over each row
-extern "C" __global__ void softmax_rows_f32(const float* x, float* y, int cols, int log) {
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) softmax_rows_f32(const float* x, float* y, int cols, int log) {
     const float* r = x + (i64) blockIdx.x * cols;
     float* o = y + (i64) blockIdx.x * cols;
     float m = NEG_INF;
@@ -68,7 +68,7 @@ extern "C" __global__ void softmax_rows_f32(const float* x, float* y, int cols, 
 }
 
 // softmax: gx = y * (gy - sum(gy * y)); log-softmax: gx = gy - exp(y) * sum(gy)
-extern "C" __global__ void softmax_backward_rows_f32(const float* y, const float* gy, float* gx, int cols, int log) {
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) softmax_backward_rows_f32(const float* y, const float* gy, float* gx, int cols, int log) {
     i64 base = (i64) blockIdx.x * cols;
     float s = 0.f;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) s += log ? gy[base + j] : gy[base + j] * y[base + j];
@@ -80,7 +80,7 @@ extern "C" __global__ void softmax_backward_rows_f32(const float* y, const float
 }
 
 // y = x * rsqrt(mean(x^2) + eps) * w; rstd saved per row for the backward
-extern "C" __global__ void rmsnorm_f32(const float* x, const float* w, float* y, float* rstd, int cols, float eps) {
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) rmsnorm_f32(const float* x, const float* w, float* y, float* rstd, int cols, float eps) {
     i64 base = (i64) blockIdx.x * cols;
     float r = row_rms_scale(x + base, cols, eps);
     if (threadIdx.x == 0) rstd[blockIdx.x] = r;
@@ -90,7 +90,7 @@ extern "C" __global__ void rmsnorm_f32(const float* x, const float* w, float* y,
 // The residual add and the next RMSNorm in one pass, at inference: h = x + d, then
 // y = h * rsqrt(mean(h^2) + eps) * w, as binary_f32's add then rmsnorm_f32 compute them (each
 // thread reads back only the elements of h it wrote)
-extern "C" __global__ void add_rmsnorm_f32(const float* x, const float* d, const float* w, float* h, float* y, int cols, float eps) {
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) add_rmsnorm_f32(const float* x, const float* d, const float* w, float* h, float* y, int cols, float eps) {
     i64 base = (i64) blockIdx.x * cols;
     float s = 0.f;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) {
@@ -105,7 +105,7 @@ extern "C" __global__ void add_rmsnorm_f32(const float* x, const float* d, const
 
 // gx = r * (gy*w - xhat * mean(gy*w*xhat)), xhat = x*r, r = rsqrt(mean(x^2) + eps) recomputed from
 // x; gw (null when not wanted) += gy * xhat, atomically over the rows
-extern "C" __global__ void rmsnorm_backward_f32(const float* x, const float* w, const float* gy, float* gx, float* gw, int cols, float eps) {
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) rmsnorm_backward_f32(const float* x, const float* w, const float* gy, float* gx, float* gw, int cols, float eps) {
     i64 base = (i64) blockIdx.x * cols;
     float r = row_rms_scale(x + base, cols, eps);
     float s = 0.f;
@@ -120,7 +120,7 @@ extern "C" __global__ void rmsnorm_backward_f32(const float* x, const float* w, 
 
 // per-row loss = logsumexp(logits) - logits[target]; rows whose target is ignoreIndex give 0
 // (targets are checked in range on the host). lse is kept for the backward.
-extern "C" __global__ void cross_entropy_f32(const float* logits, const i64* targets, float* loss, float* lse, int cols, i64 ignoreIndex) {
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) cross_entropy_f32(const float* logits, const i64* targets, float* loss, float* lse, int cols, i64 ignoreIndex) {
     i64 base = (i64) blockIdx.x * cols;
     float m = NEG_INF;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, logits[base + j]);
@@ -137,7 +137,7 @@ extern "C" __global__ void cross_entropy_f32(const float* logits, const i64* tar
 }
 
 // glogits = scale * gloss[row] * (softmax(logits) - onehot(target)); zero on ignored rows
-extern "C" __global__ void cross_entropy_backward_f32(const float* logits, const i64* targets, const float* lse, const float* gloss,
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) cross_entropy_backward_f32(const float* logits, const i64* targets, const float* lse, const float* gloss,
                                                       float* glogits, int cols, i64 ignoreIndex, float scale) {
     i64 base = (i64) blockIdx.x * cols;
     i64 t = targets[blockIdx.x];
@@ -181,18 +181,21 @@ __device__ __forceinline__ int draw_walk(const double* w, int n, double* target)
     return last;
 }
 
+// At most 512 threads a row: the walk's doubles take more than the 64 registers a thread of 1,024 may have
+#define SAMPLE_THREADS 512
+
 // Functional.sampleRows: one token per row of logits (I64), drawn from softmax(x / temperature)
 // by the inverse transform over the ids in order, with the row's uniform; temperature 0, or an
 // infinite maximum, gives the lowest id of the maximum (0 for a row of NaN). One block per row
-// (blockDim.x a power of two, 32 to 1024): thread t sums the weights of the t-th contiguous chunk
+// (blockDim.x a power of two, 32 to SAMPLE_THREADS): thread t sums the weights of the t-th contiguous chunk
 // of the row, then thread 0 walks the sums of 32 groups of chunks, the chunks of its group, and the
 // weights of its chunk.
-extern "C" __global__ void sample_rows_f32(const float* x, i64* out, int cols, double temperature, unsigned long long key) {
+extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows_f32(const float* x, i64* out, int cols, double temperature, unsigned long long key) {
     const float* r = x + (i64) blockIdx.x * cols;
     float m = NEG_INF;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, r[j]);   // NaN never
     m = block_max(m);
-    __shared__ double part[1024];
+    __shared__ double part[SAMPLE_THREADS];
     __shared__ double group[32];
     __shared__ int first[32];
     if (temperature == 0.0 || isinf(m)) {
@@ -263,7 +266,7 @@ __device__ __forceinline__ double block_sum_double(double v) {
 
 // Functional.softmaxDenominators: each row's sum of draw_weight (m the row's largest logit that is
 // not NaN), in double, its bits into out (I64: devices hold no F64). One block a row.
-extern "C" __global__ void softmax_total_rows_f32(const float* x, i64* out, int cols, double temperature) {
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) softmax_total_rows_f32(const float* x, i64* out, int cols, double temperature) {
     const float* r = x + (i64) blockIdx.x * cols;
     float m = NEG_INF;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, r[j]);   // NaN never
@@ -292,7 +295,7 @@ __device__ __forceinline__ unsigned int topk_key(float v, int largest) {
 // select (8 bits a pass, most significant first) finds the k-th key T and how many of the keys
 // equal to T to take; the keys below T are gathered in any order and those equal to T in index
 // order, the lowest first; then a bitonic sort of (key, index) in shared memory.
-extern "C" __global__ void topk_rows_f32(const float* x, float* vals, i64* idx, int cols, int k, int largest) {
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) topk_rows_f32(const float* x, float* vals, i64* idx, int cols, int k, int largest) {
     const float* r = x + (i64) blockIdx.x * cols;
     __shared__ unsigned int hist[256];
     __shared__ unsigned int prefix, remaining;

@@ -3,7 +3,7 @@
 // cos/sin are (maxPos, dim/2) tables; positions[t] gives each token's position.
 #include "common.cuh"
 
-extern "C" __global__ void rope_f32(const float* x, float* y, const float* cosT, const float* sinT, const int* positions,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) rope_f32(const float* x, float* y, const float* cosT, const float* sinT, const int* positions,
                                     int tokens, int heads, int dim, int inverse) {
     i64 pairs = (i64) tokens * heads * (dim / 2);
     GRID_STRIDE(i, pairs) {
@@ -24,7 +24,7 @@ extern "C" __global__ void rope_f32(const float* x, float* y, const float* cosT,
 // rotated by its table row's cos/sin. Row r of x starts at r * ldx (a narrowed view's rows read in
 // place); its table row is (r / rep) % tableRows of the contiguous (tableRows, half) cos and sin, so
 // one position's row serves every head without being expanded; y is contiguous (rows, 2 * half).
-extern "C" __global__ void rope_rows_f32(const float* x, i64 ldx, const float* cosT, const float* sinT, i64 rep, i64 tableRows,
+extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) rope_rows_f32(const float* x, i64 ldx, const float* cosT, const float* sinT, i64 rep, i64 tableRows,
                                          float* y, i64 rows, i64 half) {
     GRID_STRIDE(i, rows * half) {
         i64 row = i / half, p = i - row * half;
@@ -65,12 +65,12 @@ __device__ void latent_kv_rows(const float* kv, i64 ldkv, const float* w, float 
     }
 }
 
-extern "C" __global__ void latent_kv_rows_f32(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) latent_kv_rows_f32(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
                                               float* latent, i64 latentSeq, float* kRope, i64 kRopeSeq, const int* pos, int perSeq, int n, int half) {
     latent_kv_rows<float>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, pos, perSeq, n, half);
 }
 
-extern "C" __global__ void latent_kv_rows_bf16(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
+extern "C" __global__ void __launch_bounds__(ROW_THREADS) latent_kv_rows_bf16(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
                                                unsigned short* latent, i64 latentSeq, unsigned short* kRope, i64 kRopeSeq, const int* pos, int perSeq,
                                                int n, int half) {
     latent_kv_rows<unsigned short>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, pos, perSeq, n, half);

@@ -27,7 +27,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * in the PTX under its own name; compiled to sm_90a machine code, no kernel spills registers or
  * keeps more than {@link #MAX_STACK_BYTES} of local memory per thread (the driver reserves local
  * memory for every resident thread of the GPU: 3 KB a thread would be close to 1 GB on an H100),
- * and ptxas serialises no wgmma. Skipped when nvcc is not installed.
+ * and ptxas serialises no wgmma. Every kernel declares {@code __launch_bounds__}, the most threads
+ * its launches give a block: ptxas then fits its registers to that many threads (a kernel of 76
+ * registers launched with 1,024 threads fails on a GPU, not on the simulator), and with no spill
+ * allowed, it fits them without local memory; the simulator refuses a launch above the bound.
+ * Skipped when nvcc is not installed, but for the bounds.
  */
 class CudaSourcesCompileTest {
     /** Local memory per thread that a kernel may use. */
@@ -54,6 +58,19 @@ class CudaSourcesCompileTest {
                     .containsExactlyInAnyOrderElementsOf(CudaSources.FILES);
         }
         for (String f : CudaSources.FILES) assertThat(CudaSources.source(f)).doesNotContain("#include \"common.cuh\"").contains("warp_sum");
+    }
+
+    @Test
+    void everyKernelDeclaresItsLaunchBounds() {
+        for (String f : CudaSources.FILES) {
+            Matcher m = Pattern.compile("extern \"C\" __global__ void (__launch_bounds__\\(\\w+\\) )?(\\w+)\\(").matcher(CudaSources.source(f));
+            int kernels = 0;
+            while (m.find()) {
+                kernels++;
+                assertThat(m.group(1)).as(f + ": " + m.group(2) + " declares __launch_bounds__").isNotNull();
+            }
+            assertThat(kernels).as("kernels in " + f).isPositive();
+        }
     }
 
     @TestFactory
