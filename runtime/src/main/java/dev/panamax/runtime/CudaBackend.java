@@ -701,23 +701,17 @@ final class CudaBackend implements DeviceBackend {
     @Override
     public void moeUnpermute(Tensor y, Tensor pos, Tensor w, Tensor out, long tokens, long k, long dim) {
         if (tokens * dim == 0) return;
-        long p = indexOnDevice(pos);
-        try {
-            launch("moe.cu", "moe_unpermute_f32", tokens * dim, at(y, 0), p, at(w, 0), at(out, 0), tokens, Math.toIntExact(k), dim);
-        } finally {
-            release(p);
+        try (DeviceIndex p = new DeviceIndex(pos, true)) {
+            launch("moe.cu", "moe_unpermute_f32", tokens * dim, at(y, 0), p.pointer, at(w, 0), at(out, 0), tokens, Math.toIntExact(k), dim);
         }
     }
 
     @Override
     public void moeUnpermuteBackward(Tensor y, Tensor pos, Tensor w, Tensor gout, Tensor gy, Tensor gw, long tokens, long k, long dim) {
         if (tokens == 0) return;
-        long p = indexOnDevice(pos);
-        try {
-            launchRows("moe.cu", "moe_unpermute_backward_f32", tokens, rowThreads(dim), at(y, 0), p, at(w, 0), at(gout, 0), at(gy, 0),
+        try (DeviceIndex p = new DeviceIndex(pos, true)) {
+            launchRows("moe.cu", "moe_unpermute_backward_f32", tokens, rowThreads(dim), at(y, 0), p.pointer, at(w, 0), at(gout, 0), at(gy, 0),
                     at(gw, 0), Math.toIntExact(k), dim);
-        } finally {
-            release(p);
         }
     }
 
@@ -784,16 +778,13 @@ final class CudaBackend implements DeviceBackend {
     /** Launches an embedding.cu kernel whose second argument is {@code index} as I64 device memory. */
     private void launchWithIndex(String kernel, long n, Tensor first, Tensor index, Tensor out, Object... sizes) {
         if (n == 0) return;
-        long idx = indexOnDevice(index);
-        try {
+        try (DeviceIndex idx = new DeviceIndex(index, true)) {
             Object[] args = new Object[3 + sizes.length];
             args[0] = at(first, 0);
-            args[1] = idx;
+            args[1] = idx.pointer;
             args[2] = at(out, 0);
             System.arraycopy(sizes, 0, args, 3, sizes.length);
             launch("embedding.cu", kernel, n, args);
-        } finally {
-            release(idx);
         }
     }
 
@@ -813,14 +804,17 @@ final class CudaBackend implements DeviceBackend {
         launchWithIndex("index_add_rows_f32", n * dim, src, index, out, n, dim, rows);
     }
 
-    /** An I64 index in device memory: a device I64 tensor read where it is, else a contiguous copy, released by close. */
+    /**
+     * An I64 index in device memory: a device I64 tensor read where it is (if {@code contiguous},
+     * only a contiguous one), else a contiguous copy (an upload of a host index), released by close.
+     */
     private final class DeviceIndex implements AutoCloseable {
         final long pointer;
         final long[] strides;
         private final boolean owned;
 
-        DeviceIndex(Tensor index) {
-            owned = index.backend != CudaBackend.this || index.dtype != DType.I64;
+        DeviceIndex(Tensor index, boolean contiguous) {
+            owned = index.backend != CudaBackend.this || index.dtype != DType.I64 || contiguous && !index.isContiguous();
             pointer = owned ? indexOnDevice(index) : at(index, 0);
             strides = owned ? Shape.of(index.dims()).strides() : index.shape.strides();
         }
@@ -848,7 +842,7 @@ final class CudaBackend implements DeviceBackend {
             case F16 -> 0x7e00;
             default -> 0;
         };
-        try (DeviceIndex idx = new DeviceIndex(index); Arena ar = Arena.ofConfined()) {
+        try (DeviceIndex idx = new DeviceIndex(index, false); Arena ar = Arena.ofConfined()) {
             MemorySegment g = geometry(ar, index.dims(), stridesBesides(x, d), idx.strides);
             launch("embedding.cu", "gather_strided", n, x.dtype.byteSize(), at(x, 0), idx.pointer, at(out, 0), g,
                     x.shape.stride(d), x.dim(d), fill, n);
@@ -863,7 +857,7 @@ final class CudaBackend implements DeviceBackend {
         if (index.numel() == 0) return;
         long[] lines = index.dims();
         lines[d] = 1;
-        try (DeviceIndex idx = new DeviceIndex(index); Arena ar = Arena.ofConfined()) {
+        try (DeviceIndex idx = new DeviceIndex(index, false); Arena ar = Arena.ofConfined()) {
             MemorySegment g = geometry(ar, lines, out.shape.strides(), idx.strides, src.shape.strides());
             launch("embedding.cu", "scatter_add_strided_f32", index.numel() / k, at(src, 0), idx.pointer, at(out, 0), g,
                     out.shape.stride(d), out.dim(d), idx.strides[d], src.shape.stride(d), k, index.numel() / k);   // a thread a line
