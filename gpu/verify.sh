@@ -7,7 +7,9 @@
 #                                host in its own JVM (OUT/mla-kernels.txt: pass, FAIL or left out), then
 #                                every @Tag("gpu") test (kernels against the CPU, device paths against
 #                                the host, DeepSeek reference cases and GRPO steps on CUDA) with the MLA
-#                                kernels that failed alone excluded (-Dpanamax.cuda.mlaExclude); fails
+#                                kernels that failed alone excluded (-Dpanamax.cuda.mlaExclude); then
+#                                each test that failed again alone in its own JVM (OUT/alone.txt: a
+#                                fault leaves the GPU's context dead for the tests after it); fails
 #                                when CUDA is not available, so skipped is never passed, and when an
 #                                MLA kernel failed alone
 #   gpu/verify.sh bench   [OUT [JMH args]]  bench/gpu/run.sh: GpuBench, whole-model decode GPU
@@ -115,6 +117,33 @@ mla_isolated() {
   done
 }
 
+# failed_tests REPORT_DIR: CLASS#METHOD of each test method (without arguments) that failed or
+# erred in the JUnit XML reports of REPORT_DIR
+failed_tests() {
+  awk '/<testcase / { name = ""; cls = ""
+                      if (match($0, /name="[^"]*"/)) name = substr($0, RSTART + 6, RLENGTH - 7)
+                      if (match($0, /classname="[^"]*"/)) cls = substr($0, RSTART + 11, RLENGTH - 12) }
+       /<(failure|error)[ >]/ { if (name ~ /^[A-Za-z_0-9]+\(\)$/) print cls "#" substr(name, 1, length(name) - 2) }' "$1"/*.xml | sort -u
+}
+# alone REPORT_NAME: each test that failed in the run REPORT_NAME, run again in its own JVM. A fault
+# on a GPU (an illegal address, say) leaves the context dead, so every test after it in the same JVM
+# fails too: one that passes alone failed for another's fault, and those that fail alone are the
+# ones to look at. Writes "FAIL alone CLASS#METHOD" or "passes alone CLASS#METHOD" to OUT/alone.txt.
+alone() {
+  local t name
+  : > "$out/alone.txt"
+  mkdir -p "$out/alone"
+  for t in $(failed_tests "$out/$1"); do
+    name="${t##*.}"
+    if (limit=(timeout "${ALONE_TIMEOUT:-600}") && selector=(--select-method="$t") &&
+        junit "alone/${name//#/.}" --fail-if-no-tests >/dev/null); then
+      echo "passes alone $t" | tee -a "$out/alone.txt"
+    else
+      echo "FAIL alone $t" | tee -a "$out/alone.txt"
+    fi
+  done
+}
+
 case "$mode" in
   info)
     info | tee "$out/info.txt"
@@ -133,6 +162,7 @@ case "$mode" in
     [ -z "$exclude" ] || jvm_extra=(-Dpanamax.cuda.mlaExclude="$exclude")
     suite=0
     junit gpu-tests --include-tag gpu --fail-if-no-tests || suite=$?
+    [ "$suite" -eq 0 ] || alone gpu-tests
     [ "$headers" -eq 0 ] || { echo "gpu/verify.sh: the bindings do not match this machine's CUDA headers (see $out/binding-headers.log)" >&2; exit 1; }
     if [ "${#mla_failed[@]}" -gt 0 ]; then
       echo "gpu/verify.sh: MLA decode kernels that failed alone on this GPU: ${mla_failed[*]} (logs in $out/mla-kernels/)." \
@@ -163,7 +193,8 @@ case "$mode" in
     mla_isolated ${MLA_ISOLATE:-mla_decode_tc16r mla_decode_tc16r_f32}
     [ "${#mla_failed[@]}" -eq 0 ] || { echo "gpu/verify.sh: MLA decode kernels that failed alone: ${mla_failed[*]}" >&2; exit 1; }
     grep -q '^pass ' "$out/mla-kernels.txt" || { echo "gpu/verify.sh: no MLA decode kernel was checked alone" >&2; exit 1; }
-    PANAMAX_CUDASIM_LAUNCHES="$out/launched.txt" junit simulated-tests --include-tag gpu --fail-if-no-tests
+    PANAMAX_CUDASIM_LAUNCHES="$out/launched.txt" junit simulated-tests --include-tag gpu --fail-if-no-tests ||
+      { alone simulated-tests; echo "gpu/verify.sh: gpu tests failed on the simulator (OUT/alone.txt: each again alone)" >&2; exit 1; }
     # every kernel of runtime's .cu files must have run in those tests
     missing=$(kernels | comm -23 - <(sort -u "$out/launched.txt"))
     if [ -n "$missing" ]; then
