@@ -41,7 +41,8 @@ public final class GrpoLoss {
      * @param lowClipped    {@code ratio < 1 - eps && A < 0} (B,T) as 0/1
      * @param highClipped   {@code ratio > 1 + epsHigh && A > 0} (B,T) as 0/1
      * @param entropies     entropy of softmax(logits / T) (B,T)
-     * @param metrics       reward, reward_std, frac_reward_zero_std, kl, entropy, clip_ratio/*
+     * @param metrics       reward, reward_std, frac_reward_zero_std, kl, entropy, clip_ratio/*, and loss (the
+     *                      loss's value, read with the diagnostics in one copy)
      */
     public record Result(Tensor loss, double[] advantages, double[] stdRewards, Tensor perTokenLogps, Tensor ratio,
                          Tensor perTokenKl, Tensor perTokenLoss, long[] lowClipped, long[] highClipped, Tensor entropies,
@@ -141,15 +142,17 @@ public final class GrpoLoss {
         };
 
         // diagnostics (no gradient): the ratios, the KL terms (when beta is not 0) and the entropies,
-        // each (B, T), read in one copy (on a device, one wait instead of three)
+        // each (B, T), and the loss, read in one copy (on a device, one wait instead of four)
         Tensor probs = logp.detach().exp();
         Tensor entropies = probs.mul(logp.detach()).sum(-1, false).neg();
-        List<Tensor> diagnostics = new ArrayList<>(List.of(ratio.detach()));
-        if (kl != null) diagnostics.add(kl.detach());
-        diagnostics.add(entropies);
+        List<Tensor> diagnostics = new ArrayList<>(List.of(ratio.detach().reshape(-1)));
+        if (kl != null) diagnostics.add(kl.detach().reshape(-1));
+        diagnostics.add(entropies.reshape(-1));
+        diagnostics.add(loss.detach().reshape(1));
         double[] read = Tensor.concat(diagnostics, 0).toDoubleArray();
         int bt = Math.toIntExact(b * t);
-        double[] r = Arrays.copyOfRange(read, 0, bt), entropyValues = Arrays.copyOfRange(read, read.length - bt, read.length);
+        double lossValue = read[read.length - 1];
+        double[] r = Arrays.copyOfRange(read, 0, bt), entropyValues = Arrays.copyOfRange(read, read.length - 1 - bt, read.length - 1);
         long[] low = new long[r.length], high = new long[r.length];
         for (int i = 0; i < r.length; i++) {
             double ai = adv[(int) (i / t)];
@@ -185,6 +188,7 @@ public final class GrpoLoss {
         }
         metrics.put("clip_ratio/low_min", lowMin);
         metrics.put("clip_ratio/high_max", highMax);
+        metrics.put("loss", lossValue);
         return new Result(loss, adv, as[1], lp, ratio, kl, perTokenLoss, low, high, entropies, metrics);
     }
 

@@ -129,7 +129,7 @@ public final class GrpoTrainer implements AutoCloseable {
                 try (Scope inner = Scope.open()) {
                     optimizer.zeroGrad();
                     GrpoLoss.Result r = GrpoLoss.compute(cfg, ro.completionLogits(policy), ro.completionIds(), ro.mask(), rewards, old, ref, -1);
-                    double loss = r.loss().item();
+                    double loss = r.metrics().get("loss");   // read with the diagnostics: no wait of its own on a device
                     r.loss().backward();
                     double norm = GradClip.clipGradNorm(policy.parameters(), opts.maxGradNorm());
                     updateTokens += ro.ids().numel();
