@@ -89,8 +89,7 @@ public final class Sampler {
             }
         } else if (logits.device().isDevice() && topK > 0 && topK < v) {
             // each row's top k selected on the device, and only they read back; ranked again here
-            int k = (int) Math.min(topK, v);
-            Candidates[] c = onDevice(logits, rows, k, false);
+            Candidates[] c = onDevice(logits, rows, topK, false);
             tokens = new long[rows];
             for (int r = 0; r < rows; r++) if (done == null || !done[r]) tokens[r] = draw(c[r]);
         } else if (logits.device().isDevice()) {

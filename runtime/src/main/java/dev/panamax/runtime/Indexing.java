@@ -35,12 +35,12 @@ final class Indexing {
         return big <= 8;
     }
 
-    /** Checked row indices, uploaded to x's device and broadcast along dim d over {@code dims} (stride 0 elsewhere: nothing copied). */
-    private static Tensor indexAlong(Tensor x, long[] rows, int d, long[] dims) {
+    /** Checked row indices (1-D, I64, on x's device) broadcast along dim d over {@code dims} (stride 0 elsewhere: nothing copied). */
+    private static Tensor indexAlong(Tensor rows, int d, long[] dims) {
         long[] one = new long[dims.length];
         Arrays.fill(one, 1);
-        one[d] = rows.length;
-        return Tensor.ofLongs(rows).to(x.device()).view(one).expand(dims);
+        one[d] = rows.numel();
+        return rows.view(one).expand(dims);
     }
 
     static Tensor indexSelect(Tensor x, int dim, Tensor index) {
@@ -74,32 +74,35 @@ final class Indexing {
         for (int j = 0; j < idx.length; j++) rows[j] = checkedIndex(idx[j], size, "indexSelect", x.shape);
         if (!kernelFits(od)) return indexSelect(x.to(Device.CPU), d, Tensor.ofLongs(rows)).to(x.device());
         Tensor out = Tensor.outputLike(x, x.dtype, od);
+        Tensor onDevice = Tensor.ofLongs(rows).to(x.device());   // uploaded once, for the backward too
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            x.backend.gather(x, d, indexAlong(x, rows, d, od), out);
+            x.backend.gather(x, d, indexAlong(onDevice, d, od), out);
         }
         long[] in = x.dims();
-        return Autograd.record(out, "indexSelect", g -> new Tensor[]{addRowsOnDevice(Tensor.zerosLike(g, g.dtype, in), d, rows, g)}, x);
+        return Autograd.record(out, "indexSelect", g -> new Tensor[]{addRowsOnDevice(Tensor.zerosLike(g, g.dtype, in), d, onDevice, g)}, x);
     }
 
     /**
-     * {@code self} (an F32 device tensor) with slice j of {@code src} along d added to slice rows[j];
-     * returns self. Over dim 0 of a contiguous self, one thread an element (atomic adds: many rows
-     * at once, as an embedding's backward); else a scatter-add along d, one thread a line.
+     * {@code self} (an F32 device tensor) with slice j of {@code src} along d added to slice rows[j],
+     * rows checked indices (1-D, I64) on self's device; returns self. Over dim 0 of a contiguous self,
+     * one thread an element (atomic adds: many rows at once, as an embedding's backward); else a
+     * scatter-add along d, one thread a line.
      */
-    private static Tensor addRowsOnDevice(Tensor self, int d, long[] rows, Tensor src) {
+    private static Tensor addRowsOnDevice(Tensor self, int d, Tensor rows, Tensor src) {
         long[] sd = self.dims();
-        sd[d] = rows.length;
+        sd[d] = rows.numel();
         if (Shape.of(sd).numel() == 0) return self;
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             Tensor s = Elementwise.cast(Elementwise.onDeviceOf(self, src), DType.F32).expand(sd);
             if (d == 0 && self.isContiguous()) {
                 long width = self.numel() / self.dim(0);
-                self.backend.indexAddRows(s.contiguous(), Tensor.ofLongs(rows), self, rows.length, width, self.dim(0));
+                self.backend.indexAddRows(s.contiguous(), rows, self, rows.numel(), width, self.dim(0));
             } else if (kernelFits(sd)) {
-                self.backend.scatterAdd(s, d, indexAlong(self, rows, d, sd), self);
+                self.backend.scatterAdd(s, d, indexAlong(rows, d, sd), self);
             } else {
                 Tensor h = self.to(Device.CPU);
-                for (int j = 0; j < rows.length; j++) h.narrow(d, rows[j], 1).addInPlace(src.narrow(d, j, 1).to(Device.CPU));
+                long[] r = rows.toLongArray();
+                for (int j = 0; j < r.length; j++) h.narrow(d, r[j], 1).addInPlace(src.narrow(d, j, 1).to(Device.CPU));
                 self.copyFrom(h);
             }
         }
@@ -333,7 +336,7 @@ final class Indexing {
         if (!out.dtype.isFloating()) throw new IllegalArgumentException("indexAdd needs a floating-point tensor, got " + out.dtype);
         Tensor s = Elementwise.cast(src.detach(), out.dtype);
         if (out.backend != null && out.dtype == DType.F32) {
-            addRowsOnDevice(out, d, rows, s);
+            addRowsOnDevice(out, d, Tensor.ofLongs(rows).to(out.device()), s);
         } else {
             try (Autograd.NoGrad ng = Autograd.noGrad()) {
                 for (int j = 0; j < rows.length; j++) out.narrow(d, rows[j], 1).addInPlace(s.narrow(d, j, 1));
