@@ -4,7 +4,8 @@
 #   2. GpuBench under JMH (GEMM, MLA decode against a device copy, batched matmul against one call
 #      per item), then its tables (Ratios);
 #   3. DeepSeekBench.decodeToken on the GPU and the CPU (BF16 weights, all cores), and decodeTokenGraph
-#      (the step as one CUDA graph), then their tables;
+#      (the step as one CUDA graph), then their tables; then GenerateBench: whole-model generation on the
+#      GPU with the decode loop pipelined (tokens fed on the GPU, read a step late) against the plain loop;
 #   4. DeepSeekBench.moeForward, moeGrouped and moePerExpert on the GPU (one MoE layer, BF16
 #      experts, 1 and 64 tokens): MoE.forward (at 1 token the routed experts from the routing left
 #      on the device) against the grouped expert products, and those against one product per
@@ -94,6 +95,8 @@ fi
 if [[ "$steps" == *" decode "* ]]; then
   jmh decode 'DeepSeekBench.decodeToken(Graph)?$' -p device=cuda,cpu -p dtype=BF16 -p kvCache=F32,BF16 -p threads="$threads" "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/decode.json" | tee -a "$out/tables.md"
+  jmh generate 'GenerateBench' "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/generate.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" mla "* || "$steps" == *" mla16 "* ]]; then
   jmh mla16 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p mla="$(mla auto,tune,mla_decode_tc16r,mla_decode_ks16,mla_decode_ks16r,mla_decode_wg64,mla_decode_wg64p,mla_decode_wg64s)" "$@"

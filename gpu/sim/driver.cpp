@@ -585,16 +585,17 @@ struct LaunchLog {
 
 // Counts of what costs time on a GPU whatever the kernels do, written at exit to
 // $PANAMAX_CUDASIM_STATS (appended, one line) when that is set. A host wait is a call that waited
-// for queued work, or a copy the host waits for.
+// for queued work, or a copy the host waits for; an idle one left nothing queued behind it, so a
+// GPU would sit idle from its end until the host queues more work.
 struct Stats {
-    unsigned long long launches = 0, gemms = 0, hostWaits = 0, uploads = 0, downloads = 0, allocs = 0, uploadBytes = 0, downloadBytes = 0;
+    unsigned long long launches = 0, gemms = 0, hostWaits = 0, idleWaits = 0, uploads = 0, downloads = 0, allocs = 0, uploadBytes = 0, downloadBytes = 0;
     unsigned long long streamWaits = 0, ctxWaits = 0, eventWaits = 0, copyWaits = 0, frees = 0, peakBytes = 0, memsets = 0, graphLaunches = 0;
     ~Stats() {
         const char* path = std::getenv("PANAMAX_CUDASIM_STATS");
         if (!path) return;
         if (FILE* f = std::fopen(path, "a")) {
-            std::fprintf(f, "launches=%llu gemms=%llu host_waits=%llu (stream %llu, context %llu, event %llu, blocking copy %llu) uploads=%llu (%llu bytes) downloads=%llu (%llu bytes) memsets=%llu allocations=%llu frees=%llu peak_mib=%.1f graph_launches=%llu\n",
-                         launches, gemms, hostWaits, streamWaits, ctxWaits, eventWaits, copyWaits, uploads, uploadBytes, downloads, downloadBytes, memsets, allocs,
+            std::fprintf(f, "launches=%llu gemms=%llu host_waits=%llu (stream %llu, context %llu, event %llu, blocking copy %llu; idle after %llu) uploads=%llu (%llu bytes) downloads=%llu (%llu bytes) memsets=%llu allocations=%llu frees=%llu peak_mib=%.1f graph_launches=%llu\n",
+                         launches, gemms, hostWaits, streamWaits, ctxWaits, eventWaits, copyWaits, idleWaits, uploads, uploadBytes, downloads, downloadBytes, memsets, allocs,
                          frees, peakBytes / 1048576.0, graphLaunches);
             std::fclose(f);
         }
@@ -803,6 +804,7 @@ CUresult cuCtxSynchronize() {
     if (!idle) {  // on a GPU, synchronising with nothing queued costs next to nothing
         stats.hostWaits++;
         stats.ctxWaits++;
+        stats.idleWaits++;
     }
     drainAll();
     return sticky;
@@ -925,6 +927,7 @@ static CUresult copy(const char* what, void* dst, const void* src, size_t n, boo
         stats.hostWaits++;
         stats.copyWaits++;
         drain(st, seq);
+        if (queued == 0) stats.idleWaits++;
     }
     return sticky;
 }
@@ -962,11 +965,13 @@ CUresult cuStreamDestroy_v2(CUstream s) {
 CUresult cuStreamSynchronize(CUstream s) {
     READY;
     if (resolve(s)->capture) return breaksCapture(resolve(s), "cuStreamSynchronize");
-    if (!resolve(s)->queue.empty()) {
+    bool waits = !resolve(s)->queue.empty();
+    if (waits) {
         stats.hostWaits++;
         stats.streamWaits++;
     }
     drain(resolve(s), ~0ull);
+    if (waits && queued == 0) stats.idleWaits++;
     return sticky;
 }
 
@@ -1001,6 +1006,7 @@ CUresult cuEventSynchronize(CUevent e) {
         stats.hostWaits++;
         stats.eventWaits++;
         drain(ev->stream, ev->seq);
+        if (queued == 0) stats.idleWaits++;
     }
     return sticky;
 }

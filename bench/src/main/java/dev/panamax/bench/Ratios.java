@@ -253,6 +253,18 @@ public final class Ratios {
             header = true;
             out.append(String.format(Locale.ROOT, "| %s | %.1f | %s | %s |%n", dev.p("op"), dev.usPerOp, us(host), ratio(host, dev)));
         }
+        // whole-model generation with the decode loop pipelined against the plain loop, same run (GenerateBench)
+        header = false;
+        for (Row piped : rows) {
+            if (!piped.bench.equals("pipelined")) continue;
+            Row plain = by.get(key("plain", piped.params));
+            if (!header) out.append("\n| generation on the GPU, " + GenerateBench.TOKENS + " tokens a prompt | pipelined ms | plain ms"
+                    + " | pipelined tokens/s | plain / pipelined |\n|---|---|---|---|---|\n");
+            header = true;
+            double tokens = Double.parseDouble(piped.p("batch")) * GenerateBench.TOKENS;
+            out.append(String.format(Locale.ROOT, "| batch %s | %.2f | %s | %.1f | %s |%n", piped.p("batch"), piped.usPerOp / 1e3, ms(plain),
+                    tokens / (piped.usPerOp * 1e-6), ratio(plain, piped)));
+        }
         if (out.length() > 0) out.append('\n');
         return out.toString();
     }

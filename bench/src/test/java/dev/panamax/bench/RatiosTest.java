@@ -62,7 +62,10 @@ class RatiosTest {
                 row("DeviceSamplingBench.drawTopPOnHost", "\"vocab\":\"102400\"", 4, "ms/op"),
                 row("DeviceIndexingBench.onDevice", "\"op\":\"gather\"", 50, "us/op"),
                 row("DeviceIndexingBench.throughHost", "\"op\":\"gather\"", 20, "ms/op"),
-                row("DeviceIndexingBench.onDevice", "\"op\":\"where\"", 80, "us/op"))) + "]");
+                row("DeviceIndexingBench.onDevice", "\"op\":\"where\"", 80, "us/op"),
+                row("GenerateBench.pipelined", "\"batch\":\"8\"", 64, "ms/op"),
+                row("GenerateBench.plain", "\"batch\":\"8\"", 80000, "us/op"),
+                row("GenerateBench.pipelined", "\"batch\":\"1\"", 40, "ms/op"))) + "]");
         Files.writeString(torch, "[{\"dtype\":\"BF16\",\"n\":8192,\"ms\":1.6}]");
         String tables = Ratios.gpuTables(Ratios.read(jmh), torch);
 
@@ -108,6 +111,8 @@ class RatiosTest {
         assertThat(tables).contains("| top-p 0.95 alone, 8 rows on the GPU |").contains("| V = 102400 | 80.0 | 400.0 | 4000.0 | 0.20 | 50.00 |");
         // an indexing op's one kernel against its old route through the host (where's baseline did not run: n/a)
         assertThat(tables).contains("| gather | 50.0 | 20000.0 | 400.00 |").contains("| where | 80.0 | n/a | n/a |");
+        // generation pipelined against the plain loop: 8 x 32 tokens in 64 ms is 4,000 tokens/s
+        assertThat(tables).contains("| batch 8 | 64.00 | 80.000 | 4000.0 | 1.25 |").contains("| batch 1 | 40.00 | n/a | 800.0 | n/a |");
         assertThat(tables).doesNotContain("| F32 | 4096").doesNotContain("| F32 | 128 | 128 |");   // rows not measured are left out
     }
 

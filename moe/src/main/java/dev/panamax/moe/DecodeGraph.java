@@ -77,12 +77,38 @@ public final class DecodeGraph implements AutoCloseable {
         if (tokens.length != cache.batch()) throw new IllegalArgumentException("a decode step takes " + cache.batch() + " tokens, one a sequence; got " + tokens.length);
         long v = model.config().vocabSize();
         for (long t : tokens) if (t < 0 || t >= v) throw new IllegalArgumentException("token id " + t + " out of range for a vocabulary of " + v);
-        cache.checkRoom(1);
-        model.checkPositions(cache.length(), 1);
-        try (Scope s = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {   // what the step allocates (no host memory at a replay)
+        return run(() -> {
             try (Scope host = Scope.openConfined()) {   // the ids' host copy, on this thread only
                 ids.copyFrom(Tensor.ofLongs(tokens, tokens.length, 1));
             }
+        });
+    }
+
+    /**
+     * Decodes one token per sequence whose ids are already on the model's device, such as
+     * {@link Sampler#sampleTensor}'s, without reading them: the step is queued behind them, and
+     * the host can read them later ({@link Tensor#readLater()}) while the GPU runs it. The ids are
+     * not checked against the vocabulary (that would read them): an embedding row out of range
+     * reads as NaN.
+     *
+     * @param tokens I64 ids, one per sequence of the cache's batch (B, or (B, 1)), on the model's device
+     * @return logits (B, 1, V) F32 on the model's device, overwritten by the next step
+     * @throws IllegalArgumentException for ids of another dtype, count or device
+     * @throws IllegalStateException    when the cache is full
+     */
+    public Tensor step(Tensor tokens) {
+        if (tokens.dtype() != DType.I64 || tokens.numel() != cache.batch() || !tokens.device().equals(model.device()))
+            throw new IllegalArgumentException("a decode step takes " + cache.batch() + " I64 token ids on " + model.device() + ", one a sequence; got "
+                    + tokens.dtype() + tokens.shape() + " on " + tokens.device());
+        return run(() -> ids.copyFrom(tokens.reshape(cache.batch(), 1)));
+    }
+
+    /** Writes the step's ids by {@code writeIds}, then runs (or records, then replays) the step. */
+    private Tensor run(Runnable writeIds) {
+        cache.checkRoom(1);
+        model.checkPositions(cache.length(), 1);
+        try (Scope s = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {   // what the step allocates (no host memory at a replay)
+            writeIds.run();
             cache.positions();   // rewritten here (a small upload) if the length moved: a graph reads, never uploads
             if (graph != null) {
                 graph.replay();

@@ -27,6 +27,8 @@ public final class Sampler {
     private final int topK;
     private final double topP;
     private final SplittableRandom random;
+    private boolean held;   // a key given back (giveBack), to be returned by the next draw
+    private long heldKey;
 
     private Sampler(double temperature, int topK, double topP, long seed) {
         if (!(temperature >= 0) || Double.isInfinite(temperature)) throw new IllegalArgumentException("temperature must be >= 0, got " + temperature);
@@ -54,6 +56,67 @@ public final class Sampler {
      */
     private boolean byIds(long v) {
         return temperature == 0 || ((topK == 0 || topK >= v) && topP == 1);
+    }
+
+    /**
+     * Whether this sampler draws from rows of {@code vocab} logits without ranking candidates:
+     * greedy, or temperature alone (no top-k below {@code vocab}, top-p 1). Only those draws can
+     * leave their tokens where the logits are ({@link #sampleTensor}).
+     */
+    public boolean drawsWithoutRanking(long vocab) {
+        return byIds(vocab);
+    }
+
+    /**
+     * The next token of each row of {@code logits} (..., V) as a tensor where the logits are (I64,
+     * the logits' leading dims), read back by nobody: the tokens {@link #sample(Tensor, boolean[])}
+     * would give, from the same key of this sampler's stream. On a device it is one kernel. For
+     * a decode loop that feeds the tokens to the next step on the device and reads them later
+     * ({@link Tensor#readLater()}), as {@link Generator} does.
+     *
+     * @throws IllegalStateException    when this sampler ranks candidates
+     *                                  ({@link #drawsWithoutRanking} is false)
+     * @throws IllegalArgumentException for a rank-0 tensor or an empty last dim
+     */
+    public Tensor sampleTensor(Tensor logits) {
+        if (logits.rank() == 0 || logits.dim(-1) == 0) throw new IllegalArgumentException("sample needs logits (..., V) with V > 0, got " + logits.shape());
+        return sampleTensor(logits, nextKey(logits.dim(-1)));
+    }
+
+    /** The key the next {@link #sampleTensor} takes from the stream (for {@link Generator}, which may {@link #giveBack} it). */
+    long nextKey(long vocab) {
+        if (!byIds(vocab)) throw new IllegalStateException("a sampler with top-k " + topK + " and top-p " + topP + " ranks the candidates on the host;"
+                + " only greedy and temperature-alone sampling leave the tokens where the logits are");
+        return nextLong();
+    }
+
+    /** {@link #sampleTensor(Tensor)} with a key from {@link #nextKey}. */
+    Tensor sampleTensor(Tensor logits, long key) {
+        return Functional.sampleRows(logits, temperature, key);
+    }
+
+    /**
+     * Gives back a key from {@link #nextKey} that drew nothing that was used: the next draw takes
+     * it, and the stream goes on as if it had never been taken.
+     */
+    void giveBack(long key) {
+        if (held) throw new IllegalStateException("a key was already given back");
+        held = true;
+        heldKey = key;
+    }
+
+    /** The stream's next long: a key given back first. */
+    private long nextLong() {
+        if (held) {
+            held = false;
+            return heldKey;
+        }
+        return random.nextLong();
+    }
+
+    /** The stream's next double, as {@code SplittableRandom.nextDouble} makes it from its next long (so that a key given back serves it too). */
+    private double nextDouble() {
+        return (nextLong() >>> 11) * 0x1.0p-53;
     }
 
     /**
@@ -85,7 +148,7 @@ public final class Sampler {
         if (byIds(v)) {
             // on a device the only host memory is the tokens' read-back, on this thread: a confined scope's close costs no handshake
             try (Scope s = logits.device().isDevice() ? Scope.openConfined() : Scope.open()) {
-                tokens = Functional.sampleRows(logits, temperature, random.nextLong()).toLongArray();
+                tokens = Functional.sampleRows(logits, temperature, nextLong()).toLongArray();
             }
         } else if (logits.device().isDevice() && topK > 0 && topK < v) {
             // each row's top k selected on the device, and only they read back; ranked again here
@@ -222,7 +285,7 @@ public final class Sampler {
     private int byIds(float[] logits) {
         if (logits.length == 0) throw new IllegalArgumentException("sample needs at least one logit");
         try (Scope s = Scope.openConfined()) {
-            return (int) Functional.sampleRows(Tensor.of(logits, logits.length), temperature, random.nextLong()).toLongArray()[0];
+            return (int) Functional.sampleRows(Tensor.of(logits, logits.length), temperature, nextLong()).toLongArray()[0];
         }
     }
 
@@ -338,7 +401,7 @@ public final class Sampler {
 
     /** The candidate drawn from the first {@code keep} weights, with the next uniform of this sampler's stream. */
     private int drawIndex(double[] p, int keep) {
-        double u = random.nextDouble() * sum(p, keep);
+        double u = nextDouble() * sum(p, keep);
         for (int i = 0; i < keep; i++) {
             u -= p[i];
             if (u < 0) return i;

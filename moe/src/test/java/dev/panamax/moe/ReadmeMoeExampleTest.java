@@ -2,11 +2,13 @@ package dev.panamax.moe;
 
 import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Device;
+import dev.panamax.runtime.HostRead;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
@@ -52,12 +54,39 @@ class ReadmeMoeExampleTest {
         // README-END decodeGraphExample
     }
 
+    static List<Long> pipelinedDecodeExample(Path checkpointDir, Device d) {
+        // README-BEGIN pipelinedDecodeExample
+        List<Long> out = new ArrayList<>();                              // the tokens, read a step late
+        try (Scope scope = Scope.open();
+             DeepSeekModel model = DeepSeekModel.load(checkpointDir, false, d);
+             KvCache cache = new KvCache(model.config(), 1, 64, d, DType.BF16);
+             DecodeGraph decode = new DecodeGraph(model, cache)) {
+            Sampler sampler = Sampler.of(0.7, 0, 1.0, 42);               // temperature alone: drawn without ranking
+            Tensor next = sampler.sampleTensor(model.forward(Tensor.ofLongs(new long[]{1, 2, 3}, 1, 3), 0, cache, Mla.ABSORBED, true, null));
+            for (int i = 0; i < 8; i++) {
+                try (HostRead drawn = next.readLater()) {                // queued behind the draw: no wait here
+                    next = sampler.sampleTensor(decode.step(next));      // the next step, fed on d, queued too
+                    out.add(drawn.toLongArray()[0]);                     // waits for the copy only, while d runs the step
+                }
+            }
+        }
+        // README-END pipelinedDecodeExample
+        return out;
+    }
+
     @Test
     void exampleRuns() throws Exception {
         long before = Scope.offHeapBytes();
         moeExample(GenerationTest.firstCase());
         moeDeviceExample(GenerationTest.firstCase(), Device.EMULATED);
         decodeGraphExample(GenerationTest.firstCase(), Device.EMULATED);
+        // the pipelined loop draws what Generator draws with the same sampler
+        List<Long> piped = pipelinedDecodeExample(GenerationTest.firstCase(), Device.EMULATED);
+        try (Scope scope = Scope.open(); DeepSeekModel model = DeepSeekModel.load(GenerationTest.firstCase(), false, Device.EMULATED)) {
+            long[] want = Generator.generate(model, List.of(new long[]{1, 2, 3}), 8, Set.of(), Sampler.of(0.7, 0, 1.0, 42), Mla.ABSORBED, DType.BF16)
+                    .completions().getFirst();
+            assertThat(piped).containsExactly(Arrays.stream(want).boxed().toArray(Long[]::new));
+        }
         assertThat(Scope.offHeapBytes()).isEqualTo(before);
     }
 }

@@ -116,6 +116,25 @@ final class CudaBackend implements DeviceBackend {
     }
 
     @Override
+    public PendingDownload downloadLater(long src, long bytes) {
+        if (bytes == 0) return null;
+        GpuDevice.Readback r = gpu.downloadLater(src, bytes);
+        if (r == null) return null;
+        downloads.increment();
+        return new PendingDownload() {
+            @Override
+            public void read(MemorySegment dst) {
+                r.read(dst);
+            }
+
+            @Override
+            public void close() {
+                r.close();
+            }
+        };
+    }
+
+    @Override
     public void synchronize() {
         gpu.makeCurrent();
         gpu.synchronize();

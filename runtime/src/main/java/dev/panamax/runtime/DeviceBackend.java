@@ -29,6 +29,24 @@ interface DeviceBackend {
     /** Device to host, synchronous (waits for queued work). */
     void download(long src, MemorySegment dst, long bytes);
 
+    /** A copy to the host queued by {@link #downloadLater}. */
+    interface PendingDownload extends AutoCloseable {
+        /** Waits for the copy (not for work queued after it) and copies its bytes into {@code dst}. */
+        void read(MemorySegment dst);
+
+        /** Frees what holds the copy, after it has arrived. */
+        @Override
+        void close();
+    }
+
+    /**
+     * Device to host, queued behind the work so far without waiting for it; null when it cannot
+     * be queued, and the caller then calls {@link #download}. By default never queued.
+     */
+    default PendingDownload downloadLater(long src, long bytes) {
+        return null;
+    }
+
     /** {@code dst = src} elementwise (same dims; any strides, 0 strides in src broadcast; any dtypes but F64). */
     void copy(Tensor src, Tensor dst);
 

@@ -414,6 +414,37 @@ public final class Tensor {
         return out;
     }
 
+    /**
+     * Starts copying all elements to the host and returns without waiting: on a GPU the copy is
+     * queued behind the work queued so far (at most 64 KiB, and 16 open at once; a larger copy, or
+     * one past the 16, is made at once), elsewhere it is made at once. See {@link HostRead}. A
+     * strided tensor is first made contiguous where it is, in the current scope.
+     *
+     * @throws IllegalStateException inside a CUDA graph capture
+     */
+    public HostRead readLater() {
+        long n = numel();
+        long bytes = n * dtype.byteSize();
+        MemorySegment data = MemorySegment.ofArray(new long[Math.toIntExact((bytes + 7) / 8)]);
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            Tensor c = contiguous();
+            if (c.backend == null) {
+                MemorySegment.copy(c.storage, c.offset * dtype.byteSize(), data, 0, bytes);
+                return new HostRead(dtype, dims(), n, data, null);
+            }
+            long src = c.devicePointer + c.offset * dtype.byteSize();
+            DeviceBackend.PendingDownload pending = c.backend.downloadLater(src, bytes);
+            if (pending == null && bytes > 0) {   // through native memory: the driver takes no heap segment
+                try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+                    MemorySegment staged = a.allocate(bytes, 8);
+                    c.backend.download(src, staged, bytes);
+                    MemorySegment.copy(staged, 0, data, 0, bytes);
+                }
+            }
+            return new HostRead(dtype, dims(), n, data, pending);
+        }
+    }
+
     // ---- views ------------------------------------------------------------------------------
 
     private long[] inferDims(long[] dims) {

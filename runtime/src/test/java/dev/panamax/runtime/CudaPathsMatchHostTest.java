@@ -22,6 +22,16 @@ class CudaPathsMatchHostTest extends DevicePathsMatchHostTest {
         return CudaBackend.get(0).downloads();
     }
 
+    @Override
+    boolean queuesReadBacks() {
+        return true;
+    }
+
+    @Override
+    int openReadBacks() {
+        return CudaBackend.get(0).gpu().openReadbacks();
+    }
+
     @BeforeEach
     @Override
     void install() {

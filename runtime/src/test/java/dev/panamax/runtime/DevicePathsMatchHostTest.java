@@ -571,6 +571,67 @@ class DevicePathsMatchHostTest {
         return emu.downloads();
     }
 
+    /** Whether the device under test queues read-backs ({@link Tensor#readLater()}) rather than copying at once. */
+    boolean queuesReadBacks() {
+        return false;
+    }
+
+    /** Read-backs queued on the device under test and not yet closed. */
+    int openReadBacks() {
+        return 0;
+    }
+
+    @Test
+    void readLaterGivesTheElementsAsTheyWereWhenItWasQueued() {
+        for (DType t : new DType[]{DType.F32, DType.BF16, DType.F16, DType.I64, DType.I32, DType.U8}) {
+            Tensor x = Tensor.randn(DType.F32, 3, 8.0, 6, 5).to(t);
+            for (Function<Tensor, Tensor> view : List.<Function<Tensor, Tensor>>of(v -> v, v -> v.transpose(0, 1), v -> v.narrow(1, 1, 3))) {
+                Tensor want = view.apply(x);
+                long before = downloads();
+                try (HostRead r = view.apply(x.to(DEV)).readLater()) {
+                    assertThat(downloads() - before).as(t + " copies to the host").isEqualTo(1);
+                    assertThat(r.wasQueued()).as(t + " queued").isEqualTo(queuesReadBacks());
+                    assertThat(r.dtype()).isEqualTo(t);
+                    assertThat(r.dims()).containsExactly(want.dims());
+                    assertThat(r.toLongArray()).as(t + " longs").containsExactly(want.toLongArray());
+                    assertThat(r.toFloatArray()).as(t + " floats").containsExactly(want.toFloatArray());
+                    assertThat(r.toDoubleArray()).as(t + " doubles, read again").containsExactly(want.toDoubleArray());
+                }
+                try (HostRead r = want.readLater()) {   // a host tensor: copied at once
+                    assertThat(r.wasQueued()).isFalse();
+                    assertThat(r.toLongArray()).containsExactly(want.toLongArray());
+                }
+            }
+        }
+        // the copy is of the elements as the work queued before it left them, not after
+        Tensor d = Tensor.zeros(DEV, DType.F32, 1000).fillInPlace(1);
+        HostRead first = d.readLater();
+        d.fillInPlace(2);
+        Tensor big = Tensor.zeros(DEV, DType.F32, 20_000).fillInPlace(3);   // 80,000 bytes: more than a slot, copied at once
+        HostRead large = big.readLater();
+        big.fillInPlace(4);
+        List<HostRead> many = new java.util.ArrayList<>();   // more open at once than there are slots: the rest copied at once
+        for (int i = 0; i < 20; i++) many.add(d.add(i).readLater());
+        d.fillInPlace(5);
+        assertThat(first.toFloatArray()).as("queued before the second fill").containsOnly(1f);
+        assertThat(large.toFloatArray()).hasSize(20_000).containsOnly(3f);
+        assertThat(large.wasQueued()).isFalse();
+        for (int i = 0; i < many.size(); i++) assertThat(many.get(i).toFloatArray()).as("read-back %d", i).containsOnly(2f + i);
+        assertThat(many.stream().filter(HostRead::wasQueued).count()).isEqualTo(queuesReadBacks() ? 15 : 0);   // 16 slots, one still held by first
+        first.close();
+        first.close();   // idempotent
+        assertThatThrownBy(first::toLongArray).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        large.close();
+        many.forEach(HostRead::close);
+        assertThat(openReadBacks()).as("slots held after every read-back was closed").isZero();
+        // one closed unread frees its slot too
+        Tensor.zeros(DEV, DType.I64, 4).readLater().close();
+        assertThat(openReadBacks()).isZero();
+        try (HostRead empty = Tensor.zeros(DEV, DType.F32, 0).readLater()) {
+            assertThat(empty.toFloatArray()).isEmpty();
+        }
+    }
+
     @Test
     void aClippedSurrogateOverGatheredLogProbsStaysOnTheDevice() {
         same("clipped surrogate", t -> clippedSurrogate(t.get(0)), r(82, 2, 3, 7));

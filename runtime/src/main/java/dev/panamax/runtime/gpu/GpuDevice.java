@@ -10,8 +10,9 @@ import java.lang.foreign.MemorySegment;
 /**
  * One CUDA device as Panamax uses it: its primary context, a stream on which all work is queued,
  * a cuBLAS handle bound to that stream, a {@link CachingAllocator} for device memory, the
- * compiled kernels ({@link CudaModules}) and page-locked staging for small uploads
- * ({@link #upload}). Open one per device and close it when done; calls
+ * compiled kernels ({@link CudaModules}), page-locked staging for small uploads
+ * ({@link #upload}) and page-locked slots for read-backs that do not wait ({@link #downloadLater}).
+ * Open one per device and close it when done; calls
  * make the context current on the calling thread.
  */
 public final class GpuDevice implements AutoCloseable {
@@ -21,6 +22,7 @@ public final class GpuDevice implements AutoCloseable {
     private final CachingAllocator allocator;
     private final CudaModules modules;
     private final StagingRing staging;
+    private final ReadbackSlots readbacks;
     private final Limits limits;
     private final long cublasWorkspace;
     private final long cublasWorkspaceBytes;
@@ -49,6 +51,9 @@ public final class GpuDevice implements AutoCloseable {
     /** Staging slots for small uploads: 64 of 64 KiB (4 MiB of page-locked host memory). */
     private static final int STAGING_SLOTS = 64;
     private static final long STAGING_SLOT_BYTES = 64 << 10;
+    /** Read-back slots: 16 of 64 KiB (1 MiB of page-locked host memory). */
+    private static final int READBACK_SLOTS = 16;
+    private static final long READBACK_SLOT_BYTES = 64 << 10;
 
     private GpuDevice(Cuda.Context context, Cuda.Stream stream, Cublas cublas) {
         this.context = context;
@@ -82,6 +87,13 @@ public final class GpuDevice implements AutoCloseable {
             cublas.setWorkspace(cublasWorkspace, bytes);
             this.staging = new StagingRing(STAGING_SLOTS, STAGING_SLOT_BYTES);
         } catch (RuntimeException e) {
+            Cuda.free(cublasWorkspace);
+            throw e;
+        }
+        try {
+            this.readbacks = new ReadbackSlots(READBACK_SLOTS, READBACK_SLOT_BYTES);
+        } catch (RuntimeException e) {
+            staging.close();
             Cuda.free(cublasWorkspace);
             throw e;
         }
@@ -319,11 +331,72 @@ public final class GpuDevice implements AutoCloseable {
         stream.synchronize();
     }
 
+    /**
+     * Queues a copy of {@code bytes} of device memory at {@code src} to the host, behind the work
+     * queued so far, and returns without waiting for it; null (nothing queued) when the copy is
+     * larger than 64 KiB or 16 earlier ones are still open. The host goes on queueing work while the
+     * GPU runs what came before the copy: a decode loop reads step t's tokens after queueing step
+     * t + 1.
+     *
+     * @throws IllegalStateException inside a graph capture
+     */
+    public Readback downloadLater(long src, long bytes) {
+        checkNotCapturing("a copy to the host");
+        makeCurrent();
+        int slot = readbacks.queue(src, bytes, stream);
+        return slot < 0 ? null : new Readback(slot, bytes);
+    }
+
+    /** Read-backs queued by {@link #downloadLater} and not yet closed. */
+    public int openReadbacks() {
+        return readbacks.taken();
+    }
+
+    /** A copy to the host queued by {@link #downloadLater}: read it once it is needed, then close it. */
+    public final class Readback implements AutoCloseable {
+        private final int slot;
+        private final long bytes;
+        private boolean closed;
+
+        private Readback(int slot, long bytes) {
+            this.slot = slot;
+            this.bytes = bytes;
+        }
+
+        /** The copy's size in bytes. */
+        public long bytes() {
+            return bytes;
+        }
+
+        /**
+         * Waits for the copy (and so for the work queued before it, not after), then copies its
+         * bytes into {@code dst}.
+         *
+         * @throws IllegalStateException once closed
+         */
+        public synchronized void read(MemorySegment dst) {
+            if (closed) throw new IllegalStateException("read-back closed");
+            if (dst.byteSize() < bytes) throw new IllegalArgumentException("host segment of " + dst.byteSize() + " bytes is smaller than the " + bytes + " read back");
+            makeCurrent();
+            readbacks.read(slot, dst, bytes);
+        }
+
+        /** Frees its page-locked slot, after the copy has arrived. Idempotent. */
+        @Override
+        public synchronized void close() {
+            if (closed) return;
+            closed = true;
+            makeCurrent();
+            readbacks.free(slot);
+        }
+    }
+
     @Override
     public void close() {
         context.makeCurrent();
         stream.synchronize();
         modules.close();
+        readbacks.close();
         staging.close();
         synchronized (this) {
             if (cublasLt != null) cublasLt.close();
