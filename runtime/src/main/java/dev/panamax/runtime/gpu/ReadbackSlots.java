@@ -11,24 +11,9 @@ import java.lang.foreign.MemorySegment;
  * free again once its reader has closed it. A copy that does not fit a slot, or finds none free,
  * is left to the caller.
  */
-final class ReadbackSlots implements AutoCloseable {
-    private final MemorySegment pinned;
-    private final long slotBytes;
-    private final Cuda.Event[] arrived;
-    private final boolean[] taken;
-    private boolean closed;
-
+final class ReadbackSlots extends PinnedSlots {
     ReadbackSlots(int slots, long slotBytes) {
-        this.slotBytes = slotBytes;
-        this.pinned = Cuda.hostAlloc(slots * slotBytes);
-        this.arrived = new Cuda.Event[slots];
-        this.taken = new boolean[slots];
-        try {
-            for (int i = 0; i < slots; i++) arrived[i] = Cuda.Event.create();
-        } catch (RuntimeException e) {
-            close();
-            throw e;
-        }
+        super(slots, slotBytes);
     }
 
     /**
@@ -38,11 +23,11 @@ final class ReadbackSlots implements AutoCloseable {
     synchronized int queue(long src, long bytes, Cuda.Stream stream) {
         if (closed) throw new IllegalStateException("read-back slots closed");
         if (bytes > slotBytes) return -1;
-        for (int i = 0; i < taken.length; i++) {
-            if (taken[i]) continue;
-            Cuda.copyToHost(pinned.asSlice(i * slotBytes, bytes), src, bytes, stream);
-            arrived[i].record(stream);
-            taken[i] = true;
+        for (int i = 0; i < busy.length; i++) {
+            if (busy[i]) continue;
+            Cuda.copyToHost(slot(i, bytes), src, bytes, stream);
+            events[i].record(stream);
+            busy[i] = true;
             return i;
         }
         return -1;
@@ -50,49 +35,33 @@ final class ReadbackSlots implements AutoCloseable {
 
     /** Waits for slot {@code i}'s copy, then copies its first {@code bytes} into {@code dst}. */
     void read(int i, MemorySegment dst, long bytes) {
-        Cuda.Event e;
-        synchronized (this) {
-            check(i);
-            e = arrived[i];
-        }
-        e.synchronize();   // outside the lock: other slots stay usable meanwhile
+        arrived(i);
         MemorySegment.copy(pinned, i * slotBytes, dst, 0, bytes);
     }
 
     /** Frees slot {@code i} once its copy has arrived (the copy still writes into it until then). */
     void free(int i) {
-        Cuda.Event e;
+        arrived(i);
         synchronized (this) {
-            check(i);
-            e = arrived[i];
-        }
-        e.synchronize();
-        synchronized (this) {
-            taken[i] = false;
+            busy[i] = false;
         }
     }
 
-    private void check(int i) {
-        if (closed) throw new IllegalStateException("read-back slots closed");
-        if (!taken[i]) throw new IllegalStateException("read-back slot " + i + " is not taken");
+    /** Waits for slot {@code i}'s copy, outside the lock: other slots stay usable meanwhile. */
+    private void arrived(int i) {
+        Cuda.Event e;
+        synchronized (this) {
+            if (closed) throw new IllegalStateException("read-back slots closed");
+            if (!busy[i]) throw new IllegalStateException("read-back slot " + i + " is not taken");
+            e = events[i];
+        }
+        e.synchronize();
     }
 
     /** Slots taken and not yet freed. */
     synchronized int taken() {
         int n = 0;
-        for (boolean t : taken) if (t) n++;
+        for (boolean t : busy) if (t) n++;
         return n;
-    }
-
-    @Override
-    public synchronized void close() {
-        if (closed) return;
-        closed = true;
-        for (int i = 0; i < arrived.length; i++) {
-            if (arrived[i] == null) continue;
-            if (taken[i]) arrived[i].synchronize();
-            arrived[i].close();
-        }
-        Cuda.freeHost(pinned);
     }
 }

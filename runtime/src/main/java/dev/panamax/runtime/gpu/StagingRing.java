@@ -10,25 +10,11 @@ import java.lang.foreign.MemorySegment;
  * is copied into a slot, the slot is copied to the device in stream order, and an event marks when
  * the slot may be written again. A copy that does not fit a slot is left to the caller.
  */
-final class StagingRing implements AutoCloseable {
-    private final MemorySegment pinned;
-    private final long slotBytes;
-    private final Cuda.Event[] done;
-    private final boolean[] queued;
+final class StagingRing extends PinnedSlots {
     private int next;
-    private boolean closed;
 
     StagingRing(int slots, long slotBytes) {
-        this.slotBytes = slotBytes;
-        this.pinned = Cuda.hostAlloc(slots * slotBytes);
-        this.done = new Cuda.Event[slots];
-        this.queued = new boolean[slots];
-        try {
-            for (int i = 0; i < slots; i++) done[i] = Cuda.Event.create();
-        } catch (RuntimeException e) {
-            close();
-            throw e;
-        }
+        super(slots, slotBytes);
     }
 
     /** The largest copy a slot takes. */
@@ -44,25 +30,13 @@ final class StagingRing implements AutoCloseable {
         if (closed) throw new IllegalStateException("staging ring closed");
         if (bytes > slotBytes) return false;
         int i = next;
-        next = (next + 1) % done.length;
-        if (queued[i]) done[i].synchronize();
-        MemorySegment slot = pinned.asSlice(i * slotBytes, bytes);
+        next = (next + 1) % events.length;
+        if (busy[i]) events[i].synchronize();
+        MemorySegment slot = slot(i, bytes);
         MemorySegment.copy(src, 0, slot, 0, bytes);
         Cuda.copyToDevice(dst, slot, bytes, stream);
-        done[i].record(stream);
-        queued[i] = true;
+        events[i].record(stream);
+        busy[i] = true;
         return true;
-    }
-
-    @Override
-    public synchronized void close() {
-        if (closed) return;
-        closed = true;
-        for (int i = 0; i < done.length; i++) {
-            if (done[i] == null) continue;
-            if (queued[i]) done[i].synchronize();
-            done[i].close();
-        }
-        Cuda.freeHost(pinned);
     }
 }
