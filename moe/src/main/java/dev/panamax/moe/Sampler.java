@@ -20,7 +20,9 @@ import java.util.SplittableRandom;
  * kernel over the batch and reads back only the tokens. With top-k or top-p the candidates are
  * ranked by logit, highest first (lowest id among equals), and the draw walks them in that order,
  * on the host; on a device the top k of each row (with top-p alone, the top
- * {@value #NUCLEUS_CANDIDATES}) are selected there first and only they are read back.
+ * {@value #NUCLEUS_CANDIDATES}) are selected there first and only they are read back. Greedy and
+ * temperature-alone draws can also leave their tokens on the device, unread
+ * ({@link #sampleTensor}), for a decode loop that feeds them to the next step there.
  */
 public final class Sampler {
     private final double temperature;
