@@ -29,10 +29,10 @@ public final class HostRead implements AutoCloseable {
     private DeviceBackend.PendingDownload pending;
     private boolean closed;
 
-    HostRead(DType dtype, long[] dims, long numel, MemorySegment data, DeviceBackend.PendingDownload pending) {
+    HostRead(DType dtype, long[] dims, MemorySegment data, DeviceBackend.PendingDownload pending) {
         this.dtype = dtype;
         this.dims = dims;
-        this.numel = numel;
+        this.numel = Shape.of(dims).numel();
         this.data = data;
         this.pending = pending;
         this.queued = pending != null;

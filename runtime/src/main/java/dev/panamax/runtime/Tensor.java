@@ -423,14 +423,13 @@ public final class Tensor {
      * @throws IllegalStateException inside a CUDA graph capture
      */
     public HostRead readLater() {
-        long n = numel();
-        long bytes = n * dtype.byteSize();
+        long bytes = byteSize();
         MemorySegment data = MemorySegment.ofArray(new long[Math.toIntExact((bytes + 7) / 8)]);
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             Tensor c = contiguous();
             if (c.backend == null) {
                 MemorySegment.copy(c.storage, c.offset * dtype.byteSize(), data, 0, bytes);
-                return new HostRead(dtype, dims(), n, data, null);
+                return new HostRead(dtype, dims(), data, null);
             }
             long src = c.devicePointer + c.offset * dtype.byteSize();
             DeviceBackend.PendingDownload pending = c.backend.downloadLater(src, bytes);
@@ -441,7 +440,7 @@ public final class Tensor {
                     MemorySegment.copy(staged, 0, data, 0, bytes);
                 }
             }
-            return new HostRead(dtype, dims(), n, data, pending);
+            return new HostRead(dtype, dims(), data, pending);
         }
     }
 

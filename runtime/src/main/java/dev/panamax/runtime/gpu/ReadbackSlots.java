@@ -36,7 +36,7 @@ final class ReadbackSlots extends PinnedSlots {
     /** Waits for slot {@code i}'s copy, then copies its first {@code bytes} into {@code dst}. */
     void read(int i, MemorySegment dst, long bytes) {
         arrived(i);
-        MemorySegment.copy(pinned, i * slotBytes, dst, 0, bytes);
+        MemorySegment.copy(slot(i, bytes), 0, dst, 0, bytes);
     }
 
     /** Frees slot {@code i} once its copy has arrived (the copy still writes into it until then). */
