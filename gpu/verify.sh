@@ -23,7 +23,9 @@
 #                                here with g++ and cuda.h; no GPU): the real .cu kernels and the
 #                                FFM driver/cuBLAS/NVRTC path, run on the CPU; then the MLA decode
 #                                kernels again under its random schedule (CUDASIM_SEEDS, default 1)
-#   (MLA_ISOLATE="NAME ..." picks the MLA kernels that tests and simulated run alone; simulated runs two by default;
+#   (MLA_ISOLATE="NAME ..." picks the MLA kernels that tests and simulated run alone, "none" none; simulated runs two by default;
+#   MLA_JOBS=N checks N of them at once, each still in its own JVM; MLA_EXCLUDE="NAME,..." excludes more from the suite,
+#   and OUT/mla-exclude.txt has all it excluded; SUITE=0 stops tests before the suite, after the kernels alone;
 #   each runs under a limit of MLA_ISOLATE_TIMEOUT seconds, 150 by default, so that a kernel that hangs the GPU,
 #   e.g. at a named barrier, costs that long and is then excluded like one that fails)
 # OUT (default gpu-verify-out) receives the JUnit XML reports, logs and benchmark results.
@@ -95,8 +97,19 @@ mla_tests=(--select-method=dev.panamax.runtime.CudaPathsMatchHostTest#latentAtte
 # "pass NAME", "FAIL NAME" or "left out NAME" (it does not apply here) to OUT/mla-kernels.txt; the
 # failed ones in mla_failed.
 mla_failed=()
+mla_one() { # mla_one NAME: one kernel checked alone; writes its verdict to OUT/mla-kernels/NAME.verdict
+  local k="$1" verdict
+  if (jvm_extra+=(-Dpanamax.test.mlaKernels="$k") && limit=(timeout "${MLA_ISOLATE_TIMEOUT:-150}") &&
+      selector=("${mla_tests[@]}") &&
+      junit "mla-kernels/$k" --fail-if-no-tests >/dev/null); then
+    if grep -qE "kernels checked:.* $k( |\$)" "$out/mla-kernels/$k.log"; then verdict="pass"; else verdict="left out"; fi
+  else
+    verdict="FAIL"
+  fi
+  echo "$verdict" > "$out/mla-kernels/$k.verdict"
+}
 mla_isolated() {
-  local k verdict known
+  local k known verdict jobs="${MLA_JOBS:-1}" first=1
   known=$(mla_kernels)
   mkdir -p "$out/mla-kernels"
   : > "$out/mla-kernels.txt"
@@ -105,14 +118,23 @@ mla_isolated() {
       echo "gpu/verify.sh: $k is no MLA decode kernel; known:" $known >&2
       return 2
     fi
-    if (jvm_extra+=(-Dpanamax.test.mlaKernels="$k") && limit=(timeout "${MLA_ISOLATE_TIMEOUT:-150}") &&
-        selector=("${mla_tests[@]}") &&
-        junit "mla-kernels/$k" --fail-if-no-tests >/dev/null); then
-      if grep -qE "kernels checked:.* $k( |\$)" "$out/mla-kernels/$k.log"; then verdict="pass"; else verdict="left out"; fi
+    rm -f "$out/mla-kernels/$k.verdict"
+  done
+  # MLA_JOBS > 1 checks that many at once, each in its own JVM (and CUDA context) all the same; the first
+  # runs alone, so that NVRTC compiles the kernel files once, into the disk cache the others read
+  for k in "$@"; do
+    if [ "$jobs" -le 1 ] || [ "$first" -eq 1 ]; then
+      mla_one "$k"
+      first=0
     else
-      verdict="FAIL"
-      mla_failed+=("$k")
+      while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+      mla_one "$k" &
     fi
+  done
+  wait
+  for k in "$@"; do
+    verdict="$(cat "$out/mla-kernels/$k.verdict" 2>/dev/null || echo FAIL)"
+    [ "$verdict" != FAIL ] || mla_failed+=("$k")
     echo "$verdict $k" | tee -a "$out/mla-kernels.txt"
   done
 }
@@ -157,8 +179,10 @@ case "$mode" in
     headers=0
     binding_headers || headers=$?
     # shellcheck disable=SC2046
-    mla_isolated ${MLA_ISOLATE:-$(mla_kernels)}
-    exclude=$(printf '%s\n' ${mla_failed[@]+"${mla_failed[@]}"} | grep -vx scalar | paste -sd, - || true)
+    [ "${MLA_ISOLATE:-}" = none ] || mla_isolated ${MLA_ISOLATE:-$(mla_kernels)}
+    exclude=$(printf '%s\n' ${mla_failed[@]+"${mla_failed[@]}"} $(tr , ' ' <<< "${MLA_EXCLUDE:-}") | grep -vx scalar | sort -u | paste -sd, - || true)
+    echo "$exclude" > "$out/mla-exclude.txt"
+    [ "${SUITE:-1}" = 1 ] || { [ "${#mla_failed[@]}" -eq 0 ] || exit 1; exit "$headers"; }
     [ -z "$exclude" ] || jvm_extra=(-Dpanamax.cuda.mlaExclude="$exclude")
     suite=0
     junit gpu-tests --include-tag gpu --fail-if-no-tests || suite=$?

@@ -11,10 +11,10 @@
 #      on the device) against the grouped expert products, and those against one product per
 #      expert and projection;
 #   5. (only when STEPS names "mla", or "mla16" or "mla128" for one half) the MLA decode kernels over a BF16 cache side by side, each
-#      against the device copy: the default (tc16 / tc64), tune (the fastest for each shape, timed in the first warm-up
+#      against the device copy: the default (auto: wg64s on an H100/H200), tune (the fastest for each shape, timed in the first warm-up
 #      call; the JMH log has each shape's choice and every candidate's time, from one launch each), tc16r (a ring of cache tiles in flight),
-#      the k-split ks16 and ks16r (with a ring) and the warpgroup (wgmma) wg64, wg64p and wg64s at 16 heads; ks32, ks64, wg64, wg64r (with a ring),
-#      wg64p and wg64s (FlashMLA's division of the warpgroups) at 128 (GpuBench's mla parameter). -Dpanamax.cuda.mlaSplits=N (after -jvmArgsAppend) fixes the split count.
+#      the k-split ks16 and ks16r (with a ring) and the warpgroup (wgmma) wg64 and wg64s at 16 heads; ks32, ks64, wg64, wg64r (with a ring)
+#      and wg64s (FlashMLA's division of the warpgroups) at 128 (GpuBench's mla parameter). -Dpanamax.cuda.mlaSplits=N (after -jvmArgsAppend) fixes the split count.
 #   6. (only when STEPS names "mlaf32") the same over an F32 cache, at 16 and 128 heads: the CUDA-core
 #      kernel (scalar) against the tensor-core kernels with split BF16 products, tc16_f32, tc16r_f32 (a ring of half tiles) and tc32_f32.
 #   7. (only when STEPS names "mlatune") the survey: tune alone over both caches at 16 and 128 heads, so that
@@ -99,12 +99,12 @@ if [[ "$steps" == *" decode "* ]]; then
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/generate.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" mla "* || "$steps" == *" mla16 "* ]]; then
-  jmh mla16 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p mla="$(mla auto,tune,mla_decode_tc16r,mla_decode_ks16,mla_decode_ks16r,mla_decode_wg64,mla_decode_wg64p,mla_decode_wg64s)" "$@"
+  jmh mla16 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p mla="$(mla auto,tune,mla_decode_tc16r,mla_decode_ks16,mla_decode_ks16r,mla_decode_wg64,mla_decode_wg64s)" "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla16.json" | tee -a "$out/tables.md"
   tuned mla16
 fi
 if [[ "$steps" == *" mla "* || "$steps" == *" mla128 "* ]]; then
-  jmh mla128 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=128 -p mla="$(mla auto,tune,mla_decode_ks32,mla_decode_ks64,mla_decode_wg64,mla_decode_wg64r,mla_decode_wg64p,mla_decode_wg64s)" "$@"
+  jmh mla128 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=128 -p mla="$(mla auto,tune,mla_decode_ks32,mla_decode_ks64,mla_decode_wg64,mla_decode_wg64r,mla_decode_wg64s)" "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla128.json" | tee -a "$out/tables.md"
   tuned mla128
 fi

@@ -934,7 +934,7 @@ final class CudaBackend implements DeviceBackend {
     }
 
     /**
-     * The dynamic shared memory of mla_decode_wg64 ({@code stages} 2), wg64p (3) and wg64r (a ring of
+     * The dynamic shared memory of mla_decode_wg64 ({@code stages} 2) and wg64r (a ring of
      * {@code stages}) (mla_wg_smem_bytes in mla_decode.cu): 64 query rows, the cache tiles, partial scores.
      */
     static int mlaWarpgroupSharedBytes(int d, int stages) {
@@ -957,17 +957,16 @@ final class CudaBackend implements DeviceBackend {
      * How a tensor-core MLA kernel divides the work: {@code TC} splits the score product over
      * positions (mma.sync), {@code KS} over k with the queries in registers (mma.sync),
      * {@code WG} over k between two warpgroups (wgmma, sm_90a only, latent 512 + rope 64 only),
-     * {@code WG_OVERLAP} the same with one tile's values overlapping the next tile's softmax,
      * {@code WG_SPLIT} FlashMLA's division (wgmma): one warpgroup takes the whole scores and the
      * softmax and hands the weights to the other through shared memory, each multiplies them into
      * half the latent columns.
      */
-    enum MlaKind { TC, KS, WG, WG_OVERLAP, WG_SPLIT }
+    enum MlaKind { TC, KS, WG, WG_SPLIT }
 
     /**
      * A tensor-core MLA decode kernel of mla_decode.cu: its name, m-tiles of 16 heads and warps per
      * m-tile, its kind, how many of its blocks an SM holds at latent 512 + rope 64 on sm_90 (from its
-     * shared memory and, for ks32, ks64, wg64 and wg64p, its registers: 172, 255, 184 and 192 a
+     * shared memory and, for ks32, ks64 and wg64, its registers: 172, 255 and 184 a
      * thread, by ptxas), whether it reads an F32 cache (its products split into BF16 parts) or a
      * BF16 one, and whether its loads go round a ring of as many buffers as the GPU's shared memory
      * holds (3 to {@link #MLA_RING_MAX}; tc16r, ks16r and wg64r: tiles, tc16r_f32: F32 half tiles) instead of two.
@@ -1001,7 +1000,6 @@ final class CudaBackend implements DeviceBackend {
                 case TC -> mlaTensorCoreSharedBytes(headsPerBlock(), d, warpsPerMTile, f32Cache, stages);
                 case KS -> mlaSplitKSharedBytes(mTiles, warpsPerMTile, d, stages);
                 case WG -> mlaWarpgroupSharedBytes(d, stages);
-                case WG_OVERLAP -> mlaWarpgroupSharedBytes(d, 3);
                 case WG_SPLIT -> mlaWarpgroupSplitSharedBytes(d);
             };
         }
@@ -1009,7 +1007,7 @@ final class CudaBackend implements DeviceBackend {
         /** Whether this kernel takes a cache of this type, latent r + rope p, on a GPU of this compute capability and opt-in shared memory. */
         boolean applies(DType cache, int r, int p, int computeCapability, int sharedLimit) {
             if (f32Cache != (cache == DType.F32)) return false;
-            boolean warpgroups = kind == MlaKind.WG || kind == MlaKind.WG_OVERLAP || kind == MlaKind.WG_SPLIT;
+            boolean warpgroups = kind == MlaKind.WG || kind == MlaKind.WG_SPLIT;
             if (warpgroups && (computeCapability != 90 || r != 512 || p != 64)) return false;
             if (ring && ringStages(r + p, sharedLimit) < 3) return false;   // a ring of two is the kernel without one
             return sharedBytes(r + p, sharedLimit) <= sharedLimit;
@@ -1023,8 +1021,14 @@ final class CudaBackend implements DeviceBackend {
         }
     }
 
-    /** The default kernels: over a BF16 cache tc64 above 16 heads, else tc16; over an F32 cache tc32_f32 above 16 heads, else tc16_f32. */
-    private static final MlaKernel MLA_TC16 = new MlaKernel("mla_decode_tc16", 1, 4, MlaKind.TC, 2),
+    /**
+     * The default kernels ({@link #tensorCoreMla}): over a BF16 cache wg64s where it applies (sm_90, latent 512 + rope 64), else
+     * tc64 above 16 heads and tc16; over an F32 cache tc32_f32, else tc16_f32. On an H100 (session 27) wg64s was the fastest over a
+     * BF16 cache at every shape GpuBench times, 1.05-1.49x tc16 at 16 heads and 1.84-1.96x tc64 at 128, and tc32_f32 over an F32
+     * cache, 1.10-1.18x tc16_f32 at 16 heads (bench/RESULTS.md).
+     */
+    private static final MlaKernel MLA_WG64S = new MlaKernel("mla_decode_wg64s", 4, 2, MlaKind.WG_SPLIT, 1),
+            MLA_TC16 = new MlaKernel("mla_decode_tc16", 1, 4, MlaKind.TC, 2),
             MLA_TC64 = new MlaKernel("mla_decode_tc64", 4, 2, MlaKind.TC, 1),
             MLA_TC16_F32 = new MlaKernel("mla_decode_tc16_f32", 1, 4, MlaKind.TC, 1, true, false),
             MLA_TC32_F32 = new MlaKernel("mla_decode_tc32_f32", 2, 4, MlaKind.TC, 1, true, false);
@@ -1033,14 +1037,13 @@ final class CudaBackend implements DeviceBackend {
             MlaKernel.ring("mla_decode_tc16r", 1, 4, MlaKind.TC, false), MlaKernel.ring("mla_decode_tc16r_f32", 1, 4, MlaKind.TC, true),
             new MlaKernel("mla_decode_ks16", 1, 4, MlaKind.KS, 2), MlaKernel.ring("mla_decode_ks16r", 1, 4, MlaKind.KS, false), new MlaKernel("mla_decode_ks32", 2, 4, MlaKind.KS, 1),
             new MlaKernel("mla_decode_ks64", 4, 2, MlaKind.KS, 1), new MlaKernel("mla_decode_wg64", 4, 2, MlaKind.WG, 1),
-            MlaKernel.ring("mla_decode_wg64r", 4, 2, MlaKind.WG, false), new MlaKernel("mla_decode_wg64p", 4, 2, MlaKind.WG_OVERLAP, 1),
-            new MlaKernel("mla_decode_wg64s", 4, 2, MlaKind.WG_SPLIT, 1));
+            MlaKernel.ring("mla_decode_wg64r", 4, 2, MlaKind.WG, false), MLA_WG64S);
 
     /**
      * System property naming the tensor-core MLA decode kernel to use where it applies (one of
      * {@link #MLA_KERNELS}' names; a kernel for the other cache type does not apply), {@code auto},
-     * the default (over a BF16 cache tc16, or tc64 above 16 heads; over an F32 cache tc16_f32, or
-     * tc32_f32 above 16 heads), {@code scalar}: the CUDA-core kernels
+     * the default (over a BF16 cache wg64s on sm_90, else tc16, or tc64 above 16 heads; over an F32 cache tc32_f32, else
+     * tc16_f32), {@code scalar}: the CUDA-core kernels
      * mla_decode_f32/bf16 that run where no tensor-core kernel applies, or {@code tune}: the
      * fastest on this GPU of every kernel that applies (and whose result agrees with the CUDA-core
      * one's) and the CUDA-core one, timed on the first call of each shape ({@link #mlaTuned}). For comparing the kernels on a GPU (GpuBench's
@@ -1121,8 +1124,8 @@ final class CudaBackend implements DeviceBackend {
 
     /**
      * The tensor-core kernel for this MLA decode: the one {@code named} ({@link #MLA_KERNEL_PROPERTY}'s
-     * value, not {@link #MLA_TUNE}) names where it applies, else for more than 16 heads tc64 (BF16 cache) or tc32_f32 (F32 cache), else tc16
-     * or tc16_f32, the first that applies; null where none does (other widths, unaligned rows, a GPU
+     * value, not {@link #MLA_TUNE}) names where it applies, else the first default that applies ({@link #MLA_WG64S}): over a BF16 cache
+     * wg64s, then tc64 for more than 16 heads, then tc16; over an F32 cache tc32_f32, then tc16_f32; null where none does (other widths, unaligned rows, a GPU
      * before sm_80, too little shared memory: over an F32 cache tc16_f32 needs 185 KiB at latent 512 + rope 64)
      * or {@code named} is {@code scalar}, and mla_decode_f32/bf16 run.
      */
@@ -1132,10 +1135,10 @@ final class CudaBackend implements DeviceBackend {
             MlaKernel k = mlaKernel(named);
             if (appliesHere(k, latent.dtype, r, p)) return k;
         }
-        boolean f32 = latent.dtype == DType.F32;
-        MlaKernel wide = f32 ? MLA_TC32_F32 : MLA_TC64, narrow = f32 ? MLA_TC16_F32 : MLA_TC16;
-        if (h > 16 && appliesHere(wide, latent.dtype, r, p)) return wide;
-        return appliesHere(narrow, latent.dtype, r, p) ? narrow : null;
+        List<MlaKernel> defaults = latent.dtype == DType.F32 ? List.of(MLA_TC32_F32, MLA_TC16_F32)
+                : h > 16 ? List.of(MLA_WG64S, MLA_TC64, MLA_TC16) : List.of(MLA_WG64S, MLA_TC16);
+        for (MlaKernel k : defaults) if (appliesHere(k, latent.dtype, r, p)) return k;
+        return null;
     }
 
     /**

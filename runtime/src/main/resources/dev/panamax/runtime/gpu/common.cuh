@@ -67,7 +67,12 @@ __device__ __forceinline__ float row_rms_scale(const float* x, int n, float eps)
 }
 
 // The interleaved rotary pair (x0, x1) turned by the angle of cosine c and sine s (DeepSeek's convention).
-__device__ __forceinline__ float2 rope_pair(float x0, float x1, float c, float s) { return float2{x0 * c - x1 * s, x0 * s + x1 * c}; }
+// Each product and sum rounded on its own (the _rn intrinsics are never contracted into an FMA): where
+// the compiler fused them it did so differently in each kernel that inlines this (the H100 showed
+// latent_kv_rows 1 ulp off rope_rows_f32), and the host's ops round each step as these do.
+__device__ __forceinline__ float2 rope_pair(float x0, float x1, float c, float s) {
+    return float2{__fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s)), __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c))};
+}
 
 // The routing plan of a MoE layer (moe.cu's moe_route_plan, read by gemv.cu's moe_gemv_*), int
 // words for E experts and P (token, slot) pairs p = t * topk + slot: [0] the number u of experts

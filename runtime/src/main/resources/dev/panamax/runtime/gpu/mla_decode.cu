@@ -1123,27 +1123,24 @@ __device__ __forceinline__ void mla_wg_store(const float (&acc)[128], int wg, in
     }
 }
 
-// OVERLAP false (mla_decode_wg64): each tile in turn, its scores, softmax and values one after the
-// other, the tensor cores idle while the softmax runs; two tile buffers.
-// OVERLAP true (mla_decode_wg64p): the values of tile it - 1 are issued right behind the scores of
-// tile it and run on the tensor cores while the warps exchange and soft-max tile it's scores (as
-// FlashAttention-3 overlaps within a warpgroup); the accumulators are rescaled once those values
-// land. Tile it - 1 is still being read while tile it + 1 loads, so three tile buffers.
+// mla_decode_wg64: each tile in turn, its scores, softmax and values one after the other, the tensor
+// cores idle while the softmax runs; two tile buffers. (A variant that issued tile it - 1's values
+// behind tile it's scores, FlashAttention-3's overlap within a warpgroup, gave wrong outputs on an
+// H100 over one split of ten tiles, where the simulator passed it; it was removed in session 27.)
 // RING (mla_decode_wg64r): as many tile buffers as smemBytes holds beyond the queries and partial
-// scores (3 to MLA_RING_MAX; 3 on an H100), so that stages - 1 tiles are in flight (stages - 2 with
-// OVERLAP, whose previous tile is still read) instead of one that drains at the top of every tile.
-// The loads go round the ring as in the tc and ks kernels (mla_ring_load / mla_ring_wait), `lag`
-// tiles later with OVERLAP: a tile's buffer is free once the barrier 1 + lag tiles on is passed.
-template <bool OVERLAP, bool RING = false>
+// scores (3 to MLA_RING_MAX; 3 on an H100), so that stages - 1 tiles are in flight instead of one
+// that drains at the top of every tile. The loads go round the ring as in the tc and ks kernels
+// (mla_ring_load / mla_ring_wait): a tile's buffer is free once the barrier one tile on is passed.
+template <bool RING = false>
 __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
                               float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
 #ifdef MLA_WG_UNSUPPORTED
     __trap();
 #else
     const MlaQuery Q{qn, ldn, qr, ldr, R};
-    constexpr int D = 576, CH = D / 8, HALF = D / 32, TILE_BYTES = MLA_T * D * 2, LAG = OVERLAP ? 1 : 0;   // chunks a row; k-steps a warpgroup
-    const int stages = RING ? (smemBytes - mla_wg_smem_bytes(D, 0)) / TILE_BYTES : 2 + LAG;   // tile buffers
-    if (R != 512 || P != 64 || blockDim.x != 256 || stages < 2 + LAG || stages > MLA_RING_MAX || mla_wg_smem_bytes(D, stages) > smemBytes) __trap();
+    constexpr int D = 576, CH = D / 8, HALF = D / 32, TILE_BYTES = MLA_T * D * 2;   // chunks a row; k-steps a warpgroup
+    const int stages = RING ? (smemBytes - mla_wg_smem_bytes(D, 0)) / TILE_BYTES : 2;   // tile buffers
+    if (R != 512 || P != 64 || blockDim.x != 256 || stages < 2 || stages > MLA_RING_MAX || mla_wg_smem_bytes(D, stages) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(smem);
     unsigned char* qs = smem;                          // 64 rows, canonical
     unsigned char* ks = qs + 64 * D * 2;               // the ring of `stages` tiles of MLA_T rows, canonical
@@ -1162,7 +1159,7 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
         mla_load_tile(cb, pb, from + tile * MLA_T, MLA_T, to, R, P, [&](int t, int c) { return reinterpret_cast<unsigned short*>(dst + mla_wg_place<CH>(t, c)); });
     };
     const int tiles = (to - from + MLA_T - 1) / MLA_T;
-    mla_ring_load(0, stages - 1 - LAG, tiles, loadTile);   // in flight while the queries load
+    mla_ring_load(0, stages - 1, tiles, loadTile);   // in flight while the queries load
     mla_wg_queries<CH>(qs, Q, b, heads, h0);
     const unsigned int rowStride = CH * 128;   // bytes from one 8-row group to the next
     const int k0 = wg * HALF;
@@ -1170,17 +1167,15 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
 #pragma unroll
     for (int i = 0; i < 128; i++) acc[i] = 0.f;
     float m0 = NEG_INF, m1 = NEG_INF, l0 = 0.f, l1 = 0.f;   // rows g and g + 8 of this warp's 16, log2 units
-    unsigned int pending[MLA_T / 16][4];                     // OVERLAP: the weights of the tile whose values are not yet issued
     for (int it = 0; it < tiles; it++) {
-        cp_async_wait(stages - 2 - LAG);
+        cp_async_wait(stages - 2);
         fence_proxy_async();
-        __syncthreads();   // tile it (and the queries) landed; both warpgroups are done with the partials and with tile it - 1 - LAG
-        mla_ring_load(it + stages - 1 - LAG, 1, tiles, loadTile);   // into tile it - 1 - LAG's buffer
+        __syncthreads();   // tile it (and the queries) landed; both warpgroups are done with the partials and with tile it - 1
+        mla_ring_load(it + stages - 1, 1, tiles, loadTile);   // into tile it - 1's buffer
         const unsigned char* kt = tileAt(it);
         const int valid = to - (from + it * MLA_T);
 
-        // this warpgroup's half of the scores (64 heads x MLA_T positions), and (OVERLAP) behind
-        // them the previous tile's values
+        // this warpgroup's half of the scores (64 heads x MLA_T positions)
         float s[16];
         wg_fence();
 #pragma unroll
@@ -1189,14 +1184,7 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
             wgmma_m64n32_ss(s, wg_make_desc(qs + k * 128, 128, rowStride), wg_make_desc(kt + k * 128, 128, rowStride), i == 0);
         }
         wg_commit();
-        if (OVERLAP && it > 0) {
-            wg_fence();   // the weights were copied into pending since the last fence
-            mla_wg_values(acc, pending, tileAt(it - 1), wg, rowStride);
-            wg_commit();
-            wg_wait<1>();   // the scores
-        } else {
-            wg_wait<0>();
-        }
+        wg_wait<0>();
         wg_fence_regs(s);
 #pragma unroll
         for (int i = 0; i < 16; i++) red[(wg * 16 + i) * 128 + t] = s[i];
@@ -1207,27 +1195,11 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
         float alpha0, alpha1;
         unsigned int pa[MLA_T / 16][4];
         mla_softmax_tile<MLA_T / 8>(s, valid, scaleLog2, m0, m1, l0, l1, alpha0, alpha1, pa);
-        if (OVERLAP) {
-            wg_wait<0>();   // the previous tile's values
-            wg_fence_regs(acc);
-        }
 #pragma unroll
         for (int i = 0; i < 128; i++) acc[i] *= ((i >> 1) & 1) ? alpha1 : alpha0;
-        if (OVERLAP) {
-#pragma unroll
-            for (int kk = 0; kk < MLA_T / 16; kk++)
-                for (int e = 0; e < 4; e++) pending[kk][e] = pa[kk][e];
-        } else {
-            // this warpgroup's 256 latent columns: O = alpha O + P V
-            wg_fence();
-            mla_wg_values(acc, pa, kt, wg, rowStride);
-            wg_commit();
-            wg_wait<0>();
-        }
-    }
-    if (OVERLAP && tiles > 0) {
+        // this warpgroup's 256 latent columns: O = alpha O + P V
         wg_fence();
-        mla_wg_values(acc, pending, tileAt(tiles - 1), wg, rowStride);
+        mla_wg_values(acc, pa, kt, wg, rowStride);
         wg_commit();
         wg_wait<0>();
     }
@@ -1243,17 +1215,11 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64(MLA_Q_PARAMS, 
     mla_decode_wg<false>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
 
-// The same with the values of one tile overlapping the softmax of the next (three tile buffers)
-extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64p(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_wg<true>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
-}
-
 // wg64 with a ring of as many tile buffers as its shared memory holds (CudaBackend gives it what the
 // GPU allows a block: 3 on an H100, so two tiles in flight where wg64 has one)
 extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64r(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_wg<false, true>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+    mla_decode_wg<true>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
 
 // ---------------------------------------------------------------------------------------------
