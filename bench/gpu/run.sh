@@ -68,7 +68,8 @@ mla() { # mla LIST: the kernels of the comma-separated LIST that MLA_EXCLUDE doe
 jmh() { # jmh NAME REGEX [JMH args]: runs REGEX into NAME.json and appends its tables
   local name="$1" regex="$2"
   shift 2
-  "$java" --add-modules jdk.incubator.vector -jar "$jar" "$regex" -rf json -rff "$out/$name.json" "$@" | tee "$out/jmh-$name.txt"
+  # 2>&1: JMH prints the forks' stderr (where the tuning log lines go) on its own stderr
+  "$java" --add-modules jdk.incubator.vector -jar "$jar" "$regex" -rf json -rff "$out/$name.json" "$@" 2>&1 | tee "$out/jmh-$name.txt"
   ran+=("$out/jmh-$name.txt")
 }
 tuned() { # tuned NAME: the choices of NAME's tune rows, each with every candidate's time, after its tables

@@ -1024,7 +1024,7 @@ final class CudaBackend implements DeviceBackend {
     /**
      * The default kernels ({@link #tensorCoreMla}): over a BF16 cache wg64s where it applies (sm_90, latent 512 + rope 64), else
      * tc64 above 16 heads and tc16; over an F32 cache tc32_f32, else tc16_f32. On an H100 (session 27) wg64s was the fastest over a
-     * BF16 cache at every shape GpuBench times, 1.05-1.49x tc16 at 16 heads and 1.84-1.96x tc64 at 128, and tc32_f32 over an F32
+     * BF16 cache at every shape GpuBench times (even with tc16 at 16 heads and 8192 positions), 1.05-1.49x tc16 at 16 heads and 1.84-1.96x tc64 at 128, and tc32_f32 over an F32
      * cache, 1.10-1.18x tc16_f32 at 16 heads (bench/RESULTS.md).
      */
     private static final MlaKernel MLA_WG64S = new MlaKernel("mla_decode_wg64s", 4, 2, MlaKind.WG_SPLIT, 1),
