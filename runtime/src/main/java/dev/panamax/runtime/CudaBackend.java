@@ -1022,10 +1022,11 @@ final class CudaBackend implements DeviceBackend {
     }
 
     /**
-     * The default kernels ({@link #tensorCoreMla}): over a BF16 cache wg64s where it applies (sm_90, latent 512 + rope 64), else
-     * tc64 above 16 heads and tc16; over an F32 cache tc32_f32, else tc16_f32. On an H100 (session 27) wg64s was the fastest over a
-     * BF16 cache at every shape GpuBench times (even with tc16 at 16 heads and 8192 positions), 1.05-1.49x tc16 at 16 heads and 1.84-1.96x tc64 at 128, and tc32_f32 over an F32
-     * cache, 1.10-1.18x tc16_f32 at 16 heads (bench/RESULTS.md).
+     * The default kernels ({@link #tensorCoreMla}): over a BF16 cache wg64s where it applies (sm_90, latent 512 + rope 64),
+     * else tc64 above 16 heads and tc16; over an F32 cache tc32_f32, else tc16_f32. On an H100 (session 27) wg64s was the
+     * fastest over a BF16 cache at every shape GpuBench times (even with tc16 at 16 heads and 8192 positions): 1.05-1.49x
+     * tc16 at 16 heads and 1.84-1.96x tc64 at 128. tc32_f32 was the fastest over an F32 cache, 1.10-1.18x tc16_f32 at 16
+     * heads (bench/RESULTS.md).
      */
     private static final MlaKernel MLA_WG64S = new MlaKernel("mla_decode_wg64s", 4, 2, MlaKind.WG_SPLIT, 1),
             MLA_TC16 = new MlaKernel("mla_decode_tc16", 1, 4, MlaKind.TC, 2),
@@ -1152,7 +1153,7 @@ final class CudaBackend implements DeviceBackend {
     /**
      * System property naming MLA decode kernels that must not run (comma-separated names of
      * {@link #MLA_KERNELS}), e.g. one that fails on this GPU: {@code auto} and {@code tune} pass
-     * over them (auto to the CUDA-core kernel where its own is named), and {@link #MLA_KERNEL_PROPERTY}
+     * over them (auto to its next default, and to the CUDA-core kernel where none is left), and {@link #MLA_KERNEL_PROPERTY}
      * naming one runs auto's choice. {@code gpu/verify.sh tests} runs each kernel on its own first and
      * runs the rest of the suite with those that failed named here. Read on every call.
      */
