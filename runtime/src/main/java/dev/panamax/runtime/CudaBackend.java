@@ -1034,6 +1034,10 @@ final class CudaBackend implements DeviceBackend {
             MLA_TC16_F32 = new MlaKernel("mla_decode_tc16_f32", 1, 4, MlaKind.TC, 1, true, false),
             MLA_TC32_F32 = new MlaKernel("mla_decode_tc32_f32", 2, 4, MlaKind.TC, 1, true, false);
 
+    /** Auto's kernels in the order it tries them: over an F32 cache; over a BF16 one at up to 16 heads; above 16. */
+    private static final List<MlaKernel> MLA_DEFAULTS_F32 = List.of(MLA_TC32_F32, MLA_TC16_F32),
+            MLA_DEFAULTS_BF16 = List.of(MLA_WG64S, MLA_TC16), MLA_DEFAULTS_BF16_WIDE = List.of(MLA_WG64S, MLA_TC64, MLA_TC16);
+
     static final List<MlaKernel> MLA_KERNELS = List.of(MLA_TC16, MLA_TC64, MLA_TC16_F32, MLA_TC32_F32,
             MlaKernel.ring("mla_decode_tc16r", 1, 4, MlaKind.TC, false), MlaKernel.ring("mla_decode_tc16r_f32", 1, 4, MlaKind.TC, true),
             new MlaKernel("mla_decode_ks16", 1, 4, MlaKind.KS, 2), MlaKernel.ring("mla_decode_ks16r", 1, 4, MlaKind.KS, false), new MlaKernel("mla_decode_ks32", 2, 4, MlaKind.KS, 1),
@@ -1136,8 +1140,7 @@ final class CudaBackend implements DeviceBackend {
             MlaKernel k = mlaKernel(named);
             if (appliesHere(k, latent.dtype, r, p)) return k;
         }
-        List<MlaKernel> defaults = latent.dtype == DType.F32 ? List.of(MLA_TC32_F32, MLA_TC16_F32)
-                : h > 16 ? List.of(MLA_WG64S, MLA_TC64, MLA_TC16) : List.of(MLA_WG64S, MLA_TC16);
+        List<MlaKernel> defaults = latent.dtype == DType.F32 ? MLA_DEFAULTS_F32 : h > 16 ? MLA_DEFAULTS_BF16_WIDE : MLA_DEFAULTS_BF16;
         for (MlaKernel k : defaults) if (appliesHere(k, latent.dtype, r, p)) return k;
         return null;
     }
