@@ -953,19 +953,34 @@ final class CudaBackend implements DeviceBackend {
         return 2 * (64 + 2 * MLA_SPLIT_TILE) * d + 2 * 64 * MLA_SPLIT_TILE + 2 * 64 * 4;
     }
 
+    /** Positions a cache tile of mla_decode_wt16/wt32 (MLA_TT in mla_decode.cu): the 64 rows of their products. */
+    static final int MLA_TRANSPOSED_TILE = 64;
+
+    /**
+     * The dynamic shared memory of mla_decode_wt16/wt32 (mla_wt_smem_bytes in mla_decode.cu): the
+     * queries of a block's {@code headsPerBlock} heads, two cache tiles of {@link #MLA_TRANSPOSED_TILE}
+     * positions, the weights ({@link #MLA_TRANSPOSED_TILE} x heads, BF16) and two sets of four warps'
+     * column maxima; 168,448 bytes (wt16) and 189,440 (wt32) at latent 512 + rope 64.
+     */
+    static int mlaWarpgroupTransposedSharedBytes(int headsPerBlock, int d) {
+        return 2 * (headsPerBlock + 2 * MLA_TRANSPOSED_TILE) * d + 2 * MLA_TRANSPOSED_TILE * headsPerBlock + 2 * 4 * headsPerBlock * 4;
+    }
+
     /**
      * How a tensor-core MLA kernel divides the work: {@code TC} splits the score product over
      * positions (mma.sync), {@code KS} over k with the queries in registers (mma.sync),
      * {@code WG} over k between two warpgroups (wgmma, sm_90a only, latent 512 + rope 64 only),
      * {@code WG_SPLIT} FlashMLA's division (wgmma): one warpgroup takes the whole scores and the
      * softmax and hands the weights to the other through shared memory, each multiplies them into
-     * half the latent columns.
+     * half the latent columns; {@code WG_TRANSPOSED} (wgmma) puts a tile's 64 positions on the
+     * products' rows and the block's 16 or 32 heads on their columns, one warpgroup multiplying and
+     * the other loading.
      */
-    enum MlaKind { TC, KS, WG, WG_SPLIT }
+    enum MlaKind { TC, KS, WG, WG_SPLIT, WG_TRANSPOSED }
 
     /**
      * A tensor-core MLA decode kernel of mla_decode.cu: its name, m-tiles of 16 heads and warps per
-     * m-tile, its kind, how many of its blocks an SM holds at latent 512 + rope 64 on sm_90 (from its
+     * m-tile (for wt16 and wt32, which have no m-tiles, the same products: 16 or 32 heads a block, 256 threads), its kind, how many of its blocks an SM holds at latent 512 + rope 64 on sm_90 (from its
      * shared memory and, for ks32, ks64 and wg64, its registers: 172, 255 and 184 a
      * thread, by ptxas), whether it reads an F32 cache (its products split into BF16 parts) or a
      * BF16 one, and whether its loads go round a ring of as many buffers as the GPU's shared memory
@@ -1001,13 +1016,14 @@ final class CudaBackend implements DeviceBackend {
                 case KS -> mlaSplitKSharedBytes(mTiles, warpsPerMTile, d, stages);
                 case WG -> mlaWarpgroupSharedBytes(d, stages);
                 case WG_SPLIT -> mlaWarpgroupSplitSharedBytes(d);
+                case WG_TRANSPOSED -> mlaWarpgroupTransposedSharedBytes(headsPerBlock(), d);
             };
         }
 
         /** Whether this kernel takes a cache of this type, latent r + rope p, on a GPU of this compute capability and opt-in shared memory. */
         boolean applies(DType cache, int r, int p, int computeCapability, int sharedLimit) {
             if (f32Cache != (cache == DType.F32)) return false;
-            boolean warpgroups = kind == MlaKind.WG || kind == MlaKind.WG_SPLIT;
+            boolean warpgroups = kind == MlaKind.WG || kind == MlaKind.WG_SPLIT || kind == MlaKind.WG_TRANSPOSED;
             if (warpgroups && (computeCapability != 90 || r != 512 || p != 64)) return false;
             if (ring && ringStages(r + p, sharedLimit) < 3) return false;   // a ring of two is the kernel without one
             return sharedBytes(r + p, sharedLimit) <= sharedLimit;
@@ -1042,7 +1058,8 @@ final class CudaBackend implements DeviceBackend {
             MlaKernel.ring("mla_decode_tc16r", 1, 4, MlaKind.TC, false), MlaKernel.ring("mla_decode_tc16r_f32", 1, 4, MlaKind.TC, true),
             new MlaKernel("mla_decode_ks16", 1, 4, MlaKind.KS, 2), MlaKernel.ring("mla_decode_ks16r", 1, 4, MlaKind.KS, false), new MlaKernel("mla_decode_ks32", 2, 4, MlaKind.KS, 1),
             new MlaKernel("mla_decode_ks64", 4, 2, MlaKind.KS, 1), new MlaKernel("mla_decode_wg64", 4, 2, MlaKind.WG, 1),
-            MlaKernel.ring("mla_decode_wg64r", 4, 2, MlaKind.WG, false), MLA_WG64S);
+            MlaKernel.ring("mla_decode_wg64r", 4, 2, MlaKind.WG, false), MLA_WG64S,
+            new MlaKernel("mla_decode_wt16", 1, 8, MlaKind.WG_TRANSPOSED, 1), new MlaKernel("mla_decode_wt32", 2, 4, MlaKind.WG_TRANSPOSED, 1));
 
     /**
      * System property naming the tensor-core MLA decode kernel to use where it applies (one of

@@ -1029,15 +1029,29 @@ template <typename T> __device__ __forceinline__ void st_for_wgmma(void* p, cons
 #endif
 }
 
-// d (64 x 32, F32; this thread's 16) (+)= A (64 x 16, K-major at a) B (16 x 32, K-major at b); accumulate unless first
+// d (64 x 32, F32; this thread's 16) (+)= A (64 x 16 at a) B (16 x 32 at b), both in shared memory;
+// accumulate unless first. TA / TB: the operand is MN-major (read transposed) instead of K-major.
+template <int TA = 0, int TB = 0>
 __device__ __forceinline__ void wgmma_m64n32_ss(float d[16], wg_desc a, wg_desc b, bool first) {
 #ifdef __CUDA_ARCH__
     asm volatile("{ .reg .pred p; setp.eq.u32 p, %18, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, 0, 0; }"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]) : "l"(a), "l"(b), "r"((unsigned int) first));
+                 "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, %19, %20; }"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]) : "l"(a), "l"(b), "r"((unsigned int) first), "n"(TA), "n"(TB));
 #else
     // the simulator runs it at the wait that covers it, reading the tiles through the descriptors then
-    __pmx_wgmma_bf16_ss(d, 32, a, b, first ? 0 : 1, 1, 1, 0, 0);
+    __pmx_wgmma_bf16_ss(d, 32, a, b, first ? 0 : 1, 1, 1, TA, TB);
+#endif
+}
+
+// d (64 x 16, F32; this thread's 8) (+)= A (64 x 16 at a) B (16 x 16 at b), as wgmma_m64n32_ss
+template <int TA = 0, int TB = 0>
+__device__ __forceinline__ void wgmma_m64n16_ss(float d[8], wg_desc a, wg_desc b, bool first) {
+#ifdef __CUDA_ARCH__
+    asm volatile("{ .reg .pred p; setp.eq.u32 p, %10, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, p, 1, 1, %11, %12; }"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]) : "l"(a), "l"(b), "r"((unsigned int) first), "n"(TA), "n"(TB));
+#else
+    __pmx_wgmma_bf16_ss(d, 16, a, b, first ? 0 : 1, 1, 1, TA, TB);
 #endif
 }
 
@@ -1091,10 +1105,10 @@ __device__ __forceinline__ void mla_wg_values(float (&acc)[128], const unsigned 
 // Byte offset of 16-byte chunk c of row `row` in the canonical layout of rows of CH chunks
 template <int CH> __device__ __forceinline__ int mla_wg_place(int row, int c) { return ((row >> 3) * CH + c) * 128 + (row & 7) * 16; }
 
-// The queries of heads h0 .. h0 + 63 of sequence b as BF16 rows of CH chunks (8 dims each) in the
-// canonical layout at qs (zeros past the last head), by the block's 256 threads, one chunk at a time
-template <int CH> __device__ __forceinline__ void mla_wg_queries(unsigned char* qs, const MlaQuery& Q, int b, int heads, int h0) {
-    for (int i = threadIdx.x; i < 64 * CH; i += 256) {
+// The queries of heads h0 .. h0 + ROWS - 1 of sequence b as BF16 rows of CH chunks (8 dims each) in
+// the canonical layout at qs (zeros past the last head), by the block's 256 threads, one chunk at a time
+template <int CH, int ROWS = 64> __device__ __forceinline__ void mla_wg_queries(unsigned char* qs, const MlaQuery& Q, int b, int heads, int h0) {
+    for (int i = threadIdx.x; i < ROWS * CH; i += 256) {
         int h = i / CH, c = i % CH;
         unsigned int v[4] = {0, 0, 0, 0};
         if (h0 + h < heads) {
@@ -1391,4 +1405,246 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
     }
     mla_wg_store(acc, wg, h0 + row0, out, o, mOut, lOut, ((i64) b * splits + split) * heads, b, heads, R, m0, l0, m1, l1);
 #endif
+}
+
+// ---------------------------------------------------------------------------------------------
+// The transposed products on warpgroup tensor cores: mla_decode_wt16 and mla_decode_wt32 (sm_90a).
+// A block of NH = 16 or 32 heads puts the tile's 64 positions, not the heads, on the 64 rows of
+// every wgmma, so that no row is padding (wg64 and wg64s spend 48 of their 64 rows on nothing at
+// 16 heads, and four times the products on a cache that streams at the same rate):
+//   scores S^T (64 positions x NH heads) = K Q^T: 36 wgmma m64nNHk16 with the tile (K-major) as A
+//   and the queries (K-major) as B, both in shared memory;
+//   the online softmax runs down the columns: each head's maximum over the tile's 64 positions
+//   meets across the four warps in shared memory; the weights P^T go to shared memory as BF16,
+//   MN-major (each position's heads contiguous); each column's sum stays a partial per thread
+//   until the end;
+//   outputs O^T (512 latent dims x NH heads) += V^T P^T: 8 x 4 wgmma m64nNHk16 with the tile read
+//   MN-major (transposed) as A and the weights as B. O^T stays in registers (64 floats a thread at
+//   16 heads, 128 at 32).
+// Warpgroup 0 does all of that; warpgroup 1 only loads. At 16 heads the products take a fraction
+// of the time a tile takes to arrive, so the kernel lives by keeping loads in flight: each half of
+// warpgroup 1 (two warps) owns one of the two tile buffers (even tiles, odd tiles) and refills it
+// the moment warpgroup 0 is done with it, whatever the other half is doing, so that both tiles are
+// in flight while warpgroup 0 waits, and one while it multiplies.
+// The hand-offs are named barriers of 192 threads (a producer half and warpgroup 0):
+//   WT_FULL + s   buffer s's tile landed and is fenced (half s arrives) -> warpgroup 0's products
+//   WT_EMPTY + s  warpgroup 0 is done with buffer s's tile (it arrives) -> half s loads the tile two on
+// A side reaches the same barrier again only through the other: half s arrives at FULL for tile
+// i + 2 only after EMPTY of tile i, which warpgroup 0 arrives at only after FULL of tile i.
+// WT_RED (warpgroup 0's 128 threads): the four warps' column maxima, then the weights, are written.
+// Numerics as the tc kernels (the queries and the weights rounded to BF16, the sums over the rounded
+// weights). Requirements as mla_decode_wg64; grid (ceil(heads / NH), splits, batch), 256 threads,
+// mla_wt_smem_bytes of dynamic shared memory.
+#define MLA_TT 64   // positions a tile: the 64 rows of the products
+enum { WT_FULL = 1, WT_EMPTY = 3, WT_RED = 5 };   // FULL 1-2 and EMPTY 3-4, one of each a buffer
+
+// The queries (nh rows), two cache tiles (MLA_TT rows each), the weights (MLA_TT x nh BF16) and two
+// sets of the four warps' column maxima. Must match CudaBackend.mlaWarpgroupTransposedSharedBytes.
+__host__ __device__ __forceinline__ int mla_wt_smem_bytes(int d, int nh) {
+    return 2 * (nh + 2 * MLA_TT) * d + 2 * MLA_TT * nh + 2 * 4 * nh * 4;
+}
+
+// named_sync / named_arrive of barrier ID + s (s 0 or 1, warp-uniform), 192 threads
+template <int ID> __device__ __forceinline__ void wt_sync(int s) {
+    if (s) named_sync<ID + 1>(192);
+    else named_sync<ID>(192);
+}
+template <int ID> __device__ __forceinline__ void wt_arrive(int s) {
+    if (s) named_arrive<ID + 1>(192);
+    else named_arrive<ID>(192);
+}
+
+// d (64 x NH, F32; this thread's NH / 2) (+)= A (64 x 16) B (16 x NH), both in shared memory, TA / TB transposed
+template <int NH, int TA, int TB> __device__ __forceinline__ void wt_mma(float (&d)[NH / 2], wg_desc a, wg_desc b, bool first) {
+    if constexpr (NH == 16) wgmma_m64n16_ss<TA, TB>(d, a, b, first);
+    else wgmma_m64n32_ss<TA, TB>(d, a, b, first);
+}
+
+template <int NH>
+__device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
+                              float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+#ifdef MLA_WG_UNSUPPORTED
+    __trap();
+#else
+    static_assert(NH == 16 || NH == 32, "16 or 32 heads a block");
+    const MlaQuery Q{qn, ldn, qr, ldr, R};
+    // chunks a row; bytes a tile; 8-head column groups; accumulators a thread of an m64nNH product
+    constexpr int D = 576, CH = D / 8, TILE_BYTES = MLA_TT * D * 2, NJ = NH / 8, NA = NH / 2;
+    if (R != 512 || P != 64 || blockDim.x != 256 || mla_wt_smem_bytes(D, NH) > smemBytes) __trap();
+    DYNAMIC_SHARED_BYTES(wtShared);
+    unsigned char* qs = wtShared;                  // NH query rows, canonical K-major
+    unsigned char* ks = qs + NH * D * 2;           // two tiles of MLA_TT positions, canonical
+    unsigned char* ps = ks + 2 * TILE_BYTES;       // the weights: MLA_TT positions x NH heads, canonical MN-major
+    float* red = reinterpret_cast<float*>(ps + MLA_TT * NH * 2);   // [2][4 warps][NH]
+    const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, warp = t >> 5, lane = tid & 31, qd = lane & 3, g = lane >> 2;
+    const int h0 = blockIdx.x * NH, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
+    int from, to;
+    if (!mla_split_positions(lens, len0, b, split, splits, from, to)) return;   // the whole block, before any barrier
+    const unsigned short* cb = cache + (i64) b * maxLen * R;
+    const unsigned short* pb = pe + (i64) b * maxLen * P;
+    const int tiles = (to - from + MLA_TT - 1) / MLA_TT;
+    const int half = warp >> 1;   // in warpgroup 1: the half (two warps) that owns buffer `half`
+    auto loadTile = [&](int tile) {   // into buffer tile & 1, by the two warps of its half, as one cp.async group
+        unsigned char* dst = ks + (tile & 1) * TILE_BYTES;
+        mla_load_rows(cb, pb, from + tile * MLA_TT, MLA_TT, to, R, P, warp & 1, 2,
+                      [&](int r, int c) { return reinterpret_cast<unsigned short*>(dst + mla_wg_place<CH>(r, c)); });
+    };
+    if (wg == 1 && half < tiles) loadTile(half);   // tiles 0 and 1 in flight while the queries load
+    mla_wg_queries<CH, NH>(qs, Q, b, heads, h0);
+    fence_proxy_async();   // the queries, written by plain stores, are read by wgmma
+    __syncthreads();
+    if (wg == 1) {
+        for (int i = half; i < tiles; i += 2) {
+            if (i >= 2) {
+                wt_sync<WT_EMPTY>(half);   // warpgroup 0 is done with tile i - 2
+                loadTile(i);
+            }
+            cp_async_wait(0);
+            fence_proxy_async();
+            wt_arrive<WT_FULL>(half);
+        }
+        return;   // no barrier below counts warpgroup 1
+    }
+
+    const float scaleLog2 = scale * 1.4426950408889634f;
+    const unsigned int rowStride = CH * 128;   // bytes from one 8-row group of a tile (or of the queries) to the next
+    float acc[8][NA];                          // O^T, m-block mb: latent dims 64 mb .. 64 mb + 63
+#pragma unroll
+    for (int mb = 0; mb < 8; mb++)
+#pragma unroll
+        for (int i = 0; i < NA; i++) acc[mb][i] = 0.f;
+    // this thread's columns 8j + 2qd + c: the running maximum (log2 units, the same in every thread) and a partial sum
+    float m[NJ][2], l[NJ][2];
+#pragma unroll
+    for (int j = 0; j < NJ; j++)
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            m[j][c] = NEG_INF;
+            l[j][c] = 0.f;
+        }
+    const int p0 = 16 * warp + g;   // this thread's rows (positions of a tile): p0 and p0 + 8
+    for (int it = 0; it < tiles; it++) {
+        const int s = it & 1;
+        wt_sync<WT_FULL>(s);
+        const unsigned char* kt = ks + s * TILE_BYTES;
+        float st[NA];   // st[4j + e]: position p0 (+ 8 for e >= 2), head column 8j + 2qd + (e & 1)
+        wg_fence();
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++)
+            wt_mma<NH, 0, 0>(st, wg_make_desc(kt + 2 * kk * 128, 128, rowStride), wg_make_desc(qs + 2 * kk * 128, 128, rowStride), kk == 0);
+        wg_commit();
+        wg_wait<0>();
+        wg_fence_regs(st);
+
+        const int valid = to - (from + it * MLA_TT);
+        float* rm = red + s * 4 * NH;   // this tile's column maxima of the four warps (the next tile writes the other set)
+        float mx[NJ][2];
+#pragma unroll
+        for (int j = 0; j < NJ; j++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                float x0 = p0 < valid ? st[4 * j + c] * scaleLog2 : NEG_INF, x1 = p0 + 8 < valid ? st[4 * j + 2 + c] * scaleLog2 : NEG_INF;
+                st[4 * j + c] = x0;
+                st[4 * j + 2 + c] = x1;
+                float v = fmaxf(x0, x1);
+                v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 4));
+                v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 8));
+                mx[j][c] = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 16));
+            }
+        if (g == 0)
+#pragma unroll
+            for (int j = 0; j < NJ; j++)
+#pragma unroll
+                for (int c = 0; c < 2; c++) rm[warp * NH + 8 * j + 2 * qd + c] = mx[j][c];
+        named_sync<WT_RED>(128);
+        float alpha[NJ][2], base[NJ][2];
+#pragma unroll
+        for (int j = 0; j < NJ; j++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                const int col = 8 * j + 2 * qd + c;
+                const float n = fmaxf(m[j][c], fmaxf(fmaxf(rm[col], rm[NH + col]), fmaxf(rm[2 * NH + col], rm[3 * NH + col])));
+                base[j][c] = n == NEG_INF ? 0.f : n;   // a column with no position yet keeps weight 0 (no NaN from -inf - -inf)
+                alpha[j][c] = exp2f(m[j][c] - base[j][c]);
+                m[j][c] = n;
+            }
+#pragma unroll
+        for (int j = 0; j < NJ; j++) {
+            // the weights of rows p0 and p0 + 8 for heads 8j + 2qd and the next, as BF16 pairs
+            const unsigned int w0 = pack_bf16(exp2f(st[4 * j] - base[j][0]), exp2f(st[4 * j + 1] - base[j][1]));
+            const unsigned int w1 = pack_bf16(exp2f(st[4 * j + 2] - base[j][0]), exp2f(st[4 * j + 3] - base[j][1]));
+            l[j][0] = l[j][0] * alpha[j][0] + bf16_to_f32((unsigned short) w0) + bf16_to_f32((unsigned short) w1);
+            l[j][1] = l[j][1] * alpha[j][1] + bf16_to_f32((unsigned short) (w0 >> 16)) + bf16_to_f32((unsigned short) (w1 >> 16));
+            // MN-major: position pos, head h at ((pos / 8) * NJ + h / 8) * 128 + (pos % 8) * 16 + (h % 8) * 2
+            st_for_wgmma(ps + ((2 * warp) * NJ + j) * 128 + g * 16 + qd * 4, w0);
+            st_for_wgmma(ps + ((2 * warp + 1) * NJ + j) * 128 + g * 16 + qd * 4, w1);
+        }
+#pragma unroll
+        for (int mb = 0; mb < 8; mb++)
+#pragma unroll
+            for (int i = 0; i < NA; i++) acc[mb][i] *= alpha[i >> 2][i & 1];
+        fence_proxy_async();     // the weights, written by plain stores, are read by wgmma
+        named_sync<WT_RED>(128);   // all four warps' weights are written (and every warp has read this tile's maxima)
+        wg_fence();
+#pragma unroll
+        for (int mb = 0; mb < 8; mb++)
+#pragma unroll
+            for (int kk = 0; kk < MLA_TT / 16; kk++)
+                wt_mma<NH, 1, 1>(acc[mb], wg_make_desc(kt + 2 * kk * rowStride + 8 * mb * 128, rowStride, 128),
+                                 wg_make_desc(ps + 2 * kk * NJ * 128, NJ * 128, 128), false);
+        wg_commit();
+        wg_wait<0>();
+#pragma unroll
+        for (int mb = 0; mb < 8; mb++) wg_fence_regs(acc[mb]);
+        if (it + 2 < tiles) wt_arrive<WT_EMPTY>(s);   // half s may load tile it + 2 into this tile's buffer
+    }
+
+    // each column's sum: the partial sums of its 32 rows' threads (eight lanes of each of the four warps)
+#pragma unroll
+    for (int j = 0; j < NJ; j++)
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            float v = l[j][c];
+            v += __shfl_xor_sync(0xffffffffu, v, 4);
+            v += __shfl_xor_sync(0xffffffffu, v, 8);
+            v += __shfl_xor_sync(0xffffffffu, v, 16);
+            if (g == 0) red[warp * NH + 8 * j + 2 * qd + c] = v;   // after the last tile's second barrier: no warp still reads maxima
+        }
+    named_sync<WT_RED>(128);
+#pragma unroll
+    for (int j = 0; j < NJ; j++)
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            const int col = 8 * j + 2 * qd + c;
+            l[j][c] = (red[col] + red[NH + col]) + (red[2 * NH + col] + red[3 * NH + col]);
+        }
+    const i64 part = ((i64) b * splits + split) * heads;
+#pragma unroll
+    for (int mb = 0; mb < 8; mb++)
+#pragma unroll
+        for (int i = 0; i < NA; i++) {
+            const int h = h0 + 8 * (i >> 2) + 2 * qd + (i & 1), dim = 64 * mb + 16 * warp + g + 8 * ((i >> 1) & 1);
+            if (h >= heads) continue;
+            const float sum = l[i >> 2][i & 1];
+            if (out) out[((i64) b * heads + h) * R + dim] = sum > 0.f ? acc[mb][i] / sum : 0.f;
+            else o[(part + h) * R + dim] = acc[mb][i];
+        }
+    if (!out && warp == 0 && g == 0)
+#pragma unroll
+        for (int j = 0; j < NJ; j++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) mla_store_ml(mOut, lOut, part, heads, h0 + 8 * j + 2 * qd + c, m[j][c], l[j][c]);
+#endif
+}
+
+// 16 heads per block: warpgroup 0 multiplies, warpgroup 1 loads
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wt16(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
+        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_wt<16>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+}
+
+// 32 heads per block, the same
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wt32(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
+        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_wt<32>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }

@@ -15,7 +15,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * / {@code _rs}, {@code __pmx_bar_sync} / {@code _arrive}). The simulator checks the kernels
  * through the second, so it must pass what the first names: for a product the same shape, A in
  * shared memory or in registers as the PTX has it, the same {@code scale-d}, {@code imm-scale-a/b}
- * and {@code imm-trans-a/b}, and as many accumulator registers as the shape gives a thread; for a
+ * and {@code imm-trans-a/b} (written in the PTX or passed to it as immediate operands, {@code "n"(TA)}),
+ * and as many accumulator registers as the shape gives a thread; for a
  * barrier the same wait or arrival, barrier and count.
  */
 class WgmmaPathsAgreeTest {
@@ -32,17 +33,33 @@ class WgmmaPathsAgreeTest {
         return found;
     }
 
+    /** An operand of the asm statement: its constraint and its expression (one level of parentheses inside). */
+    private static final Pattern OPERAND = Pattern.compile("\"([^\"]*)\"\\(([^()]*(?:\\([^()]*\\)[^()]*)*)\\)");
+
+    /**
+     * The PTX's operand {@code token}: itself, or for {@code %k} where operand k is an immediate
+     * ({@code "n"(X)}), X, as the simulator call names it.
+     */
+    private static String immediate(String token, List<String[]> operands) {
+        if (!token.matches("%\\d+")) return token;
+        int k = Integer.parseInt(token.substring(1));
+        return k < operands.size() && operands.get(k)[0].equals("n") ? operands.get(k)[1] : token;
+    }
+
     /** Differences between a wrapper's PTX and its simulator call, empty when they agree. */
     static List<String> disagreements(String name, String body) {
         List<String> wrong = new ArrayList<>();
         Matcher ptx = PTX.matcher(body), call = CALL.matcher(body);
         if (!ptx.find() || !call.find()) return List.of(name + ": no wgmma PTX or no simulator call");
+        List<String[]> operands = new ArrayList<>();   // the asm statement's outputs, then its inputs, as %0, %1, ... number them
+        Matcher op = OPERAND.matcher(body.substring(ptx.end(), call.start()));
+        while (op.find()) operands.add(new String[]{op.group(1), op.group(2)});
         int n = Integer.parseInt(ptx.group(1));
         if (Integer.parseInt(call.group(2)) != n) wrong.add(name + ": the PTX is m64n" + n + "k16, the simulator call n " + call.group(2));
         boolean aInRegisters = ptx.group(2).startsWith("{");
         if (aInRegisters != call.group(1).equals("rs")) wrong.add(name + ": A is " + (aInRegisters ? "in registers" : "in shared memory") + " in the PTX, not in the call");
         // the PTX's scale-d, imm-scale-a, imm-scale-b[, imm-trans-a], imm-trans-b against the call's after A and B
-        List<String> imm = List.of(ptx.group(3).split(",\\s*"));
+        List<String> imm = List.of(ptx.group(3).split(",\\s*")).stream().map(t -> immediate(t, operands)).toList();
         List<String> args = List.of(call.group(3).split(",\\s*"));
         List<String> callImm = args.subList(2, args.size());
         if (imm.size() != callImm.size()) wrong.add(name + ": " + imm.size() + " operands after B in the PTX, " + callImm.size() + " in the call");
@@ -53,7 +70,7 @@ class WgmmaPathsAgreeTest {
             if (scaleD.equals("p")) {
                 // a predicate set from an operand: p = (operand == 0), so the call must pass 0 where that operand is true
                 Matcher setp = Pattern.compile("setp\\.eq\\.u32 p, %(\\d+), 0").matcher(body);
-                Matcher inputs = Pattern.compile(":\\s*\"l\"\\(a\\), \"l\"\\(b\\), \"r\"\\(\\(unsigned int\\) (\\w+)\\)\\);").matcher(body);
+                Matcher inputs = Pattern.compile(":\\s*\"l\"\\(a\\), \"l\"\\(b\\), \"r\"\\(\\(unsigned int\\) (\\w+)\\)[,)]").matcher(body);
                 if (!setp.find() || !inputs.find()) wrong.add(name + ": scale-d is a predicate, but not set from a flag the simulator call could use");
                 else if (!callImm.getFirst().equals(inputs.group(1) + " ? 0 : 1"))
                     wrong.add(name + ": scale-d is (" + inputs.group(1) + " == 0) in the PTX, " + callImm.getFirst() + " in the call");
@@ -67,7 +84,8 @@ class WgmmaPathsAgreeTest {
     @Test
     void eachWgmmaWrapperPassesTheSimulatorWhatItsPtxNames() {
         List<String[]> found = wrappers(CudaSources.source("mla_decode.cu"));
-        assertThat(found).extracting(w -> w[0]).containsExactlyInAnyOrder("wgmma_m64n32_ss", "wgmma_m64n256_rs", "wgmma_m64n64_ss", "wgmma_m64n256_ss");
+        assertThat(found).extracting(w -> w[0]).containsExactlyInAnyOrder("wgmma_m64n16_ss", "wgmma_m64n32_ss", "wgmma_m64n256_rs", "wgmma_m64n64_ss",
+                "wgmma_m64n256_ss");
         for (String[] w : found) assertThat(disagreements(w[0], w[2])).as(w[0]).isEmpty();
     }
 
@@ -103,9 +121,12 @@ class WgmmaPathsAgreeTest {
     void aWrapperWhosePathsDifferIsCaught() {
         String body = wrappers(CudaSources.source("mla_decode.cu")).stream().filter(w -> w[0].equals("wgmma_m64n32_ss")).findFirst().orElseThrow()[2];
         assertThat(disagreements("n", body.replace("__pmx_wgmma_bf16_ss(d, 32,", "__pmx_wgmma_bf16_ss(d, 64,"))).singleElement().asString().contains("n 64");
-        assertThat(disagreements("trans", body.replace("p, 1, 1, 0, 0;", "p, 1, 1, 0, 1;"))).singleElement().asString().contains("operand 5");
+        assertThat(disagreements("trans", body.replace("\"n\"(TA), \"n\"(TB)", "\"n\"(TA), \"n\"(TA)"))).singleElement().asString().contains("operand 5");
+        String literal = wrappers(CudaSources.source("mla_decode.cu")).stream().filter(w -> w[0].equals("wgmma_m64n64_ss")).findFirst().orElseThrow()[2];
+        assertThat(disagreements("trans", literal.replace("p, 1, 1, 0, 0;", "p, 1, 1, 0, 1;"))).singleElement().asString().contains("operand 5");
         assertThat(disagreements("scale", body.replace("first ? 0 : 1", "first ? 1 : 0"))).singleElement().asString().contains("scale-d");
         assertThat(disagreements("kind", body.replace("__pmx_wgmma_bf16_ss(d, 32, a, b,", "__pmx_wgmma_bf16_rs(d, 32, a, b,"))).isNotEmpty();
-        assertThat(disagreements("regs", body.replace("\"+f\"(d[15]) :", ":"))).singleElement().asString().contains("15 accumulator registers");
+        // one output fewer also renumbers the immediates after it: those show as well
+        assertThat(disagreements("regs", body.replace("\"+f\"(d[15]) :", ":"))).anySatisfy(w -> assertThat(w).contains("15 accumulator registers"));
     }
 }
