@@ -972,9 +972,9 @@ class DevicePathsMatchHostTest {
 
     /**
      * DeepSeek's MLA shapes (latent 512 + rope 64) over a BF16 cache. On a CUDA GPU (and its
-     * simulator) this is a tensor-core kernel: by default mla_decode_tc16 up to 16 heads,
-     * mla_decode_tc64 beyond, and then each kernel that {@code panamax.cuda.mlaKernel} can name
-     * (tc, tc16r with its ring of tiles, the k-split ks16, ks16r, ks32, ks64, and the warpgroup wg64, wg64r (with a ring) and wg64s where the GPU is sm_90, as the
+     * simulator) this is a tensor-core kernel: by default auto's (mla_decode_wg64s on sm_90, else
+     * mla_decode_tc16 up to 16 heads and mla_decode_tc64 beyond), and then each kernel that {@code panamax.cuda.mlaKernel} can name
+     * (tc, tc16r with its ring of tiles, the k-split ks16, ks16r, ks32, ks64, and the warpgroup wg64, wg64r (with a ring), wg64s, wt16 and wt32 where the GPU is sm_90, as the
      * simulator says it is). Its queries and softmax weights enter the products as BF16, so the
      * reference is the composed product over the same cache with the queries rounded to BF16; what
      * remains is the weights' rounding, which moves an output by at most 2^-9 of the spread of the
