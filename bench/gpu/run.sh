@@ -14,8 +14,8 @@
 #      against the device copy: the default (auto: wg64s on an H100/H200), tune (the fastest for each shape, timed in the first warm-up
 #      call; the JMH log has each shape's choice and every candidate's time, from one launch each), tc16r (a ring of cache tiles in flight),
 #      the k-split ks16 and ks16r (with a ring) and the warpgroup (wgmma) wg64, wg64s, wt16 and wt32 at 16 heads; ks32, ks64, wg64, wg64r (with a ring),
-#      wg64s (FlashMLA's division of the warpgroups) and wt32 at 128 (GpuBench's mla parameter). -Dpanamax.cuda.mlaSplits=N (after -jvmArgsAppend) fixes the split count.
-#      "mlawt" names a shorter run: auto against the transposed kernels wt16 and wt32 (positions on the wgmma rows), at 16 and 128 heads.
+#      wg64s (FlashMLA's division of the warpgroups), wt32 and wt64 at 128 (GpuBench's mla parameter). -Dpanamax.cuda.mlaSplits=N (after -jvmArgsAppend) fixes the split count.
+#      "mlawt" names a shorter run: auto against the transposed kernels wt16, wt32 and wt64 (positions on the wgmma rows), at 16 and 128 heads.
 #   6. (only when STEPS names "mlaf32") the same over an F32 cache, at 16 and 128 heads: the CUDA-core
 #      kernel (scalar) against the tensor-core kernels with split BF16 products, tc16_f32, tc16r_f32 (a ring of half tiles) and tc32_f32.
 #   7. (only when STEPS names "mlatune") the survey: tune alone over both caches at 16 and 128 heads, so that
@@ -106,12 +106,12 @@ if [[ "$steps" == *" mla "* || "$steps" == *" mla16 "* ]]; then
   tuned mla16
 fi
 if [[ "$steps" == *" mla "* || "$steps" == *" mla128 "* ]]; then
-  jmh mla128 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=128 -p mla="$(mla auto,tune,mla_decode_ks32,mla_decode_ks64,mla_decode_wg64,mla_decode_wg64r,mla_decode_wg64s,mla_decode_wt32)" "$@"
+  jmh mla128 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=128 -p mla="$(mla auto,tune,mla_decode_ks32,mla_decode_ks64,mla_decode_wg64,mla_decode_wg64r,mla_decode_wg64s,mla_decode_wt32,mla_decode_wt64)" "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mla128.json" | tee -a "$out/tables.md"
   tuned mla128
 fi
 if [[ "$steps" == *" mlawt "* ]]; then
-  jmh mlawt 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16,128 -p mla="$(mla auto,mla_decode_wt16,mla_decode_wt32)" "$@"
+  jmh mlawt 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16,128 -p mla="$(mla auto,mla_decode_wt16,mla_decode_wt32,mla_decode_wt64)" "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mlawt.json" | tee -a "$out/tables.md"
 fi
 if [[ "$steps" == *" mlaf32 "* ]]; then

@@ -108,8 +108,10 @@ nvrtcResult nvrtcCompileProgram(nvrtcProgram p, int numOptions, const char* cons
         p->log = "nvrtc: error: unrecognized option " + o + " (the Panamax CUDA simulator knows only the options Panamax passes)\n";
         return NVRTC_ERROR_INVALID_OPTION;
     }
-    // every extern "C" __global__ function gets a descriptor the simulated driver launches
-    std::regex kernel(R"(extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\s*\(([^)]*)\)\s*)?([A-Za-z_]\w*)\s*\()");
+    // every extern "C" __global__ function gets a descriptor the simulated driver launches, with its
+    // __launch_bounds__' first argument (the most threads a block; the minimum of blocks an SM, if
+    // given, only steers registers)
+    std::regex kernel(R"(extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\s*\(([^),]*)(?:,[^)]*)?\)\s*)?([A-Za-z_]\w*)\s*\()");
     std::ostringstream reg, entries;
     for (auto it = std::sregex_iterator(p->source.begin(), p->source.end(), kernel); it != std::sregex_iterator(); ++it) {
         std::string bounds = (*it)[1].matched ? "(" + (*it)[1].str() + ")" : "0";

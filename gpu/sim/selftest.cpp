@@ -77,6 +77,7 @@ extern "C" __global__ void half_warp_shuffle(float* out) {      // lanes 16-31 s
     out[threadIdx.x] = v;
 }
 extern "C" __global__ void __launch_bounds__(64) bounded(float* out) { out[threadIdx.x] = 2.f; }
+extern "C" __global__ void __launch_bounds__(96, 1) bounded2(float* out) { out[threadIdx.x] = 3.f; }
 extern "C" __global__ void ballot(unsigned int* out) {         // every third thread votes
     unsigned int b = __ballot_sync(0xffffffffu, threadIdx.x % 3 == 0);
     out[threadIdx.x] = b;
@@ -511,6 +512,8 @@ int main(int argc, char** argv) {
         CHECK(launch("fill", 0, 128, {&out, &x, &x}) == CUDA_ERROR_INVALID_VALUE, "an empty grid");
         CHECK(launch("fill", 1, 2048, {&out, &x, &x}) == CUDA_ERROR_INVALID_VALUE, "a block of 2048 threads");
         CHECK(launch("bounded", 1, 128, {&out}) == CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, "more threads than __launch_bounds__");
+        CHECK(launch("bounded2", 1, 96, {&out}) == CUDA_SUCCESS, "__launch_bounds__(96, 1): 96 threads");
+        CHECK(launch("bounded2", 1, 128, {&out}) == CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, "__launch_bounds__(96, 1): 128 threads");
         CUresult other = CUDA_SUCCESS;
         std::thread([&] { CUdeviceptr p; other = cuMemAlloc_v2(&p, 64); }).join();
         CHECK(other == CUDA_ERROR_INVALID_CONTEXT, "a thread without a current context");

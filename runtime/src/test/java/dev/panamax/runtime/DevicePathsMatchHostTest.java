@@ -974,7 +974,7 @@ class DevicePathsMatchHostTest {
      * DeepSeek's MLA shapes (latent 512 + rope 64) over a BF16 cache. On a CUDA GPU (and its
      * simulator) this is a tensor-core kernel: by default auto's (mla_decode_wg64s on sm_90, else
      * mla_decode_tc16 up to 16 heads and mla_decode_tc64 beyond), and then each kernel that {@code panamax.cuda.mlaKernel} can name
-     * (tc, tc16r with its ring of tiles, the k-split ks16, ks16r, ks32, ks64, and the warpgroup wg64, wg64r (with a ring), wg64s, wt16 and wt32 where the GPU is sm_90, as the
+     * (tc, tc16r with its ring of tiles, the k-split ks16, ks16r, ks32, ks64, and the warpgroup wg64, wg64r (with a ring), wg64s, wt16, wt32 and wt64 where the GPU is sm_90, as the
      * simulator says it is). Its queries and softmax weights enter the products as BF16, so the
      * reference is the composed product over the same cache with the queries rounded to BF16; what
      * remains is the weights' rounding, which moves an output by at most 2^-9 of the spread of the
@@ -1042,8 +1042,9 @@ class DevicePathsMatchHostTest {
 
     /**
      * Runs the MLA decode at DeepSeek's shapes over a cache of {@code cacheType}, by default and
-     * (on CUDA) with each kernel {@code panamax.cuda.mlaKernel} can name for that cache, at 16 heads
-     * and at 40 (partial blocks: of 64, and for ks32 a block with an empty m-tile); a single split
+     * (on CUDA) with each kernel {@code panamax.cuda.mlaKernel} can name for that cache, at 16 heads,
+     * at 40 (partial blocks: of 64, and for ks32 a block with an empty m-tile) and, at length 33 only,
+     * at 72 (a second block of 64 heads, partial); a single split
      * written in place (lengths 1 and 33, and 300 with the split count fixed at one, so that ten
      * tiles pass through one block's tile buffers), several combined (300, with a partial last
      * tile), and lengths read from device memory. The reference is the composed product over the
@@ -1078,11 +1079,12 @@ class DevicePathsMatchHostTest {
         try {
             for (String kernel : kernels) {
                 System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, kernel);
-                for (int h : new int[]{16, 40}) {
+                // 72 heads: a second block of heads for the kernels of 64 heads a block (wg64, wg64s, wt64; one length)
+                for (int h : new int[]{16, 40, 72}) {
                     Tensor q = r(132 + h, b, h, r + p), qRef = reference.apply(q);
                     double[] bound = bounds.of(q, largest);
                     // the last case in one split: ten tiles through one block's pipeline of tile buffers
-                    for (long[] run : new long[][]{{1, 0}, {33, 0}, {cap, 0}, {cap, 1}}) {
+                    for (long[] run : h > 64 ? new long[][]{{33, 0}} : new long[][]{{1, 0}, {33, 0}, {cap, 0}, {cap, 1}}) {
                         long len = run[0];
                         float[] want = Functional.latentAttentionDecode(qRef, latent, kRope, len, scale).toFloatArray();
                         float[] got;

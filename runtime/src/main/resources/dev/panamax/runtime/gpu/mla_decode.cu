@@ -1106,9 +1106,9 @@ __device__ __forceinline__ void mla_wg_values(float (&acc)[128], const unsigned 
 template <int CH> __device__ __forceinline__ int mla_wg_place(int row, int c) { return ((row >> 3) * CH + c) * 128 + (row & 7) * 16; }
 
 // The queries of heads h0 .. h0 + ROWS - 1 of sequence b as BF16 rows of CH chunks (8 dims each) in
-// the canonical layout at qs (zeros past the last head), by the block's 256 threads, one chunk at a time
+// the canonical layout at qs (zeros past the last head), by all the block's threads, one chunk at a time
 template <int CH, int ROWS = 64> __device__ __forceinline__ void mla_wg_queries(unsigned char* qs, const MlaQuery& Q, int b, int heads, int h0) {
-    for (int i = threadIdx.x; i < ROWS * CH; i += 256) {
+    for (int i = threadIdx.x; i < ROWS * CH; i += blockDim.x) {
         int h = i / CH, c = i % CH;
         unsigned int v[4] = {0, 0, 0, 0};
         if (h0 + h < heads) {
@@ -1408,10 +1408,11 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
 }
 
 // ---------------------------------------------------------------------------------------------
-// The transposed products on warpgroup tensor cores: mla_decode_wt16 and mla_decode_wt32 (sm_90a).
-// A block of NH = 16 or 32 heads puts the tile's 64 positions, not the heads, on the 64 rows of
-// every wgmma, so that no row is padding (wg64 and wg64s spend 48 of their 64 rows on nothing at
-// 16 heads, and four times the products on a cache that streams at the same rate):
+// The transposed products on warpgroup tensor cores: mla_decode_wt16, mla_decode_wt32 and
+// mla_decode_wt64 (sm_90a). Each consumer warpgroup of a block takes NH = 16 or 32 heads and puts
+// the tile's 64 positions, not the heads, on the 64 rows of every wgmma, so that no row is padding
+// (wg64 and wg64s spend 48 of their 64 rows on nothing at 16 heads, and four times the products on
+// a cache that streams at the same rate):
 //   scores S^T (64 positions x NH heads) = K Q^T: 36 wgmma m64nNHk16 with the tile (K-major) as A
 //   and the queries (K-major) as B, both in shared memory;
 //   the online softmax runs down the columns: each head's maximum over the tile's 64 positions
@@ -1421,37 +1422,55 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
 //   outputs O^T (512 latent dims x NH heads) += V^T P^T: 8 x 4 wgmma m64nNHk16 with the tile read
 //   MN-major (transposed) as A and the weights as B. O^T stays in registers (64 floats a thread at
 //   16 heads, 128 at 32).
-// Warpgroup 0 does all of that; warpgroup 1 only loads. At 16 heads the products take a fraction
-// of the time a tile takes to arrive, so the kernel lives by keeping loads in flight: each half of
-// warpgroup 1 (two warps) owns one of the two tile buffers (even tiles, odd tiles) and refills it
-// the moment warpgroup 0 is done with it, whatever the other half is doing, so that both tiles are
-// in flight while warpgroup 0 waits, and one while it multiplies.
-// The hand-offs are named barriers of 192 threads (a producer half and warpgroup 0):
-//   WT_FULL + s   buffer s's tile landed and is fenced (half s arrives) -> warpgroup 0's products
-//   WT_EMPTY + s  warpgroup 0 is done with buffer s's tile (it arrives) -> half s loads the tile two on
+// A column's softmax is its own, so consumers of different heads never meet: wt16 and wt32 have
+// one consumer (warpgroup 0), wt64 two (warpgroups 0 and 1, heads h0 .. h0 + 31 and the next 32),
+// which read each tile once for 64 heads (half the shared-memory fills of wt32 at 128 heads) and
+// whose products and softmaxes interleave on the SM's tensor cores. The last warpgroup only loads.
+// At 16 heads the products take a fraction of the time a tile takes to arrive, so the kernel lives
+// by keeping loads in flight: each half of the loading warpgroup (two warps) owns one of the two
+// tile buffers (even tiles, odd tiles) and refills it the moment the consumers are done with it,
+// whatever the other half is doing, so that both tiles are in flight while the consumers wait, and
+// one while they multiply. wt64's 384 threads get 168 registers each at launch; the loading
+// warpgroup gives 128 of its back (setmaxnreg) and each consumer takes 64 more, 232 a thread, for
+// O^T's 128 accumulators.
+// The hand-offs are named barriers of a producer half and the consumers (64 + 128 C threads):
+//   WT_FULL + s   buffer s's tile landed and is fenced (half s arrives) -> the consumers' products
+//   WT_EMPTY + s  the consumers are done with buffer s's tile (they arrive) -> half s loads the tile two on
 // A side reaches the same barrier again only through the other: half s arrives at FULL for tile
-// i + 2 only after EMPTY of tile i, which warpgroup 0 arrives at only after FULL of tile i.
-// WT_RED (warpgroup 0's 128 threads): the four warps' column maxima, then the weights, are written.
+// i + 2 only after EMPTY of tile i, which the consumers arrive at only after FULL of tile i.
+// WT_RED + c (consumer c's 128 threads): the four warps' column maxima, then the weights, are written.
 // Numerics as the tc kernels (the queries and the weights rounded to BF16, the sums over the rounded
-// weights). Requirements as mla_decode_wg64; grid (ceil(heads / NH), splits, batch), 256 threads,
-// mla_wt_smem_bytes of dynamic shared memory.
+// weights). Requirements as mla_decode_wg64; grid (ceil(heads / (C NH)), splits, batch), 128 (C + 1)
+// threads, mla_wt_smem_bytes of dynamic shared memory.
 #define MLA_TT 64   // positions a tile: the 64 rows of the products
-enum { WT_FULL = 1, WT_EMPTY = 3, WT_RED = 5 };   // FULL 1-2 and EMPTY 3-4, one of each a buffer
+enum { WT_FULL = 1, WT_EMPTY = 3, WT_RED = 5 };   // FULL 1-2 and EMPTY 3-4, one of each a buffer; RED 5-6, one a consumer
 
-// The queries (nh rows), two cache tiles (MLA_TT rows each), the weights (MLA_TT x nh BF16) and two
-// sets of the four warps' column maxima. Must match CudaBackend.mlaWarpgroupTransposedSharedBytes.
+// The queries (nh rows: the block's heads), two cache tiles (MLA_TT rows each), the weights
+// (MLA_TT x nh BF16) and two sets of the four warps' column maxima of each consumer. Must match
+// CudaBackend.mlaWarpgroupTransposedSharedBytes.
 __host__ __device__ __forceinline__ int mla_wt_smem_bytes(int d, int nh) {
     return 2 * (nh + 2 * MLA_TT) * d + 2 * MLA_TT * nh + 2 * 4 * nh * 4;
 }
 
-// named_sync / named_arrive of barrier ID + s (s 0 or 1, warp-uniform), 192 threads
-template <int ID> __device__ __forceinline__ void wt_sync(int s) {
-    if (s) named_sync<ID + 1>(192);
-    else named_sync<ID>(192);
+// named_sync / named_arrive of barrier ID + s (s 0 or 1, warp-uniform), `count` threads
+template <int ID> __device__ __forceinline__ void wt_sync(int s, int count) {
+    if (s) named_sync<ID + 1>(count);
+    else named_sync<ID>(count);
 }
-template <int ID> __device__ __forceinline__ void wt_arrive(int s) {
-    if (s) named_arrive<ID + 1>(192);
-    else named_arrive<ID>(192);
+template <int ID> __device__ __forceinline__ void wt_arrive(int s, int count) {
+    if (s) named_arrive<ID + 1>(count);
+    else named_arrive<ID>(count);
+}
+
+// setmaxnreg: this warpgroup's registers a thread become N (a multiple of 8, 24 to 256), released
+// to the block's pool (DEC) or taken from it, waiting until they are there (!DEC). Every warp of
+// the warpgroup runs it. The simulator has no register file: nothing to do there.
+template <int N, bool DEC> __device__ __forceinline__ void set_max_regs() {
+    static_assert(N % 8 == 0 && N >= 24 && N <= 256, "setmaxnreg takes a multiple of 8 from 24 to 256");
+#ifdef __CUDA_ARCH__
+    if constexpr (DEC) asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" :: "n"(N));
+    else asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" :: "n"(N));
+#endif
 }
 
 // d (64 x NH, F32; this thread's NH / 2) (+)= A (64 x 16) B (16 x NH), both in shared memory, TA / TB transposed
@@ -1460,54 +1479,66 @@ template <int NH, int TA, int TB> __device__ __forceinline__ void wt_mma(float (
     else wgmma_m64n32_ss<TA, TB>(d, a, b, first);
 }
 
-template <int NH>
+// C consumer warpgroups of NH heads each, then the loading warpgroup
+template <int NH, int C>
 __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
                               float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
 #ifdef MLA_WG_UNSUPPORTED
     __trap();
 #else
-    static_assert(NH == 16 || NH == 32, "16 or 32 heads a block");
+    static_assert(NH == 16 || NH == 32, "16 or 32 heads a consumer");
+    static_assert(C == 1 || C == 2, "one or two consumers");
     const MlaQuery Q{qn, ldn, qr, ldr, R};
-    // chunks a row; bytes a tile; 8-head column groups; accumulators a thread of an m64nNH product
-    constexpr int D = 576, CH = D / 8, TILE_BYTES = MLA_TT * D * 2, NJ = NH / 8, NA = NH / 2;
-    if (R != 512 || P != 64 || blockDim.x != 256 || mla_wt_smem_bytes(D, NH) > smemBytes) __trap();
+    // chunks a row; bytes a tile; 8-head column groups; accumulators a thread of an m64nNH product;
+    // the block's heads; threads at FULL and EMPTY (a producer half and the consumers)
+    constexpr int D = 576, CH = D / 8, TILE_BYTES = MLA_TT * D * 2, NJ = NH / 8, NA = NH / 2, BH = C * NH, PAIR = 64 + 128 * C;
+    if (R != 512 || P != 64 || blockDim.x != 128 * (C + 1) || mla_wt_smem_bytes(D, BH) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(wtShared);
-    unsigned char* qs = wtShared;                  // NH query rows, canonical K-major
-    unsigned char* ks = qs + NH * D * 2;           // two tiles of MLA_TT positions, canonical
-    unsigned char* ps = ks + 2 * TILE_BYTES;       // the weights: MLA_TT positions x NH heads, canonical MN-major
-    float* red = reinterpret_cast<float*>(ps + MLA_TT * NH * 2);   // [2][4 warps][NH]
+    unsigned char* qs = wtShared;                  // BH query rows, canonical K-major
+    unsigned char* ks = qs + BH * D * 2;           // two tiles of MLA_TT positions, canonical
     const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, warp = t >> 5, lane = tid & 31, qd = lane & 3, g = lane >> 2;
-    const int h0 = blockIdx.x * NH, split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
+    const int split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
     int from, to;
     if (!mla_split_positions(lens, len0, b, split, splits, from, to)) return;   // the whole block, before any barrier
     const unsigned short* cb = cache + (i64) b * maxLen * R;
     const unsigned short* pb = pe + (i64) b * maxLen * P;
     const int tiles = (to - from + MLA_TT - 1) / MLA_TT;
-    const int half = warp >> 1;   // in warpgroup 1: the half (two warps) that owns buffer `half`
+    const int half = warp >> 1;   // in the loading warpgroup: the half (two warps) that owns buffer `half`
     auto loadTile = [&](int tile) {   // into buffer tile & 1, by the two warps of its half, as one cp.async group
         unsigned char* dst = ks + (tile & 1) * TILE_BYTES;
         mla_load_rows(cb, pb, from + tile * MLA_TT, MLA_TT, to, R, P, warp & 1, 2,
                       [&](int r, int c) { return reinterpret_cast<unsigned short*>(dst + mla_wg_place<CH>(r, c)); });
     };
-    if (wg == 1 && half < tiles) loadTile(half);   // tiles 0 and 1 in flight while the queries load
-    mla_wg_queries<CH, NH>(qs, Q, b, heads, h0);
+    if (wg == C && half < tiles) loadTile(half);   // tiles 0 and 1 in flight while the queries load
+    mla_wg_queries<CH, BH>(qs, Q, b, heads, blockIdx.x * BH);
     fence_proxy_async();   // the queries, written by plain stores, are read by wgmma
     __syncthreads();
-    if (wg == 1) {
+    if (wg == C) {
+        if constexpr (C == 2) set_max_regs<40, true>();
         for (int i = half; i < tiles; i += 2) {
             if (i >= 2) {
-                wt_sync<WT_EMPTY>(half);   // warpgroup 0 is done with tile i - 2
+                wt_sync<WT_EMPTY>(half, PAIR);   // the consumers are done with tile i - 2
                 loadTile(i);
             }
             cp_async_wait(0);
             fence_proxy_async();
-            wt_arrive<WT_FULL>(half);
+            wt_arrive<WT_FULL>(half, PAIR);
         }
-        return;   // no barrier below counts warpgroup 1
+        return;   // no barrier below counts the loading warpgroup
     }
+    if constexpr (C == 2) set_max_regs<232, false>();
 
-    const float scaleLog2 = scale * 1.4426950408889634f;
+    // consumer cw: heads h0 .. h0 + NH - 1, their queries (NH / 8 row groups of the block's), weights and maxima
+    const int cw = C == 1 ? 0 : wg, h0 = blockIdx.x * BH + cw * NH;
     const unsigned int rowStride = CH * 128;   // bytes from one 8-row group of a tile (or of the queries) to the next
+    const unsigned char* qw = qs + cw * NJ * rowStride;
+    unsigned char* ps = ks + 2 * TILE_BYTES + cw * MLA_TT * NH * 2;   // the weights: MLA_TT positions x NH heads, canonical MN-major
+    float* red = reinterpret_cast<float*>(ks + 2 * TILE_BYTES + C * MLA_TT * NH * 2) + cw * 2 * 4 * NH;   // [2][4 warps][NH]
+    auto redSync = [&] {   // this consumer's four warps
+        if (cw) named_sync<WT_RED + 1>(128);
+        else named_sync<WT_RED>(128);
+    };
+    const float scaleLog2 = scale * 1.4426950408889634f;
     float acc[8][NA];                          // O^T, m-block mb: latent dims 64 mb .. 64 mb + 63
 #pragma unroll
     for (int mb = 0; mb < 8; mb++)
@@ -1525,13 +1556,13 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
     const int p0 = 16 * warp + g;   // this thread's rows (positions of a tile): p0 and p0 + 8
     for (int it = 0; it < tiles; it++) {
         const int s = it & 1;
-        wt_sync<WT_FULL>(s);
+        wt_sync<WT_FULL>(s, PAIR);
         const unsigned char* kt = ks + s * TILE_BYTES;
         float st[NA];   // st[4j + e]: position p0 (+ 8 for e >= 2), head column 8j + 2qd + (e & 1)
         wg_fence();
 #pragma unroll
         for (int kk = 0; kk < D / 16; kk++)
-            wt_mma<NH, 0, 0>(st, wg_make_desc(kt + 2 * kk * 128, 128, rowStride), wg_make_desc(qs + 2 * kk * 128, 128, rowStride), kk == 0);
+            wt_mma<NH, 0, 0>(st, wg_make_desc(kt + 2 * kk * 128, 128, rowStride), wg_make_desc(qw + 2 * kk * 128, 128, rowStride), kk == 0);
         wg_commit();
         wg_wait<0>();
         wg_fence_regs(st);
@@ -1556,7 +1587,7 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
             for (int j = 0; j < NJ; j++)
 #pragma unroll
                 for (int c = 0; c < 2; c++) rm[warp * NH + 8 * j + 2 * qd + c] = mx[j][c];
-        named_sync<WT_RED>(128);
+        redSync();
         float alpha[NJ][2], base[NJ][2];
 #pragma unroll
         for (int j = 0; j < NJ; j++)
@@ -1584,7 +1615,7 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
 #pragma unroll
             for (int i = 0; i < NA; i++) acc[mb][i] *= alpha[i >> 2][i & 1];
         fence_proxy_async();     // the weights, written by plain stores, are read by wgmma
-        named_sync<WT_RED>(128);   // all four warps' weights are written (and every warp has read this tile's maxima)
+        redSync();               // all four warps' weights are written (and every warp has read this tile's maxima)
         wg_fence();
 #pragma unroll
         for (int mb = 0; mb < 8; mb++)
@@ -1596,7 +1627,7 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
         wg_wait<0>();
 #pragma unroll
         for (int mb = 0; mb < 8; mb++) wg_fence_regs(acc[mb]);
-        if (it + 2 < tiles) wt_arrive<WT_EMPTY>(s);   // half s may load tile it + 2 into this tile's buffer
+        if (it + 2 < tiles) wt_arrive<WT_EMPTY>(s, PAIR);   // half s may load tile it + 2 into this tile's buffer
     }
 
     // each column's sum: the partial sums of its 32 rows' threads (eight lanes of each of the four warps)
@@ -1610,7 +1641,7 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
             v += __shfl_xor_sync(0xffffffffu, v, 16);
             if (g == 0) red[warp * NH + 8 * j + 2 * qd + c] = v;   // after the last tile's second barrier: no warp still reads maxima
         }
-    named_sync<WT_RED>(128);
+    redSync();
 #pragma unroll
     for (int j = 0; j < NJ; j++)
 #pragma unroll
@@ -1640,11 +1671,17 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
 // 16 heads per block: warpgroup 0 multiplies, warpgroup 1 loads
 extern "C" __global__ void __launch_bounds__(256) mla_decode_wt16(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_wt<16>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+    mla_decode_wt<16, 1>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
 
 // 32 heads per block, the same
 extern "C" __global__ void __launch_bounds__(256) mla_decode_wt32(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_wt<32>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+    mla_decode_wt<32, 1>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+}
+
+// 64 heads per block: warpgroups 0 and 1 multiply 32 heads each, warpgroup 2 loads (one block an SM)
+extern "C" __global__ void __launch_bounds__(384, 1) mla_decode_wt64(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
+        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+    mla_decode_wt<32, 2>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
 }
