@@ -81,7 +81,7 @@ print(os.pathsep.join(os.path.join(p, d, "include") for p in nvidia.__path__ for
 gpu_dir=runtime/src/main/resources/dev/panamax/runtime/gpu
 kernels() {
   [ "$#" -gt 0 ] || set -- "$gpu_dir"/*.cu
-  grep -ho 'extern "C" __global__ void \(__launch_bounds__([A-Z0-9_]*) \)\{0,1\}[A-Za-z_0-9]*' "$@" | awk '{print $NF}' | sort -u
+  grep -ho 'extern "C" __global__ void \(__launch_bounds__([A-Z0-9_, ]*) \)\{0,1\}[A-Za-z_0-9]*' "$@" | awk '{print $NF}' | sort -u
 }
 # The tensor-core MLA decode kernels of mla_decode.cu (CudaBackend.MLA_KERNELS), and scalar (the CUDA-core ones)
 mla_kernels() {

@@ -1430,9 +1430,12 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
 // by keeping loads in flight: each half of the loading warpgroup (two warps) owns one of the two
 // tile buffers (even tiles, odd tiles) and refills it the moment the consumers are done with it,
 // whatever the other half is doing, so that both tiles are in flight while the consumers wait, and
-// one while they multiply. wt64's 384 threads get 168 registers each at launch; the loading
-// warpgroup gives 128 of its back (setmaxnreg) and each consumer takes 64 more, 232 a thread, for
-// O^T's 128 accumulators.
+// one while they multiply. wt64's 384 threads get 168 registers each at launch (ptxas: 65,536 /
+// 384, to a multiple of 8), too few for a consumer (wt32's takes 208) and many more than the loads
+// need; so the loading warpgroup drops to 40 a thread (setmaxnreg) and the consumers rise to 216.
+// A rise waits until the block's pool has the registers, so the pool must cover it whatever ptxas
+// gave at launch: from 168 the drop frees 4 warps x 128 against 8 x 48 wanted, from 160 4 x 120
+// against 8 x 56 (ptxas fits the consumers in 216 and the loads in 40 with no spills).
 // The hand-offs are named barriers of a producer half and the consumers (64 + 128 C threads):
 //   WT_FULL + s   buffer s's tile landed and is fenced (half s arrives) -> the consumers' products
 //   WT_EMPTY + s  the consumers are done with buffer s's tile (they arrive) -> half s loads the tile two on
@@ -1526,7 +1529,7 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
         }
         return;   // no barrier below counts the loading warpgroup
     }
-    if constexpr (C == 2) set_max_regs<232, false>();
+    if constexpr (C == 2) set_max_regs<216, false>();
 
     // consumer cw: heads h0 .. h0 + NH - 1, their queries (NH / 8 row groups of the block's), weights and maxima
     const int cw = C == 1 ? 0 : wg, h0 = blockIdx.x * BH + cw * NH;

@@ -63,7 +63,7 @@ class CudaSourcesCompileTest {
     @Test
     void everyKernelDeclaresItsLaunchBounds() {
         for (String f : CudaSources.FILES) {
-            Matcher m = Pattern.compile("extern \"C\" __global__ void (__launch_bounds__\\(\\w+\\) )?(\\w+)\\(").matcher(CudaSources.source(f));
+            Matcher m = Pattern.compile("extern \"C\" __global__ void (__launch_bounds__\\(\\w+(?:, \\w+)?\\) )?(\\w+)\\(").matcher(CudaSources.source(f));
             int kernels = 0;
             while (m.find()) {
                 kernels++;
@@ -87,7 +87,7 @@ class CudaSourcesCompileTest {
             assertThat(p.exitValue()).as(file + ":\n" + out).isZero();
             assertThat(out).as("nvcc warnings for " + file).doesNotContainIgnoringCase("warning");
             String text = Files.readString(ptx);
-            Matcher m = Pattern.compile("extern \"C\" __global__ void (?:__launch_bounds__\\(\\w+\\) )?(\\w+)\\(").matcher(CudaSources.source(file));
+            Matcher m = Pattern.compile("extern \"C\" __global__ void (?:__launch_bounds__\\(\\w+(?:, \\w+)?\\) )?(\\w+)\\(").matcher(CudaSources.source(file));
             int kernels = 0;
             while (m.find()) {
                 kernels++;
