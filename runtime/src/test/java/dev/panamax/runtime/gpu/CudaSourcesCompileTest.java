@@ -27,8 +27,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * in the PTX under its own name; compiled to sm_90a machine code, no kernel spills registers or
  * keeps more than {@link #MAX_STACK_BYTES} of local memory per thread (the driver reserves local
  * memory for every resident thread of the GPU: 3 KB a thread would be close to 1 GB on an H100),
- * and ptxas serialises no wgmma. Every kernel declares {@code __launch_bounds__}, the most threads
- * its launches give a block: ptxas then fits its registers to that many threads (a kernel of 76
+ * ptxas serialises no wgmma, and a kernel that moves registers between its warpgroups
+ * ({@code setmaxnreg}) fits its moves in the registers ptxas gave it. Every kernel declares
+ * {@code __launch_bounds__}, the most threads its launches give a block: ptxas then fits its
+ * registers to that many threads (a kernel of 76
  * registers launched with 1,024 threads fails on a GPU, not on the simulator), and with no spill
  * allowed, it fits them without local memory; the simulator refuses a launch above the bound.
  * Skipped when nvcc is not installed, but for the bounds.
@@ -110,6 +112,37 @@ class CudaSourcesCompileTest {
                 assertThat(Integer.parseInt(f.group(3)) + Integer.parseInt(f.group(4))).as(f.group(1) + " spill bytes").isZero();
             }
             assertThat(seen).as("resource lines for " + file + ":\n" + usage).isEqualTo(kernels);
+            registerMovesFitThePool(file, CudaSources.source(file), usage);
         }));
+    }
+
+    /**
+     * A kernel that moves registers between its warpgroups ({@code setmaxnreg}: mla_decode_wt64) must
+     * fit its rise in what its drop frees, from the registers ptxas gave it at launch: a rise the
+     * block's pool cannot meet waits for ever. Such a kernel is one loading warpgroup, which drops
+     * to {@code set_max_regs<D, true>}, and the rest consumers, which rise to
+     * {@code set_max_regs<I, false>}; it declares {@code __launch_bounds__(T, 1)}. With N registers at
+     * launch: N x T within the SM's 65,536, and (N - D) >= (T / 128 - 1) x (I - N).
+     */
+    private static void registerMovesFitThePool(String file, String source, String usage) {
+        Matcher drop = Pattern.compile("set_max_regs<(\\d+), true>").matcher(source), rise = Pattern.compile("set_max_regs<(\\d+), false>").matcher(source);
+        boolean drops = drop.find(), rises = rise.find();
+        assertThat(drops).as(file + ": a drop of registers and a rise come together").isEqualTo(rises);
+        if (!drops) return;
+        int d = Integer.parseInt(drop.group(1)), inc = Integer.parseInt(rise.group(1));
+        assertThat(drop.find() || rise.find()).as(file + ": one drop and one rise").isFalse();
+        Matcher k = Pattern.compile("extern \"C\" __global__ void __launch_bounds__\\((\\d+), 1\\) (\\w+)\\(").matcher(source);
+        int checked = 0;
+        while (k.find()) {
+            int threads = Integer.parseInt(k.group(1)), consumers = threads / 128 - 1;
+            Matcher used = Pattern.compile("Compiling entry function '" + k.group(2) + "'[^\\n]*\\n(?:[^\\n]*\\n)*?ptxas info\\s*: Used (\\d+) registers").matcher(usage);
+            assertThat(used.find()).as(k.group(2) + "'s registers in ptxas's report:\n" + usage).isTrue();
+            int n = Integer.parseInt(used.group(1));
+            assertThat(n * threads).as(k.group(2) + ": " + n + " registers x " + threads + " threads").isLessThanOrEqualTo(65_536);
+            assertThat(n - d).as(k.group(2) + ": from " + n + " registers at launch the drop to " + d + " frees enough for " + consumers
+                    + " warpgroups' rise to " + inc).isGreaterThanOrEqualTo(consumers * (inc - n));
+            checked++;
+        }
+        assertThat(checked).as(file + ": the kernels that move registers declare __launch_bounds__(T, 1)").isPositive();
     }
 }
