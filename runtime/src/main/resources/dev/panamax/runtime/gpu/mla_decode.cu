@@ -724,6 +724,7 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const i
 #endif
 }
 
+// The parameters of every tensor-core MLA kernel's entry (cache elements C), and the arguments that pass them on
 #define MLA_TC_PARAMS(C) MLA_Q_PARAMS, const C* cache, const C* pe, const int* lens, int len0, float* o, float* m, float* l, float* out, \
     int heads, int maxLen, int R, int P, float scale, int smemBytes
 #define MLA_TC_ARGS MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes
@@ -927,27 +928,23 @@ __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const u
 }
 
 // 16 heads per block, the score product split four ways (4 warps)
-extern "C" __global__ void __launch_bounds__(128) mla_decode_ks16(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_ks<1, 4>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+extern "C" __global__ void __launch_bounds__(128) mla_decode_ks16(MLA_TC_PARAMS(unsigned short)) {
+    mla_decode_ks<1, 4>(MLA_TC_ARGS);
 }
 
 // ks16 with a ring of 3 to MLA_RING_MAX tiles, as many as its shared memory holds (6 on an H100), as tc16r
-extern "C" __global__ void __launch_bounds__(128) mla_decode_ks16r(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_ks<1, 4, true>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+extern "C" __global__ void __launch_bounds__(128) mla_decode_ks16r(MLA_TC_PARAMS(unsigned short)) {
+    mla_decode_ks<1, 4, true>(MLA_TC_ARGS);
 }
 
 // 32 heads per block, split four ways (8 warps)
-extern "C" __global__ void __launch_bounds__(256) mla_decode_ks32(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_ks<2, 4>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+extern "C" __global__ void __launch_bounds__(256) mla_decode_ks32(MLA_TC_PARAMS(unsigned short)) {
+    mla_decode_ks<2, 4>(MLA_TC_ARGS);
 }
 
 // 64 heads per block, split two ways (8 warps)
-extern "C" __global__ void __launch_bounds__(256) mla_decode_ks64(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_ks<4, 2>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+extern "C" __global__ void __launch_bounds__(256) mla_decode_ks64(MLA_TC_PARAMS(unsigned short)) {
+    mla_decode_ks<4, 2>(MLA_TC_ARGS);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1224,16 +1221,14 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
 }
 
 // 64 heads per block, two warpgroups (8 warps)
-extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_wg<false>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64(MLA_TC_PARAMS(unsigned short)) {
+    mla_decode_wg<false>(MLA_TC_ARGS);
 }
 
 // wg64 with a ring of as many tile buffers as its shared memory holds (CudaBackend gives it what the
 // GPU allows a block: 3 on an H100, so two tiles in flight where wg64 has one)
-extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64r(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_wg<true>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64r(MLA_TC_PARAMS(unsigned short)) {
+    mla_decode_wg<true>(MLA_TC_ARGS);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1672,19 +1667,16 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
 }
 
 // 16 heads per block: warpgroup 0 multiplies, warpgroup 1 loads
-extern "C" __global__ void __launch_bounds__(256) mla_decode_wt16(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_wt<16, 1>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wt16(MLA_TC_PARAMS(unsigned short)) {
+    mla_decode_wt<16, 1>(MLA_TC_ARGS);
 }
 
 // 32 heads per block, the same
-extern "C" __global__ void __launch_bounds__(256) mla_decode_wt32(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_wt<32, 1>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wt32(MLA_TC_PARAMS(unsigned short)) {
+    mla_decode_wt<32, 1>(MLA_TC_ARGS);
 }
 
 // 64 heads per block: warpgroups 0 and 1 multiply 32 heads each, warpgroup 2 loads (one block an SM)
-extern "C" __global__ void __launch_bounds__(384, 1) mla_decode_wt64(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, int len0, float* o, float* m, float* l, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
-    mla_decode_wt<32, 2>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes);
+extern "C" __global__ void __launch_bounds__(384, 1) mla_decode_wt64(MLA_TC_PARAMS(unsigned short)) {
+    mla_decode_wt<32, 2>(MLA_TC_ARGS);
 }
