@@ -314,27 +314,39 @@ inline void __pmx_wgmma_wait(int n) {
 namespace pmx {
 // A matrix descriptor ("Matrix Descriptor Format"): start address in bits 0-13, leading dimension
 // byte offset (LBO) in 16-29 and stride dimension byte offset (SBO) in 32-45, each in 16-byte units;
-// base offset in 49-51; swizzle mode in 62-63; the other bits zero. Only the canonical layout
-// without swizzle is simulated: 8 x 16-byte core matrices, 128 contiguous bytes each.
-struct SharedMatrix { unsigned int start, lbo, sbo; };
+// base offset in 49-51; swizzle mode in 62-63 (0 none, 1 128-byte, 2 64-byte, 3 32-byte); the other
+// bits zero. Simulated: the canonical layout without swizzle (8 x 16-byte core matrices, 128
+// contiguous bytes each) and the 128-byte swizzle with base offset 0 (CUTLASS's Swizzle<3,4,3>).
+struct SharedMatrix { unsigned int start, lbo, sbo; bool sw128; };
 inline SharedMatrix decodeDescriptor(unsigned long long d, const char* which) {
     const unsigned long long fields = 0x3fffull | 0x3fffull << 16 | 0x3fffull << 32 | 7ull << 49 | 3ull << 62;
     const char* fault = (d & ~fields) ? "has bits set outside its fields"
-                      : (d >> 62) ? "asks for a swizzled layout, which the simulator does not model"
-                      : (d >> 49 & 7) ? "has a base offset, which the layout without swizzle does not take" : nullptr;
+                      : (d >> 62) > 1 ? "asks for the 64- or 32-byte swizzle, which the simulator does not model"
+                      : (d >> 49 & 7) ? "has a base offset, which the simulator does not model" : nullptr;
     if (fault) {
         static char why[200];
         snprintf(why, sizeof why, "wgmma: the descriptor of %s (0x%016llx) %s", which, d, fault);
         __pmx_rt->trap(why);
     }
-    return SharedMatrix{(unsigned int) (d & 0x3fff) << 4, (unsigned int) (d >> 16 & 0x3fff) << 4, (unsigned int) (d >> 32 & 0x3fff) << 4};
+    return SharedMatrix{(unsigned int) (d & 0x3fff) << 4, (unsigned int) (d >> 16 & 0x3fff) << 4, (unsigned int) (d >> 32 & 0x3fff) << 4, (d >> 62) == 1};
 }
-// Element (mn, k) of a BF16 operand in the layout without swizzle. K-major: a core matrix holds 8
-// rows (mn) of 8 k; LBO steps k by 8, SBO steps mn by 8. MN-major (transposed): a core matrix holds
-// 8 k of 8 mn each; LBO steps k by 8, SBO steps mn by 8.
+// Element (mn, k) of a BF16 operand (k 0-15 of one wgmma).
+// Without swizzle: K-major, a core matrix holds 8 rows (mn) of 8 k; LBO steps k by 8, SBO steps mn
+// by 8. MN-major (transposed), a core matrix holds 8 k of 8 mn each; LBO steps k by 8, SBO mn by 8.
+// 128-byte swizzle: rows of 128 bytes in atoms of 8 rows (1,024 bytes). K-major, a row holds one mn's
+// k contiguous and SBO steps mn by 8 (LBO unused: 16 k fit one row). MN-major, a row holds 64 mn of
+// one k; LBO steps mn by 64 and SBO steps k by 8. The address so found then has its bits 4-6 XORed
+// with bits 7-9 (16-byte chunk c of the row at 1,024-aligned offset r * 128 lands at chunk c ^ (r % 8)).
 inline float sharedBf16(const SharedMatrix& m, bool mnMajor, int mn, int k, const char* access) {
-    unsigned long long at = m.start + (unsigned long long) (mn >> 3) * m.sbo + (unsigned long long) (k >> 3) * m.lbo +
-                            (mnMajor ? (mn & 7) * 2 + (k & 7) * 16 : (mn & 7) * 16 + (k & 7) * 2);
+    unsigned long long at;
+    if (m.sw128) {
+        at = m.start + (mnMajor ? (unsigned long long) (mn >> 6) * m.lbo + (mn & 63) * 2 + (k >> 3) * m.sbo + (k & 7) * 128
+                                : (unsigned long long) (mn >> 3) * m.sbo + (mn & 7) * 128 + k * 2);
+        at ^= ((at >> 7) & 7) << 4;
+    } else {
+        at = m.start + (unsigned long long) (mn >> 3) * m.sbo + (unsigned long long) (k >> 3) * m.lbo +
+             (mnMajor ? (mn & 7) * 2 + (k & 7) * 16 : (mn & 7) * 16 + (k & 7) * 2);
+    }
     unsigned short h;
     memcpy(&h, __pmx_shared_at(at, 2, access), 2);
     return __pmx_bits<float>((unsigned int) h << 16);

@@ -176,8 +176,9 @@ inline unsigned long long descriptor(const void* p, unsigned int lbo, unsigned i
 // D (64 x 16) = A (64 x 16, a row-major) B (16 x 16, b row-major, K-major in shared memory unless
 // transB), one warpgroup; out row-major. From registers (regs): A as the ISA's fragments, D
 // starting at 1 and accumulated (scale-d 1) with imm-scale-a -1. mode breaks the descriptors:
-// 1 swaps A's LBO and SBO, 2 sets a swizzle mode, 3 sets a bit outside the fields, 4 puts B past
-// the launch's shared memory.
+// 1 swaps A's LBO and SBO, 2 sets the 64-byte swizzle, 3 sets a bit outside the fields, 4 puts B
+// past the launch's shared memory. Modes 5 and 6 write B in the 128-byte swizzle instead, K-major (5)
+// or MN-major (6, with transB): rows of 128 bytes (n, or k), 16-byte chunk c of row r at c ^ (r % 8).
 extern "C" __global__ void wgmma_desc(const float* a, const float* b, float* out, int transB, int regs, int mode) {
     DYNAMIC_SHARED_BYTES(s);
     unsigned short* sa = reinterpret_cast<unsigned short*>(s);
@@ -189,12 +190,18 @@ extern "C" __global__ void wgmma_desc(const float* a, const float* b, float* out
     for (int i = threadIdx.x; i < 16 * 16; i += blockDim.x) {
         int k = i / 16, n = i % 16;   // B K-major: (n / 8, k / 8) at ((n / 8) * 2 + k / 8) * 128; MN-major: (k / 8, n / 8) at ((k / 8) * 2 + n / 8) * 128
         int at = transB ? ((k >> 3) * 2 + (n >> 3)) * 128 + (k & 7) * 16 + (n & 7) * 2 : ((n >> 3) * 2 + (k >> 3)) * 128 + (n & 7) * 16 + (k & 7) * 2;
+        if (mode >= 5) {   // row r, byte e of the row: r = n, e = 2k (K-major) or r = k, e = 2n (MN-major)
+            int r = mode == 5 ? n : k, e = mode == 5 ? 2 * k : 2 * n;
+            at = r * 128 + ((((e >> 4) ^ r) & 7) << 4) + (e & 15);
+        }
         sb[at / 2] = bf16(b[i]);
     }
     __syncthreads();
     unsigned long long da = mode == 1 ? descriptor(sa, 256, 128) : descriptor(sa, 128, 256);
     unsigned long long db = transB ? descriptor(sb, 256, 128) : descriptor(sb, 128, 256);
-    if (mode == 2) db |= 1ull << 62;
+    if (mode == 5) db = descriptor(sb, 16, 1024) | 1ull << 62;     // K-major: SBO steps n by 8 rows
+    if (mode == 6) db = descriptor(sb, 2048, 1024) | 1ull << 62;   // MN-major: SBO steps k by 8 rows (LBO, n by 64, unused)
+    if (mode == 2) db |= 2ull << 62;
     if (mode == 3) db |= 1ull << 47;
     if (mode == 4) db += 4096 >> 4;
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3;
@@ -725,7 +732,10 @@ int main(int argc, char** argv) {
         CHECK(product(1, 0, 0) == 0, "wgmma with B MN-major (imm-trans-b 1)");
         CHECK(product(1, 1, 0) == 0, "wgmma with A in registers as the ISA's fragments, accumulating (scale-d 1), imm-scale-a -1");
         CHECK(product(0, 0, 1) > 0, "A's LBO and SBO swapped give another product");
-        const char* traps[] = {"", "", "a descriptor with a swizzle mode fails the launch", "a descriptor with a bit set outside its fields fails the launch",
+        CHECK(product(0, 0, 5) == 0, "wgmma reads B K-major in the 128-byte swizzle");
+        CHECK(product(1, 0, 6) == 0, "wgmma reads B MN-major in the 128-byte swizzle");
+        CHECK(product(1, 1, 6) == 0, "wgmma from registers reads B MN-major in the 128-byte swizzle");
+        const char* traps[] = {"", "", "a descriptor with the 64-byte swizzle fails the launch", "a descriptor with a bit set outside its fields fails the launch",
                                "an operand past the launch's dynamic shared memory fails the launch"};
         for (int mode = 2; mode <= 4; mode++)
             CHECK(inChild([&] { product(0, 0, mode); return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1; }) == 0, traps[mode]);

@@ -7,7 +7,7 @@ typedef long long i64;
 // Dynamic shared memory (the launch's sharedBytes; above 48 KiB once the kernel is allowed more).
 // The simulator of gpu/sim defines its own.
 #ifndef DYNAMIC_SHARED_BYTES
-#define DYNAMIC_SHARED_BYTES(name) extern __shared__ __align__(16) unsigned char name[]
+#define DYNAMIC_SHARED_BYTES(name) extern __shared__ __align__(1024) unsigned char name[]   // 1,024: the MLA tiles swizzle on shared addresses
 #endif
 
 #define NEG_INF __int_as_float(0xff800000)

@@ -954,11 +954,11 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_ks64(MLA_TC_PARAMS(
 // memory (as in the ks kernels, summed in one order by both), both run the same online softmax, and
 // each multiplies the weights (BF16 A fragments in registers) into its 256 latent columns (m64n256,
 // the tile read transposed from shared memory). Numerics as the tc kernels.
-// Shared operands are in the canonical no-swizzle layout of the PTX ISA ("Canonical Layouts"):
-// 8 x 16-byte core matrices, 128 contiguous bytes each, of rows (heads or positions) r and 16-byte
-// chunks c (8 dims) of a row, at byte ((r / 8) * (D / 8) + c) * 128 + (r % 8) * 16. Read K-major
-// (scores: the queries as A, the tile as B) its leading (k) stride is 128 bytes and its stride
-// (rows) (D / 8) * 128; read MN-major (outputs: positions are k, dims n) they swap.
+// The queries are in the canonical no-swizzle layout of the PTX ISA ("Canonical Layouts"): 8 x
+// 16-byte core matrices, 128 contiguous bytes each, of rows (heads) r and 16-byte chunks c (8 dims)
+// of a row, at byte ((r / 8) * (D / 8) + c) * 128 + (r % 8) * 16; read K-major, the leading (k)
+// stride is 128 bytes and the stride (rows) (D / 8) * 128. The cache tiles are in the 128-byte
+// swizzle (mla_sw_place): read K-major for the scores, MN-major (positions are k, dims n) for the outputs.
 // Requires DeepSeek's widths, R = 512 (two halves of 256) and P = 64, so that every loop over the
 // wgmma instructions has a count known to the compiler (ptxas serialises wgmma in loops it cannot
 // prove uniform). Grid (ceil(heads / 64), splits, batch), 256 threads, mla_wg_smem_bytes of dynamic shared memory.
@@ -975,6 +975,35 @@ typedef unsigned long long wg_desc;
 __device__ __forceinline__ wg_desc wg_make_desc(const void* p, unsigned int lbo, unsigned int sbo) {
     return (unsigned long long) ((smem_addr(p) >> 4) & 0x3fffu) | ((unsigned long long) ((lbo >> 4) & 0x3fffu) << 16)
          | ((unsigned long long) ((sbo >> 4) & 0x3fffu) << 32);
+}
+
+// The cache tiles of the warpgroup kernels are in the 128-byte swizzle (layout type 1, bits 62-63 of
+// the descriptor): a tile of ROWS positions is 9 slabs of 64 dims (the latent's 512 in slabs 0-7, the
+// rope's 64 in slab 8), each ROWS rows of 128 bytes, and 16-byte chunk c of row r of a slab lies at
+// chunk c ^ (r % 8) of that row. So a warp's cp.async of 32 chunks of one row fills four whole
+// 128-byte lines. In the layout without swizzle they land in 32 lines 128 bytes apart, and each
+// 32-byte sector comes from L2 twice, once per 16-byte half: on an H100 a kernel that only loads
+// tiles reached 0.64 of copy bandwidth that way, and 1.00 swizzled (bench/RESULTS.md, session 30).
+// The swizzle applies to shared addresses, so each tile starts at a multiple of 1,024 bytes.
+template <int ROWS> __device__ __forceinline__ int mla_sw_place(int row, int c) {
+    return (c >> 3) * (ROWS * 128) + row * 128 + (((c & 7) ^ (row & 7)) << 4);
+}
+__device__ __forceinline__ wg_desc wg_make_desc_sw128(const void* p, unsigned int lbo, unsigned int sbo) {
+    return wg_make_desc(p, lbo, sbo) | 1ull << 62;
+}
+// The tile read K-major (its positions the rows, dims the k): dims 16 kstep .. 16 kstep + 15, the
+// start 32 bytes on within a slab's rows for each k-step (SBO: 8 rows, 1,024 bytes; LBO unused)
+template <int ROWS> __device__ __forceinline__ wg_desc mla_tile_k(const unsigned char* tile, int kstep) {
+    return wg_make_desc_sw128(tile + (kstep >> 2) * (ROWS * 128) + (kstep & 3) * 32, 16, 1024);
+}
+// The tile read MN-major: dims from d0 (a multiple of 64) as m or n, positions 16 kstep .. 16 kstep + 15
+// as k (LBO: the next 64 dims, a slab on; SBO: the next 8 positions, 1,024 bytes)
+template <int ROWS> __device__ __forceinline__ wg_desc mla_tile_mn(const unsigned char* tile, int d0, int kstep) {
+    return wg_make_desc_sw128(tile + (d0 >> 6) * (ROWS * 128) + kstep * 16 * 128, ROWS * 128, 1024);
+}
+// Traps unless the tiles (and so every slab) start at a multiple of 1,024 shared bytes
+__device__ __forceinline__ void mla_sw_check(const void* tiles) {
+    if (smem_addr(tiles) & 1023u) __trap();
 }
 
 __device__ __forceinline__ void wg_fence() {
@@ -1090,13 +1119,12 @@ __host__ __device__ __forceinline__ int mla_wg_smem_bytes(int d, int stages) {
     return 2 * (64 + stages * MLA_T) * d + 256 * 16 * 4;
 }
 
-// O += P V for one tile of 16 KS positions: this warpgroup's 256 latent columns (wg), the weights p
-// as register A fragments (k-step kk: positions 16kk..16kk + 15), the tile read MN-major from its canonical layout.
+// O += P V for one tile of ROWS = 16 KS positions: this warpgroup's 256 latent columns (wg), the
+// weights p as register A fragments (k-step kk: positions 16kk..16kk + 15), the tile read MN-major.
 template <int KS>
-__device__ __forceinline__ void mla_wg_values(float (&acc)[128], const unsigned int (&p)[KS][4], const unsigned char* tile, int wg,
-                                              unsigned int rowStride) {
+__device__ __forceinline__ void mla_wg_values(float (&acc)[128], const unsigned int (&p)[KS][4], const unsigned char* tile, int wg) {
 #pragma unroll
-    for (int kk = 0; kk < KS; kk++) wgmma_m64n256_rs(acc, p[kk], wg_make_desc(tile + kk * 2 * rowStride + wg * 32 * 128, rowStride, 128));
+    for (int kk = 0; kk < KS; kk++) wgmma_m64n256_rs(acc, p[kk], mla_tile_mn<16 * KS>(tile, wg * 256, kk));
 }
 
 // Byte offset of 16-byte chunk c of row `row` in the canonical layout of rows of CH chunks
@@ -1154,7 +1182,7 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
     if (R != 512 || P != 64 || blockDim.x != 256 || stages < 2 || stages > MLA_RING_MAX || mla_wg_smem_bytes(D, stages) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(smem);
     unsigned char* qs = smem;                          // 64 rows, canonical
-    unsigned char* ks = qs + 64 * D * 2;               // the ring of `stages` tiles of MLA_T rows, canonical
+    unsigned char* ks = qs + 64 * D * 2;               // the ring of `stages` tiles of MLA_T rows, swizzled
     float* red = reinterpret_cast<float*>(ks + stages * TILE_BYTES);   // [warpgroup][16][128 threads]
     const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, lane = tid & 31;
     const int g = lane >> 2;
@@ -1167,9 +1195,10 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
     auto tileAt = [&](int tile) { return ks + (tile % stages) * TILE_BYTES; };
     auto loadTile = [&](int tile) {
         unsigned char* dst = tileAt(tile);
-        mla_load_tile(cb, pb, from + tile * MLA_T, MLA_T, to, R, P, [&](int t, int c) { return reinterpret_cast<unsigned short*>(dst + mla_wg_place<CH>(t, c)); });
+        mla_load_tile(cb, pb, from + tile * MLA_T, MLA_T, to, R, P, [&](int t, int c) { return reinterpret_cast<unsigned short*>(dst + mla_sw_place<MLA_T>(t, c)); });
     };
     const int tiles = (to - from + MLA_T - 1) / MLA_T;
+    mla_sw_check(ks);
     mla_ring_load(0, stages - 1, tiles, loadTile);   // in flight while the queries load
     mla_wg_queries<CH>(qs, Q, b, heads, h0);
     const unsigned int rowStride = CH * 128;   // bytes from one 8-row group to the next
@@ -1192,7 +1221,7 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
 #pragma unroll
         for (int i = 0; i < HALF; i++) {
             int k = (k0 + i) * 2;   // chunks
-            wgmma_m64n32_ss(s, wg_make_desc(qs + k * 128, 128, rowStride), wg_make_desc(kt + k * 128, 128, rowStride), i == 0);
+            wgmma_m64n32_ss(s, wg_make_desc(qs + k * 128, 128, rowStride), mla_tile_k<MLA_T>(kt, k0 + i), i == 0);
         }
         wg_commit();
         wg_wait<0>();
@@ -1210,7 +1239,7 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
         for (int i = 0; i < 128; i++) acc[i] *= ((i >> 1) & 1) ? alpha1 : alpha0;
         // this warpgroup's 256 latent columns: O = alpha O + P V
         wg_fence();
-        mla_wg_values(acc, pa, kt, wg, rowStride);
+        mla_wg_values(acc, pa, kt, wg);
         wg_commit();
         wg_wait<0>();
     }
@@ -1292,7 +1321,7 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
     if (R != 512 || P != 64 || blockDim.x != 256 || mla_wgs_smem_bytes(D) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(wgsShared);   // not `smem`: that name's declarations in the templates above would conflict with this one's
     unsigned char* qs = wgsShared;                  // 64 rows, canonical
-    unsigned char* ks = qs + 64 * D * 2;            // two tiles of MLA_TS rows, canonical
+    unsigned char* ks = qs + 64 * D * 2;            // two tiles of MLA_TS rows, swizzled
     unsigned char* ps = ks + 2 * TILE_BYTES;        // the weights: 64 rows of MLA_TS positions, canonical K-major
     float* alphaS = reinterpret_cast<float*>(ps + 64 * MLA_TS * 2);   // each row's rescale factor for the tile
     float* sumS = alphaS + 64;                      // each row's sum, at the end
@@ -1307,14 +1336,15 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
     auto tileAt = [&](int tile) { return ks + (tile & 1) * TILE_BYTES; };
     auto loadTile = [&](int tile) {   // by warpgroup 1's four warps
         unsigned char* dst = tileAt(tile);
-        mla_load_rows(cb, pb, from + tile * MLA_TS, MLA_TS, to, R, P, t >> 5, 4, [&](int r, int c) { return reinterpret_cast<unsigned short*>(dst + mla_wg_place<CH>(r, c)); });
+        mla_load_rows(cb, pb, from + tile * MLA_TS, MLA_TS, to, R, P, t >> 5, 4, [&](int r, int c) { return reinterpret_cast<unsigned short*>(dst + mla_sw_place<MLA_TS>(r, c)); });
     };
     const int tiles = (to - from + MLA_TS - 1) / MLA_TS;
+    mla_sw_check(ks);
     if (wg == 1) mla_ring_load(0, 2, tiles, loadTile);   // tiles 0 and 1 in flight while the queries load
     mla_wg_queries<CH>(qs, Q, b, heads, h0);
     fence_proxy_async();   // the queries, written by plain stores, are read by wgmma
     __syncthreads();
-    const unsigned int rowStride = CH * 128;   // bytes from one 8-row group of a tile to the next
+    const unsigned int rowStride = CH * 128;   // bytes from one 8-row group of the queries to the next
     float acc[128];
 #pragma unroll
     for (int i = 0; i < 128; i++) acc[i] = 0.f;
@@ -1327,7 +1357,7 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
             wg_fence();
 #pragma unroll
             for (int i = 0; i < D / 16; i++)
-                wgmma_m64n64_ss(s, wg_make_desc(qs + 2 * i * 128, 128, rowStride), wg_make_desc(kt + 2 * i * 128, 128, rowStride), i == 0);
+                wgmma_m64n64_ss(s, wg_make_desc(qs + 2 * i * 128, 128, rowStride), mla_tile_k<MLA_TS>(kt, i), i == 0);
             wg_commit();
             wg_wait<0>();
             wg_fence_regs(s);
@@ -1351,7 +1381,7 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
 #pragma unroll
             for (int i = 0; i < 128; i++) acc[i] *= ((i >> 1) & 1) ? alpha1 : alpha0;
             wg_fence();
-            mla_wg_values(acc, pa, kt, 0, rowStride);
+            mla_wg_values(acc, pa, kt, 0);
             wg_commit();
             wg_wait<0>();
             wg_fence_regs(acc);
@@ -1376,7 +1406,7 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
             wg_fence();
 #pragma unroll
             for (int kk = 0; kk < MLA_TS / 16; kk++)
-                wgmma_m64n256_ss(acc, wg_make_desc(ps + 2 * kk * 128, 128, PCH * 128), wg_make_desc(kt + kk * 2 * rowStride + 32 * 128, rowStride, 128));
+                wgmma_m64n256_ss(acc, wg_make_desc(ps + 2 * kk * 128, 128, PCH * 128), mla_tile_mn<MLA_TS>(kt, 256, kk));
             wg_commit();
             wg_wait<0>();
             wg_fence_regs(acc);
@@ -1493,7 +1523,7 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
     if (R != 512 || P != 64 || blockDim.x != 128 * (C + 1) || mla_wt_smem_bytes(D, BH) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(wtShared);
     unsigned char* qs = wtShared;                  // BH query rows, canonical K-major
-    unsigned char* ks = qs + BH * D * 2;           // two tiles of MLA_TT positions, canonical
+    unsigned char* ks = qs + BH * D * 2;           // two tiles of MLA_TT positions, swizzled
     const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, warp = t >> 5, lane = tid & 31, qd = lane & 3, g = lane >> 2;
     const int split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
     int from, to;
@@ -1505,8 +1535,9 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
     auto loadTile = [&](int tile) {   // into buffer tile & 1, by the two warps of its half, as one cp.async group
         unsigned char* dst = ks + (tile & 1) * TILE_BYTES;
         mla_load_rows(cb, pb, from + tile * MLA_TT, MLA_TT, to, R, P, warp & 1, 2,
-                      [&](int r, int c) { return reinterpret_cast<unsigned short*>(dst + mla_wg_place<CH>(r, c)); });
+                      [&](int r, int c) { return reinterpret_cast<unsigned short*>(dst + mla_sw_place<MLA_TT>(r, c)); });
     };
+    mla_sw_check(ks);
     if (wg == C && half < tiles) loadTile(half);   // tiles 0 and 1 in flight while the queries load
     mla_wg_queries<CH, BH>(qs, Q, b, heads, blockIdx.x * BH);
     fence_proxy_async();   // the queries, written by plain stores, are read by wgmma
@@ -1528,7 +1559,7 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
 
     // consumer cw: heads h0 .. h0 + NH - 1, their queries (NH / 8 row groups of the block's), weights and maxima
     const int cw = C == 1 ? 0 : wg, h0 = blockIdx.x * BH + cw * NH;
-    const unsigned int rowStride = CH * 128;   // bytes from one 8-row group of a tile (or of the queries) to the next
+    const unsigned int rowStride = CH * 128;   // bytes from one 8-row group of the queries to the next
     const unsigned char* qw = qs + cw * NJ * rowStride;
     unsigned char* ps = ks + 2 * TILE_BYTES + cw * MLA_TT * NH * 2;   // the weights: MLA_TT positions x NH heads, canonical MN-major
     float* red = reinterpret_cast<float*>(ks + 2 * TILE_BYTES + C * MLA_TT * NH * 2) + cw * 2 * 4 * NH;   // [2][4 warps][NH]
@@ -1560,7 +1591,7 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
         wg_fence();
 #pragma unroll
         for (int kk = 0; kk < D / 16; kk++)
-            wt_mma<NH, 0, 0>(st, wg_make_desc(kt + 2 * kk * 128, 128, rowStride), wg_make_desc(qw + 2 * kk * 128, 128, rowStride), kk == 0);
+            wt_mma<NH, 0, 0>(st, mla_tile_k<MLA_TT>(kt, kk), wg_make_desc(qw + 2 * kk * 128, 128, rowStride), kk == 0);
         wg_commit();
         wg_wait<0>();
         wg_fence_regs(st);
@@ -1619,7 +1650,7 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
         for (int mb = 0; mb < 8; mb++)
 #pragma unroll
             for (int kk = 0; kk < MLA_TT / 16; kk++)
-                wt_mma<NH, 1, 1>(acc[mb], wg_make_desc(kt + 2 * kk * rowStride + 8 * mb * 128, rowStride, 128),
+                wt_mma<NH, 1, 1>(acc[mb], mla_tile_mn<MLA_TT>(kt, 64 * mb, kk),
                                  wg_make_desc(ps + 2 * kk * NJ * 128, NJ * 128, 128), false);
         wg_commit();
         wg_wait<0>();
