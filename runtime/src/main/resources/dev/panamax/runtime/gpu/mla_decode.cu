@@ -1001,6 +1001,40 @@ template <int ROWS> __device__ __forceinline__ wg_desc mla_tile_k(const unsigned
 template <int ROWS> __device__ __forceinline__ wg_desc mla_tile_mn(const unsigned char* tile, int d0, int kstep) {
     return wg_make_desc_sw128(tile + (d0 >> 6) * (ROWS * 128) + kstep * 16 * 128, ROWS * 128, 1024);
 }
+// One cache tile of ROWS positions, base .. base + ROWS - 1 of one sequence (zeros from `to` on),
+// into the swizzled layout at dst, by T threads of the block (this one is thread t of them), as one
+// cp.async group. Thread t takes the latent's chunk t % 64 of rows t / 64, t / 64 + T / 64, ... and
+// the rope's chunk t % 8 of rows t / 8, t / 8 + T / 8, ...: so a warp reads 512 contiguous bytes and
+// fills four 128-byte lines of shared memory, and a thread's addresses step by constants. (Loading
+// a row a warp, with the row's chunks spread over the lanes, took the loading warps of the wt
+// kernels longer than the tile took to arrive: ncu found them issuing address arithmetic, session 30.)
+template <int ROWS, int T, bool FULL>
+__device__ __forceinline__ void mla_load_sw_rows(const unsigned short* cb, const unsigned short* pb, int base, int to, unsigned char* dst, int t) {
+    {
+        const int c = t & 63;
+        const unsigned short* src = cb + (i64) (base + (t >> 6)) * 512 + c * 8;
+#pragma unroll 8
+        for (int r = t >> 6; r < ROWS; r += T / 64, src += (T / 64) * 512) {
+            const bool valid = FULL || base + r < to;
+            cp_async16(dst + mla_sw_place<ROWS>(r, c), valid ? src : cb, valid);
+        }
+    }
+    const int c = t & 7;
+    const unsigned short* src = pb + (i64) (base + (t >> 3)) * 64 + c * 8;
+#pragma unroll
+    for (int r = t >> 3; r < ROWS; r += T / 8, src += (T / 8) * 64) {
+        const bool valid = FULL || base + r < to;
+        cp_async16(dst + mla_sw_place<ROWS>(r, 64 + c), valid ? src : pb, valid);
+    }
+}
+template <int ROWS, int T>
+__device__ __forceinline__ void mla_load_sw(const unsigned short* cb, const unsigned short* pb, int base, int to, unsigned char* dst, int t) {
+    static_assert(T % 64 == 0 && ROWS % (T / 64) == 0 && (ROWS * 8) % T == 0, "whole rows of chunks for every thread");
+    if (base + ROWS <= to) mla_load_sw_rows<ROWS, T, true>(cb, pb, base, to, dst, t);
+    else mla_load_sw_rows<ROWS, T, false>(cb, pb, base, to, dst, t);
+    cp_async_commit();
+}
+
 // Traps unless the tiles (and so every slab) start at a multiple of 1,024 shared bytes
 __device__ __forceinline__ void mla_sw_check(const void* tiles) {
     if (smem_addr(tiles) & 1023u) __trap();
@@ -1195,7 +1229,7 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
     auto tileAt = [&](int tile) { return ks + (tile % stages) * TILE_BYTES; };
     auto loadTile = [&](int tile) {
         unsigned char* dst = tileAt(tile);
-        mla_load_tile(cb, pb, from + tile * MLA_T, MLA_T, to, R, P, [&](int t, int c) { return reinterpret_cast<unsigned short*>(dst + mla_sw_place<MLA_T>(t, c)); });
+        mla_load_sw<MLA_T, 256>(cb, pb, from + tile * MLA_T, to, dst, threadIdx.x);
     };
     const int tiles = (to - from + MLA_T - 1) / MLA_T;
     mla_sw_check(ks);
@@ -1336,7 +1370,7 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
     auto tileAt = [&](int tile) { return ks + (tile & 1) * TILE_BYTES; };
     auto loadTile = [&](int tile) {   // by warpgroup 1's four warps
         unsigned char* dst = tileAt(tile);
-        mla_load_rows(cb, pb, from + tile * MLA_TS, MLA_TS, to, R, P, t >> 5, 4, [&](int r, int c) { return reinterpret_cast<unsigned short*>(dst + mla_sw_place<MLA_TS>(r, c)); });
+        mla_load_sw<MLA_TS, 128>(cb, pb, from + tile * MLA_TS, to, dst, t);
     };
     const int tiles = (to - from + MLA_TS - 1) / MLA_TS;
     mla_sw_check(ks);
@@ -1457,10 +1491,10 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
 // whatever the other half is doing, so that both tiles are in flight while the consumers wait, and
 // one while they multiply. wt64's 384 threads get 168 registers each at launch (ptxas: 65,536 /
 // 384, to a multiple of 8), too few for a consumer (wt32's takes 208) and many more than the loads
-// need; so the loading warpgroup drops to 40 a thread (setmaxnreg) and the consumers rise to 216.
+// need; so the loading warpgroup drops to 48 a thread (setmaxnreg) and the consumers rise to 216.
 // A rise waits until the block's pool has the registers, so the pool must cover it whatever ptxas
-// gave at launch: from 168 the drop frees 4 warps x 128 against 8 x 48 wanted, from 160 4 x 120
-// against 8 x 56 (ptxas fits the consumers in 216 and the loads in 40 with no spills).
+// gave at launch: from 168 the drop frees 4 warps x 120 against 8 x 48 wanted, from 160 4 x 112
+// against 8 x 56 (ptxas fits the consumers in 216 and the loads in 48 with no spills; 40 spills).
 // The hand-offs are named barriers of a producer half and the consumers (64 + 128 C threads):
 //   WT_FULL + s   buffer s's tile landed and is fenced (half s arrives) -> the consumers' products
 //   WT_EMPTY + s  the consumers are done with buffer s's tile (they arrive) -> half s loads the tile two on
@@ -1533,9 +1567,7 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
     const int tiles = (to - from + MLA_TT - 1) / MLA_TT;
     const int half = warp >> 1;   // in the loading warpgroup: the half (two warps) that owns buffer `half`
     auto loadTile = [&](int tile) {   // into buffer tile & 1, by the two warps of its half, as one cp.async group
-        unsigned char* dst = ks + (tile & 1) * TILE_BYTES;
-        mla_load_rows(cb, pb, from + tile * MLA_TT, MLA_TT, to, R, P, warp & 1, 2,
-                      [&](int r, int c) { return reinterpret_cast<unsigned short*>(dst + mla_sw_place<MLA_TT>(r, c)); });
+        mla_load_sw<MLA_TT, 64>(cb, pb, from + tile * MLA_TT, to, ks + (tile & 1) * TILE_BYTES, (t & 63));
     };
     mla_sw_check(ks);
     if (wg == C && half < tiles) loadTile(half);   // tiles 0 and 1 in flight while the queries load
@@ -1543,7 +1575,7 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
     fence_proxy_async();   // the queries, written by plain stores, are read by wgmma
     __syncthreads();
     if (wg == C) {
-        if constexpr (C == 2) set_max_regs<40, true>();
+        if constexpr (C == 2) set_max_regs<48, true>();
         for (int i = half; i < tiles; i += 2) {
             if (i >= 2) {
                 wt_sync<WT_EMPTY>(half, PAIR);   // the consumers are done with tile i - 2
