@@ -1311,10 +1311,13 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64r(MLA_TC_PARAMS
 //               tile it completed: the weights and factors are free) -> 0's scores of tile it + 1,
 //               then its weights into the same shared memory
 // In each iteration warpgroup 1 waits for P_FULL, multiplies and waits for the product, waits for
-// K_FREE, issues the loads of tile it + 2, then waits for tile it + 1 and arrives at K_FULL; so a
-// side arrives at a barrier again only after every thread of the other side has passed its wait of
-// the phase before (warpgroup 0 reaches K_FREE and P_FULL again only through K_FULL, warpgroup 1
-// reaches K_FULL again only through P_FULL).
+// K_FREE, waits for tile it + 1 (its only copies in flight) and arrives at K_FULL, and only then
+// issues the loads of tile it + 2, while warpgroup 0 computes tile it + 1's scores. (Issuing them
+// before K_FULL held warpgroup 0 for the time the 128 threads took to issue 72 KiB of copies: ncu
+// found it waiting at K_FULL a fifth of its time at 128 heads, session 30.) So a side arrives at a
+// barrier again only after every thread of the other side has passed its wait of the phase before
+// (warpgroup 0 reaches K_FREE and P_FULL again only through K_FULL, which warpgroup 1 arrives at
+// after its wait at K_FREE; warpgroup 1 reaches K_FULL again only through P_FULL).
 // Numerics as the tc kernels; requirements and grid as mla_decode_wg64, mla_wgs_smem_bytes of
 // dynamic shared memory. On the simulator the named barriers are its own (__pmx_bar_sync / _arrive).
 #define MLA_TS 64
@@ -1444,17 +1447,13 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
             wg_commit();
             wg_wait<0>();
             wg_fence_regs(acc);
-            if (it + 2 < tiles) {
-                named_sync<WGS_K_FREE>(256);   // both warpgroups are done with tile it: tile it + 2 into its buffer
-                loadTile(it + 2);
-            } else {
-                cp_async_commit();   // an empty group: tile it + 1 is always the one but newest
-            }
+            if (it + 2 < tiles) named_sync<WGS_K_FREE>(256);   // both warpgroups are done with tile it
             if (it + 1 < tiles) {
-                cp_async_wait(1);   // tile it + 1
+                cp_async_wait(0);   // tile it + 1, the only group in flight
                 fence_proxy_async();
                 named_arrive<WGS_K_FULL>(256);   // and this product is done with the weights
             }
+            if (it + 2 < tiles) loadTile(it + 2);   // into tile it's buffer
         }
     }
     __syncthreads();   // warpgroup 0's sums, for warpgroup 1's normalisation
