@@ -71,6 +71,8 @@ inline const unsigned char* __pmx_shared_at(unsigned long long addr, unsigned in
     return __pmx_dynamic_shared + (addr - PMX_SHARED_BASE);
 }
 
+// A read-only load (ld.global.nc): here a plain read
+template <typename T> inline T __ldg(const T* p) { return *p; }
 inline void __syncthreads() { __pmx_rt->syncthreads(); }
 // Named barriers (PTX bar.sync / bar.arrive with a barrier id and a thread count): `count` threads,
 // a multiple of 32, complete barrier `id` (1-15; 0 is __syncthreads'), each of them arriving either
