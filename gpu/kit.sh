@@ -7,6 +7,8 @@
 #   KIT/junit-platform-console-standalone-*.jar
 #   KIT/benchmarks.jar       the JMH uber-jar (GpuBench, DeepSeekBench)
 #   KIT/reference/           a copy of ../shared/reference (the DeepSeek and GRPO fixtures)
+#   KIT/mla_load_probe       bench/gpu/mla_load_probe.cu built for sm_90a, where nvcc and g++ are
+#                            installed (a diagnostic: gpu/verify.sh probe)
 # Usage: gpu/kit.sh [KIT_DIR]   (default .gpu-kit, which git ignores; about 57 MB)
 # Then, on the GPU machine, from the repository root: gpu/verify.sh MODE [OUT_DIR] (see there).
 # MVN_OFFLINE=1 builds without touching the network (everything must be in ~/.m2 already).
@@ -42,6 +44,14 @@ if [ -d ../shared/reference ]; then
   chmod -R u+w "$kit/reference"
 else
   echo "gpu/kit.sh: warning: ../shared/reference is missing; the reference tests on the GPU will fail" >&2
+fi
+# The load probe (cudart linked statically: the GPU machine needs only its driver); a source that
+# does not compile fails the kit, so CI, which builds it, checks it
+nvcc="$(command -v nvcc || { [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ] && echo "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc"; } || true)"
+if [ -n "$nvcc" ] && command -v g++ >/dev/null 2>&1; then
+  "$nvcc" -O3 -arch=sm_90a -std=c++17 -o "$kit/mla_load_probe" bench/gpu/mla_load_probe.cu
+else
+  echo "gpu/kit.sh: no nvcc or no g++ here: the kit has no mla_load_probe" >&2
 fi
 # The runtime: the modules of Panamax, JMH (management) and the JUnit console (XML reports, jar scanning). The
 # machines' transfer limit is 64 MiB with the working tree, so libjvm's native symbols go too.

@@ -16,6 +16,9 @@
 #                                vs CPU, the MoE layer, GRPO's loss and token sampling, with torch.matmul as the GEMM anchor, and the tables for
 #                                bench/RESULTS.md (OUT/bench/tables.md); JMH args such as -wi 1 -i 3
 #                                shorten the runs
+#   gpu/verify.sh probe   [OUT]  info, then the kit's mla_load_probe (bench/gpu/mla_load_probe.cu: how fast
+#                                kernels that only load MLA cache tiles stream them, per shared layout,
+#                                against a device copy) into OUT/mla-load-probe.txt
 #   gpu/verify.sh emulated [OUT] the kit's self-check on any machine: the device-path suites on the
 #                                emulated device, and the gpu suites found and skipped
 #   gpu/verify.sh simulated [OUT] the bindings against the headers found here, then every
@@ -199,6 +202,11 @@ case "$mode" in
     info | tee "$out/info.txt"
     shift 2 || shift $#
     JAVA="$kit/jre/bin/java" JAR="$kit/benchmarks.jar" bench/gpu/run.sh "$out/bench" "$@"
+    ;;
+  probe)
+    info | tee "$out/info.txt"
+    [ -x "$kit/mla_load_probe" ] || { echo "gpu/verify.sh: the kit has no mla_load_probe (gpu/kit.sh builds it where nvcc and g++ are)" >&2; exit 2; }
+    "$kit/mla_load_probe" | tee "$out/mla-load-probe.txt"
     ;;
   emulated)
     junit emulated-tests --fail-if-no-tests \

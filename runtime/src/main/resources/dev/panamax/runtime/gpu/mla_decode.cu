@@ -1327,7 +1327,7 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64r(MLA_TC_PARAMS
 // K_FREE, waits for tile it + 1 (its only copies in flight) and arrives at K_FULL, and only then
 // issues the loads of tile it + 2, while warpgroup 0 computes tile it + 1's scores. (Issuing them
 // before K_FULL held warpgroup 0 for the time the 128 threads took to issue 72 KiB of copies: ncu
-// found it waiting at K_FULL a fifth of its time at 128 heads, session 30.) So a side arrives at a
+// found it waiting at K_FULL a quarter of its time at 128 heads, session 30.) So a side arrives at a
 // barrier again only after every thread of the other side has passed its wait of the phase before
 // (warpgroup 0 reaches K_FREE and P_FULL again only through K_FULL, which warpgroup 1 arrives at
 // after its wait at K_FREE; warpgroup 1 reaches K_FULL again only through P_FULL).
