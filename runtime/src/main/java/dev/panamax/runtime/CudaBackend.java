@@ -1034,7 +1034,7 @@ final class CudaBackend implements DeviceBackend {
         /** The ring's tiles: as many as sharedLimit holds beyond the rest, at most {@link #MLA_RING_MAX} (the kernel derives the same from its shared bytes). */
         private int ringStages(int d, int sharedLimit) {
             int rest = sharedBytesWith(d, 0);
-            int unit = f32Cache || kind == MlaKind.WG ? 2 * MLA_TILE * d : 2 * MLA_TILE * (d + MLA_PAD);   // an F32 half tile, a canonical (unpadded) BF16 tile, a padded one
+            int unit = f32Cache || kind == MlaKind.WG ? 2 * MLA_TILE * d : 2 * MLA_TILE * (d + MLA_PAD);   // an F32 half tile, an unpadded (swizzled) BF16 tile, a padded one
             return Math.clamp((sharedLimit - rest) / unit, 0, MLA_RING_MAX);
         }
     }
