@@ -73,6 +73,10 @@ inline const unsigned char* __pmx_shared_at(unsigned long long addr, unsigned in
 
 // A read-only load (ld.global.nc): here a plain read
 template <typename T> inline T __ldg(const T* p) { return *p; }
+// A load cached in L2 only (ld.global.cg), and a fence ordering a thread's global writes before its
+// later ones for the whole device (membar.gl): with one thread running at a time, a plain read and nothing
+template <typename T> inline T __ldcg(const T* p) { return *p; }
+inline void __threadfence() {}
 inline void __syncthreads() { __pmx_rt->syncthreads(); }
 // Named barriers (PTX bar.sync / bar.arrive with a barrier id and a thread count): `count` threads,
 // a multiple of 32, complete barrier `id` (1-15; 0 is __syncthreads'), each of them arriving either
@@ -109,6 +113,12 @@ inline double atomicAdd(double* p, double v) { return __pmx_atomic_add(p, v); }
 inline int atomicAdd(int* p, int v) { return __pmx_atomic_add(p, v); }
 inline unsigned int atomicAdd(unsigned int* p, unsigned int v) { return __pmx_atomic_add(p, v); }
 inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { return __pmx_atomic_add(p, v); }
+// old = *p; *p = old >= v ? 0 : old + 1; returns old
+inline unsigned int atomicInc(unsigned int* p, unsigned int v) {
+    unsigned int old = *p;
+    *p = old >= v ? 0u : old + 1u;
+    return old;
+}
 
 template <typename To, typename From> inline To __pmx_bits(From f) { To t; memcpy(&t, &f, sizeof(To)); return t; }
 inline float __int_as_float(int i) { return __pmx_bits<float>(i); }

@@ -158,7 +158,14 @@ public class GpuBench {
          */
         @Param({"auto"})
         public String mla;
-        static final String KERNEL_PROPERTY = "panamax.cuda.mlaKernel";
+        /**
+         * How the splits of a decode merge ({@code -Dpanamax.cuda.mlaMerge}): {@code auto} (the default:
+         * a second kernel), {@code kernel} or {@code tail} (the decode kernel's last block of each
+         * sequence merges them, where it can), e.g. {@code -p merge=kernel,tail}.
+         */
+        @Param({"auto"})
+        public String merge;
+        static final String KERNEL_PROPERTY = "panamax.cuda.mlaKernel", MERGE_PROPERTY = "panamax.cuda.mlaMerge";
         static final int LATENT = 512, ROPE = 64;
         dev.panamax.runtime.Scope scope;
         Tensor q, latent, kRope;
@@ -166,6 +173,7 @@ public class GpuBench {
         @Setup(Level.Trial)
         public void setup() {
             System.setProperty(KERNEL_PROPERTY, mla);
+            System.setProperty(MERGE_PROPERTY, merge);
             scope = onGpu("mla", d -> {
                 q = Tensor.placed(Tensor.randn(DType.F32, 1, 1, batch, heads, LATENT + ROPE), d, DType.F32);
                 // the cache is filled on the GPU (a host tensor of 128 x 8192 x 512 floats would be 2 GiB)
@@ -188,6 +196,7 @@ public class GpuBench {
         public void tearDown() {
             scope.close();
             System.clearProperty(KERNEL_PROPERTY);
+            System.clearProperty(MERGE_PROPERTY);
         }
     }
 

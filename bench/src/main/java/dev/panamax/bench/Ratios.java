@@ -32,9 +32,13 @@ public final class Ratios {
             return params.getOrDefault("gemm", "cublas");
         }
 
-        /** GpuBench's mla parameter: the MLA decode kernel (rows without it ran the default, auto). */
+        /**
+         * GpuBench's mla parameter: the MLA decode kernel (rows without it ran the default, auto), and
+         * its merge parameter where that was not the default ("auto, tail merge").
+         */
         String mlaKernel() {
-            return params.getOrDefault("mla", "auto");
+            String kernel = params.getOrDefault("mla", "auto"), merge = params.getOrDefault("merge", "auto");
+            return merge.equals("auto") ? kernel : kernel + ", " + merge + " merge";
         }
     }
 
@@ -132,11 +136,13 @@ public final class Ratios {
                         .thenComparingInt(r -> Integer.parseInt(r.p("batch"))).thenComparingInt(r -> Integer.parseInt(r.p("heads")))
                         .thenComparingInt(r -> Integer.parseInt(r.p("len"))).thenComparing(Row::mlaKernel))
                 .toList();
-        if (!mla.isEmpty()) out.append("\n| MLA decode cache | batch | heads | cache len | kernel | GB/s of cache | device copy GB/s | fraction of copy |\n|---|---|---|---|---|---|---|---|\n");
+        // GB/s of the cache alone, and of every byte the decode must move as FlashMLA's benchmark counts them (cache, queries, outputs)
+        if (!mla.isEmpty()) out.append("\n| MLA decode cache | batch | heads | cache len | kernel | GB/s of cache | device copy GB/s | fraction of copy "
+                + "| GB/s with queries and outputs | its fraction of copy |\n|---|---|---|---|---|---|---|---|---|---|\n");
         for (Row r : mla) {
-            double bw = mlaGbs(r);
-            out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %.0f | %s | %.2f |%n", r.p("cache"), r.p("batch"), r.p("heads"), r.p("len"),
-                    r.mlaKernel(), bw, fmt(copyBw), bw / copyBw));
+            double bw = mlaGbs(r), all = gbs(mlaBytesMoved(r), r);
+            out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %.0f | %s | %.2f | %.0f | %.2f |%n", r.p("cache"), r.p("batch"), r.p("heads"), r.p("len"),
+                    r.mlaKernel(), bw, fmt(copyBw), bw / copyBw, all, all / copyBw));
         }
         // where kernels were compared: each shape's fastest named kernel against auto and tune (a shape's rows are neighbours)
         Map<List<String>, List<Row>> shapes = new LinkedHashMap<>();
@@ -282,9 +288,24 @@ public final class Ratios {
         return slow == null || fast == null ? "n/a" : String.format(Locale.ROOT, "%.2f", slow.usPerOp / fast.usPerOp);
     }
 
-    /** The GB/s of cache an MLA decode row read: batch x len entries of latent 512 + rope 64, 4 or 2 bytes each. */
+    /** The bytes of cache an MLA decode row read: batch x len entries of latent 512 + rope 64, 4 or 2 bytes each. */
+    static double mlaCacheBytes(Row r) {
+        return Double.parseDouble(r.p("batch")) * Double.parseDouble(r.p("len")) * (512 + 64) * (r.p("cache").equals("F32") ? 4 : 2);
+    }
+
+    /**
+     * Every byte an MLA decode row must move, as FlashMLA's own benchmark (tests/test_flash_mla.py)
+     * counts an MLA decode's bandwidth: the cache, plus the queries read (batch x heads x 576, F32
+     * in GpuBench) and the outputs written (batch x heads x 512, F32). Not the partials of the splits,
+     * which are the kernel's own choice.
+     */
+    static double mlaBytesMoved(Row r) {
+        return mlaCacheBytes(r) + Double.parseDouble(r.p("batch")) * Double.parseDouble(r.p("heads")) * (576 + 512) * 4;
+    }
+
+    /** The GB/s of cache an MLA decode row read. */
     private static double mlaGbs(Row r) {
-        return gbs(Double.parseDouble(r.p("batch")) * Double.parseDouble(r.p("len")) * (512 + 64) * (r.p("cache").equals("F32") ? 4 : 2), r);
+        return gbs(mlaCacheBytes(r), r);
     }
 
     /** An MLA decode row's fraction of the copy bandwidth, or n/a without the row. */

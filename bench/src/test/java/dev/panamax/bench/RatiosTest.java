@@ -35,6 +35,7 @@ class RatiosTest {
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"mla\":\"mla_decode_ks64\"", 400, "us/op"),
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\"", 800, "us/op"),
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"mla\":\"mla_decode_wg64\"", 500, "us/op"),
+                row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"merge\":\"tail\",\"mla\":\"mla_decode_wg64\"", 450, "us/op"),
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"mla\":\"tune\"", 410, "us/op"),
                 row("GpuBench.batchedMatmul", "\"dtype\":\"F32\"", 500, "us/op"),
                 row("GpuBench.perItemMatmul", "\"dtype\":\"F32\"", 2, "ms/op"),
@@ -80,12 +81,15 @@ class RatiosTest {
         assertThat(tables.indexOf(cublasRow)).isLessThan(tables.indexOf(tuneRow));
 
         double copy = 2.0 * (1L << 30) / 1e-3 / 1e9, mla = 64.0 * 1024 * (512 + 64) * 4 / 100e-6 / 1e9;
-        assertThat(tables).contains(String.format(Locale.ROOT, "| F32 | 64 | 16 | 1024 | auto | %.0f | %.1f | %.2f |", mla, copy, mla / copy));
+        // the cache alone, then with FlashMLA's count: F32 queries (576 a head) and outputs (512 a head) besides
+        double mlaAll = (64.0 * 1024 * (512 + 64) * 4 + 64.0 * 16 * (576 + 512) * 4) / 100e-6 / 1e9;
+        assertThat(tables).contains(String.format(Locale.ROOT, "| F32 | 64 | 16 | 1024 | auto | %.0f | %.1f | %.2f | %.0f | %.2f |", mla, copy, mla / copy,
+                mlaAll, mlaAll / copy));
         double mlaBf16 = 128.0 * 8192 * (512 + 64) * 2 / 800e-6 / 1e9;   // two bytes an entry
         String auto = String.format(Locale.ROOT, "| BF16 | 128 | 128 | 8192 | auto | %.0f | %.1f | %.2f |", mlaBf16, copy, mlaBf16 / copy);
         String ks64 = String.format(Locale.ROOT, "| BF16 | 128 | 128 | 8192 | mla_decode_ks64 | %.0f | %.1f | %.2f |", 2 * mlaBf16, copy, 2 * mlaBf16 / copy);
-        // one row per kernel, the default first; F32 before BF16
-        assertThat(tables).contains(auto, ks64);
+        // one row per kernel, the default first; F32 before BF16; a merge other than the default named beside its kernel
+        assertThat(tables).contains(auto, ks64, String.format(Locale.ROOT, "| BF16 | 128 | 128 | 8192 | mla_decode_wg64, tail merge | %.0f |", mlaBf16 * 800 / 450));
         assertThat(tables.indexOf(auto)).isLessThan(tables.indexOf(ks64)).isGreaterThan(tables.indexOf("| F32 | 64 | 16 | 1024 |"));
         // where kernels were compared, the fastest named one (ks64 at 400 us, not wg64 at 500 nor tune at 410) against auto and tune;
         // the F32 shape ran auto alone, so it has no row there

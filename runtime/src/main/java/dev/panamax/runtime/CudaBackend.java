@@ -1122,6 +1122,63 @@ final class CudaBackend implements DeviceBackend {
      */
     static final String MLA_SPLITS_PROPERTY = "panamax.cuda.mlaSplits";
 
+    /**
+     * System property choosing how a tensor-core MLA decode of several splits merges them:
+     * {@code kernel} (the default, also {@code auto}): mla_decode_combine, a second kernel over every head; {@code tail}: the
+     * decode kernel's own tail, where the last block of each sequence and head block to finish merges
+     * that block's heads (mla_tail_merge in mla_decode.cu), so that no second kernel runs. The tail
+     * takes at most {@link #MLA_TAIL_SPLITS} splits, {@link #MLA_TAIL_COUNTERS} sequences times head
+     * blocks, and a decode outside a graph capture first (which makes its counters); elsewhere the
+     * kernel merges. Read on every call. The tail is not yet timed on a GPU (bench/RESULTS.md, session 31).
+     */
+    static final String MLA_MERGE_PROPERTY = "panamax.cuda.mlaMerge";
+
+    /** The most splits mla_tail_merge merges (MLA_TAIL_SPLITS in mla_decode.cu: its shared factors are sized for them). */
+    static final int MLA_TAIL_SPLITS = 8;
+
+    /** Counters of the tail merge, one a sequence and head block of a decode. */
+    static final int MLA_TAIL_COUNTERS = 1 << 14;
+
+    /** Whether {@link #MLA_MERGE_PROPERTY} asks for the tail merge; IllegalArgumentException for a value it does not know. */
+    static boolean mlaTailMerge() {
+        String v = System.getProperty(MLA_MERGE_PROPERTY, "auto").strip();
+        return switch (v) {
+            case "auto", "kernel" -> false;
+            case "tail" -> true;
+            default -> throw new IllegalArgumentException(MLA_MERGE_PROPERTY + "=" + v + ": expected auto, kernel or tail");
+        };
+    }
+
+    /**
+     * The tail merge's counters ({@link #MLA_TAIL_COUNTERS} words of device memory, zero between
+     * launches: the last block of each merge sets its own back), made and zeroed on the stream on
+     * first use and kept, like the backend, for the life of the JVM (outside the caching allocator,
+     * whose live bytes tests watch); 0 where they are not made yet and a graph is being captured (its
+     * replays would need them to outlive it, and a capture cannot make them).
+     */
+    private long mlaTailCounters() {
+        long c = mlaTailCounters;
+        if (c != 0 || gpu.capturing()) return c;
+        synchronized (this) {
+            if (mlaTailCounters == 0) {
+                gpu.makeCurrent();
+                long p = Cuda.malloc(4L * MLA_TAIL_COUNTERS);
+                Cuda.memset(p, (byte) 0, 4L * MLA_TAIL_COUNTERS, gpu.stream());   // before any launch queued after it
+                mlaTailCounters = p;
+            }
+            return mlaTailCounters;
+        }
+    }
+
+    private volatile long mlaTailCounters;
+
+    /** Tensor-core MLA decodes whose tail merged their splits (tests: that {@link #MLA_MERGE_PROPERTY} took effect). */
+    private final java.util.concurrent.atomic.LongAdder mlaTailMerges = new java.util.concurrent.atomic.LongAdder();
+
+    long mlaTailMerges() {
+        return mlaTailMerges.sum();
+    }
+
     /** The split count {@link #MLA_SPLITS_PROPERTY} fixes for a sequence of {@code len} positions, or 0 for auto. */
     static int mlaSplits(long len) {
         String v = System.getProperty(MLA_SPLITS_PROPERTY, "auto");
@@ -1348,6 +1405,9 @@ final class CudaBackend implements DeviceBackend {
             splits = (int) Math.max(1, Math.min(want, Math.ceilDiv(len, 64)));
         }
         boolean direct = tc != null && splits == 1;   // the tensor-core kernel normalises in place when nothing needs combining
+        // or its tail merges the splits, where asked and it can
+        long counters = !direct && tc != null && splits <= MLA_TAIL_SPLITS && (long) b * headBlocks <= MLA_TAIL_COUNTERS && at(out, 0) % 16 == 0
+                && mlaTailMerge() ? mlaTailCounters() : 0L;   // its stores are 16 bytes wide
         long parts = direct ? 0 : (long) b * splits * h;
         long o = direct ? 0 : allocate(parts * r * 4), m = direct ? 0 : allocate(parts * 4), l = direct ? 0 : allocate(parts * 4);
         // every sequence's length, or (positions in device memory) 1 + each one's position: lens = positions, len0 = 1
@@ -1361,14 +1421,15 @@ final class CudaBackend implements DeviceBackend {
                 // the head blocks of one split are neighbours in launch order, so they read its cache tiles from L2
                 f.launch(new int[]{headBlocks, splits, b}, new int[]{tc.threads(), 1, 1}, shared, gpu.stream(),
                         at(qLatent, 0), headStride(qLatent), at(qRope, 0), headStride(qRope), at(latent, 0), at(kRope, 0), lens, len0,
-                        o, m, l, direct ? at(out, 0) : 0L, h, maxLen, r, p, (float) scale, shared);
+                        o, m, l, direct ? at(out, 0) : 0L, h, maxLen, r, p, (float) scale, shared, counters != 0 ? at(out, 0) : 0L, counters);
             } else {
                 String kernel = latent.dtype == DType.F32 ? "mla_decode_f32" : "mla_decode_bf16";
                 gpu.modules().function("mla_decode.cu", kernel).launch(new int[]{splits, headBlocks, b}, new int[]{256, 1, 1}, 0, gpu.stream(),
                         at(qLatent, 0), headStride(qLatent), at(qRope, 0), headStride(qRope), at(latent, 0), at(kRope, 0), lens, len0,
                         o, m, l, h, maxLen, r, p, (float) scale);
             }
-            if (!direct) {
+            if (counters != 0) mlaTailMerges.increment();
+            else if (!direct) {
                 gpu.modules().function("mla_decode.cu", "mla_decode_combine").launch(new int[]{h, b, 1}, new int[]{256, 1, 1}, 0, gpu.stream(),
                         o, m, l, at(out, 0), splits, h, r, lens, len0);
             }

@@ -1084,17 +1084,25 @@ class DevicePathsMatchHostTest {
                     Tensor q = r(132 + h, b, h, r + p), qRef = reference.apply(q);
                     double[] bound = bounds.of(q, largest);
                     // the last case in one split: ten tiles through one block's pipeline of tile buffers
-                    for (long[] run : h > 64 ? new long[][]{{33, 0}} : new long[][]{{1, 0}, {33, 0}, {cap, 0}, {cap, 1}}) {
+                    // {length, splits (0: auto), 1 where the kernel's tail merges the splits (panamax.cuda.mlaMerge=tail)}
+                    long[][] runs = h > 64 ? new long[][]{{33, 0, 0}, {cap, 0, 1}} : new long[][]{{1, 0, 0}, {33, 0, 0}, {cap, 0, 0}, {cap, 0, 1}, {cap, 1, 0}};
+                    for (long[] run : runs) {
                         long len = run[0];
                         float[] want = Functional.latentAttentionDecode(qRef, latent, kRope, len, scale).toFloatArray();
                         float[] got;
                         if (run[1] > 0) System.setProperty(CudaBackend.MLA_SPLITS_PROPERTY, Long.toString(run[1]));
+                        if (run[2] > 0) System.setProperty(CudaBackend.MLA_MERGE_PROPERTY, "tail");
+                        long tails = emu == null ? CudaBackend.get(0).mlaTailMerges() : 0;
                         try (Autograd.NoGrad ng = Autograd.noGrad()) {
                             got = Functional.latentAttentionDecode(q.to(DEV), devLatent.narrow(1, 0, len), devRope.narrow(1, 0, len), len, scale).toFloatArray();
                         } finally {
                             System.clearProperty(CudaBackend.MLA_SPLITS_PROPERTY);
                         }
-                        String what = cacheType + " cache, " + kernel + ", " + h + " heads over " + len + " positions" + (run[1] > 0 ? " in " + run[1] + " split" : "");
+                        if (emu == null && !kernel.equals(CudaBackend.MLA_SCALAR))   // the tail merged (five splits: the simulator's 132 SMs over 64 positions a split)
+                            assertThat(CudaBackend.get(0).mlaTailMerges() - tails).as(kernel + ", " + h + " heads over " + len + ": decodes merged in the tail")
+                                    .isEqualTo(run[2]);
+                        String what = cacheType + " cache, " + kernel + ", " + h + " heads over " + len + " positions" + (run[1] > 0 ? " in " + run[1] + " split" : "")
+                                + (run[2] > 0 ? ", merged in the kernel's tail" : "");
                         assertThat(got).as(what).hasSameSizeAs(want);
                         double squares = 0;
                         for (int i = 0; i < got.length; i++) {
@@ -1131,12 +1139,14 @@ class DevicePathsMatchHostTest {
                                 }
                             }
                         }
+                        System.clearProperty(CudaBackend.MLA_MERGE_PROPERTY);
                     }
                 }
             }
             System.out.println("MLA decode over a " + cacheType + " cache, kernels checked: " + String.join(" ", kernels));
         } finally {
             System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
+            System.clearProperty(CudaBackend.MLA_MERGE_PROPERTY);
         }
         return new Tensor[]{devLatent, devRope};
     }

@@ -153,27 +153,98 @@ extern "C" __global__ void __launch_bounds__(THREADS) mla_decode_bf16(MLA_Q_PARA
     mla_decode<unsigned short>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, heads, maxLen, R, P, scale);
 }
 
-// out (batch, heads, R) = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s over the splits that worked
-// (mla_used_splits of the kernel's lens and len0; partials laid out for all splits); grid (heads, batch),
-// R threads at most 1024
+// The merge of the splits' partials of head row first = b * splits * heads + h (split s's at
+// first + s * heads): out = sum_s e^(m_s - M) o_s / L, L = sum_s e^(m_s - M) l_s, M the largest
+// m_s, over the `used` splits that worked (a split with l_s = 0 saw no position and adds nothing).
+// The partials are read through L2 (ld.global.cg): a tensor-core kernel's tail (mla_tail_merge)
+// reads what other blocks of its own launch wrote, which no L1 may hold stale.
+__device__ __forceinline__ float mla_merge_max(const float* m, i64 first, int heads, int used) {
+    float M = NEG_INF;
+    for (int s = 0; s < used; s++) M = fmaxf(M, __ldcg(m + first + (i64) s * heads));
+    return M;
+}
+// Split s's factor e^(m_s - M), 0 where it saw no position
+__device__ __forceinline__ float mla_merge_factor(const float* m, const float* l, i64 at, float M) {
+    return __ldcg(l + at) > 0.f ? expf(__ldcg(m + at) - M) : 0.f;
+}
+
+// out (batch, heads, R): the merge above of every head (mla_used_splits of the kernel's lens and
+// len0; partials laid out for all splits); grid (heads, batch), R threads at most 1024
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mla_decode_combine(const float* o, const float* m, const float* l, float* out, int splits, int heads, int R,
                                               const int* lens, int len0) {
     int h = blockIdx.x, b = blockIdx.y;
     const int used = mla_used_splits(lens, mla_len(lens, len0, b), splits);
-    float M = NEG_INF;
-    for (int s = 0; s < used; s++) M = fmaxf(M, m[((i64) b * splits + s) * heads + h]);
+    const i64 first = (i64) b * splits * heads + h;
+    const float M = mla_merge_max(m, first, heads, used);
     float L = 0.f;
-    for (int s = 0; s < used; s++) {
-        i64 at = ((i64) b * splits + s) * heads + h;
-        if (l[at] > 0.f) L += expf(m[at] - M) * l[at];
-    }
+    for (int s = 0; s < used; s++) L += mla_merge_factor(m, l, first + (i64) s * heads, M) * __ldcg(l + first + (i64) s * heads);
     for (int d = threadIdx.x; d < R; d += blockDim.x) {
         float v = 0.f;
         for (int s = 0; s < used; s++) {
-            i64 at = ((i64) b * splits + s) * heads + h;
-            if (l[at] > 0.f) v += expf(m[at] - M) * o[at * R + d];
+            const i64 at = first + (i64) s * heads;
+            v += mla_merge_factor(m, l, at, M) * __ldcg(o + at * R + d);
         }
         out[((i64) b * heads + h) * R + d] = v / L;
+    }
+}
+
+// The most splits a tensor-core kernel merges in its tail (CudaBackend.MLA_TAIL_SPLITS)
+#define MLA_TAIL_SPLITS 8
+// The last parameters of every tensor-core kernel: where its tail merges the splits (null: it does not)
+#define MLA_TAIL_PARAMS float* merged, unsigned int* done
+
+// The tail of a tensor-core kernel whose splits write partials, where the host asks for it (done
+// not null; at most MLA_TAIL_SPLITS splits): the last block of the used splits of (sequence b,
+// head block blockIdx.x) to finish merges all of their partials for heads h0 .. h0 + nh - 1 into
+// merged (batch, heads, R), as mla_decode_combine would, so that no second kernel runs and waits
+// for the first's last block. Each block counts itself at done[b * gridDim.x + blockIdx.x] after
+// its partials (a fence between); the counter is zero before the launch and the last block's
+// atomicInc wraps it back to zero for the next. `sync` is a barrier of the `threads` threads that
+// stored this block's partials (this one tid); the shared memory at `smem` (4 + 4 nh (MLA_TAIL_SPLITS
+// + 1) bytes) is no longer read by any of them. Every one of them calls it.
+template <typename Sync>
+__device__ __noinline__ void mla_tail_merge(const float* o, const float* m, const float* l, float* merged, unsigned int* done, int splits, int heads,
+                                               int R, const int* lens, int len0, int b, int h0, int nh, unsigned char* smem, int tid, int threads, Sync sync) {
+    if (!done) return;
+    if (splits > MLA_TAIL_SPLITS) __trap();
+    __threadfence();   // this thread's partials, before the count says they are there
+    sync();
+    const int used = mla_used_splits(lens, mla_len(lens, len0, b), splits);
+    unsigned int* last = reinterpret_cast<unsigned int*>(smem);
+    if (tid == 0) *last = atomicInc(done + (i64) b * gridDim.x + blockIdx.x, used - 1) == (unsigned int) (used - 1);
+    sync();
+    if (!*last) return;
+    __threadfence();   // the other splits' partials, after their counts
+    const int n = min(nh, heads - h0);
+    float* factor = reinterpret_cast<float*>(smem) + 1;   // [head][split] e^(m_s - M), then [head] L
+    float* sum = factor + nh * MLA_TAIL_SPLITS;
+    for (int i = tid; i < n; i += threads) {
+        const i64 first = (i64) b * splits * heads + h0 + i;
+        const float M = mla_merge_max(m, first, heads, used);
+        float L = 0.f;
+        for (int s = 0; s < used; s++) {
+            const float f = mla_merge_factor(m, l, first + (i64) s * heads, M);
+            factor[i * MLA_TAIL_SPLITS + s] = f;
+            L += f * __ldcg(l + first + (i64) s * heads);
+        }
+        sum[i] = L;
+    }
+    sync();
+    const int quads = R / 4;   // four dims a thread at a time (R is a multiple of 64)
+    for (int i = tid; i < n * quads; i += threads) {
+        const int hh = i / quads, d = 4 * (i % quads);
+        const i64 first = (i64) b * splits * heads + h0 + hh;
+        float4 v{0.f, 0.f, 0.f, 0.f};
+        for (int s = 0; s < used; s++) {
+            const float f = factor[hh * MLA_TAIL_SPLITS + s];
+            const float4 x = __ldcg(reinterpret_cast<const float4*>(o + (first + (i64) s * heads) * R + d));
+            v.x += f * x.x;
+            v.y += f * x.y;
+            v.z += f * x.z;
+            v.w += f * x.w;
+        }
+        const float L = sum[hh];
+        *reinterpret_cast<float4*>(merged + ((i64) b * heads + h0 + hh) * R + d) = float4{v.x / L, v.y / L, v.z / L, v.w / L};
     }
 }
 
@@ -498,7 +569,8 @@ __device__ __forceinline__ void mla_ring_wait(int stages) { cp_async_wait(stages
 // either way the loads drain at every tile.
 template <int MT, int WPM, typename C, bool RING = false>
 __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const int* lens, int len0, float* o,
-                              float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+                              float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes,
+                              MLA_TAIL_PARAMS) {
 #ifdef MLA_TC_UNSUPPORTED
     __trap();
 #else
@@ -721,13 +793,14 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const i
 
     const int hA = h0 + mt * 16 + g;
     mla_store_warp<NO>(acc, cols, colBase, out, o, mOut, lOut, ((i64) b * splits + split) * heads, b, heads, R, hA, m0, l0, m1, l1, wc == 0);
+    mla_tail_merge(o, mOut, lOut, merged, done, splits, heads, R, lens, len0, b, h0, HB, smem, tid, blockDim.x, [] { __syncthreads(); });
 #endif
 }
 
 // The parameters of every tensor-core MLA kernel's entry (cache elements C), and the arguments that pass them on
 #define MLA_TC_PARAMS(C) MLA_Q_PARAMS, const C* cache, const C* pe, const int* lens, int len0, float* o, float* m, float* l, float* out, \
-    int heads, int maxLen, int R, int P, float scale, int smemBytes
-#define MLA_TC_ARGS MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes
+    int heads, int maxLen, int R, int P, float scale, int smemBytes, MLA_TAIL_PARAMS
+#define MLA_TC_ARGS MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, out, heads, maxLen, R, P, scale, smemBytes, merged, done
 
 // up to 16 heads per block (4 warps); several blocks share an SM
 extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16(MLA_TC_PARAMS(unsigned short)) {
@@ -795,7 +868,8 @@ __host__ __device__ __forceinline__ int mla_ks_smem_bytes(int mt, int wpm, int d
 // in mla_decode_tc.
 template <int MT, int WPM, bool RING = false>
 __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
-                              float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+                              float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes,
+                              MLA_TAIL_PARAMS) {
 #ifdef MLA_TC_UNSUPPORTED
     __trap();
 #else
@@ -924,6 +998,7 @@ __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const u
     }
 
     mla_store_warp<NO>(acc, cols, colBase, out, o, mOut, lOut, ((i64) b * splits + split) * heads, b, heads, R, hA, m0, l0, m1, l1, wc == 0);
+    mla_tail_merge(o, mOut, lOut, merged, done, splits, heads, R, lens, len0, b, h0, HB, smem, tid, blockDim.x, [] { __syncthreads(); });
 #endif
 }
 
@@ -1219,7 +1294,8 @@ __device__ __forceinline__ void mla_wg_store(const float (&acc)[128], int wg, in
 // (mla_ring_load / mla_ring_wait): a tile's buffer is free once the barrier one tile on is passed.
 template <bool RING = false>
 __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
-                              float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+                              float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes,
+                              MLA_TAIL_PARAMS) {
 #ifdef MLA_WG_UNSUPPORTED
     __trap();
 #else
@@ -1293,6 +1369,7 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
     wg_fence_regs(acc);
 
     mla_wg_store(acc, wg, h0 + 16 * (t >> 5) + g, out, o, mOut, lOut, ((i64) b * splits + split) * heads, b, heads, R, m0, l0, m1, l1);
+    mla_tail_merge(o, mOut, lOut, merged, done, splits, heads, R, lens, len0, b, h0, 64, smem, tid, 256, [] { __syncthreads(); });
 #endif
 }
 
@@ -1362,7 +1439,8 @@ __host__ __device__ __forceinline__ int mla_wgs_smem_bytes(int d) {
 }
 
 extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
-        const int* lens, int len0, float* o, float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+        const int* lens, int len0, float* o, float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes,
+        MLA_TAIL_PARAMS) {
 #ifdef MLA_WG_UNSUPPORTED
     __trap();
 #else
@@ -1475,6 +1553,7 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
         l1 = sumS[row0 + 8];
     }
     mla_wg_store(acc, wg, h0 + row0, out, o, mOut, lOut, ((i64) b * splits + split) * heads, b, heads, R, m0, l0, m1, l1);
+    mla_tail_merge(o, mOut, lOut, merged, done, splits, heads, R, lens, len0, b, h0, 64, wgsShared, tid, 256, [] { __syncthreads(); });
 #endif
 }
 
@@ -1517,7 +1596,7 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
 // weights). Requirements as mla_decode_wg64; grid (ceil(heads / (C NH)), splits, batch), 128 (C + 1)
 // threads, mla_wt_smem_bytes of dynamic shared memory.
 #define MLA_TT 64   // positions a tile: the 64 rows of the products
-enum { WT_FULL = 1, WT_EMPTY = 3, WT_RED = 5 };   // FULL 1-2 and EMPTY 3-4, one of each a buffer; RED 5-6, one a consumer
+enum { WT_FULL = 1, WT_EMPTY = 3, WT_RED = 5, WT_TAIL = 7 };   // FULL 1-2 and EMPTY 3-4, one of each a buffer; RED 5-6, one a consumer; TAIL the consumers
 
 // The queries (nh rows: the block's heads), two cache tiles (MLA_TT rows each), the weights
 // (MLA_TT x nh BF16) and two sets of the four warps' column maxima of each consumer. Must match
@@ -1556,7 +1635,8 @@ template <int NH, int TA, int TB> __device__ __forceinline__ void wt_mma(float (
 // C consumer warpgroups of NH heads each, then the loading warpgroup
 template <int NH, int C>
 __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
-                              float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes) {
+                              float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes,
+                              MLA_TAIL_PARAMS) {
 #ifdef MLA_WG_UNSUPPORTED
     __trap();
 #else
@@ -1738,6 +1818,9 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
         for (int j = 0; j < NJ; j++)
 #pragma unroll
             for (int c = 0; c < 2; c++) mla_store_ml(mOut, lOut, part, heads, h0 + 8 * j + 2 * qd + c, m[j][c], l[j][c]);
+    // the consumers' tail (the loading warpgroup has left): heads of the whole block, barrier WT_TAIL of 128 C threads
+    mla_tail_merge(o, mOut, lOut, merged, done, splits, heads, R, lens, len0, b, blockIdx.x * BH, BH, wtShared, tid, 128 * C,
+                   [] { named_sync<WT_TAIL>(128 * C); });
 #endif
 }
 
