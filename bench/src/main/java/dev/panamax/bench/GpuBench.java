@@ -34,7 +34,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code mlaDecode}: the absorbed-MLA decode kernel ({@link Functional#latentAttentionDecode})
  *       over an F32 or BF16 cache of latent 512 + rope 64, batch 64 and 128, 1024 to 8192
  *       positions, 16 and 128 heads, against {@code deviceCopy}, a device-to-device copy of 1 GiB
- *       that gives the bandwidth bound (a BF16 cache takes the tensor-core kernels on sm_80 and
+ *       that gives the bandwidth bound ({@link Ratios} counts the cache's bytes, and those with the
+ *       queries and outputs as FlashMLA's benchmark does; a BF16 cache takes the tensor-core kernels on sm_80 and
  *       later, an F32 cache the exact F32 kernel);</li>
  *   <li>{@code batchedMatmul}: attention-shaped products (8 x 16 items of (512 x 192) times
  *       (192 x 512), keys transposed in place, F32 and BF16) as one strided-batched cuBLAS call,

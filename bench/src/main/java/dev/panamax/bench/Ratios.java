@@ -98,7 +98,8 @@ public final class Ratios {
     /**
      * The {@link GpuBench} tables (empty when the result has none of its rows): GEMM TFLOP/s and
      * ours/torch (torch's times from {@code bench/gpu/torch_matmul.py}'s JSON, when given), MLA
-     * decode GB/s of cache read against the device copy, batched matmul against one call per item,
+     * decode GB/s against the device copy (of the cache read, and of every byte moved as FlashMLA
+     * counts them: {@link #mlaBytesMoved}), batched matmul against one call per item,
      * a MoE layer's grouped expert products against one product per expert, and whole-model decode
      * GPU versus CPU.
      */
