@@ -166,7 +166,14 @@ public class GpuBench {
          */
         @Param({"auto"})
         public String merge;
-        static final String KERNEL_PROPERTY = "panamax.cuda.mlaKernel", MERGE_PROPERTY = "panamax.cuda.mlaMerge";
+        /**
+         * How many splits of the sequence a decode runs ({@code -Dpanamax.cuda.mlaSplits}): {@code auto}
+         * (the default: one wave of blocks) or a number, e.g. {@code -p splits=auto,1} (at batch 64 and 16
+         * heads auto takes two, each block half the positions, then merges them).
+         */
+        @Param({"auto"})
+        public String splits;
+        static final String KERNEL_PROPERTY = "panamax.cuda.mlaKernel", MERGE_PROPERTY = "panamax.cuda.mlaMerge", SPLITS_PROPERTY = "panamax.cuda.mlaSplits";
         static final int LATENT = 512, ROPE = 64;
         dev.panamax.runtime.Scope scope;
         Tensor q, latent, kRope;
@@ -175,6 +182,7 @@ public class GpuBench {
         public void setup() {
             System.setProperty(KERNEL_PROPERTY, mla);
             System.setProperty(MERGE_PROPERTY, merge);
+            System.setProperty(SPLITS_PROPERTY, splits);
             scope = onGpu("mla", d -> {
                 q = Tensor.placed(Tensor.randn(DType.F32, 1, 1, batch, heads, LATENT + ROPE), d, DType.F32);
                 // the cache is filled on the GPU (a host tensor of 128 x 8192 x 512 floats would be 2 GiB)
@@ -198,6 +206,7 @@ public class GpuBench {
             scope.close();
             System.clearProperty(KERNEL_PROPERTY);
             System.clearProperty(MERGE_PROPERTY);
+            System.clearProperty(SPLITS_PROPERTY);
         }
     }
 

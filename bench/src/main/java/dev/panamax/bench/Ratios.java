@@ -34,11 +34,11 @@ public final class Ratios {
 
         /**
          * GpuBench's mla parameter: the MLA decode kernel (rows without it ran the default, auto), and
-         * its merge parameter where that was not the default ("auto, tail merge").
+         * its merge and splits parameters where they were not the default ("auto, tail merge, 1 split").
          */
         String mlaKernel() {
-            String kernel = params.getOrDefault("mla", "auto"), merge = params.getOrDefault("merge", "auto");
-            return merge.equals("auto") ? kernel : kernel + ", " + merge + " merge";
+            String kernel = params.getOrDefault("mla", "auto"), merge = params.getOrDefault("merge", "auto"), splits = params.getOrDefault("splits", "auto");
+            return kernel + (merge.equals("auto") ? "" : ", " + merge + " merge") + (splits.equals("auto") ? "" : ", " + splits + (splits.equals("1") ? " split" : " splits"));
         }
     }
 

@@ -36,6 +36,7 @@ class RatiosTest {
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\"", 800, "us/op"),
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"mla\":\"mla_decode_wg64\"", 500, "us/op"),
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"merge\":\"tail\",\"mla\":\"mla_decode_wg64\"", 450, "us/op"),
+                row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"mla\":\"mla_decode_wg64\",\"splits\":\"1\"", 480, "us/op"),
                 row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"128\",\"len\":\"8192\",\"mla\":\"tune\"", 410, "us/op"),
                 row("GpuBench.batchedMatmul", "\"dtype\":\"F32\"", 500, "us/op"),
                 row("GpuBench.perItemMatmul", "\"dtype\":\"F32\"", 2, "ms/op"),
@@ -89,7 +90,8 @@ class RatiosTest {
         String auto = String.format(Locale.ROOT, "| BF16 | 128 | 128 | 8192 | auto | %.0f | %.1f | %.2f |", mlaBf16, copy, mlaBf16 / copy);
         String ks64 = String.format(Locale.ROOT, "| BF16 | 128 | 128 | 8192 | mla_decode_ks64 | %.0f | %.1f | %.2f |", 2 * mlaBf16, copy, 2 * mlaBf16 / copy);
         // one row per kernel, the default first; F32 before BF16; a merge other than the default named beside its kernel
-        assertThat(tables).contains(auto, ks64, String.format(Locale.ROOT, "| BF16 | 128 | 128 | 8192 | mla_decode_wg64, tail merge | %.0f |", mlaBf16 * 800 / 450));
+        assertThat(tables).contains(auto, ks64, String.format(Locale.ROOT, "| BF16 | 128 | 128 | 8192 | mla_decode_wg64, tail merge | %.0f |", mlaBf16 * 800 / 450),
+                String.format(Locale.ROOT, "| BF16 | 128 | 128 | 8192 | mla_decode_wg64, 1 split | %.0f |", mlaBf16 * 800 / 480));
         assertThat(tables.indexOf(auto)).isLessThan(tables.indexOf(ks64)).isGreaterThan(tables.indexOf("| F32 | 64 | 16 | 1024 |"));
         // where kernels were compared, the fastest named one (ks64 at 400 us, not wg64 at 500 nor tune at 410) against auto and tune;
         // the F32 shape ran auto alone, so it has no row there
