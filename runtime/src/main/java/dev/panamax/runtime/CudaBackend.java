@@ -1002,6 +1002,14 @@ final class CudaBackend implements DeviceBackend {
             return 16 * mTiles;
         }
 
+        /**
+         * Whether it can merge its splits in its tail ({@link #MLA_MERGE_PROPERTY}): every kind but the
+         * k-split kernels, two of which (ks16, ks64) spill registers with the tail compiled in.
+         */
+        boolean mergesInItsTail() {
+            return kind != MlaKind.KS;
+        }
+
         int threads() {
             return 32 * mTiles * warpsPerMTile;
         }
@@ -1127,7 +1135,7 @@ final class CudaBackend implements DeviceBackend {
      * {@code kernel} (the default, also {@code auto}): mla_decode_combine, a second kernel over every head; {@code tail}: the
      * decode kernel's own tail, where the last block of each sequence and head block to finish merges
      * that block's heads (mla_tail_merge in mla_decode.cu), so that no second kernel runs. The tail
-     * takes at most {@link #MLA_TAIL_SPLITS} splits, {@link #MLA_TAIL_COUNTERS} sequences times head
+     * takes kernels but the k-split ones ({@link MlaKernel#mergesInItsTail}), at most {@link #MLA_TAIL_SPLITS} splits, {@link #MLA_TAIL_COUNTERS} sequences times head
      * blocks, and a decode outside a graph capture first (which makes its counters); elsewhere the
      * kernel merges. Read on every call. The tail is not yet timed on a GPU (bench/RESULTS.md, session 31).
      */
@@ -1406,8 +1414,8 @@ final class CudaBackend implements DeviceBackend {
         }
         boolean direct = tc != null && splits == 1;   // the tensor-core kernel normalises in place when nothing needs combining
         // or its tail merges the splits, where asked and it can
-        long counters = !direct && tc != null && splits <= MLA_TAIL_SPLITS && (long) b * headBlocks <= MLA_TAIL_COUNTERS && at(out, 0) % 16 == 0
-                && mlaTailMerge() ? mlaTailCounters() : 0L;   // its stores are 16 bytes wide
+        long counters = !direct && tc != null && tc.mergesInItsTail() && splits <= MLA_TAIL_SPLITS && (long) b * headBlocks <= MLA_TAIL_COUNTERS
+                && at(out, 0) % 16 == 0 && mlaTailMerge() ? mlaTailCounters() : 0L;   // its stores are 16 bytes wide
         long parts = direct ? 0 : (long) b * splits * h;
         long o = direct ? 0 : allocate(parts * r * 4), m = direct ? 0 : allocate(parts * 4), l = direct ? 0 : allocate(parts * 4);
         // every sequence's length, or (positions in device memory) 1 + each one's position: lens = positions, len0 = 1

@@ -3,7 +3,7 @@
 // compressed cache (latent c_kv of width R and rope key k_pe of width P per position), which
 // serves as both key (c_kv ++ k_pe) and value (c_kv). The sequence is split over blocks; each
 // block keeps an online softmax per head and writes a partial result, and mla_decode_combine
-// merges the splits.
+// merges the splits (or, where the host asks, the tensor-core kernel's last block: mla_tail_merge).
 //
 // The queries q (batch, heads, R + P) F32 come in two parts (MLA_Q_PARAMS): the latent dims of
 // head row bh = b * heads + h at qn + bh * ldn, its rope dims at qr + bh * ldr (the two halves of
@@ -203,12 +203,12 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mla_decode_combine(c
 // stored this block's partials (this one tid); the shared memory at `smem` (4 + 4 nh (MLA_TAIL_SPLITS
 // + 1) bytes) is no longer read by any of them. Every one of them calls it.
 template <typename Sync>
-__device__ __noinline__ void mla_tail_merge(const float* o, const float* m, const float* l, float* merged, unsigned int* done, int splits, int heads,
+__device__ __forceinline__ void mla_tail_merge(const float* o, const float* m, const float* l, float* merged, unsigned int* done, int splits, int heads,
                                                int R, const int* lens, int len0, int b, int h0, int nh, unsigned char* smem, int tid, int threads, Sync sync) {
     if (!done) return;
-    if (splits > MLA_TAIL_SPLITS) __trap();
     __threadfence();   // this thread's partials, before the count says they are there
     sync();
+    if (splits > MLA_TAIL_SPLITS) __trap();
     const int used = mla_used_splits(lens, mla_len(lens, len0, b), splits);
     unsigned int* last = reinterpret_cast<unsigned int*>(smem);
     if (tid == 0) *last = atomicInc(done + (i64) b * gridDim.x + blockIdx.x, used - 1) == (unsigned int) (used - 1);
@@ -263,7 +263,7 @@ __device__ __noinline__ void mla_tail_merge(const float* o, const float* m, cons
 // Requires R % 64 == 0, P % 16 == 0, R <= 512, R + P <= 576, 16-byte aligned rows.
 // Grid (ceil(heads / (16 MT)), splits, batch), 32 * MT * WPM threads, mla_tc_smem_bytes of dynamic
 // shared memory. With one split the block writes the normalised output to out; otherwise the
-// partials (o, m, l) for mla_decode_combine. Over an F32 cache (mla_decode_tc16_f32/tc32_f32) the
+// partials (o, m, l) for mla_decode_combine, or for its own tail (mla_tail_merge: merged and done). Over an F32 cache (mla_decode_tc16_f32/tc32_f32) the
 // same kernel splits every operand into BF16 high and low parts and takes three products for one.
 // The simulator of gpu/sim has no tensor cores: there (no __CUDA_ARCH__) the warp-level operations
 // below take their portable paths, which give every lane the same registers as the hardware.
@@ -998,7 +998,9 @@ __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const u
     }
 
     mla_store_warp<NO>(acc, cols, colBase, out, o, mOut, lOut, ((i64) b * splits + split) * heads, b, heads, R, hA, m0, l0, m1, l1, wc == 0);
-    mla_tail_merge(o, mOut, lOut, merged, done, splits, heads, R, lens, len0, b, h0, HB, smem, tid, blockDim.x, [] { __syncthreads(); });
+    // no tail (mla_tail_merge): ks16 and ks64 sit at ptxas's edge, where one spills registers with it
+    // whichever way it is compiled; their splits merge in mla_decode_combine (CudaBackend.mlaTailApplies)
+    if (done) __trap();
 #endif
 }
 
