@@ -1047,7 +1047,8 @@ class DevicePathsMatchHostTest {
      * at 72 (a second block of 64 heads, partial); a single split
      * written in place (lengths 1 and 33, and 300 with the split count fixed at one, so that ten
      * tiles pass through one block's tile buffers), several combined (300, with a partial last
-     * tile), and lengths read from device memory. The reference is the composed product over the
+     * tile: by mla_decode_combine, and again by the kernel's own tail, {@code panamax.cuda.mlaMerge=tail},
+     * also at 72 heads), and lengths read from device memory. The reference is the composed product over the
      * same cache with the queries {@code reference} makes. Returns the cache (latent, rope) on the device.
      */
     private Tensor[] mlaAtDeepSeekShapes(DType cacheType, Function<Tensor, Tensor> reference, MlaBounds bounds) {
