@@ -1047,8 +1047,8 @@ class DevicePathsMatchHostTest {
      * at 72 (a second block of 64 heads, partial); a single split
      * written in place (lengths 1 and 33, and 300 with the split count fixed at one, so that ten
      * tiles pass through one block's tile buffers), several combined (300, with a partial last
-     * tile: by mla_decode_combine, and again by the kernel's own tail, {@code panamax.cuda.mlaMerge=tail},
-     * also at 72 heads), and lengths read from device memory. The reference is the composed product over the
+     * tile: by mla_decode_combine, and again by the kernel's own tail, {@code panamax.cuda.mlaMerge=tail}),
+     * and lengths read from device memory. The reference is the composed product over the
      * same cache with the queries {@code reference} makes. Returns the cache (latent, rope) on the device.
      */
     private Tensor[] mlaAtDeepSeekShapes(DType cacheType, Function<Tensor, Tensor> reference, MlaBounds bounds) {
@@ -1086,7 +1086,8 @@ class DevicePathsMatchHostTest {
                     double[] bound = bounds.of(q, largest);
                     // the last case in one split: ten tiles through one block's pipeline of tile buffers
                     // {length, splits (0: auto), 1 where the kernel's tail merges the splits (panamax.cuda.mlaMerge=tail)}
-                    long[][] runs = h > 64 ? new long[][]{{33, 0, 0}, {cap, 0, 1}} : new long[][]{{1, 0, 0}, {33, 0, 0}, {cap, 0, 0}, {cap, 0, 1}, {cap, 1, 0}};
+                    // (the tail's counters of several head blocks: at 40 heads, tc16's three and wt32's two; 72 heads stays short, for CI's time)
+                    long[][] runs = h > 64 ? new long[][]{{33, 0, 0}} : new long[][]{{1, 0, 0}, {33, 0, 0}, {cap, 0, 0}, {cap, 0, 1}, {cap, 1, 0}};
                     for (long[] run : runs) {
                         long len = run[0];
                         float[] want = Functional.latentAttentionDecode(qRef, latent, kRope, len, scale).toFloatArray();
