@@ -167,6 +167,16 @@ __device__ __forceinline__ float mla_merge_max(const float* m, i64 first, int he
 __device__ __forceinline__ float mla_merge_factor(const float* m, const float* l, i64 at, float M) {
     return __ldcg(l + at) > 0.f ? expf(__ldcg(m + at) - M) : 0.f;
 }
+// L = sum_s e^(m_s - M) l_s; each split's factor also into factors[s] where factors is not null
+__device__ __forceinline__ float mla_merge_sum(const float* m, const float* l, i64 first, int heads, int used, float M, float* factors) {
+    float L = 0.f;
+    for (int s = 0; s < used; s++) {
+        const float f = mla_merge_factor(m, l, first + (i64) s * heads, M);
+        if (factors) factors[s] = f;
+        L += f * __ldcg(l + first + (i64) s * heads);
+    }
+    return L;
+}
 
 // out (batch, heads, R): the merge above of every head (mla_used_splits of the kernel's lens and
 // len0; partials laid out for all splits); grid (heads, batch), R threads at most 1024
@@ -176,8 +186,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mla_decode_combine(c
     const int used = mla_used_splits(lens, mla_len(lens, len0, b), splits);
     const i64 first = (i64) b * splits * heads + h;
     const float M = mla_merge_max(m, first, heads, used);
-    float L = 0.f;
-    for (int s = 0; s < used; s++) L += mla_merge_factor(m, l, first + (i64) s * heads, M) * __ldcg(l + first + (i64) s * heads);
+    const float L = mla_merge_sum(m, l, first, heads, used, M, nullptr);
     for (int d = threadIdx.x; d < R; d += blockDim.x) {
         float v = 0.f;
         for (int s = 0; s < used; s++) {
@@ -220,14 +229,7 @@ __device__ __forceinline__ void mla_tail_merge(const float* o, const float* m, c
     float* sum = factor + nh * MLA_TAIL_SPLITS;
     for (int i = tid; i < n; i += threads) {
         const i64 first = (i64) b * splits * heads + h0 + i;
-        const float M = mla_merge_max(m, first, heads, used);
-        float L = 0.f;
-        for (int s = 0; s < used; s++) {
-            const float f = mla_merge_factor(m, l, first + (i64) s * heads, M);
-            factor[i * MLA_TAIL_SPLITS + s] = f;
-            L += f * __ldcg(l + first + (i64) s * heads);
-        }
-        sum[i] = L;
+        sum[i] = mla_merge_sum(m, l, first, heads, used, mla_merge_max(m, first, heads, used), factor + i * MLA_TAIL_SPLITS);
     }
     sync();
     const int quads = R / 4;   // four dims a thread at a time (R is a multiple of 64)
@@ -999,7 +1001,7 @@ __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const u
 
     mla_store_warp<NO>(acc, cols, colBase, out, o, mOut, lOut, ((i64) b * splits + split) * heads, b, heads, R, hA, m0, l0, m1, l1, wc == 0);
     // no tail (mla_tail_merge): ks16 and ks64 sit at ptxas's edge, where one spills registers with it
-    // whichever way it is compiled; their splits merge in mla_decode_combine (CudaBackend.mlaTailApplies)
+    // whichever way it is compiled; their splits merge in mla_decode_combine (CudaBackend.MlaKernel.mergesInItsTail)
     if (done) __trap();
 #endif
 }
