@@ -22,7 +22,11 @@ public final class Ratios {
     private Ratios() {
     }
 
-    record Row(String bench, Map<String, String> params, double usPerOp, double error) {
+    /**
+     * A JMH result: its benchmark, parameters, time per op and error (us), and the GPU's own time per
+     * launch ({@link GpuBench.GpuTime}, us; NaN where the benchmark has none).
+     */
+    record Row(String bench, Map<String, String> params, double usPerOp, double error, double gpuUsPerLaunch) {
         String p(String k) {
             return params.getOrDefault(k, "");
         }
@@ -144,6 +148,18 @@ public final class Ratios {
             double bw = mlaGbs(r), all = gbs(mlaBytesMoved(r), r);
             out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %.0f | %s | %.2f | %.0f | %.2f |%n", r.p("cache"), r.p("batch"), r.p("heads"), r.p("len"),
                     r.mlaKernel(), bw, fmt(copyBw), bw / copyBw, all, all / copyBw));
+        }
+        // the same rows by the GPU's own time (CUDA events over launches 2 to 8 of each invocation), against the copy timed alike
+        double copyGpuBw = copy == null ? Double.NaN : 2.0 * (1L << 30) / (copy.gpuUsPerLaunch * 1e-6) / 1e9;
+        List<Row> mlaTimed = mla.stream().filter(r -> !Double.isNaN(r.gpuUsPerLaunch)).toList();
+        if (!mlaTimed.isEmpty() && !Double.isNaN(copyGpuBw)) {
+            out.append("\n| MLA decode cache, by the GPU's time | batch | heads | cache len | kernel | us a call (JMH) | us a call (CUDA events) "
+                    + "| device copy GB/s (CUDA events) | fraction of copy | with queries and outputs |\n|---|---|---|---|---|---|---|---|---|---|\n");
+            for (Row r : mlaTimed) {
+                double us = r.gpuUsPerLaunch;
+                out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %.1f | %.1f | %.1f | %.2f | %.2f |%n", r.p("cache"), r.p("batch"), r.p("heads"), r.p("len"),
+                        r.mlaKernel(), r.usPerOp, us, copyGpuBw, mlaCacheBytes(r) / (us * 1e-6) / 1e9 / copyGpuBw, mlaBytesMoved(r) / (us * 1e-6) / 1e9 / copyGpuBw));
+            }
         }
         // where kernels were compared: each shape's fastest named kernel against auto and tune (a shape's rows are neighbours)
         Map<List<String>, List<Row>> shapes = new LinkedHashMap<>();
@@ -355,7 +371,13 @@ public final class Ratios {
                 default -> throw new IllegalArgumentException(b + ": expected a time per op, got " + pmx.get("scoreUnit"));
             };
             double err = pmx.get("scoreError") instanceof Number n ? n.doubleValue() * us : Double.NaN;
-            return new Row(b, params, ((Number) pmx.get("score")).doubleValue() * us, err);
+            // GpuBench.GpuTime's counters, each summed over the iterations: nanoseconds over launches
+            double gpuUs = Double.NaN;
+            if (m.get("secondaryMetrics") instanceof Map<?, ?> sec && sec.get("gpuNanos") instanceof Map<?, ?> nanos
+                    && sec.get("gpuLaunches") instanceof Map<?, ?> launches && launches.get("score") instanceof Number n && n.doubleValue() > 0) {
+                gpuUs = ((Number) nanos.get("score")).doubleValue() / n.doubleValue() / 1e3;
+            }
+            return new Row(b, params, ((Number) pmx.get("score")).doubleValue() * us, err, gpuUs);
         }).toList();
     }
 }

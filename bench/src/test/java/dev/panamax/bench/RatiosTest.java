@@ -23,6 +23,35 @@ class RatiosTest {
                         + "\"primaryMetric\":{\"score\":%s,\"scoreError\":0.5,\"scoreUnit\":\"%s\"}}", bench, params, score, unit);
     }
 
+    /** A row with GpuBench.GpuTime's counters as JMH writes them: each summed over the iterations. */
+    private static String timedRow(String bench, String params, double score, String unit, double gpuNanos, double gpuLaunches) {
+        String r = row(bench, params, score, unit);
+        return r.substring(0, r.length() - 1) + String.format(Locale.ROOT, ",\"secondaryMetrics\":{\"gpuLaunches\":{\"score\":%s,\"scoreUnit\":\"#\"},"
+                + "\"gpuNanos\":{\"score\":%s,\"scoreUnit\":\"#\"}}}", gpuLaunches, gpuNanos);
+    }
+
+    /**
+     * Where the rows carry the GPU's own times (CUDA events), the MLA decode's fractions of the copy
+     * are also computed from those, against the copy timed alike; rows without them are left out.
+     */
+    @Test
+    void mlaByTheGpusTimeDividesItsNanosecondsByItsLaunches(@TempDir Path dir) throws IOException {
+        Path jmh = dir.resolve("gpu.json");
+        Files.writeString(jmh, "[" + String.join(",", List.of(
+                timedRow("GpuBench.deviceCopy", "", 1, "ms/op", 21 * 800e3, 21),   // 0.8 ms a copy by the events
+                timedRow("GpuBench.mlaDecode", "\"batch\":\"64\",\"cache\":\"BF16\",\"heads\":\"16\",\"len\":\"1024\"", 50, "us/op", 35 * 40e3, 35),
+                row("GpuBench.mlaDecode", "\"batch\":\"128\",\"cache\":\"BF16\",\"heads\":\"16\",\"len\":\"1024\"", 60, "us/op"))) + "]");
+        String tables = Ratios.gpuTables(Ratios.read(jmh), null);
+        double copy = 2.0 * (1L << 30) / 800e-6 / 1e9;
+        double cache = 64.0 * 1024 * 576 * 2 / 40e-6 / 1e9, all = (64.0 * 1024 * 576 * 2 + 64.0 * 16 * (576 + 512) * 4) / 40e-6 / 1e9;
+        assertThat(tables).contains(String.format(Locale.ROOT, "| BF16 | 64 | 16 | 1024 | auto | 50.0 | 40.0 | %.1f | %.2f | %.2f |", copy, cache / copy, all / copy));
+        assertThat(tables.substring(tables.indexOf("by the GPU's time"))).doesNotContain("| BF16 | 128 | 16 |");
+        // without the copy's events there is nothing to divide by: no such table
+        Files.writeString(jmh, "[" + String.join(",", List.of(row("GpuBench.deviceCopy", "", 1, "ms/op"),
+                timedRow("GpuBench.mlaDecode", "\"batch\":\"64\",\"cache\":\"BF16\",\"heads\":\"16\",\"len\":\"1024\"", 50, "us/op", 35 * 40e3, 35))) + "]");
+        assertThat(Ratios.gpuTables(Ratios.read(jmh), null)).contains("| BF16 | 64 | 16 | 1024 | auto |").doesNotContain("by the GPU's time");
+    }
+
     @Test
     void gpuTablesComputeRatesAndRatiosFromTheirDefinitions(@TempDir Path dir) throws IOException {
         Path jmh = dir.resolve("gpu.json"), torch = dir.resolve("torch.json");

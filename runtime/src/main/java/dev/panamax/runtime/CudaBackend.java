@@ -140,6 +140,41 @@ final class CudaBackend implements DeviceBackend {
         gpu.synchronize();
     }
 
+    /**
+     * A CUDA event recorded on the stream; not while a graph is being captured (an event between
+     * a graph's nodes would time nothing the replays do).
+     */
+    @Override
+    public Mark mark() {
+        gpu.makeCurrent();
+        gpu.checkNotCapturing("recording a timing event");
+        Cuda.Event e = Cuda.Event.create();
+        try {
+            e.record(gpu.stream());
+        } catch (RuntimeException x) {
+            e.close();
+            throw x;
+        }
+        return new CudaMark(gpu, e);
+    }
+
+    /** A CUDA event recorded on {@code gpu}'s stream. */
+    private record CudaMark(GpuDevice gpu, Cuda.Event event) implements Mark {
+        @Override
+        public double millisSince(Mark start) {
+            if (!(start instanceof CudaMark c) || c.gpu != gpu) throw new IllegalArgumentException("the start event was recorded by another backend of the device");
+            gpu.makeCurrent();
+            event.synchronize();
+            return event.millisSince(c.event);
+        }
+
+        @Override
+        public void close() {
+            gpu.makeCurrent();
+            event.close();
+        }
+    }
+
     @Override
     public Replayable captureGraph(Runnable body) {
         GpuDevice.Captured c = gpu.capture(body);

@@ -312,4 +312,35 @@ interface DeviceBackend {
         @Override
         void close();
     }
+
+    /**
+     * A point recorded in this device's queue of work ({@link Device#record()}): by default the
+     * host's clock, since a backend that runs its ops as they are called has finished the work
+     * queued before it.
+     */
+    default Mark mark() {
+        return new HostMark(System.nanoTime());
+    }
+
+    /** A point in a device's queue of work: see {@link Device.Event}. */
+    interface Mark extends AutoCloseable {
+        /** Waits until the work queued before this mark has run; the milliseconds from {@code start} (a mark of the same backend) to this one. */
+        double millisSince(Mark start);
+
+        @Override
+        void close();
+    }
+
+    /** A mark of the host's clock ({@link System#nanoTime}). */
+    record HostMark(long nanos) implements Mark {
+        @Override
+        public double millisSince(Mark start) {
+            if (!(start instanceof HostMark h)) throw new IllegalArgumentException("the start event was recorded by another backend of the device");
+            return (nanos - h.nanos) / 1e6;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
 }

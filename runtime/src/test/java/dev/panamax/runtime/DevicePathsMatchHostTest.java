@@ -508,6 +508,46 @@ class DevicePathsMatchHostTest {
         close("eager after a failed capture", in.matmul(dw).toFloatArray(), x.matmul(w).toFloatArray());
     }
 
+    /**
+     * {@link Device#record}: {@code end.millisSince(start)} waits for the work between two events
+     * and returns the device's time over it. On the emulated device and the CPU, whose ops finish
+     * as they are called, that is the host's clock, so a sleep between the events counts; on CUDA
+     * the events are the stream's, never less than 0 apart. Recording one inside a capture fails as
+     * a host wait does; events of two devices, and a closed one, are refused, naming why.
+     */
+    @Test
+    void eventsTimeTheDevicesWorkBetweenThem() throws InterruptedException {
+        Tensor a = r(540, 64, 64), x = a.to(DEV), y;
+        try (Device.Event start = DEV.record()) {
+            y = x.matmul(x).silu();
+            if (emu != null) Thread.sleep(20);
+            Device.Event end = DEV.record();
+            assertThat(end.device()).isEqualTo(DEV);
+            assertThat(end.millisSince(start)).as("ms between the events").isGreaterThanOrEqualTo(emu != null ? 20 : 0).isLessThan(600_000);
+            try (Device.Event host = Device.CPU.record()) {
+                assertThatThrownBy(() -> host.millisSince(start)).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageContaining("two devices").hasMessageContaining(DEV.toString());
+            }
+            end.close();
+            end.close();   // again: nothing
+            assertThatThrownBy(() -> end.millisSince(start)).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        }
+        close("the product timed", y.toFloatArray(), a.matmul(a).silu().toFloatArray());
+        try (Device.Event start = Device.CPU.record()) {
+            Thread.sleep(20);
+            try (Device.Event end = Device.CPU.record()) {
+                assertThat(end.millisSince(start)).as("the host's clock on the CPU").isGreaterThanOrEqualTo(20);
+            }
+        }
+        if (emu != null) return;
+        Tensor out = Tensor.zeros(DEV, DType.F32, 64, 64);
+        assertThatThrownBy(() -> DeviceGraph.capture(DEV, () -> {
+            out.copyFrom(x.exp());
+            DEV.record().close();
+        })).isInstanceOf(IllegalStateException.class).hasMessageContaining("timing event").hasMessageContaining("CUDA graph");
+        close("eager after a failed capture", x.exp().toFloatArray(), a.exp().toFloatArray());
+    }
+
     @Test
     void normsSoftmaxRopeAndLosses() {
         same("softmax", t -> t.get(0).softmax(-1), r(40, 3, 6));
