@@ -21,6 +21,10 @@
 #   7. (only when STEPS names "mlatune") the survey: tune alone over both caches at 16 and 128 heads, so that
 #      every kernel is timed at every shape (one launch each, CUDA events) in one short run; those times and
 #      each shape's choice (CudaBackend's log) follow the tables, as after the tune rows of steps 5 and 6.
+#   7b. (only when STEPS names "mlamerge") how auto's decode merges its splits, over a BF16 cache at the 12 shapes of the target:
+#      mla_decode_combine (merge=kernel, the default) against the decode kernel's own tail (merge=tail); and (only when STEPS
+#      names "mlasplits") at batch 64 and 16 heads, auto's two splits against one, for auto and wt16. Each table also
+#      gives the times by CUDA events (GpuBench.GpuTime).
 #   8. (only when STEPS names "gemmlt") GpuBench.gemm, batchedMatmul and perItemMatmul three ways, with the torch anchor: cuBLAS (the default),
 #      cuBLASLt with its heuristic's first algorithm (lt), and tune (per shape the fastest of cuBLAS and
 #      cuBLASLt's first 8 algorithms, timed in the first warm-up call; each choice with every time follows the tables).
@@ -123,6 +127,15 @@ if [[ "$steps" == *" mlatune "* ]]; then
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mlatune.json" | tee -a "$out/tables.md"
   tuned mlatune
 fi
+if [[ "$steps" == *" mlamerge "* ]]; then
+  jmh mlamerge 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16,128 -p batch=64,128 -p mla=auto -p merge=kernel,tail "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mlamerge.json" | tee -a "$out/tables.md"
+fi
+if [[ "$steps" == *" mlasplits "* ]]; then
+  jmh mlasplits 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p batch=64 -p len=1024,4096 -p mla="$(mla auto,mla_decode_wt16)" \
+    -p merge=kernel,tail -p splits=auto,1 "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mlasplits.json" | tee -a "$out/tables.md"
+fi
 if [[ "$steps" == *" moe "* ]]; then
   jmh moe 'DeepSeekBench.moe(Forward|Grouped|PerExpert)$' -p device=cuda -p tokens=1,64 "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/moe.json" | tee -a "$out/tables.md"
@@ -139,7 +152,7 @@ if [[ "$steps" == *" index "* ]]; then
   jmh index 'DeviceIndexingBench' "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/index.json" | tee -a "$out/tables.md"
 fi
-[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, loss, sample, index, mla, mla16, mla128, mlawt, mlaf32, mlatune, gemmlt" >&2; exit 2; }
+[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, loss, sample, index, mla, mla16, mla128, mlawt, mlaf32, mlatune, mlamerge, mlasplits, gemmlt" >&2; exit 2; }
 # JMH exits 0 when a benchmark throws (unless -foe): report it, after every run has left its tables
 if grep -l '<failure>' "${ran[@]}" >&2; then
   echo "run.sh: some benchmarks failed (the <failure> in the files above); their rows are missing from the tables" >&2
