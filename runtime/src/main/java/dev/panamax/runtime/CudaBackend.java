@@ -9,7 +9,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -1114,7 +1116,8 @@ final class CudaBackend implements DeviceBackend {
      * tc16_f32), {@code scalar}: the CUDA-core kernels
      * mla_decode_f32/bf16 that run where no tensor-core kernel applies, or {@code tune}: the
      * fastest on this GPU of every kernel that applies (and whose result agrees with the CUDA-core
-     * one's) and the CUDA-core one, timed on the first call of each shape ({@link #mlaTuned}). For comparing the kernels on a GPU (GpuBench's
+     * one's) and the CUDA-core one, where the decode splits its sequence each kernel that can merge in its tail
+     * also with that merge ({@link #MLA_MERGE_PROPERTY} auto), timed on the first call of each shape ({@link #mlaTuned}). For comparing the kernels on a GPU (GpuBench's
      * {@code mla} parameter); read on every call.
      */
     static final String MLA_KERNEL_PROPERTY = "panamax.cuda.mlaKernel";
@@ -1144,12 +1147,20 @@ final class CudaBackend implements DeviceBackend {
         }
     }
 
-    /** The kernel {@link #MLA_TUNE} measured fastest for each shape; {@link #MLA_SCALAR} for the CUDA-core one. */
+    /** The run ({@link MlaRun#name}) {@link #MLA_TUNE} measured fastest for each shape; {@link #MLA_SCALAR} for the CUDA-core kernel. */
     private final ConcurrentHashMap<MlaShape, String> mlaTuned = new ConcurrentHashMap<>();
 
-    /** The kernel tuning chose for {@code shape} ({@link #MLA_SCALAR} for the CUDA-core one), or null where it has not been tuned. */
+    /** Each candidate's time when {@link #MLA_TUNE} timed a shape: microseconds a decode by run name, in the order timed. */
+    private final ConcurrentHashMap<MlaShape, Map<String, Double>> mlaTuneTimes = new ConcurrentHashMap<>();
+
+    /** The run tuning chose for {@code shape} ({@link MlaRun#name}: {@link #MLA_SCALAR} for the CUDA-core kernel), or null where it has not been tuned. */
     String mlaTuned(MlaShape shape) {
         return mlaTuned.get(shape);
+    }
+
+    /** The candidates tuning timed for {@code shape}, each with its microseconds a decode (for tests); null where it has not timed it. */
+    Map<String, Double> mlaTuneTimes(MlaShape shape) {
+        return mlaTuneTimes.get(shape);
     }
 
     /** Sets the choice for {@code shape} as if tuning had made it (for tests: on the simulator tuning picks the CUDA-core kernel). */
@@ -1167,7 +1178,8 @@ final class CudaBackend implements DeviceBackend {
 
     /**
      * System property choosing how a tensor-core MLA decode of several splits merges them:
-     * {@code kernel} (the default, also {@code auto}): mla_decode_combine, a second kernel over every head; {@code tail}: the
+     * {@code kernel}: mla_decode_combine, a second kernel over every head; {@code auto} (the default):
+     * the same, but that under {@link #MLA_TUNE} both ways are timed; {@code tail}: the
      * decode kernel's own tail, where the last block of each sequence and head block to finish merges
      * that block's heads (mla_tail_merge in mla_decode.cu), so that no second kernel runs. The tail
      * takes kernels but the k-split ones ({@link MlaKernel#mergesInItsTail}), at most {@link #MLA_TAIL_SPLITS} splits, {@link #MLA_TAIL_COUNTERS} sequences times head
@@ -1182,14 +1194,35 @@ final class CudaBackend implements DeviceBackend {
     /** Counters of the tail merge, one a sequence and head block of a decode. */
     static final int MLA_TAIL_COUNTERS = 1 << 14;
 
-    /** Whether {@link #MLA_MERGE_PROPERTY} asks for the tail merge; IllegalArgumentException for a value it does not know. */
-    static boolean mlaTailMerge() {
+    /** {@link #MLA_MERGE_PROPERTY}'s value: auto, kernel or tail; IllegalArgumentException for a value it does not know. */
+    static String mlaMerge() {
         String v = System.getProperty(MLA_MERGE_PROPERTY, "auto").strip();
         return switch (v) {
-            case "auto", "kernel" -> false;
-            case "tail" -> true;
+            case "auto", "kernel", "tail" -> v;
             default -> throw new IllegalArgumentException(MLA_MERGE_PROPERTY + "=" + v + ": expected auto, kernel or tail");
         };
+    }
+
+    /**
+     * How an MLA decode runs: a tensor-core kernel (null: the CUDA-core one) and whether its tail
+     * merges the splits where its launch has several and it can ({@link #MLA_MERGE_PROPERTY}); named
+     * as {@link #mlaTuned} keeps it: the kernel's name ({@link #MLA_SCALAR} for the CUDA-core one),
+     * then {@link #TAIL} for the tail merge.
+     */
+    record MlaRun(MlaKernel kernel, boolean tail) {
+        /** What ends the name of a run whose tail merges. */
+        static final String TAIL = "+tail";
+
+        String name() {
+            return (kernel == null ? MLA_SCALAR : kernel.name()) + (tail ? TAIL : "");
+        }
+
+        /** The run {@code name} names; IllegalArgumentException where its kernel is none of {@link #MLA_KERNELS}. */
+        static MlaRun named(String name) {
+            boolean tail = name.endsWith(TAIL);
+            String kernel = tail ? name.substring(0, name.length() - TAIL.length()) : name;
+            return new MlaRun(kernel.equals(MLA_SCALAR) ? null : mlaKernel(kernel), tail);
+        }
     }
 
     /**
@@ -1306,43 +1339,57 @@ final class CudaBackend implements DeviceBackend {
     }
 
     /**
-     * The kernel for this MLA decode: as {@link #tensorCoreMla} says, or under {@link #MLA_TUNE}
-     * the one measured fastest for its shape, measured now (each candidate timed with CUDA events
-     * on these very operands, all but the last run's results overwritten) where it has not been.
-     * A graph being captured cannot be timed: there a shape not yet tuned runs auto's choice.
+     * How this MLA decode runs: the kernel {@link #tensorCoreMla} says with the merge
+     * {@link #MLA_MERGE_PROPERTY} asks for, or under {@link #MLA_TUNE} the run measured fastest for
+     * its shape, measured now (each candidate timed with CUDA events on these very operands, all but
+     * the last run's results overwritten) where it has not been: every kernel that applies, and, where
+     * the property is auto and the decode splits its sequence, each kernel that can merge in its tail
+     * both ways. A graph being captured cannot be timed: there a shape not yet tuned runs auto's choice.
      */
-    private MlaKernel chooseMla(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, Tensor positions, double scale) {
+    private MlaRun chooseMla(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, Tensor positions, double scale) {
         int b = Math.toIntExact(qLatent.dim(0)), h = Math.toIntExact(qLatent.dim(1));
         int r = Math.toIntExact(latent.dim(2)), p = Math.toIntExact(kRope.dim(2));
-        String named = System.getProperty(MLA_KERNEL_PROPERTY, "auto");
-        if (!named.equals(MLA_TUNE)) return tensorCoreMla(latent, kRope, h, r, p, named);
+        String named = System.getProperty(MLA_KERNEL_PROPERTY, "auto"), merge = mlaMerge();
+        if (!named.equals(MLA_TUNE)) return new MlaRun(tensorCoreMla(latent, kRope, h, r, p, named), merge.equals("tail"));
         MlaShape shape = MlaShape.of(latent.dtype, b, h, r, p, len);
         String tuned = mlaTuned.get(shape);
-        if (tuned == null && gpu.capturing()) return tensorCoreMla(latent, kRope, h, r, p, "auto");
+        if (tuned == null && gpu.capturing()) return new MlaRun(tensorCoreMla(latent, kRope, h, r, p, "auto"), merge.equals("tail"));
         if (tuned == null) {
-            List<MlaKernel> candidates = new ArrayList<>();
-            candidates.add(null);   // the CUDA-core kernel applies to every decode that reaches here
-            if (tensorCoresMayApply(latent, kRope, r, p)) for (MlaKernel k : MLA_KERNELS) if (appliesHere(k, latent.dtype, r, p)) candidates.add(k);
-            if (candidates.size() == 1) return null;   // nothing to compare (not kept: tuning is for what runs on tensor cores)
+            List<MlaRun> candidates = new ArrayList<>();
+            candidates.add(new MlaRun(null, false));   // the CUDA-core kernel applies to every decode that reaches here
+            if (tensorCoresMayApply(latent, kRope, r, p)) {
+                for (MlaKernel k : MLA_KERNELS) {
+                    if (!appliesHere(k, latent.dtype, r, p)) continue;
+                    int headBlocks = Math.ceilDiv(h, k.headsPerBlock());
+                    boolean tail = !merge.equals("kernel") && mergesInTail(k, mlaSplitCount(k, b, headBlocks, len), b, headBlocks, out);
+                    if (!(tail && merge.equals("tail"))) candidates.add(new MlaRun(k, false));
+                    if (tail) candidates.add(new MlaRun(k, true));
+                }
+            }
+            if (candidates.size() == 1) return candidates.getFirst();   // nothing to compare (not kept: tuning is for what runs on tensor cores)
             tuned = tuneMla(shape, candidates, qLatent, qRope, latent, kRope, out, len, positions, scale);
         }
+        MlaRun run = MlaRun.named(tuned);
         // the shape does not fix the rows' alignment: a view of the cache at an odd offset takes the CUDA-core kernel
-        if (tuned.equals(MLA_SCALAR) || !tensorCoresMayApply(latent, kRope, r, p)) return null;
-        return mlaExcluded().contains(tuned) ? tensorCoreMla(latent, kRope, h, r, p, "auto") : mlaKernel(tuned);   // excluded since it was tuned
+        if (run.kernel() == null || !tensorCoresMayApply(latent, kRope, r, p)) return new MlaRun(null, false);
+        return mlaExcluded().contains(run.kernel().name()) ? new MlaRun(tensorCoreMla(latent, kRope, h, r, p, "auto"), merge.equals("tail")) : run;   // excluded since it was tuned
     }
 
     /**
-     * Times each candidate (null, the first: the CUDA-core kernel) whose result on these operands
+     * Times each candidate (the first: the CUDA-core kernel) whose result on these operands
      * agrees with the CUDA-core kernel's ({@link #agreeing}), one untimed launch and
      * then the fastest of {@link #MLA_TUNE_ROUNDS} between CUDA events, keeps the fastest for
      * {@code shape} and logs it with every time; returns the kept name (another thread's where it tuned first).
      */
-    private String tuneMla(MlaShape shape, List<MlaKernel> offered, Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len,
+    private String tuneMla(MlaShape shape, List<MlaRun> offered, Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len,
                            Tensor positions, double scale) {
-        List<MlaKernel> candidates = agreeing(shape, offered, qLatent, qRope, latent, kRope, out, len, positions, scale);
+        List<MlaRun> candidates = agreeing(shape, offered, qLatent, qRope, latent, kRope, out, len, positions, scale);
         double[] best = gpu.time(candidates.size(), MLA_TUNE_ROUNDS,
                 i -> launchMla(candidates.get(i), qLatent, qRope, latent, kRope, out, len, positions, scale));
-        List<String> names = candidates.stream().map(k -> k == null ? MLA_SCALAR : k.name()).toList();
+        List<String> names = candidates.stream().map(MlaRun::name).toList();
+        Map<String, Double> timed = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) timed.put(names.get(i), best[i] * 1e3);
+        mlaTuneTimes.putIfAbsent(shape, java.util.Collections.unmodifiableMap(timed));
         String kept = mlaTuned.computeIfAbsent(shape, s -> names.get(fastest(best)));
         TUNING_LOG.log(System.Logger.Level.INFO, () -> MLA_KERNEL_PROPERTY + "=" + MLA_TUNE + " on " + gpu.device().name() + ", " + shape + ": "
                 + kept + " (microseconds a decode: " + times(names, best) + ")");
@@ -1350,20 +1397,20 @@ final class CudaBackend implements DeviceBackend {
     }
 
     /**
-     * The candidates (the first, null, is the CUDA-core kernel) whose result on these operands agrees
+     * The candidates (the first is the CUDA-core kernel) whose result on these operands agrees
      * with the CUDA-core kernel's ({@link #mlaDisagreement}): tuning must not keep a tensor-core
      * kernel for being fast where it is wrong on this GPU. Each one left out is logged at WARNING
      * with what was wrong. Where the CUDA-core result is not finite there is nothing to judge by, and
      * every candidate stays.
      */
-    private List<MlaKernel> agreeing(MlaShape shape, List<MlaKernel> candidates, Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out,
-                                     long len, Tensor positions, double scale) {
+    private List<MlaRun> agreeing(MlaShape shape, List<MlaRun> candidates, Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out,
+                                  long len, Tensor positions, double scale) {
         launchMla(candidates.getFirst(), qLatent, qRope, latent, kRope, out, len, positions, scale);
         float[] want = out.toFloatArray();
         for (float v : want) if (!Float.isFinite(v)) return candidates;
-        List<MlaKernel> kept = new ArrayList<>();
+        List<MlaRun> kept = new ArrayList<>();
         kept.add(candidates.getFirst());
-        for (MlaKernel k : candidates.subList(1, candidates.size())) {
+        for (MlaRun k : candidates.subList(1, candidates.size())) {
             Cuda.memset(at(out, 0), (byte) 0xFF, out.numel() * Float.BYTES, gpu.stream());   // NaN: what a kernel leaves unwritten disagrees
             launchMla(k, qLatent, qRope, latent, kRope, out, len, positions, scale);
             String wrong = mlaDisagreement(want, out.toFloatArray());
@@ -1430,27 +1477,45 @@ final class CudaBackend implements DeviceBackend {
         launchMla(chooseMla(qLatent, qRope, latent, kRope, out, len, positions, scale), qLatent, qRope, latent, kRope, out, len, positions, scale);
     }
 
-    /** Queues the MLA decode with tensor-core kernel tc, or the CUDA-core one where tc is null, and where it splits the sequence the combine. */
-    private void launchMla(MlaKernel tc, Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, Tensor positions, double scale) {
+    /**
+     * How many splits of the sequence an MLA decode with tensor-core kernel tc (null: the CUDA-core
+     * one) runs: as {@link #MLA_SPLITS_PROPERTY} fixes, else one wave of resident blocks (the CUDA-core
+     * kernel: enough blocks to fill the GPU twice over), each split over at least 64 positions.
+     */
+    private int mlaSplitCount(MlaKernel tc, int b, int headBlocks, long len) {
+        int splits = mlaSplits(len);   // 0 unless the property fixes it
+        if (splits != 0) return splits;
+        long want = tc != null ? (long) gpu.limits().multiprocessors() * tc.blocksPerSm() / ((long) headBlocks * b)
+                : Math.ceilDiv(2L * gpu.limits().multiprocessors(), (long) headBlocks * b);
+        return (int) Math.max(1, Math.min(want, Math.ceilDiv(len, 64)));
+    }
+
+    /**
+     * Whether tensor-core kernel tc can merge a launch of {@code splits} splits in its tail: it has
+     * one ({@link MlaKernel#mergesInItsTail}), there is more than one split and at most
+     * {@link #MLA_TAIL_SPLITS}, a counter for each sequence and head block, and the output is 16-byte
+     * aligned (the tail's stores are 16 bytes wide).
+     */
+    private static boolean mergesInTail(MlaKernel tc, int splits, int b, int headBlocks, Tensor out) {
+        return tc != null && tc.mergesInItsTail() && splits > 1 && splits <= MLA_TAIL_SPLITS && (long) b * headBlocks <= MLA_TAIL_COUNTERS
+                && at(out, 0) % 16 == 0;
+    }
+
+    /**
+     * Queues the MLA decode as {@code run} says: its tensor-core kernel, or the CUDA-core one where it
+     * has none; where it splits the sequence, then the combine, unless the run's tail merges.
+     */
+    private void launchMla(MlaRun run, Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope, Tensor out, long len, Tensor positions, double scale) {
+        MlaKernel tc = run.kernel();
         int b = Math.toIntExact(qLatent.dim(0)), h = Math.toIntExact(qLatent.dim(1));
         int r = Math.toIntExact(latent.dim(2)), p = Math.toIntExact(kRope.dim(2));
         int maxLen = Math.toIntExact(latent.shape.stride(0) / r);
         int headsPerBlock = tc != null ? tc.headsPerBlock() : MLA_HEADS_PER_BLOCK;
         int headBlocks = (h + headsPerBlock - 1) / headsPerBlock;
-        int splits = mlaSplits(len);   // 0 unless the property fixes it
-        if (splits == 0 && tc != null) {
-            // one wave of resident blocks, each split over at least 64 positions
-            long slots = (long) gpu.limits().multiprocessors() * tc.blocksPerSm();
-            splits = (int) Math.max(1, Math.min(slots / ((long) headBlocks * b), Math.ceilDiv(len, 64)));
-        } else if (splits == 0) {
-            // enough blocks to fill the GPU twice over, each over at least 64 positions
-            long want = Math.ceilDiv(2L * gpu.limits().multiprocessors(), (long) headBlocks * b);
-            splits = (int) Math.max(1, Math.min(want, Math.ceilDiv(len, 64)));
-        }
+        int splits = mlaSplitCount(tc, b, headBlocks, len);
         boolean direct = tc != null && splits == 1;   // the tensor-core kernel normalises in place when nothing needs combining
-        // or its tail merges the splits, where asked and it can
-        long counters = !direct && tc != null && tc.mergesInItsTail() && splits <= MLA_TAIL_SPLITS && (long) b * headBlocks <= MLA_TAIL_COUNTERS
-                && at(out, 0) % 16 == 0 && mlaTailMerge() ? mlaTailCounters() : 0L;   // its stores are 16 bytes wide
+        // or its tail merges the splits, where the run asks and it can
+        long counters = run.tail() && mergesInTail(tc, splits, b, headBlocks, out) ? mlaTailCounters() : 0L;
         long parts = direct ? 0 : (long) b * splits * h;
         long o = direct ? 0 : allocate(parts * r * 4), m = direct ? 0 : allocate(parts * 4), l = direct ? 0 : allocate(parts * 4);
         // every sequence's length, or (positions in device memory) 1 + each one's position: lens = positions, len0 = 1

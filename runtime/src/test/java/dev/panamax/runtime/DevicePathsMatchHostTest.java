@@ -16,6 +16,7 @@ import java.util.function.Function;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Every op run on a device gives what it gives on the host, forward and backward. The device
@@ -1272,7 +1273,10 @@ class DevicePathsMatchHostTest {
             float[] first = Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray();
             String chosen = cuda.mlaTuned(shape);
             assertThat(chosen).as("the choice for " + shape).isNotNull();
-            if (!chosen.equals(CudaBackend.MLA_SCALAR)) assertThat(CudaBackend.mlaKernel(chosen).name()).isEqualTo(chosen);
+            assertThat(CudaBackend.MlaRun.named(chosen).name()).isEqualTo(chosen);
+            assertThat(chosen).as("one split: nothing to merge, so no tail was timed").doesNotEndWith(CudaBackend.MlaRun.TAIL);
+            assertThat(cuda.mlaTuneTimes(shape)).as("every candidate timed").containsKey(CudaBackend.MLA_SCALAR).containsKey(chosen)
+                    .allSatisfy((name, us) -> assertThat(us).as(name).isPositive());
             System.out.println("tune chose " + chosen + " for " + shape);
             assertThat(Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray()).as("again, " + chosen).containsExactly(first);
             assertThat(cuda.mlaTuned(shape)).isEqualTo(chosen);
@@ -1290,6 +1294,69 @@ class DevicePathsMatchHostTest {
             assertThat(Functional.latentAttentionDecode(q, odd, kRope, len, scale).toFloatArray()).as("odd rows, tuned to tc16").containsExactly(scalar);
         } finally {
             System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
+        }
+    }
+
+    /**
+     * Where a decode splits its sequence, {@code tune} times each kernel that can merge the splits in
+     * its tail both ways (with {@code panamax.cuda.mlaMerge} auto, its default), only the merge
+     * kernel's way under {@code kernel}, and only the tail's under {@code tail}; the run it keeps
+     * gives the same bits as that kernel named with that merge. tc16 alone is offered (every other
+     * kernel excluded), at a shape of three splits.
+     */
+    @Test
+    void aTunedMlaDecodeAlsoTimesTheTailMerge() {
+        if (emu != null) return;   // the emulated device has one MLA path
+        String given = System.getProperty(CudaBackend.MLA_EXCLUDE_PROPERTY);
+        assumeTrue(!CudaBackend.mlaExcluded().contains("mla_decode_tc16"), "mla_decode_tc16 is excluded here");
+        CudaBackend cuda = CudaBackend.get(0);
+        int b = 3, r = 512, p = 64, len = 130;   // 3 splits of tc16 on 132 SMs; heads a shape no other test tunes
+        double scale = 0.07;
+        Tensor latent = r(150, b, len, r).to(DType.BF16).to(DEV), kRope = r(151, b, len, p).to(DType.BF16).to(DEV);
+        String tc16 = "mla_decode_tc16", tail = tc16 + CudaBackend.MlaRun.TAIL;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            System.setProperty(CudaBackend.MLA_EXCLUDE_PROPERTY, CudaBackend.MLA_KERNELS.stream().map(CudaBackend.MlaKernel::name)
+                    .filter(n -> !n.equals(tc16)).collect(java.util.stream.Collectors.joining(",")));
+            String[][] offered = {{"auto", CudaBackend.MLA_SCALAR, tc16, tail}, {"kernel", CudaBackend.MLA_SCALAR, tc16}, {"tail", CudaBackend.MLA_SCALAR, tail}};
+            for (int i = 0; i < offered.length; i++) {
+                int h = 24 + 8 * i;
+                Tensor q = r(152 + i, b, h, r + p).to(DEV);
+                CudaBackend.MlaShape shape = CudaBackend.MlaShape.of(DType.BF16, b, h, r, p, len);
+                System.setProperty(CudaBackend.MLA_MERGE_PROPERTY, offered[i][0]);
+                System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, CudaBackend.MLA_TUNE);
+                float[] tuned = Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray();
+                assertThat(cuda.mlaTuneTimes(shape).keySet()).as("timed with mlaMerge=" + offered[i][0])
+                        .containsExactly(java.util.Arrays.copyOfRange(offered[i], 1, offered[i].length));
+                CudaBackend.MlaRun kept = CudaBackend.MlaRun.named(cuda.mlaTuned(shape));
+                System.out.println("tune chose " + kept.name() + " for " + shape + " with mlaMerge=" + offered[i][0] + ": " + cuda.mlaTuneTimes(shape));
+                long tails = cuda.mlaTailMerges();
+                System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, kept.kernel() == null ? CudaBackend.MLA_SCALAR : kept.kernel().name());
+                System.setProperty(CudaBackend.MLA_MERGE_PROPERTY, kept.tail() ? "tail" : "kernel");
+                assertThat(Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray()).as(kept.name() + " named").containsExactly(tuned);
+                assertThat(cuda.mlaTailMerges() - tails).as(kept.name() + ": merged in the tail").isEqualTo(kept.tail() ? 1 : 0);
+            }
+            // a kept tail run merges in the tail (on the simulator tuning keeps the CUDA-core kernel: set the choice as if made)
+            int h = 48;
+            Tensor q = r(160, b, h, r + p).to(DEV);
+            System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, tc16);
+            float[] named = null;
+            for (String merge : List.of("tail", "auto")) {
+                System.setProperty(CudaBackend.MLA_MERGE_PROPERTY, merge);
+                long tails = cuda.mlaTailMerges();
+                float[] got = Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray();
+                assertThat(cuda.mlaTailMerges() - tails).as("tc16 named, mlaMerge=" + merge).isEqualTo(merge.equals("tail") ? 1 : 0);
+                if (named == null) named = got;
+            }
+            cuda.mlaTuned(CudaBackend.MlaShape.of(DType.BF16, b, h, r, p, len), tail);
+            System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, CudaBackend.MLA_TUNE);
+            long tails = cuda.mlaTailMerges();
+            assertThat(Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray()).as("tuned to " + tail).containsExactly(named);
+            assertThat(cuda.mlaTailMerges() - tails).as("tuned to " + tail + ": merged in the tail").isEqualTo(1);
+        } finally {
+            System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
+            System.clearProperty(CudaBackend.MLA_MERGE_PROPERTY);
+            if (given == null) System.clearProperty(CudaBackend.MLA_EXCLUDE_PROPERTY);
+            else System.setProperty(CudaBackend.MLA_EXCLUDE_PROPERTY, given);
         }
     }
 
