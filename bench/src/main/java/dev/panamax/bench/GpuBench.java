@@ -201,8 +201,8 @@ public class GpuBench {
         public String mla;
         /**
          * How the splits of a decode merge ({@code -Dpanamax.cuda.mlaMerge}): {@code auto} (the default:
-         * a second kernel), {@code kernel} or {@code tail} (the decode kernel's last block of each
-         * sequence merges them, where it can), e.g. {@code -p merge=kernel,tail}.
+         * a second kernel, but that {@code mla=tune} times both ways), {@code kernel} or {@code tail} (the
+         * decode kernel's last block of each sequence merges them, where it can), e.g. {@code -p merge=kernel,tail}.
          */
         @Param({"auto"})
         public String merge;
