@@ -1370,6 +1370,7 @@ final class CudaBackend implements DeviceBackend {
             tuned = tuneMla(shape, candidates, qLatent, qRope, latent, kRope, out, len, positions, scale);
         }
         MlaRun run = MlaRun.named(tuned);
+        if (!merge.equals("auto")) run = new MlaRun(run.kernel(), merge.equals("tail"));   // a merge the property fixes holds, whatever was tuned
         // the shape does not fix the rows' alignment: a view of the cache at an odd offset takes the CUDA-core kernel
         if (run.kernel() == null || !tensorCoresMayApply(latent, kRope, r, p)) return new MlaRun(null, false);
         return mlaExcluded().contains(run.kernel().name()) ? new MlaRun(tensorCoreMla(latent, kRope, h, r, p, "auto"), merge.equals("tail")) : run;   // excluded since it was tuned
@@ -1510,8 +1511,7 @@ final class CudaBackend implements DeviceBackend {
         int b = Math.toIntExact(qLatent.dim(0)), h = Math.toIntExact(qLatent.dim(1));
         int r = Math.toIntExact(latent.dim(2)), p = Math.toIntExact(kRope.dim(2));
         int maxLen = Math.toIntExact(latent.shape.stride(0) / r);
-        int headsPerBlock = tc != null ? tc.headsPerBlock() : MLA_HEADS_PER_BLOCK;
-        int headBlocks = (h + headsPerBlock - 1) / headsPerBlock;
+        int headBlocks = Math.ceilDiv(h, tc != null ? tc.headsPerBlock() : MLA_HEADS_PER_BLOCK);
         int splits = mlaSplitCount(tc, b, headBlocks, len);
         boolean direct = tc != null && splits == 1;   // the tensor-core kernel normalises in place when nothing needs combining
         // or its tail merges the splits, where the run asks and it can

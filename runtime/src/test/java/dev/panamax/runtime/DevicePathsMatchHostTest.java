@@ -1301,8 +1301,8 @@ class DevicePathsMatchHostTest {
      * Where a decode splits its sequence, {@code tune} times each kernel that can merge the splits in
      * its tail both ways (with {@code panamax.cuda.mlaMerge} auto, its default), only the merge
      * kernel's way under {@code kernel}, and only the tail's under {@code tail}; the run it keeps
-     * gives the same bits as that kernel named with that merge. tc16 alone is offered (every other
-     * kernel excluded), at a shape of three splits.
+     * gives the same bits as that kernel named with that merge, and a merge the property fixes holds
+     * over a tuned one. tc16 alone is offered (every other kernel excluded), at a shape of three splits.
      */
     @Test
     void aTunedMlaDecodeAlsoTimesTheTailMerge() {
@@ -1352,6 +1352,10 @@ class DevicePathsMatchHostTest {
             long tails = cuda.mlaTailMerges();
             assertThat(Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray()).as("tuned to " + tail).containsExactly(named);
             assertThat(cuda.mlaTailMerges() - tails).as("tuned to " + tail + ": merged in the tail").isEqualTo(1);
+            System.setProperty(CudaBackend.MLA_MERGE_PROPERTY, "kernel");   // a merge the property fixes holds
+            tails = cuda.mlaTailMerges();
+            assertThat(Functional.latentAttentionDecode(q, latent, kRope, len, scale).toFloatArray()).as("tuned to " + tail + ", mlaMerge=kernel").containsExactly(named);
+            assertThat(cuda.mlaTailMerges() - tails).as("tuned to " + tail + ", mlaMerge=kernel: merged by the kernel").isZero();
         } finally {
             System.clearProperty(CudaBackend.MLA_KERNEL_PROPERTY);
             System.clearProperty(CudaBackend.MLA_MERGE_PROPERTY);
