@@ -137,8 +137,8 @@ public class GpuBench {
      * invocations: JMH reports both counters' sums as secondary results, and {@link Ratios} divides
      * one by the other. The events enclose launches 2 to {@link #REPEAT}: the start is recorded after
      * the first launch, while the GPU is busy with it, so that neither the host's preparing the first
-     * launch on an idle GPU nor its wait at the end is counted, as they are in the JMH score (about
-     * 10 us an invocation, more than 1 us a launch).
+     * launch on an idle GPU nor its wait at the end is counted, as they are, once an invocation, in
+     * the JMH score.
      */
     @AuxCounters(AuxCounters.Type.EVENTS)
     @State(Scope.Thread)

@@ -161,7 +161,8 @@ public final class Device {
      * On the CPU and the emulated device, whose ops have finished when they return, the point is
      * the host's clock ({@link System#nanoTime}) now.
      *
-     * @throws IllegalStateException while a graph is being captured on this device ({@link DeviceGraph})
+     * @throws IllegalStateException while a graph is being captured on this device ({@link DeviceGraph}),
+     *                               and, saying why, where the device cannot be used
      */
     public Event record() {
         DeviceBackend b = backend();
