@@ -150,7 +150,7 @@ public final class Ratios {
                     r.mlaKernel(), bw, fmt(copyBw), bw / copyBw, all, all / copyBw));
         }
         // the same rows by the GPU's own time (CUDA events over launches 2 to 8 of each invocation), against the copy timed alike
-        double copyGpuBw = copy == null ? Double.NaN : 2.0 * (1L << 30) / (copy.gpuUsPerLaunch * 1e-6) / 1e9;
+        double copyGpuBw = copy == null ? Double.NaN : gbsIn(2.0 * (1L << 30), copy.gpuUsPerLaunch);
         List<Row> mlaTimed = mla.stream().filter(r -> !Double.isNaN(r.gpuUsPerLaunch)).toList();
         if (!mlaTimed.isEmpty() && !Double.isNaN(copyGpuBw)) {
             out.append("\n| MLA decode cache, by the GPU's time | batch | heads | cache len | kernel | us a call (JMH) | us a call (CUDA events) "
@@ -158,7 +158,7 @@ public final class Ratios {
             for (Row r : mlaTimed) {
                 double us = r.gpuUsPerLaunch;
                 out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %.1f | %.1f | %.1f | %.2f | %.2f |%n", r.p("cache"), r.p("batch"), r.p("heads"), r.p("len"),
-                        r.mlaKernel(), r.usPerOp, us, copyGpuBw, mlaCacheBytes(r) / (us * 1e-6) / 1e9 / copyGpuBw, mlaBytesMoved(r) / (us * 1e-6) / 1e9 / copyGpuBw));
+                        r.mlaKernel(), r.usPerOp, us, copyGpuBw, gbsIn(mlaCacheBytes(r), us) / copyGpuBw, gbsIn(mlaBytesMoved(r), us) / copyGpuBw));
             }
         }
         // where kernels were compared: each shape's fastest named kernel against auto and tune (a shape's rows are neighbours)
@@ -339,7 +339,12 @@ public final class Ratios {
     }
 
     private static double gbs(double bytes, Row r) {
-        return r == null ? Double.NaN : bytes / (r.usPerOp * 1e-6) / 1e9;
+        return r == null ? Double.NaN : gbsIn(bytes, r.usPerOp);
+    }
+
+    /** GB/s of {@code bytes} moved in {@code us} microseconds. */
+    private static double gbsIn(double bytes, double us) {
+        return bytes / (us * 1e-6) / 1e9;
     }
 
     /** GpuBench's row of {@code bench} for dtype {@code dt} run along {@code path} (a row without the gemm parameter ran cuBLAS). */

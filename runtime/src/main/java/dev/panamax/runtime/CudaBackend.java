@@ -1350,17 +1350,19 @@ final class CudaBackend implements DeviceBackend {
         int b = Math.toIntExact(qLatent.dim(0)), h = Math.toIntExact(qLatent.dim(1));
         int r = Math.toIntExact(latent.dim(2)), p = Math.toIntExact(kRope.dim(2));
         String named = System.getProperty(MLA_KERNEL_PROPERTY, "auto"), merge = mlaMerge();
-        if (!named.equals(MLA_TUNE)) return new MlaRun(tensorCoreMla(latent, kRope, h, r, p, named), merge.equals("tail"));
+        // the kernel a name (or auto) picks, with the merge the property asks for
+        java.util.function.Function<String, MlaRun> picked = name -> new MlaRun(tensorCoreMla(latent, kRope, h, r, p, name), merge.equals("tail"));
+        if (!named.equals(MLA_TUNE)) return picked.apply(named);
         MlaShape shape = MlaShape.of(latent.dtype, b, h, r, p, len);
         String tuned = mlaTuned.get(shape);
-        if (tuned == null && gpu.capturing()) return new MlaRun(tensorCoreMla(latent, kRope, h, r, p, "auto"), merge.equals("tail"));
+        if (tuned == null && gpu.capturing()) return picked.apply("auto");
         if (tuned == null) {
             List<MlaRun> candidates = new ArrayList<>();
             candidates.add(new MlaRun(null, false));   // the CUDA-core kernel applies to every decode that reaches here
             if (tensorCoresMayApply(latent, kRope, r, p)) {
                 for (MlaKernel k : MLA_KERNELS) {
                     if (!appliesHere(k, latent.dtype, r, p)) continue;
-                    int headBlocks = Math.ceilDiv(h, k.headsPerBlock());
+                    int headBlocks = mlaHeadBlocks(k, h);
                     boolean tail = !merge.equals("kernel") && mergesInTail(k, mlaSplitCount(k, b, headBlocks, len), b, headBlocks, out);
                     if (!(tail && merge.equals("tail"))) candidates.add(new MlaRun(k, false));
                     if (tail) candidates.add(new MlaRun(k, true));
@@ -1373,7 +1375,7 @@ final class CudaBackend implements DeviceBackend {
         if (!merge.equals("auto")) run = new MlaRun(run.kernel(), merge.equals("tail"));   // a merge the property fixes holds, whatever was tuned
         // the shape does not fix the rows' alignment: a view of the cache at an odd offset takes the CUDA-core kernel
         if (run.kernel() == null || !tensorCoresMayApply(latent, kRope, r, p)) return new MlaRun(null, false);
-        return mlaExcluded().contains(run.kernel().name()) ? new MlaRun(tensorCoreMla(latent, kRope, h, r, p, "auto"), merge.equals("tail")) : run;   // excluded since it was tuned
+        return mlaExcluded().contains(run.kernel().name()) ? picked.apply("auto") : run;   // excluded since it was tuned
     }
 
     /**
@@ -1478,6 +1480,11 @@ final class CudaBackend implements DeviceBackend {
         launchMla(chooseMla(qLatent, qRope, latent, kRope, out, len, positions, scale), qLatent, qRope, latent, kRope, out, len, positions, scale);
     }
 
+    /** The blocks of heads an MLA decode of h heads with tensor-core kernel tc (null: the CUDA-core one) launches a sequence and split. */
+    private static int mlaHeadBlocks(MlaKernel tc, int h) {
+        return Math.ceilDiv(h, tc != null ? tc.headsPerBlock() : MLA_HEADS_PER_BLOCK);
+    }
+
     /**
      * How many splits of the sequence an MLA decode with tensor-core kernel tc (null: the CUDA-core
      * one) runs: as {@link #MLA_SPLITS_PROPERTY} fixes, else one wave of resident blocks (the CUDA-core
@@ -1511,7 +1518,7 @@ final class CudaBackend implements DeviceBackend {
         int b = Math.toIntExact(qLatent.dim(0)), h = Math.toIntExact(qLatent.dim(1));
         int r = Math.toIntExact(latent.dim(2)), p = Math.toIntExact(kRope.dim(2));
         int maxLen = Math.toIntExact(latent.shape.stride(0) / r);
-        int headBlocks = Math.ceilDiv(h, tc != null ? tc.headsPerBlock() : MLA_HEADS_PER_BLOCK);
+        int headBlocks = mlaHeadBlocks(tc, h);
         int splits = mlaSplitCount(tc, b, headBlocks, len);
         boolean direct = tc != null && splits == 1;   // the tensor-core kernel normalises in place when nothing needs combining
         // or its tail merges the splits, where the run asks and it can
