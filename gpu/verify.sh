@@ -25,7 +25,8 @@
 #                                @Tag("gpu") test on the CUDA simulator of gpu/sim (built
 #                                here with g++ and cuda.h; no GPU): the real .cu kernels and the
 #                                FFM driver/cuBLAS/NVRTC path, run on the CPU; then the MLA decode
-#                                kernels again under its random schedule (CUDASIM_SEEDS, default 1)
+#                                kernels again under its random schedule (CUDASIM_SEEDS, default 1), launched
+#                                with programmatic stream serialization (panamax.cuda.pdl=on)
 #   (MLA_ISOLATE="NAME ..." picks the MLA kernels that tests and simulated run alone, "none" none; simulated runs two by default;
 #   MLA_JOBS=N checks N of them at once, each still in its own JVM; MLA_EXCLUDE="NAME,..." excludes more from the suite,
 #   and OUT/mla-exclude.txt has all it excluded; SUITE=0 stops tests before the suite, after the kernels alone;
@@ -58,7 +59,9 @@ info() {
   "${java[@]}" -cp "$cp_main" dev.panamax.cli.Main info 2>&1 | grep -v '^WARNING: Using incubator'
 }
 
-jvm_extra=()
+# JVM_PROPS: more -D options for every test JVM, e.g. JVM_PROPS=-Dpanamax.cuda.pdl=on (space-separated)
+# shellcheck disable=SC2206
+jvm_extra=(${JVM_PROPS:-})
 limit=()   # e.g. (timeout 300): what the JVM runs under
 junit() { # junit REPORT_NAME LAUNCHER_ARGS...
   local name="$1"
@@ -186,7 +189,7 @@ case "$mode" in
     exclude=$(printf '%s\n' ${mla_failed[@]+"${mla_failed[@]}"} $(tr , ' ' <<< "${MLA_EXCLUDE:-}") | grep -vx scalar | sort -u | paste -sd, - || true)
     echo "$exclude" > "$out/mla-exclude.txt"
     [ "${SUITE:-1}" = 1 ] || { [ "${#mla_failed[@]}" -eq 0 ] || exit 1; exit "$headers"; }
-    [ -z "$exclude" ] || jvm_extra=(-Dpanamax.cuda.mlaExclude="$exclude")
+    [ -z "$exclude" ] || jvm_extra+=(-Dpanamax.cuda.mlaExclude="$exclude")
     suite=0
     junit gpu-tests --include-tag gpu --fail-if-no-tests || suite=$?
     [ "$suite" -eq 0 ] || alone gpu-tests
@@ -216,7 +219,7 @@ case "$mode" in
   simulated)
     binding_headers
     gpu/sim/build.sh "$out/cudasim" >/dev/null
-    jvm_extra=(-Dpanamax.cuda.libpath="$out/cudasim" -Dpanamax.cuda.cache="$out/cudasim/cache")
+    jvm_extra+=(-Dpanamax.cuda.libpath="$out/cudasim" -Dpanamax.cuda.cache="$out/cudasim/cache")
     "${java[@]}" "${jvm_extra[@]}" -cp "$cp_main" dev.panamax.cli.Main info 2>&1 | grep -v '^WARNING: Using incubator' | tee "$out/simulated-info.txt"
     grep -q '^cuda: available' "$out/simulated-info.txt" || { echo "gpu/verify.sh: the simulator did not load" >&2; exit 3; }
     rm -f "$out/launched.txt"
@@ -237,9 +240,11 @@ case "$mode" in
     echo "every kernel of runtime/src/main/resources/dev/panamax/runtime/gpu ran on the simulator"
     # the MLA decode kernels (all of them, both cache types) again under the simulator's random schedule
     # (gpu/sim/README.md, PANAMAX_CUDASIM_SCHEDULE): a hand-off between warps that holds only in the
-    # fixed orders fails here; CUDASIM_SEEDS picks the seeds (the same seed runs the same way)
+    # fixed orders fails here; CUDASIM_SEEDS picks the seeds (the same seed runs the same way). They run
+    # with programmatic launches (panamax.cuda.pdl=on), so the simulator also checks that every thread
+    # of every MLA kernel and merge waits for the kernel before it
     for seed in ${CUDASIM_SEEDS:-1}; do
-      (export PANAMAX_CUDASIM_SCHEDULE="random:$seed" &&
+      (export PANAMAX_CUDASIM_SCHEDULE="random:$seed" && jvm_extra+=(-Dpanamax.cuda.pdl=on) &&
         selector=("${mla_tests[@]}") &&
         junit "mla-random-$seed" --fail-if-no-tests >/dev/null) ||
         { echo "gpu/verify.sh: the MLA decode kernels failed under PANAMAX_CUDASIM_SCHEDULE=random:$seed (see $out/mla-random-$seed.log)" >&2; exit 1; }

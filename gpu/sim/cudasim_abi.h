@@ -14,10 +14,13 @@ typedef struct { unsigned int x, y, z; } pmx_dim3;
 // The most dynamic shared memory a block may have (an H100's opt-in limit)
 #define PMX_MAX_DYNAMIC_SHARED 232448
 
-// The CUDA thread being run: its built-in variables, and its launch's bytes of dynamic shared memory.
+// The CUDA thread being run: its built-in variables, its launch's bytes of dynamic shared memory,
+// and whether it has executed griddepcontrol.wait (set by the kernel; a launch with programmatic
+// stream serialization fails if any of its threads ends without it).
 typedef struct {
     pmx_dim3 threadIdx, blockIdx, blockDim, gridDim;
     unsigned int dynamicShared;
+    unsigned int gridWaited;
 } pmx_thread;
 
 // Warp-level operations of pmx_rt.warp

@@ -84,6 +84,10 @@ inline void __syncthreads() { __pmx_rt->syncthreads(); }
 // consumer hand-offs between warpgroups use them.
 inline void __pmx_bar_sync(int id, int count) { __pmx_rt->barrier(id, count, 1); }
 inline void __pmx_bar_arrive(int id, int count) { __pmx_rt->barrier(id, count, 0); }
+// griddepcontrol.wait (common.cuh's pmx_grid_wait): the simulator runs a stream's kernels one after
+// the other, so the kernel before has ended; the thread notes that it waited, which a launch with
+// programmatic stream serialization requires of every thread (driver.cpp, runBlock).
+inline void __pmx_grid_wait() { (*__pmx_rt->current)->gridWaited = 1; }
 inline void __syncwarp(unsigned int mask = 0xffffffffu) { __pmx_rt->warp(PMX_SYNCWARP, mask, 0, 0, 32); }
 [[noreturn]] inline void __trap() {
     __pmx_rt->trap("__trap()");

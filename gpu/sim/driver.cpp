@@ -517,7 +517,11 @@ std::string runThreads(int n, int warps, bool reverse) {
 // must still be so when the block ends: a write past the launch's dynamic shared memory fails the
 // launch.
 const size_t SHARED_MARGIN = 16 << 10;
-std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 block, pmx_dim3 at, unsigned char* shared, unsigned int sharedBytes) {
+// A launch with programmatic stream serialization may start before the kernel ahead of it ends, so
+// each of its threads must execute griddepcontrol.wait before it touches that kernel's memory; one
+// that ends without it fails the launch here, though the simulator ran the kernel ahead to its end.
+std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 block, pmx_dim3 at, unsigned char* shared, unsigned int sharedBytes,
+                     bool programmatic) {
     int n = block.x * block.y * block.z, warps = (n + 31) / 32;
     bool reverse = ((at.z * grid.y + at.y) * (unsigned long long) grid.x + at.x) & 1;
     launchKernel = k;
@@ -538,6 +542,7 @@ std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 bl
         f.t.blockDim = block;
         f.t.gridDim = grid;
         f.t.dynamicShared = sharedBytes;
+        f.t.gridWaited = 0;
     }
     blockThreads = n;
     for (NamedBarrier& b : named) b = NamedBarrier();
@@ -548,6 +553,12 @@ std::string runBlock(const pmx_kernel* k, void* args, pmx_dim3 grid, pmx_dim3 bl
                     " threads arrived before the block ended";
     for (size_t i = sharedBytes; i < span && error.empty(); i++)
         if (shared[i] != 0xFF) error = "a write to dynamic shared memory at byte " + std::to_string(i) + ", past the launch's " + std::to_string(sharedBytes);
+    for (int i = 0; i < n && error.empty() && programmatic; i++)
+        if (!fibers[i].t.gridWaited) {
+            const pmx_dim3& t = fibers[i].t.threadIdx;
+            error = "launched with programmatic stream serialization, thread (" + std::to_string(t.x) + "," + std::to_string(t.y) + "," + std::to_string(t.z) +
+                    ") ended without griddepcontrol.wait, so it may have raced with the kernel before it";
+        }
     return error;
 }
 
@@ -590,13 +601,14 @@ struct LaunchLog {
 struct Stats {
     unsigned long long launches = 0, gemms = 0, hostWaits = 0, idleWaits = 0, uploads = 0, downloads = 0, allocs = 0, uploadBytes = 0, downloadBytes = 0;
     unsigned long long streamWaits = 0, ctxWaits = 0, eventWaits = 0, copyWaits = 0, frees = 0, peakBytes = 0, memsets = 0, graphLaunches = 0;
+    unsigned long long programmaticLaunches = 0;
     ~Stats() {
         const char* path = std::getenv("PANAMAX_CUDASIM_STATS");
         if (!path) return;
         if (FILE* f = std::fopen(path, "a")) {
-            std::fprintf(f, "launches=%llu gemms=%llu host_waits=%llu (stream %llu, context %llu, event %llu, blocking copy %llu; idle after %llu) uploads=%llu (%llu bytes) downloads=%llu (%llu bytes) memsets=%llu allocations=%llu frees=%llu peak_mib=%.1f graph_launches=%llu\n",
+            std::fprintf(f, "launches=%llu gemms=%llu host_waits=%llu (stream %llu, context %llu, event %llu, blocking copy %llu; idle after %llu) uploads=%llu (%llu bytes) downloads=%llu (%llu bytes) memsets=%llu allocations=%llu frees=%llu peak_mib=%.1f graph_launches=%llu programmatic_launches=%llu\n",
                          launches, gemms, hostWaits, streamWaits, ctxWaits, eventWaits, copyWaits, idleWaits, uploads, uploadBytes, downloads, downloadBytes, memsets, allocs,
-                         frees, peakBytes / 1048576.0, graphLaunches);
+                         frees, peakBytes / 1048576.0, graphLaunches, programmaticLaunches);
             std::fclose(f);
         }
     }
@@ -613,13 +625,13 @@ bool hostOnlySkips(const std::string& name) {
     return l.find("," + name + ",") == std::string::npos;
 }
 
-CUresult runKernel(Function* f, void* args, pmx_dim3 grid, pmx_dim3 block, unsigned int sharedBytes) {
+CUresult runKernel(Function* f, void* args, pmx_dim3 grid, pmx_dim3 block, unsigned int sharedBytes, bool programmatic) {
     launches.names[f->name]++;
     if (hostOnlySkips(f->name)) return CUDA_SUCCESS;
     for (unsigned z = 0; z < grid.z; z++)
         for (unsigned y = 0; y < grid.y; y++)
             for (unsigned x = 0; x < grid.x; x++) {
-                std::string err = runBlock(f->kernel, args, grid, block, {x, y, z}, f->dynamicShared, sharedBytes);
+                std::string err = runBlock(f->kernel, args, grid, block, {x, y, z}, f->dynamicShared, sharedBytes, programmatic);
                 if (!err.empty()) {
                     trapReason.clear();
                     return fail(CUDA_ERROR_LAUNCH_FAILED, "kernel %s, block (%u,%u,%u) of (%u,%u,%u), %u threads: %s", f->name.c_str(), x, y, z,
@@ -1108,28 +1120,56 @@ CUresult cuFuncSetAttribute(CUfunction f, CUfunction_attribute a, int v) {
     return CUDA_SUCCESS;
 }
 
-CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz,
-                        unsigned int sharedBytes, CUstream s, void** params, void** extra) {
-    READY;
+// cuLaunchKernel and cuLaunchKernelEx: the checks a GPU makes, then the work queued on the stream.
+static CUresult queueLaunch(const char* api, CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by,
+                             unsigned int bz, unsigned int sharedBytes, CUstream s, void** params, void** extra, bool programmatic) {
     if (!f) return CUDA_ERROR_INVALID_HANDLE;
     Function* fn = reinterpret_cast<Function*>(f);
     unsigned long long threads = (unsigned long long) bx * by * bz;
     if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0)
-        return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): empty grid (%u,%u,%u) or block (%u,%u,%u)", fn->name.c_str(), gx, gy, gz, bx, by, bz);
+        return fail(CUDA_ERROR_INVALID_VALUE, "%s(%s): empty grid (%u,%u,%u) or block (%u,%u,%u)", api, fn->name.c_str(), gx, gy, gz, bx, by, bz);
     if (gy > 65535 || gz > 65535 || gx > 0x7fffffffu || threads > 1024 || bz > 64)
-        return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): grid (%u,%u,%u), block (%u,%u,%u) exceed the device's limits", fn->name.c_str(), gx, gy, gz, bx, by, bz);
+        return fail(CUDA_ERROR_INVALID_VALUE, "%s(%s): grid (%u,%u,%u), block (%u,%u,%u) exceed the device's limits", api, fn->name.c_str(), gx, gy, gz, bx, by, bz);
     if (fn->kernel->maxThreads > 0 && threads > (unsigned long long) fn->kernel->maxThreads)
-        return fail(CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, "cuLaunchKernel(%s): %llu threads, __launch_bounds__ %d", fn->name.c_str(), threads, fn->kernel->maxThreads);
-    if ((int) sharedBytes > fn->maxDynamicShared) return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernel(%s): %u bytes of dynamic shared memory", fn->name.c_str(), sharedBytes);
-    if (extra != nullptr) return fail(CUDA_ERROR_NOT_SUPPORTED, "cuLaunchKernel: 'extra' is not simulated");
+        return fail(CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, "%s(%s): %llu threads, __launch_bounds__ %d", api, fn->name.c_str(), threads, fn->kernel->maxThreads);
+    if ((int) sharedBytes > fn->maxDynamicShared) return fail(CUDA_ERROR_INVALID_VALUE, "%s(%s): %u bytes of dynamic shared memory", api, fn->name.c_str(), sharedBytes);
+    if (extra != nullptr) return fail(CUDA_ERROR_NOT_SUPPORTED, "%s: 'extra' is not simulated", api);
     if (!params) return CUDA_ERROR_INVALID_VALUE;
     // the parameters are copied at the launch, as CUDA does
     std::shared_ptr<char[]> args(new (std::align_val_t(64)) char[fn->kernel->argBytes + 1], [](char* p) { operator delete[](p, std::align_val_t(64)); });
     fn->kernel->pack(params, args.get());
     pmx_dim3 grid{gx, gy, gz}, block{bx, by, bz};
     stats.launches++;
-    enqueue(resolve(s), [fn, args, grid, block, sharedBytes] { return runKernel(fn, args.get(), grid, block, sharedBytes); });
+    if (programmatic) stats.programmaticLaunches++;
+    enqueue(resolve(s), [fn, args, grid, block, sharedBytes, programmatic] { return runKernel(fn, args.get(), grid, block, sharedBytes, programmatic); });
     return sticky;
+}
+
+CUresult cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz,
+                        unsigned int sharedBytes, CUstream s, void** params, void** extra) {
+    READY;
+    return queueLaunch("cuLaunchKernel", f, gx, gy, gz, bx, by, bz, sharedBytes, s, params, extra, false);
+}
+
+// The one attribute simulated is programmatic stream serialization (the device is compute
+// capability 9.0); any other attribute id is refused, as a configuration read at the wrong offsets
+// would show one.
+CUresult cuLaunchKernelEx(const CUlaunchConfig* config, CUfunction f, void** params, void** extra) {
+    READY;
+    if (!config) return CUDA_ERROR_INVALID_VALUE;
+    if (config->numAttrs > 0 && !config->attrs) return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernelEx: %u attributes at NULL", config->numAttrs);
+    if (config->numAttrs > 16) return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernelEx: %u attributes", config->numAttrs);
+    bool programmatic = false;
+    for (unsigned int i = 0; i < config->numAttrs; i++) {
+        const CUlaunchAttribute& a = config->attrs[i];
+        if (a.id != CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION)
+            return fail(CUDA_ERROR_NOT_SUPPORTED, "cuLaunchKernelEx: launch attribute %d is not simulated", (int) a.id);
+        int v = a.value.programmaticStreamSerializationAllowed;
+        if (v != 0 && v != 1) return fail(CUDA_ERROR_INVALID_VALUE, "cuLaunchKernelEx: programmaticStreamSerializationAllowed = %d", v);
+        programmatic = v != 0;
+    }
+    return queueLaunch("cuLaunchKernelEx", f, config->gridDimX, config->gridDimY, config->gridDimZ, config->blockDimX, config->blockDimY, config->blockDimZ,
+                        config->sharedMemBytes, config->hStream, params, extra, programmatic);
 }
 
 

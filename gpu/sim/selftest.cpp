@@ -291,6 +291,12 @@ extern "C" __global__ void named_misuse(int mode) {
     }
 }
 extern "C" __global__ void fill(float* out, float v, int n) { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) out[i] = v; }
+// griddepcontrol.wait in every thread but `skip` (-1: every thread), then the fill
+extern "C" __global__ void fill_after_wait(float* out, float v, int n, int skip) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i != skip) __pmx_grid_wait();
+    if (i < n) out[i] = v;
+}
 )";
 
 static std::vector<char> compileImage() {
@@ -742,6 +748,33 @@ int main(int argc, char** argv) {
         cuMemFree_v2(a);
         cuMemFree_v2(b);
         cuMemFree_v2(d);
+    }
+
+    // programmatic stream serialization (cuLaunchKernelEx): every thread must wait for the grid before it
+    {
+        auto programmatic = [&](CUlaunchAttributeID id, int allowed, int skip) {
+            float five = 5.f;
+            int n = 256;
+            void* args[] = {&out, &five, &n, &skip};
+            CUlaunchAttribute attr;
+            std::memset(&attr, 0, sizeof attr);
+            attr.id = id;
+            attr.value.programmaticStreamSerializationAllowed = allowed;
+            CUlaunchConfig config;
+            std::memset(&config, 0, sizeof config);
+            config.gridDimX = 2, config.gridDimY = 1, config.gridDimZ = 1, config.blockDimX = 128, config.blockDimY = 1, config.blockDimZ = 1;
+            config.attrs = &attr, config.numAttrs = 1;
+            return cuLaunchKernelEx(&config, fn("fill_after_wait"), args, nullptr);
+        };
+        CHECK(programmatic(CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, 1, -1) == CUDA_SUCCESS && cuCtxSynchronize() == CUDA_SUCCESS
+              && download(out, 256)[255] == 5.f, "a programmatic launch whose every thread waits for the grid before it runs");
+        CHECK(inChild([&] {
+                  programmatic(CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, 1, 200);
+                  return cuCtxSynchronize() == CUDA_ERROR_LAUNCH_FAILED ? 0 : 1;
+              }) == 0, "a programmatic launch with one thread that does not wait for the grid before it fails the launch");
+        CHECK(programmatic(CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, 0, 200) == CUDA_SUCCESS && cuCtxSynchronize() == CUDA_SUCCESS,
+              "with programmatic serialization not allowed, a thread need not wait");
+        CHECK(programmatic(CU_LAUNCH_ATTRIBUTE_COOPERATIVE, 1, -1) == CUDA_ERROR_NOT_SUPPORTED, "a launch attribute that is not simulated is refused");
     }
 
     cuMemFree_v2(x);

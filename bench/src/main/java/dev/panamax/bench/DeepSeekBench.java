@@ -92,6 +92,13 @@ public class DeepSeekBench {
         /** The KV cache's dtype: F32, or BF16 (as DeepSeek's inference keeps it; on a GPU, the tensor-core MLA kernel). */
         @Param({"F32"})
         public String kvCache;
+        /**
+         * Programmatic dependent launch on a GPU ({@code -Dpanamax.cuda.pdl}): {@code off} (the
+         * default) or {@code on}, each kernel of a step scheduled while the one before it finishes,
+         * e.g. {@code -p pdl=off,on}. Nothing on the CPU.
+         */
+        @Param({"off"})
+        public String pdl;
         DeepSeekModel model;
         dev.panamax.runtime.Scope inputs;
         KvCache cache;
@@ -102,6 +109,7 @@ public class DeepSeekBench {
         @Setup(Level.Trial)
         public void setup() {
             Parallel.setThreads(threads);
+            System.setProperty(GpuBench.Decode.PDL_PROPERTY, pdl);
             DeepSeekConfig cfg = v2LiteShapes();
             Device d = Device.parse(device);
             if (d.isDevice()) GpuBench.gpu();   // fails the trial with the reason when there is no GPU
@@ -126,6 +134,7 @@ public class DeepSeekBench {
             cache.close();
             model.close();
             inputs.close();
+            System.clearProperty(GpuBench.Decode.PDL_PROPERTY);
         }
     }
 

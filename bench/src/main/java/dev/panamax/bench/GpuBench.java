@@ -213,7 +213,15 @@ public class GpuBench {
          */
         @Param({"auto"})
         public String splits;
-        static final String KERNEL_PROPERTY = "panamax.cuda.mlaKernel", MERGE_PROPERTY = "panamax.cuda.mlaMerge", SPLITS_PROPERTY = "panamax.cuda.mlaSplits";
+        /**
+         * Programmatic dependent launch ({@code -Dpanamax.cuda.pdl}): {@code off} (the default) or
+         * {@code on}, where each decode kernel (and its merge) may be scheduled while the one before
+         * it finishes, e.g. {@code -p pdl=off,on}. The copy it is set against is unchanged.
+         */
+        @Param({"off"})
+        public String pdl;
+        static final String KERNEL_PROPERTY = "panamax.cuda.mlaKernel", MERGE_PROPERTY = "panamax.cuda.mlaMerge", SPLITS_PROPERTY = "panamax.cuda.mlaSplits",
+                PDL_PROPERTY = "panamax.cuda.pdl";
         static final int LATENT = 512, ROPE = 64;
         dev.panamax.runtime.Scope scope;
         Tensor q, latent, kRope;
@@ -223,6 +231,7 @@ public class GpuBench {
             System.setProperty(KERNEL_PROPERTY, mla);
             System.setProperty(MERGE_PROPERTY, merge);
             System.setProperty(SPLITS_PROPERTY, splits);
+            System.setProperty(PDL_PROPERTY, pdl);
             scope = onGpu("mla", d -> {
                 q = Tensor.placed(Tensor.randn(DType.F32, 1, 1, batch, heads, LATENT + ROPE), d, DType.F32);
                 // the cache is filled on the GPU (a host tensor of 128 x 8192 x 512 floats would be 2 GiB)
@@ -247,6 +256,7 @@ public class GpuBench {
             System.clearProperty(KERNEL_PROPERTY);
             System.clearProperty(MERGE_PROPERTY);
             System.clearProperty(SPLITS_PROPERTY);
+            System.clearProperty(PDL_PROPERTY);
         }
     }
 

@@ -38,11 +38,17 @@ public final class Ratios {
 
         /**
          * GpuBench's mla parameter: the MLA decode kernel (rows without it ran the default, auto), and
-         * its merge and splits parameters where they were not the default ("auto, tail merge, 1 split").
+         * its merge, splits and pdl parameters where they were not the default ("auto, tail merge, 1 split, pdl").
          */
         String mlaKernel() {
             String kernel = params.getOrDefault("mla", "auto"), merge = params.getOrDefault("merge", "auto"), splits = params.getOrDefault("splits", "auto");
-            return kernel + (merge.equals("auto") ? "" : ", " + merge + " merge") + (splits.equals("auto") ? "" : ", " + splits + (splits.equals("1") ? " split" : " splits"));
+            return kernel + (merge.equals("auto") ? "" : ", " + merge + " merge") + (splits.equals("auto") ? "" : ", " + splits + (splits.equals("1") ? " split" : " splits"))
+                    + (pdl() ? ", pdl" : "");
+        }
+
+        /** Whether the row ran with programmatic dependent launch (the pdl parameter of GpuBench and DeepSeekBench). */
+        boolean pdl() {
+            return params.getOrDefault("pdl", "off").equals("on");
         }
     }
 
@@ -208,7 +214,7 @@ public final class Ratios {
         // whole-model decode, GPU against CPU, for each KV cache dtype that ran on both
         Map<String, Row> gpuDecode = new java.util.TreeMap<>(), cpuDecode = new java.util.TreeMap<>();
         for (Row r : rows) {
-            if (!r.bench.equals("decodeToken") || !r.p("dtype").equals("BF16")) continue;
+            if (!r.bench.equals("decodeToken") || !r.p("dtype").equals("BF16") || r.pdl()) continue;   // pdl=on: its own table below
             String cache = r.params.getOrDefault("kvCache", "F32");
             if (r.p("device").equals("cuda")) gpuDecode.put(cache, r);
             else if (r.p("device").equals("cpu")) cpuDecode.put(cache, r);
@@ -231,6 +237,19 @@ public final class Ratios {
             header = true;
             out.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.3f | %s |%n", graph.p("device"), graph.p("dtype"), graph.params.getOrDefault("kvCache", "F32"),
                     ms(eager), graph.usPerOp / 1e3, ratio(eager, graph)));
+        }
+        // programmatic dependent launch: each row run with pdl=on against the same row with pdl=off, same run
+        header = false;
+        for (Row on : rows) {
+            if (!on.pdl()) continue;
+            Map<String, String> rest = new java.util.TreeMap<>(on.params);
+            rest.put("pdl", "off");
+            Row off = by.get(key(on.bench, rest));
+            rest.remove("pdl");
+            if (!header) out.append("\n| programmatic dependent launch (GPU) | parameters | pdl=off us | pdl=on us | off / on |\n|---|---|---|---|---|\n");
+            header = true;
+            out.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f | %s |%n", on.bench, rest.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())
+                    .collect(java.util.stream.Collectors.joining(" ")), off == null ? "n/a" : String.format(Locale.ROOT, "%.1f", off.usPerOp), on.usPerOp, ratio(off, on)));
         }
         // GRPO's loss and backward on the GPU against one device copy of its logits, same run (GrpoLossBench)
         header = false;

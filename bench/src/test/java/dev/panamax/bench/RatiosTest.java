@@ -52,6 +52,30 @@ class RatiosTest {
         assertThat(Ratios.gpuTables(Ratios.read(jmh), null)).contains("| BF16 | 64 | 16 | 1024 | auto |").doesNotContain("by the GPU's time");
     }
 
+    /**
+     * Rows run with pdl=on are set against the same rows with pdl=off: off's time over on's. The
+     * MLA table names them, and the whole-model decode table keeps pdl=off's row.
+     */
+    @Test
+    void programmaticLaunchRowsAreSetAgainstTheSameRowsWithout(@TempDir Path dir) throws IOException {
+        Path jmh = dir.resolve("gpu.json");
+        String shape = "\"batch\":\"64\",\"cache\":\"BF16\",\"heads\":\"16\",\"len\":\"1024\"";
+        String decode = "\"device\":\"cuda\",\"dtype\":\"BF16\",\"kvCache\":\"BF16\",";
+        Files.writeString(jmh, "[" + String.join(",", List.of(
+                row("GpuBench.deviceCopy", "", 1, "ms/op"),
+                row("GpuBench.mlaDecode", shape + ",\"pdl\":\"off\"", 48, "us/op"),
+                row("GpuBench.mlaDecode", shape + ",\"pdl\":\"on\"", 40, "us/op"),
+                row("DeepSeekBench.decodeToken", decode + "\"pdl\":\"off\",\"threads\":\"16\"", 720, "us/op"),
+                row("DeepSeekBench.decodeToken", decode + "\"pdl\":\"on\",\"threads\":\"16\"", 600, "us/op"),
+                row("DeepSeekBench.decodeTokenGraph", decode + "\"pdl\":\"on\",\"threads\":\"16\"", 500, "us/op"))) + "]");
+        String tables = Ratios.gpuTables(Ratios.read(jmh), null);
+        assertThat(tables).contains("| mlaDecode | batch=64 cache=BF16 heads=16 len=1024 | 48.0 | 40.0 | 1.20 |")
+                .contains("| decodeToken | device=cuda dtype=BF16 kvCache=BF16 threads=16 | 720.0 | 600.0 | 1.20 |")
+                .contains("| decodeTokenGraph | device=cuda dtype=BF16 kvCache=BF16 threads=16 | n/a | 500.0 | n/a |")
+                .contains("| BF16 | 64 | 16 | 1024 | auto, pdl |").contains("| BF16 | 64 | 16 | 1024 | auto |")
+                .contains("| cuda | BF16 | 0.72 |");
+    }
+
     @Test
     void gpuTablesComputeRatesAndRatiosFromTheirDefinitions(@TempDir Path dir) throws IOException {
         Path jmh = dir.resolve("gpu.json"), torch = dir.resolve("torch.json");

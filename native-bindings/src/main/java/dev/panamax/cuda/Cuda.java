@@ -1,5 +1,7 @@
 package dev.panamax.cuda;
 
+import dev.panamax.cuda.gen.CUlaunchAttribute_st;
+import dev.panamax.cuda.gen.CUlaunchConfig_st;
 import dev.panamax.cuda.gen.cuda_h;
 
 import java.lang.foreign.Arena;
@@ -500,6 +502,15 @@ public final class Cuda {
          * instead of an arena and an allocation per argument on every launch.
          */
         private static final ThreadLocal<MemorySegment> LAUNCH_BLOCK = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(16L * INLINE_ARGS, 8));
+        /** Bytes of a {@code CUlaunchConfig}, which the per-thread configuration block holds first. */
+        private static final long CONFIG_BYTES = CUlaunchConfig_st.sizeof();
+        /**
+         * Per thread, a {@code CUlaunchConfig} and the one {@code CUlaunchAttribute} of a
+         * programmatic launch, allocated once per launching thread (zeroed, so the attribute's
+         * padding and the rest of its value stay zero).
+         */
+        private static final ThreadLocal<MemorySegment> LAUNCH_CONFIG =
+                ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CONFIG_BYTES + CUlaunchAttribute_st.sizeof(), 8));
 
         private Function(MemorySegment handle, String name) {
             this.handle = handle;
@@ -530,19 +541,40 @@ public final class Cuda {
          * {@code double}, and a {@link MemorySegment} (host memory) as the struct whose bytes it holds.
          */
         public void launch(int[] grid, int[] block, int sharedBytes, Stream stream, Object... args) {
+            launch(grid, block, sharedBytes, stream, false, args);
+        }
+
+        /**
+         * Launches the kernel as {@link #launch} does, with programmatic stream serialization
+         * ({@code CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION}, compute capability 9.0
+         * and later): the kernel may start before the kernel queued before it on {@code stream}
+         * has finished, as soon as every block of that one has executed
+         * {@code griddepcontrol.launch_dependents} or ended. Every thread of this kernel must
+         * therefore execute {@code griddepcontrol.wait}, which waits for that kernel to finish and
+         * its writes to be visible, before it reads what that kernel writes or writes what it
+         * reads. A kernel with no such wait races with its predecessor.
+         *
+         * @throws CudaException if the driver refuses the launch (for one, a device older than
+         *         compute capability 9.0)
+         */
+        public void launchProgrammatic(int[] grid, int[] block, int sharedBytes, Stream stream, Object... args) {
+            launch(grid, block, sharedBytes, stream, true, args);
+        }
+
+        private void launch(int[] grid, int[] block, int sharedBytes, Stream stream, boolean programmatic, Object[] args) {
             if (grid.length != 3 || block.length != 3) throw new IllegalArgumentException("grid and block need 3 dimensions each");
             if (args.length > INLINE_ARGS) {
                 try (Arena a = Arena.ofConfined()) {
-                    launch(grid, block, sharedBytes, stream, a.allocate(ValueLayout.ADDRESS, args.length), a.allocate(8L * args.length, 8), args);
+                    launch(grid, block, sharedBytes, stream, programmatic, a.allocate(ValueLayout.ADDRESS, args.length), a.allocate(8L * args.length, 8), args);
                 }
                 return;
             }
             // cuLaunchKernel has copied the arguments when it returns, so each thread reuses one block
             MemorySegment block1 = LAUNCH_BLOCK.get();
-            launch(grid, block, sharedBytes, stream, block1.asSlice(0, 8L * INLINE_ARGS), block1.asSlice(8L * INLINE_ARGS), args);
+            launch(grid, block, sharedBytes, stream, programmatic, block1.asSlice(0, 8L * INLINE_ARGS), block1.asSlice(8L * INLINE_ARGS), args);
         }
 
-        private void launch(int[] grid, int[] block, int sharedBytes, Stream stream, MemorySegment params, MemorySegment values, Object[] args) {
+        private void launch(int[] grid, int[] block, int sharedBytes, Stream stream, boolean programmatic, MemorySegment params, MemorySegment values, Object[] args) {
             for (int i = 0; i < args.length; i++) {
                 long at = 8L * i;
                 switch (args[i]) {
@@ -559,9 +591,28 @@ public final class Cuda {
                 }
                 params.setAtIndex(ValueLayout.ADDRESS, i, values.asSlice(at, 8));
             }
-            int rc = cuda_h.cuLaunchKernel(handle, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes,
-                    Stream.handle(stream), params, MemorySegment.NULL);
-            if (rc != 0) check(rc, "cuLaunchKernel(" + name + ")");   // the message only when it failed
+            if (!programmatic) {
+                int rc = cuda_h.cuLaunchKernel(handle, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes,
+                        Stream.handle(stream), params, MemorySegment.NULL);
+                if (rc != 0) check(rc, "cuLaunchKernel(" + name + ")");   // the message only when it failed
+                return;
+            }
+            // the driver reads the configuration and its attribute during the call, so each thread reuses one
+            MemorySegment config = LAUNCH_CONFIG.get(), attribute = config.asSlice(CONFIG_BYTES);
+            CUlaunchConfig_st.gridDimX(config, grid[0]);
+            CUlaunchConfig_st.gridDimY(config, grid[1]);
+            CUlaunchConfig_st.gridDimZ(config, grid[2]);
+            CUlaunchConfig_st.blockDimX(config, block[0]);
+            CUlaunchConfig_st.blockDimY(config, block[1]);
+            CUlaunchConfig_st.blockDimZ(config, block[2]);
+            CUlaunchConfig_st.sharedMemBytes(config, sharedBytes);
+            CUlaunchConfig_st.hStream(config, Stream.handle(stream));
+            CUlaunchConfig_st.attrs(config, attribute);
+            CUlaunchConfig_st.numAttrs(config, 1);
+            CUlaunchAttribute_st.id(attribute, cuda_h.CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION());
+            CUlaunchAttribute_st.valueInt(attribute, 1);   // programmaticStreamSerializationAllowed
+            int rc = cuda_h.cuLaunchKernelEx(config, handle, params, MemorySegment.NULL);
+            if (rc != 0) check(rc, "cuLaunchKernelEx(" + name + ", programmatic stream serialization)");
         }
     }
 }

@@ -209,17 +209,57 @@ final class CudaBackend implements DeviceBackend {
         return (int) Math.max(1, Math.min((n + THREADS - 1) / THREADS, 1 << 20));
     }
 
+    /**
+     * Launches {@code f} on the device's stream, with programmatic stream serialization where
+     * {@link #PDL_PROPERTY} asks for it and the GPU has it (compute capability 9.0 and later): every
+     * kernel of ours waits for the kernel before it as its first statement ({@code pmx_grid_begin}).
+     */
+    private void start(Cuda.Function f, int[] grid, int[] block, int sharedBytes, Object... args) {
+        if (programmaticLaunches()) {
+            f.launchProgrammatic(grid, block, sharedBytes, gpu.stream(), args);
+            programmatic.increment();
+        } else {
+            f.launch(grid, block, sharedBytes, gpu.stream(), args);
+        }
+    }
+
+    /** Kernels launched with programmatic stream serialization (tests: that {@link #PDL_PROPERTY} took effect). */
+    private final java.util.concurrent.atomic.LongAdder programmatic = new java.util.concurrent.atomic.LongAdder();
+
+    long programmaticLaunchCount() {
+        return programmatic.sum();
+    }
+
+    /**
+     * Whether kernels are launched with programmatic stream serialization (programmatic dependent
+     * launch): {@code off} (the default until a GPU has timed it: bench/RESULTS.md, session 33) or
+     * {@code on}, which takes effect on compute capability 9.0 and later (H100, H200). A kernel may
+     * then be scheduled while the one before it on the stream finishes; it waits for that one's end
+     * before it touches memory. Read on every launch.
+     */
+    static final String PDL_PROPERTY = "panamax.cuda.pdl";
+
+    /** Whether {@link #PDL_PROPERTY} is {@code on} and the GPU has programmatic launches; IllegalArgumentException for a value it does not know. */
+    boolean programmaticLaunches() {
+        String v = System.getProperty(PDL_PROPERTY, "off");
+        return switch (v) {
+            case "off" -> false;
+            case "on" -> gpu.limits().computeCapability() >= 90;
+            default -> throw new IllegalArgumentException(PDL_PROPERTY + "=" + v + ": expected off or on");
+        };
+    }
+
     private void launch(String file, String kernel, long n, Object... args) {
         if (n == 0) return;
         gpu.makeCurrent();
-        gpu.modules().function(file, kernel).launch(new int[]{grid(n), 1, 1}, new int[]{THREADS, 1, 1}, 0, gpu.stream(), args);
+        start(gpu.modules().function(file, kernel), new int[]{grid(n), 1, 1}, new int[]{THREADS, 1, 1}, 0, args);
     }
 
     private void launchRows(String file, String kernel, long rows, int threads, Object... args) {
         if (rows == 0) return;
         if (rows > Integer.MAX_VALUE) throw new IllegalArgumentException(kernel + ": " + rows + " rows exceed one grid");
         gpu.makeCurrent();
-        gpu.modules().function(file, kernel).launch(new int[]{(int) rows, 1, 1}, new int[]{threads, 1, 1}, 0, gpu.stream(), args);
+        start(gpu.modules().function(file, kernel), new int[]{(int) rows, 1, 1}, new int[]{threads, 1, 1}, 0, args);
     }
 
     /**
@@ -568,7 +608,7 @@ final class CudaBackend implements DeviceBackend {
         int blocks = tb ? warpBlocks(n) : (n + 63) / 64;
         for (long i = 0; i < batch; i += GEMV_MAX_ITEMS) {
             int items = (int) Math.min(GEMV_MAX_ITEMS, batch - i);
-            f.launch(new int[]{blocks, items, 1}, new int[]{THREADS, 1, 1}, 0, gpu.stream(),
+            start(f, new int[]{blocks, items, 1}, new int[]{THREADS, 1, 1}, 0,
                     a.devicePointer + (aOff + i * sa) * 4, lda, sa, b.devicePointer + (bOff + i * sb) * b.dtype.byteSize(), ldb, sb,
                     c.devicePointer + (cOff + i * sc) * 4, ldc, sc, m, n, k, accumulate ? 1 : 0);
         }
@@ -702,7 +742,7 @@ final class CudaBackend implements DeviceBackend {
                     groups.setAtIndex(ValueLayout.JAVA_LONG, 2L * GEMV_GROUPS + g, it.c().devicePointer + it.cOff() * 4);
                     groups.setAtIndex(ValueLayout.JAVA_INT, 6L * GEMV_GROUPS + g, it.m());
                 }
-                f.launch(new int[]{warpBlocks(first.n()), count, 1}, new int[]{THREADS, 1, 1}, 0, gpu.stream(),
+                start(f, new int[]{warpBlocks(first.n()), count, 1}, new int[]{THREADS, 1, 1}, 0,
                         groups, lda, ldb, ldc, first.n(), first.k(), accumulate ? 1 : 0);
             }
         }
@@ -785,7 +825,7 @@ final class CudaBackend implements DeviceBackend {
     /** Launches a gemv.cu kernel with one warp per column of n, over {@code rows} grid rows. */
     private void launchWarpPerColumn(String kernel, int n, int rows, Object... args) {
         gpu.makeCurrent();
-        gpu.modules().function("gemv.cu", kernel).launch(new int[]{warpBlocks(n), rows, 1}, new int[]{THREADS, 1, 1}, 0, gpu.stream(), args);
+        start(gpu.modules().function("gemv.cu", kernel), new int[]{warpBlocks(n), rows, 1}, new int[]{THREADS, 1, 1}, 0, args);
     }
 
     /** The suffix of gemv.cu's kernels for weights of an F32, BF16 or F16 type. */
@@ -813,7 +853,7 @@ final class CudaBackend implements DeviceBackend {
         long plan = allocate((2L * experts + 2 + pairs) * 4), h = allocate(pairs * inner * 4), y = allocate(pairs * c * 4);
         try {
             gpu.makeCurrent();
-            gpu.modules().function("moe.cu", "moe_route_plan").launch(new int[]{1, 1, 1}, new int[]{PLAN_THREADS, 1, 1}, 0, gpu.stream(),
+            start(gpu.modules().function("moe.cu", "moe_route_plan"), new int[]{1, 1, 1}, new int[]{PLAN_THREADS, 1, 1}, 0,
                     at(chosen, 0), (int) pairs, experts, plan);
             String type = typeSuffix(gate[0].dtype);
             int groups = (int) Math.min(pairs, experts);
@@ -1534,18 +1574,18 @@ final class CudaBackend implements DeviceBackend {
                 int shared = tc.sharedBytes(r + p, gpu.limits().sharedPerBlockOptIn());
                 f.setMaxDynamicSharedMemory(shared);
                 // the head blocks of one split are neighbours in launch order, so they read its cache tiles from L2
-                f.launch(new int[]{headBlocks, splits, b}, new int[]{tc.threads(), 1, 1}, shared, gpu.stream(),
+                start(f, new int[]{headBlocks, splits, b}, new int[]{tc.threads(), 1, 1}, shared,
                         at(qLatent, 0), headStride(qLatent), at(qRope, 0), headStride(qRope), at(latent, 0), at(kRope, 0), lens, len0,
                         o, m, l, direct ? at(out, 0) : 0L, h, maxLen, r, p, (float) scale, shared, counters != 0 ? at(out, 0) : 0L, counters);
             } else {
                 String kernel = latent.dtype == DType.F32 ? "mla_decode_f32" : "mla_decode_bf16";
-                gpu.modules().function("mla_decode.cu", kernel).launch(new int[]{splits, headBlocks, b}, new int[]{256, 1, 1}, 0, gpu.stream(),
+                start(gpu.modules().function("mla_decode.cu", kernel), new int[]{splits, headBlocks, b}, new int[]{256, 1, 1}, 0,
                         at(qLatent, 0), headStride(qLatent), at(qRope, 0), headStride(qRope), at(latent, 0), at(kRope, 0), lens, len0,
                         o, m, l, h, maxLen, r, p, (float) scale);
             }
             if (counters != 0) mlaTailMerges.increment();
             else if (!direct) {
-                gpu.modules().function("mla_decode.cu", "mla_decode_combine").launch(new int[]{h, b, 1}, new int[]{256, 1, 1}, 0, gpu.stream(),
+                start(gpu.modules().function("mla_decode.cu", "mla_decode_combine"), new int[]{h, b, 1}, new int[]{256, 1, 1}, 0,
                         o, m, l, at(out, 0), splits, h, r, lens, len0);
             }
         } finally {

@@ -549,6 +549,37 @@ class DevicePathsMatchHostTest {
         close("eager after a failed capture", x.exp().toFloatArray(), a.exp().toFloatArray());
     }
 
+    /**
+     * {@code panamax.cuda.pdl=on} launches every kernel with programmatic stream serialization,
+     * where each waits for the kernel before it as its first statement: the results are the bits
+     * of plain launches. The work chains kernels that read what the one before wrote: a norm, a
+     * product, a softmax, and an MLA decode whose splits a second kernel merges. On CUDA the
+     * launches must have been programmatic (the simulator is compute capability 9.0, and fails any
+     * such launch in which a thread ends without the wait); elsewhere the property changes nothing.
+     * A value it does not know is refused, naming it.
+     */
+    @Test
+    void programmaticLaunchesGiveTheBitsOfPlainOnes() {
+        Tensor x = r(562, 6, 64), w = r(563, 64), m = r(564, 64, 48), q = r(565, 2, 16, 576), latent = r(566, 2, 300, 512), rope = r(567, 2, 300, 64);
+        java.util.function.Supplier<List<float[]>> work = () -> List.of(
+                x.to(DEV).rmsNorm(w.to(DEV), 1e-6).matmul(m.to(DEV)).softmax(-1).toFloatArray(),
+                Functional.latentAttentionDecode(q.to(DEV), latent.to(DEV).to(DType.BF16), rope.to(DEV).to(DType.BF16), 300, 0.3).toFloatArray());
+        List<float[]> plain = work.get();
+        long before = emu == null ? CudaBackend.get(0).programmaticLaunchCount() : 0;
+        System.setProperty(CudaBackend.PDL_PROPERTY, "on");
+        try {
+            List<float[]> programmatic = work.get();
+            for (int i = 0; i < plain.size(); i++) assertThat(programmatic.get(i)).as("result " + i + " under pdl=on").isEqualTo(plain.get(i));
+            if (emu == null)
+                assertThat(CudaBackend.get(0).programmaticLaunchCount() - before).as("programmatic launches: norm, softmax, decode, merge at least").isGreaterThanOrEqualTo(4);
+            System.setProperty(CudaBackend.PDL_PROPERTY, "yes");
+            if (emu == null)
+                assertThatThrownBy(() -> x.to(DEV).exp().toFloatArray()).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("panamax.cuda.pdl=yes");
+        } finally {
+            System.clearProperty(CudaBackend.PDL_PROPERTY);
+        }
+    }
+
     @Test
     void normsSoftmaxRopeAndLosses() {
         same("softmax", t -> t.get(0).softmax(-1), r(40, 3, 6));

@@ -245,6 +245,17 @@ public class cuda_h {
         return CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
     }
 
+    private static final int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = (int)6L;
+
+    /**
+     * {@snippet lang=c :
+     * enum CUlaunchAttributeID_enum.CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6
+     * }
+     */
+    public static int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION() {
+        return CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    }
+
     private static class cuInit {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             cuda_h.C_INT,
@@ -2397,6 +2408,50 @@ public class cuda_h {
                 traceDowncall("cuLaunchKernel", f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream, kernelParams, extra);
             }
             return (int)mh$.invokeExact(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes, hStream, kernelParams, extra);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuLaunchKernelEx {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_h.C_INT,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER,
+            cuda_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_h.findOrThrow("cuLaunchKernelEx");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for {@code cuLaunchKernelEx}. */
+    public static FunctionDescriptor cuLaunchKernelEx$descriptor() {
+        return cuLaunchKernelEx.DESC;
+    }
+
+    /** Downcall method handle for {@code cuLaunchKernelEx}. */
+    public static MethodHandle cuLaunchKernelEx$handle() {
+        return cuLaunchKernelEx.HANDLE;
+    }
+
+    /** Address of {@code cuLaunchKernelEx}. */
+    public static MemorySegment cuLaunchKernelEx$address() {
+        return cuLaunchKernelEx.ADDR;
+    }
+
+    /** {@code cuLaunchKernelEx} ({@code config} is a {@link CUlaunchConfig_st}). */
+    public static int cuLaunchKernelEx(MemorySegment config, MemorySegment f, MemorySegment kernelParams, MemorySegment extra) {
+        var mh$ = cuLaunchKernelEx.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuLaunchKernelEx", config, f, kernelParams, extra);
+            }
+            return (int)mh$.invokeExact(config, f, kernelParams, extra);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

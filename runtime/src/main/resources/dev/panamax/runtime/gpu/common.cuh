@@ -10,6 +10,36 @@ typedef long long i64;
 #define DYNAMIC_SHARED_BYTES(name) extern __shared__ __align__(1024) unsigned char name[]   // 1,024: the MLA tiles swizzle on shared addresses
 #endif
 
+// Programmatic dependent launch (compute capability 9.0 and later; CudaBackend launches so under
+// panamax.cuda.pdl=on). A kernel launched with programmatic stream serialization may be scheduled
+// while the kernel before it on the stream still runs:
+// - pmx_grid_wait (griddepcontrol.wait) waits until that kernel has ended and its writes are
+//   visible. A thread must execute it before it reads what that kernel writes or writes what it
+//   reads; the simulator fails such a launch in which any thread ends without it.
+// - pmx_launch_dependents (griddepcontrol.launch_dependents) lets the next kernel's blocks be
+//   scheduled once every block of this one has executed it or ended. They then wait at their own
+//   pmx_grid_wait: what they save is the launch and the ramp of blocks between the two kernels.
+// Both do nothing in a kernel launched without the attribute, and before sm_90.
+__device__ __forceinline__ void pmx_grid_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#elif !defined(__CUDA_ARCH__)
+    __pmx_grid_wait();   // the simulator of gpu/sim notes it
+#endif
+}
+__device__ __forceinline__ void pmx_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+// Every kernel's first statement: nothing before it touches global memory, and the next kernel
+// may be scheduled once every block has waited here (never while this one waits for its own
+// predecessor, so at most two kernels of a stream are resident at once).
+__device__ __forceinline__ void pmx_grid_begin() {
+    pmx_grid_wait();
+    pmx_launch_dependents();
+}
+
 #define NEG_INF __int_as_float(0xff800000)
 #define QNAN __int_as_float(0x7fc00000)
 

@@ -37,11 +37,13 @@ __device__ __forceinline__ float unary(int op, float x) {
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) unary_f32(int op, const float* x, float* y, i64 n) {
+    pmx_grid_begin();
     GRID_STRIDE(i, n) y[i] = unary(op, x[i]);
 }
 
 // gx = gy * d op(x) / dx, with y = op(x) given where it is cheaper
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) unary_backward_f32(int op, const float* x, const float* y, const float* gy, float* gx, i64 n) {
+    pmx_grid_begin();
     GRID_STRIDE(i, n) {
         float xv = x[i], yv = y[i], d;
         switch (op) {
@@ -86,6 +88,7 @@ __device__ __forceinline__ float binary(int op, float a, float b) {
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) binary_f32(int op, const float* a, const float* b, float* out, Broadcast g, i64 n) {
+    pmx_grid_begin();
     GRID_STRIDE(i, n) {
         i64 ia, ib;
         offsets(g, i, &ia, &ib);
@@ -104,6 +107,7 @@ __device__ __forceinline__ float pick_weight(int op, float u, float v) {
 // and gb = gy * pick_weight(b, a), each skipped where null
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) max_min_backward_f32(int op, const float* a, const float* b, const float* gy, float* ga, float* gb,
                                                 Broadcast g, i64 n) {
+    pmx_grid_begin();
     GRID_STRIDE(i, n) {
         i64 ia, ib;
         offsets(g, i, &ia, &ib);
@@ -115,6 +119,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) max_min_backward_f32
 
 // y = silu(gate) * up
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) swiglu_f32(const float* gate, const float* up, float* y, i64 n) {
+    pmx_grid_begin();
     GRID_STRIDE(i, n) {
         float g = gate[i];
         y[i] = g / (1.f + expf(-g)) * up[i];
@@ -122,6 +127,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) swiglu_f32(const flo
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) swiglu_backward_f32(const float* gate, const float* up, const float* gy, float* ggate, float* gup, i64 n) {
+    pmx_grid_begin();
     GRID_STRIDE(i, n) {
         float g = gate[i], s = 1.f / (1.f + expf(-g)), dy = gy[i];
         gup[i] = dy * g * s;
@@ -201,6 +207,7 @@ __device__ __forceinline__ void store_value(int t, void* p, i64 i, double v, i64
 // dst[g.sb . idx] = convert(src[g.sa . idx]) over the n elements of the shape g.size
 // (g.sa may hold zeros: broadcasting); integer to integer copies are exact
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) copy_strided(int st, const void* src, int dt, void* dst, Broadcast g, i64 n) {
+    pmx_grid_begin();
     bool ints = st >= T_I32 && dt >= T_I32;
     GRID_STRIDE(i, n) {
         i64 is, id;
@@ -212,6 +219,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) copy_strided(int st,
 
 // dst[g.sb . idx] = v for every index of the shape g.size
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) fill_strided(int dt, void* dst, Broadcast g, double v, i64 n) {
+    pmx_grid_begin();
     bool isInt = dt >= T_I32;
     i64 iv = real_to_int(v);
     GRID_STRIDE(i, n) {
@@ -226,6 +234,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) fill_strided(int dt,
 // to out's (Tensor.where on the host: a NaN condition counts as true, integer to integer is exact)
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) where_strided(int ct, const void* cond, int at, const void* a, int bt, const void* b, int ot, void* out,
                                          Broadcast3 g, i64 n) {
+    pmx_grid_begin();
     bool ints = at >= T_I32 && bt >= T_I32 && ot >= T_I32;
     GRID_STRIDE(i, n) {
         i64 ic, ia, ib;

@@ -5,6 +5,7 @@
 // out[r, :] = x[index[r], :] with I64 indices (index_select over dim 0 as the runtime calls it);
 // an index outside [0, rows) gives NaN rows (the host checks indices it uploads)
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) index_select_rows_f32(const float* x, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
+    pmx_grid_begin();
     GRID_STRIDE(i, n * dim) {
         i64 r = index[i / dim];
         out[i] = (r >= 0 && r < rows) ? x[r * dim + i % dim] : QNAN;
@@ -13,6 +14,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) index_select_rows_f3
 
 // the same gather from a BF16 or F16 table (inference embeddings in their storage dtype), widened to F32
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) index_select_rows_bf16(const unsigned short* x, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
+    pmx_grid_begin();
     GRID_STRIDE(i, n * dim) {
         i64 r = index[i / dim];
         out[i] = (r >= 0 && r < rows) ? bf16_to_f32(x[r * dim + i % dim]) : QNAN;
@@ -20,6 +22,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) index_select_rows_bf
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) index_select_rows_f16(const unsigned short* x, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
+    pmx_grid_begin();
     GRID_STRIDE(i, n * dim) {
         i64 r = index[i / dim];
         out[i] = (r >= 0 && r < rows) ? f16_to_f32(x[r * dim + i % dim]) : QNAN;
@@ -28,6 +31,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) index_select_rows_f1
 
 // out[index[r], :] += src[r, :] with I64 indices (index_add over dim 0); out-of-range rows are skipped
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) index_add_rows_f32(const float* src, const i64* index, float* out, i64 n, i64 dim, i64 rows) {
+    pmx_grid_begin();
     GRID_STRIDE(i, n * dim) {
         i64 r = index[i / dim];
         if (r >= 0 && r < rows) atomicAdd(out + r * dim + i % dim, src[i]);
@@ -42,6 +46,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) index_add_rows_f32(c
 // for integers; the host checks indices it uploads). Elements are es bytes, copied as they are.
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gather_strided(int es, const void* x, const i64* index, void* out, Broadcast g, i64 sd, i64 size,
                                           i64 fill, i64 n) {
+    pmx_grid_begin();
     GRID_STRIDE(i, n) {
         i64 ix, ii;
         offsets(g, i, &ix, &ii);
@@ -66,6 +71,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gather_strided(int e
 // Indices as in gather_strided; one out of range is skipped.
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) scatter_add_strided_f32(const float* src, const i64* index, float* out, Broadcast3 g, i64 sd, i64 size,
                                                    i64 id, i64 srd, i64 k, i64 lines) {
+    pmx_grid_begin();
     GRID_STRIDE(l, lines) {
         i64 io, ii, is;
         offsets3(g, l, &io, &ii, &is);

@@ -136,12 +136,14 @@ __device__ void gemv16(const float* x, i64 ldx, const unsigned short* w, i64 ldw
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gemv_bf16(const float* x, i64 ldx, i64 sx, const unsigned short* w, i64 ldw, i64 sw, float* y, i64 ldy, i64 sy,
                                      int m, int n, int k, int accumulate) {
+    pmx_grid_begin();
     i64 item = blockIdx.y;
     gemv16<0>(x + item * sx, ldx, w + item * sw, ldw, y + item * sy, ldy, m, n, k, accumulate);
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gemv_f16(const float* x, i64 ldx, i64 sx, const unsigned short* w, i64 ldw, i64 sw, float* y, i64 ldy, i64 sy,
                                     int m, int n, int k, int accumulate) {
+    pmx_grid_begin();
     i64 item = blockIdx.y;
     gemv16<1>(x + item * sx, ldx, w + item * sw, ldw, y + item * sy, ldy, m, n, k, accumulate);
 }
@@ -163,16 +165,19 @@ __device__ void gemv_swiglu(const float* x, i64 ldx, const typename W::T* gate, 
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gemv_swiglu_bf16(const float* x, i64 ldx, const unsigned short* gate, const unsigned short* up, i64 ldw, float* h,
                                             i64 ldh, int m, int n, int k) {
+    pmx_grid_begin();
     gemv_swiglu<W16<0>>(x, ldx, gate, up, ldw, h, ldh, m, n, k);
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gemv_swiglu_f16(const float* x, i64 ldx, const unsigned short* gate, const unsigned short* up, i64 ldw, float* h,
                                            i64 ldh, int m, int n, int k) {
+    pmx_grid_begin();
     gemv_swiglu<W16<1>>(x, ldx, gate, up, ldw, h, ldh, m, n, k);
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gemv_swiglu_f32(const float* x, i64 ldx, const float* gate, const float* up, i64 ldw, float* h, i64 ldh,
                                            int m, int n, int k) {
+    pmx_grid_begin();
     gemv_swiglu<W32>(x, ldx, gate, up, ldw, h, ldh, m, n, k);
 }
 
@@ -214,12 +219,14 @@ __device__ void gemvn16(const float* x, i64 ldx, const unsigned short* w, i64 ld
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gemvn_bf16(const float* x, i64 ldx, i64 sx, const unsigned short* w, i64 ldw, i64 sw, float* y, i64 ldy, i64 sy,
                                       int m, int n, int k, int accumulate) {
+    pmx_grid_begin();
     i64 item = blockIdx.y;
     gemvn16<0>(x + item * sx, ldx, w + item * sw, ldw, y + item * sy, ldy, m, n, k, accumulate);
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gemvn_f16(const float* x, i64 ldx, i64 sx, const unsigned short* w, i64 ldw, i64 sw, float* y, i64 ldy, i64 sy,
                                      int m, int n, int k, int accumulate) {
+    pmx_grid_begin();
     i64 item = blockIdx.y;
     gemvn16<1>(x + item * sx, ldx, w + item * sw, ldw, y + item * sy, ldy, m, n, k, accumulate);
 }
@@ -236,11 +243,13 @@ struct GemvGroups {
 };
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gemv_bf16_grouped(GemvGroups g, i64 ldx, i64 ldw, i64 ldy, int n, int k, int accumulate) {
+    pmx_grid_begin();
     int e = blockIdx.y;
     gemv16<0>(g.x[e], ldx, g.w[e], ldw, g.y[e], ldy, g.m[e], n, k, accumulate);
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gemv_f16_grouped(GemvGroups g, i64 ldx, i64 ldw, i64 ldy, int n, int k, int accumulate) {
+    pmx_grid_begin();
     int e = blockIdx.y;
     gemv16<1>(g.x[e], ldx, g.w[e], ldw, g.y[e], ldy, g.m[e], n, k, accumulate);
 }
@@ -285,30 +294,36 @@ __device__ void moe_gemv(const float* x, i64 ldx, int div, const int* plan, int 
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_gemv_swiglu_bf16(const float* x, i64 ldx, int topk, const int* plan, int experts, const unsigned short* const* gate,
                                                 const unsigned short* const* up, i64 ldw, float* h, i64 ldh, int n, int k) {
+    pmx_grid_begin();
     moe_gemv<W16<0>, 2>(x, ldx, topk, plan, experts, gate, up, ldw, h, ldh, n, k);
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_gemv_swiglu_f16(const float* x, i64 ldx, int topk, const int* plan, int experts, const unsigned short* const* gate,
                                                const unsigned short* const* up, i64 ldw, float* h, i64 ldh, int n, int k) {
+    pmx_grid_begin();
     moe_gemv<W16<1>, 2>(x, ldx, topk, plan, experts, gate, up, ldw, h, ldh, n, k);
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_gemv_swiglu_f32(const float* x, i64 ldx, int topk, const int* plan, int experts, const float* const* gate,
                                                const float* const* up, i64 ldw, float* h, i64 ldh, int n, int k) {
+    pmx_grid_begin();
     moe_gemv<W32, 2>(x, ldx, topk, plan, experts, gate, up, ldw, h, ldh, n, k);
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_gemv_down_bf16(const float* h, i64 ldh, const int* plan, int experts, const unsigned short* const* down, i64 ldw,
                                               float* y, i64 ldy, int n, int k) {
+    pmx_grid_begin();
     moe_gemv<W16<0>, 1>(h, ldh, 1, plan, experts, down, down, ldw, y, ldy, n, k);
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_gemv_down_f16(const float* h, i64 ldh, const int* plan, int experts, const unsigned short* const* down, i64 ldw,
                                              float* y, i64 ldy, int n, int k) {
+    pmx_grid_begin();
     moe_gemv<W16<1>, 1>(h, ldh, 1, plan, experts, down, down, ldw, y, ldy, n, k);
 }
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_gemv_down_f32(const float* h, i64 ldh, const int* plan, int experts, const float* const* down, i64 ldw,
                                              float* y, i64 ldy, int n, int k) {
+    pmx_grid_begin();
     moe_gemv<W32, 1>(h, ldh, 1, plan, experts, down, down, ldw, y, ldy, n, k);
 }

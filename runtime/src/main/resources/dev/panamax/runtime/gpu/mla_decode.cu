@@ -145,11 +145,13 @@ __device__ void mla_decode(MLA_Q_PARAMS, const T* cache, const T* pe, const int*
 
 extern "C" __global__ void __launch_bounds__(THREADS) mla_decode_f32(MLA_Q_PARAMS, const float* cache, const float* pe, const int* lens, int len0,
         float* o, float* m, float* l, int heads, int maxLen, int R, int P, float scale) {
+    pmx_grid_begin();
     mla_decode<float>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, heads, maxLen, R, P, scale);
 }
 
 extern "C" __global__ void __launch_bounds__(THREADS) mla_decode_bf16(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* m, float* l, int heads, int maxLen, int R, int P, float scale) {
+    pmx_grid_begin();
     mla_decode<unsigned short>(MLA_Q_ARGS, cache, pe, lens, len0, o, m, l, heads, maxLen, R, P, scale);
 }
 
@@ -182,6 +184,7 @@ __device__ __forceinline__ float mla_merge_sum(const float* m, const float* l, i
 // len0; partials laid out for all splits); grid (heads, batch), R threads at most 1024
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) mla_decode_combine(const float* o, const float* m, const float* l, float* out, int splits, int heads, int R,
                                               const int* lens, int len0) {
+    pmx_grid_begin();
     int h = blockIdx.x, b = blockIdx.y;
     const int used = mla_used_splits(lens, mla_len(lens, len0, b), splits);
     const i64 first = (i64) b * splits * heads + h;
@@ -806,11 +809,13 @@ __device__ void mla_decode_tc(MLA_Q_PARAMS, const C* cache, const C* pe, const i
 
 // up to 16 heads per block (4 warps); several blocks share an SM
 extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16(MLA_TC_PARAMS(unsigned short)) {
+    pmx_grid_begin();
     mla_decode_tc<1, 4>(MLA_TC_ARGS);
 }
 
 // 64 heads per block (8 warps, two per m-tile): each cache tile is read once for 64 heads
 extern "C" __global__ void __launch_bounds__(256) mla_decode_tc64(MLA_TC_PARAMS(unsigned short)) {
+    pmx_grid_begin();
     mla_decode_tc<4, 2>(MLA_TC_ARGS);
 }
 
@@ -818,22 +823,26 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_tc64(MLA_TC_PARAMS(
 // it what the GPU allows a block, 5 tiles on an H100): one block an SM with up to 5 tiles in flight,
 // where tc16's two blocks each have one in flight and drain it before the next goes out
 extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16r(MLA_TC_PARAMS(unsigned short)) {
+    pmx_grid_begin();
     mla_decode_tc<1, 4, unsigned short, true>(MLA_TC_ARGS);
 }
 
 // Over an F32 cache, the products split into BF16 parts: up to 16 heads per block (4 warps), and
 // 32 heads per block (8 warps, four per m-tile), one block an SM (the staging tile takes shared memory)
 extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16_f32(MLA_TC_PARAMS(float)) {
+    pmx_grid_begin();
     mla_decode_tc<1, 4>(MLA_TC_ARGS);
 }
 
 extern "C" __global__ void __launch_bounds__(256) mla_decode_tc32_f32(MLA_TC_PARAMS(float)) {
+    pmx_grid_begin();
     mla_decode_tc<2, 4>(MLA_TC_ARGS);
 }
 
 // tc16_f32 with a ring of 3 to MLA_RING_MAX F32 half tiles (3 on an H100, where tc16_f32 stages one
 // whole tile): up to one and a half tiles in flight while a tile is multiplied, and half a tile while it is split
 extern "C" __global__ void __launch_bounds__(128) mla_decode_tc16r_f32(MLA_TC_PARAMS(float)) {
+    pmx_grid_begin();
     mla_decode_tc<1, 4, float, true>(MLA_TC_ARGS);
 }
 
@@ -1008,21 +1017,25 @@ __device__ void mla_decode_ks(MLA_Q_PARAMS, const unsigned short* cache, const u
 
 // 16 heads per block, the score product split four ways (4 warps)
 extern "C" __global__ void __launch_bounds__(128) mla_decode_ks16(MLA_TC_PARAMS(unsigned short)) {
+    pmx_grid_begin();
     mla_decode_ks<1, 4>(MLA_TC_ARGS);
 }
 
 // ks16 with a ring of 3 to MLA_RING_MAX tiles, as many as its shared memory holds (6 on an H100), as tc16r
 extern "C" __global__ void __launch_bounds__(128) mla_decode_ks16r(MLA_TC_PARAMS(unsigned short)) {
+    pmx_grid_begin();
     mla_decode_ks<1, 4, true>(MLA_TC_ARGS);
 }
 
 // 32 heads per block, split four ways (8 warps)
 extern "C" __global__ void __launch_bounds__(256) mla_decode_ks32(MLA_TC_PARAMS(unsigned short)) {
+    pmx_grid_begin();
     mla_decode_ks<2, 4>(MLA_TC_ARGS);
 }
 
 // 64 heads per block, split two ways (8 warps)
 extern "C" __global__ void __launch_bounds__(256) mla_decode_ks64(MLA_TC_PARAMS(unsigned short)) {
+    pmx_grid_begin();
     mla_decode_ks<4, 2>(MLA_TC_ARGS);
 }
 
@@ -1379,12 +1392,14 @@ __device__ void mla_decode_wg(MLA_Q_PARAMS, const unsigned short* cache, const u
 
 // 64 heads per block, two warpgroups (8 warps)
 extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64(MLA_TC_PARAMS(unsigned short)) {
+    pmx_grid_begin();
     mla_decode_wg<false>(MLA_TC_ARGS);
 }
 
 // wg64 with a ring of as many tile buffers as its shared memory holds (CudaBackend gives it what the
 // GPU allows a block: 3 on an H100, so two tiles in flight where wg64 has one)
 extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64r(MLA_TC_PARAMS(unsigned short)) {
+    pmx_grid_begin();
     mla_decode_wg<true>(MLA_TC_ARGS);
 }
 
@@ -1445,6 +1460,7 @@ __host__ __device__ __forceinline__ int mla_wgs_smem_bytes(int d) {
 extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes,
         MLA_TAIL_PARAMS) {
+    pmx_grid_begin();
 #ifdef MLA_WG_UNSUPPORTED
     __trap();
 #else
@@ -1830,15 +1846,18 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
 
 // 16 heads per block: warpgroup 0 multiplies, warpgroup 1 loads
 extern "C" __global__ void __launch_bounds__(256) mla_decode_wt16(MLA_TC_PARAMS(unsigned short)) {
+    pmx_grid_begin();
     mla_decode_wt<16, 1>(MLA_TC_ARGS);
 }
 
 // 32 heads per block, the same
 extern "C" __global__ void __launch_bounds__(256) mla_decode_wt32(MLA_TC_PARAMS(unsigned short)) {
+    pmx_grid_begin();
     mla_decode_wt<32, 1>(MLA_TC_ARGS);
 }
 
 // 64 heads per block: warpgroups 0 and 1 multiply 32 heads each, warpgroup 2 loads (one block an SM)
 extern "C" __global__ void __launch_bounds__(384, 1) mla_decode_wt64(MLA_TC_PARAMS(unsigned short)) {
+    pmx_grid_begin();
     mla_decode_wt<32, 2>(MLA_TC_ARGS);
 }

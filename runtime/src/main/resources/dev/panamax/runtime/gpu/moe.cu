@@ -19,6 +19,7 @@
 // thread needs kilobytes of local memory.
 extern "C" __global__ void __launch_bounds__(WARP_THREADS) gate_topk_f32(const float* logits, const float* bias, int* idx, float* weights, int experts,
                                          int topk, int nGroups, int topkGroups, int scoring, int norm, float routeScale) {
+    pmx_grid_begin();
     __shared__ float orig[MAX_EXPERTS], sc[MAX_EXPERTS], gs[MAX_EXPERTS];
     __shared__ bool keep[MAX_EXPERTS];
     i64 t = blockIdx.x;
@@ -78,6 +79,7 @@ extern "C" __global__ void __launch_bounds__(WARP_THREADS) gate_topk_f32(const f
 // (S = sum of s), else rs g_j; then through the sigmoid (s (1 - s)) or the softmax over all experts.
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gate_topk_backward_f32(const float* logits, const int* idx, const float* gweights, float* glogits,
                                                   int tokens, int experts, int topk, int scoring, int norm, float routeScale) {
+    pmx_grid_begin();
     int t = blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= tokens) return;
     const float* l = logits + (i64) t * experts;
@@ -114,6 +116,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) gate_topk_backward_f
 // out[t, :] = sum_j w[t, j] * y[pos[t, j], :] (the experts' rows back in token order, summed in slot
 // order: deterministic, unlike a scatter-add)
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_unpermute_f32(const float* y, const i64* pos, const float* w, float* out, i64 tokens, int topk, i64 dim) {
+    pmx_grid_begin();
     GRID_STRIDE(i, tokens * dim) {
         i64 t = i / dim;
         i64 d = i % dim;
@@ -127,6 +130,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_unpermute_f32(co
 // pos is a permutation, so every row of gy is written once)
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) moe_unpermute_backward_f32(const float* y, const i64* pos, const float* w, const float* gout,
                                                       float* gy, float* gw, int topk, i64 dim) {
+    pmx_grid_begin();
     i64 t = blockIdx.x;
     for (int j = 0; j < topk; j++) {
         i64 row = pos[t * topk + j];
@@ -150,6 +154,7 @@ extern "C" __global__ void __launch_bounds__(ROW_THREADS) moe_unpermute_backward
 // into the list of experts used and their starts (a warp scan over 32 runs of experts). A pair whose
 // expert lies outside [0, experts) is in no group (moe_combine_f32 leaves it out).
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_route_plan(const int* chosen, int pairs, int experts, int* plan) {
+    pmx_grid_begin();
     __shared__ int count[MAX_EXPERTS], start[MAX_EXPERTS];
     if (experts > MAX_EXPERTS || (blockDim.x & 31) != 0) __trap();   // the shared arrays and the ballots are sized for it
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
@@ -211,6 +216,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_route_plan(const
 // expert lies outside [0, experts) adds nothing.
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) moe_combine_f32(const float* y, const int* chosen, int experts, const float* w, const float* base, float* out,
                                            i64 tokens, int topk, i64 dim) {
+    pmx_grid_begin();
     GRID_STRIDE(i, tokens * dim) {
         i64 t = i / dim;
         i64 d = i % dim;

@@ -6,6 +6,7 @@
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) adamw_f32(float* w, const float* g, float* m, float* v, i64 n, float decay, float beta1, float omb1,
                                      float beta2, float omb2, float stepSize, float bc2Sqrt, float eps) {
+    pmx_grid_begin();
     GRID_STRIDE(i, n) {
         float gi = g[i];
         float pf = __fmul_rn(w[i], decay);
@@ -21,6 +22,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) adamw_f32(float* w, 
 // buf may be null (no momentum); the arithmetic is in double, as on the host
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) sgd_f32(float* w, const float* g, float* buf, i64 n, double lr, double momentum, double omd, double wd,
                                    int nesterov, int first) {
+    pmx_grid_begin();
     GRID_STRIDE(i, n) {
         double pi = w[i];
         double gi = __dadd_rn((double) g[i], __dmul_rn(wd, pi));

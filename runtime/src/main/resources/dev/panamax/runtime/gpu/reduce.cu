@@ -3,6 +3,7 @@
 #include "common.cuh"
 
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) sum_rows_f32(const float* x, float* y, int cols) {
+    pmx_grid_begin();
     const float* r = x + (i64) blockIdx.x * cols;
     float s = 0.f;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) s += r[j];
@@ -24,6 +25,7 @@ __device__ __forceinline__ bool beats(float v, int j, float best, int bi) {
 // the maximum of each row (into maxOut) or its index (into idxOut, I64), each output null where not
 // wanted (blockDim.x a power of two, at most 1024)
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) argmax_rows_f32(const float* x, float* maxOut, i64* idxOut, int cols) {
+    pmx_grid_begin();
     const float* r = x + (i64) blockIdx.x * cols;
     float best = NEG_INF;
     int bi = -1;
@@ -50,6 +52,7 @@ extern "C" __global__ void __launch_bounds__(ROW_THREADS) argmax_rows_f32(const 
 
 // y = softmax(x) (log = 0) or log_softmax(x) (log = 1) over each row
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) softmax_rows_f32(const float* x, float* y, int cols, int log) {
+    pmx_grid_begin();
     const float* r = x + (i64) blockIdx.x * cols;
     float* o = y + (i64) blockIdx.x * cols;
     float m = NEG_INF;
@@ -69,6 +72,7 @@ extern "C" __global__ void __launch_bounds__(ROW_THREADS) softmax_rows_f32(const
 
 // softmax: gx = y * (gy - sum(gy * y)); log-softmax: gx = gy - exp(y) * sum(gy)
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) softmax_backward_rows_f32(const float* y, const float* gy, float* gx, int cols, int log) {
+    pmx_grid_begin();
     i64 base = (i64) blockIdx.x * cols;
     float s = 0.f;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) s += log ? gy[base + j] : gy[base + j] * y[base + j];
@@ -81,6 +85,7 @@ extern "C" __global__ void __launch_bounds__(ROW_THREADS) softmax_backward_rows_
 
 // y = x * rsqrt(mean(x^2) + eps) * w; rstd saved per row for the backward
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) rmsnorm_f32(const float* x, const float* w, float* y, float* rstd, int cols, float eps) {
+    pmx_grid_begin();
     i64 base = (i64) blockIdx.x * cols;
     float r = row_rms_scale(x + base, cols, eps);
     if (threadIdx.x == 0) rstd[blockIdx.x] = r;
@@ -91,6 +96,7 @@ extern "C" __global__ void __launch_bounds__(ROW_THREADS) rmsnorm_f32(const floa
 // y = h * rsqrt(mean(h^2) + eps) * w, as binary_f32's add then rmsnorm_f32 compute them (each
 // thread reads back only the elements of h it wrote)
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) add_rmsnorm_f32(const float* x, const float* d, const float* w, float* h, float* y, int cols, float eps) {
+    pmx_grid_begin();
     i64 base = (i64) blockIdx.x * cols;
     float s = 0.f;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) {
@@ -106,6 +112,7 @@ extern "C" __global__ void __launch_bounds__(ROW_THREADS) add_rmsnorm_f32(const 
 // gx = r * (gy*w - xhat * mean(gy*w*xhat)), xhat = x*r, r = rsqrt(mean(x^2) + eps) recomputed from
 // x; gw (null when not wanted) += gy * xhat, atomically over the rows
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) rmsnorm_backward_f32(const float* x, const float* w, const float* gy, float* gx, float* gw, int cols, float eps) {
+    pmx_grid_begin();
     i64 base = (i64) blockIdx.x * cols;
     float r = row_rms_scale(x + base, cols, eps);
     float s = 0.f;
@@ -121,6 +128,7 @@ extern "C" __global__ void __launch_bounds__(ROW_THREADS) rmsnorm_backward_f32(c
 // per-row loss = logsumexp(logits) - logits[target]; rows whose target is ignoreIndex give 0
 // (targets are checked in range on the host). lse is kept for the backward.
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) cross_entropy_f32(const float* logits, const i64* targets, float* loss, float* lse, int cols, i64 ignoreIndex) {
+    pmx_grid_begin();
     i64 base = (i64) blockIdx.x * cols;
     float m = NEG_INF;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, logits[base + j]);
@@ -139,6 +147,7 @@ extern "C" __global__ void __launch_bounds__(ROW_THREADS) cross_entropy_f32(cons
 // glogits = scale * gloss[row] * (softmax(logits) - onehot(target)); zero on ignored rows
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) cross_entropy_backward_f32(const float* logits, const i64* targets, const float* lse, const float* gloss,
                                                       float* glogits, int cols, i64 ignoreIndex, float scale) {
+    pmx_grid_begin();
     i64 base = (i64) blockIdx.x * cols;
     i64 t = targets[blockIdx.x];
     float g = (t == ignoreIndex) ? 0.f : gloss[blockIdx.x] * scale, l = lse[blockIdx.x];
@@ -191,6 +200,7 @@ __device__ __forceinline__ int draw_walk(const double* w, int n, double* target)
 // of the row, then thread 0 walks the sums of 32 groups of chunks, the chunks of its group, and the
 // weights of its chunk.
 extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS) sample_rows_f32(const float* x, i64* out, int cols, double temperature, unsigned long long key) {
+    pmx_grid_begin();
     const float* r = x + (i64) blockIdx.x * cols;
     float m = NEG_INF;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, r[j]);   // NaN never
@@ -267,6 +277,7 @@ __device__ __forceinline__ double block_sum_double(double v) {
 // Functional.softmaxDenominators: each row's sum of draw_weight (m the row's largest logit that is
 // not NaN), in double, its bits into out (I64: devices hold no F64). One block a row.
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) softmax_total_rows_f32(const float* x, i64* out, int cols, double temperature) {
+    pmx_grid_begin();
     const float* r = x + (i64) blockIdx.x * cols;
     float m = NEG_INF;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, r[j]);   // NaN never
@@ -296,6 +307,7 @@ __device__ __forceinline__ unsigned int topk_key(float v, int largest) {
 // equal to T to take; the keys below T are gathered in any order and those equal to T in index
 // order, the lowest first; then a bitonic sort of (key, index) in shared memory.
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) topk_rows_f32(const float* x, float* vals, i64* idx, int cols, int k, int largest) {
+    pmx_grid_begin();
     const float* r = x + (i64) blockIdx.x * cols;
     __shared__ unsigned int hist[256];
     __shared__ unsigned int prefix, remaining;

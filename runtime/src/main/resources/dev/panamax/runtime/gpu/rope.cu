@@ -5,6 +5,7 @@
 
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) rope_f32(const float* x, float* y, const float* cosT, const float* sinT, const int* positions,
                                     int tokens, int heads, int dim, int inverse) {
+    pmx_grid_begin();
     i64 pairs = (i64) tokens * heads * (dim / 2);
     GRID_STRIDE(i, pairs) {
         int half = dim / 2;
@@ -26,6 +27,7 @@ extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) rope_f32(const float
 // one position's row serves every head without being expanded; y is contiguous (rows, 2 * half).
 extern "C" __global__ void __launch_bounds__(BLOCK_THREADS) rope_rows_f32(const float* x, i64 ldx, const float* cosT, const float* sinT, i64 rep, i64 tableRows,
                                          float* y, i64 rows, i64 half) {
+    pmx_grid_begin();
     GRID_STRIDE(i, rows * half) {
         i64 row = i / half, p = i - row * half;
         i64 t = ((row / rep) % tableRows) * half + p;
@@ -67,11 +69,13 @@ __device__ void latent_kv_rows(const float* kv, i64 ldkv, const float* w, float 
 
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) latent_kv_rows_f32(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
                                               float* latent, i64 latentSeq, float* kRope, i64 kRopeSeq, const int* pos, int perSeq, int n, int half) {
+    pmx_grid_begin();
     latent_kv_rows<float>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, pos, perSeq, n, half);
 }
 
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) latent_kv_rows_bf16(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
                                                unsigned short* latent, i64 latentSeq, unsigned short* kRope, i64 kRopeSeq, const int* pos, int perSeq,
                                                int n, int half) {
+    pmx_grid_begin();
     latent_kv_rows<unsigned short>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, pos, perSeq, n, half);
 }

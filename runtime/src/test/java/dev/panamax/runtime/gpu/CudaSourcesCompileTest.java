@@ -75,6 +75,34 @@ class CudaSourcesCompileTest {
         }
     }
 
+    /**
+     * Every kernel's first statement is {@code pmx_grid_begin();}, which waits for the kernel before
+     * it on the stream ({@code griddepcontrol.wait}): under {@code panamax.cuda.pdl=on} every kernel
+     * is launched with programmatic stream serialization and may start before that one ends. (The
+     * simulator also fails a programmatic launch in which a thread ends without the wait, for the
+     * kernels a simulated run launches.)
+     */
+    @Test
+    void everyKernelWaitsForTheKernelBeforeItFirst() {
+        for (String f : CudaSources.FILES) {
+            String src = CudaSources.source(f);
+            Matcher m = Pattern.compile("extern \"C\" __global__ void (?:__launch_bounds__\\(\\w+(?:, \\w+)?\\) )?(\\w+)\\(").matcher(src);
+            int kernels = 0;
+            while (m.find()) {
+                kernels++;
+                int depth = 0, at = m.end() - 1;
+                for (; ; at++) {
+                    char c = src.charAt(at);
+                    if (c == '(') depth++;
+                    else if (c == ')') depth--;
+                    else if (c == '{' && depth == 0) break;
+                }
+                assertThat(src.substring(at + 1).stripLeading()).as(f + ": " + m.group(1) + "'s first statement").startsWith("pmx_grid_begin();");
+            }
+            assertThat(kernels).as("kernels in " + f).isPositive();
+        }
+    }
+
     @TestFactory
     Stream<DynamicTest> nvccCompilesEveryFile() {
         Optional<Path> nvcc = nvcc();
@@ -96,6 +124,9 @@ class CudaSourcesCompileTest {
                 assertThat(text).as(file + " exports " + m.group(1)).contains(".entry " + m.group(1) + "(");
             }
             assertThat(kernels).as("kernels in " + file).isPositive();
+            // sm_90a: pmx_grid_begin is PTX's griddepcontrol, once a kernel (inlined, so counted in the text)
+            assertThat(Pattern.compile("griddepcontrol\\.wait;").matcher(text).results().count()).as(file + ": griddepcontrol.wait").isEqualTo(kernels);
+            assertThat(Pattern.compile("griddepcontrol\\.launch_dependents;").matcher(text).results().count()).as(file + ": launch_dependents").isEqualTo(kernels);
             Process r = new ProcessBuilder(nvcc.get().toString(), "-cubin", "-arch=sm_90a", "--std=c++17", "--resource-usage",
                     "-o", tmp.resolve(file.replace(".cu", ".cubin")).toString(), src.toString()).redirectErrorStream(true).start();
             String usage = new String(r.getInputStream().readAllBytes());
