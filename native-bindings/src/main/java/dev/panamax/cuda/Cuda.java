@@ -554,8 +554,7 @@ public final class Cuda {
          * its writes to be visible, before it reads what that kernel writes or writes what it
          * reads. A kernel with no such wait races with its predecessor.
          *
-         * @throws CudaException if the driver refuses the launch (for one, a device older than
-         *         compute capability 9.0)
+         * @throws CudaException if the driver refuses the launch
          */
         public void launchProgrammatic(int[] grid, int[] block, int sharedBytes, Stream stream, Object... args) {
             launch(grid, block, sharedBytes, stream, true, args);
@@ -569,7 +568,7 @@ public final class Cuda {
                 }
                 return;
             }
-            // cuLaunchKernel has copied the arguments when it returns, so each thread reuses one block
+            // cuLaunchKernel(Ex) has copied the arguments when it returns, so each thread reuses one block
             MemorySegment block1 = LAUNCH_BLOCK.get();
             launch(grid, block, sharedBytes, stream, programmatic, block1.asSlice(0, 8L * INLINE_ARGS), block1.asSlice(8L * INLINE_ARGS), args);
         }

@@ -41,6 +41,27 @@ __device__ __forceinline__ bool mla_split_positions(const int* lens, int len0, i
     return true;
 }
 
+// Before a kernel's pmx_grid_begin (the only work any kernel does before it): asks L2 for the first
+// `rows` positions of this block's split of the cache (cp.async.bulk.prefetch.L2, sm_90), so that
+// under a programmatic launch their DRAM reads overlap the end of the kernel before it. One thread,
+// two bulk prefetches (the latent rows and the rope rows, each contiguous). Only where the lengths
+// come from the host (lens null), so that it reads no memory at all: lens may be what the kernel
+// before writes. A prefetch changes no memory, and the loads after the wait read through L2, which
+// that kernel's writes reach, so a line fetched before one of them is written still reads as written.
+// The grid is the tensor-core kernels' (head blocks, splits, batch). Nothing on the simulator.
+__device__ __forceinline__ void mla_prefetch_l2(const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, int maxLen, int R, int P,
+                                                int rows) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    int from, to;
+    if (lens != nullptr || threadIdx.x != 0 || !mla_split_positions(nullptr, len0, blockIdx.z, blockIdx.y, gridDim.y, from, to)) return;
+    const int n = min(to - from, rows);
+    if (n <= 0) return;
+    const i64 row = (i64) blockIdx.z * maxLen + from;   // rows of R and P BF16 values: 16-byte multiples, as the loads need
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" :: "l"(cache + row * R), "r"(n * R * 2) : "memory");
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" :: "l"(pe + row * P), "r"(n * P * 2) : "memory");
+#endif
+}
+
 // Dim d of head row bh's query, and the run of dims after it up to the next multiple of R (every
 // kernel reads runs of 2, 8 or 16 dims that start at a multiple of their length, and R is a multiple of it)
 struct MlaQuery {
@@ -1460,6 +1481,7 @@ __host__ __device__ __forceinline__ int mla_wgs_smem_bytes(int d) {
 extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe,
         const int* lens, int len0, float* o, float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes,
         MLA_TAIL_PARAMS) {
+    mla_prefetch_l2(cache, pe, lens, len0, maxLen, R, P, 2 * MLA_TS);   // the two tiles it loads first
     pmx_grid_begin();
 #ifdef MLA_WG_UNSUPPORTED
     __trap();
