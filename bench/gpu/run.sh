@@ -27,8 +27,8 @@
 #      gives the times by CUDA events (GpuBench.GpuTime).
 #   7c. (only when STEPS names "pdl") programmatic dependent launch (-p pdl=off,on: each kernel scheduled while the one
 #      before it finishes): auto's MLA decode over a BF16 cache at batch 64 and 128, 16 heads, 1,024 and 4,096 positions,
-#      both merges; and the whole-model decode on the GPU, kernel by kernel and as one graph (BF16 weights and cache).
-#      Its table sets each pdl=on row against the same row with pdl=off.
+#      both merges; and (only when STEPS names "pdldecode") the whole-model decode on the GPU, kernel by kernel and as one
+#      graph (BF16 weights and cache). Its table sets each pdl=on row against the same row with pdl=off.
 #   8. (only when STEPS names "gemmlt") GpuBench.gemm, batchedMatmul and perItemMatmul three ways, with the torch anchor: cuBLAS (the default),
 #      cuBLASLt with its heuristic's first algorithm (lt), and tune (per shape the fastest of cuBLAS and
 #      cuBLASLt's first 8 algorithms, timed in the first warm-up call; each choice with every time follows the tables).
@@ -143,6 +143,8 @@ fi
 if [[ "$steps" == *" pdl "* ]]; then
   jmh pdl 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16 -p heads=16 -p batch=64,128 -p len=1024,4096 -p mla=auto -p merge=kernel,tail -p pdl=off,on "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/pdl.json" | tee -a "$out/tables.md"
+fi
+if [[ "$steps" == *" pdldecode "* ]]; then
   jmh pdldecode 'DeepSeekBench.decodeToken(Graph)?$' -p device=cuda -p dtype=BF16 -p kvCache=BF16 -p threads="$threads" -p pdl=off,on "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/pdldecode.json" | tee -a "$out/tables.md"
 fi
@@ -162,7 +164,7 @@ if [[ "$steps" == *" index "* ]]; then
   jmh index 'DeviceIndexingBench' "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/index.json" | tee -a "$out/tables.md"
 fi
-[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, loss, sample, index, mla, mla16, mla128, mlawt, mlaf32, mlatune, mlamerge, mlasplits, pdl, gemmlt" >&2; exit 2; }
+[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, loss, sample, index, mla, mla16, mla128, mlawt, mlaf32, mlatune, mlamerge, mlasplits, pdl, pdldecode, gemmlt" >&2; exit 2; }
 # JMH exits 0 when a benchmark throws (unless -foe): report it, after every run has left its tables
 if grep -l '<failure>' "${ran[@]}" >&2; then
   echo "run.sh: some benchmarks failed (the <failure> in the files above); their rows are missing from the tables" >&2
