@@ -32,9 +32,10 @@ __device__ __forceinline__ void pmx_launch_dependents() {
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
-// Every kernel's first statement: nothing before it touches global memory, and the next kernel
-// may be scheduled once every block has waited here (never while this one waits for its own
-// predecessor, so at most two kernels of a stream are resident at once).
+// Every kernel's first statement: nothing before it touches global memory (only mla_decode_wg64s's
+// L2 prefetch, which reads and writes none, comes before it), and the next kernel may be scheduled
+// once every block has waited here (never while this one waits for its own predecessor, so at most
+// two kernels of a stream are resident at once).
 __device__ __forceinline__ void pmx_grid_begin() {
     pmx_grid_wait();
     pmx_launch_dependents();
