@@ -24,9 +24,10 @@
 #   gpu/verify.sh simulated [OUT] the bindings against the headers found here, then every
 #                                @Tag("gpu") test on the CUDA simulator of gpu/sim (built
 #                                here with g++ and cuda.h; no GPU): the real .cu kernels and the
-#                                FFM driver/cuBLAS/NVRTC path, run on the CPU; then the MLA decode
-#                                kernels again under its random schedule (CUDASIM_SEEDS, default 1), launched
-#                                with programmatic stream serialization (panamax.cuda.pdl=on)
+#                                FFM driver/cuBLAS/NVRTC path, run on the CPU; beside it, in a JVM of
+#                                its own, the MLA decode kernels again under its random schedule
+#                                (CUDASIM_SEEDS, default 1), launched with programmatic stream
+#                                serialization (panamax.cuda.pdl=on)
 #   (MLA_ISOLATE="NAME ..." picks the MLA kernels that tests and simulated run alone, "none" none; simulated runs two by default;
 #   MLA_JOBS=N checks N of them at once, each still in its own JVM; MLA_EXCLUDE="NAME,..." excludes more from the suite,
 #   and OUT/mla-exclude.txt has all it excluded; SUITE=0 stops tests before the suite, after the kernels alone;
@@ -228,6 +229,27 @@ case "$mode" in
     mla_isolated ${MLA_ISOLATE:-mla_decode_tc16r mla_decode_tc16r_f32}
     [ "${#mla_failed[@]}" -eq 0 ] || { echo "gpu/verify.sh: MLA decode kernels that failed alone: ${mla_failed[*]}" >&2; exit 1; }
     grep -q '^pass ' "$out/mla-kernels.txt" || { echo "gpu/verify.sh: no MLA decode kernel was checked alone" >&2; exit 1; }
+    # the MLA decode kernels (all of them, both cache types) again under the simulator's random schedule
+    # (gpu/sim/README.md, PANAMAX_CUDASIM_SCHEDULE): a hand-off between warps that holds only in the
+    # fixed orders fails here; CUDASIM_SEEDS picks the seeds (the same seed runs the same way). They run
+    # with programmatic launches (panamax.cuda.pdl=on), so the simulator also checks that every thread
+    # of every MLA kernel and merge waits for the kernel before it. They run beside the suite below, in
+    # JVMs of their own: the simulator runs a JVM's kernels on one thread, and the machines have two
+    # cores or more. (The kernel cache is shared; CudaModules writes it by atomic moves.)
+    random_pass() {
+      local seed
+      for seed in ${CUDASIM_SEEDS:-1}; do
+        (export PANAMAX_CUDASIM_SCHEDULE="random:$seed" && jvm_extra+=(-Dpanamax.cuda.pdl=on) &&
+          selector=("${mla_tests[@]}") &&
+          junit "mla-random-$seed" --fail-if-no-tests >/dev/null) ||
+          { echo "gpu/verify.sh: the MLA decode kernels failed under PANAMAX_CUDASIM_SCHEDULE=random:$seed (see $out/mla-random-$seed.log)"; return 1; }
+        echo "every MLA decode kernel passed under the random schedule of seed $seed"
+      done
+    }
+    random_pass > "$out/mla-random.txt" 2>&1 &
+    random=$!
+    kill_tree() { local c; for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$c"; done; kill "$1" 2>/dev/null || true; }
+    trap 'kill_tree "$random"' EXIT   # a failed suite does not leave it, or its JVM, running
     PANAMAX_CUDASIM_LAUNCHES="$out/launched.txt" junit simulated-tests --include-tag gpu --fail-if-no-tests ||
       { alone simulated-tests; echo "gpu/verify.sh: gpu tests failed on the simulator (OUT/alone.txt: each again alone)" >&2; exit 1; }
     # every kernel of runtime's .cu files must have run in those tests
@@ -238,18 +260,13 @@ case "$mode" in
       exit 1
     fi
     echo "every kernel of runtime/src/main/resources/dev/panamax/runtime/gpu ran on the simulator"
-    # the MLA decode kernels (all of them, both cache types) again under the simulator's random schedule
-    # (gpu/sim/README.md, PANAMAX_CUDASIM_SCHEDULE): a hand-off between warps that holds only in the
-    # fixed orders fails here; CUDASIM_SEEDS picks the seeds (the same seed runs the same way). They run
-    # with programmatic launches (panamax.cuda.pdl=on), so the simulator also checks that every thread
-    # of every MLA kernel and merge waits for the kernel before it
-    for seed in ${CUDASIM_SEEDS:-1}; do
-      (export PANAMAX_CUDASIM_SCHEDULE="random:$seed" && jvm_extra+=(-Dpanamax.cuda.pdl=on) &&
-        selector=("${mla_tests[@]}") &&
-        junit "mla-random-$seed" --fail-if-no-tests >/dev/null) ||
-        { echo "gpu/verify.sh: the MLA decode kernels failed under PANAMAX_CUDASIM_SCHEDULE=random:$seed (see $out/mla-random-$seed.log)" >&2; exit 1; }
-      echo "every MLA decode kernel passed under the random schedule of seed $seed"
-    done
+    if wait "$random"; then
+      cat "$out/mla-random.txt"
+    else
+      cat "$out/mla-random.txt" >&2
+      exit 1
+    fi
+    trap - EXIT
     ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2
