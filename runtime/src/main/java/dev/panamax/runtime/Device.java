@@ -166,7 +166,7 @@ public final class Device {
      */
     public Event record() {
         DeviceBackend b = backend();
-        return new Event(this, b == null ? new DeviceBackend.HostMark(System.nanoTime()) : b.mark());
+        return new Event(this, b == null ? DeviceBackend.HostMark.now() : b.mark());
     }
 
     /**

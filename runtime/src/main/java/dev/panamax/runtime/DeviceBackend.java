@@ -319,7 +319,7 @@ interface DeviceBackend {
      * queued before it.
      */
     default Mark mark() {
-        return new HostMark(System.nanoTime());
+        return HostMark.now();
     }
 
     /** A point in a device's queue of work: see {@link Device.Event}. */
@@ -333,6 +333,11 @@ interface DeviceBackend {
 
     /** A mark of the host's clock ({@link System#nanoTime}). */
     record HostMark(long nanos) implements Mark {
+        /** The host's clock now. */
+        static HostMark now() {
+            return new HostMark(System.nanoTime());
+        }
+
         @Override
         public double millisSince(Mark start) {
             if (!(start instanceof HostMark h)) throw new IllegalArgumentException("the start event was recorded by another backend of the device");
