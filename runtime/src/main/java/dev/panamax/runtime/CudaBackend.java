@@ -1030,18 +1030,23 @@ final class CudaBackend implements DeviceBackend {
         return 2 * (64 + 2 * MLA_SPLIT_TILE) * d + 2 * 64 * MLA_SPLIT_TILE + 2 * 64 * 4;
     }
 
-    /** Positions a cache tile of mla_decode_wt16/wt32/wt64 (MLA_TT in mla_decode.cu): the 64 rows of their products. */
+    /**
+     * Rows a cache tile of mla_decode_wt16/wt32/wt64 and wt16_f32/wt32_f32 (MLA_TT in mla_decode.cu): the 64 rows of
+     * their products, 64 positions over a BF16 cache, 32 over an F32 one (each position's high and low BF16 parts).
+     */
     static final int MLA_TRANSPOSED_TILE = 64;
 
     /**
-     * The dynamic shared memory of mla_decode_wt16/wt32/wt64 (mla_wt_smem_bytes in mla_decode.cu): the
-     * queries of a block's {@code headsPerBlock} heads, two cache tiles of {@link #MLA_TRANSPOSED_TILE}
-     * positions, the weights ({@link #MLA_TRANSPOSED_TILE} x heads, BF16) and two sets of four warps'
-     * column maxima for each 16 or 32 heads' consumer warpgroup; 168,448 bytes (wt16), 189,440 (wt32) and 231,424
-     * (wt64, 1,024 under an H100's 227 KiB) at latent 512 + rope 64.
+     * The dynamic shared memory of mla_decode_wt16/wt32/wt64 and, with {@code f32Cache}, of wt16_f32/wt32_f32
+     * (mla_wt_smem_bytes in mla_decode.cu): the queries of a block's {@code headsPerBlock} heads, two cache
+     * tiles of {@link #MLA_TRANSPOSED_TILE} rows, the weights ({@link #MLA_TRANSPOSED_TILE} x heads, BF16) and
+     * two sets of four warps' column maxima for each 16 or 32 heads' consumer warpgroup, the queries and
+     * the weights twice (high and low parts) over an F32 cache; at latent 512 + rope 64 168,448 bytes (wt16),
+     * 189,440 (wt32), 231,424 (wt64, 1,024 under an H100's 227 KiB), 188,928 (wt16_f32) and 230,400 (wt32_f32).
      */
-    static int mlaWarpgroupTransposedSharedBytes(int headsPerBlock, int d) {
-        return 2 * (headsPerBlock + 2 * MLA_TRANSPOSED_TILE) * d + 2 * MLA_TRANSPOSED_TILE * headsPerBlock + 2 * 4 * headsPerBlock * 4;
+    static int mlaWarpgroupTransposedSharedBytes(int headsPerBlock, int d, boolean f32Cache) {
+        int parts = f32Cache ? 2 : 1;
+        return 2 * (parts * headsPerBlock + 2 * MLA_TRANSPOSED_TILE) * d + parts * 2 * MLA_TRANSPOSED_TILE * headsPerBlock + 2 * 4 * headsPerBlock * 4;
     }
 
     /**
@@ -1050,16 +1055,17 @@ final class CudaBackend implements DeviceBackend {
      * {@code WG} over k between two warpgroups (wgmma, sm_90a only, latent 512 + rope 64 only),
      * {@code WG_SPLIT} FlashMLA's division (wgmma): one warpgroup takes the whole scores and the
      * softmax and hands the weights to the other through shared memory, each multiplies them into
-     * half the latent columns; {@code WG_TRANSPOSED} (wgmma) puts a tile's 64 positions on the
-     * products' rows and a consumer warpgroup's 16 or 32 heads on their columns, one or two
-     * consumers multiplying (each with its own heads) and one warpgroup loading.
+     * half the latent columns; {@code WG_TRANSPOSED} (wgmma) puts a tile's 64 positions (over an
+     * F32 cache 32, each as its high and low BF16 rows) on the products' rows and a consumer
+     * warpgroup's 16 or 32 heads on their columns, one or two consumers multiplying (each with its own
+     * heads) and one warpgroup loading.
      */
     enum MlaKind { TC, KS, WG, WG_SPLIT, WG_TRANSPOSED }
 
     /**
      * A tensor-core MLA decode kernel of mla_decode.cu: its name, m-tiles of 16 heads and warps per
      * m-tile (for wt16, wt32 and wt64, which have no m-tiles, the same products: 16, 32 or 64 heads a block, 256, 256 or 384
-     * threads), its kind, how many of its blocks an SM holds at latent 512 + rope 64 on sm_90 (from its
+     * threads; wt16_f32 and wt32_f32 as wt16 and wt32), its kind, how many of its blocks an SM holds at latent 512 + rope 64 on sm_90 (from its
      * shared memory and, for ks32, ks64 and wg64, its registers: 172, 255 and 184 a
      * thread, by ptxas), whether it reads an F32 cache (its products split into BF16 parts) or a
      * BF16 one, and whether its loads go round a ring of as many buffers as the GPU's shared memory
@@ -1103,7 +1109,7 @@ final class CudaBackend implements DeviceBackend {
                 case KS -> mlaSplitKSharedBytes(mTiles, warpsPerMTile, d, stages);
                 case WG -> mlaWarpgroupSharedBytes(d, stages);
                 case WG_SPLIT -> mlaWarpgroupSplitSharedBytes(d);
-                case WG_TRANSPOSED -> mlaWarpgroupTransposedSharedBytes(headsPerBlock(), d);
+                case WG_TRANSPOSED -> mlaWarpgroupTransposedSharedBytes(headsPerBlock(), d, f32Cache);
             };
         }
 
@@ -1147,7 +1153,9 @@ final class CudaBackend implements DeviceBackend {
             new MlaKernel("mla_decode_ks64", 4, 2, MlaKind.KS, 1), new MlaKernel("mla_decode_wg64", 4, 2, MlaKind.WG, 1),
             MlaKernel.ring("mla_decode_wg64r", 4, 2, MlaKind.WG, false), MLA_WG64S,
             new MlaKernel("mla_decode_wt16", 1, 8, MlaKind.WG_TRANSPOSED, 1), new MlaKernel("mla_decode_wt32", 2, 4, MlaKind.WG_TRANSPOSED, 1),
-            new MlaKernel("mla_decode_wt64", 4, 3, MlaKind.WG_TRANSPOSED, 1));
+            new MlaKernel("mla_decode_wt64", 4, 3, MlaKind.WG_TRANSPOSED, 1),
+            new MlaKernel("mla_decode_wt16_f32", 1, 8, MlaKind.WG_TRANSPOSED, 1, true, false),
+            new MlaKernel("mla_decode_wt32_f32", 2, 4, MlaKind.WG_TRANSPOSED, 1, true, false));
 
     /**
      * System property naming the tensor-core MLA decode kernel to use where it applies (one of

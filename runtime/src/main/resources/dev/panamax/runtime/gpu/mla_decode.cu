@@ -399,6 +399,13 @@ __device__ __forceinline__ void split_bf16(float x0, float x1, unsigned int& hi,
     hi = pack_bf16(x0, x1);
     lo = pack_bf16(x0 - bf16_to_f32((unsigned short) hi), x1 - bf16_to_f32((unsigned short) (hi >> 16)));
 }
+// Eight F32 values (a, then b) as split_bf16 splits them: their high parts (16 bytes) and low parts
+__device__ __forceinline__ void split_bf16x8(float4 a, float4 b, uint4& hi, uint4& lo) {
+    split_bf16(a.x, a.y, hi.x, lo.x);
+    split_bf16(a.z, a.w, hi.y, lo.y);
+    split_bf16(b.x, b.y, hi.z, lo.z);
+    split_bf16(b.z, b.w, hi.w, lo.w);
+}
 
 // c += a b on tensor cores: BF16 operands a and b, or (SPLIT) F32 operands given as BF16 high parts
 // a, b and low parts al, bl, as a b + a bl + al b (the dropped al bl is 2^-16 of a b at most), so
@@ -1282,7 +1289,9 @@ template <int CH> __device__ __forceinline__ int mla_wg_place(int row, int c) { 
 // reads U chunks (read-only loads, which the compiler may move past the shared stores) before it
 // converts and stores them: so a block waits for memory ceil(ROWS CH / (U threads)) times, not once
 // a chunk (18 times at 64 heads and 256 threads, which at 1,024 positions was a third of the kernel).
-template <int CH, int ROWS = 64> __device__ __forceinline__ void mla_wg_queries(unsigned char* qs, const MlaQuery& Q, int b, int heads, int h0) {
+// SPLIT: the BF16 high parts (split_bf16) at qs and the low parts, in the same layout, at qsl.
+template <int CH, int ROWS = 64, bool SPLIT = false>
+__device__ __forceinline__ void mla_wg_queries(unsigned char* qs, const MlaQuery& Q, int b, int heads, int h0, unsigned char* qsl = nullptr) {
     constexpr int U = 6;
     for (int i0 = threadIdx.x; i0 < ROWS * CH; i0 += U * blockDim.x) {
         float x[U][8];
@@ -1297,9 +1306,17 @@ template <int CH, int ROWS = 64> __device__ __forceinline__ void mla_wg_queries(
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int i = i0 + u * blockDim.x;
-            if (i < ROWS * CH)
-                st_for_wgmma(qs + mla_wg_place<CH>(i / CH, i % CH), uint4{pack_bf16(x[u][0], x[u][1]), pack_bf16(x[u][2], x[u][3]),
-                                                                          pack_bf16(x[u][4], x[u][5]), pack_bf16(x[u][6], x[u][7])});
+            if (i >= ROWS * CH) continue;
+            const int at = mla_wg_place<CH>(i / CH, i % CH);
+            if constexpr (SPLIT) {
+                uint4 hi, lo;
+                split_bf16x8(float4{x[u][0], x[u][1], x[u][2], x[u][3]}, float4{x[u][4], x[u][5], x[u][6], x[u][7]}, hi, lo);
+                st_for_wgmma(qs + at, hi);
+                st_for_wgmma(qsl + at, lo);
+            } else {
+                st_for_wgmma(qs + at, uint4{pack_bf16(x[u][0], x[u][1]), pack_bf16(x[u][2], x[u][3]), pack_bf16(x[u][4], x[u][5]),
+                                            pack_bf16(x[u][6], x[u][7])});
+            }
         }
     }
 }
@@ -1628,23 +1645,42 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
 // A rise waits until the block's pool has the registers, so the pool must cover it whatever ptxas
 // gave at launch: from 168 the drop frees 4 warps x 120 against 8 x 48 wanted, from 160 4 x 112
 // against 8 x 56 (ptxas fits the consumers in 216 and the loads in 48 with no spills; 40 spills).
-// The hand-offs are named barriers of a producer half and the consumers (64 + 128 C threads):
-//   WT_FULL + s   buffer s's tile landed and is fenced (half s arrives) -> the consumers' products
-//   WT_EMPTY + s  the consumers are done with buffer s's tile (they arrive) -> half s loads the tile two on
-// A side reaches the same barrier again only through the other: half s arrives at FULL for tile
+// The hand-offs are named barriers of the producers and the consumers (PAIR threads: a producer
+// half, or over an F32 cache the whole loading warpgroup, and the 128 C consumer threads):
+//   WT_FULL + s   buffer s's tile landed and is fenced (the producers arrive) -> the consumers' products
+//   WT_EMPTY + s  the consumers are done with buffer s's tile (they arrive) -> the producers fill it with the tile two on
+// A side reaches the same barrier again only through the other: the producers arrive at FULL for tile
 // i + 2 only after EMPTY of tile i, which the consumers arrive at only after FULL of tile i.
 // WT_RED + c (consumer c's 128 threads): the four warps' column maxima, then the weights, are written.
 // Numerics as the tc kernels (the queries and the weights rounded to BF16, the sums over the rounded
 // weights). Requirements as mla_decode_wg64; grid (ceil(heads / (C NH)), splits, batch), 128 (C + 1)
 // threads, mla_wt_smem_bytes of dynamic shared memory.
-#define MLA_TT 64   // positions a tile: the 64 rows of the products
+//
+// Over an F32 cache (C = float: mla_decode_wt16_f32 and wt32_f32, one consumer) every operand is split
+// into BF16 high and low parts as in tc16_f32 (split_bf16: about 16 bits of each kept), and the
+// split tile is a BF16 tile of the same 64 rows and layout that holds 32 positions: its 8-row groups
+// alternate the high parts of 8 positions and their low parts, so that position 8w + g of the tile is
+// rows 16w + g (high) and 16w + g + 8 (low), the two rows of an m64 accumulator that one thread holds.
+//   scores: the 36 k-steps twice, with the queries' high parts and then their low parts as B, into one
+//   accumulator; a thread's position's score is the sum of its two rows, (kh + kl)(qh + ql) (the
+//   fourth product, kl ql, is 2^-16 of the score at most, and kept);
+//   weights: each position's weight split, w = wh + wl; the sums over the weights themselves (F32);
+//   outputs: the 8 x 4 products twice, with B the high weights (on both rows of each position) and then
+//   the low ones, (wh + wl)(vh + vl).
+// A tile's 32 positions are 73,728 bytes of F32, which the loading warpgroup reads into registers (a
+// thread: 9 pairs of float4 for each half tile of 16 positions, both halves in flight), splits and
+// stores in place: it reads the next tile's first half as soon as this tile's first half is stored,
+// and both before it waits for the buffer, so that a tile's loads are in flight while the consumers
+// multiply the tile before it. Shared memory: the queries twice (high, low), the two tiles, the
+// weights twice; 188,928 bytes at 16 heads, 230,400 at 32 (under an H100's 227 KiB).
+#define MLA_TT 64   // rows a tile: the 64 rows of the products (positions; over an F32 cache two rows a position)
 enum { WT_FULL = 1, WT_EMPTY = 3, WT_RED = 5, WT_TAIL = 7 };   // FULL 1-2 and EMPTY 3-4, one of each a buffer; RED 5-6, one a consumer; TAIL the consumers
 
 // The queries (nh rows: the block's heads), two cache tiles (MLA_TT rows each), the weights
-// (MLA_TT x nh BF16) and two sets of the four warps' column maxima of each consumer. Must match
-// CudaBackend.mlaWarpgroupTransposedSharedBytes.
-__host__ __device__ __forceinline__ int mla_wt_smem_bytes(int d, int nh) {
-    return 2 * (nh + 2 * MLA_TT) * d + 2 * MLA_TT * nh + 2 * 4 * nh * 4;
+// (MLA_TT x nh BF16) and two sets of the four warps' column maxima of each consumer; over an F32
+// cache (parts 2) the queries and the weights each twice. Must match CudaBackend.mlaWarpgroupTransposedSharedBytes.
+__host__ __device__ __forceinline__ int mla_wt_smem_bytes(int d, int nh, int parts) {
+    return 2 * (parts * nh + 2 * MLA_TT) * d + parts * 2 * MLA_TT * nh + 2 * 4 * nh * 4;
 }
 
 // named_sync / named_arrive of barrier ID + s (s 0 or 1, warp-uniform), `count` threads
@@ -1674,9 +1710,43 @@ template <int NH, int TA, int TB> __device__ __forceinline__ void wt_mma(float (
     else wgmma_m64n32_ss<TA, TB>(d, a, b, first);
 }
 
-// C consumer warpgroups of NH heads each, then the loading warpgroup
-template <int NH, int C>
-__device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const unsigned short* pe, const int* lens, int len0, float* o,
+// Half h (positions 16h .. 16h + 15) of the F32 tile of 32 positions at base of one sequence (zeros
+// from `to` on), as thread t of the 128 loading threads reads it: latent pair t % 64 (8 dims, two
+// float4) of positions 16h + t / 64 + 2i (i < 8) in x[0..7], rope pair t % 8 of position 16h + t / 8 in
+// x[8]. A warp reads 1,024 contiguous bytes of one position's latent row, or four whole rope rows.
+__device__ __forceinline__ void mla_wt_f32_load(float4 (&x)[9][2], const float* cb, const float* pb, int base, int to, int h, int t) {
+    const int c = t & 63;
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        const int pos = base + 16 * h + (t >> 6) + 2 * i;
+        const float4* src = reinterpret_cast<const float4*>(cb + (i64) pos * 512 + c * 8);
+        x[i][0] = pos < to ? __ldg(src) : float4{0.f, 0.f, 0.f, 0.f};
+        x[i][1] = pos < to ? __ldg(src + 1) : float4{0.f, 0.f, 0.f, 0.f};
+    }
+    const int pos = base + 16 * h + (t >> 3);
+    const float4* src = reinterpret_cast<const float4*>(pb + (i64) pos * 64 + (t & 7) * 8);
+    x[8][0] = pos < to ? __ldg(src) : float4{0.f, 0.f, 0.f, 0.f};
+    x[8][1] = pos < to ? __ldg(src + 1) : float4{0.f, 0.f, 0.f, 0.f};
+}
+// ... split and stored into the swizzled tile at dst: position p of the tile as rows (p / 8) 16 + p % 8
+// (its high parts) and that + 8 (its low parts), the latent's chunk c and the rope's chunk 64 + c % 8
+__device__ __forceinline__ void mla_wt_f32_store(const float4 (&x)[9][2], unsigned char* dst, int h, int t) {
+    auto put = [&](int p, int c, const float4 (&v)[2]) {
+        const int row = (p >> 3) * 16 + (p & 7);
+        uint4 hi, lo;
+        split_bf16x8(v[0], v[1], hi, lo);
+        st_for_wgmma(dst + mla_sw_place<MLA_TT>(row, c), hi);
+        st_for_wgmma(dst + mla_sw_place<MLA_TT>(row + 8, c), lo);
+    };
+#pragma unroll
+    for (int i = 0; i < 8; i++) put(16 * h + (t >> 6) + 2 * i, t & 63, x[i]);
+    put(16 * h + (t >> 3), 64 + (t & 7), x[8]);
+}
+
+// C consumer warpgroups of NH heads each, then the loading warpgroup; cache elements Cache (BF16,
+// or F32 split into parts)
+template <int NH, int C, typename Cache = unsigned short>
+__device__ void mla_decode_wt(MLA_Q_PARAMS, const Cache* cache, const Cache* pe, const int* lens, int len0, float* o,
                               float* mOut, float* lOut, float* out, int heads, int maxLen, int R, int P, float scale, int smemBytes,
                               MLA_TAIL_PARAMS) {
 #ifdef MLA_WG_UNSUPPORTED
@@ -1684,51 +1754,82 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
 #else
     static_assert(NH == 16 || NH == 32, "16 or 32 heads a consumer");
     static_assert(C == 1 || C == 2, "one or two consumers");
+    constexpr bool SPLIT = sizeof(Cache) == 4;
+    static_assert(!SPLIT || C == 1, "one consumer over an F32 cache");
     const MlaQuery Q{qn, ldn, qr, ldr, R};
-    // chunks a row; bytes a tile; 8-head column groups; accumulators a thread of an m64nNH product;
-    // the block's heads; threads at FULL and EMPTY (a producer half and the consumers)
-    constexpr int D = 576, CH = D / 8, TILE_BYTES = MLA_TT * D * 2, NJ = NH / 8, NA = NH / 2, BH = C * NH, PAIR = 64 + 128 * C;
-    if (R != 512 || P != 64 || blockDim.x != 128 * (C + 1) || mla_wt_smem_bytes(D, BH) > smemBytes) __trap();
+    // chunks a row; bytes a tile; positions a tile; the queries' and the weights' parts; 8-head column
+    // groups; accumulators a thread of an m64nNH product; the block's heads; threads at FULL and EMPTY
+    constexpr int D = 576, CH = D / 8, TILE_BYTES = MLA_TT * D * 2, TP = SPLIT ? MLA_TT / 2 : MLA_TT, PARTS = SPLIT ? 2 : 1;
+    constexpr int NJ = NH / 8, NA = NH / 2, BH = C * NH, PAIR = (SPLIT ? 128 : 64) + 128 * C;
+    if (R != 512 || P != 64 || blockDim.x != 128 * (C + 1) || mla_wt_smem_bytes(D, BH, PARTS) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(wtShared);
-    unsigned char* qs = wtShared;                  // BH query rows, canonical K-major
-    unsigned char* ks = qs + BH * D * 2;           // two tiles of MLA_TT positions, swizzled
+    unsigned char* qs = wtShared;                  // BH query rows, canonical K-major (SPLIT: the high parts, then BH rows of low parts)
+    unsigned char* ks = qs + PARTS * BH * D * 2;   // two tiles of MLA_TT rows, swizzled
     const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, warp = t >> 5, lane = tid & 31, qd = lane & 3, g = lane >> 2;
     const int split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
     int from, to;
     if (!mla_split_positions(lens, len0, b, split, splits, from, to)) return;   // the whole block, before any barrier
-    const unsigned short* cb = cache + (i64) b * maxLen * R;
-    const unsigned short* pb = pe + (i64) b * maxLen * P;
-    const int tiles = (to - from + MLA_TT - 1) / MLA_TT;
-    const int half = warp >> 1;   // in the loading warpgroup: the half (two warps) that owns buffer `half`
-    auto loadTile = [&](int tile) {   // into buffer tile & 1, by the two warps of its half, as one cp.async group
-        mla_load_sw<MLA_TT, 64>(cb, pb, from + tile * MLA_TT, to, ks + (tile & 1) * TILE_BYTES, (t & 63));
-    };
+    const Cache* cb = cache + (i64) b * maxLen * R;
+    const Cache* pb = pe + (i64) b * maxLen * P;
+    const int tiles = (to - from + TP - 1) / TP;
     mla_sw_check(ks);
-    if (wg == C && half < tiles) loadTile(half);   // tiles 0 and 1 in flight while the queries load
-    mla_wg_queries<CH, BH>(qs, Q, b, heads, blockIdx.x * BH);
-    fence_proxy_async();   // the queries, written by plain stores, are read by wgmma
-    __syncthreads();
-    if (wg == C) {
-        if constexpr (C == 2) set_max_regs<48, true>();
-        for (int i = half; i < tiles; i += 2) {
-            if (i >= 2) {
-                wt_sync<WT_EMPTY>(half, PAIR);   // the consumers are done with tile i - 2
-                loadTile(i);
-            }
-            cp_async_wait(0);
-            fence_proxy_async();
-            wt_arrive<WT_FULL>(half, PAIR);
+    if constexpr (SPLIT) {
+        // the loading warpgroup: tile 0 in flight while the queries load, then each tile in turn
+        float4 xa[9][2], xb[9][2];   // the first and the second half of a tile, in flight or landed
+        if (wg == C) {
+            mla_wt_f32_load(xa, cb, pb, from, to, 0, t);
+            mla_wt_f32_load(xb, cb, pb, from, to, 1, t);
         }
-        return;   // no barrier below counts the loading warpgroup
+        mla_wg_queries<CH, BH, true>(qs, Q, b, heads, blockIdx.x * BH, qs + BH * D * 2);
+        fence_proxy_async();   // the queries, written by plain stores, are read by wgmma
+        __syncthreads();
+        if (wg == C) {
+            for (int i = 0; i < tiles; i++) {
+                unsigned char* dst = ks + (i & 1) * TILE_BYTES;
+                if (i >= 2) wt_sync<WT_EMPTY>(i & 1, PAIR);   // the consumers are done with tile i - 2
+                mla_wt_f32_store(xa, dst, 0, t);
+                if (i + 1 < tiles) mla_wt_f32_load(xa, cb, pb, from + (i + 1) * TP, to, 0, t);
+                mla_wt_f32_store(xb, dst, 1, t);
+                fence_proxy_async();
+                wt_arrive<WT_FULL>(i & 1, PAIR);
+                if (i + 1 < tiles) mla_wt_f32_load(xb, cb, pb, from + (i + 1) * TP, to, 1, t);
+            }
+            return;   // no barrier below counts the loading warpgroup
+        }
+    } else {
+        const int half = warp >> 1;   // in the loading warpgroup: the half (two warps) that owns buffer `half`
+        auto loadTile = [&](int tile) {   // into buffer tile & 1, by the two warps of its half, as one cp.async group
+            mla_load_sw<MLA_TT, 64>(cb, pb, from + tile * MLA_TT, to, ks + (tile & 1) * TILE_BYTES, (t & 63));
+        };
+        if (wg == C && half < tiles) loadTile(half);   // tiles 0 and 1 in flight while the queries load
+        mla_wg_queries<CH, BH>(qs, Q, b, heads, blockIdx.x * BH);
+        fence_proxy_async();   // the queries, written by plain stores, are read by wgmma
+        __syncthreads();
+        if (wg == C) {
+            if constexpr (C == 2) set_max_regs<48, true>();
+            for (int i = half; i < tiles; i += 2) {
+                if (i >= 2) {
+                    wt_sync<WT_EMPTY>(half, PAIR);   // the consumers are done with tile i - 2
+                    loadTile(i);
+                }
+                cp_async_wait(0);
+                fence_proxy_async();
+                wt_arrive<WT_FULL>(half, PAIR);
+            }
+            return;   // no barrier below counts the loading warpgroup
+        }
+        if constexpr (C == 2) set_max_regs<216, false>();
     }
-    if constexpr (C == 2) set_max_regs<216, false>();
 
     // consumer cw: heads h0 .. h0 + NH - 1, their queries (NH / 8 row groups of the block's), weights and maxima
     const int cw = C == 1 ? 0 : wg, h0 = blockIdx.x * BH + cw * NH;
     const unsigned int rowStride = CH * 128;   // bytes from one 8-row group of the queries to the next
     const unsigned char* qw = qs + cw * NJ * rowStride;
-    unsigned char* ps = ks + 2 * TILE_BYTES + cw * MLA_TT * NH * 2;   // the weights: MLA_TT positions x NH heads, canonical MN-major
-    float* red = reinterpret_cast<float*>(ks + 2 * TILE_BYTES + C * MLA_TT * NH * 2) + cw * 2 * 4 * NH;   // [2][4 warps][NH]
+    const unsigned char* qwl = qw + BH * D * 2;   // SPLIT: the low parts
+    // the weights: MLA_TT rows x NH heads, canonical MN-major (SPLIT: the high parts, then the low parts)
+    unsigned char* ps = ks + 2 * TILE_BYTES + cw * PARTS * MLA_TT * NH * 2;
+    unsigned char* psl = ps + MLA_TT * NH * 2;
+    float* red = reinterpret_cast<float*>(ks + 2 * TILE_BYTES + C * PARTS * MLA_TT * NH * 2) + cw * 2 * 4 * NH;   // [2][4 warps][NH]
     auto redSync = [&] {   // this consumer's four warps
         if (cw) named_sync<WT_RED + 1>(128);
         else named_sync<WT_RED>(128);
@@ -1748,28 +1849,40 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
             m[j][c] = NEG_INF;
             l[j][c] = 0.f;
         }
-    const int p0 = 16 * warp + g;   // this thread's rows (positions of a tile): p0 and p0 + 8
+    // this thread's rows p0 and p0 + 8: positions p0 and p0 + 8 of a tile, or (SPLIT) both position pp's
+    const int p0 = 16 * warp + g, pp = 8 * warp + g;
     for (int it = 0; it < tiles; it++) {
         const int s = it & 1;
         wt_sync<WT_FULL>(s, PAIR);
         const unsigned char* kt = ks + s * TILE_BYTES;
-        float st[NA];   // st[4j + e]: position p0 (+ 8 for e >= 2), head column 8j + 2qd + (e & 1)
+        float st[NA];   // st[4j + e]: row p0 (+ 8 for e >= 2), head column 8j + 2qd + (e & 1)
         wg_fence();
 #pragma unroll
         for (int kk = 0; kk < D / 16; kk++)
             wt_mma<NH, 0, 0>(st, mla_tile_k<MLA_TT>(kt, kk), wg_make_desc(qw + 2 * kk * 128, 128, rowStride), kk == 0);
+        if constexpr (SPLIT)
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++)
+                wt_mma<NH, 0, 0>(st, mla_tile_k<MLA_TT>(kt, kk), wg_make_desc(qwl + 2 * kk * 128, 128, rowStride), false);
         wg_commit();
         wg_wait<0>();
         wg_fence_regs(st);
 
-        const int valid = to - (from + it * MLA_TT);
+        const int valid = to - (from + it * TP);
         float* rm = red + s * 4 * NH;   // this tile's column maxima of the four warps (the next tile writes the other set)
         float mx[NJ][2];
 #pragma unroll
         for (int j = 0; j < NJ; j++)
 #pragma unroll
             for (int c = 0; c < 2; c++) {
-                float x0 = p0 < valid ? st[4 * j + c] * scaleLog2 : NEG_INF, x1 = p0 + 8 < valid ? st[4 * j + 2 + c] * scaleLog2 : NEG_INF;
+                float x0, x1;
+                if constexpr (SPLIT) {   // position pp's score: its high row's and its low row's
+                    x0 = pp < valid ? (st[4 * j + c] + st[4 * j + 2 + c]) * scaleLog2 : NEG_INF;
+                    x1 = NEG_INF;
+                } else {
+                    x0 = p0 < valid ? st[4 * j + c] * scaleLog2 : NEG_INF;
+                    x1 = p0 + 8 < valid ? st[4 * j + 2 + c] * scaleLog2 : NEG_INF;
+                }
                 st[4 * j + c] = x0;
                 st[4 * j + 2 + c] = x1;
                 float v = fmaxf(x0, x1);
@@ -1796,14 +1909,29 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
             }
 #pragma unroll
         for (int j = 0; j < NJ; j++) {
-            // the weights of rows p0 and p0 + 8 for heads 8j + 2qd and the next, as BF16 pairs
-            const unsigned int w0 = pack_bf16(exp2f(st[4 * j] - base[j][0]), exp2f(st[4 * j + 1] - base[j][1]));
-            const unsigned int w1 = pack_bf16(exp2f(st[4 * j + 2] - base[j][0]), exp2f(st[4 * j + 3] - base[j][1]));
-            l[j][0] = l[j][0] * alpha[j][0] + bf16_to_f32((unsigned short) w0) + bf16_to_f32((unsigned short) w1);
-            l[j][1] = l[j][1] * alpha[j][1] + bf16_to_f32((unsigned short) (w0 >> 16)) + bf16_to_f32((unsigned short) (w1 >> 16));
-            // MN-major: position pos, head h at ((pos / 8) * NJ + h / 8) * 128 + (pos % 8) * 16 + (h % 8) * 2
-            st_for_wgmma(ps + ((2 * warp) * NJ + j) * 128 + g * 16 + qd * 4, w0);
-            st_for_wgmma(ps + ((2 * warp + 1) * NJ + j) * 128 + g * 16 + qd * 4, w1);
+            // MN-major: row r, head h at ((r / 8) * NJ + h / 8) * 128 + (r % 8) * 16 + (h % 8) * 2; this thread's rows p0 and p0 + 8
+            unsigned char* r0 = ps + ((2 * warp) * NJ + j) * 128 + g * 16 + qd * 4;
+            unsigned char* r1 = ps + ((2 * warp + 1) * NJ + j) * 128 + g * 16 + qd * 4;
+            if constexpr (SPLIT) {
+                // position pp's weights for heads 8j + 2qd and the next, split; both its rows take them
+                const float w0 = exp2f(st[4 * j] - base[j][0]), w1 = exp2f(st[4 * j + 1] - base[j][1]);
+                unsigned int hi, lo;
+                split_bf16(w0, w1, hi, lo);
+                l[j][0] = l[j][0] * alpha[j][0] + w0;
+                l[j][1] = l[j][1] * alpha[j][1] + w1;
+                st_for_wgmma(r0, hi);
+                st_for_wgmma(r1, hi);
+                st_for_wgmma(r0 + (psl - ps), lo);
+                st_for_wgmma(r1 + (psl - ps), lo);
+            } else {
+                // the weights of rows p0 and p0 + 8 for heads 8j + 2qd and the next, as BF16 pairs
+                const unsigned int w0 = pack_bf16(exp2f(st[4 * j] - base[j][0]), exp2f(st[4 * j + 1] - base[j][1]));
+                const unsigned int w1 = pack_bf16(exp2f(st[4 * j + 2] - base[j][0]), exp2f(st[4 * j + 3] - base[j][1]));
+                l[j][0] = l[j][0] * alpha[j][0] + bf16_to_f32((unsigned short) w0) + bf16_to_f32((unsigned short) w1);
+                l[j][1] = l[j][1] * alpha[j][1] + bf16_to_f32((unsigned short) (w0 >> 16)) + bf16_to_f32((unsigned short) (w1 >> 16));
+                st_for_wgmma(r0, w0);
+                st_for_wgmma(r1, w1);
+            }
         }
 #pragma unroll
         for (int mb = 0; mb < 8; mb++)
@@ -1818,13 +1946,19 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const unsigned short* cache, const u
             for (int kk = 0; kk < MLA_TT / 16; kk++)
                 wt_mma<NH, 1, 1>(acc[mb], mla_tile_mn<MLA_TT>(kt, 64 * mb, kk),
                                  wg_make_desc(ps + 2 * kk * NJ * 128, NJ * 128, 128), false);
+        if constexpr (SPLIT)
+#pragma unroll
+            for (int mb = 0; mb < 8; mb++)
+#pragma unroll
+                for (int kk = 0; kk < MLA_TT / 16; kk++)
+                    wt_mma<NH, 1, 1>(acc[mb], mla_tile_mn<MLA_TT>(kt, 64 * mb, kk),
+                                     wg_make_desc(psl + 2 * kk * NJ * 128, NJ * 128, 128), false);
         wg_commit();
         wg_wait<0>();
 #pragma unroll
         for (int mb = 0; mb < 8; mb++) wg_fence_regs(acc[mb]);
-        if (it + 2 < tiles) wt_arrive<WT_EMPTY>(s, PAIR);   // half s may load tile it + 2 into this tile's buffer
+        if (it + 2 < tiles) wt_arrive<WT_EMPTY>(s, PAIR);   // the producers may fill this tile's buffer with tile it + 2
     }
-
     // each column's sum: the partial sums of its 32 rows' threads (eight lanes of each of the four warps)
 #pragma unroll
     for (int j = 0; j < NJ; j++)
@@ -1882,4 +2016,16 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wt32(MLA_TC_PARAMS(
 extern "C" __global__ void __launch_bounds__(384, 1) mla_decode_wt64(MLA_TC_PARAMS(unsigned short)) {
     pmx_grid_begin();
     mla_decode_wt<32, 2>(MLA_TC_ARGS);
+}
+
+// Over an F32 cache, the products split into BF16 parts: 16 heads per block, warpgroup 0 multiplies, warpgroup 1 loads
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wt16_f32(MLA_TC_PARAMS(float)) {
+    pmx_grid_begin();
+    mla_decode_wt<16, 1, float>(MLA_TC_ARGS);
+}
+
+// 32 heads per block, the same
+extern "C" __global__ void __launch_bounds__(256) mla_decode_wt32_f32(MLA_TC_PARAMS(float)) {
+    pmx_grid_begin();
+    mla_decode_wt<32, 1, float>(MLA_TC_ARGS);
 }
