@@ -18,6 +18,7 @@
 #      "mlawt" names a shorter run: auto against the transposed kernels wt16, wt32 and wt64 (positions on the wgmma rows), at 16 and 128 heads.
 #   6. (only when STEPS names "mlaf32") the same over an F32 cache, at 16 and 128 heads: the CUDA-core
 #      kernel (scalar) against the tensor-core kernels with split BF16 products, tc16_f32, tc16r_f32 (a ring of half tiles) and tc32_f32.
+#      "mlawtf32" names a shorter run: auto (tc32_f32) against the warpgroup kernels wt16_f32 and wt32_f32 at 16 and 128 heads.
 #   7. (only when STEPS names "mlatune") the survey: tune alone over both caches at 16 and 128 heads, so that
 #      every kernel is timed at every shape (one launch each, CUDA events) in one short run; those times and
 #      each shape's choice (CudaBackend's log) follow the tables, as after the tune rows of steps 5 and 6.
@@ -126,6 +127,10 @@ if [[ "$steps" == *" mlaf32 "* ]]; then
   jmh mlaf32 'GpuBench.(mlaDecode|deviceCopy)' -p cache=F32 -p heads=16,128 -p mla="$(mla scalar,mla_decode_tc16_f32,mla_decode_tc16r_f32,mla_decode_tc32_f32)" "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mlaf32.json" | tee -a "$out/tables.md"
 fi
+if [[ "$steps" == *" mlawtf32 "* ]]; then
+  jmh mlawtf32 'GpuBench.(mlaDecode|deviceCopy)' -p cache=F32 -p heads=16,128 -p mla="$(mla auto,mla_decode_wt16_f32,mla_decode_wt32_f32)" "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mlawtf32.json" | tee -a "$out/tables.md"
+fi
 if [[ "$steps" == *" mlatune "* ]]; then
   jmh mlatune 'GpuBench.(mlaDecode|deviceCopy)' -p cache=BF16,F32 -p heads=16,128 -p mla=tune "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/mlatune.json" | tee -a "$out/tables.md"
@@ -164,7 +169,7 @@ if [[ "$steps" == *" index "* ]]; then
   jmh index 'DeviceIndexingBench' "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/index.json" | tee -a "$out/tables.md"
 fi
-[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, loss, sample, index, mla, mla16, mla128, mlawt, mlaf32, mlatune, mlamerge, mlasplits, pdl, pdldecode, gemmlt" >&2; exit 2; }
+[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, loss, sample, index, mla, mla16, mla128, mlawt, mlaf32, mlawtf32, mlatune, mlamerge, mlasplits, pdl, pdldecode, gemmlt" >&2; exit 2; }
 # JMH exits 0 when a benchmark throws (unless -foe): report it, after every run has left its tables
 if grep -l '<failure>' "${ran[@]}" >&2; then
   echo "run.sh: some benchmarks failed (the <failure> in the files above); their rows are missing from the tables" >&2

@@ -1073,7 +1073,8 @@ class DevicePathsMatchHostTest {
      * The same over an F32 cache (KvCache's default). On a CUDA GPU (and its simulator) the
      * tensor-core kernels mla_decode_tc16_f32 (up to 16 heads), tc32_f32 (beyond) and tc16r_f32 split the
      * queries, the cache and the weights into BF16 high and low parts (x = hi + lo to 2^-18 of x)
-     * and take three products for each one, and the CUDA-core kernel ({@code scalar}) computes in
+     * and take three products for each one (the warpgroup kernels wt16_f32 and wt32_f32, on sm_90: four,
+     * the low parts' product too), and the CUDA-core kernel ({@code scalar}) computes in
      * F32. So the reference is the composed F32 product with nothing rounded. A product of two split
      * values is off by at most 3 * 2^-18 of it, so a score by delta = 2^-16 * scale * |q| |k| at
      * most (the largest query and key norms), which moves a weight's share by a factor of e^(2 delta)
@@ -1152,6 +1153,7 @@ class DevicePathsMatchHostTest {
         try {
             for (String kernel : kernels) {
                 System.setProperty(CudaBackend.MLA_KERNEL_PROPERTY, kernel);
+                double worst = 0, worstRms = 0;   // the kernel's largest error and largest rms error over every case (printed)
                 // 72 heads: a second block of heads for the kernels of 64 heads a block (wg64, wg64s, wt64; one length)
                 for (int h : new int[]{16, 40, 72}) {
                     Tensor q = r(132 + h, b, h, r + p), qRef = reference.apply(q);
@@ -1186,9 +1188,11 @@ class DevicePathsMatchHostTest {
                             double err = Math.abs(got[i] - want[i]);
                             assertThat(err).as(what + " [" + i + "]: " + got[i] + " vs " + want[i]).isLessThanOrEqualTo(bound[0]);
                             squares += err * err;
+                            worst = Math.max(worst, err);
                         }
                         double rms = Math.sqrt(squares / got.length);
                         assertThat(rms).as(what + " rms error").isLessThanOrEqualTo(bound[1]);
+                        worstRms = Math.max(worstRms, rms);
                         if (len == 33) {
                             // the query's two parts as two tensors (as Mla passes them), read where they are: the same bits
                             float[] parts;
@@ -1219,6 +1223,7 @@ class DevicePathsMatchHostTest {
                         System.clearProperty(CudaBackend.MLA_MERGE_PROPERTY);
                     }
                 }
+                System.out.printf(java.util.Locale.ROOT, "MLA decode over a %s cache, %s: largest error %.2g, largest rms error %.2g%n", cacheType, kernel, worst, worstRms);
             }
             System.out.println("MLA decode over a " + cacheType + " cache, kernels checked: " + String.join(" ", kernels));
         } finally {

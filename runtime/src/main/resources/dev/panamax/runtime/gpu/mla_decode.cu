@@ -1668,7 +1668,7 @@ extern "C" __global__ void __launch_bounds__(256) mla_decode_wg64s(MLA_Q_PARAMS,
 //   outputs: the 8 x 4 products twice, with B the high weights (on both rows of each position) and then
 //   the low ones, (wh + wl)(vh + vl).
 // A tile's 32 positions are 73,728 bytes of F32, which the loading warpgroup reads into registers (a
-// thread: 9 pairs of float4 for each half tile of 16 positions, both halves in flight), splits and
+// thread: 18 float4 for each half tile of 16 positions, both halves in flight), splits and
 // stores in place: it reads the next tile's first half as soon as this tile's first half is stored,
 // and both before it waits for the buffer, so that a tile's loads are in flight while the consumers
 // multiply the tile before it. Shared memory: the queries twice (high, low), the two tiles, the
@@ -1711,36 +1711,38 @@ template <int NH, int TA, int TB> __device__ __forceinline__ void wt_mma(float (
 }
 
 // Half h (positions 16h .. 16h + 15) of the F32 tile of 32 positions at base of one sequence (zeros
-// from `to` on), as thread t of the 128 loading threads reads it: latent pair t % 64 (8 dims, two
-// float4) of positions 16h + t / 64 + 2i (i < 8) in x[0..7], rope pair t % 8 of position 16h + t / 8 in
-// x[8]. A warp reads 1,024 contiguous bytes of one position's latent row, or four whole rope rows.
-__device__ __forceinline__ void mla_wt_f32_load(float4 (&x)[9][2], const float* cb, const float* pb, int base, int to, int h, int t) {
-    const int c = t & 63;
+// from `to` on), as thread t of the 128 loading threads reads it: the latent's float4 t (dims 4t ..
+// 4t + 3) of each of the 16 positions in x[0..15], the rope's float4 t % 16 of positions 16h + t / 16
+// and 16h + 8 + t / 16 in x[16], x[17]. Each load instruction of a warp reads 512 contiguous bytes.
+__device__ __forceinline__ void mla_wt_f32_load(float4 (&x)[18], const float* cb, const float* pb, int base, int to, int h, int t) {
+    const float4 zero{0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-    for (int i = 0; i < 8; i++) {
-        const int pos = base + 16 * h + (t >> 6) + 2 * i;
-        const float4* src = reinterpret_cast<const float4*>(cb + (i64) pos * 512 + c * 8);
-        x[i][0] = pos < to ? __ldg(src) : float4{0.f, 0.f, 0.f, 0.f};
-        x[i][1] = pos < to ? __ldg(src + 1) : float4{0.f, 0.f, 0.f, 0.f};
+    for (int i = 0; i < 16; i++) {
+        const int pos = base + 16 * h + i;
+        x[i] = pos < to ? __ldg(reinterpret_cast<const float4*>(cb + (i64) pos * 512) + t) : zero;
     }
-    const int pos = base + 16 * h + (t >> 3);
-    const float4* src = reinterpret_cast<const float4*>(pb + (i64) pos * 64 + (t & 7) * 8);
-    x[8][0] = pos < to ? __ldg(src) : float4{0.f, 0.f, 0.f, 0.f};
-    x[8][1] = pos < to ? __ldg(src + 1) : float4{0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        const int pos = base + 16 * h + 8 * i + (t >> 4);
+        x[16 + i] = pos < to ? __ldg(reinterpret_cast<const float4*>(pb + (i64) pos * 64) + (t & 15)) : zero;
+    }
 }
 // ... split and stored into the swizzled tile at dst: position p of the tile as rows (p / 8) 16 + p % 8
-// (its high parts) and that + 8 (its low parts), the latent's chunk c and the rope's chunk 64 + c % 8
-__device__ __forceinline__ void mla_wt_f32_store(const float4 (&x)[9][2], unsigned char* dst, int h, int t) {
-    auto put = [&](int p, int c, const float4 (&v)[2]) {
-        const int row = (p >> 3) * 16 + (p & 7);
-        uint4 hi, lo;
-        split_bf16x8(v[0], v[1], hi, lo);
-        st_for_wgmma(dst + mla_sw_place<MLA_TT>(row, c), hi);
-        st_for_wgmma(dst + mla_sw_place<MLA_TT>(row + 8, c), lo);
+// (its high parts) and that + 8 (its low parts); a float4 of dims 4f .. 4f + 3 as half (f % 2) of
+// chunk f / 2 (the rope's: of chunk 64 + f / 2). A warp's stores fill two 128-byte lines.
+__device__ __forceinline__ void mla_wt_f32_store(const float4 (&x)[18], unsigned char* dst, int h, int t) {
+    auto put = [&](int p, int f, float4 v) {
+        const int row = (p >> 3) * 16 + (p & 7), at = mla_sw_place<MLA_TT>(row, f >> 1) + (f & 1) * 8;
+        uint2 hi, lo;
+        split_bf16(v.x, v.y, hi.x, lo.x);
+        split_bf16(v.z, v.w, hi.y, lo.y);
+        st_for_wgmma(dst + at, hi);
+        st_for_wgmma(dst + at + 8 * 128, lo);   // row + 8: the same chunk eight rows on (the swizzle repeats every 8 rows)
     };
 #pragma unroll
-    for (int i = 0; i < 8; i++) put(16 * h + (t >> 6) + 2 * i, t & 63, x[i]);
-    put(16 * h + (t >> 3), 64 + (t & 7), x[8]);
+    for (int i = 0; i < 16; i++) put(16 * h + i, t, x[i]);
+#pragma unroll
+    for (int i = 0; i < 2; i++) put(16 * h + 8 * i + (t >> 4), 128 + (t & 15), x[16 + i]);
 }
 
 // C consumer warpgroups of NH heads each, then the loading warpgroup; cache elements Cache (BF16,
@@ -1775,7 +1777,7 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const Cache* cache, const Cache* pe,
     mla_sw_check(ks);
     if constexpr (SPLIT) {
         // the loading warpgroup: tile 0 in flight while the queries load, then each tile in turn
-        float4 xa[9][2], xb[9][2];   // the first and the second half of a tile, in flight or landed
+        float4 xa[18], xb[18];   // the first and the second half of a tile, in flight or landed
         if (wg == C) {
             mla_wt_f32_load(xa, cb, pb, from, to, 0, t);
             mla_wt_f32_load(xb, cb, pb, from, to, 1, t);
