@@ -1714,17 +1714,29 @@ template <int NH, int TA, int TB> __device__ __forceinline__ void wt_mma(float (
 // from `to` on), as thread t of the 128 loading threads reads it: the latent's float4 t (dims 4t ..
 // 4t + 3) of each of the 16 positions in x[0..15], the rope's float4 t % 16 of positions 16h + t / 16
 // and 16h + 8 + t / 16 in x[16], x[17]. Each load instruction of a warp reads 512 contiguous bytes.
+// A float4 of the cache's F32 rows, allocating no L1 line (L1::no_allocate): each value is read once,
+// and L1 is what shared memory leaves of an H100 SM's 256 KiB (60 KiB beside wt16_f32's 188,928
+// bytes, 28 beside wt32_f32's), less than the 73,728 bytes a thread block keeps in flight.
+__device__ __forceinline__ float4 ld_stream4(const float4* p) {
+#ifdef __CUDA_ARCH__
+    float4 v;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "l"(p));
+    return v;
+#else
+    return *p;
+#endif
+}
 __device__ __forceinline__ void mla_wt_f32_load(float4 (&x)[18], const float* cb, const float* pb, int base, int to, int h, int t) {
     const float4 zero{0.f, 0.f, 0.f, 0.f};
 #pragma unroll
     for (int i = 0; i < 16; i++) {
         const int pos = base + 16 * h + i;
-        x[i] = pos < to ? __ldg(reinterpret_cast<const float4*>(cb + (i64) pos * 512) + t) : zero;
+        x[i] = pos < to ? ld_stream4(reinterpret_cast<const float4*>(cb + (i64) pos * 512) + t) : zero;
     }
 #pragma unroll
     for (int i = 0; i < 2; i++) {
         const int pos = base + 16 * h + 8 * i + (t >> 4);
-        x[16 + i] = pos < to ? __ldg(reinterpret_cast<const float4*>(pb + (i64) pos * 64) + (t & 15)) : zero;
+        x[16 + i] = pos < to ? ld_stream4(reinterpret_cast<const float4*>(pb + (i64) pos * 64) + (t & 15)) : zero;
     }
 }
 // ... split and stored into the swizzled tile at dst: position p of the tile as rows (p / 8) 16 + p % 8
