@@ -1710,10 +1710,6 @@ template <int NH, int TA, int TB> __device__ __forceinline__ void wt_mma(float (
     else wgmma_m64n32_ss<TA, TB>(d, a, b, first);
 }
 
-// Half h (positions 16h .. 16h + 15) of the F32 tile of 32 positions at base of one sequence (zeros
-// from `to` on), as thread t of the 128 loading threads reads it: the latent's float4 t (dims 4t ..
-// 4t + 3) of each of the 16 positions in x[0..15], the rope's float4 t % 16 of positions 16h + t / 16
-// and 16h + 8 + t / 16 in x[16], x[17]. Each load instruction of a warp reads 512 contiguous bytes.
 // A float4 of the cache's F32 rows, allocating no L1 line (L1::no_allocate): each value is read once,
 // and L1 is what shared memory leaves of an H100 SM's 256 KiB (60 KiB beside wt16_f32's 188,928
 // bytes, 28 beside wt32_f32's), less than the 73,728 bytes a thread block keeps in flight.
@@ -1726,6 +1722,10 @@ __device__ __forceinline__ float4 ld_stream4(const float4* p) {
     return *p;
 #endif
 }
+// Half h (positions 16h .. 16h + 15) of the F32 tile of 32 positions at base of one sequence (zeros
+// from `to` on), as thread t of the 128 loading threads reads it: the latent's float4 t (dims 4t ..
+// 4t + 3) of each of the 16 positions in x[0..15], the rope's float4 t % 16 of positions 16h + t / 16
+// and 16h + 8 + t / 16 in x[16], x[17]. Each load instruction of a warp reads 512 contiguous bytes.
 __device__ __forceinline__ void mla_wt_f32_load(float4 (&x)[18], const float* cb, const float* pb, int base, int to, int h, int t) {
     const float4 zero{0.f, 0.f, 0.f, 0.f};
 #pragma unroll
@@ -1775,10 +1775,11 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const Cache* cache, const Cache* pe,
     // groups; accumulators a thread of an m64nNH product; the block's heads; threads at FULL and EMPTY
     constexpr int D = 576, CH = D / 8, TILE_BYTES = MLA_TT * D * 2, TP = SPLIT ? MLA_TT / 2 : MLA_TT, PARTS = SPLIT ? 2 : 1;
     constexpr int NJ = NH / 8, NA = NH / 2, BH = C * NH, PAIR = (SPLIT ? 128 : 64) + 128 * C;
+    constexpr int QBYTES = BH * D * 2, PBYTES = MLA_TT * NH * 2;   // the queries' bytes, a consumer's weights' bytes (each part)
     if (R != 512 || P != 64 || blockDim.x != 128 * (C + 1) || mla_wt_smem_bytes(D, BH, PARTS) > smemBytes) __trap();
     DYNAMIC_SHARED_BYTES(wtShared);
     unsigned char* qs = wtShared;                  // BH query rows, canonical K-major (SPLIT: the high parts, then BH rows of low parts)
-    unsigned char* ks = qs + PARTS * BH * D * 2;   // two tiles of MLA_TT rows, swizzled
+    unsigned char* ks = qs + PARTS * QBYTES;       // two tiles of MLA_TT rows, swizzled
     const int tid = threadIdx.x, wg = tid >> 7, t = tid & 127, warp = t >> 5, lane = tid & 31, qd = lane & 3, g = lane >> 2;
     const int split = blockIdx.y, splits = gridDim.y, b = blockIdx.z;
     int from, to;
@@ -1787,17 +1788,25 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const Cache* cache, const Cache* pe,
     const Cache* pb = pe + (i64) b * maxLen * P;
     const int tiles = (to - from + TP - 1) / TP;
     mla_sw_check(ks);
-    if constexpr (SPLIT) {
-        // the loading warpgroup: tile 0 in flight while the queries load, then each tile in turn
-        float4 xa[18], xb[18];   // the first and the second half of a tile, in flight or landed
-        if (wg == C) {
+    float4 xa[18], xb[18];   // SPLIT: the first and the second half of a tile, in flight or landed
+    const int half = warp >> 1;   // BF16: in the loading warpgroup, the half (two warps) that owns buffer `half`
+    auto loadTile = [&](int tile) {   // BF16: into buffer tile & 1, by the two warps of its half, as one cp.async group
+        if constexpr (!SPLIT) mla_load_sw<MLA_TT, 64>(cb, pb, from + tile * MLA_TT, to, ks + (tile & 1) * TILE_BYTES, (t & 63));
+    };
+    if (wg == C) {   // the first tile (BF16: tiles 0 and 1) in flight while the queries load
+        if constexpr (SPLIT) {
             mla_wt_f32_load(xa, cb, pb, from, to, 0, t);
             mla_wt_f32_load(xb, cb, pb, from, to, 1, t);
+        } else if (half < tiles) {
+            loadTile(half);
         }
-        mla_wg_queries<CH, BH, true>(qs, Q, b, heads, blockIdx.x * BH, qs + BH * D * 2);
-        fence_proxy_async();   // the queries, written by plain stores, are read by wgmma
-        __syncthreads();
-        if (wg == C) {
+    }
+    mla_wg_queries<CH, BH, SPLIT>(qs, Q, b, heads, blockIdx.x * BH, qs + QBYTES);
+    fence_proxy_async();   // the queries, written by plain stores, are read by wgmma
+    __syncthreads();
+    if (wg == C) {
+        if constexpr (SPLIT) {
+            // the whole warpgroup fills each tile in turn
             for (int i = 0; i < tiles; i++) {
                 unsigned char* dst = ks + (i & 1) * TILE_BYTES;
                 if (i >= 2) wt_sync<WT_EMPTY>(i & 1, PAIR);   // the consumers are done with tile i - 2
@@ -1808,18 +1817,7 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const Cache* cache, const Cache* pe,
                 wt_arrive<WT_FULL>(i & 1, PAIR);
                 if (i + 1 < tiles) mla_wt_f32_load(xb, cb, pb, from + (i + 1) * TP, to, 1, t);
             }
-            return;   // no barrier below counts the loading warpgroup
-        }
-    } else {
-        const int half = warp >> 1;   // in the loading warpgroup: the half (two warps) that owns buffer `half`
-        auto loadTile = [&](int tile) {   // into buffer tile & 1, by the two warps of its half, as one cp.async group
-            mla_load_sw<MLA_TT, 64>(cb, pb, from + tile * MLA_TT, to, ks + (tile & 1) * TILE_BYTES, (t & 63));
-        };
-        if (wg == C && half < tiles) loadTile(half);   // tiles 0 and 1 in flight while the queries load
-        mla_wg_queries<CH, BH>(qs, Q, b, heads, blockIdx.x * BH);
-        fence_proxy_async();   // the queries, written by plain stores, are read by wgmma
-        __syncthreads();
-        if (wg == C) {
+        } else {
             if constexpr (C == 2) set_max_regs<48, true>();
             for (int i = half; i < tiles; i += 2) {
                 if (i >= 2) {
@@ -1830,20 +1828,18 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const Cache* cache, const Cache* pe,
                 fence_proxy_async();
                 wt_arrive<WT_FULL>(half, PAIR);
             }
-            return;   // no barrier below counts the loading warpgroup
         }
-        if constexpr (C == 2) set_max_regs<216, false>();
+        return;   // no barrier below counts the loading warpgroup
     }
+    if constexpr (C == 2) set_max_regs<216, false>();
 
     // consumer cw: heads h0 .. h0 + NH - 1, their queries (NH / 8 row groups of the block's), weights and maxima
     const int cw = C == 1 ? 0 : wg, h0 = blockIdx.x * BH + cw * NH;
     const unsigned int rowStride = CH * 128;   // bytes from one 8-row group of the queries to the next
-    const unsigned char* qw = qs + cw * NJ * rowStride;
-    const unsigned char* qwl = qw + BH * D * 2;   // SPLIT: the low parts
-    // the weights: MLA_TT rows x NH heads, canonical MN-major (SPLIT: the high parts, then the low parts)
-    unsigned char* ps = ks + 2 * TILE_BYTES + cw * PARTS * MLA_TT * NH * 2;
-    unsigned char* psl = ps + MLA_TT * NH * 2;
-    float* red = reinterpret_cast<float*>(ks + 2 * TILE_BYTES + C * PARTS * MLA_TT * NH * 2) + cw * 2 * 4 * NH;   // [2][4 warps][NH]
+    const unsigned char* qw = qs + cw * NJ * rowStride;   // (SPLIT: the low parts QBYTES on)
+    // the weights: MLA_TT rows x NH heads, canonical MN-major (SPLIT: the high parts, then the low parts PBYTES on)
+    unsigned char* ps = ks + 2 * TILE_BYTES + cw * PARTS * PBYTES;
+    float* red = reinterpret_cast<float*>(ks + 2 * TILE_BYTES + C * PARTS * PBYTES) + cw * 2 * 4 * NH;   // [2][4 warps][NH]
     auto redSync = [&] {   // this consumer's four warps
         if (cw) named_sync<WT_RED + 1>(128);
         else named_sync<WT_RED>(128);
@@ -1872,12 +1868,11 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const Cache* cache, const Cache* pe,
         float st[NA];   // st[4j + e]: row p0 (+ 8 for e >= 2), head column 8j + 2qd + (e & 1)
         wg_fence();
 #pragma unroll
-        for (int kk = 0; kk < D / 16; kk++)
-            wt_mma<NH, 0, 0>(st, mla_tile_k<MLA_TT>(kt, kk), wg_make_desc(qw + 2 * kk * 128, 128, rowStride), kk == 0);
-        if constexpr (SPLIT)
+        for (int part = 0; part < PARTS; part++)   // SPLIT: the queries' high parts, then their low parts, into one accumulator
 #pragma unroll
             for (int kk = 0; kk < D / 16; kk++)
-                wt_mma<NH, 0, 0>(st, mla_tile_k<MLA_TT>(kt, kk), wg_make_desc(qwl + 2 * kk * 128, 128, rowStride), false);
+                wt_mma<NH, 0, 0>(st, mla_tile_k<MLA_TT>(kt, kk), wg_make_desc(qw + part * QBYTES + 2 * kk * 128, 128, rowStride),
+                                 part == 0 && kk == 0);
         wg_commit();
         wg_wait<0>();
         wg_fence_regs(st);
@@ -1935,8 +1930,8 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const Cache* cache, const Cache* pe,
                 l[j][1] = l[j][1] * alpha[j][1] + w1;
                 st_for_wgmma(r0, hi);
                 st_for_wgmma(r1, hi);
-                st_for_wgmma(r0 + (psl - ps), lo);
-                st_for_wgmma(r1 + (psl - ps), lo);
+                st_for_wgmma(r0 + PBYTES, lo);
+                st_for_wgmma(r1 + PBYTES, lo);
             } else {
                 // the weights of rows p0 and p0 + 8 for heads 8j + 2qd and the next, as BF16 pairs
                 const unsigned int w0 = pack_bf16(exp2f(st[4 * j] - base[j][0]), exp2f(st[4 * j + 1] - base[j][1]));
@@ -1955,18 +1950,13 @@ __device__ void mla_decode_wt(MLA_Q_PARAMS, const Cache* cache, const Cache* pe,
         redSync();               // all four warps' weights are written (and every warp has read this tile's maxima)
         wg_fence();
 #pragma unroll
-        for (int mb = 0; mb < 8; mb++)
-#pragma unroll
-            for (int kk = 0; kk < MLA_TT / 16; kk++)
-                wt_mma<NH, 1, 1>(acc[mb], mla_tile_mn<MLA_TT>(kt, 64 * mb, kk),
-                                 wg_make_desc(ps + 2 * kk * NJ * 128, NJ * 128, 128), false);
-        if constexpr (SPLIT)
+        for (int part = 0; part < PARTS; part++)   // SPLIT: the high weights, then the low ones
 #pragma unroll
             for (int mb = 0; mb < 8; mb++)
 #pragma unroll
                 for (int kk = 0; kk < MLA_TT / 16; kk++)
                     wt_mma<NH, 1, 1>(acc[mb], mla_tile_mn<MLA_TT>(kt, 64 * mb, kk),
-                                     wg_make_desc(psl + 2 * kk * NJ * 128, NJ * 128, 128), false);
+                                     wg_make_desc(ps + part * PBYTES + 2 * kk * NJ * 128, NJ * 128, 128), false);
         wg_commit();
         wg_wait<0>();
 #pragma unroll
