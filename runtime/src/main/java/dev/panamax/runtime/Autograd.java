@@ -135,7 +135,7 @@ public final class Autograd {
     }
 
     private static void accumulateLeaf(Tensor leaf, Tensor g) {
-        DType dt = leaf.dtype.isFloating() && leaf.dtype != DType.BF16 && leaf.dtype != DType.F16 ? leaf.dtype : DType.F32;
+        DType dt = leaf.dtype == DType.F64 ? DType.F64 : DType.F32;   // the narrow floats accumulate in F32
         if (leaf.grad == null) {
             Scope home = leaf.home != null && !leaf.home.isClosed() ? leaf.home : Scope.current();
             try (Scope.Entered e = home == Scope.current() ? null : home.enter()) {

@@ -42,6 +42,8 @@ final class Elem {
             case I64 -> s.getAtIndex(I64, i);
             case I8 -> s.get(ValueLayout.JAVA_BYTE, i);
             case U8 -> s.get(ValueLayout.JAVA_BYTE, i) & 0xff;
+            case F8_E4M3 -> Fp8.e4m3ToFloat(s.get(ValueLayout.JAVA_BYTE, i));
+            case F8_E5M2 -> Fp8.e5m2ToFloat(s.get(ValueLayout.JAVA_BYTE, i));
         };
     }
 
@@ -65,6 +67,8 @@ final class Elem {
             case I64 -> s.setAtIndex(I64, i, (long) v);
             case I8 -> s.set(ValueLayout.JAVA_BYTE, i, (byte) v);
             case U8 -> s.set(ValueLayout.JAVA_BYTE, i, (byte) (int) v);
+            case F8_E4M3 -> s.set(ValueLayout.JAVA_BYTE, i, Fp8.floatToE4m3((float) v));
+            case F8_E5M2 -> s.set(ValueLayout.JAVA_BYTE, i, Fp8.floatToE5m2((float) v));
         }
     }
 

@@ -292,10 +292,16 @@ public final class Tensor {
      * records the move; the gradient moves back.
      *
      * @throws IllegalStateException saying why when the device cannot be used here
+     * @throws UnsupportedOperationException for an FP8 tensor bound for a device (FP8 is a host
+     *         storage format: dequantise or convert it first)
      */
     public Tensor to(Device target) {
         java.util.Objects.requireNonNull(target, "device");
         if (target.equals(device())) return this;
+        if (dtype.isFp8() && target.isDevice()) {
+            throw new UnsupportedOperationException(dtype.safetensorsName() + " tensors stay on the host (a storage format): convert with to(DType) "
+                    + "or dequantise with Fp8.dequantizeBlocks before moving " + this + " to " + target);
+        }
         if (backend != null && target.isDevice()) return to(Device.CPU).to(target);
         Device from = device();
         Tensor out;
