@@ -21,7 +21,7 @@ final class Inspect {
             "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "n_routed_experts", "n_shared_experts",
             "num_experts_per_tok", "n_group", "topk_group", "topk_method", "scoring_func", "norm_topk_prob",
             "routed_scaling_factor", "first_k_dense_replace", "rms_norm_eps", "rope_theta", "rope_scaling",
-            "max_position_embeddings", "torch_dtype");
+            "max_position_embeddings", "torch_dtype", "quantization_config");
 
     static int run(String[] args, PrintStream out) {
         if (args.length != 1) throw new Main.UsageException("expected one PATH (a .safetensors file or a checkpoint folder)");
@@ -37,11 +37,11 @@ final class Inspect {
             }
             List<String> names = ck.names();
             int width = Math.max(4, names.stream().mapToInt(String::length).max().orElse(4));
-            out.printf("%-" + width + "s  %-5s  %-20s  %s%n", "name", "dtype", "shape", "bytes");
+            out.printf("%-" + width + "s  %-7s  %-20s  %s%n", "name", "dtype", "shape", "bytes");
             long total = 0;
             for (String n : names) {
                 TensorInfo t = ck.info(n);
-                out.printf("%-" + width + "s  %-5s  %-20s  %d%n", n, t.dtype().safetensorsName(), Arrays.toString(t.shape()), t.byteSize());
+                out.printf("%-" + width + "s  %-7s  %-20s  %d%n", n, t.dtype().safetensorsName(), Arrays.toString(t.shape()), t.byteSize());
                 total += t.byteSize();
             }
             out.printf("%d tensors, %d bytes in %d file(s)%n", names.size(), total, ck.files().size());

@@ -1,5 +1,10 @@
 package dev.panamax.cli;
 
+import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Scope;
+import dev.panamax.runtime.Tensor;
+import dev.panamax.runtime.io.Safetensors;
+import dev.panamax.runtime.io.SafetensorsFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -9,6 +14,8 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -43,6 +50,32 @@ class CliTest {
         Result single = run("inspect", referenceCase().resolve("expected.safetensors").toString());
         assertThat(single.status).isZero();
         assertThat(single.out).contains("logits");
+    }
+
+    @Test
+    void inspectAndGenerateReadAnFp8Checkpoint(@TempDir Path dir) throws IOException {
+        // DeepSeek-V3's layout: each linear weight in E4M3 beside its F32 weight_scale_inv, one scale per 128 x 128 block
+        Path src = referenceCase();
+        String cfg = Files.readString(src.resolve("config.json")).trim();
+        Files.writeString(dir.resolve("config.json"), cfg.substring(0, cfg.lastIndexOf('}'))
+                + ", \"quantization_config\": {\"quant_method\": \"fp8\", \"fmt\": \"e4m3\", \"weight_block_size\": [128, 128]}}");
+        try (Scope s = Scope.open(); SafetensorsFile f = SafetensorsFile.open(src.resolve("model.safetensors"))) {
+            Map<String, Tensor> m = new LinkedHashMap<>();
+            for (String n : f.names()) {
+                Tensor t = f.tensor(n);
+                boolean linear = t.rank() == 2 && n.startsWith("model.layers.") && !n.endsWith("mlp.gate.weight");
+                m.put(n, linear ? t.mul(64.0).to(DType.F8_E4M3) : t);
+                if (linear) m.put(n + "_scale_inv", Tensor.full(DType.F32, 1 / 64.0, (t.dim(0) + 127) / 128, (t.dim(1) + 127) / 128));
+            }
+            Safetensors.write(dir.resolve("model.safetensors"), m, java.util.Map.of());
+        }
+        Result r = run("inspect", dir.toString());
+        assertThat(r.status).as(r.err).isZero();
+        assertThat(r.out).contains("quantization_config").containsPattern("kv_a_proj_with_mqa\\.weight\\s+F8_E4M3\\s+\\[40, 64\\]\\s+2560")
+                .containsPattern("kv_a_proj_with_mqa\\.weight_scale_inv\\s+F32\\s+\\[1, 1\\]\\s+4");
+        Result gen = run("generate", "--model", dir.toString(), "--prompt-ids", "1,2,3", "--max-new-tokens", "4");
+        assertThat(gen.status).as(gen.err).isZero();
+        assertThat(gen.out.lines().findFirst().orElse("")).matches("\\d+(,\\d+){3}");
     }
 
     @Test

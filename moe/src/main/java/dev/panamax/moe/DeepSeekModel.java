@@ -3,10 +3,12 @@ package dev.panamax.moe;
 import dev.panamax.runtime.Autograd;
 import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Device;
+import dev.panamax.runtime.Fp8;
 import dev.panamax.runtime.Functional;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
 import dev.panamax.runtime.io.Checkpoint;
+import dev.panamax.runtime.io.ConfigJson;
 import dev.panamax.runtime.io.TensorInfo;
 import dev.panamax.runtime.nn.Module;
 
@@ -15,6 +17,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
 
@@ -122,7 +125,9 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
 
     /**
      * Loads a Hugging Face checkpoint folder ({@code config.json} and safetensors, single or
-     * sharded). Every tensor name and shape is checked against the config first.
+     * sharded). Every tensor name and shape is checked against the config first. FP8 checkpoints
+     * (DeepSeek-V3's and R1's: a {@code quantization_config}, see {@link Fp8Quantization}) load
+     * with each FP8 weight dequantised by its block scales, to BF16 (F32 when trainable).
      *
      * @param trainable copy the weights to F32 leaves that require grad (for training)
      * @throws IllegalArgumentException listing missing, unexpected and mis-shaped tensors
@@ -133,8 +138,8 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
 
     /**
      * {@link #load(Path, boolean)} with the weights on {@code device}: copied there once (in their
-     * storage dtype for inference, as F32 when trainable) into memory the model owns; the
-     * checkpoint files are closed afterwards.
+     * storage dtype for inference, BF16 for FP8 weights, as F32 when trainable) into memory the
+     * model owns; the checkpoint files are closed afterwards.
      *
      * @throws IllegalArgumentException listing missing, unexpected and mis-shaped tensors
      * @throws IllegalStateException saying why when the device cannot be used here
@@ -142,21 +147,32 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
     public static DeepSeekModel load(Path dir, boolean trainable, Device device) {
         Path cfgFile = dir.resolve("config.json");
         if (!Files.isRegularFile(cfgFile)) throw new IllegalArgumentException(dir + ": no config.json");
-        DeepSeekConfig cfg = DeepSeekConfig.read(cfgFile);
+        ConfigJson json = ConfigJson.read(cfgFile);
+        DeepSeekConfig cfg = DeepSeekConfig.from(json);
+        Fp8Quantization quant = Fp8Quantization.from(json);
         Checkpoint ck = Checkpoint.open(dir);
         try {
             Map<String, long[]> want = expectedShapes(cfg);
             TreeSet<String> missing = new TreeSet<>(), unexpected = new TreeSet<>(), bad = new TreeSet<>();
+            boolean quantised = false;
             for (String n : want.keySet()) if (!ck.contains(n)) missing.add(n);
             for (String n : ck.names()) {
                 long[] shape = want.get(n);
                 if (shape == null) {
-                    if (!ignorable(n, cfg)) unexpected.add(n);
+                    if (!ignorable(n, cfg) && !isScaleOfFp8Weight(n, want, ck)) unexpected.add(n);
                     continue;
                 }
                 TensorInfo info = ck.info(n);
-                if (!Arrays.equals(info.shape(), shape)) bad.add(n + " (expected " + Arrays.toString(shape) + ", got " + Arrays.toString(info.shape()) + ")");
-                else if (info.dtype() != DType.F32 && info.dtype() != DType.BF16 && info.dtype() != DType.F16) bad.add(n + " (dtype " + info.dtype().safetensorsName() + "; F32, BF16 or F16 expected)");
+                if (!Arrays.equals(info.shape(), shape)) {
+                    bad.add(n + " (expected " + Arrays.toString(shape) + ", got " + Arrays.toString(info.shape()) + ")");
+                } else if (info.dtype().isFp8()) {
+                    quantised = true;
+                    String why = fp8Problem(n, info, quant, ck, missing);
+                    if (why != null) bad.add(n + " (" + why + ")");
+                } else if (info.dtype() != DType.F32 && info.dtype() != DType.BF16 && info.dtype() != DType.F16) {
+                    bad.add(n + " (dtype " + info.dtype().safetensorsName() + "; F32, BF16 or F16 expected"
+                            + (quant == null ? "" : ", or " + quant.dtype().safetensorsName() + " with its " + Fp8Quantization.SCALE_SUFFIX) + ")");
+                }
             }
             if (!missing.isEmpty() || !unexpected.isEmpty() || !bad.isEmpty()) {
                 throw new IllegalArgumentException(dir + ": checkpoint does not match config.json"
@@ -164,7 +180,7 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
                         + (unexpected.isEmpty() ? "" : "; unexpected: " + unexpected)
                         + (bad.isEmpty() ? "" : "; mis-shaped or wrong dtype: " + bad));
             }
-            if (!trainable && !device.isDevice()) {
+            if (!trainable && !device.isDevice() && !quantised) {
                 DeepSeekModel m = new DeepSeekModel(cfg, ck::tensor, ck, device);
                 m.requiresGrad(false);
                 return m;
@@ -173,7 +189,16 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
             try (var e = scope.enter(); Autograd.NoGrad ng = Autograd.noGrad()) {
                 DeepSeekModel m = new DeepSeekModel(cfg, name -> {
                     Tensor src = ck.tensor(name);
-                    return Tensor.placed(src, device, trainable ? DType.F32 : src.dtype());
+                    if (!src.dtype().isFp8()) return Tensor.placed(src, device, trainable ? DType.F32 : src.dtype());
+                    DType to = trainable ? DType.F32 : DType.BF16;
+                    Tensor scales = ck.tensor(name + Fp8Quantization.SCALE_SUFFIX);
+                    if (!device.isDevice()) return Fp8.dequantizeBlocks(src, scales, quant.blockRows(), quant.blockCols(), to);
+                    try (Scope staging = Scope.open()) {   // the host copy lasts one weight
+                        Tensor host = Fp8.dequantizeBlocks(src, scales, quant.blockRows(), quant.blockCols(), to);
+                        try (var back = scope.enter()) {
+                            return Tensor.placed(host, device, to);
+                        }
+                    }
                 }, scope, device);
                 ck.close();
                 if (!trainable) m.requiresGrad(false);
@@ -186,6 +211,36 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
             ck.close();
             throw ex;
         }
+    }
+
+    /** Whether {@code name} is the scales of an FP8 weight the model expects (checked with that weight). */
+    private static boolean isScaleOfFp8Weight(String name, Map<String, long[]> want, Checkpoint ck) {
+        if (!name.endsWith(Fp8Quantization.SCALE_SUFFIX)) return false;
+        String weight = name.substring(0, name.length() - Fp8Quantization.SCALE_SUFFIX.length());
+        return want.containsKey(weight) && ck.contains(weight) && ck.info(weight).dtype().isFp8();
+    }
+
+    /** Why an FP8 weight cannot be dequantised, or null; a missing scale tensor goes to {@code missing}. */
+    private static String fp8Problem(String name, TensorInfo info, Fp8Quantization quant, Checkpoint ck, Set<String> missing) {
+        String dt = info.dtype().safetensorsName();
+        if (quant == null) return "dtype " + dt + ", but config.json has no quantization_config";
+        if (info.dtype() != quant.dtype()) return "dtype " + dt + ", but quantization_config says " + quant.dtype().safetensorsName();
+        if (info.shape().length != 2) return "an " + dt + " weight must be 2-D to have block scales";
+        String scaleName = name + Fp8Quantization.SCALE_SUFFIX;
+        if (!ck.contains(scaleName)) {
+            missing.add(scaleName);
+            return null;
+        }
+        TensorInfo s = ck.info(scaleName);
+        long[] want = quant.scaleShape(info.shape()[0], info.shape()[1]);
+        if (!Arrays.equals(s.shape(), want)) {
+            return "its " + Fp8Quantization.SCALE_SUFFIX + " has shape " + Arrays.toString(s.shape()) + ", but blocks of " + quant.blockRows() + " x "
+                    + quant.blockCols() + " need " + Arrays.toString(want);
+        }
+        if (s.dtype() != DType.F32 && s.dtype() != DType.BF16 && s.dtype() != DType.F16) {
+            return "its " + Fp8Quantization.SCALE_SUFFIX + " is " + s.dtype().safetensorsName() + "; F32, BF16 or F16 expected";
+        }
+        return null;
     }
 
     /**

@@ -79,4 +79,55 @@ final class Elem {
             default -> set(s, t, i, v);
         }
     }
+
+    /**
+     * Converts {@code n} contiguous elements between the float types that loads and casts meet
+     * (F32 to and from BF16 and F16, FP8 to F32 and BF16), each as {@link #set}({@link #get})
+     * would, in loops free of the per-element type switch, over the runtime's threads when long.
+     * Returns false, having done nothing, for any other pair.
+     */
+    static boolean convertRun(MemorySegment dst, DType dt, long dOff, MemorySegment src, DType st, long sOff, long n) {
+        RunConversion c = conversion(dt, st);
+        if (c == null) return false;
+        Parallel.forRange(n, Parallel.PARALLEL_THRESHOLD, (a, b) -> c.run(dst, dOff + a, src, sOff + a, b - a));
+        return true;
+    }
+
+    private interface RunConversion {
+        void run(MemorySegment dst, long d, MemorySegment src, long s, long n);
+    }
+
+    private static RunConversion conversion(DType dt, DType st) {
+        if (st == DType.F32) {
+            return switch (dt) {
+                case BF16 -> (dst, d, src, s, n) -> {
+                    for (long i = 0; i < n; i++) dst.setAtIndex(I16, d + i, Half.floatToBf16(src.getAtIndex(F32, s + i)));
+                };
+                case F16 -> (dst, d, src, s, n) -> {
+                    for (long i = 0; i < n; i++) dst.setAtIndex(I16, d + i, Half.floatToF16(src.getAtIndex(F32, s + i)));
+                };
+                default -> null;
+            };
+        }
+        if (dt == DType.F32) {
+            return switch (st) {
+                case BF16 -> (dst, d, src, s, n) -> {
+                    for (long i = 0; i < n; i++) dst.setAtIndex(F32, d + i, Half.bf16ToFloat(src.getAtIndex(I16, s + i)));
+                };
+                case F16 -> (dst, d, src, s, n) -> {
+                    for (long i = 0; i < n; i++) dst.setAtIndex(F32, d + i, Half.f16ToFloat(src.getAtIndex(I16, s + i)));
+                };
+                case F8_E4M3, F8_E5M2 -> (dst, d, src, s, n) -> {
+                    for (long i = 0; i < n; i++) dst.setAtIndex(F32, d + i, Fp8.toFloat(src.get(ValueLayout.JAVA_BYTE, s + i), st));
+                };
+                default -> null;
+            };
+        }
+        if (dt == DType.BF16 && st.isFp8()) {
+            return (dst, d, src, s, n) -> {
+                for (long i = 0; i < n; i++) dst.setAtIndex(I16, d + i, Half.floatToBf16(Fp8.toFloat(src.get(ValueLayout.JAVA_BYTE, s + i), st)));
+            };
+        }
+        return null;
+    }
 }

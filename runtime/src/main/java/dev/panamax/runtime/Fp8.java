@@ -140,10 +140,21 @@ public final class Fp8 {
         long qo = q.offset;
         Parallel.forRange(rows, Math.max(1, (1L << 16) / Math.max(1, cols)), (r0, r1) -> {
             for (long i = r0; i < r1; i++) {
-                long s = i / blockRows * sc, at = i * cols;
-                for (long j = 0; j < cols; j++) {
-                    float v = table[src.get(ValueLayout.JAVA_BYTE, qo + at + j) & 0xff] * scales[(int) (s + j / blockCols)];
-                    Elem.set(dst, out, at + j, v);
+                int s = (int) (i / blockRows * sc);
+                for (long j0 = 0; j0 < cols; j0 += blockCols) {   // one scale a block of the row
+                    float scale = scales[s++];
+                    long from = i * cols + j0, to = i * cols + Math.min(cols, j0 + blockCols);
+                    switch (out) {
+                        case F32 -> {
+                            for (long k = from; k < to; k++) dst.setAtIndex(Elem.F32, k, table[src.get(ValueLayout.JAVA_BYTE, qo + k) & 0xff] * scale);
+                        }
+                        case BF16 -> {
+                            for (long k = from; k < to; k++) dst.setAtIndex(Elem.I16, k, Half.floatToBf16(table[src.get(ValueLayout.JAVA_BYTE, qo + k) & 0xff] * scale));
+                        }
+                        default -> {
+                            for (long k = from; k < to; k++) Elem.set(dst, out, k, table[src.get(ValueLayout.JAVA_BYTE, qo + k) & 0xff] * scale);
+                        }
+                    }
                 }
             }
         });

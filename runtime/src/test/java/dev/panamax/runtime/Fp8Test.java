@@ -129,6 +129,30 @@ class Fp8Test {
         }
     }
 
+    @Test
+    void conversionsOfContiguousRunsMatchTheElementwisePath() {
+        // Elem.convertRun's loops (contiguous runs) against Elem.get/set's (a transposed view's runs
+        // have stride > 1), for every pair of float types, over values with every special case
+        int[] in = ints("inputs");
+        int n = in.length / 2 * 2;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = Float.intBitsToFloat(in[i]);
+        DType[] types = {DType.F32, DType.BF16, DType.F16, DType.F8_E4M3, DType.F8_E5M2};
+        try (Scope s = Scope.open()) {
+            for (DType from : types) {
+                Tensor src = Tensor.of(x, 2, n / 2).to(from);
+                Tensor srcT = src.t().contiguous().t();   // the same values, column-major
+                for (DType to : types) {
+                    float[] fast = src.to(to).to(DType.F32).toFloatArray();
+                    float[] slow = srcT.to(to).contiguous().to(DType.F32).toFloatArray();
+                    for (int i = 0; i < n; i++) {
+                        assertThat(Float.floatToIntBits(fast[i])).as("%s -> %s of %s", from, to, x[i]).isEqualTo(Float.floatToIntBits(slow[i]));
+                    }
+                }
+            }
+        }
+    }
+
     /** The plain loop: CUDA's decode of each code times its block's scale, in F32. */
     private static float[] reference(byte[] codes, int[] decode, int rows, int cols, float[] scales, int br, int bc) {
         int sc = Math.ceilDiv(cols, bc);
