@@ -1,17 +1,16 @@
 package dev.panamax.runtime;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * The 8-bit float formats of FP8 checkpoints ({@link DType#F8_E4M3}, {@link DType#F8_E5M2}):
  * conversions to and from binary32, and the block-scaled dequantisation of DeepSeek-V3's weights.
  *
  * <p>Conversions to FP8 round to nearest, ties to even, and do not saturate, as CUDA's
- * {@code __nv_cvt_float_to_fp8(x, __NV_NOSAT, ...)} and PyTorch's {@code .to(torch.float8_e4m3fn)}
- * do: E4M3 has no infinity, so a value that rounds past 448 (magnitude above 464; 464 ties to
- * 448) or an infinity becomes NaN with its sign ({@code 0x7F}, {@code 0xFF}); E5M2 rounds past
- * 57344 to infinity. A NaN becomes {@code 0x7F} in both, as CUDA makes it. The tests hold these functions to CUDA's own conversions
+ * {@code __nv_cvt_float_to_fp8(x, __NV_NOSAT, ...)} does: E4M3 has no infinity, so a value that
+ * rounds past 448 (magnitude above 464; 464 ties to 448) or an infinity becomes NaN with its sign
+ * ({@code 0x7F}, {@code 0xFF}); E5M2 rounds past 57344 to infinity. A NaN becomes {@code 0x7F}
+ * in both, as CUDA makes it. The tests hold these functions to CUDA's own conversions
  * ({@code runtime/src/test/resources/fp8/}).
  *
  * <p>DeepSeek-V3's FP8 checkpoints store each linear weight {@code W} ({@code [out, in]}) as E4M3
@@ -19,7 +18,9 @@ import java.lang.foreign.ValueLayout;
  * {@code blockRows x blockCols} weights ({@code [ceil(out / blockRows), ceil(in / blockCols)]},
  * blocks of 128 x 128 in the released models). The weight is {@code float(W[i][j]) *
  * scale[i / blockRows][j / blockCols]}, computed in F32: what the official code's
- * {@code weight_dequant} computes before it casts to BF16.
+ * {@code weight_dequant} computes before it casts to BF16. {@link #dequantizeBlocks} runs it on the
+ * active {@link Kernels} ({@code dequantizeFp8}: SIMD, or the scalar specification), over the
+ * runtime's threads.
  */
 public final class Fp8 {
     private static final float[] E4M3 = new float[256];
@@ -132,29 +133,19 @@ public final class Fp8 {
             throw new IllegalArgumentException("dequantizeBlocks: a " + weight.shape() + " weight in blocks of " + blockRows + " x " + blockCols
                     + " needs [" + sr + ", " + sc + "] scales, got " + scaleInv.shape());
         }
-        float[] table = weight.dtype() == DType.F8_E4M3 ? E4M3 : E5M2;
         float[] scales = scaleInv.to(DType.F32).contiguous().toFloatArray();
         Tensor q = weight.contiguous();
         Tensor y = Tensor.zeros(out, rows, cols);
         MemorySegment src = q.host(), dst = y.host();
         long qo = q.offset;
+        DType fp8 = weight.dtype();
+        Kernels k = Kernels.active();
         Parallel.forRange(rows, Math.max(1, (1L << 16) / Math.max(1, cols)), (r0, r1) -> {
             for (long i = r0; i < r1; i++) {
                 int s = (int) (i / blockRows * sc);
-                for (long j0 = 0; j0 < cols; j0 += blockCols) {   // one scale a block of the row
-                    float scale = scales[s++];
-                    long from = i * cols + j0, to = i * cols + Math.min(cols, j0 + blockCols);
-                    switch (out) {
-                        case F32 -> {
-                            for (long k = from; k < to; k++) dst.setAtIndex(Elem.F32, k, table[src.get(ValueLayout.JAVA_BYTE, qo + k) & 0xff] * scale);
-                        }
-                        case BF16 -> {
-                            for (long k = from; k < to; k++) dst.setAtIndex(Elem.I16, k, Half.floatToBf16(table[src.get(ValueLayout.JAVA_BYTE, qo + k) & 0xff] * scale));
-                        }
-                        default -> {
-                            for (long k = from; k < to; k++) Elem.set(dst, out, k, table[src.get(ValueLayout.JAVA_BYTE, qo + k) & 0xff] * scale);
-                        }
-                    }
+                for (long j = 0; j < cols; j += blockCols) {   // one scale a block of the row
+                    long at = i * cols + j;
+                    k.dequantizeFp8(fp8, src, qo + at, scales[s++], out, dst, at, Math.min(blockCols, cols - j));
                 }
             }
         });

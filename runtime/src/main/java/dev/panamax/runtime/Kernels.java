@@ -55,6 +55,14 @@ public interface Kernels {
               MemorySegment y, long yOff);
 
     /**
+     * Dequantises {@code n} contiguous FP8 codes of type {@code fp8} ({@link DType#F8_E4M3} or
+     * {@link DType#F8_E5M2}) with one scale: {@code y[yOff + i] = fp8(q[qOff + i]) * scale},
+     * multiplied in F32 and stored in {@code out} (F32, BF16 or F16; rounded to nearest even).
+     * {@code qOff} is in bytes (FP8 elements), {@code yOff} in elements of {@code out}.
+     */
+    void dequantizeFp8(DType fp8, MemorySegment q, long qOff, float scale, DType out, MemorySegment y, long yOff, long n);
+
+    /**
      * The kernels ops use: {@link VectorKernels} with the preferred species, or
      * {@link ScalarKernels} when the system property {@code panamax.vector} is {@code false}
      * (or set by {@link #setActive}).

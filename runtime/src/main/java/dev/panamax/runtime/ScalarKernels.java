@@ -1,6 +1,7 @@
 package dev.panamax.runtime;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 import static dev.panamax.runtime.Elem.getD;
 import static dev.panamax.runtime.Elem.getF;
@@ -127,6 +128,11 @@ public final class ScalarKernels implements Kernels {
                 }
             }
         }
+    }
+
+    @Override
+    public void dequantizeFp8(DType fp8, MemorySegment q, long qOff, float scale, DType out, MemorySegment y, long yOff, long n) {
+        for (long i = 0; i < n; i++) Elem.set(y, out, yOff + i, Fp8.toFloat(q.get(ValueLayout.JAVA_BYTE, qOff + i), fp8) * scale);
     }
 
     @Override

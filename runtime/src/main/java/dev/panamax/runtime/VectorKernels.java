@@ -1,5 +1,6 @@
 package dev.panamax.runtime;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -347,6 +348,46 @@ public final class VectorKernels implements Kernels {
         return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
+
+    /** Bytes a step of {@link #dequantizeFp8} loads: at least L (the first L are used) and at least 64 bits. */
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, L * 8)));
+
+    @Override
+    public void dequantizeFp8(DType fp8, MemorySegment q, long qOff, float scale, DType out, MemorySegment y, long yOff, long n) {
+        if (out != DType.F32 && out != DType.BF16) {
+            ScalarKernels.INSTANCE.dequantizeFp8(fp8, q, qOff, scale, out, y, yOff, n);
+            return;
+        }
+        boolean e4m3 = fp8 == DType.F8_E4M3, bf16 = out == DType.BF16;
+        long i = 0;
+        for (; i + B.length() <= n; i += L) {
+            IntVector b = ((IntVector) ByteVector.fromMemorySegment(B, q, qOff + i, LE).convertShape(VectorOperators.B2I, I, 0)).and(0xff);
+            IntVector mag = b.and(0x7f), sign = b.and(0x80).lanewise(VectorOperators.LSHL, 24);
+            FloatVector v;
+            if (e4m3) {
+                // the exponent and mantissa bits placed in a binary32's, then 2^(127 - 7): exact,
+                // subnormals included (they land on binary32 subnormals); S.1111.111 is NaN
+                v = mag.lanewise(VectorOperators.LSHL, 20).reinterpretAsFloats().mul(0x1p120f);
+                v = v.reinterpretAsInts().or(sign).reinterpretAsFloats().blend(Float.NaN, mag.eq(0x7f).cast(F));
+            } else {
+                // as binary16's top byte: 2^(127 - 15); exponent 31 is infinity or NaN, its mantissa kept
+                v = mag.lanewise(VectorOperators.LSHL, 21).reinterpretAsFloats().mul(0x1p112f);
+                IntVector special = b.and(3).lanewise(VectorOperators.LSHL, 21).or(0x7f800000);
+                v = v.reinterpretAsInts().blend(special, mag.compare(VectorOperators.GE, 0x7c)).or(sign).reinterpretAsFloats();
+            }
+            v = v.mul(scale);
+            if (!bf16) {
+                v.intoMemorySegment(y, (yOff + i) * 4, LE);
+                continue;
+            }
+            // Half.floatToBf16: round to nearest even; a NaN keeps its sign and top payload, quietened
+            IntVector x = v.reinterpretAsInts(), top = x.lanewise(VectorOperators.LSHR, 16);
+            IntVector r = x.add(0x7fff).add(top.and(1)).lanewise(VectorOperators.LSHR, 16)
+                    .blend(top.or(0x40), x.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000));
+            ((ShortVector) r.convertShape(VectorOperators.I2S, S, 0)).intoMemorySegment(y, (yOff + i) * 2, LE);
+        }
+        if (i < n) ScalarKernels.INSTANCE.dequantizeFp8(fp8, q, qOff + i, scale, out, y, yOff + i, n - i);
+    }
 
     @Override
     public void gemv(DType wType, int n, int k, MemorySegment w, long wOff, long ldw, MemorySegment x, long xOff,

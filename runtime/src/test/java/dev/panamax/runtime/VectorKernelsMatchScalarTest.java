@@ -1,10 +1,14 @@
 package dev.panamax.runtime;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
@@ -138,5 +142,33 @@ class VectorKernelsMatchScalarTest {
         float tol = 1e-5f * (float) Math.sqrt(k) + 1e-5f;
         for (int i = 0; i < got.length; i++) assertThat(Math.abs(got[i] - expected[i])).as("gemv %d", i).isLessThanOrEqualTo(tol + 1e-5f * Math.abs(expected[i]));
         for (int i = 0; i < gotM.length; i++) assertThat(Math.abs(gotM[i] - expectedM[i])).as("gemm %d", i).isLessThanOrEqualTo(tol + 1e-5f * Math.abs(expectedM[i]));
+    }
+
+    /**
+     * FP8 dequantisation, bit for bit: every code of both formats, at offsets and lengths around
+     * the vector width, with scales that keep, flip, overflow and underflow the values, into each
+     * output type.
+     */
+    @Test
+    void fp8DequantisationMatchesScalarBitForBit() {
+        int len = 256 * 3 + 37;
+        MemorySegment q = Arena.ofAuto().allocate(len);
+        for (int i = 0; i < len; i++) q.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 7 + i / 256));
+        int l = VectorKernels.L;
+        long[][] ranges = {{0, len}, {1, len - 1}, {3, 2L * l + 3}, {5, l}, {7, l - 1}, {2, 1}, {0, 0}, {9, 8}};
+        for (DType fp8 : new DType[]{DType.F8_E4M3, DType.F8_E5M2}) {
+            for (DType out : new DType[]{DType.F32, DType.BF16, DType.F16}) {
+                for (float scale : new float[]{1f, -0.75f, 3.1e-5f, 1e30f, 1e-40f, 0f}) {
+                    for (long[] r : ranges) {
+                        long bytes = (r[1] + 2) * out.byteSize();
+                        MemorySegment want = Arena.ofAuto().allocate(bytes), got = Arena.ofAuto().allocate(bytes);
+                        ScalarKernels.INSTANCE.dequantizeFp8(fp8, q, r[0], scale, out, want, 1, r[1]);
+                        VectorKernels.preferred().dequantizeFp8(fp8, q, r[0], scale, out, got, 1, r[1]);
+                        long at = want.mismatch(got);
+                        assertThat(at).as("%s -> %s, scale %s, from %d, %d codes (L=%d): first differing byte", fp8, out, scale, r[0], r[1], l).isEqualTo(-1);
+                    }
+                }
+            }
+        }
     }
 }
