@@ -131,10 +131,17 @@ public final class Tensor {
 
     /** {@link #outputLike} on a device's backend: not filled. */
     static Tensor outputOn(DeviceBackend backend, DType dtype, long... dims) {
+        if (dtype.isFp8()) throw fp8OnDevice(dtype, backend.device());
         Shape s = Shape.of(dims);
         Scope home = Scope.current();
         long p = home.allocateDevice(backend, Math.multiplyExact(s.numel(), (long) dtype.byteSize()));
         return new Tensor(MemorySegment.NULL, backend, p, dtype, s, 0, home);
+    }
+
+    /** The refusal of an FP8 tensor on a device: FP8 is a host storage format. */
+    private static UnsupportedOperationException fp8OnDevice(DType dtype, Device device) {
+        return new UnsupportedOperationException(dtype.safetensorsName() + " tensors stay on the host (a storage format), not on " + device
+                + ": convert with to(DType) or dequantise with Fp8.dequantizeBlocks first");
     }
 
     /** A new tensor filled with ones. */
@@ -298,10 +305,7 @@ public final class Tensor {
     public Tensor to(Device target) {
         java.util.Objects.requireNonNull(target, "device");
         if (target.equals(device())) return this;
-        if (dtype.isFp8() && target.isDevice()) {
-            throw new UnsupportedOperationException(dtype.safetensorsName() + " tensors stay on the host (a storage format): convert with to(DType) "
-                    + "or dequantise with Fp8.dequantizeBlocks before moving " + this + " to " + target);
-        }
+        if (dtype.isFp8() && target.isDevice()) throw fp8OnDevice(dtype, target);
         if (backend != null && target.isDevice()) return to(Device.CPU).to(target);
         Device from = device();
         Tensor out;

@@ -122,6 +122,10 @@ class Fp8Test {
             Tensor q = Tensor.of(new float[]{1, 2}, 2).to(DType.F8_E4M3);
             assertThatThrownBy(() -> q.to(Device.EMULATED)).isInstanceOf(UnsupportedOperationException.class)
                     .hasMessageContaining("F8_E4M3").hasMessageContaining("Fp8.dequantizeBlocks");
+            assertThatThrownBy(() -> Tensor.zeros(Device.EMULATED, DType.F8_E5M2, 4)).isInstanceOf(UnsupportedOperationException.class)
+                    .hasMessageContaining("F8_E5M2").hasMessageContaining("emulated");
+            Tensor onDevice = Tensor.of(new float[]{1, 2}, 2).to(Device.EMULATED);
+            assertThatThrownBy(() -> onDevice.to(DType.F8_E4M3)).isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("F8_E4M3");
             Tensor w = Tensor.of(new float[]{1, 2}, 2).to(DType.F8_E5M2).requiresGrad(true);
             w.mul(3.0).sum().backward();
             assertThat(w.grad().dtype()).isEqualTo(DType.F32);
