@@ -686,7 +686,7 @@ public final class Tensor {
             });
         } else {
             plan.forEach((off, n, inc) -> {
-                if (inc[0] == 1 && inc[1] == 1 && Elem.convertRun(storage, dtype, off[0], s.storage, s.dtype, off[1], n)) return;
+                if (n >= 32 && inc[0] == 1 && inc[1] == 1 && Elem.convertRun(storage, dtype, off[0], s.storage, s.dtype, off[1], n)) return;   // long runs
                 for (long i = 0; i < n; i++) Elem.set(storage, dtype, off[0] + i * inc[0], Elem.get(s.storage, s.dtype, off[1] + i * inc[1]));
             });
         }
