@@ -155,6 +155,39 @@ class Fp8CheckpointTest {
     }
 
     @Test
+    void aShardedFp8CheckpointFindsEachScaleInItsOwnShard(@TempDir Path tmp) throws Exception {
+        // DeepSeek-V3's release is sharded; a weight and its scales may sit in different shards
+        Path src = GenerationTest.firstCase(), one = tmp.resolve("one"), sharded = tmp.resolve("sharded");
+        writeFp8(src, one, BR, BC);
+        Files.createDirectories(sharded);
+        Files.copy(one.resolve("config.json"), sharded.resolve("config.json"));
+        StringBuilder index = new StringBuilder("{\"metadata\": {}, \"weight_map\": {");
+        int split = 0;
+        try (Scope s = Scope.open(); SafetensorsFile f = SafetensorsFile.open(one.resolve("model.safetensors"))) {
+            Map<String, Tensor> a = new LinkedHashMap<>(), b = new LinkedHashMap<>();
+            int i = 0;
+            for (String n : f.names()) {
+                boolean first = i++ % 2 == 0;
+                (first ? a : b).put(n, f.tensor(n));
+                index.append(i > 1 ? ", " : "").append('"').append(n).append("\": \"").append(first ? "a.safetensors" : "b.safetensors").append('"');
+                if (n.endsWith(Fp8Quantization.SCALE_SUFFIX)) {
+                    String w = n.substring(0, n.length() - Fp8Quantization.SCALE_SUFFIX.length());
+                    if (a.containsKey(w) != first) split++;
+                }
+            }
+            Safetensors.write(sharded.resolve("a.safetensors"), a, Map.of());
+            Safetensors.write(sharded.resolve("b.safetensors"), b, Map.of());
+        }
+        Files.writeString(sharded.resolve("model.safetensors.index.json"), index.append("}}").toString());
+        assertThat(split).as("weights whose scales are in the other shard").isPositive();
+        try (Scope s = Scope.open(); DeepSeekModel whole = DeepSeekModel.load(one, false); DeepSeekModel parts = DeepSeekModel.load(sharded, false)) {
+            Map<String, Tensor> w = whole.stateDict(), p = parts.stateDict();
+            assertThat(p.keySet()).isEqualTo(w.keySet());
+            for (String n : w.keySet()) assertThat(p.get(n).toFloatArray()).as(n).containsExactly(w.get(n).toFloatArray());
+        }
+    }
+
+    @Test
     void malformedFp8CheckpointsAreRefusedByName(@TempDir Path tmp) throws Exception {
         Path src = GenerationTest.firstCase();
         Path dir = tmp.resolve("fp8");
