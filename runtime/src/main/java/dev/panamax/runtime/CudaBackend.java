@@ -286,8 +286,7 @@ final class CudaBackend implements DeviceBackend {
             case U8 -> 5;
             case I8 -> 6;
             case F64 -> throw new UnsupportedOperationException("F64 tensors are not supported on CUDA devices (use F32)");
-            case F8_E4M3, F8_E5M2 -> throw new UnsupportedOperationException(t.safetensorsName() + " tensors are not supported on CUDA devices "
-                    + "(a host storage format: convert with to(DType) or dequantise with Fp8.dequantizeBlocks first)");
+            case F8_E4M3, F8_E5M2 -> throw Tensor.fp8OnDevice(t, "a CUDA device");   // Tensor.outputOn refuses them first
         };
     }
 

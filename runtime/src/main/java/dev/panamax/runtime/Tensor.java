@@ -138,9 +138,9 @@ public final class Tensor {
         return new Tensor(MemorySegment.NULL, backend, p, dtype, s, 0, home);
     }
 
-    /** The refusal of an FP8 tensor on a device: FP8 is a host storage format. */
-    private static UnsupportedOperationException fp8OnDevice(DType dtype, Device device) {
-        return new UnsupportedOperationException(dtype.safetensorsName() + " tensors stay on the host (a storage format), not on " + device
+    /** The refusal of an FP8 tensor on a device ({@code where}): FP8 is a host storage format. */
+    static UnsupportedOperationException fp8OnDevice(DType dtype, Object where) {
+        return new UnsupportedOperationException(dtype.safetensorsName() + " tensors stay on the host (a storage format), not on " + where
                 + ": convert with to(DType) or dequantise with Fp8.dequantizeBlocks first");
     }
 
