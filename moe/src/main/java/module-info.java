@@ -3,4 +3,5 @@ module dev.panamax.moe {
     requires transitive dev.panamax.runtime;
 
     exports dev.panamax.moe;
+    exports dev.panamax.moe.text;
 }

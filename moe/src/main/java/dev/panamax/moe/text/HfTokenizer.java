@@ -1,0 +1,305 @@
+package dev.panamax.moe.text;
+
+import dev.panamax.runtime.io.Json;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.function.UnaryOperator;
+
+/**
+ * A Hugging Face tokenizer read from {@code tokenizer.json}: the byte-level BPE that DeepSeek-V3,
+ * DeepSeek-R1, their distilled models (Qwen2 and Llama 3 tokenizers) and GPT-2 use. It encodes as
+ * the {@code tokenizers} library does, id for id: added tokens cut out first, then the normaliser,
+ * the pre-tokenizer's splits, BPE merges within each word, and the post-processor's special
+ * tokens; and decodes as its {@code ByteLevel} decoder does.
+ *
+ * <p>Beside {@code tokenizer.json}, {@code tokenizer_config.json} (when present) names the BOS and
+ * EOS tokens; for the {@code LlamaTokenizerFast} class (DeepSeek-V3 and R1 declare it) its
+ * {@code add_bos_token} and {@code add_eos_token} set the special tokens added, as
+ * {@code transformers} does. Instances are immutable and safe to share between threads.
+ *
+ * <pre>{@code
+ * HfTokenizer tok = HfTokenizer.load(Path.of("DeepSeek-V3"));   // the checkpoint folder
+ * long[] ids = tok.encode("1 + 1 = ");                          // BOS first, as transformers adds it
+ * String text = tok.decode(ids, true);                           // "1 + 1 = "
+ * }</pre>
+ *
+ * <p>What is read: models {@code BPE} (with {@code ignore_merges}, {@code unk_token},
+ * {@code fuse_unk}); normalizers {@code NFC}, {@code NFD}, {@code NFKC}, {@code NFKD},
+ * {@code Lowercase}, {@code Replace}, {@code Prepend}, {@code Strip}, {@code Sequence};
+ * pre-tokenizers {@code Split}, {@code ByteLevel}, {@code Digits}, {@code Whitespace},
+ * {@code WhitespaceSplit}, {@code Sequence}; post-processors {@code TemplateProcessing},
+ * {@code ByteLevel}, {@code RobertaProcessing}, {@code BertProcessing}, {@code Sequence}; the
+ * {@code ByteLevel} decoder. Anything else (SentencePiece-style byte fallback, WordPiece, Unigram,
+ * Metaspace) is refused at load with the file and the field named.
+ */
+public final class HfTokenizer {
+    /** Largest {@code tokenizer.json} read (DeepSeek-V3's is 7.8 MB). */
+    public static final long MAX_FILE_BYTES = 256L << 20;
+
+    private final Path source;
+    private final Bpe bpe;
+    private final UnaryOperator<String> normalizer;
+    private final List<PreTokenizers.Stage> preTokenizer;
+    private final AddedTokens added;
+    private final int[] prefix, suffix;
+    private final boolean byteLevelDecoder;
+    private final OptionalLong bos, eos;
+
+    private HfTokenizer(Path source, TokJson root, TokJson config) {
+        this.source = source;
+        TokJson model = root.get("model");
+        String type = model.has("type") ? model.type() : model.has("merges") ? "BPE" : model.get("type").string();
+        if (!type.equals("BPE")) throw model.get("type").error("model " + type + " is not supported; Panamax reads byte-level BPE");
+        bpe = new Bpe(model);
+        normalizer = Normalizers.of(root.get("normalizer"));
+        preTokenizer = PreTokenizers.of(root.get("pre_tokenizer"));
+        added = new AddedTokens(root.get("added_tokens"), normalizer);
+        TokJson dec = root.get("decoder");
+        byteLevelDecoder = !dec.isNull();
+        if (byteLevelDecoder && !dec.type().equals("ByteLevel")) throw dec.get("type").error("decoder " + dec.type() + " is not supported (ByteLevel is)");
+        bos = config == null ? OptionalLong.empty() : configToken(config, "bos_token");
+        eos = config == null ? OptionalLong.empty() : configToken(config, "eos_token");
+        List<Integer> pre = new ArrayList<>(), post = new ArrayList<>();
+        if (config != null && llamaTemplate(config)) {
+            if (config.get("add_bos_token").bool(true)) {
+                if (bos.isEmpty()) throw config.get("bos_token").error("is needed: add_bos_token is true");
+                pre.add((int) bos.getAsLong());
+            }
+            if (config.get("add_eos_token").bool(false)) {
+                if (eos.isEmpty()) throw config.get("eos_token").error("is needed: add_eos_token is true");
+                post.add((int) eos.getAsLong());
+            }
+        } else {
+            template(root.get("post_processor"), pre, post);
+        }
+        prefix = pre.stream().mapToInt(Integer::intValue).toArray();
+        suffix = post.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * Reads a tokenizer: {@code path} is a checkpoint folder holding {@code tokenizer.json} (and
+     * perhaps {@code tokenizer_config.json}), or a {@code tokenizer.json} itself.
+     *
+     * @throws IllegalArgumentException naming the file and the field for a missing, malformed or
+     *     unsupported tokenizer
+     */
+    public static HfTokenizer load(Path path) {
+        Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
+        if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no tokenizer.json here");
+        Path configFile = file.resolveSibling("tokenizer_config.json");
+        TokJson config = Files.isRegularFile(configFile) ? read(configFile) : null;
+        return new HfTokenizer(file, read(file), config);
+    }
+
+    private static TokJson read(Path file) {
+        String text;
+        try {
+            long size = Files.size(file);
+            if (size > MAX_FILE_BYTES) throw new IllegalArgumentException(file + ": " + size + " bytes is more than a tokenizer file can be (" + MAX_FILE_BYTES + ")");
+            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(Files.readAllBytes(file))).toString();
+        } catch (CharacterCodingException e) {
+            throw new IllegalArgumentException(file + ": not valid UTF-8");
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + ": cannot be read: " + e.getMessage(), e);
+        }
+        try {
+            return new TokJson(file + ":", Json.parseObject(text));
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(file + ": invalid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /** transformers rebuilds a Llama fast tokenizer's template from these settings. */
+    private static boolean llamaTemplate(TokJson config) {
+        String cls = config.get("tokenizer_class").value() instanceof String s ? s : "";
+        return cls.equals("LlamaTokenizerFast") || cls.equals("LlamaTokenizer") || config.has("add_bos_token") || config.has("add_eos_token");
+    }
+
+    /** A {@code bos_token}/{@code eos_token} of tokenizer_config.json: a string, or an object with {@code content}. */
+    private OptionalLong configToken(TokJson config, String field) {
+        TokJson f = config.get(field);
+        if (f.isNull()) return OptionalLong.empty();
+        String content = f.value() instanceof String s ? s : f.get("content").string();
+        OptionalLong id = id(content);
+        if (id.isEmpty()) throw f.error("\"" + content + "\" is not a token of the vocabulary");
+        return id;
+    }
+
+    private void template(TokJson p, List<Integer> pre, List<Integer> post) {
+        if (p.isNull()) return;
+        switch (p.type()) {
+            case "ByteLevel" -> { }
+            case "Sequence" -> {
+                TokJson list = p.get("processors");
+                for (int i = 0; i < list.list().size(); i++) template(list.item(i), pre, post);
+            }
+            case "RobertaProcessing", "BertProcessing" -> {
+                pre.add(pairId(p.get("cls")));
+                post.add(pairId(p.get("sep")));
+            }
+            case "TemplateProcessing" -> {
+                TokJson single = p.get("single");
+                boolean seenSequence = false;
+                for (int i = 0; i < single.list().size(); i++) {
+                    TokJson piece = single.item(i);
+                    if (piece.has("Sequence")) {
+                        if (seenSequence) throw piece.error("a single-sequence template holds the sequence once");
+                        seenSequence = true;
+                    } else if (piece.has("SpecialToken")) {
+                        String name = piece.get("SpecialToken").get("id").string();
+                        TokJson st = p.get("special_tokens").get(name);
+                        if (st.isNull()) throw p.get("special_tokens").error("has no \"" + name + "\", which the template uses");
+                        TokJson ids = st.get("ids");
+                        for (int k = 0; k < ids.list().size(); k++) {
+                            long id = ids.item(k).integer();
+                            if (id < 0 || id >= vocabSize()) throw ids.item(k).error("id " + id + " is outside the vocabulary");
+                            (seenSequence ? post : pre).add((int) id);
+                        }
+                    } else {
+                        throw piece.error("must be a Sequence or a SpecialToken");
+                    }
+                }
+                if (!seenSequence) throw single.error("has no Sequence");
+            }
+            default -> throw p.get("type").error("post-processor " + p.type() + " is not supported (TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence are)");
+        }
+    }
+
+    private int pairId(TokJson pair) {
+        long id = pair.item(1).integer();
+        if (id < 0 || id >= vocabSize()) throw pair.item(1).error("id " + id + " is outside the vocabulary");
+        return (int) id;
+    }
+
+    /** The file read. */
+    public Path source() {
+        return source;
+    }
+
+    /** Ids of {@code text} with the special tokens the tokenizer adds (BOS for DeepSeek-V3 and R1). */
+    public long[] encode(String text) {
+        return encode(text, true);
+    }
+
+    /** Ids of {@code text}; {@code addSpecialTokens} adds the post-processor's tokens (BOS, EOS) around them. */
+    public long[] encode(String text, boolean addSpecialTokens) {
+        int[] ids = encodeInts(text, false);
+        int p = addSpecialTokens ? prefix.length : 0, s = addSpecialTokens ? suffix.length : 0;
+        long[] out = new long[p + ids.length + s];
+        for (int i = 0; i < p; i++) out[i] = prefix[i];
+        for (int i = 0; i < ids.length; i++) out[p + i] = ids[i];
+        for (int i = 0; i < s; i++) out[p + ids.length + i] = suffix[i];
+        return out;
+    }
+
+    /** The ids, no special tokens added; {@code reference} merges by the plain loop (tests, benchmarks). */
+    int[] encodeInts(String text, boolean reference) {
+        int[] out = new int[Math.max(16, text.length() / 2)];
+        int n = 0;
+        for (AddedTokens.Part part : added.split(text)) {
+            if (part.id() >= 0) {
+                if (n == out.length) out = Arrays.copyOf(out, out.length * 2);
+                out[n++] = part.id();
+                continue;
+            }
+            for (String word : PreTokenizers.apply(preTokenizer, part.text())) {
+                int[] ids = reference ? bpe.encodeWordReference(word) : bpe.encodeWord(word);
+                if (n + ids.length > out.length) out = Arrays.copyOf(out, Math.max(out.length * 2, n + ids.length));
+                System.arraycopy(ids, 0, out, n, ids.length);
+                n += ids.length;
+            }
+        }
+        return Arrays.copyOf(out, n);
+    }
+
+    /** The pre-tokenizer's words of {@code text} (tests, benchmarks). */
+    List<String> words(String text) {
+        List<String> out = new ArrayList<>();
+        for (AddedTokens.Part part : added.split(text)) if (part.id() < 0) out.addAll(PreTokenizers.apply(preTokenizer, part.text()));
+        return out;
+    }
+
+    Bpe bpe() {
+        return bpe;
+    }
+
+    /** The text of {@code ids}, special tokens included. */
+    public String decode(long[] ids) {
+        return decode(ids, false);
+    }
+
+    /**
+     * The text of {@code ids}; {@code skipSpecialTokens} leaves out the added tokens marked special
+     * (BOS, EOS, padding). Ids the tokenizer does not know are left out, as the Rust library does;
+     * bytes that do not form UTF-8 become U+FFFD.
+     */
+    public String decode(long[] ids, boolean skipSpecialTokens) {
+        List<String> tokens = new ArrayList<>(ids.length);
+        for (long id : ids) {
+            String t = id < 0 || id > Integer.MAX_VALUE ? null : tokenText((int) id);
+            if (t == null) continue;
+            if (skipSpecialTokens) {
+                AddedTokens.Token a = added.byContent(t);
+                if (a != null && a.special()) continue;
+            }
+            tokens.add(t);
+        }
+        if (!byteLevelDecoder) return String.join(" ", tokens);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        for (String t : tokens) if (!ByteLevel.appendBytes(t, bytes)) bytes.writeBytes(t.getBytes(StandardCharsets.UTF_8));
+        return ByteLevel.lossyUtf8(bytes.toByteArray());
+    }
+
+    private String tokenText(int id) {
+        AddedTokens.Token a = added.byId(id);
+        return a != null ? a.text() : bpe.token(id);
+    }
+
+    /** The token string of {@code id} (an added token's content, or the vocabulary's byte-level string). */
+    public Optional<String> token(long id) {
+        return Optional.ofNullable(id < 0 || id > Integer.MAX_VALUE ? null : tokenText((int) id));
+    }
+
+    /** The id of the token string {@code token} (added tokens first, then the vocabulary). */
+    public OptionalLong id(String token) {
+        AddedTokens.Token a = added.byContent(token);
+        if (a != null) return OptionalLong.of(a.id());
+        Integer id = bpe.id(token);
+        return id == null ? OptionalLong.empty() : OptionalLong.of(id);
+    }
+
+    /** Whether {@code id} is an added token marked special. */
+    public boolean isSpecial(long id) {
+        AddedTokens.Token a = id < 0 || id > Integer.MAX_VALUE ? null : added.byId((int) id);
+        return a != null && a.special();
+    }
+
+    /** One more than the largest id, added tokens included. */
+    public int vocabSize() {
+        int n = bpe.size();
+        for (AddedTokens.Token t : added.tokens()) n = Math.max(n, t.id() + 1);
+        return n;
+    }
+
+    /** The BOS id named by {@code tokenizer_config.json}, if any. */
+    public OptionalLong bosId() {
+        return bos;
+    }
+
+    /** The EOS id named by {@code tokenizer_config.json}, if any: where generation stops. */
+    public OptionalLong eosId() {
+        return eos;
+    }
+}
