@@ -34,7 +34,7 @@ const FIXED = ['', ' ', 'Hello world!', 'Hello  world', ' leading space', 'trail
   '深度求索发布了新的模型，它在数学和代码上表现很好。', 'ひらがなとカタカナ、そして漢字。', 'Привет, мир!', "l'été, où, déjà, naïve",
   'e\u0301 versus é', 'Emoji: 🙂 🚀 👩‍💻', '∑ ∫ ≤ ≥ → ←', 'def add(a, b):\n    return a + b\n',
   '<think>Let me add 23 and 19: 23 + 19 = 42.</think><answer>42</answer>', '     \n\n   \t  ', '...!!!???', '"quoted"',
-  'a'.repeat(300), 'ab'.repeat(150), '深'.repeat(100), '9'.repeat(50), ' '.repeat(40) + 'x', '🙂'.repeat(20)];
+  'ΟΔΥΣΣΕΥΣ ΣΑΣ. Σ', 'İstanbul', 'well-known, re-entry-1.5, 2,000.', 'a--b', '-x-', '``quoted``', 'a'.repeat(300), 'ab'.repeat(150), '深'.repeat(100), '9'.repeat(50), ' '.repeat(40) + 'x', '🙂'.repeat(20)];
 
 function specialsOf(t) {
   const j = JSON.parse(fs.readFileSync(t, 'utf8'));

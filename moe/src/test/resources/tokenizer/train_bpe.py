@@ -7,6 +7,8 @@ parts around it, each laid out as its family's released tokenizers are:
   qwen2/        NFC; Split(Qwen2's regex, with (?i:'s|...)); ByteLevel(use_regex=false); no BOS
   gpt2/         ByteLevel(add_prefix_space=true, use_regex=true); ignore_merges; Lowercase+NFKC;
                 BOS and EOS through TemplateProcessing
+  mixed/        every other split behaviour, inverted splits, Digits and a prefix space after
+                them; Strip, Replace and Prepend normalizers; RobertaProcessing
 The expected encodings are then computed by Hugging Face's own tokenizers library
 (make_cases.mjs), never by Panamax.
 
@@ -153,6 +155,20 @@ def main():
           {"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "Lowercase"}]}, byte_level(True, True),
           lambda ids: {"type": "Sequence", "processors": [byte_level(True, True) | {"type": "ByteLevel"},
                                                           template("<|endoftext|>", "<|endoftext|>", ids)]}, True, None)
+    write(outdir, "mixed", ["<s>", "<pad>", "</s>"], b2u, merges, [("<x>", True), ("Word", False)],
+          {"type": "Sequence", "normalizers": [{"type": "Strip", "strip_left": True, "strip_right": True},
+                                               {"type": "Replace", "pattern": {"String": "``"}, "content": "\""},
+                                               {"type": "Replace", "pattern": {"Regex": "\\s{3,}"}, "content": " _ "},
+                                               {"type": "Prepend", "prepend": "~"}]},
+          mixed_pre(), lambda ids: {"type": "RobertaProcessing", "sep": ["</s>", ids["</s>"]], "cls": ["<s>", ids["<s>"]],
+                                    "trim_offsets": True, "add_prefix_space": True}, False, None)
+
+def mixed_pre():
+    def sp(pattern, behavior, invert=False):
+        return {"type": "Split", "pattern": pattern, "behavior": behavior, "invert": invert}
+    return {"type": "Sequence", "pretokenizers": [
+        sp({"String": "-"}, "MergedWithNext"), sp({"Regex": "[.,]"}, "MergedWithPrevious"), sp({"Regex": "\\p{L}+"}, "Contiguous", True),
+        sp({"Regex": "\\s+"}, "Removed"), {"type": "Digits", "individual_digits": True}, byte_level(True, True)]}
 
 if __name__ == "__main__":
     main()

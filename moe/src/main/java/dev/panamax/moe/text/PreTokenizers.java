@@ -60,7 +60,8 @@ final class PreTokenizers {
                     }
                 });
             }
-            case "Digits" -> out.add(split(Pattern.compile(p.get("individual_digits").bool(false) ? "\\p{Nd}" : "\\p{Nd}+", Pattern.UNICODE_CHARACTER_CLASS), Behavior.ISOLATED, false));
+            // numbers as Rust's char::is_numeric counts them: Nd, Nl and No
+            case "Digits" -> out.add(split(Pattern.compile(p.get("individual_digits").bool(false) ? "\\p{N}" : "\\p{N}+", Pattern.UNICODE_CHARACTER_CLASS), Behavior.ISOLATED, false));
             case "Whitespace" -> out.add(split(Pattern.compile("\\w+|[^\\w\\s]+", Pattern.UNICODE_CHARACTER_CLASS), Behavior.ISOLATED, true));
             case "WhitespaceSplit" -> out.add(split(Pattern.compile("\\s+", Pattern.UNICODE_CHARACTER_CLASS), Behavior.REMOVED, false));
             default -> throw p.get("type").error("pre-tokenizer " + type + " is not supported (Split, ByteLevel, Digits, Whitespace, WhitespaceSplit, Sequence are)");
