@@ -4,6 +4,7 @@ import dev.panamax.moe.DeepSeekModel;
 import dev.panamax.moe.Generator;
 import dev.panamax.moe.Mla;
 import dev.panamax.moe.Sampler;
+import dev.panamax.moe.text.HfTokenizer;
 import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Device;
 
@@ -16,9 +17,12 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * {@code panamax generate --model DIR --prompt-ids 1,2,3 --max-new-tokens N [--temperature T]
- * [--top-p P] [--top-k K] [--seed S] [--stop ID,...] [--naive] [--device cpu|cuda|cuda:N] [--kv-cache f32|bf16]}:
- * prints the generated ids and tokens/s.
+ * {@code panamax generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N
+ * [--tokenizer PATH] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--stop ID,...] [--naive]
+ * [--device cpu|cuda|cuda:N] [--kv-cache f32|bf16]}: prints the generated ids, their text (when
+ * there is a tokenizer) and tokens/s. A text prompt is encoded by the checkpoint's
+ * {@code tokenizer.json} (or {@code --tokenizer}), and generation stops at its EOS unless
+ * {@code --stop} says otherwise.
  */
 final class Generate {
     private Generate() {
@@ -27,6 +31,8 @@ final class Generate {
     static int run(String[] args, PrintStream out) {
         Path model = null;
         long[] prompt = null;
+        String text = null;
+        Path tokenizerPath = null;
         int maxNew = 32, topK = 0;
         double temperature = 0, topP = 1;
         long seed = 0;
@@ -46,6 +52,8 @@ final class Generate {
                 switch (a) {
                     case "--model" -> model = Path.of(v);
                     case "--prompt-ids" -> prompt = ids(v);
+                    case "--prompt" -> text = v;
+                    case "--tokenizer" -> tokenizerPath = Path.of(v);
                     case "--max-new-tokens" -> maxNew = Integer.parseInt(v);
                     case "--temperature" -> temperature = Double.parseDouble(v);
                     case "--top-p" -> topP = Double.parseDouble(v);
@@ -67,17 +75,25 @@ final class Generate {
             }
         }
         if (model == null) throw new Main.UsageException("--model DIR is required");
-        if (prompt == null || prompt.length == 0) throw new Main.UsageException("--prompt-ids 1,2,3 is required");
+        if ((prompt == null) == (text == null)) throw new Main.UsageException("one of --prompt TEXT and --prompt-ids 1,2,3 is required");
+        HfTokenizer tokenizer = text != null || tokenizerPath != null ? HfTokenizer.load(tokenizerPath != null ? tokenizerPath : model) : null;
+        if (text != null) prompt = tokenizer.encode(text);
+        if (prompt.length == 0) throw new Main.UsageException("the prompt is empty");
+        if (tokenizer != null && stop.isEmpty()) tokenizer.eosId().ifPresent(stop::add);
         String why = device.unavailableReason();
         if (why != null) throw new IllegalArgumentException("--device " + device + ": " + why);
         Sampler sampler = temperature == 0 ? Sampler.greedy() : Sampler.of(temperature, topK, topP, seed);
         try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); DeepSeekModel m = DeepSeekModel.load(model, false, device)) {
+            if (tokenizer != null && tokenizer.vocabSize() > m.config().vocabSize()) {
+                throw new IllegalArgumentException(tokenizer.source() + " has " + tokenizer.vocabSize() + " tokens, more than the model's vocab_size of " + m.config().vocabSize());
+            }
             for (long id : prompt) {
                 if (id < 0 || id >= m.config().vocabSize()) throw new IllegalArgumentException("prompt id " + id + " is outside the vocabulary of " + m.config().vocabSize());
             }
             Generator.Result r = Generator.generate(m, List.of(prompt), maxNew, stop, sampler, path, cache);
             long[] ids = r.completions().getFirst();
             out.println(Arrays.stream(ids).mapToObj(Long::toString).reduce((x, y) -> x + "," + y).orElse(""));
+            if (tokenizer != null) out.println(tokenizer.decode(ids, true));
             out.printf(Locale.ROOT, "%d tokens in %.3f s: %.1f tokens/s (prefill of %d included)%n", r.tokens(), r.seconds(), r.tokensPerSecond(), prompt.length);
         }
         return 0;

@@ -10,7 +10,8 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The {@code panamax} command. Subcommands: {@code demo}, {@code inspect PATH}, {@code info}.
+ * The {@code panamax} command. Subcommands: {@code demo}, {@code grpo}, {@code smoke},
+ * {@code inspect PATH}, {@code generate}, {@code tokenize PATH}, {@code info}.
  * Errors print one line naming the problem and exit with status 1 (2 for usage errors); add
  * {@code --verbose} for the stack trace.
  */
@@ -40,6 +41,7 @@ public final class Main {
                 case "grpo" -> GrpoCommand.run(sub, out, false);
                 case "smoke" -> Demo.run(sub, out);
                 case "generate" -> Generate.run(sub, out);
+                case "tokenize" -> Tokenize.run(sub, out);
                 case "info" -> info(out);
                 default -> {
                     err.println("panamax: unknown command \"" + rest[0] + "\" (try panamax --help)");
@@ -99,9 +101,14 @@ public final class Main {
                   smoke [--model DIR]  short smoke job: load a reference checkpoint, benchmark matmul
                   inspect PATH         list the tensors (name, dtype, shape, bytes) of a safetensors file or checkpoint folder,
                                        and the main fields of its config.json
-                  generate --model DIR --prompt-ids 1,2,3 --max-new-tokens N [--temperature T --top-p P --top-k K
-                           --seed S --stop ID,... --naive --device cpu|cuda|cuda:N --kv-cache f32|bf16]
-                                       generate with a DeepSeek-V3 checkpoint; prints the ids and tokens/s
+                  generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--tokenizer PATH
+                           --temperature T --top-p P --top-k K --seed S --stop ID,... --naive --device cpu|cuda|cuda:N
+                           --kv-cache f32|bf16]
+                                       generate with a DeepSeek-V3 checkpoint; prints the ids, their text (with a
+                                       tokenizer.json) and tokens/s; a text prompt stops at the tokenizer's EOS
+                  tokenize PATH [--no-special] TEXT | tokenize PATH --decode 1,2,3 [--skip-special]
+                                       token ids of TEXT (or the text of ids) by the tokenizer.json at PATH (a file or
+                                       a checkpoint folder), as Hugging Face's tokenizers library gives them
                   info                 Java version, threads, kernels, CUDA availability
 
                 options:

@@ -152,4 +152,52 @@ class CliTest {
         assertThat(run("generate", "--model", referenceCase().toString(), "--prompt-ids", "999").status).isEqualTo(1);
         assertThat(run("generate", "--prompt-ids", "1").status).isEqualTo(2);
     }
+
+    /** A byte-level tokenizer whose ids are the byte values (plus {@code extra} more tokens), GPT-2's alphabet. */
+    static Path byteTokenizer(Path dir, int extra) throws IOException {
+        Map<String, Object> vocab = new LinkedHashMap<>();
+        int n = 0;
+        for (int b = 0; b < 256; b++) {
+            boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+            vocab.put(String.valueOf((char) (printable ? b : 256 + n++)), (long) b);
+        }
+        for (int i = 0; i < extra; i++) vocab.put("<extra" + i + ">", (long) (256 + i));
+        Map<String, Object> tok = new LinkedHashMap<>();
+        tok.put("pre_tokenizer", Map.of("type", "ByteLevel", "add_prefix_space", false, "use_regex", true));
+        tok.put("decoder", Map.of("type", "ByteLevel"));
+        tok.put("model", Map.of("type", "BPE", "vocab", vocab, "merges", java.util.List.of()));
+        Files.createDirectories(dir);
+        Path f = dir.resolve("tokenizer.json");
+        Files.writeString(f, dev.panamax.runtime.io.Json.write(tok));
+        return f;
+    }
+
+    @Test
+    void generateAndTokenizeTakeText(@TempDir Path tmp) throws IOException {
+        Path tok = byteTokenizer(tmp.resolve("bytes"), 0);
+        Result ids = run("tokenize", tok.toString(), "hi there");
+        assertThat(ids.status).as(ids.err).isZero();
+        assertThat(ids.out.lines().findFirst().orElse("")).isEqualTo("104,105,32,116,104,101,114,101");
+        assertThat(ids.out).contains("h | i | Ġ | t").contains("8 tokens");
+        Result text = run("tokenize", tok.getParent().toString(), "--decode", "104,105,32,240,159,153,130");
+        assertThat(text.out.strip()).isEqualTo("hi \uD83D\uDE42");
+        assertThat(run("tokenize", tok.toString()).status).isEqualTo(2);
+        assertThat(run("tokenize", tok.toString(), "--decode", "1,x").status).isEqualTo(2);
+
+        Result byText = run("generate", "--model", referenceCase().toString(), "--tokenizer", tok.toString(), "--prompt", "hi", "--max-new-tokens", "5");
+        Result byIds = run("generate", "--model", referenceCase().toString(), "--prompt-ids", "104,105", "--max-new-tokens", "5");
+        assertThat(byText.status).as(byText.err).isZero();
+        String completion = byText.out.lines().findFirst().orElse("");
+        assertThat(completion).isEqualTo(byIds.out.lines().findFirst().orElse("")).matches("\\d+(,\\d+){4}");
+        Result decoded = run("tokenize", tok.toString(), "--decode", completion);
+        assertThat(byText.out.lines().skip(1).findFirst().orElse("")).isEqualTo(decoded.out.lines().findFirst().orElse(""));
+
+        Result tooBig = run("generate", "--model", referenceCase().toString(), "--tokenizer", byteTokenizer(tmp.resolve("big"), 10).toString(), "--prompt", "hi");
+        assertThat(tooBig.status).isEqualTo(1);
+        assertThat(tooBig.err).contains("has 266 tokens, more than the model's vocab_size of 256");
+        Result none = run("generate", "--model", referenceCase().toString(), "--prompt", "hi");
+        assertThat(none.status).isEqualTo(1);
+        assertThat(none.err).contains("tokenizer.json: no tokenizer.json here");
+        assertThat(run("generate", "--model", referenceCase().toString(), "--prompt", "hi", "--prompt-ids", "1").status).isEqualTo(2);
+    }
 }
