@@ -41,7 +41,9 @@ import java.util.function.UnaryOperator;
  * {@code WhitespaceSplit}, {@code Sequence}; post-processors {@code TemplateProcessing},
  * {@code ByteLevel}, {@code RobertaProcessing}, {@code BertProcessing}, {@code Sequence}; the
  * {@code ByteLevel} decoder. Anything else (SentencePiece-style byte fallback, WordPiece, Unigram,
- * Metaspace) is refused at load with the file and the field named.
+ * Metaspace) is refused at load with the file and the field named. Unpaired surrogates in a Java
+ * string, which a Rust string cannot hold, are encoded as {@code '?'}, as Java's UTF-8 encoder
+ * writes them.
  */
 public final class HfTokenizer {
     /** Largest {@code tokenizer.json} read (DeepSeek-V3's is 7.8 MB). */
@@ -202,6 +204,16 @@ public final class HfTokenizer {
         for (int i = 0; i < ids.length; i++) out[p + i] = ids[i];
         for (int i = 0; i < s; i++) out[p + ids.length + i] = suffix[i];
         return out;
+    }
+
+    /**
+     * The ids of {@code text} without special tokens, merged by the plain loop that is the
+     * specification of BPE (the pair of lowest rank, leftmost first, again and again) and with no
+     * cache: what {@link #encode(String, boolean)} is tested and benchmarked against. Slow on long
+     * words (quadratic); not for production use.
+     */
+    public long[] encodeReference(String text) {
+        return Arrays.stream(encodeInts(text, true)).asLongStream().toArray();
     }
 
     /** The ids, no special tokens added; {@code reference} merges by the plain loop (tests, benchmarks). */
