@@ -1,7 +1,5 @@
 package dev.panamax.moe.text;
 
-import java.nio.ByteBuffer;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.regex.Pattern;
 
@@ -39,23 +37,26 @@ final class ByteLevel {
         return new String(out);
     }
 
-    /** Appends the bytes {@code token} stands for; false (nothing appended) when a character is outside the alphabet. */
-    static boolean appendBytes(String token, java.io.ByteArrayOutputStream out) {
+    /**
+     * The bytes {@code token} stands for; a token with a character outside the alphabet (an added
+     * token such as DeepSeek's {@code <｜User｜>}) stands for its own UTF-8 bytes, as the Rust
+     * library's decoder has it.
+     */
+    static byte[] bytes(String token) {
+        byte[] out = new byte[token.length()];
         for (int i = 0; i < token.length(); i++) {
             char c = token.charAt(i);
-            if (c >= CHAR_TO_BYTE.length || CHAR_TO_BYTE[c] < 0) return false;
+            if (c >= CHAR_TO_BYTE.length || CHAR_TO_BYTE[c] < 0) return token.getBytes(StandardCharsets.UTF_8);
+            out[i] = (byte) CHAR_TO_BYTE[c];
         }
-        for (int i = 0; i < token.length(); i++) out.write(CHAR_TO_BYTE[token.charAt(i)]);
-        return true;
+        return out;
     }
 
-    /** UTF-8 decoding that replaces each malformed sequence by U+FFFD, as Rust's {@code from_utf8_lossy}. */
+    /**
+     * UTF-8 decoding that replaces each malformed sequence by U+FFFD, as Rust's
+     * {@code from_utf8_lossy} does (both replace each maximal invalid subpart, Unicode's advice).
+     */
     static String lossyUtf8(byte[] bytes) {
-        try {
-            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPLACE)
-                    .onUnmappableCharacter(CodingErrorAction.REPLACE).replaceWith("\uFFFD").decode(ByteBuffer.wrap(bytes)).toString();
-        } catch (java.nio.charset.CharacterCodingException e) {
-            throw new AssertionError("a replacing decoder cannot fail", e);
-        }
+        return new String(bytes, StandardCharsets.UTF_8);
     }
 }

@@ -1,7 +1,6 @@
 package dev.panamax.moe.text;
 
 import dev.panamax.runtime.io.Json;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -57,6 +56,9 @@ public final class HfTokenizer {
     private final int[] prefix, suffix;
     private final boolean byteLevelDecoder;
     private final OptionalLong bos, eos;
+    /** Per id: the bytes the ByteLevel decoder gives it (null for an unknown id), and whether skipping special tokens drops it. */
+    private final byte[][] tokenBytes;
+    private final boolean[] skipped;
 
     private HfTokenizer(Path source, TokJson root, TokJson config) {
         this.source = source;
@@ -70,6 +72,15 @@ public final class HfTokenizer {
         TokJson dec = root.get("decoder");
         byteLevelDecoder = !dec.isNull();
         if (byteLevelDecoder && !dec.type().equals("ByteLevel")) throw dec.get("type").error("decoder " + dec.type() + " is not supported (ByteLevel is)");
+        tokenBytes = new byte[vocabSize()][];
+        skipped = new boolean[tokenBytes.length];
+        for (int id = 0; id < tokenBytes.length; id++) {
+            String t = tokenText(id);
+            if (t == null) continue;
+            tokenBytes[id] = ByteLevel.bytes(t);
+            AddedTokens.Token a = added.byContent(t);
+            skipped[id] = a != null && a.special();
+        }
         bos = config == null ? OptionalLong.empty() : configToken(config, "bos_token");
         eos = config == null ? OptionalLong.empty() : configToken(config, "eos_token");
         List<Integer> pre = new ArrayList<>(), post = new ArrayList<>();
@@ -258,20 +269,34 @@ public final class HfTokenizer {
      * bytes that do not form UTF-8 become U+FFFD.
      */
     public String decode(long[] ids, boolean skipSpecialTokens) {
-        List<String> tokens = new ArrayList<>(ids.length);
-        for (long id : ids) {
-            String t = id < 0 || id > Integer.MAX_VALUE ? null : tokenText((int) id);
-            if (t == null) continue;
-            if (skipSpecialTokens) {
-                AddedTokens.Token a = added.byContent(t);
-                if (a != null && a.special()) continue;
+        if (!byteLevelDecoder) {
+            List<String> tokens = new ArrayList<>(ids.length);
+            for (long id : ids) {
+                int i = known(id);
+                if (i >= 0 && !(skipSpecialTokens && skipped[i])) tokens.add(tokenText(i));
             }
-            tokens.add(t);
+            return String.join(" ", tokens);
         }
-        if (!byteLevelDecoder) return String.join(" ", tokens);
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        for (String t : tokens) if (!ByteLevel.appendBytes(t, bytes)) bytes.writeBytes(t.getBytes(StandardCharsets.UTF_8));
-        return ByteLevel.lossyUtf8(bytes.toByteArray());
+        int n = 0;
+        for (long id : ids) {
+            int i = known(id);
+            if (i >= 0 && !(skipSpecialTokens && skipped[i])) n += tokenBytes[i].length;
+        }
+        byte[] out = new byte[n];
+        int at = 0;
+        for (long id : ids) {
+            int i = known(id);
+            if (i < 0 || (skipSpecialTokens && skipped[i])) continue;
+            byte[] b = tokenBytes[i];
+            System.arraycopy(b, 0, out, at, b.length);
+            at += b.length;
+        }
+        return ByteLevel.lossyUtf8(out);
+    }
+
+    /** {@code id} as an index of the tables when the tokenizer knows it, else -1. */
+    private int known(long id) {
+        return id >= 0 && id < tokenBytes.length && tokenBytes[(int) id] != null ? (int) id : -1;
     }
 
     private String tokenText(int id) {
