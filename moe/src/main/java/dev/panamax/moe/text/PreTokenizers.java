@@ -119,41 +119,37 @@ final class PreTokenizers {
                 case ISOLATED -> {
                     for (int i = 0; i < n; i++) out.add(piece.substring(start[i], end[i]));
                 }
-                case MERGED_WITH_PREVIOUS, CONTIGUOUS -> {
-                    int from = -1, to = -1;
-                    boolean previous = false;
-                    for (int i = 0; i < n; i++) {
-                        boolean join = behavior == Behavior.CONTIGUOUS ? delim[i] == previous : delim[i] && !previous;
-                        if (join && from >= 0) {
-                            to = end[i];
-                        } else {
-                            if (from >= 0) out.add(piece.substring(from, to));
-                            from = start[i];
-                            to = end[i];
-                        }
-                        previous = delim[i];
-                    }
-                    if (from >= 0) out.add(piece.substring(from, to));
-                }
-                case MERGED_WITH_NEXT -> {
-                    List<String> reversed = new ArrayList<>();
-                    int from = -1, to = -1;
-                    boolean previous = false;
-                    for (int i = n - 1; i >= 0; i--) {
-                        if (delim[i] && !previous && from >= 0) {
-                            from = start[i];
-                        } else {
-                            if (from >= 0) reversed.add(piece.substring(from, to));
-                            from = start[i];
-                            to = end[i];
-                        }
-                        previous = delim[i];
-                    }
-                    if (from >= 0) reversed.add(piece.substring(from, to));
-                    for (int i = reversed.size() - 1; i >= 0; i--) out.add(reversed.get(i));
-                }
+                case MERGED_WITH_PREVIOUS, CONTIGUOUS -> joined(piece, n, start, end, delim, false, behavior == Behavior.CONTIGUOUS, out);
+                case MERGED_WITH_NEXT -> joined(piece, n, start, end, delim, true, false, out);
             }
             out.subList(first, out.size()).removeIf(String::isEmpty);
         };
+    }
+
+    /**
+     * Walks the segments forwards (or backwards, for {@code MergedWithNext}) joining each to the
+     * part before it in the walk: a delimiter whose predecessor is not one, or with
+     * {@code contiguous}, any segment of the same kind as its predecessor.
+     */
+    private static void joined(String piece, int n, int[] start, int[] end, boolean[] delim, boolean backwards, boolean contiguous, List<String> out) {
+        List<String> parts = new ArrayList<>();
+        int from = -1, to = -1;
+        boolean previous = false;
+        for (int k = 0; k < n; k++) {
+            int i = backwards ? n - 1 - k : k;
+            boolean join = contiguous ? delim[i] == previous : delim[i] && !previous;
+            if (join && from >= 0) {
+                from = Math.min(from, start[i]);
+                to = Math.max(to, end[i]);
+            } else {
+                if (from >= 0) parts.add(piece.substring(from, to));
+                from = start[i];
+                to = end[i];
+            }
+            previous = delim[i];
+        }
+        if (from >= 0) parts.add(piece.substring(from, to));
+        if (backwards) java.util.Collections.reverse(parts);
+        out.addAll(parts);
     }
 }
