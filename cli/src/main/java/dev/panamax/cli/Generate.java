@@ -19,10 +19,10 @@ import java.util.Set;
 /**
  * {@code panamax generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N
  * [--tokenizer PATH] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--stop ID,...] [--naive]
- * [--device cpu|cuda|cuda:N] [--kv-cache f32|bf16]}: prints the generated ids, their text (when
- * there is a tokenizer) and tokens/s. A text prompt is encoded by the checkpoint's
- * {@code tokenizer.json} (or {@code --tokenizer}), and generation stops at its EOS unless
- * {@code --stop} says otherwise.
+ * [--device cpu|cuda|cuda:N] [--kv-cache f32|bf16]}: prints the generated ids and tokens/s. With a
+ * tokenizer (a text prompt, encoded by the checkpoint's {@code tokenizer.json}, or
+ * {@code --tokenizer}), the completion's text is printed first, as it is generated, then a line
+ * {@code ids: ...}; generation stops at the tokenizer's EOS unless {@code --stop} says otherwise.
  */
 final class Generate {
     private Generate() {
@@ -90,10 +90,20 @@ final class Generate {
             for (long id : prompt) {
                 if (id < 0 || id >= m.config().vocabSize()) throw new IllegalArgumentException("prompt id " + id + " is outside the vocabulary of " + m.config().vocabSize());
             }
-            Generator.Result r = Generator.generate(m, List.of(prompt), maxNew, stop, sampler, path, cache);
+            Generator.Result r;
+            if (tokenizer == null) {
+                r = Generator.generate(m, List.of(prompt), maxNew, stop, sampler, path, cache);
+            } else {   // the completion's text as it grows, then its ids
+                HfTokenizer.DecodeStream stream = tokenizer.decodeStream(true);
+                r = Generator.generate(m, List.of(prompt), maxNew, stop, sampler, path, cache, (p, token) -> {
+                    out.print(stream.next(token));
+                    out.flush();
+                });
+                out.println(stream.flush());
+                out.print("ids: ");
+            }
             long[] ids = r.completions().getFirst();
             out.println(Arrays.stream(ids).mapToObj(Long::toString).reduce((x, y) -> x + "," + y).orElse(""));
-            if (tokenizer != null) out.println(tokenizer.decode(ids, true));
             out.printf(Locale.ROOT, "%d tokens in %.3f s: %.1f tokens/s (prefill of %d included)%n", r.tokens(), r.seconds(), r.tokensPerSecond(), prompt.length);
         }
         return 0;

@@ -104,8 +104,8 @@ public final class Main {
                   generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--tokenizer PATH
                            --temperature T --top-p P --top-k K --seed S --stop ID,... --naive --device cpu|cuda|cuda:N
                            --kv-cache f32|bf16]
-                                       generate with a DeepSeek-V3 checkpoint; prints the ids, their text (with a
-                                       tokenizer.json) and tokens/s; a text prompt stops at the tokenizer's EOS
+                                       generate with a DeepSeek-V3 checkpoint; prints the ids and tokens/s; with a
+                                       tokenizer.json, the text first, as it is generated; a text prompt stops at EOS
                   tokenize PATH [--no-special] TEXT | tokenize PATH --decode 1,2,3 [--skip-special]
                                        token ids of TEXT (or the text of ids) by the tokenizer.json at PATH (a file or
                                        a checkpoint folder), as Hugging Face's tokenizers library gives them

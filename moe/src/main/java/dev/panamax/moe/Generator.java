@@ -65,12 +65,39 @@ public final class Generator {
     /** Generates continuations of {@code prompts} with a KV cache of {@code cacheDtype} (F32 or BF16); see the class comment. */
     public static Result generate(DeepSeekModel model, List<long[]> prompts, int maxNewTokens, Set<Long> stopTokens,
                                   Sampler sampler, Mla.Path path, DType cacheDtype) {
-        return generate(model, prompts, maxNewTokens, stopTokens, sampler, path, cacheDtype, null);
+        return run(model, prompts, maxNewTokens, stopTokens, sampler, path, cacheDtype, null, null);
+    }
+
+    /** Receives each generated token as soon as the host has it. */
+    @FunctionalInterface
+    public interface TokenSink {
+        /**
+         * One new token of the prompt at index {@code prompt} (its stop token included), in order
+         * within each prompt.
+         */
+        void accept(int prompt, long token);
+    }
+
+    /**
+     * {@link #generate(DeepSeekModel, List, int, Set, Sampler, Mla.Path, DType)}, handing each token
+     * to {@code sink} as it is generated (to print a completion as it grows, with
+     * {@code HfTokenizer.DecodeStream}). Prompts of one length are one batch, so their tokens come
+     * interleaved, a step at a time; on a device with the pipelined loop each step's tokens come
+     * while the next step runs. The result is the same as without a sink.
+     */
+    public static Result generate(DeepSeekModel model, List<long[]> prompts, int maxNewTokens, Set<Long> stopTokens,
+                                  Sampler sampler, Mla.Path path, DType cacheDtype, TokenSink sink) {
+        return run(model, prompts, maxNewTokens, stopTokens, sampler, path, cacheDtype, sink, null);
     }
 
     /** {@link #generate(DeepSeekModel, List, int, Set, Sampler, Mla.Path, DType)}, handing each batch's cache to {@code finished} (for tests) before it is closed. */
     static Result generate(DeepSeekModel model, List<long[]> prompts, int maxNewTokens, Set<Long> stopTokens,
                            Sampler sampler, Mla.Path path, DType cacheDtype, java.util.function.Consumer<KvCache> finished) {
+        return run(model, prompts, maxNewTokens, stopTokens, sampler, path, cacheDtype, null, finished);
+    }
+
+    private static Result run(DeepSeekModel model, List<long[]> prompts, int maxNewTokens, Set<Long> stopTokens, Sampler sampler,
+                              Mla.Path path, DType cacheDtype, TokenSink sink, java.util.function.Consumer<KvCache> finished) {
         if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens must be >= 0");
         long start = System.nanoTime();
         Map<Integer, List<Integer>> byLength = new LinkedHashMap<>();
@@ -82,7 +109,7 @@ public final class Generator {
         long total = 0;
         try (Autograd.NoGrad ng = Autograd.noGrad()) {
             for (Map.Entry<Integer, List<Integer>> group : byLength.entrySet()) {
-                total += runBatch(model, prompts, group.getValue(), group.getKey(), maxNewTokens, stopTokens, sampler, path, cacheDtype, out, finished);
+                total += runBatch(model, prompts, group.getValue(), group.getKey(), maxNewTokens, stopTokens, sampler, path, cacheDtype, out, sink, finished);
             }
         }
         return new Result(List.of(out), total, (System.nanoTime() - start) / 1e9);
@@ -90,12 +117,11 @@ public final class Generator {
 
     private static long runBatch(DeepSeekModel model, List<long[]> prompts, List<Integer> rows, int len, int maxNew,
                                  Set<Long> stop, Sampler sampler, Mla.Path path, DType cacheDtype, long[][] out,
-                                 java.util.function.Consumer<KvCache> finished) {
+                                 TokenSink sink, java.util.function.Consumer<KvCache> finished) {
         int b = rows.size();
         long[] ids = new long[b * len];
         for (int r = 0; r < b; r++) System.arraycopy(prompts.get(rows.get(r)), 0, ids, r * len, len);
-        List<List<Long>> gen = new ArrayList<>();
-        for (int r = 0; r < b; r++) gen.add(new ArrayList<>());
+        Taken gen = new Taken(rows, sink);
         boolean[] done = new boolean[b];
         boolean device = model.device().isDevice();
         boolean graphs = device && path == Mla.Path.ABSORBED && !"false".equals(System.getProperty(DecodeGraph.PROPERTY));
@@ -123,7 +149,7 @@ public final class Generator {
         }
         long produced = 0;
         for (int r = 0; r < b; r++) {
-            out[rows.get(r)] = gen.get(r).stream().mapToLong(Long::longValue).toArray();
+            out[rows.get(r)] = gen.tokens.get(r).stream().mapToLong(Long::longValue).toArray();
             produced += out[rows.get(r)].length;
         }
         return produced;
@@ -133,11 +159,12 @@ public final class Generator {
      * Takes one step's drawn tokens into the rows not yet done: each is appended, and a stop
      * token marks its row done. True when every row is done.
      */
-    private static boolean take(long[] drawn, boolean[] done, List<List<Long>> gen, Set<Long> stop) {
+    private static boolean take(long[] drawn, boolean[] done, Taken gen, Set<Long> stop) {
         boolean all = true;
         for (int r = 0; r < done.length; r++) {
             if (done[r]) continue;
-            gen.get(r).add(drawn[r]);
+            gen.tokens.get(r).add(drawn[r]);
+            if (gen.sink != null) gen.sink.accept(gen.rows.get(r), drawn[r]);
             if (stop.contains(drawn[r])) done[r] = true;
             all &= done[r];
         }
@@ -155,7 +182,7 @@ public final class Generator {
      * back to the sampler: the tokens, and the sampler's stream after them, are that loop's.
      */
     private static void pipelined(DeepSeekModel model, Tensor prompt, KvCache cache, DecodeGraph decode, int maxNew, Set<Long> stop,
-                                  Sampler sampler, Mla.Path path, boolean[] done, List<List<Long>> gen) {
+                                  Sampler sampler, Mla.Path path, boolean[] done, Taken gen) {
         int b = done.length;
         long v = model.config().vocabSize();
         Device dev = model.device();
@@ -207,6 +234,19 @@ public final class Generator {
                 if (drawn != null) drawn.close();
                 if (pending != null) pending.close();
             }
+        }
+    }
+
+    /** A batch's tokens so far, each row's in order, and where each is handed as it comes. */
+    private static final class Taken {
+        final List<List<Long>> tokens = new ArrayList<>();
+        final List<Integer> rows;
+        final TokenSink sink;
+
+        Taken(List<Integer> rows, TokenSink sink) {
+            this.rows = rows;
+            this.sink = sink;
+            for (int r = 0; r < rows.size(); r++) tokens.add(new ArrayList<>());
         }
     }
 }

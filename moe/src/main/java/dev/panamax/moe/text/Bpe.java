@@ -33,19 +33,20 @@ final class Bpe {
     private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
 
     Bpe(TokJson model) {
-        Map<String, Object> v = model.get("vocab").map();
+        TokJson vocabJson = model.get("vocab");
+        Map<String, Object> v = vocabJson.map();
         vocab = new HashMap<>(v.size() * 2);
         int maxId = -1;
         for (Map.Entry<String, Object> e : v.entrySet()) {
-            long id = new TokJson(model.get("vocab").where() + "[\"" + e.getKey() + "\"]", e.getValue()).integer();
-            if (id < 0 || id >= Integer.MAX_VALUE - 8) throw model.get("vocab").error("id " + id + " of \"" + e.getKey() + "\" is out of range");
+            long id = e.getValue() instanceof Long l ? l : new TokJson(vocabJson.where() + "[\"" + e.getKey() + "\"]", e.getValue()).integer();
+            if (id < 0 || id >= Integer.MAX_VALUE - 8) throw vocabJson.error("id " + id + " of \"" + e.getKey() + "\" is out of range");
             vocab.put(e.getKey(), (int) id);
             maxId = Math.max(maxId, (int) id);
         }
-        if (maxId >= 16 * (long) vocab.size() + 1024) throw model.get("vocab").error("ids are too sparse: " + vocab.size() + " tokens up to id " + maxId);
+        if (maxId >= 16 * (long) vocab.size() + 1024) throw vocabJson.error("ids are too sparse: " + vocab.size() + " tokens up to id " + maxId);
         tokens = new String[maxId + 1];
         for (Map.Entry<String, Integer> e : vocab.entrySet()) {
-            if (tokens[e.getValue()] != null) throw model.get("vocab").error("id " + e.getValue() + " is given to both \"" + tokens[e.getValue()] + "\" and \"" + e.getKey() + "\"");
+            if (tokens[e.getValue()] != null) throw vocabJson.error("id " + e.getValue() + " is given to both \"" + tokens[e.getValue()] + "\" and \"" + e.getKey() + "\"");
             tokens[e.getValue()] = e.getKey();
         }
         Arrays.fill(charIds, -1);

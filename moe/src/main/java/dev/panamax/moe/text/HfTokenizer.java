@@ -23,9 +23,11 @@ import java.util.function.UnaryOperator;
  * tokens; and decodes as its {@code ByteLevel} decoder does.
  *
  * <p>Beside {@code tokenizer.json}, {@code tokenizer_config.json} (when present) names the BOS and
- * EOS tokens; for the {@code LlamaTokenizerFast} class (DeepSeek-V3 and R1 declare it) its
- * {@code add_bos_token} and {@code add_eos_token} set the special tokens added, as
- * {@code transformers} does. Instances are immutable and safe to share between threads.
+ * EOS tokens. When it declares the {@code LlamaTokenizerFast} class (DeepSeek-V3, R1 and its
+ * distilled models do) or sets {@code add_bos_token} or {@code add_eos_token}, those two settings
+ * (true and false when absent) decide the special tokens added, in place of the post-processor's
+ * template, as {@code transformers} rebuilds a Llama tokenizer's template from them. Instances
+ * are immutable and safe to share between threads.
  *
  * <pre>{@code
  * HfTokenizer tok = HfTokenizer.load(Path.of("DeepSeek-V3"));   // the checkpoint folder
@@ -45,8 +47,8 @@ import java.util.function.UnaryOperator;
  * writes them.
  */
 public final class HfTokenizer {
-    /** Largest {@code tokenizer.json} read (DeepSeek-V3's is 7.8 MB). */
-    public static final long MAX_FILE_BYTES = 256L << 20;
+    /** Largest {@code tokenizer.json} read (DeepSeek-V3's is 7.8 MB, Llama 3's 9 MB). */
+    public static final long MAX_FILE_BYTES = 64L << 20;
 
     private final Path source;
     private final Bpe bpe;
@@ -55,6 +57,7 @@ public final class HfTokenizer {
     private final AddedTokens added;
     private final int[] prefix, suffix;
     private final boolean byteLevelDecoder;
+    private final int size;
     private final OptionalLong bos, eos;
     /** Per id: the bytes the ByteLevel decoder gives it (null for an unknown id), and whether skipping special tokens drops it. */
     private final byte[][] tokenBytes;
@@ -72,7 +75,10 @@ public final class HfTokenizer {
         TokJson dec = root.get("decoder");
         byteLevelDecoder = !dec.isNull();
         if (byteLevelDecoder && !dec.type().equals("ByteLevel")) throw dec.get("type").error("decoder " + dec.type() + " is not supported (ByteLevel is)");
-        tokenBytes = new byte[vocabSize()][];
+        int n = bpe.size();
+        for (AddedTokens.Token t : added.tokens()) n = Math.max(n, t.id() + 1);
+        size = n;
+        tokenBytes = new byte[size][];
         skipped = new boolean[tokenBytes.length];
         for (int id = 0; id < tokenBytes.length; id++) {
             String t = tokenText(id);
@@ -299,6 +305,75 @@ public final class HfTokenizer {
         return id >= 0 && id < tokenBytes.length && tokenBytes[(int) id] != null ? (int) id : -1;
     }
 
+    /**
+     * A decoder for tokens that arrive one at a time, as generation makes them: see
+     * {@link DecodeStream}.
+     */
+    public DecodeStream decodeStream(boolean skipSpecialTokens) {
+        return new DecodeStream(skipSpecialTokens);
+    }
+
+    /**
+     * Decodes a growing list of ids a token at a time. {@link #next} gives the text the token adds,
+     * holding back the bytes of a character that later tokens complete (a byte-level vocabulary
+     * splits many characters across tokens). The pieces {@code next} returns, followed by
+     * {@link #flush}, join to {@link #decode(long[], boolean)} of all the ids. Not thread-safe:
+     * one stream a sequence.
+     */
+    public final class DecodeStream {
+        private final boolean skip;
+        private byte[] pending = new byte[16];
+        private int length;
+        private boolean first = true;
+
+        private DecodeStream(boolean skip) {
+            this.skip = skip;
+        }
+
+        /** The text that {@code id} adds (perhaps empty, while a character is incomplete). */
+        public String next(long id) {
+            int i = known(id);
+            if (i < 0 || (skip && skipped[i])) return "";
+            if (!byteLevelDecoder) {
+                String t = (first ? "" : " ") + tokenText(i);
+                first = false;
+                return t;
+            }
+            byte[] b = tokenBytes[i];
+            if (length + b.length > pending.length) pending = Arrays.copyOf(pending, Math.max(pending.length * 2, length + b.length));
+            System.arraycopy(b, 0, pending, length, b.length);
+            length += b.length;
+            int cut = completeUpTo(pending, length);
+            String out = new String(pending, 0, cut, StandardCharsets.UTF_8);
+            System.arraycopy(pending, cut, pending, 0, length - cut);
+            length -= cut;
+            return out;
+        }
+
+        /** The text of bytes still held back (U+FFFD for an incomplete character); empties the stream. */
+        public String flush() {
+            String out = new String(pending, 0, length, StandardCharsets.UTF_8);
+            length = 0;
+            return out;
+        }
+    }
+
+    /**
+     * How many of the first {@code n} bytes can be decoded now: all of them, unless they end in a
+     * character's first bytes (a lead byte followed by fewer continuation bytes than it announces),
+     * which are held. Cutting before a lead byte never changes the decoding, since no sequence
+     * begun before it can reach past it.
+     */
+    static int completeUpTo(byte[] b, int n) {
+        for (int k = n - 1; k >= Math.max(0, n - 4); k--) {
+            int v = b[k] & 0xFF;
+            if ((v & 0xC0) == 0x80) continue;   // a continuation byte
+            int need = v >= 0xF0 ? 4 : v >= 0xE0 ? 3 : v >= 0xC0 ? 2 : 1;
+            return n - k < need ? k : n;
+        }
+        return n;
+    }
+
     private String tokenText(int id) {
         AddedTokens.Token a = added.byId(id);
         return a != null ? a.text() : bpe.token(id);
@@ -325,9 +400,7 @@ public final class HfTokenizer {
 
     /** One more than the largest id, added tokens included. */
     public int vocabSize() {
-        int n = bpe.size();
-        for (AddedTokens.Token t : added.tokens()) n = Math.max(n, t.id() + 1);
-        return n;
+        return size;
     }
 
     /** The BOS id named by {@code tokenizer_config.json}, if any. */

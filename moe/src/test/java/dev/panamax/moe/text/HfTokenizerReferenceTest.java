@@ -23,7 +23,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code tokenizer_config.json}) and a {@code cases.json} of the library's encodings, with and
  * without special tokens, and decodings, with and without skipping them (written by
  * {@code make_cases.mjs}). Each text is also encoded with the plain merge loop
- * ({@link Bpe#mergeReference}), which must give the same ids.
+ * ({@link Bpe#mergeReference}), which must give the same ids, and each decoding is also made a
+ * token at a time ({@link HfTokenizer.DecodeStream}).
  */
 class HfTokenizerReferenceTest {
     static List<Path> caseFolders() throws IOException, URISyntaxException {
@@ -75,9 +76,17 @@ class HfTokenizerReferenceTest {
             String got = tok.decode(ids), gotSkip = tok.decode(ids, true);
             if (!got.equals(c.get("text"))) failures.add("decode " + Arrays.toString(ids) + ": " + quote(got) + ", expected " + quote((String) c.get("text")));
             if (!gotSkip.equals(c.get("text_skip_special"))) failures.add("decode skipping special " + Arrays.toString(ids) + ": " + quote(gotSkip) + ", expected " + quote((String) c.get("text_skip_special")));
+            for (boolean skip : new boolean[] {false, true}) {   // a token at a time, as generation decodes
+                HfTokenizer.DecodeStream stream = tok.decodeStream(skip);
+                StringBuilder sb = new StringBuilder();
+                for (long id : ids) sb.append(stream.next(id));
+                sb.append(stream.flush());
+                Object want = c.get(skip ? "text_skip_special" : "text");
+                if (!sb.toString().equals(want)) failures.add("stream decode" + (skip ? " skipping special " : " ") + Arrays.toString(ids) + ": " + quote(sb.toString()) + ", expected " + quote((String) want));
+            }
         }
         if (!failures.isEmpty()) {
-            throw new AssertionError(dir + ": " + failures.size() + " of " + (3 * encode.size() + 2 * decode.size()) + " checks differ from the tokenizers library, first:\n  "
+            throw new AssertionError(dir + ": " + failures.size() + " of " + (3 * encode.size() + 4 * decode.size()) + " checks differ from the tokenizers library, first:\n  "
                     + String.join("\n  ", failures.subList(0, Math.min(12, failures.size()))));
         }
     }

@@ -202,6 +202,11 @@ class HfTokenizerTest {
         Files.writeString(trunc.resolve("tokenizer.json"), text.substring(0, text.length() / 2));
         assertThatThrownBy(() -> HfTokenizer.load(trunc)).hasMessageContaining(trunc.resolve("tokenizer.json") + ": invalid JSON");
         assertThatThrownBy(() -> HfTokenizer.load(tmp.resolve("nothing"))).hasMessageContaining("no tokenizer.json here");
+        Path huge = Files.createDirectories(tmp.resolve("huge")).resolve("tokenizer.json");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(huge.toFile(), "rw")) {
+            f.setLength(HfTokenizer.MAX_FILE_BYTES + 1);   // sparse: nothing is written
+        }
+        assertThatThrownBy(() -> HfTokenizer.load(huge)).hasMessageContaining(huge + ": 67108865 bytes is more than a tokenizer file can be");
 
         Map<String, Object> cfg = json(good.resolve("tokenizer_config.json"));
         cfg.put("bos_token", "<nope>");
