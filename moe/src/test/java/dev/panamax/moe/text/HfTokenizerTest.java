@@ -113,6 +113,33 @@ class HfTokenizerTest {
     }
 
     @Test
+    void aDecodeStreamGivesEachCharacterAsSoonAsItIsComplete() throws Exception {
+        HfTokenizer tok = HfTokenizer.load(fixture("deepseek-v3"));
+        Random r = new Random(11);
+        String alphabet = "ab Z9\n深求のПé🙂👩\u200d💻";
+        int[] cps = alphabet.codePoints().toArray();
+        int checked = 0;
+        for (int t = 0; t < 200; t++) {
+            StringBuilder sb = new StringBuilder();
+            for (int i = r.nextInt(30); i > 0; i--) sb.appendCodePoint(cps[r.nextInt(cps.length)]);
+            long[] ids = tok.encode(sb.toString());
+            HfTokenizer.DecodeStream stream = tok.decodeStream(false);
+            StringBuilder emitted = new StringBuilder();
+            for (int k = 0; k < ids.length; k++) {
+                emitted.append(stream.next(ids[k]));
+                String prefix = tok.decode(Arrays.copyOf(ids, k + 1));
+                // a prefix that decodes cleanly ends on a character boundary: all of it is out
+                if (!prefix.contains("\uFFFD")) {
+                    assertThat(emitted.toString()).as("after %d of %s", k + 1, Arrays.toString(ids)).isEqualTo(prefix);
+                    checked++;
+                }
+            }
+            assertThat(emitted.append(stream.flush()).toString()).isEqualTo(tok.decode(ids));
+        }
+        assertThat(checked).isGreaterThan(1000);
+    }
+
+    @Test
     void threadsShareOneTokenizer() throws Exception {
         HfTokenizer tok = HfTokenizer.load(fixture("qwen2"));
         List<String> texts = new ArrayList<>();
