@@ -31,7 +31,9 @@ import java.util.zip.GZIPInputStream;
  *   <li>{@code encode} against {@code encodeReference}: the same ids by the plain merge loop with
  *       no word cache (the specification the fast path is tested against);</li>
  *   <li>{@code decode} against {@code utf8Decode}: decoding the text's UTF-8 bytes alone, the floor
- *       of any decoder.</li>
+ *       of any decoder;</li>
+ *   <li>{@code load} (reading {@code tokenizer.json}, 0.75 MB) against {@code parseJson}: reading
+ *       and parsing the same file with the runtime's JSON reader alone.</li>
  * </ul>
  * Hugging Face's own library (Rust) on the same files: {@code bench/tokenizer/hf_encode.mjs}, run
  * by {@code bench/tokenizer/compare.sh} right after this benchmark. Setup checks that the fast and
@@ -45,6 +47,7 @@ import java.util.zip.GZIPInputStream;
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
 public class TokenizerBench {
     private HfTokenizer tok;
+    private Path file;
     private String text;
     private long[] ids;
     private byte[] utf8;
@@ -53,7 +56,7 @@ public class TokenizerBench {
     @Setup(Level.Trial)
     public void setup() throws IOException {
         Path dir = Files.createTempDirectory("panamax-tokenizer-bench");
-        Path file = dir.resolve("tokenizer.json");
+        file = dir.resolve("tokenizer.json");
         Files.write(file, resource("tokenizer/tokenizer.json.gz"));
         tok = HfTokenizer.load(file);
         text = new String(resource("tokenizer/text.txt.gz"), StandardCharsets.UTF_8);
@@ -61,8 +64,8 @@ public class TokenizerBench {
         ids = tok.encode(text, false);
         if (!Arrays.equals(ids, tok.encodeReference(text))) throw new IllegalStateException("fast and reference encodings differ");
         if (!tok.decode(ids).equals(text)) throw new IllegalStateException("the text does not decode back");
-        Files.delete(file);
-        Files.delete(dir);
+        file.toFile().deleteOnExit();
+        dir.toFile().deleteOnExit();
         System.err.printf("%d characters, %d bytes, %d tokens, vocabulary %d%n", text.length(), utf8.length, ids.length, tok.vocabSize());
     }
 
@@ -97,5 +100,17 @@ public class TokenizerBench {
     @Benchmark
     public int utf8Decode() {
         return new String(utf8, StandardCharsets.UTF_8).length();
+    }
+
+    /** Reads the tokenizer: JSON, vocabulary, merges, added tokens, per-id bytes. */
+    @Benchmark
+    public int load() {
+        return HfTokenizer.load(file).vocabSize();
+    }
+
+    /** Baseline: reading and parsing the same file, nothing more. */
+    @Benchmark
+    public int parseJson() throws IOException {
+        return dev.panamax.runtime.io.Json.parseObject(Files.readString(file)).size();
     }
 }
