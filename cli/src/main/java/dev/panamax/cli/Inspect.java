@@ -10,7 +10,10 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
-/** {@code panamax inspect PATH}: tensors and config of a safetensors file or checkpoint folder. */
+/**
+ * {@code panamax inspect PATH}: tensors and config of a safetensors file or checkpoint folder, and
+ * the folder's tokenizer (its size, BOS and EOS, or why it cannot be read).
+ */
 final class Inspect {
     private Inspect() {
     }
@@ -35,6 +38,7 @@ final class Inspect {
                     if (cfg.has(f)) out.printf("  %-24s %s%n", f, dev.panamax.runtime.io.Json.write(cfg.raw(f)));
                 }
             }
+            if (Files.isRegularFile(path.resolve("tokenizer.json"))) out.println(tokenizer(path));
             List<String> names = ck.names();
             int width = Math.max(4, names.stream().mapToInt(String::length).max().orElse(4));
             out.printf("%-" + width + "s  %-7s  %-20s  %s%n", "name", "dtype", "shape", "bytes");
@@ -47,5 +51,17 @@ final class Inspect {
             out.printf("%d tensors, %d bytes in %d file(s)%n", names.size(), total, ck.files().size());
         }
         return 0;
+    }
+
+    static String tokenizer(Path dir) {
+        try {
+            dev.panamax.moe.text.HfTokenizer tok = dev.panamax.moe.text.HfTokenizer.load(dir);
+            StringBuilder sb = new StringBuilder("tokenizer: " + tok.source() + ", " + tok.vocabSize() + " tokens");
+            tok.bosId().ifPresent(id -> sb.append(", BOS ").append(tok.token(id).orElse("?")).append(" (").append(id).append(')'));
+            tok.eosId().ifPresent(id -> sb.append(", EOS ").append(tok.token(id).orElse("?")).append(" (").append(id).append(')'));
+            return sb.toString();
+        } catch (IllegalArgumentException e) {
+            return "tokenizer: cannot be read: " + e.getMessage();
+        }
     }
 }

@@ -195,6 +195,19 @@ class CliTest {
         Result decoded = run("tokenize", tok.toString(), "--decode", completion);
         assertThat(byText.out.substring(0, at) + "\n").isEqualTo(decoded.out);
 
+        Path folder = tmp.resolve("folder");
+        Files.createDirectories(folder);
+        try (var files = Files.list(referenceCase())) {
+            for (Path f : files.toList()) if (Files.isRegularFile(f)) Files.copy(f, folder.resolve(f.getFileName()));
+        }
+        Files.copy(tok, folder.resolve("tokenizer.json"));
+        Files.writeString(folder.resolve("tokenizer_config.json"), "{\"eos_token\": \"\u0100\"}");
+        assertThat(run("inspect", folder.toString()).out).contains("tokenizer: " + folder.resolve("tokenizer.json") + ", 256 tokens, EOS \u0100 (0)");
+        Files.writeString(folder.resolve("tokenizer_config.json"), "{\"eos_token\": \"<nope>\"}");
+        Result badTok = run("inspect", folder.toString());
+        assertThat(badTok.status).isZero();
+        assertThat(badTok.out).contains("tokenizer: cannot be read: " + folder.resolve("tokenizer_config.json") + ": eos_token: \"<nope>\" is not a token");
+
         Result tooBig = run("generate", "--model", referenceCase().toString(), "--tokenizer", byteTokenizer(tmp.resolve("big"), 10).toString(), "--prompt", "hi");
         assertThat(tooBig.status).isEqualTo(1);
         assertThat(tooBig.err).contains("has 266 tokens, more than the model's vocab_size of 256");
