@@ -1,6 +1,7 @@
 package dev.panamax.bench;
 
 import dev.panamax.moe.text.HfTokenizer;
+import dev.panamax.runtime.Parallel;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -8,6 +9,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
@@ -19,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.GZIPInputStream;
 
@@ -33,7 +36,9 @@ import java.util.zip.GZIPInputStream;
  *   <li>{@code decode} against {@code utf8Decode}: decoding the text's UTF-8 bytes alone, the floor
  *       of any decoder;</li>
  *   <li>{@code load} (reading {@code tokenizer.json}, 0.75 MB) against {@code parseJson}: reading
- *       and parsing the same file with the runtime's JSON reader alone.</li>
+ *       and parsing the same file with the runtime's JSON reader alone;</li>
+ *   <li>{@code encodeBatch} (the text's 890 lines, over {@code threads} threads) against
+ *       {@code encodeEach} (one {@code encode} a line, on the calling thread).</li>
  * </ul>
  * Hugging Face's own library (Rust) on the same files: {@code bench/tokenizer/hf_encode.mjs}, run
  * by {@code bench/tokenizer/compare.sh} right after this benchmark. Setup checks that the fast and
@@ -112,5 +117,36 @@ public class TokenizerBench {
     @Benchmark
     public int parseJson() throws IOException {
         return dev.panamax.runtime.io.Json.parseObject(Files.readString(file)).size();
+    }
+
+    /** The text's lines and the thread count, for the batch benchmarks. */
+    @State(org.openjdk.jmh.annotations.Scope.Benchmark)
+    public static class Lines {
+        /** Worker threads of the runtime's pool. */
+        @Param({"1", "2"})
+        public int threads;
+
+        List<String> lines;
+
+        /** Splits the text and sets the pool's size. */
+        @Setup(Level.Trial)
+        public void setup() {
+            Parallel.setThreads(threads);
+            lines = new String(resource("tokenizer/text.txt.gz"), StandardCharsets.UTF_8).lines().toList();
+        }
+    }
+
+    /** The lines as one batch, spread over the threads. */
+    @Benchmark
+    public int encodeBatch(Lines l) {
+        return tok.encodeBatch(l.lines, false).size();
+    }
+
+    /** Baseline: the lines one at a time on the calling thread. */
+    @Benchmark
+    public int encodeEach(Lines l) {
+        int n = 0;
+        for (String line : l.lines) n += tok.encode(line, false).length;
+        return n;
     }
 }

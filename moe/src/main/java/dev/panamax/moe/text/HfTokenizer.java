@@ -224,6 +224,20 @@ public final class HfTokenizer {
     }
 
     /**
+     * The ids of each text, as {@link #encode(String, boolean)} gives them, the texts spread over
+     * the runtime's threads ({@link dev.panamax.runtime.Parallel#threads()}), each thread taking the
+     * next text when it is done with one.
+     */
+    public List<long[]> encodeBatch(List<String> texts, boolean addSpecialTokens) {
+        long[][] out = new long[texts.size()][];
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        dev.panamax.runtime.Parallel.forEachTask(Math.min(texts.size(), dev.panamax.runtime.Parallel.threads()), (from, to) -> {
+            for (int i = next.getAndIncrement(); i < out.length; i = next.getAndIncrement()) out[i] = encode(texts.get(i), addSpecialTokens);
+        });
+        return Arrays.asList(out);
+    }
+
+    /**
      * The ids of {@code text} without special tokens, merged by the plain loop that is the
      * specification of BPE (the pair of lowest rank, leftmost first, again and again) and with no
      * cache: what {@link #encode(String, boolean)} is tested and benchmarked against. Slow on long

@@ -167,6 +167,28 @@ class HfTokenizerTest {
     }
 
     @Test
+    void aBatchEncodesAsEachTextAlone() throws Exception {
+        HfTokenizer tok = HfTokenizer.load(fixture("deepseek-v3"));
+        Random r = new Random(9);
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < 300; i++) texts.add("<｜User｜>" + "word ".repeat(r.nextInt(200)) + r.nextInt() + " 深度求索");
+        int was = dev.panamax.runtime.Parallel.threads();
+        try {
+            for (int threads : new int[] {1, 3}) {
+                dev.panamax.runtime.Parallel.setThreads(threads);
+                for (boolean special : new boolean[] {true, false}) {
+                    List<long[]> batch = tok.encodeBatch(texts, special);
+                    assertThat(batch).hasSize(texts.size());
+                    for (int i = 0; i < texts.size(); i++) assertThat(batch.get(i)).containsExactly(tok.encode(texts.get(i), special));
+                }
+            }
+            assertThat(tok.encodeBatch(List.of(), true)).isEmpty();
+        } finally {
+            dev.panamax.runtime.Parallel.setThreads(was);
+        }
+    }
+
+    @Test
     void llamaClassSettingsOfTokenizerConfigDecideBosAndEos() throws Exception {
         Map<String, Object> tok = json(fixture("deepseek-v3").resolve("tokenizer.json"));
         tok.put("post_processor", Map.of("type", "ByteLevel", "add_prefix_space", true, "trim_offsets", false, "use_regex", true));
@@ -192,6 +214,7 @@ class HfTokenizerTest {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
     void badTokenizerFilesAreRefusedNamingTheFileAndTheField() throws Exception {
         Path good = fixture("deepseek-v3");
         Map<String, Object> base = json(good.resolve("tokenizer.json"));
