@@ -31,6 +31,17 @@ final class ByteLevel {
 
     /** The UTF-8 bytes of {@code s}, each written as its character. */
     static String encode(String s) {
+        int n = s.length();
+        char[] ascii = new char[n];
+        for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            if (c >= 0x80) return encodeUtf8(s);
+            ascii[i] = BYTE_TO_CHAR[c];
+        }
+        return new String(ascii);
+    }
+
+    private static String encodeUtf8(String s) {
         byte[] utf8 = s.getBytes(StandardCharsets.UTF_8);
         char[] out = new char[utf8.length];
         for (int i = 0; i < utf8.length; i++) out[i] = BYTE_TO_CHAR[utf8[i] & 0xFF];

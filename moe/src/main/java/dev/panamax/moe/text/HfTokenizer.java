@@ -53,7 +53,7 @@ public final class HfTokenizer {
     private final Path source;
     private final Bpe bpe;
     private final UnaryOperator<String> normalizer;
-    private final List<PreTokenizers.Stage> preTokenizer;
+    private final List<PreTokenizers.Stage> preTokenizer, preTokenizerReference;
     private final AddedTokens added;
     private final int[] prefix, suffix;
     private final boolean byteLevelDecoder;
@@ -70,7 +70,8 @@ public final class HfTokenizer {
         if (!type.equals("BPE")) throw model.get("type").error("model " + type + " is not supported; Panamax reads byte-level BPE");
         bpe = new Bpe(model);
         normalizer = Normalizers.of(root.get("normalizer"));
-        preTokenizer = PreTokenizers.of(root.get("pre_tokenizer"));
+        preTokenizer = PreTokenizers.of(root.get("pre_tokenizer"), false);
+        preTokenizerReference = PreTokenizers.of(root.get("pre_tokenizer"), true);
         added = new AddedTokens(root.get("added_tokens"), normalizer);
         TokJson dec = root.get("decoder");
         byteLevelDecoder = !dec.isNull();
@@ -238,10 +239,10 @@ public final class HfTokenizer {
     }
 
     /**
-     * The ids of {@code text} without special tokens, merged by the plain loop that is the
-     * specification of BPE (the pair of lowest rank, leftmost first, again and again) and with no
-     * cache: what {@link #encode(String, boolean)} is tested and benchmarked against. Slow on long
-     * words (quadratic); not for production use.
+     * The ids of {@code text} without special tokens, by the specification: the pre-tokenizer's
+     * regexes as written (no hand matchers), and the plain merge loop of BPE (the pair of lowest
+     * rank, leftmost first, again and again) with no cache. What {@link #encode(String, boolean)}
+     * is tested and benchmarked against; slow, quadratic on long words, not for production use.
      */
     public long[] encodeReference(String text) {
         return Arrays.stream(encodeInts(text, true)).asLongStream().toArray();
@@ -257,7 +258,7 @@ public final class HfTokenizer {
                 out[n++] = part.id();
                 continue;
             }
-            for (String word : PreTokenizers.apply(preTokenizer, part.text())) {
+            for (String word : PreTokenizers.apply(reference ? preTokenizerReference : preTokenizer, part.text())) {
                 int[] ids = reference ? bpe.encodeWordReference(word) : bpe.encodeWord(word);
                 if (n + ids.length > out.length) out = Arrays.copyOf(out, Math.max(out.length * 2, n + ids.length));
                 System.arraycopy(ids, 0, out, n, ids.length);

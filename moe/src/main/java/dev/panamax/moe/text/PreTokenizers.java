@@ -32,28 +32,36 @@ final class PreTokenizers {
         return pieces;
     }
 
-    /** The stages of {@code p} (flattening sequences). */
-    static List<Stage> of(TokJson p) {
+    /**
+     * The stages of {@code p} (flattening sequences). With {@code reference}, every split runs its
+     * regex as written; without, a split whose regex {@link KnownPatterns} knows runs its hand
+     * matcher instead.
+     */
+    static List<Stage> of(TokJson p, boolean reference) {
         List<Stage> out = new ArrayList<>();
-        if (!p.isNull()) add(p, out);
+        if (!p.isNull()) add(p, reference, out);
         return out;
     }
 
-    private static void add(TokJson p, List<Stage> out) {
+    private static void add(TokJson p, boolean reference, List<Stage> out) {
         String type = p.type();
         switch (type) {
             case "Sequence" -> {
                 TokJson list = p.get("pretokenizers");
-                for (int i = 0; i < list.list().size(); i++) add(list.item(i), out);
+                for (int i = 0; i < list.list().size(); i++) add(list.item(i), reference, out);
             }
-            case "Split" -> out.add(split(Normalizers.pattern(p.get("pattern")), behavior(p.get("behavior")), p.get("invert").bool(false)));
+            case "Split" -> {
+                TokJson pattern = p.get("pattern");
+                KnownPatterns.Finder known = reference || !pattern.has("Regex") ? null : KnownPatterns.of(pattern.get("Regex").string());
+                out.add(split(known != null ? known : finder(Normalizers.pattern(pattern)), behavior(p.get("behavior")), p.get("invert").bool(false)));
+            }
             case "ByteLevel" -> {
                 boolean prefix = p.get("add_prefix_space").bool(true), regex = p.get("use_regex").bool(true);
                 out.add((piece, o) -> {
                     String s = prefix && !piece.startsWith(" ") ? " " + piece : piece;
                     if (regex) {
                         List<String> parts = new ArrayList<>();
-                        split(ByteLevel.GPT2_SPLIT, Behavior.ISOLATED, false).split(s, parts);
+                        split(finder(ByteLevel.GPT2_SPLIT), Behavior.ISOLATED, false).split(s, parts);
                         for (String part : parts) o.add(ByteLevel.encode(part));
                     } else {
                         o.add(ByteLevel.encode(s));
@@ -61,11 +69,15 @@ final class PreTokenizers {
                 });
             }
             // numbers as Rust's char::is_numeric counts them: Nd, Nl and No
-            case "Digits" -> out.add(split(Pattern.compile(p.get("individual_digits").bool(false) ? "\\p{N}" : "\\p{N}+", Pattern.UNICODE_CHARACTER_CLASS), Behavior.ISOLATED, false));
-            case "Whitespace" -> out.add(split(Pattern.compile("\\w+|[^\\w\\s]+", Pattern.UNICODE_CHARACTER_CLASS), Behavior.ISOLATED, true));
-            case "WhitespaceSplit" -> out.add(split(Pattern.compile("\\s+", Pattern.UNICODE_CHARACTER_CLASS), Behavior.REMOVED, false));
+            case "Digits" -> out.add(split(finder(Pattern.compile(p.get("individual_digits").bool(false) ? "\\p{N}" : "\\p{N}+", Pattern.UNICODE_CHARACTER_CLASS)), Behavior.ISOLATED, false));
+            case "Whitespace" -> out.add(split(finder(Pattern.compile("\\w+|[^\\w\\s]+", Pattern.UNICODE_CHARACTER_CLASS)), Behavior.ISOLATED, true));
+            case "WhitespaceSplit" -> out.add(split(finder(Pattern.compile("\\s+", Pattern.UNICODE_CHARACTER_CLASS)), Behavior.REMOVED, false));
             default -> throw p.get("type").error("pre-tokenizer " + type + " is not supported (Split, ByteLevel, Digits, Whitespace, WhitespaceSplit, Sequence are)");
         }
+    }
+
+    static KnownPatterns.Finder finder(Pattern p) {
+        return s -> Regexes.matches(p, s);
     }
 
     /** What a split does with the text its pattern matches. */
@@ -88,12 +100,13 @@ final class PreTokenizers {
      * Cuts a piece into the pattern's matches and the text between them (with {@code invert},
      * the text between is the delimiter), then treats each delimiter by the behaviour as the Rust
      * library does: merged into the part before (or after) unless that part is a delimiter too;
-     * runs of delimiters joined ({@code Contiguous}); removed; or kept on their own. Empty parts are
-     * dropped.
+     * runs of delimiters joined ({@code Contiguous}); removed; or kept on their own. No part is
+     * empty (the library drops empty parts): finders give no empty matches, and the text between
+     * two matches is kept only when there is some.
      */
-    static Stage split(Pattern pattern, Behavior behavior, boolean invert) {
+    static Stage split(KnownPatterns.Finder finder, Behavior behavior, boolean invert) {
         return (piece, out) -> {
-            int[] m = Regexes.matches(pattern, piece);
+            int[] m = finder.matches(piece);
             int[] start = new int[m.length + 1], end = new int[m.length + 1];
             boolean[] delim = new boolean[m.length + 1];
             int n = 0, at = 0;
@@ -111,7 +124,6 @@ final class PreTokenizers {
                     at = m[i + 1];
                 }
             }
-            int first = out.size();
             switch (behavior) {
                 case REMOVED -> {
                     for (int i = 0; i < n; i++) if (!delim[i]) out.add(piece.substring(start[i], end[i]));
@@ -122,7 +134,6 @@ final class PreTokenizers {
                 case MERGED_WITH_PREVIOUS, CONTIGUOUS -> joined(piece, n, start, end, delim, false, behavior == Behavior.CONTIGUOUS, out);
                 case MERGED_WITH_NEXT -> joined(piece, n, start, end, delim, true, false, out);
             }
-            out.subList(first, out.size()).removeIf(String::isEmpty);
         };
     }
 
