@@ -109,7 +109,8 @@ final class Generate {
         return 0;
     }
 
-    private static long[] ids(String csv) {
+    /** Ids written as {@code 1,2,3}. */
+    static long[] ids(String csv) {
         return Arrays.stream(csv.split(",")).map(String::trim).filter(x -> !x.isEmpty()).mapToLong(Long::parseLong).toArray();
     }
 }

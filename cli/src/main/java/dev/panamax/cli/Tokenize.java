@@ -38,7 +38,7 @@ final class Tokenize {
         if (decode != null) {
             long[] ids;
             try {
-                ids = Arrays.stream(decode.split(",")).map(String::trim).filter(x -> !x.isEmpty()).mapToLong(Long::parseLong).toArray();
+                ids = Generate.ids(decode);
             } catch (NumberFormatException e) {
                 throw new Main.UsageException("--decode: not a list of ids: " + decode);
             }

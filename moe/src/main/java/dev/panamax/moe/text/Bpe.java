@@ -25,7 +25,6 @@ final class Bpe {
     private final long[] pairKeys;
     private final long[] pairValues;
     private final int pairMask;
-    private final int merges;
     private final int[] charIds = new int[0x10000];
     private final int unkId;
     private final boolean fuseUnk;
@@ -54,7 +53,7 @@ final class Bpe {
 
         TokJson m = model.get("merges");
         List<?> list = m.isNull() ? List.of() : m.list();
-        merges = list.size();
+        int merges = list.size();
         int cap = Integer.highestOneBit(Math.max(16, merges * 2)) * 2;
         pairKeys = new long[cap];
         pairValues = new long[cap];
@@ -130,28 +129,27 @@ final class Bpe {
         return tokens.length;
     }
 
-    /** Number of merges. */
-    int merges() {
-        return merges;
-    }
-
     /** The ids of one pre-tokenized word. */
     int[] encodeWord(String word) {
-        if (word.length() <= CACHE_WORD_CHARS) {
-            int[] hit = cache.get(word);
-            if (hit != null) return hit;
-        }
-        int[] ids;
-        Integer whole = ignoreMerges ? vocab.get(word) : null;
-        ids = whole != null ? new int[] {whole} : merge(symbols(word));
-        if (word.length() <= CACHE_WORD_CHARS && cache.size() < CACHE_WORDS) cache.put(word, ids);
+        boolean cached = word.length() <= CACHE_WORD_CHARS;
+        int[] ids = cached ? cache.get(word) : null;
+        if (ids != null) return ids;
+        ids = uncached(word, false);
+        if (cached && cache.size() < CACHE_WORDS) cache.put(word, ids);
         return ids;
     }
 
     /** The ids of {@code word} by the reference rule (no cache, no heap). */
     int[] encodeWordReference(String word) {
+        return uncached(word, true);
+    }
+
+    /** The whole word when {@code ignore_merges} finds it in the vocabulary, else its symbols merged. */
+    private int[] uncached(String word, boolean reference) {
         Integer whole = ignoreMerges ? vocab.get(word) : null;
-        return whole != null ? new int[] {whole} : mergeReference(symbols(word));
+        if (whole != null) return new int[] {whole};
+        int[] symbols = symbols(word);
+        return reference ? mergeReference(symbols) : merge(symbols);
     }
 
     /**

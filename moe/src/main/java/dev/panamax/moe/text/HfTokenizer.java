@@ -268,13 +268,6 @@ public final class HfTokenizer {
         return Arrays.copyOf(out, n);
     }
 
-    /** The pre-tokenizer's words of {@code text} (tests, benchmarks). */
-    List<String> words(String text) {
-        List<String> out = new ArrayList<>();
-        for (AddedTokens.Part part : added.split(text)) if (part.id() < 0) out.addAll(PreTokenizers.apply(preTokenizer, part.text()));
-        return out;
-    }
-
     Bpe bpe() {
         return bpe;
     }
