@@ -10,7 +10,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.function.UnaryOperator;
@@ -26,7 +29,9 @@ import java.util.function.UnaryOperator;
  * EOS tokens. When it declares the {@code LlamaTokenizerFast} class (DeepSeek-V3, R1 and its
  * distilled models do) or sets {@code add_bos_token} or {@code add_eos_token}, those two settings
  * (true and false when absent) decide the special tokens added, in place of the post-processor's
- * template, as {@code transformers} rebuilds a Llama tokenizer's template from them. Instances
+ * template, as {@code transformers} rebuilds a Llama tokenizer's template from them. Its
+ * {@code chat_template} (or a {@code chat_template.jinja} file beside it, which takes precedence)
+ * is the {@link ChatTemplate} that {@link #applyChatTemplate} and {@link #encodeChat} run. Instances
  * are immutable and safe to share between threads.
  *
  * <pre>{@code
@@ -59,11 +64,16 @@ public final class HfTokenizer {
     private final boolean byteLevelDecoder;
     private final int size;
     private final OptionalLong bos, eos;
+    /** The special tokens transformers puts in a chat template's context ({@code bos_token}, ...). */
+    private final Map<String, Object> specialTokens;
+    /** Chat template sources by name ("default" for a single one), with where each was read. */
+    private final Map<String, String[]> chatSources;
+    private final Map<String, ChatTemplate> chatParsed = new ConcurrentHashMap<>();
     /** Per id: the bytes the ByteLevel decoder gives it (null for an unknown id), and whether skipping special tokens drops it. */
     private final byte[][] tokenBytes;
     private final boolean[] skipped;
 
-    private HfTokenizer(Path source, TokJson root, TokJson config) {
+    private HfTokenizer(Path source, TokJson root, TokJson config, String jinjaFile, Path jinjaPath) {
         this.source = source;
         TokJson model = root.get("model");
         String type = model.has("type") ? model.type() : model.has("merges") ? "BPE" : model.get("type").string();
@@ -105,6 +115,33 @@ public final class HfTokenizer {
         }
         prefix = pre.stream().mapToInt(Integer::intValue).toArray();
         suffix = post.stream().mapToInt(Integer::intValue).toArray();
+        specialTokens = new LinkedHashMap<>();
+        chatSources = new LinkedHashMap<>();
+        if (config != null) {
+            for (String name : List.of("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")) {
+                TokJson f = config.get(name);
+                if (!f.isNull()) specialTokens.put(name, f.value() instanceof String s ? s : f.get("content").string());
+            }
+            TokJson extra = config.get("additional_special_tokens");
+            if (!extra.isNull()) {
+                List<String> names = new ArrayList<>();
+                for (int i = 0; i < extra.list().size(); i++) {
+                    TokJson t = extra.item(i);
+                    names.add(t.value() instanceof String s ? s : t.get("content").string());
+                }
+                specialTokens.put("additional_special_tokens", names);
+            }
+            TokJson chat = config.get("chat_template");
+            if (chat.value() instanceof String s) {
+                chatSources.put("default", new String[] {s, chat.where()});
+            } else if (!chat.isNull()) {
+                for (int i = 0; i < chat.list().size(); i++) {
+                    TokJson named = chat.item(i);
+                    chatSources.put(named.get("name").string(), new String[] {named.get("template").string(), named.get("template").where()});
+                }
+            }
+        }
+        if (jinjaFile != null) chatSources.put("default", new String[] {jinjaFile, jinjaPath.toString()});
     }
 
     /**
@@ -119,10 +156,21 @@ public final class HfTokenizer {
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no tokenizer.json here");
         Path configFile = file.resolveSibling("tokenizer_config.json");
         TokJson config = Files.isRegularFile(configFile) ? read(configFile) : null;
-        return new HfTokenizer(file, read(file), config);
+        Path jinja = file.resolveSibling("chat_template.jinja");
+        String jinjaText = Files.isRegularFile(jinja) ? readText(jinja) : null;
+        return new HfTokenizer(file, read(file), config, jinjaText, jinja);
     }
 
     private static TokJson read(Path file) {
+        String text = readText(file);
+        try {
+            return new TokJson(file + ":", Json.parseObject(text));
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(file + ": invalid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    private static String readText(Path file) {
         String text;
         try {
             long size = Files.size(file);
@@ -134,11 +182,7 @@ public final class HfTokenizer {
         } catch (IOException e) {
             throw new IllegalArgumentException(file + ": cannot be read: " + e.getMessage(), e);
         }
-        try {
-            return new TokJson(file + ":", Json.parseObject(text));
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException(file + ": invalid JSON: " + e.getMessage(), e);
-        }
+        return text;
     }
 
     /** transformers rebuilds a Llama fast tokenizer's template from these settings. */
@@ -419,5 +463,58 @@ public final class HfTokenizer {
     /** The EOS id named by {@code tokenizer_config.json}, if any: where generation stops. */
     public OptionalLong eosId() {
         return eos;
+    }
+
+    /**
+     * The special tokens a chat template sees, as {@code transformers}' {@code special_tokens_map}
+     * gives them: {@code bos_token}, {@code eos_token}, {@code unk_token}, {@code sep_token},
+     * {@code pad_token}, {@code cls_token}, {@code mask_token} (those {@code tokenizer_config.json}
+     * sets, as strings) and {@code additional_special_tokens} (a list).
+     */
+    public Map<String, Object> specialTokens() {
+        return java.util.Collections.unmodifiableMap(specialTokens);
+    }
+
+    /** The checkpoint's chat template ("default" where it names several), if it ships one. */
+    public Optional<ChatTemplate> chatTemplate() {
+        return chatTemplate("default");
+    }
+
+    /**
+     * The chat template named {@code name} ({@code tokenizer_config.json} may hold a list of named
+     * templates, e.g. "default" and "tool_use"), parsed when first asked for.
+     *
+     * @throws IllegalArgumentException naming the file and line when the template cannot be parsed
+     */
+    public Optional<ChatTemplate> chatTemplate(String name) {
+        String[] src = chatSources.get(name);
+        if (src == null) return Optional.empty();
+        return Optional.of(chatParsed.computeIfAbsent(name, n -> ChatTemplate.parse(src[0], src[1])));
+    }
+
+    /**
+     * Lays out a conversation as the model was trained on it, as {@code transformers}'
+     * {@code apply_chat_template(messages, tokenize=False, add_generation_prompt=...)} does: the
+     * default chat template, with {@link #specialTokens()}, {@code tools} and {@code documents}
+     * None. Each message is a map with {@code role} and {@code content} (see
+     * {@link ChatTemplate#message}); templates read further keys such as {@code tool_calls}.
+     *
+     * @param addGenerationPrompt whether to end with the opening of the assistant's turn, for
+     *     generating its reply
+     * @throws IllegalStateException when the checkpoint has no chat template
+     * @throws IllegalArgumentException when the template fails, naming the file and line
+     */
+    public String applyChatTemplate(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt) {
+        ChatTemplate t = chatTemplate().orElseThrow(() -> new IllegalStateException(
+                source.resolveSibling("tokenizer_config.json") + ": there is no chat_template (nor chat_template.jinja beside it)"));
+        return t.apply(messages, addGenerationPrompt, specialTokens);
+    }
+
+    /**
+     * The ids of {@link #applyChatTemplate}'s text, encoded with no special tokens added (the
+     * template writes them), as {@code apply_chat_template(..., tokenize=True)} gives them.
+     */
+    public long[] encodeChat(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt) {
+        return encode(applyChatTemplate(messages, addGenerationPrompt), false);
     }
 }

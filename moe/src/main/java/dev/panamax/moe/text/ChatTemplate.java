@@ -1,0 +1,123 @@
+package dev.panamax.moe.text;
+
+import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A chat template: the Jinja2 program a Hugging Face checkpoint ships (in
+ * {@code tokenizer_config.json} or {@code chat_template.jinja}) to lay a conversation out as the
+ * text its model was trained on. It renders as {@code transformers}' {@code apply_chat_template}
+ * does: Jinja2 3.1 in an immutable sandbox with {@code trim_blocks} and {@code lstrip_blocks},
+ * {@code loop} controls ({@code break}, {@code continue}), the {@code generation} tag, and the
+ * globals {@code raise_exception} and {@code strftime_now} and the JSON {@code tojson} that
+ * transformers adds.
+ *
+ * <p>What it runs: text, {@code {{ }}} output and comments with {@code -}/{@code +} whitespace
+ * control; {@code if}/{@code elif}/{@code else}, {@code for} (with {@code if}, {@code else},
+ * unpacking and {@code loop.*}), {@code set} (plain, unpacking, {@code ns.attr}, block),
+ * {@code macro}, {@code filter} and {@code raw}; every Jinja2 operator and literal, with Python's
+ * semantics for {@code str}, {@code int}, {@code float}, {@code list}, {@code tuple}, {@code dict}
+ * and {@code None}; the Python methods of str, list and dict that read; Jinja2's common filters and
+ * all its tests; {@code namespace}, {@code range} and {@code dict}. Tags that load other templates
+ * ({@code include}, {@code import}, {@code extends}, {@code block}, {@code call}) are refused when
+ * parsed, naming the line, as are {@code *args}. Filters that return generators in Jinja2
+ * ({@code select}, {@code map}, {@code items}, {@code reverse}) return lists here, which only shows
+ * when such a value is printed whole.
+ *
+ * <p>Values passed in are Java {@link Map}s (dicts, in their iteration order), {@link List}s and
+ * arrays, {@link String}s, numbers ({@code Integer}/{@code Long} are ints, {@code Float}/{@code
+ * Double} floats), {@link Boolean}s and {@code null} (None). Errors, the template's own
+ * {@code raise_exception} among them, are {@link IllegalArgumentException}s naming the template
+ * line. Instances are immutable and safe to share between threads.
+ */
+public final class ChatTemplate {
+    /** Most characters one rendering may produce, so that a hostile template cannot exhaust memory. */
+    public static final int MAX_OUTPUT_CHARS = 64 << 20;
+
+    private final String source;
+    private final String origin;
+    private final List<Jinja.Node> body;
+    private final Clock clock;
+
+    private ChatTemplate(String source, String origin, List<Jinja.Node> body, Clock clock) {
+        this.source = source;
+        this.origin = origin;
+        this.body = body;
+        this.clock = clock;
+    }
+
+    /**
+     * Parses a template.
+     *
+     * @throws IllegalArgumentException naming the line of a syntax error or of an unsupported tag
+     */
+    public static ChatTemplate parse(String source) {
+        return parse(source, null);
+    }
+
+    /** Parses a template read from {@code origin} (a file and field), which error messages name. */
+    static ChatTemplate parse(String source, String origin) {
+        Objects.requireNonNull(source, "source");
+        try {
+            return new ChatTemplate(source, origin, Jinja.parse(new Jinja.Source(source)), Clock.systemDefaultZone());
+        } catch (IllegalArgumentException e) {
+            throw origin == null ? e : new IllegalArgumentException(origin + ": " + e.getMessage(), e);
+        } catch (StackOverflowError e) {
+            throw new IllegalArgumentException((origin == null ? "" : origin + ": ") + "chat template nests too deeply to parse");
+        }
+    }
+
+    /** This template, with {@code strftime_now} reading {@code clock} (the system clock by default). */
+    public ChatTemplate withClock(Clock clock) {
+        return new ChatTemplate(source, origin, body, Objects.requireNonNull(clock, "clock"));
+    }
+
+    /** The template's text. */
+    public String source() {
+        return source;
+    }
+
+    /**
+     * Renders the template with {@code variables} as its context.
+     *
+     * @throws IllegalArgumentException for an error while rendering (an undefined value used in
+     *     arithmetic, a type error, the template's {@code raise_exception}), naming the line
+     */
+    public String render(Map<String, ?> variables) {
+        Map<String, Object> context = new LinkedHashMap<>();
+        for (Map.Entry<String, ?> e : variables.entrySet()) context.put(e.getKey(), JinjaValues.fromJava(e.getValue()));
+        try {
+            return JinjaRun.render(body, context, clock);
+        } catch (IllegalArgumentException e) {
+            throw origin == null ? e : new IllegalArgumentException(origin + ": " + e.getMessage(), e);
+        } catch (StackOverflowError e) {
+            throw new IllegalArgumentException((origin == null ? "" : origin + ": ") + "chat template recursed too deeply");
+        }
+    }
+
+    /**
+     * Lays out {@code messages} as {@code transformers}' {@code apply_chat_template} does, with
+     * {@code tools} and {@code documents} None and {@code specialTokens} ({@code bos_token},
+     * {@code eos_token}, ...) in the context. {@link HfTokenizer#applyChatTemplate} supplies the
+     * special tokens of a checkpoint.
+     */
+    public String apply(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt, Map<String, ?> specialTokens) {
+        Map<String, Object> context = new LinkedHashMap<>(specialTokens);
+        context.put("messages", messages);
+        context.put("tools", null);
+        context.put("documents", null);
+        context.put("add_generation_prompt", addGenerationPrompt);
+        return render(context);
+    }
+
+    /** A message of a conversation: {@code {"role": role, "content": content}}. */
+    public static Map<String, Object> message(String role, String content) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("role", Objects.requireNonNull(role, "role"));
+        m.put("content", content);
+        return m;
+    }
+}
