@@ -4,34 +4,49 @@ import dev.panamax.moe.DeepSeekModel;
 import dev.panamax.moe.Generator;
 import dev.panamax.moe.Mla;
 import dev.panamax.moe.Sampler;
+import dev.panamax.moe.text.ChatTemplate;
 import dev.panamax.moe.text.HfTokenizer;
 import dev.panamax.runtime.DType;
 import dev.panamax.runtime.Device;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 /**
  * {@code panamax generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N
- * [--tokenizer PATH] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--stop ID,...] [--naive]
- * [--device cpu|cuda|cuda:N] [--kv-cache f32|bf16]}: prints the generated ids and tokens/s. With a
- * tokenizer (a text prompt, encoded by the checkpoint's {@code tokenizer.json}, or
- * {@code --tokenizer}), the completion's text is printed first, as it is generated, then a line
- * {@code ids: ...}; generation stops at the tokenizer's EOS unless {@code --stop} says otherwise.
+ * [--chat] [--system TEXT] [--tokenizer PATH] [--temperature T] [--top-p P] [--top-k K] [--seed S]
+ * [--stop ID,...] [--naive] [--device cpu|cuda|cuda:N] [--kv-cache f32|bf16]}: prints the generated
+ * ids and tokens/s. With a tokenizer (a text prompt, encoded by the checkpoint's
+ * {@code tokenizer.json}, or {@code --tokenizer}), the completion's text is printed first, as it is
+ * generated, then a line {@code ids: ...}; generation stops at the tokenizer's EOS unless
+ * {@code --stop} says otherwise. {@code --chat} (or {@code --system}) lays the prompt out as a user
+ * message (after the system message) by the checkpoint's chat template, opening the assistant's
+ * turn.
  */
 final class Generate {
     private Generate() {
     }
 
+    /** A user message, after a system message when {@code system} is given. */
+    static List<Map<String, ?>> conversation(String system, String user) {
+        List<Map<String, ?>> messages = new ArrayList<>();
+        if (system != null) messages.add(ChatTemplate.message("system", system));
+        messages.add(ChatTemplate.message("user", user));
+        return messages;
+    }
+
     static int run(String[] args, PrintStream out) {
         Path model = null;
         long[] prompt = null;
-        String text = null;
+        String text = null, system = null;
+        boolean chat = false;
         Path tokenizerPath = null;
         int maxNew = 32, topK = 0;
         double temperature = 0, topP = 1;
@@ -46,6 +61,10 @@ final class Generate {
                 path = Mla.NAIVE;
                 continue;
             }
+            if (a.equals("--chat")) {
+                chat = true;
+                continue;
+            }
             if (i + 1 >= args.length) throw new Main.UsageException("option " + a + " needs a value");
             String v = args[++i];
             try {
@@ -53,6 +72,7 @@ final class Generate {
                     case "--model" -> model = Path.of(v);
                     case "--prompt-ids" -> prompt = ids(v);
                     case "--prompt" -> text = v;
+                    case "--system" -> system = v;
                     case "--tokenizer" -> tokenizerPath = Path.of(v);
                     case "--max-new-tokens" -> maxNew = Integer.parseInt(v);
                     case "--temperature" -> temperature = Double.parseDouble(v);
@@ -77,7 +97,8 @@ final class Generate {
         if (model == null) throw new Main.UsageException("--model DIR is required");
         if ((prompt == null) == (text == null)) throw new Main.UsageException("one of --prompt TEXT and --prompt-ids 1,2,3 is required");
         HfTokenizer tokenizer = text != null || tokenizerPath != null ? HfTokenizer.load(tokenizerPath != null ? tokenizerPath : model) : null;
-        if (text != null) prompt = tokenizer.encode(text);
+        if ((chat || system != null) && text == null) throw new Main.UsageException("--chat and --system take a text --prompt");
+        if (text != null) prompt = chat || system != null ? tokenizer.encodeChat(conversation(system, text), true) : tokenizer.encode(text);
         if (prompt.length == 0) throw new Main.UsageException("the prompt is empty");
         if (tokenizer != null && stop.isEmpty()) tokenizer.eosId().ifPresent(stop::add);
         String why = device.unavailableReason();

@@ -101,14 +101,16 @@ public final class Main {
                   smoke [--model DIR]  short smoke job: load a reference checkpoint, benchmark matmul
                   inspect PATH         list the tensors (name, dtype, shape, bytes) of a safetensors file or checkpoint folder,
                                        and the main fields of its config.json
-                  generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--tokenizer PATH
-                           --temperature T --top-p P --top-k K --seed S --stop ID,... --naive --device cpu|cuda|cuda:N
-                           --kv-cache f32|bf16]
+                  generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--chat --system TEXT
+                           --tokenizer PATH --temperature T --top-p P --top-k K --seed S --stop ID,... --naive
+                           --device cpu|cuda|cuda:N --kv-cache f32|bf16]
                                        generate with a DeepSeek-V3 checkpoint; prints the ids and tokens/s; with a
-                                       tokenizer.json, the text first, as it is generated; a text prompt stops at EOS
-                  tokenize PATH [--no-special] TEXT | tokenize PATH --decode 1,2,3 [--skip-special]
+                                       tokenizer.json, the text first, as it is generated; a text prompt stops at EOS;
+                                       --chat lays the prompt out by the checkpoint's chat template (--system adds one)
+                  tokenize PATH [--no-special | --chat | --system S] TEXT | tokenize PATH --decode 1,2,3 [--skip-special]
                                        token ids of TEXT (or the text of ids) by the tokenizer.json at PATH (a file or
-                                       a checkpoint folder), as Hugging Face's tokenizers library gives them
+                                       a checkpoint folder), as Hugging Face's tokenizers library gives them; --chat
+                                       prints TEXT laid out by the chat template first
                   info                 Java version, threads, kernels, CUDA availability
 
                 options:

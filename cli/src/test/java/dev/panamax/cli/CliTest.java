@@ -216,4 +216,30 @@ class CliTest {
         assertThat(none.err).contains("tokenizer.json: no tokenizer.json here");
         assertThat(run("generate", "--model", referenceCase().toString(), "--prompt", "hi", "--prompt-ids", "1").status).isEqualTo(2);
     }
+
+    @Test
+    void chatLaysThePromptOutByTheTemplate(@TempDir Path tmp) throws IOException {
+        Path tok = byteTokenizer(tmp.resolve("chat"), 0);
+        Files.writeString(tok.resolveSibling("tokenizer_config.json"),
+                "{\"chat_template\": \"{% for m in messages %}<{{ m.role[0] }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<a>{% endif %}\"}");
+        Result laidOut = run("tokenize", tok.toString(), "--system", "S", "hi");
+        assertThat(laidOut.status).as(laidOut.err).isZero();
+        java.util.List<String> lines = laidOut.out.lines().toList();
+        assertThat(lines.get(0)).isEqualTo("<s>S<u>hi<a>");
+        String ids = "<s>S<u>hi<a>".chars().mapToObj(Integer::toString).collect(java.util.stream.Collectors.joining(","));
+        assertThat(lines.get(1)).isEqualTo(ids);
+        assertThat(run("tokenize", tok.toString(), "--chat", "hi").out.lines().findFirst().orElse("")).isEqualTo("<u>hi<a>");
+
+        Result chat = run("generate", "--model", referenceCase().toString(), "--tokenizer", tok.toString(), "--system", "S", "--prompt", "hi", "--max-new-tokens", "4");
+        Result byIds = run("generate", "--model", referenceCase().toString(), "--prompt-ids", ids, "--max-new-tokens", "4");
+        assertThat(chat.status).as(chat.err).isZero();
+        String completion = chat.out.substring(chat.out.lastIndexOf("\nids: ") + 6).lines().findFirst().orElse("");
+        assertThat(completion).isEqualTo(byIds.out.lines().findFirst().orElse(""));
+        assertThat(run("generate", "--model", referenceCase().toString(), "--chat", "--prompt-ids", "1").status).isEqualTo(2);
+        assertThat(run("tokenize", tok.toString(), "--chat", "--decode", "1").status).isEqualTo(2);
+        Files.writeString(tok.resolveSibling("tokenizer_config.json"), "{}");
+        Result noTemplate = run("tokenize", tok.toString(), "--chat", "hi");
+        assertThat(noTemplate.status).isEqualTo(1);
+        assertThat(noTemplate.err).contains("no chat_template");
+    }
 }

@@ -1,8 +1,13 @@
 package dev.panamax.grpo;
 
+import dev.panamax.moe.text.ChatTemplate;
 import dev.panamax.moe.text.HfTokenizer;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
 
 /** Text to token ids and back, as the GRPO trainer needs them. The end-of-sequence id stops generation. */
 public interface Tokenizer {
@@ -24,12 +29,38 @@ public interface Tokenizer {
      * @throws IllegalArgumentException when {@code tokenizer_config.json} names no EOS token
      */
     static Tokenizer huggingFace(HfTokenizer tokenizer) {
+        return huggingFace(tokenizer, tokenizer::encode);
+    }
+
+    /**
+     * A checkpoint's Hugging Face tokenizer with its chat template, as TRL uses it for
+     * conversational prompts: each prompt becomes a user message (after a system message when
+     * {@code system} is not null), laid out by the template with the assistant's turn opened
+     * ({@link HfTokenizer#encodeChat}); completions are decoded as {@link #huggingFace} decodes them.
+     *
+     * @throws IllegalArgumentException when {@code tokenizer_config.json} names no EOS token, or
+     *     the chat template cannot be parsed
+     * @throws IllegalStateException when the checkpoint has no chat template
+     */
+    static Tokenizer huggingFaceChat(HfTokenizer tokenizer, String system) {
+        if (tokenizer.chatTemplate().isEmpty()) {
+            throw new IllegalStateException(tokenizer.source().resolveSibling("tokenizer_config.json") + ": there is no chat_template to lay prompts out");
+        }
+        return huggingFace(tokenizer, prompt -> {
+            List<Map<String, ?>> messages = new ArrayList<>();
+            if (system != null) messages.add(ChatTemplate.message("system", system));
+            messages.add(ChatTemplate.message("user", prompt));
+            return tokenizer.encodeChat(messages, true);
+        });
+    }
+
+    private static Tokenizer huggingFace(HfTokenizer tokenizer, Function<String, long[]> encoder) {
         long eos = tokenizer.eosId().orElseThrow(() -> new IllegalArgumentException(
                 tokenizer.source().resolveSibling("tokenizer_config.json") + ": no eos_token, which GRPO needs to end completions"));
         return new Tokenizer() {
             @Override
             public long[] encode(String text) {
-                return tokenizer.encode(text);
+                return encoder.apply(text);
             }
 
             @Override

@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -90,5 +91,22 @@ class HuggingFaceTokenizerTest {
             }
         }
         assertThat(seen).as("the reward and the accuracy each read 8 completions").hasSize(16).allSatisfy(c -> assertThat(c).doesNotContain("<bos>").doesNotContain("<eos>"));
+    }
+
+    @Test
+    void chatPromptsAreLaidOutByTheTemplate() throws IOException {
+        Path d = write(true);
+        assertThatThrownBy(() -> Tokenizer.huggingFaceChat(HfTokenizer.load(d), null)).hasMessageContaining("no chat_template");
+        Map<String, Object> cfg = new LinkedHashMap<>(Json.parseObject(Files.readString(d.resolve("tokenizer_config.json"))));
+        cfg.put("chat_template", "{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}{% if add_generation_prompt %}<think>{% endif %}");
+        Files.writeString(d.resolve("tokenizer_config.json"), Json.write(cfg));
+        HfTokenizer hf = HfTokenizer.load(d);
+        Tokenizer plain = Tokenizer.huggingFaceChat(hf, null), withSystem = Tokenizer.huggingFaceChat(hf, "be brief");
+        assertThat(plain.encode("1+2=")).isEqualTo(hf.encode("<bos>[user]1+2=<think>", false));
+        long[] ids = withSystem.encode("1+2=");
+        assertThat(ids).isEqualTo(hf.encode("<bos>[system]be brief[user]1+2=<think>", false));
+        assertThat(Arrays.stream(ids).filter(id -> id == 261).count()).as("one BOS, the template's").isEqualTo(1);
+        assertThat(ids[ids.length - 1]).as("the opened think tag").isEqualTo(263);
+        assertThat(plain.decode(new long[] {'o', 'k', 262, 'x'})).isEqualTo("ok");
     }
 }
