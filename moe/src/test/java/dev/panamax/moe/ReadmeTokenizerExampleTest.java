@@ -1,5 +1,6 @@
 package dev.panamax.moe;
 
+import dev.panamax.moe.text.ChatTemplate;
 import dev.panamax.moe.text.HfTokenizer;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.io.Json;
@@ -23,7 +24,8 @@ class ReadmeTokenizerExampleTest {
         HfTokenizer tok = HfTokenizer.load(checkpointDir);                  // tokenizer.json (+ tokenizer_config.json)
         try (Scope scope = Scope.open();
              DeepSeekModel model = DeepSeekModel.load(checkpointDir, false)) {
-            long[] prompt = tok.encode("<｜User｜>1 + 1 = ?<｜Assistant｜>");  // BOS first, as transformers adds it
+            long[] prompt = tok.encodeChat(List.of(                         // laid out by the chat template
+                    ChatTemplate.message("user", "1 + 1 = ?")), true);      // "<｜begin▁of▁sentence｜><｜User｜>1 + 1 = ?<｜Assistant｜>"
             Generator.Result r = Generator.generate(model, List.of(prompt), 16,
                     Set.of(tok.eosId().orElseThrow()), Sampler.greedy(), Mla.ABSORBED);
             return tok.decode(r.completions().get(0), true);                // special tokens left out
@@ -56,11 +58,13 @@ class ReadmeTokenizerExampleTest {
         tok.put("decoder", Map.of("type", "ByteLevel"));
         tok.put("model", Map.of("type", "BPE", "vocab", vocab, "merges", List.of()));
         Files.writeString(dir.resolve("tokenizer.json"), Json.write(tok));
+        String template = Files.readString(Path.of(ReadmeTokenizerExampleTest.class.getResource("/chat/models/templates/deepseek-v3-oneline.jinja").toURI()));
         Files.writeString(dir.resolve("tokenizer_config.json"), Json.write(Map.of("tokenizer_class", "LlamaTokenizerFast",
-                "add_bos_token", true, "bos_token", special[0], "eos_token", special[1])));
+                "add_bos_token", true, "bos_token", special[0], "eos_token", special[1], "chat_template", template)));
 
         HfTokenizer t = HfTokenizer.load(dir);
         assertThat(t.encode("<｜User｜>1")).containsExactly(0, 2, '1');
+        assertThat(t.applyChatTemplate(List.of(ChatTemplate.message("user", "1 + 1 = ?")), true)).isEqualTo("<｜begin▁of▁sentence｜><｜User｜>1 + 1 = ?<｜Assistant｜>");
         long before = Scope.offHeapBytes();
         String completion = tokenizerExample(dir);
         assertThat(completion).doesNotContain("<｜end▁of▁sentence｜>");
