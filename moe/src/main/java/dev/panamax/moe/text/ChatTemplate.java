@@ -99,16 +99,19 @@ public final class ChatTemplate {
     }
 
     /**
-     * Lays out {@code messages} as {@code transformers}' {@code apply_chat_template} does, with
-     * {@code tools} and {@code documents} None and {@code specialTokens} ({@code bos_token},
-     * {@code eos_token}, ...) in the context. {@link HfTokenizer#applyChatTemplate} supplies the
-     * special tokens of a checkpoint.
+     * Lays out {@code messages} as {@code transformers}' {@code apply_chat_template} does: the
+     * context holds {@code messages}, {@code add_generation_prompt}, {@code tools} and
+     * {@code documents} (None unless {@code variables} gives them), and {@code variables}: the
+     * special tokens ({@code bos_token}, {@code eos_token}, ...) and any template arguments
+     * ({@code date_string}, ...). {@link HfTokenizer#applyChatTemplate} supplies a checkpoint's
+     * special tokens.
      */
-    public String apply(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt, Map<String, ?> specialTokens) {
-        Map<String, Object> context = new LinkedHashMap<>(specialTokens);
-        context.put("messages", messages);
+    public String apply(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt, Map<String, ?> variables) {
+        Map<String, Object> context = new LinkedHashMap<>();
         context.put("tools", null);
         context.put("documents", null);
+        context.putAll(variables);
+        context.put("messages", messages);
         context.put("add_generation_prompt", addGenerationPrompt);
         return render(context);
     }

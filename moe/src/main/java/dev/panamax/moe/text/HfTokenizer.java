@@ -505,9 +505,21 @@ public final class HfTokenizer {
      * @throws IllegalArgumentException when the template fails, naming the file and line
      */
     public String applyChatTemplate(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt) {
+        return applyChatTemplate(messages, addGenerationPrompt, Map.of());
+    }
+
+    /**
+     * {@link #applyChatTemplate(List, boolean)} with further template arguments, as
+     * {@code apply_chat_template(messages, tools=..., documents=..., **kwargs)} takes them:
+     * {@code tools} (a list of function schemas, as maps), {@code documents}, or whatever else the
+     * template reads ({@code date_string}, ...). They take precedence over the special tokens.
+     */
+    public String applyChatTemplate(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt, Map<String, ?> variables) {
         ChatTemplate t = chatTemplate().orElseThrow(() -> new IllegalStateException(
                 source.resolveSibling("tokenizer_config.json") + ": there is no chat_template (nor chat_template.jinja beside it)"));
-        return t.apply(messages, addGenerationPrompt, specialTokens);
+        Map<String, Object> context = new LinkedHashMap<>(specialTokens);
+        context.putAll(variables);
+        return t.apply(messages, addGenerationPrompt, context);
     }
 
     /**
@@ -515,6 +527,11 @@ public final class HfTokenizer {
      * template writes them), as {@code apply_chat_template(..., tokenize=True)} gives them.
      */
     public long[] encodeChat(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt) {
-        return encode(applyChatTemplate(messages, addGenerationPrompt), false);
+        return encodeChat(messages, addGenerationPrompt, Map.of());
+    }
+
+    /** {@link #encodeChat(List, boolean)} with further template arguments ({@code tools}, ...). */
+    public long[] encodeChat(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt, Map<String, ?> variables) {
+        return encode(applyChatTemplate(messages, addGenerationPrompt, variables), false);
     }
 }

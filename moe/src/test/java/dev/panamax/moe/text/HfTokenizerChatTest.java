@@ -57,6 +57,27 @@ class HfTokenizerChatTest {
             }
         }
         assertThat(outputs).isGreaterThan(10);
+        // every case, tools and other template arguments passed as variables
+        int all = 0;
+        for (Map<String, Object> c : allCases(template)) {
+            Map<String, Object> ctx = new java.util.LinkedHashMap<>((Map<String, Object>) c.get("context"));
+            List<Map<String, ?>> messages = (List<Map<String, ?>>) ctx.remove("messages");
+            boolean gen = (Boolean) ctx.remove("add_generation_prompt");
+            if (c.containsKey("output")) {
+                all++;
+                assertThat(tok.applyChatTemplate(messages, gen, ctx)).as(c.get("name").toString()).isEqualTo(c.get("output"));
+                assertThat(tok.encodeChat(messages, gen, ctx)).isEqualTo(tok.encode((String) c.get("output"), false));
+            } else {
+                assertThatThrownBy(() -> tok.applyChatTemplate(messages, gen, ctx)).isInstanceOf(IllegalArgumentException.class);
+            }
+        }
+        assertThat(all).isGreaterThanOrEqualTo(outputs);
+    }
+
+    @SuppressWarnings("unchecked")
+    static List<Map<String, Object>> allCases(String template) throws Exception {
+        Map<String, Object> doc = Json.parseObject(Files.readString(resource("/chat/models/cases.json")));
+        return ((List<Object>) doc.get("cases")).stream().map(c -> (Map<String, Object>) c).filter(c -> c.get("template").equals(template)).toList();
     }
 
     @Test
@@ -73,6 +94,7 @@ class HfTokenizerChatTest {
     @Test
     void qwenTemplateFromTheConfigRendersAsJinja2() throws Exception {
         checkFixture("qwen2", "qwen2.5");
+        assertThat(allCases("qwen2.5")).as("tool cases").anyMatch(c -> ((Map<?, ?>) c.get("context")).get("tools") != null && c.containsKey("output"));
     }
 
     static Path copyFixture(Path dir) throws Exception {
