@@ -130,7 +130,28 @@ CONVERSATIONS = {
               msg("user", [{"type": "text", "text": "part one"}, {"type": "image"}, {"type": "text", "text": "part two"}]),
               msg("user", "STOP here"), msg("assistant", "never shown")],
     "empty": [],
+    "prefill": [msg("user", "Solve 2 + 2."), msg("assistant", "<think>\nLet me")],
+    "prefill-space": [msg("system", "Be exact."), msg("user", "Go"), msg("assistant", "  The answer is ")],
+    "prefill-blocks": [msg("user", "x"), msg("assistant", [{"type": "text", "text": "first"}, {"type": "image"}, {"type": "text", "text": "Sure,"}])],
 }
+
+
+def continue_final_message(rendered, messages):
+    """transformers' apply_chat_template(..., continue_final_message=True) cut, after its source."""
+    final = messages[-1]["content"]
+    if isinstance(final, (list, tuple)):
+        for block in reversed(final):
+            if "text" in block:
+                final = block["text"]
+                break
+        else:
+            raise ValueError("no text to continue in the final message")
+    if final.strip() not in rendered:
+        raise ValueError("the final message does not appear in the rendered chat")
+    at = rendered.rindex(final.strip())
+    if rendered[at: at + len(final.lstrip())] == final:
+        return rendered[: at + len(final.lstrip())]
+    return rendered[: at + len(final.strip())]
 
 SPECIAL = {
     "deepseek": {"bos_token": "<｜begin▁of▁sentence｜>", "eos_token": "<｜end▁of▁sentence｜>"},
@@ -165,6 +186,13 @@ def models():
                     r = render(templates[t], context)
                     if r is not None:
                         cases.append(dict({"name": t + "/" + conv_name, "template": t, "context": context}, **r))
+                    if not gen and not extra and conv and conv[-1]["role"] == "assistant" and r is not None:
+                        try:
+                            cont = {"output": continue_final_message(r["output"], conv)} if "output" in r else r
+                        except (ValueError, AttributeError, TypeError) as e:
+                            cont = {"error": type(e).__name__ + ": " + str(e)}
+                        cases.append(dict({"name": t + "/" + conv_name + "/continue", "template": t, "context": context,
+                                           "continue_final_message": True}, **cont))
     write("models", templates, cases)
 
 
@@ -179,7 +207,11 @@ FEATURES = [
     "a\n  {% if true %}\n  b\n  {% endif %}\n c", "a {%- if true -%} b {%- endif -%} c", "  {%+ if true %}x{% endif %}",
     "x {{- ' y ' -}} z", "line\n    {# comment #}\nnext", "a\n  {#- c -#}  \n b", "{% if true %}\n\nx{% endif %}\n",
     "\t{% for x in xs %}\n\t{{ x }}\n\t{% endfor %}\n", "{% if true +%}\nkept{% endif %}", "a\r\nb\rc\n", "{{ 'x' }}\n\n",
-    "{% raw %}{{ x }}{% if %}{% endraw %}", "a {%- raw -%} {{ x }} {%- endraw %} b", "{{ '{{' }}{{ '}}' }}{ {a} }",
+    "{% raw %}{{ x }}{% if %}{% endraw %}", "a {%- raw -%} {{ x }} {%- endraw %} b", "{% raw %}\nx\n  {% endraw %}\ny",
+    "  {% raw %}a{% endraw %}", "{% raw -%}\n  a  {%- endraw %}", "{% raw %}a\n{% endraw +%}\nb", "x {%+ raw %} y {% endraw %}",
+    "{% with a = 1, b = i %}{{ a + b }}{% endwith %}[{{ a }}]", "{% with %}{% set q = 1 %}{{ q }}{% endwith %}[{{ q }}]",
+    "{% if false %}{{ x|nofilter }}{% endif %}ok", "{{ x|nofilter if false else 'soft' }}", "{% if false %}{% for a in b %}{{ a|nofilter }}{% endfor %}{% endif %}",
+    "{% if false %}{{ a is nottest }}{% endif %}ok", "{{ 1 if false else x is nottest }}", "{{ '{{' }}{{ '}}' }}{ {a} }",
     "{{ {'a': {'b': 1}} }}", "{{\n  xs\n  |\n  length\n}}",
     # literals and operators
     "{{ 1 + 2 * 3 - 4 / 2 }}", "{{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % -3 }} {{ -7.5 % 2 }} {{ 2 ** 3 ** 2 }} {{ 2 ** -1 }}",
@@ -289,8 +321,8 @@ def rexpr(rng, depth):
         return "%s|%s" % (rexpr(rng, depth - 1), rng.choice(FILTERS))
     if k < 0.55:
         return "%s is %s%s" % (rexpr(rng, depth - 1), rng.choice(["", "not "]), rng.choice(TESTS))
-    if k < 0.65:
-        return "%s.%s" % (rexpr(rng, depth - 1), rng.choice(METHODS))
+    if k < 0.65:  # parenthesized: after a filter or a test, Jinja2 reads ".name" as part of its name
+        return "(%s).%s" % (rexpr(rng, depth - 1), rng.choice(METHODS))
     if k < 0.68:
         return "%s[%s]" % (rexpr(rng, depth - 1), rng.choice(["0", "-1", "1", "'k'", "'role'"]))
     if k < 0.72:  # Jinja2 folds a slice of a constant differently from a slice of a value: only sequences are sliced
@@ -329,8 +361,11 @@ def rtags(rng):
             stack.append("endfor")
         elif k < 0.65:
             out.append("{#%s c %s#}" % (left, right))
-        elif k < 0.75:
+        elif k < 0.72:
             out.append("{%%%s set q = 1 %s%%}" % (left, right))
+        elif k < 0.78:
+            out.append("{%%%s raw %s%%}%s{{ x }}%s{%%%s endraw %s%%}" % (left, rng.choice(["", "-"]), rng.choice(TEXTS), rng.choice(TEXTS),
+                                                                       rng.choice(["", "-", "+"]), right))
         elif stack:
             out.append("{%%%s %s %s%%}" % (left, stack.pop(), right))
     while stack:

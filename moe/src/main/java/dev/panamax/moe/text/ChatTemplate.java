@@ -18,14 +18,17 @@ import java.util.Objects;
  * <p>What it runs: text, {@code {{ }}} output and comments with {@code -}/{@code +} whitespace
  * control; {@code if}/{@code elif}/{@code else}, {@code for} (with {@code if}, {@code else},
  * unpacking and {@code loop.*}), {@code set} (plain, unpacking, {@code ns.attr}, block),
- * {@code macro}, {@code filter} and {@code raw}; every Jinja2 operator and literal, with Python's
+ * {@code macro}, {@code with}, {@code filter} and {@code raw}; every Jinja2 operator and literal, with Python's
  * semantics for {@code str}, {@code int}, {@code float}, {@code list}, {@code tuple}, {@code dict}
  * and {@code None}; the Python methods of str, list and dict that read; Jinja2's common filters and
  * all its tests; {@code namespace}, {@code range} and {@code dict}. Tags that load other templates
  * ({@code include}, {@code import}, {@code extends}, {@code block}, {@code call}) are refused when
- * parsed, naming the line, as are {@code *args}. Filters that return generators in Jinja2
- * ({@code select}, {@code map}, {@code items}, {@code reverse}) return lists here, which only shows
- * when such a value is printed whole.
+ * parsed, naming the line, as are {@code *args}. As in Jinja2, an unknown filter or test fails
+ * the parse, except inside an {@code if} or a conditional expression, where it fails only when
+ * run. What Jinja2 returns as a generator ({@code select}, {@code map}, {@code items},
+ * {@code reverse}, ...) is true even when empty and has no length, as there; only its printed form
+ * differs (Jinja2 prints a memory address). {@link #continueFinalMessage} cuts a rendering for a
+ * prefilled reply.
  *
  * <p>Values passed in are Java {@link Map}s (dicts, in their iteration order), {@link List}s and
  * arrays, {@link String}s, numbers ({@code Integer}/{@code Long} are ints, {@code Float}/{@code
@@ -114,6 +117,36 @@ public final class ChatTemplate {
         context.put("messages", messages);
         context.put("add_generation_prompt", addGenerationPrompt);
         return render(context);
+    }
+
+    /**
+     * Cuts {@code rendered}, a rendering of {@code messages} made without the generation prompt,
+     * just after the final message's text, so that a model continues that message (a prefilled
+     * reply), as {@code transformers}' {@code apply_chat_template(..., continue_final_message=True)}
+     * cuts it: at the last occurrence of the final message's content (or of its last text block),
+     * keeping the content's trailing space only where the template kept it.
+     *
+     * @throws IllegalArgumentException when the final message has no text, or its text does not
+     *     appear in {@code rendered}
+     */
+    public static String continueFinalMessage(String rendered, List<? extends Map<String, ?>> messages) {
+        if (messages.isEmpty()) throw new IllegalArgumentException("continue_final_message: there are no messages");
+        Object content = messages.getLast().get("content");
+        String text = null;
+        if (content instanceof String str) {
+            text = str;
+        } else if (content instanceof List<?> blocks) {
+            for (int i = blocks.size() - 1; i >= 0 && text == null; i--) {
+                if (blocks.get(i) instanceof Map<?, ?> block && block.get("text") instanceof String str) text = str;
+            }
+        }
+        if (text == null) throw new IllegalArgumentException("continue_final_message: the final message has no text to continue");
+        String stripped = JinjaValues.strip(text, null, true, true), leftStripped = JinjaValues.strip(text, null, true, false);
+        int at = rendered.lastIndexOf(stripped);
+        if (at < 0) throw new IllegalArgumentException("continue_final_message: the final message does not appear in the rendered chat");
+        // transformers compares len(text.lstrip()) characters from there with the whole text
+        boolean kept = rendered.substring(at, Math.min(rendered.length(), at + leftStripped.length())).equals(text);
+        return rendered.substring(0, at + (kept ? leftStripped.length() : stripped.length()));
     }
 
     /** A message of a conversation: {@code {"role": role, "content": content}}. */

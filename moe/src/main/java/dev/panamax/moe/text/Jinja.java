@@ -40,6 +40,9 @@ final class Jinja {
 
     record Macro(int line, String name, List<String> params, List<Expr> defaults, List<Node> body) implements Node {}
 
+    /** {@code with a = x, b = y %}...{% endwith}: a scope, its names bound to values computed outside it. */
+    record With(List<String> names, List<Expr> values, List<Node> body) implements Node {}
+
     record Break() implements Node {}
 
     record Continue() implements Node {}
@@ -118,7 +121,8 @@ final class Jinja {
         }
     }
 
-    private static final Pattern RAW_BEGIN = Pattern.compile("\\G[-+]?\\s*raw\\s*(-%}\\s*|\\+?%}\\n?)");
+    /** After "{%" and its modifier: no trim_blocks here, as in Jinja2's raw_begin rule. */
+    private static final Pattern RAW_BEGIN = Pattern.compile("\\G\\s*raw\\s*(-%}\\s*|%})");
     private static final Pattern RAW_END = Pattern.compile("\\{%([-+]?)\\s*endraw\\s*(-%}\\s*|\\+%}|%}\\n?)");
     private static final Pattern NUMBER = Pattern.compile(
             "\\G(\\d+_)*\\d+((\\.(\\d+_)*\\d+)?[eE][+-]?(\\d+_)*\\d+|\\.(\\d+_)*\\d+)?");
@@ -161,7 +165,13 @@ final class Jinja {
                     Matcher end = RAW_END.matcher(s).region(raw.end(), n);
                     if (!end.find()) throw src.error(tag, "raw block never closed by endraw");
                     String body = s.substring(raw.end(), end.start());
-                    if (end.group(1).equals("-")) body = JinjaValues.rstrip(body);
+                    if (end.group(1).equals("-")) {
+                        body = JinjaValues.rstrip(body);
+                    } else if (end.group(1).isEmpty()) { // lstrip_blocks holds for endraw too
+                        int l = body.lastIndexOf('\n') + 1;
+                        boolean starting = s.charAt(raw.end() - 1) == '\n';
+                        if ((l > 0 || starting) && body.substring(l).chars().allMatch(c -> c == ' ' || c == '\t')) body = body.substring(0, l);
+                    }
                     if (!body.isEmpty()) out.add(new Tok(Kind.TEXT, body, body, raw.end()));
                     pos = end.end();
                     lineStarting = s.charAt(pos - 1) == '\n';
@@ -311,6 +321,7 @@ final class Jinja {
         Parser p = new Parser(src, lex(src));
         List<Node> body = p.body(Set.of());
         if (p.peek().kind() != Kind.EOF) throw p.fail("unexpected '" + p.peek().text() + "'");
+        if (!p.unknown.isEmpty()) throw p.unknown.getFirst();
         return body;
     }
 
@@ -321,6 +332,13 @@ final class Jinja {
         private final List<Tok> toks;
         private int i;
         private int loops;
+        /**
+         * Inside an {@code if} or a conditional expression, and no deeper scope: there Jinja2
+         * lets an unknown filter or test fail only when it runs; elsewhere it fails to compile.
+         */
+        private boolean soft;
+        /** Unknown filters and tests met outside soft scopes: the first fails the parse at its end. */
+        private final List<IllegalArgumentException> unknown = new ArrayList<>();
         /** The block tag that ended the last body, e.g. "endif" or "elif". */
         private String ended;
 
@@ -420,46 +438,34 @@ final class Jinja {
         Node statement() {
             int line = line();
             String tag = expectName();
+            boolean saved = soft;
+            if (!tag.equals("if") && !tag.equals("set") && !tag.equals("break") && !tag.equals("continue")) soft = false; // a scope of its own
+            try {
+                return statement(line, tag);
+            } finally {
+                soft = saved;
+            }
+        }
+
+        Node statement(int line, String tag) {
             switch (tag) {
                 case "if" -> {
-                    List<Expr> tests = new ArrayList<>();
-                    List<List<Node>> bodies = new ArrayList<>();
-                    tests.add(tuple(false));
-                    endBlock();
-                    while (true) {
-                        bodies.add(body(Set.of("elif", "else", "endif")));
-                        if (ended.equals("elif")) {
-                            tests.add(tuple(false));
-                            endBlock();
-                            continue;
-                        }
-                        List<Node> orElse = List.of();
-                        if (ended.equals("else")) {
-                            endBlock();
-                            orElse = body(Set.of("endif"));
-                        }
-                        endBlock();
-                        return new If(tests, bodies, orElse);
+                    boolean saved = soft;
+                    soft = true;
+                    try {
+                        return ifStatement();
+                    } finally {
+                        soft = saved;
                     }
                 }
                 case "for" -> {
-                    List<String> names = new ArrayList<>();
-                    boolean unpack = targets(names);
-                    if (!skipName("in")) throw fail("expected 'in' in the for tag");
-                    Expr iter = tuple(false, true);
-                    Expr test = skipName("if") ? tuple(false) : null;
-                    if (isName("recursive")) throw fail("recursive loops are not supported");
-                    endBlock();
-                    loops++;
-                    List<Node> body = body(Set.of("else", "endfor"));
-                    loops--;
-                    List<Node> orElse = List.of();
-                    if (ended.equals("else")) {
-                        endBlock();
-                        orElse = body(Set.of("endfor"));
+                    boolean saved = soft;
+                    soft = false;
+                    try {
+                        return forStatement(line);
+                    } finally {
+                        soft = saved;
                     }
-                    endBlock();
-                    return new For(line, names, unpack, iter, test, body, orElse);
                 }
                 case "set" -> {
                     if (peek().kind() == Kind.NAME && peek(1).kind() == Kind.OP && peek(1).text().equals(".")) {
@@ -479,6 +485,7 @@ final class Jinja {
                         return new Assign(line, names, unpack, null, v);
                     }
                     if (unpack) throw fail("a block set takes one name");
+                    soft = false;
                     List<Expr.Filter> filters = new ArrayList<>();
                     while (skipOp("|")) filters.add(filter(null));
                     endBlock();
@@ -516,6 +523,20 @@ final class Jinja {
                     endBlock();
                     return new AssignBlock(null, chain, body);
                 }
+                case "with" -> {
+                    List<String> names = new ArrayList<>();
+                    List<Expr> values = new ArrayList<>();
+                    while (peek().kind() != Kind.BLOCK_END) {
+                        if (!names.isEmpty()) expectOp(",");
+                        names.add(expectName());
+                        expectOp("=");
+                        values.add(expression(true));
+                    }
+                    endBlock();
+                    List<Node> body = body(Set.of("endwith"));
+                    endBlock();
+                    return new With(names, values, body);
+                }
                 case "generation" -> { // transformers' AssistantTracker: renders its body as it is
                     endBlock();
                     List<Node> body = body(Set.of("endgeneration"));
@@ -529,6 +550,48 @@ final class Jinja {
                 }
                 default -> throw src.error(toks.get(i - 1).offset(), "the '" + tag + "' tag is not supported in chat templates");
             }
+        }
+
+        Node ifStatement() {
+            List<Expr> tests = new ArrayList<>();
+            List<List<Node>> bodies = new ArrayList<>();
+            tests.add(tuple(false));
+            endBlock();
+            while (true) {
+                bodies.add(body(Set.of("elif", "else", "endif")));
+                if (ended.equals("elif")) {
+                    tests.add(tuple(false));
+                    endBlock();
+                    continue;
+                }
+                List<Node> orElse = List.of();
+                if (ended.equals("else")) {
+                    endBlock();
+                    orElse = body(Set.of("endif"));
+                }
+                endBlock();
+                return new If(tests, bodies, orElse);
+            }
+        }
+
+        Node forStatement(int line) {
+            List<String> names = new ArrayList<>();
+            boolean unpack = targets(names);
+            if (!skipName("in")) throw fail("expected 'in' in the for tag");
+            Expr iter = tuple(false, true);
+            Expr test = skipName("if") ? tuple(false) : null;
+            if (isName("recursive")) throw fail("recursive loops are not supported");
+            endBlock();
+            loops++;
+            List<Node> body = body(Set.of("else", "endfor"));
+            loops--;
+            List<Node> orElse = List.of();
+            if (ended.equals("else")) {
+                endBlock();
+                orElse = body(Set.of("endfor"));
+            }
+            endBlock();
+            return new For(line, names, unpack, iter, test, body, orElse);
         }
 
         /** Assignment targets: {@code a}, {@code a, b} or {@code (a, b)}; returns whether to unpack. */
@@ -574,15 +637,25 @@ final class Jinja {
         }
 
         Expr condition() {
+            int mark = unknown.size();
+            boolean saved = soft;
             Expr e = or();
-            while (isName("if")) {
-                int line = line();
-                next();
-                Expr test = or();
-                Expr orElse = skipName("else") ? condition() : null;
-                e = new Expr.Cond(line, test, e, orElse);
+            if (!isName("if")) return e;
+            // a conditional expression: its parts are soft, the first one included
+            while (unknown.size() > mark) unknown.removeLast();
+            soft = true;
+            try {
+                while (isName("if")) {
+                    int line = line();
+                    next();
+                    Expr test = or();
+                    Expr orElse = skipName("else") ? condition() : null;
+                    e = new Expr.Cond(line, test, e, orElse);
+                }
+                return e;
+            } finally {
+                soft = saved;
             }
-            return e;
         }
 
         Expr or() {
@@ -836,8 +909,10 @@ final class Jinja {
 
         Expr.Filter filter(Expr value) {
             int line = line();
+            int at = peek().offset();
             String name = expectName();
             while (skipOp(".")) name += "." + expectName();
+            if (!soft && !JinjaBuiltins.FILTERS.contains(name)) unknown.add(src.error(at, "no filter named '" + name + "'"));
             List<Expr> args = new ArrayList<>();
             List<String> keys = new ArrayList<>();
             List<Expr> values = new ArrayList<>();
@@ -849,8 +924,10 @@ final class Jinja {
             int line = line();
             next(); // is
             boolean negated = skipName("not");
+            int at = peek().offset();
             String name = expectName();
             while (skipOp(".")) name += "." + expectName();
+            if (!soft && !JinjaBuiltins.TESTS.contains(name)) unknown.add(src.error(at, "no test named '" + name + "'"));
             List<Expr> args = new ArrayList<>();
             Tok t = peek();
             if (isOp("(")) {

@@ -247,7 +247,7 @@ final class JinjaBuiltins {
         Matcher m = FORMAT_SPEC.matcher(fmt);
         int at = 0, used = 0;
         while (m.find()) {
-            b.append(fmt, at, m.start());
+            b.append(plain(line, fmt.substring(at, m.start())));
             at = m.end();
             if (m.group(4) == null) {
                 b.append('%');
@@ -280,11 +280,18 @@ final class JinjaBuiltins {
             }
             b.append(s);
         }
-        b.append(fmt, at, fmt.length());
+        b.append(plain(line, fmt.substring(at)));
         // A dict, list or undefined argument is taken as a mapping by Python, whose unused keys are no error.
         boolean mapping = arg instanceof Map<?, ?> || (arg instanceof List<?> && !(arg instanceof Tuple)) || arg instanceof Undefined;
         if (used < args.size() && !mapping) throw error(line, "not all arguments converted during string formatting");
         return b.toString();
+    }
+
+    /** Text between conversions, where a '%' that starts none is Python's ValueError. */
+    private static String plain(int line, String text) {
+        int i = text.indexOf('%');
+        if (i >= 0) throw error(line, i + 1 < text.length() ? "unsupported format character '" + text.charAt(i + 1) + "'" : "incomplete format");
+        return text;
     }
 
     static boolean compare(int line, String op, Object a, Object b) {
@@ -384,16 +391,16 @@ final class JinjaBuiltins {
             char d = fmt.charAt(++i);
             switch (d) {
                 case 'Y' -> b.append(t.getYear());
-                case 'y' -> b.append(String.format("%02d", t.getYear() % 100));
-                case 'm' -> b.append(String.format("%02d", t.getMonthValue()));
-                case 'd' -> b.append(String.format("%02d", t.getDayOfMonth()));
-                case 'e' -> b.append(String.format("%2d", t.getDayOfMonth()));
-                case 'H' -> b.append(String.format("%02d", t.getHour()));
-                case 'I' -> b.append(String.format("%02d", (t.getHour() + 11) % 12 + 1));
-                case 'M' -> b.append(String.format("%02d", t.getMinute()));
-                case 'S' -> b.append(String.format("%02d", t.getSecond()));
+                case 'y' -> b.append(String.format(Locale.ROOT, "%02d", t.getYear() % 100));
+                case 'm' -> b.append(String.format(Locale.ROOT, "%02d", t.getMonthValue()));
+                case 'd' -> b.append(String.format(Locale.ROOT, "%02d", t.getDayOfMonth()));
+                case 'e' -> b.append(String.format(Locale.ROOT, "%2d", t.getDayOfMonth()));
+                case 'H' -> b.append(String.format(Locale.ROOT, "%02d", t.getHour()));
+                case 'I' -> b.append(String.format(Locale.ROOT, "%02d", (t.getHour() + 11) % 12 + 1));
+                case 'M' -> b.append(String.format(Locale.ROOT, "%02d", t.getMinute()));
+                case 'S' -> b.append(String.format(Locale.ROOT, "%02d", t.getSecond()));
                 case 'p' -> b.append(t.getHour() < 12 ? "AM" : "PM");
-                case 'j' -> b.append(String.format("%03d", t.getDayOfYear()));
+                case 'j' -> b.append(String.format(Locale.ROOT, "%03d", t.getDayOfYear()));
                 case 'B' -> b.append(t.getMonth().getDisplayName(TextStyle.FULL, Locale.ENGLISH));
                 case 'b', 'h' -> b.append(t.getMonth().getDisplayName(TextStyle.SHORT, Locale.ENGLISH));
                 case 'A' -> b.append(t.getDayOfWeek().getDisplayName(TextStyle.FULL, Locale.ENGLISH));
@@ -401,7 +408,7 @@ final class JinjaBuiltins {
                 case 'w' -> b.append(t.getDayOfWeek().getValue() % 7);
                 case 'u' -> b.append(t.getDayOfWeek().getValue());
                 case 'Z' -> b.append(t.getZone().getDisplayName(TextStyle.SHORT, Locale.ENGLISH));
-                case 'f' -> b.append(String.format("%06d", t.getNano() / 1000));
+                case 'f' -> b.append(String.format(Locale.ROOT, "%06d", t.getNano() / 1000));
                 case '%' -> b.append('%');
                 default -> throw error(line, "strftime_now: the directive %" + d + " is not supported");
             }
@@ -870,7 +877,7 @@ final class JinjaBuiltins {
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
             if (c < 0x80) b.append(c);
-            else b.append(String.format("\\u%04x", (int) c));
+            else b.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
         }
         return b.toString();
     }

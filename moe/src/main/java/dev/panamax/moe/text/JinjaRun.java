@@ -147,6 +147,11 @@ final class JinjaRun {
                 else f.vars.put(s.name(), v);
             }
             case Jinja.Macro m -> f.vars.put(m.name(), macro(m));
+            case Jinja.With w -> {
+                Frame scope = new Frame(f);
+                for (int i = 0; i < w.names().size(); i++) scope.vars.put(w.names().get(i), eval(w.values().get(i), f));
+                return exec(w.body(), scope, out);
+            }
             case Jinja.Break b -> {
                 return BREAK;
             }
@@ -324,18 +329,31 @@ final class JinjaRun {
         return JinjaBuiltins.binary(b.line(), "**", left, right);
     }
 
-    /** Whether Jinja2's optimizer folds {@code e} to a constant. */
+    /**
+     * Whether Jinja2's optimizer folds {@code e} to a constant: literals and what is computed from
+     * them alone, filters and tests included, except the filters handed the render context; in its
+     * sandbox no call is folded.
+     */
     private static boolean constant(Expr e) {
         return switch (e) {
             case Expr.Literal l -> true;
             case Expr.Unary u -> constant(u.operand());
             case Expr.Binary b -> constant(b.left()) && constant(b.right());
             case Expr.ListOf l -> l.items().stream().allMatch(JinjaRun::constant);
+            case Expr.DictOf d -> d.keys().stream().allMatch(JinjaRun::constant) && d.values().stream().allMatch(JinjaRun::constant);
             case Expr.Compare c -> constant(c.first()) && c.rest().stream().allMatch(JinjaRun::constant);
             case Expr.Cond c -> constant(c.test()) && constant(c.then()) && (c.orElse() == null || constant(c.orElse()));
+            case Expr.Attr a -> constant(a.target());
+            case Expr.Item i -> constant(i.target()) && constant(i.key());
+            case Expr.Test t -> constant(t.value()) && t.args().stream().allMatch(JinjaRun::constant);
+            case Expr.Filter f -> f.value() != null && !CONTEXT_FILTERS.contains(f.name()) && constant(f.value())
+                    && f.args().stream().allMatch(JinjaRun::constant) && f.keyValues().stream().allMatch(JinjaRun::constant);
             default -> false;
         };
     }
+
+    /** Jinja2's filters that take the render context, which its optimizer never folds. */
+    private static final java.util.Set<String> CONTEXT_FILTERS = java.util.Set.of("map", "select", "reject", "selectattr", "rejectattr");
 
     private Map<String, Object> keywords(List<String> keys, List<Expr> values, Frame f) {
         if (keys.isEmpty()) return Map.of();

@@ -265,9 +265,9 @@ final class JinjaValues {
             else if (c == '\r') b.append("\\r");
             else if (c == '\t') b.append("\\t");
             else if (printable(c)) b.appendCodePoint(c);
-            else if (c < 0x100) b.append(String.format("\\x%02x", c));
-            else if (c < 0x10000) b.append(String.format("\\u%04x", c));
-            else b.append(String.format("\\U%08x", c));
+            else if (c < 0x100) b.append(String.format(java.util.Locale.ROOT, "\\x%02x", c));
+            else if (c < 0x10000) b.append(String.format(java.util.Locale.ROOT, "\\u%04x", c));
+            else b.append(String.format(java.util.Locale.ROOT, "\\U%08x", c));
         }
         b.append(q);
     }
@@ -425,7 +425,7 @@ final class JinjaValues {
                 case '\b' -> b.append("\\b");
                 case '\f' -> b.append("\\f");
                 default -> {
-                    if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
+                    if (c < 0x20) b.append(String.format(java.util.Locale.ROOT, "\\u%04x", (int) c));
                     else b.append(c);
                 }
             }

@@ -24,7 +24,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * folder under {@code -Dpanamax.reference.chat=DIR}) against Jinja2 itself, set up as
  * {@code transformers}' {@code apply_chat_template} sets it up ({@code make_cases.py} wrote them):
  * each case renders a template with a context, and must give Jinja2's output character for
- * character, or fail where Jinja2 failed.
+ * character, or fail where Jinja2 failed. A case marked {@code continue_final_message} is cut
+ * after the final message, as {@code transformers} cuts it.
  */
 class ChatTemplateReferenceTest {
     static List<Path> caseFolders() throws IOException, URISyntaxException {
@@ -79,6 +80,9 @@ class ChatTemplateReferenceTest {
             try {
                 if (template instanceof IllegalArgumentException e) throw e;
                 got = ((ChatTemplate) template).render(context);
+                if (Boolean.TRUE.equals(c.get("continue_final_message"))) {
+                    got = ChatTemplate.continueFinalMessage(got, (List<Map<String, ?>>) context.get("messages"));
+                }
             } catch (IllegalArgumentException e) {
                 got = null;
                 if (!c.containsKey("error")) failures.add(c.get("name") + ": threw " + e.getMessage() + "\n  template: " + templates.get(name));

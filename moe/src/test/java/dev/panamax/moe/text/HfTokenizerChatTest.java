@@ -46,11 +46,19 @@ class HfTokenizerChatTest {
             Map<String, Object> ctx = (Map<String, Object>) c.get("context");
             List<Map<String, ?>> messages = (List<Map<String, ?>>) (List<?>) ctx.get("messages");
             boolean gen = (Boolean) ctx.get("add_generation_prompt");
+            boolean cont = Boolean.TRUE.equals(c.get("continue_final_message"));
             if (c.containsKey("output")) {
-                outputs++;
                 String text = (String) c.get("output");
+                if (cont) {
+                    assertThat(ChatTemplate.continueFinalMessage(tok.applyChatTemplate(messages, false), messages)).as(c.get("name").toString()).isEqualTo(text);
+                    continue;
+                }
+                outputs++;
                 assertThat(tok.applyChatTemplate(messages, gen)).as(c.get("name").toString()).isEqualTo(text);
                 assertThat(tok.encodeChat(messages, gen)).isEqualTo(tok.encode(text, false));
+            } else if (cont) {
+                assertThatThrownBy(() -> ChatTemplate.continueFinalMessage(tok.applyChatTemplate(messages, false), messages))
+                        .isInstanceOf(IllegalArgumentException.class);
             } else {
                 assertThatThrownBy(() -> tok.applyChatTemplate(messages, gen)).as(c.get("name").toString())
                         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tokenizer_config.json");
@@ -63,6 +71,7 @@ class HfTokenizerChatTest {
             Map<String, Object> ctx = new java.util.LinkedHashMap<>((Map<String, Object>) c.get("context"));
             List<Map<String, ?>> messages = (List<Map<String, ?>>) ctx.remove("messages");
             boolean gen = (Boolean) ctx.remove("add_generation_prompt");
+            if (Boolean.TRUE.equals(c.get("continue_final_message"))) continue;
             if (c.containsKey("output")) {
                 all++;
                 assertThat(tok.applyChatTemplate(messages, gen, ctx)).as(c.get("name").toString()).isEqualTo(c.get("output"));
