@@ -132,6 +132,7 @@ CONVERSATIONS = {
     "empty": [],
     "prefill": [msg("user", "Solve 2 + 2."), msg("assistant", "<think>\nLet me")],
     "prefill-space": [msg("system", "Be exact."), msg("user", "Go"), msg("assistant", "  The answer is ")],
+    "prefill-trailing": [msg("user", "Go"), msg("assistant", "Sure, the answer is ")],
     "prefill-blocks": [msg("user", "x"), msg("assistant", [{"type": "text", "text": "first"}, {"type": "image"}, {"type": "text", "text": "Sure,"}])],
 }
 
@@ -216,7 +217,8 @@ FEATURES = [
     # literals and operators
     "{{ 1 + 2 * 3 - 4 / 2 }}", "{{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % -3 }} {{ -7.5 % 2 }} {{ 2 ** 3 ** 2 }} {{ 2 ** -1 }}",
     "{{ 1e3 }} {{ 1_000 }} {{ 0.1 + 0.2 }} {{ 1 / 3 }} {{ 1e22 }} {{ 1e-7 }} {{ 123456789.0 * 1000000000 }} {{ -0.0 }}",
-    "{{ 'a' ~ 1 ~ none ~ true ~ 2.0 }}", "{{ 'ab' * 3 }}{{ [1] * 2 }}{{ 3 * 'x' }}", "{{ [1, 2] + [3] }}{{ (1, 2) + (3,) }}",
+    "{{ 'a' ~ 1 ~ none ~ true ~ 2.0 }}", "{{ 1e16 }} {{ 1e15 }} {{ 12345678901234567.0 }} {{ 0.0001 }} {{ 0.00001234 }} {{ -1.5e-10 }}",
+    "{{ u is sequence }} {{ u is iterable }} {{ u is mapping }} {{ u is string }} {{ u is none }} {{ n is sequence }}", "{{ 'ab' * 3 }}{{ [1] * 2 }}{{ 3 * 'x' }}", "{{ [1, 2] + [3] }}{{ (1, 2) + (3,) }}",
     "{{ 'it\\'s' }} {{ \"say \\\"hi\\\"\" }} {{ 'tab\\there' }} {{ '\\u00e9\\x41\\n' }}", "{{ 'a' 'b' \"c\" }}",
     "{{ (1, 'a', [none], {'k': (2,)}) }}", "{{ () }} {{ (1,) }} {{ [] }} {{ {} }}",
     "{{ 1 if t else 2 }} {{ 1 if not t else 2 }} {{ 'x' if false }}", "{{ t and 'yes' or 'no' }} {{ 0 or '' or 'last' }} {{ none and 1 }}",
