@@ -658,24 +658,32 @@ final class Jinja {
             }
         }
 
-        Expr or() {
-            Expr e = and();
-            while (isName("or")) {
+        /** One level of left-associative binary operators: operands from {@code operand}, joined by what {@code op} accepts. */
+        private Expr leftAssociative(java.util.function.Supplier<Expr> operand, java.util.function.Predicate<Tok> op) {
+            Expr e = operand.get();
+            while (op.test(peek())) {
                 int line = line();
-                next();
-                e = new Expr.Binary(line, "or", e, and());
+                String o = next().text();
+                e = new Expr.Binary(line, o, e, operand.get());
             }
             return e;
         }
 
+        private static java.util.function.Predicate<Tok> ops(String... ops) {
+            Set<String> set = Set.of(ops);
+            return t -> t.kind() == Kind.OP && set.contains(t.text());
+        }
+
+        private static java.util.function.Predicate<Tok> word(String name) {
+            return t -> t.kind() == Kind.NAME && t.text().equals(name);
+        }
+
+        Expr or() {
+            return leftAssociative(this::and, word("or"));
+        }
+
         Expr and() {
-            Expr e = not();
-            while (isName("and")) {
-                int line = line();
-                next();
-                e = new Expr.Binary(line, "and", e, not());
-            }
-            return e;
+            return leftAssociative(this::not, word("and"));
         }
 
         Expr not() {
@@ -712,43 +720,21 @@ final class Jinja {
         }
 
         Expr math1() {
-            Expr e = concat();
-            while (isOp("+") || isOp("-")) {
-                int line = line();
-                String op = next().text();
-                e = new Expr.Binary(line, op, e, concat());
-            }
-            return e;
+            return leftAssociative(this::concat, ops("+", "-"));
         }
 
+        /** {@code ~} binds tighter than {@code +}, as in Jinja2. */
         Expr concat() {
-            Expr e = math2();
-            while (isOp("~")) {
-                int line = line();
-                next();
-                e = new Expr.Binary(line, "~", e, math2());
-            }
-            return e;
+            return leftAssociative(this::math2, ops("~"));
         }
 
         Expr math2() {
-            Expr e = pow();
-            while (isOp("*") || isOp("/") || isOp("//") || isOp("%")) {
-                int line = line();
-                String op = next().text();
-                e = new Expr.Binary(line, op, e, pow());
-            }
-            return e;
+            return leftAssociative(this::pow, ops("*", "/", "//", "%"));
         }
 
+        /** Left-associative, as in Jinja2 ({@code 2 ** 3 ** 2} is 64). */
         Expr pow() {
-            Expr e = unary(true);
-            while (isOp("**")) {
-                int line = line();
-                next();
-                e = new Expr.Binary(line, "**", e, unary(true));
-            }
-            return e;
+            return leftAssociative(() -> unary(true), ops("**"));
         }
 
         Expr unary(boolean withFilter) {

@@ -1116,21 +1116,15 @@ final class JinjaBuiltins {
                 }
                 return b.toString();
             }
-            case "isdigit" -> {
+            case "isdigit", "isalpha", "isalnum", "isspace" -> {
                 a.allow(0);
-                return !s.isEmpty() && s.codePoints().allMatch(Character::isDigit);
-            }
-            case "isalpha" -> {
-                a.allow(0);
-                return !s.isEmpty() && s.codePoints().allMatch(Character::isLetter);
-            }
-            case "isalnum" -> {
-                a.allow(0);
-                return !s.isEmpty() && s.codePoints().allMatch(Character::isLetterOrDigit);
-            }
-            case "isspace" -> {
-                a.allow(0);
-                return !s.isEmpty() && s.codePoints().allMatch(JinjaValues::isSpace);
+                java.util.function.IntPredicate each = switch (name) {
+                    case "isdigit" -> Character::isDigit;
+                    case "isalpha" -> Character::isLetter;
+                    case "isalnum" -> Character::isLetterOrDigit;
+                    default -> JinjaValues::isSpace;
+                };
+                return !s.isEmpty() && s.codePoints().allMatch(each);
             }
             case "isupper" -> {
                 a.allow(0);

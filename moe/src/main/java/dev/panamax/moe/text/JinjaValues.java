@@ -23,11 +23,11 @@ final class JinjaValues {
      */
     record Undefined(String message) {}
 
-    /** A Python tuple: a list that prints with parentheses and is not equal to a list. */
-    static final class Tuple extends AbstractList<Object> {
+    /** A read-only list that Python tells apart from a list: a {@link Tuple} or a {@link Lazy}. */
+    abstract static sealed class Sequence extends AbstractList<Object> permits Tuple, Lazy {
         private final List<Object> items;
 
-        Tuple(List<Object> items) {
+        Sequence(List<Object> items) {
             this.items = items;
         }
 
@@ -42,26 +42,21 @@ final class JinjaValues {
         }
     }
 
+    /** A Python tuple: a list that prints with parentheses and is not equal to a list. */
+    static final class Tuple extends Sequence {
+        Tuple(List<Object> items) {
+            super(items);
+        }
+    }
+
     /**
      * What Jinja2 returns as a generator ({@code select}, {@code map}, {@code unique},
      * {@code items}, {@code batch}, {@code reverse}): iterable, but always true, with no length,
      * no items by index, and printed as a generator object.
      */
-    static final class Lazy extends AbstractList<Object> {
-        private final List<Object> items;
-
+    static final class Lazy extends Sequence {
         Lazy(List<Object> items) {
-            this.items = items;
-        }
-
-        @Override
-        public Object get(int index) {
-            return items.get(index);
-        }
-
-        @Override
-        public int size() {
-            return items.size();
+            super(items);
         }
     }
 

@@ -28,22 +28,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class HfTokenizerReferenceTest {
     static List<Path> caseFolders() throws IOException, URISyntaxException {
-        List<Path> roots = new ArrayList<>();
-        roots.add(Path.of(HfTokenizerReferenceTest.class.getResource("/tokenizer").toURI()));
-        String extra = System.getProperty("panamax.reference.tokenizer");
-        if (extra != null && !extra.isBlank()) {
-            Path p = Path.of(extra);
-            assertThat(p).as("-Dpanamax.reference.tokenizer").isDirectory();
-            roots.add(p);
-        }
-        List<Path> out = new ArrayList<>();
-        for (Path root : roots) {
-            if (Files.isRegularFile(root.resolve("cases.json"))) out.add(root);
-            try (Stream<Path> s = Files.list(root)) {
-                s.filter(d -> Files.isRegularFile(d.resolve("cases.json"))).sorted().forEach(out::add);
-            }
-        }
-        return out;
+        return CaseFolders.find("/tokenizer", "panamax.reference.tokenizer");
     }
 
     @TestFactory
