@@ -129,7 +129,7 @@ public final class HfTokenizer {
                     TokJson t = extra.item(i);
                     names.add(t.value() instanceof String s ? s : t.get("content").string());
                 }
-                specialTokens.put("additional_special_tokens", names);
+                specialTokens.put("additional_special_tokens", List.copyOf(names));
             }
             TokJson chat = config.get("chat_template");
             if (chat.value() instanceof String s) {
