@@ -11,12 +11,10 @@ import dev.panamax.runtime.Device;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -32,14 +30,6 @@ import java.util.Set;
  */
 final class Generate {
     private Generate() {
-    }
-
-    /** A user message, after a system message when {@code system} is given. */
-    static List<Map<String, ?>> conversation(String system, String user) {
-        List<Map<String, ?>> messages = new ArrayList<>();
-        if (system != null) messages.add(ChatTemplate.message("system", system));
-        messages.add(ChatTemplate.message("user", user));
-        return messages;
     }
 
     static int run(String[] args, PrintStream out) {
@@ -98,7 +88,7 @@ final class Generate {
         if ((prompt == null) == (text == null)) throw new Main.UsageException("one of --prompt TEXT and --prompt-ids 1,2,3 is required");
         HfTokenizer tokenizer = text != null || tokenizerPath != null ? HfTokenizer.load(tokenizerPath != null ? tokenizerPath : model) : null;
         if ((chat || system != null) && text == null) throw new Main.UsageException("--chat and --system take a text --prompt");
-        if (text != null) prompt = chat || system != null ? tokenizer.encodeChat(conversation(system, text), true) : tokenizer.encode(text);
+        if (text != null) prompt = chat || system != null ? tokenizer.encodeChat(ChatTemplate.conversation(system, text), true) : tokenizer.encode(text);
         if (prompt.length == 0) throw new Main.UsageException("the prompt is empty");
         if (tokenizer != null && stop.isEmpty()) tokenizer.eosId().ifPresent(stop::add);
         String why = device.unavailableReason();

@@ -1,5 +1,6 @@
 package dev.panamax.cli;
 
+import dev.panamax.moe.text.ChatTemplate;
 import dev.panamax.moe.text.HfTokenizer;
 
 import java.io.PrintStream;
@@ -55,7 +56,7 @@ final class Tokenize {
         }
         long[] ids;
         if (chat || system != null) {
-            String laidOut = tok.applyChatTemplate(Generate.conversation(system, text), true);
+            String laidOut = tok.applyChatTemplate(ChatTemplate.conversation(system, text), true);
             out.println(laidOut);
             ids = tok.encode(laidOut, false);
         } else {

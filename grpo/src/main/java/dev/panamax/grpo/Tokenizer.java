@@ -3,10 +3,7 @@ package dev.panamax.grpo;
 import dev.panamax.moe.text.ChatTemplate;
 import dev.panamax.moe.text.HfTokenizer;
 
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
-import java.util.Map;
 import java.util.function.Function;
 
 /** Text to token ids and back, as the GRPO trainer needs them. The end-of-sequence id stops generation. */
@@ -46,12 +43,7 @@ public interface Tokenizer {
         if (tokenizer.chatTemplate().isEmpty()) {
             throw new IllegalStateException(tokenizer.source().resolveSibling("tokenizer_config.json") + ": there is no chat_template to lay prompts out");
         }
-        return huggingFace(tokenizer, prompt -> {
-            List<Map<String, ?>> messages = new ArrayList<>();
-            if (system != null) messages.add(ChatTemplate.message("system", system));
-            messages.add(ChatTemplate.message("user", prompt));
-            return tokenizer.encodeChat(messages, true);
-        });
+        return huggingFace(tokenizer, prompt -> tokenizer.encodeChat(ChatTemplate.conversation(system, prompt), true));
     }
 
     private static Tokenizer huggingFace(HfTokenizer tokenizer, Function<String, long[]> encoder) {

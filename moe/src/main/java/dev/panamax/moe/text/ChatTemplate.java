@@ -149,6 +149,14 @@ public final class ChatTemplate {
         return rendered.substring(0, at + (kept ? leftStripped.length() : stripped.length()));
     }
 
+    /** A one-question conversation: a user message, after a system message when {@code system} is not null. */
+    public static List<Map<String, Object>> conversation(String system, String user) {
+        List<Map<String, Object>> messages = new java.util.ArrayList<>();
+        if (system != null) messages.add(message("system", system));
+        messages.add(message("user", user));
+        return messages;
+    }
+
     /** A message of a conversation: {@code {"role": role, "content": content}}. */
     public static Map<String, Object> message(String role, String content) {
         Map<String, Object> m = new LinkedHashMap<>();

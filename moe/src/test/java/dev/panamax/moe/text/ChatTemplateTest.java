@@ -33,6 +33,8 @@ class ChatTemplateTest {
         ChatTemplate t = ChatTemplate.parse("{{ bos_token }}{{ tools is none }}{{ documents is none }}{% for m in messages %}<{{ m.role }}:{{ m.content }}>{% endfor %}{{ add_generation_prompt }}");
         assertThat(t.apply(List.of(ChatTemplate.message("user", "hi")), true, Map.of("bos_token", "<s>"))).isEqualTo("<s>TrueTrue<user:hi>True");
         assertThat(t.source()).startsWith("{{ bos_token }}");
+        assertThat(t.apply(ChatTemplate.conversation("sys", "q"), false, Map.of())).isEqualTo("TrueTrue<system:sys><user:q>False"); // bos_token undefined: nothing
+        assertThat(ChatTemplate.conversation(null, "q")).containsExactly(ChatTemplate.message("user", "q"));
     }
 
     @Test
