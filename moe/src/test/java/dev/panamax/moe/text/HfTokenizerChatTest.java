@@ -6,7 +6,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -23,17 +22,12 @@ class HfTokenizerChatTest {
         return Path.of(HfTokenizerChatTest.class.getResource(name).toURI());
     }
 
-    @SuppressWarnings("unchecked")
     static List<Map<String, Object>> cases(String template) throws Exception {
-        Map<String, Object> doc = Json.parseObject(Files.readString(resource("/chat/models/cases.json")));
-        List<Map<String, Object>> out = new ArrayList<>();
-        for (Object c : (List<Object>) doc.get("cases")) {
-            Map<String, Object> m = (Map<String, Object>) c;
-            Map<String, Object> ctx = (Map<String, Object>) m.get("context");
-            // the contexts apply_chat_template builds: no tools, no extra variables
-            if (m.get("template").equals(template) && ctx.get("tools") == null && ctx.size() <= 8 && !ctx.containsKey("date_string")) out.add(m);
-        }
-        return out;
+        // the contexts apply_chat_template builds: no tools, no extra variables
+        return allCases(template).stream().filter(c -> {
+            Map<?, ?> ctx = (Map<?, ?>) c.get("context");
+            return ctx.get("tools") == null && ctx.size() <= 8 && !ctx.containsKey("date_string");
+        }).toList();
     }
 
     @SuppressWarnings("unchecked")
