@@ -11,7 +11,7 @@ import dev.panamax.runtime.nn.Module;
  */
 public final class Block extends Module {
     private final DeepSeekConfig cfg;
-    private final int index;
+    private final int index, cacheLayer;
     final Tensor inputNorm, postNorm;
     final Mla attn;
     final Mlp mlp;
@@ -19,8 +19,14 @@ public final class Block extends Module {
 
     /** Loads layer {@code index}. */
     public Block(DeepSeekConfig cfg, WeightSource w, int index) {
+        this(cfg, w, index, index);
+    }
+
+    /** Loads layer {@code index}, which keeps its cache entries in the cache's layer {@code cacheLayer}. */
+    Block(DeepSeekConfig cfg, WeightSource w, int index, int cacheLayer) {
         this.cfg = cfg;
         this.index = index;
+        this.cacheLayer = cacheLayer;
         String p = "model.layers." + index + ".";
         inputNorm = parameter("input_layernorm.weight", w.get(p + "input_layernorm.weight"));
         attn = child("self_attn", new Mla(cfg, w, p + "self_attn."));
@@ -52,7 +58,7 @@ public final class Block extends Module {
      */
     Tensor[] forward(Tensor x, Tensor delta, long startPos, Tensor[] cosSin, KvCache cache, Mla.Path path, boolean perTokenMoe, Trace trace) {
         Tensor[] in = Functional.addRmsNorm(x, delta, inputNorm, cfg.rmsNormEps());        // {x + delta, its norm}
-        Tensor a = attn.forward(in[1], startPos, cosSin, cache, index, path);
+        Tensor a = attn.forward(in[1], startPos, cosSin, cache, cacheLayer, path);
         if (trace != null) trace.put("attn_out." + index, a);
         Tensor[] hn = Functional.addRmsNorm(in[0], a, postNorm, cfg.rmsNormEps());         // {h, its norm}
         Tensor f = mlp != null ? mlp.forward(hn[1]) : perTokenMoe ? moe.forwardPerToken(hn[1]) : moe.forward(hn[1]);

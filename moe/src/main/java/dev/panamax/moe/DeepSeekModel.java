@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
 /**
@@ -79,35 +80,39 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
     /** Every weight name and shape the config implies, in checkpoint order. */
     public static Map<String, long[]> expectedShapes(DeepSeekConfig c) {
         Map<String, long[]> m = new LinkedHashMap<>();
-        long d = c.hiddenSize(), h = c.numAttentionHeads(), dq = c.qkHeadDim(), lkv = c.kvLoraRank(), dr = c.qkRopeHeadDim();
+        long d = c.hiddenSize();
         m.put("model.embed_tokens.weight", new long[]{c.vocabSize(), d});
-        for (int i = 0; i < c.numHiddenLayers(); i++) {
-            String p = "model.layers." + i + ".";
-            m.put(p + "input_layernorm.weight", new long[]{d});
-            if (c.qLoraRank() > 0) {
-                m.put(p + "self_attn.q_a_proj.weight", new long[]{c.qLoraRank(), d});
-                m.put(p + "self_attn.q_a_layernorm.weight", new long[]{c.qLoraRank()});
-                m.put(p + "self_attn.q_b_proj.weight", new long[]{h * dq, c.qLoraRank()});
-            } else {
-                m.put(p + "self_attn.q_proj.weight", new long[]{h * dq, d});
-            }
-            m.put(p + "self_attn.kv_a_proj_with_mqa.weight", new long[]{lkv + dr, d});
-            m.put(p + "self_attn.kv_a_layernorm.weight", new long[]{lkv});
-            m.put(p + "self_attn.kv_b_proj.weight", new long[]{h * (c.qkNopeHeadDim() + c.vHeadDim()), lkv});
-            m.put(p + "self_attn.o_proj.weight", new long[]{d, h * c.vHeadDim()});
-            m.put(p + "post_attention_layernorm.weight", new long[]{d});
-            if (!c.isMoeLayer(i)) {
-                mlp(m, p + "mlp.", c.intermediateSize(), d);
-            } else {
-                m.put(p + "mlp.gate.weight", new long[]{c.nRoutedExperts(), d});
-                if (c.topkMethod().equals("noaux_tc")) m.put(p + "mlp.gate.e_score_correction_bias", new long[]{c.nRoutedExperts()});
-                for (int j = 0; j < c.nRoutedExperts(); j++) mlp(m, p + "mlp.experts." + j + ".", c.moeIntermediateSize(), d);
-                if (c.nSharedExperts() > 0) mlp(m, p + "mlp.shared_experts.", (long) c.nSharedExperts() * c.moeIntermediateSize(), d);
-            }
-        }
+        for (int i = 0; i < c.numHiddenLayers(); i++) layerShapes(m, c, i);
         m.put("model.norm.weight", new long[]{d});
         if (!c.tieWordEmbeddings()) m.put("lm_head.weight", new long[]{c.vocabSize(), d});
         return m;
+    }
+
+    /** The names and shapes of decoder layer {@code i} (a {@link Block}), added to {@code m}. */
+    static void layerShapes(Map<String, long[]> m, DeepSeekConfig c, int i) {
+        long d = c.hiddenSize(), h = c.numAttentionHeads(), dq = c.qkHeadDim(), lkv = c.kvLoraRank(), dr = c.qkRopeHeadDim();
+        String p = "model.layers." + i + ".";
+        m.put(p + "input_layernorm.weight", new long[]{d});
+        if (c.qLoraRank() > 0) {
+            m.put(p + "self_attn.q_a_proj.weight", new long[]{c.qLoraRank(), d});
+            m.put(p + "self_attn.q_a_layernorm.weight", new long[]{c.qLoraRank()});
+            m.put(p + "self_attn.q_b_proj.weight", new long[]{h * dq, c.qLoraRank()});
+        } else {
+            m.put(p + "self_attn.q_proj.weight", new long[]{h * dq, d});
+        }
+        m.put(p + "self_attn.kv_a_proj_with_mqa.weight", new long[]{lkv + dr, d});
+        m.put(p + "self_attn.kv_a_layernorm.weight", new long[]{lkv});
+        m.put(p + "self_attn.kv_b_proj.weight", new long[]{h * (c.qkNopeHeadDim() + c.vHeadDim()), lkv});
+        m.put(p + "self_attn.o_proj.weight", new long[]{d, h * c.vHeadDim()});
+        m.put(p + "post_attention_layernorm.weight", new long[]{d});
+        if (!c.isMoeLayer(i)) {
+            mlp(m, p + "mlp.", c.intermediateSize(), d);
+        } else {
+            m.put(p + "mlp.gate.weight", new long[]{c.nRoutedExperts(), d});
+            if (c.topkMethod().equals("noaux_tc")) m.put(p + "mlp.gate.e_score_correction_bias", new long[]{c.nRoutedExperts()});
+            for (int j = 0; j < c.nRoutedExperts(); j++) mlp(m, p + "mlp.experts." + j + ".", c.moeIntermediateSize(), d);
+            if (c.nSharedExperts() > 0) mlp(m, p + "mlp.shared_experts.", (long) c.nSharedExperts() * c.moeIntermediateSize(), d);
+        }
     }
 
     private static void mlp(Map<String, long[]> m, String p, long width, long d) {
@@ -145,41 +150,12 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
      * @throws IllegalStateException saying why when the device cannot be used here
      */
     public static DeepSeekModel load(Path dir, boolean trainable, Device device) {
-        Path cfgFile = dir.resolve("config.json");
-        if (!Files.isRegularFile(cfgFile)) throw new IllegalArgumentException(dir + ": no config.json");
-        ConfigJson json = ConfigJson.read(cfgFile);
+        ConfigJson json = readConfig(dir);
         DeepSeekConfig cfg = DeepSeekConfig.from(json);
         Fp8Quantization quant = Fp8Quantization.from(json);
         Checkpoint ck = Checkpoint.open(dir);
         try {
-            Map<String, long[]> want = expectedShapes(cfg);
-            TreeSet<String> missing = new TreeSet<>(), unexpected = new TreeSet<>(), bad = new TreeSet<>();
-            boolean quantised = false;
-            for (String n : want.keySet()) if (!ck.contains(n)) missing.add(n);
-            for (String n : ck.names()) {
-                long[] shape = want.get(n);
-                if (shape == null) {
-                    if (!ignorable(n, cfg) && !isScaleOfFp8Weight(n, want, ck)) unexpected.add(n);
-                    continue;
-                }
-                TensorInfo info = ck.info(n);
-                if (!Arrays.equals(info.shape(), shape)) {
-                    bad.add(n + " (expected " + Arrays.toString(shape) + ", got " + Arrays.toString(info.shape()) + ")");
-                } else if (info.dtype().isFp8()) {
-                    quantised = true;
-                    String why = fp8Problem(n, info, quant, ck, missing);
-                    if (why != null) bad.add(n + " (" + why + ")");
-                } else if (info.dtype() != DType.F32 && info.dtype() != DType.BF16 && info.dtype() != DType.F16) {
-                    bad.add(n + " (dtype " + info.dtype().safetensorsName() + "; F32, BF16 or F16 expected"
-                            + (quant == null ? "" : ", or " + quant.dtype().safetensorsName() + " with its " + Fp8Quantization.SCALE_SUFFIX) + ")");
-                }
-            }
-            if (!missing.isEmpty() || !unexpected.isEmpty() || !bad.isEmpty()) {
-                throw new IllegalArgumentException(dir + ": checkpoint does not match config.json"
-                        + (missing.isEmpty() ? "" : "; missing: " + missing)
-                        + (unexpected.isEmpty() ? "" : "; unexpected: " + unexpected)
-                        + (bad.isEmpty() ? "" : "; mis-shaped or wrong dtype: " + bad));
-            }
+            boolean quantised = check(dir, ck, expectedShapes(cfg), Set.of(), n -> ignorable(n, cfg), quant, "config.json");
             if (!trainable && !device.isDevice() && !quantised) {
                 DeepSeekModel m = new DeepSeekModel(cfg, ck::tensor, ck, device);
                 m.requiresGrad(false);
@@ -187,19 +163,7 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
             }
             Scope scope = Scope.longLived("weights " + dir.getFileName() + " on " + device);
             try (var e = scope.enter(); Autograd.NoGrad ng = Autograd.noGrad()) {
-                DeepSeekModel m = new DeepSeekModel(cfg, name -> {
-                    Tensor src = ck.tensor(name);
-                    if (!src.dtype().isFp8()) return Tensor.placed(src, device, trainable ? DType.F32 : src.dtype());
-                    DType to = trainable ? DType.F32 : DType.BF16;
-                    Tensor scales = ck.tensor(name + Fp8Quantization.SCALE_SUFFIX);
-                    if (!device.isDevice()) return Fp8.dequantizeBlocks(src, scales, quant.blockRows(), quant.blockCols(), to);
-                    try (Scope staging = Scope.open()) {   // the host copy lasts one weight
-                        Tensor host = Fp8.dequantizeBlocks(src, scales, quant.blockRows(), quant.blockCols(), to);
-                        try (var back = scope.enter()) {
-                            return Tensor.placed(host, device, to);
-                        }
-                    }
-                }, scope, device);
+                DeepSeekModel m = new DeepSeekModel(cfg, placing(ck, quant, trainable, device, scope), scope, device);
                 ck.close();
                 if (!trainable) m.requiresGrad(false);
                 return m;
@@ -211,6 +175,74 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
             ck.close();
             throw ex;
         }
+    }
+
+    /** The parsed {@code config.json} of a checkpoint folder. */
+    static ConfigJson readConfig(Path dir) {
+        Path cfgFile = dir.resolve("config.json");
+        if (!Files.isRegularFile(cfgFile)) throw new IllegalArgumentException(dir + ": no config.json");
+        return ConfigJson.read(cfgFile);
+    }
+
+    /**
+     * Checks the tensors of {@code ck} against {@code want} (names and shapes; {@code optional}
+     * ones may be absent, names {@code ignorable} accepts are skipped) and their dtypes (F32, BF16,
+     * F16, or FP8 with block scales as {@code quant} says).
+     *
+     * @return whether any wanted tensor is FP8
+     * @throws IllegalArgumentException listing missing, unexpected and mis-shaped tensors, as not matching {@code against}
+     */
+    static boolean check(Path dir, Checkpoint ck, Map<String, long[]> want, Set<String> optional, Predicate<String> ignorable,
+                         Fp8Quantization quant, String against) {
+        TreeSet<String> missing = new TreeSet<>(), unexpected = new TreeSet<>(), bad = new TreeSet<>();
+        boolean quantised = false;
+        for (String n : want.keySet()) if (!ck.contains(n) && !optional.contains(n)) missing.add(n);
+        for (String n : ck.names()) {
+            long[] shape = want.get(n);
+            if (shape == null) {
+                if (!ignorable.test(n) && !isScaleOfFp8Weight(n, want, ck)) unexpected.add(n);
+                continue;
+            }
+            TensorInfo info = ck.info(n);
+            if (!Arrays.equals(info.shape(), shape)) {
+                bad.add(n + " (expected " + Arrays.toString(shape) + ", got " + Arrays.toString(info.shape()) + ")");
+            } else if (info.dtype().isFp8()) {
+                quantised = true;
+                String why = fp8Problem(n, info, quant, ck, missing);
+                if (why != null) bad.add(n + " (" + why + ")");
+            } else if (info.dtype() != DType.F32 && info.dtype() != DType.BF16 && info.dtype() != DType.F16) {
+                bad.add(n + " (dtype " + info.dtype().safetensorsName() + "; F32, BF16 or F16 expected"
+                        + (quant == null ? "" : ", or " + quant.dtype().safetensorsName() + " with its " + Fp8Quantization.SCALE_SUFFIX) + ")");
+            }
+        }
+        if (!missing.isEmpty() || !unexpected.isEmpty() || !bad.isEmpty()) {
+            throw new IllegalArgumentException(dir + ": checkpoint does not match " + against
+                    + (missing.isEmpty() ? "" : "; missing: " + missing)
+                    + (unexpected.isEmpty() ? "" : "; unexpected: " + unexpected)
+                    + (bad.isEmpty() ? "" : "; mis-shaped or wrong dtype: " + bad));
+        }
+        return quantised;
+    }
+
+    /**
+     * The checked weights of {@code ck} copied into {@code scope}'s memory on {@code device}: in
+     * their storage dtype (F32 when trainable), FP8 ones dequantised by their block scales to BF16
+     * (F32 when trainable). Call it with {@code scope} entered.
+     */
+    static WeightSource placing(Checkpoint ck, Fp8Quantization quant, boolean trainable, Device device, Scope scope) {
+        return name -> {
+            Tensor src = ck.tensor(name);
+            if (!src.dtype().isFp8()) return Tensor.placed(src, device, trainable ? DType.F32 : src.dtype());
+            DType to = trainable ? DType.F32 : DType.BF16;
+            Tensor scales = ck.tensor(name + Fp8Quantization.SCALE_SUFFIX);
+            if (!device.isDevice()) return Fp8.dequantizeBlocks(src, scales, quant.blockRows(), quant.blockCols(), to);
+            try (Scope staging = Scope.open()) {   // the host copy lasts one weight
+                Tensor host = Fp8.dequantizeBlocks(src, scales, quant.blockRows(), quant.blockCols(), to);
+                try (var back = scope.enter()) {
+                    return Tensor.placed(host, device, to);
+                }
+            }
+        };
     }
 
     /** Whether {@code name} is the scales of an FP8 weight the model expects (checked with that weight). */
@@ -314,18 +346,34 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
      * are really there: at once, or after a {@link DecodeGraph}'s replay).
      */
     Tensor logits(Tensor ids, long startPos, KvCache cache, Mla.Path path, boolean lastOnly, boolean perTokenMoe, Trace trace) {
+        return outputs(ids, startPos, cache, path, lastOnly ? ids.dim(1) - 1 : 0, false, perTokenMoe, trace)[1];
+    }
+
+    /**
+     * The forward pass as {@link #forward} runs it, marking the new tokens cached, and giving
+     * {@code {hidden, logits}}: the final norm's output of every position (B,T,C), what a
+     * {@link MultiTokenPredictor} reads, and the logits (B,T-from,V) of the positions from
+     * {@code from} on.
+     */
+    Tensor[] hiddenAndLogits(Tensor ids, long startPos, KvCache cache, Mla.Path path, long from) {
+        Tensor[] out = outputs(ids, startPos, cache, path, from, true, false, null);
+        if (cache != null) cache.advance((int) ids.dim(1));
+        return out;
+    }
+
+    /**
+     * The pass behind {@link #logits} and {@link #hiddenAndLogits}: {@code {normed, logits}},
+     * the final norm's output of every position when {@code allHidden} (else of the positions from
+     * {@code from} on, the only ones normed) and the logits of the positions from {@code from} on.
+     */
+    private Tensor[] outputs(Tensor ids, long startPos, KvCache cache, Mla.Path path, long from, boolean allHidden,
+                             boolean perTokenMoe, Trace trace) {
         if (ids.rank() != 2) throw new IllegalArgumentException("ids must be (B, T), got " + ids.shape());
         long t = ids.dim(1);
         checkPositions(startPos, t);
         Tensor x = Tensor.embedding(embed, ids);
         if (trace != null) trace.put("embeddings", x);
-        Tensor[] cosSin;
-        if (Mla.decodesAtPositions(x, cache, path)) {
-            cosSin = cache.cosSinAtPositions(rope);   // gathered on the device at the position it holds
-        } else {
-            cosSin = rope.cosSin(startPos, t);
-            if (x.device().isDevice()) cosSin = new Tensor[]{cosSin[0].to(x.device()), cosSin[1].to(x.device())};   // once, not per layer
-        }
+        Tensor[] cosSin = cosSin(x, startPos, cache, path);
         Tensor delta = null;   // each layer's output is x + delta, summed by the next norm
         for (int i = 0; i < layers.length; i++) {
             Tensor[] hf = layers[i].forward(x, delta, startPos, cosSin, cache, path, perTokenMoe, trace);
@@ -333,13 +381,35 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
             delta = hf[1];
             if (trace != null) trace.put("hidden." + i, x.add(delta));
         }
-        if (lastOnly) {
-            x = x.narrow(1, t - 1, 1);
-            if (delta != null) delta = delta.narrow(1, t - 1, 1);
+        if (from > 0 && !allHidden) {
+            x = x.narrow(1, from, t - from);
+            if (delta != null) delta = delta.narrow(1, from, t - from);
         }
         Tensor xn = Functional.addRmsNorm(x, delta, norm, cfg.rmsNormEps())[1];
         if (trace != null) trace.put("final_norm", xn);
-        return Functional.linear(xn, lmHead);
+        Tensor head = allHidden && from > 0 ? xn.narrow(1, from, t - from) : xn;
+        return new Tensor[]{xn, Functional.linear(head, lmHead)};
+    }
+
+    /**
+     * RoPE's cos and sin for the T positions of {@code x} (B,T,C) from {@code startPos}: on a
+     * device, once (not per layer), and for a one-token absorbed step with a cache, at the
+     * position the cache holds in device memory ({@link Mla#decodesAtPositions}).
+     */
+    Tensor[] cosSin(Tensor x, long startPos, KvCache cache, Mla.Path path) {
+        if (Mla.decodesAtPositions(x, cache, path)) return cache.cosSinAtPositions(rope);   // gathered on the device at the position it holds
+        Tensor[] cs = rope.cosSin(startPos, x.dim(1));
+        return x.device().isDevice() ? new Tensor[]{cs[0].to(x.device()), cs[1].to(x.device())} : cs;
+    }
+
+    /** The token embedding (V,C). */
+    Tensor embedding() {
+        return embed;
+    }
+
+    /** The LM head (V,C) (the embedding when tied). */
+    Tensor head() {
+        return lmHead;
     }
 
     /** Per MoE layer, the tokens routed to each expert by the last forward pass. */

@@ -100,19 +100,24 @@ public final class Generator {
                               Mla.Path path, DType cacheDtype, TokenSink sink, java.util.function.Consumer<KvCache> finished) {
         if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens must be >= 0");
         long start = System.nanoTime();
+        long[][] out = new long[prompts.size()][];
+        long total = 0;
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            for (Map.Entry<Integer, List<Integer>> group : byLength(prompts).entrySet()) {
+                total += runBatch(model, prompts, group.getValue(), group.getKey(), maxNewTokens, stopTokens, sampler, path, cacheDtype, out, sink, finished);
+            }
+        }
+        return new Result(List.of(out), total, (System.nanoTime() - start) / 1e9);
+    }
+
+    /** The indices of the prompts by length, in order of first appearance: each length one batch. */
+    static Map<Integer, List<Integer>> byLength(List<long[]> prompts) {
         Map<Integer, List<Integer>> byLength = new LinkedHashMap<>();
         for (int i = 0; i < prompts.size(); i++) {
             if (prompts.get(i).length == 0) throw new IllegalArgumentException("prompt " + i + " is empty");
             byLength.computeIfAbsent(prompts.get(i).length, k -> new ArrayList<>()).add(i);
         }
-        long[][] out = new long[prompts.size()][];
-        long total = 0;
-        try (Autograd.NoGrad ng = Autograd.noGrad()) {
-            for (Map.Entry<Integer, List<Integer>> group : byLength.entrySet()) {
-                total += runBatch(model, prompts, group.getValue(), group.getKey(), maxNewTokens, stopTokens, sampler, path, cacheDtype, out, sink, finished);
-            }
-        }
-        return new Result(List.of(out), total, (System.nanoTime() - start) / 1e9);
+        return byLength;
     }
 
     private static long runBatch(DeepSeekModel model, List<long[]> prompts, List<Integer> rows, int len, int maxNew,

@@ -39,6 +39,11 @@ public final class KvCache implements AutoCloseable {
 
     /** A cache of {@code dtype} (F32 or BF16) on {@code device} (the device of the model it serves). */
     public KvCache(DeepSeekConfig cfg, int batch, int maxLen, Device device, DType dtype) {
+        this(cfg, cfg.numHiddenLayers(), batch, maxLen, device, dtype);
+    }
+
+    /** A cache of {@code layers} layers (a {@link MultiTokenPredictor}'s own: one). */
+    KvCache(DeepSeekConfig cfg, int layers, int batch, int maxLen, Device device, DType dtype) {
         if (batch < 1 || maxLen < 1) throw new IllegalArgumentException("a KV cache needs batch >= 1 and maxLen >= 1, got " + batch + " and " + maxLen);
         if (dtype != DType.F32 && dtype != DType.BF16) throw new IllegalArgumentException("a KV cache holds F32 or BF16, got " + dtype.name());
         this.dtype = dtype;
@@ -46,7 +51,7 @@ public final class KvCache implements AutoCloseable {
         this.batch = batch;
         this.maxLen = maxLen;
         this.scope = Scope.longLived("kv-cache");
-        int n = cfg.numHiddenLayers();
+        int n = layers;
         latent = new Tensor[n];
         kRope = new Tensor[n];
         try (var e = scope.enter()) {
@@ -189,7 +194,7 @@ public final class KvCache implements AutoCloseable {
 
     /** Bytes cached per token: (Lkv + R) values of {@link #dtype()} per layer. */
     public long bytesPerToken() {
-        return (long) cfg.numHiddenLayers() * (cfg.kvLoraRank() + cfg.qkRopeHeadDim()) * dtype.byteSize();
+        return (long) latent.length * (cfg.kvLoraRank() + cfg.qkRopeHeadDim()) * dtype.byteSize();
     }
 
     /**
@@ -197,7 +202,7 @@ public final class KvCache implements AutoCloseable {
      * same dtype: keys of H x (dn + dr) and values of H x dv per layer.
      */
     public long mhaBytesPerToken() {
-        return (long) cfg.numHiddenLayers() * cfg.numAttentionHeads() * (cfg.qkHeadDim() + cfg.vHeadDim()) * dtype.byteSize();
+        return (long) latent.length * cfg.numAttentionHeads() * (cfg.qkHeadDim() + cfg.vHeadDim()) * dtype.byteSize();
     }
 
     @Override

@@ -116,6 +116,57 @@ public final class Sampler {
         return random.nextLong();
     }
 
+    /** Whether this sampler is greedy (temperature 0): its distribution puts all mass on the argmax. */
+    boolean isGreedy() {
+        return temperature == 0;
+    }
+
+    /**
+     * The distribution {@link #sample(float[])} draws row {@code row} of {@code logits} (rows of
+     * {@code v}) from, as weights over the ids (not normalised; zero outside the candidates): one
+     * at the argmax (lowest id on ties) when greedy; else {@code exp((x - max) / temperature)}
+     * over the top k, cut to top-p. For speculative decoding's verification ({@link Speculation}).
+     */
+    double[] weights(float[] logits, int row, int v) {
+        float[] x = Arrays.copyOfRange(logits, row * v, (row + 1) * v);
+        double[] w = new double[v];
+        if (temperature == 0) {
+            int best = 0;
+            for (int i = 1; i < v; i++) if (Float.compare(x[i], x[best]) > 0) best = i;
+            w[best] = 1;
+            return w;
+        }
+        int keep = topK > 0 ? Math.min(topK, v) : v;
+        long[] ranked = ranked(x, keep);
+        int[] order = new int[keep];
+        for (int i = 0; i < keep; i++) order[i] = (int) ranked[i];
+        double[] p = weights(x, order);
+        int cut = cut(p, sum(p, p.length));
+        for (int i = 0, n = cut < 0 ? p.length : cut; i < n; i++) w[order[i]] = p[i];
+        return w;
+    }
+
+    /** A uniform draw in [0, 1) from this sampler's stream. */
+    double uniform() {
+        return nextDouble();
+    }
+
+    /** An id drawn from the weights {@code w} (not all zero) in id order, with the next uniform of this sampler's stream. */
+    int drawFrom(double[] w) {
+        double total = 0;
+        int last = -1;
+        for (int i = 0; i < w.length; i++) {
+            total += w[i];
+            if (w[i] > 0) last = i;
+        }
+        double u = nextDouble() * total;
+        for (int i = 0; i < w.length; i++) {
+            u -= w[i];
+            if (u < 0 && w[i] > 0) return i;
+        }
+        return last;
+    }
+
     /** The stream's next double, as {@code SplittableRandom.nextDouble} makes it from its next long (so that a key given back serves it too). */
     private double nextDouble() {
         return (nextLong() >>> 11) * 0x1.0p-53;
