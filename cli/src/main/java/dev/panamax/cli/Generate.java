@@ -3,7 +3,9 @@ package dev.panamax.cli;
 import dev.panamax.moe.DeepSeekModel;
 import dev.panamax.moe.Generator;
 import dev.panamax.moe.Mla;
+import dev.panamax.moe.MultiTokenPredictor;
 import dev.panamax.moe.Sampler;
+import dev.panamax.moe.Speculation;
 import dev.panamax.moe.text.ChatTemplate;
 import dev.panamax.moe.text.HfTokenizer;
 import dev.panamax.runtime.DType;
@@ -20,13 +22,16 @@ import java.util.Set;
 /**
  * {@code panamax generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N
  * [--chat] [--system TEXT] [--tokenizer PATH] [--temperature T] [--top-p P] [--top-k K] [--seed S]
- * [--stop ID,...] [--naive] [--device cpu|cuda|cuda:N] [--kv-cache f32|bf16]}: prints the generated
+ * [--stop ID,...] [--naive] [--device cpu|cuda|cuda:N] [--kv-cache f32|bf16]
+ * [--speculative mtp|lookup[:NGRAM:TOKENS]]}: prints the generated
  * ids and tokens/s. With a tokenizer (a text prompt, encoded by the checkpoint's
  * {@code tokenizer.json}, or {@code --tokenizer}), the completion's text is printed first, as it is
  * generated, then a line {@code ids: ...}; generation stops at the tokenizer's EOS unless
  * {@code --stop} says otherwise. {@code --chat} (or {@code --system}) lays the prompt out as a user
  * message (after the system message) by the checkpoint's chat template, opening the assistant's
- * turn.
+ * turn. {@code --speculative} decodes speculatively ({@link Speculation}): drafting with the
+ * checkpoint's multi-token-prediction module ({@code mtp}), or by prompt lookup (n-grams of 3,
+ * 4 tokens a step, unless given), and prints the drafts' acceptance.
  */
 final class Generate {
     private Generate() {
@@ -45,6 +50,7 @@ final class Generate {
         Mla.Path path = Mla.ABSORBED;
         Device device = Device.CPU;
         DType cache = DType.F32;
+        String speculative = null;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--naive")) {
@@ -71,6 +77,7 @@ final class Generate {
                     case "--seed" -> seed = Long.parseLong(v);
                     case "--stop" -> Arrays.stream(ids(v)).forEach(stop::add);
                     case "--device" -> device = Device.parse(v);
+                    case "--speculative" -> speculative = speculative(v);
                     case "--kv-cache" -> cache = switch (v.toLowerCase(Locale.ROOT)) {
                         case "f32" -> DType.F32;
                         case "bf16" -> DType.BF16;
@@ -101,23 +108,57 @@ final class Generate {
             for (long id : prompt) {
                 if (id < 0 || id >= m.config().vocabSize()) throw new IllegalArgumentException("prompt id " + id + " is outside the vocabulary of " + m.config().vocabSize());
             }
-            Generator.Result r;
-            if (tokenizer == null) {
-                r = Generator.generate(m, List.of(prompt), maxNew, stop, sampler, path, cache);
-            } else {   // the completion's text as it grows, then its ids
-                HfTokenizer.DecodeStream stream = tokenizer.decodeStream(true);
-                r = Generator.generate(m, List.of(prompt), maxNew, stop, sampler, path, cache, (p, token) -> {
+            Generator.TokenSink sink = null;
+            HfTokenizer.DecodeStream stream = tokenizer == null ? null : tokenizer.decodeStream(true);
+            if (stream != null) {   // the completion's text as it grows, then its ids
+                sink = (p, token) -> {
                     out.print(stream.next(token));
                     out.flush();
-                });
+                };
+            }
+            List<long[]> completions;
+            long tokens;
+            double seconds;
+            String acceptance = null;
+            if (speculative == null) {
+                Generator.Result r = Generator.generate(m, List.of(prompt), maxNew, stop, sampler, path, cache, sink);
+                completions = r.completions();
+                tokens = r.tokens();
+                seconds = r.seconds();
+            } else {
+                try (MultiTokenPredictor mtp = speculative.equals("mtp") ? MultiTokenPredictor.load(model, m) : null) {
+                    String[] parts = speculative.split(":");
+                    Speculation spec = mtp != null ? Speculation.mtp(mtp) : Speculation.promptLookup(Integer.parseInt(parts[1]), Integer.parseInt(parts[2]));
+                    Speculation.Result r = spec.generate(m, List.of(prompt), maxNew, stop, sampler, path, cache, sink);
+                    completions = r.completions();
+                    tokens = r.tokens();
+                    seconds = r.seconds();
+                    acceptance = String.format(Locale.ROOT, "speculative (%s): %d of %d drafts kept (%.1f%%), %d steps after the prefill",
+                            speculative, r.accepted(), r.drafted(), 100 * r.acceptanceRate(), r.steps());
+                }
+            }
+            if (stream != null) {
                 out.println(stream.flush());
                 out.print("ids: ");
             }
-            long[] ids = r.completions().getFirst();
+            long[] ids = completions.getFirst();
             out.println(Arrays.stream(ids).mapToObj(Long::toString).reduce((x, y) -> x + "," + y).orElse(""));
-            out.printf(Locale.ROOT, "%d tokens in %.3f s: %.1f tokens/s (prefill of %d included)%n", r.tokens(), r.seconds(), r.tokensPerSecond(), prompt.length);
+            out.printf(Locale.ROOT, "%d tokens in %.3f s: %.1f tokens/s (prefill of %d included)%n", tokens, seconds, tokens / Math.max(seconds, 1e-9), prompt.length);
+            if (acceptance != null) out.println(acceptance);
         }
         return 0;
+    }
+
+    /** {@code mtp}, or {@code lookup[:NGRAM:TOKENS]} as {@code lookup:NGRAM:TOKENS} (3 and 4 by default). */
+    static String speculative(String v) {
+        if (v.equals("mtp")) return v;
+        String[] parts = v.split(":", -1);
+        if (parts[0].equals("lookup") && parts.length == 1) return "lookup:3:4";
+        if (parts[0].equals("lookup") && parts.length == 3) {
+            Speculation.promptLookup(Integer.parseInt(parts[1]), Integer.parseInt(parts[2]));   // validates
+            return v;
+        }
+        throw new IllegalArgumentException("mtp, lookup or lookup:NGRAM:TOKENS, got " + v);
     }
 
     /** Ids written as {@code 1,2,3}. */

@@ -103,10 +103,11 @@ public final class Main {
                                        and the main fields of its config.json
                   generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--chat --system TEXT
                            --tokenizer PATH --temperature T --top-p P --top-k K --seed S --stop ID,... --naive
-                           --device cpu|cuda|cuda:N --kv-cache f32|bf16]
+                           --device cpu|cuda|cuda:N --kv-cache f32|bf16 --speculative mtp|lookup[:NGRAM:TOKENS]]
                                        generate with a DeepSeek-V3 checkpoint; prints the ids and tokens/s; with a
                                        tokenizer.json, the text first, as it is generated; a text prompt stops at EOS;
-                                       --chat lays the prompt out by the checkpoint's chat template (--system adds one)
+                                       --chat lays the prompt out by the checkpoint's chat template (--system adds one);
+                                       --speculative drafts with the checkpoint's MTP module or by prompt lookup
                   tokenize PATH [--no-special | --chat | --system S] TEXT | tokenize PATH --decode 1,2,3 [--skip-special]
                                        token ids of TEXT (or the text of ids) by the tokenizer.json at PATH (a file or
                                        a checkpoint folder), as Hugging Face's tokenizers library gives them; --chat

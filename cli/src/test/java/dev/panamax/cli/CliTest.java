@@ -153,6 +153,25 @@ class CliTest {
         assertThat(run("generate", "--prompt-ids", "1").status).isEqualTo(2);
     }
 
+    @Test
+    void speculativeGenerationPrintsThePlainTokensAndTheAcceptance() throws IOException {
+        String model = referenceCase().toString();
+        Result plain = run("generate", "--model", model, "--prompt-ids", "5,6,7,5,6,7,5,6", "--max-new-tokens", "9");
+        Result lookup = run("generate", "--model", model, "--prompt-ids", "5,6,7,5,6,7,5,6", "--max-new-tokens", "9", "--speculative", "lookup");
+        assertThat(lookup.status).as(lookup.err).isZero();
+        assertThat(lookup.out.lines().findFirst()).isEqualTo(plain.out.lines().findFirst());
+        assertThat(lookup.out).containsPattern("speculative \\(lookup:3:4\\): \\d+ of \\d+ drafts kept");
+        Result custom = run("generate", "--model", model, "--prompt-ids", "5,6,7,5,6,7,5,6", "--max-new-tokens", "9", "--speculative", "lookup:1:2");
+        assertThat(custom.out.lines().findFirst()).isEqualTo(plain.out.lines().findFirst());
+        // the reference checkpoints have no MTP module: said with the field; a bad drafter is a usage error
+        Result mtp = run("generate", "--model", model, "--prompt-ids", "1,2", "--speculative", "mtp");
+        assertThat(mtp.status).isEqualTo(1);
+        assertThat(mtp.err).contains("num_nextn_predict_layers is 0");
+        Result bad = run("generate", "--model", model, "--prompt-ids", "1,2", "--speculative", "lookup:0:2");
+        assertThat(bad.status).isEqualTo(2);
+        assertThat(bad.err).contains("--speculative").contains("ngram >= 1");
+    }
+
     /** A byte-level tokenizer whose ids are the byte values (plus {@code extra} more tokens), GPT-2's alphabet. */
     static Path byteTokenizer(Path dir, int extra) throws IOException {
         Map<String, Object> vocab = new LinkedHashMap<>();
