@@ -23,7 +23,7 @@ import java.util.Set;
  * consumed differently from the plain loop's, so sampled tokens differ from the Generator's for a
  * seed, not in distribution.
  *
- * <p>Drafters:
+ * <p>Drafters ({@link #drafting} takes your own):
  * <ul>
  *   <li>{@link #mtp}: DeepSeek-V3's {@link MultiTokenPredictor}, one draft a step, from the
  *       model's last hidden state (the use DeepSeek reports 85-90% acceptance for);</li>
@@ -43,10 +43,17 @@ public final class Speculation {
     private final Drafter drafter;   // drafts from the sequences alone (null with an MTP module)
     private final int lookahead;
 
-    /** Drafts from the sequences so far: up to the lookahead tokens for each unfinished one. */
+    /**
+     * A drafter of your own (a small draft model, a retrieval index, ...) for
+     * {@link #drafting}: proposes each unfinished sequence's next tokens from its tokens so far.
+     */
     @FunctionalInterface
-    interface Drafter {
-        /** The drafts of sequence {@code r}, whose tokens so far are {@code seq[0..n)}. */
+    public interface Drafter {
+        /**
+         * The drafts for sequence {@code r} of its batch (in prompt order among the prompts of its
+         * length), whose tokens so far, prompt and output, are {@code seq[0..n)}: up to the
+         * lookahead (more are cut), none to let the step decode one token plainly.
+         */
         long[] draft(int r, long[] seq, int n);
     }
 
@@ -56,9 +63,10 @@ public final class Speculation {
         this.lookahead = lookahead;
     }
 
-    /** Drafts with {@code drafter}, up to {@code lookahead} tokens a step (for tests). */
-    static Speculation drafting(Drafter drafter, int lookahead) {
-        return new Speculation(null, drafter, lookahead);
+    /** Drafts with {@code drafter}, up to {@code lookahead} tokens a step. */
+    public static Speculation drafting(Drafter drafter, int lookahead) {
+        if (lookahead < 1) throw new IllegalArgumentException("the lookahead must be >= 1, got " + lookahead);
+        return new Speculation(null, java.util.Objects.requireNonNull(drafter, "drafter"), lookahead);
     }
 
     /** Drafts with DeepSeek-V3's multi-token-prediction module, one token a step. */

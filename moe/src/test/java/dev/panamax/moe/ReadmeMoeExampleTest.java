@@ -28,6 +28,19 @@ class ReadmeMoeExampleTest {
         // README-END moeExample
     }
 
+    static Speculation.Result speculativeExample(Path checkpointDir) {
+        // README-BEGIN speculativeExample
+        try (Scope scope = Scope.open();
+             DeepSeekModel model = DeepSeekModel.load(checkpointDir, false);
+             MultiTokenPredictor mtp = MultiTokenPredictor.load(checkpointDir, model)) {  // layer num_hidden_layers
+            Speculation.Result r = Speculation.mtp(mtp).generate(model, List.of(new long[]{1, 2, 3}), 16,
+                    Set.of(1L), Sampler.greedy(), Mla.ABSORBED, DType.F32, null);    // the plain loop's tokens
+            System.out.println(r.accepted() + " of " + r.drafted() + " drafts kept in " + r.steps() + " passes");
+            return r;
+        }
+        // README-END speculativeExample
+    }
+
     static void moeDeviceExample(Path checkpointDir, Device fallback) {
         // README-BEGIN moeDeviceExample
         Device d = Device.cuda().isAvailable() ? Device.cuda() : fallback;       // e.g. Device.CPU
@@ -75,8 +88,14 @@ class ReadmeMoeExampleTest {
     }
 
     @Test
-    void exampleRuns() throws Exception {
+    void exampleRuns(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path withMtp = SpeculationTest.withMtp(GenerationTest.firstCase(), tmp.resolve("mtp"), 3, true, false);
         long before = Scope.offHeapBytes();
+        Speculation.Result r = speculativeExample(withMtp);
+        try (Scope scope = Scope.open(); DeepSeekModel model = DeepSeekModel.load(withMtp, false)) {
+            assertThat(r.completions().getFirst()).containsExactly(Generator.generate(model, List.of(new long[]{1, 2, 3}), 16, Set.of(1L),
+                    Sampler.greedy(), Mla.ABSORBED).completions().getFirst());
+        }
         moeExample(GenerationTest.firstCase());
         moeDeviceExample(GenerationTest.firstCase(), Device.EMULATED);
         decodeGraphExample(GenerationTest.firstCase(), Device.EMULATED);
