@@ -35,7 +35,8 @@ import java.util.concurrent.TimeUnit;
  * first kept), and {@link #oracle1} (1 draft a step, kept: the bound at the MTP module's lookahead,
  * without its cost). {@link #mtp} (a random MTP module) and {@link #lookup} (prompt lookup, n-grams of
  * 3, 4 tokens) time the real drafters at the acceptance a random model gives them: mostly their
- * overhead. Every variant gives the plain loop's tokens (checked at setup).
+ * overhead. {@link #prefill} times what every variant spends before its decode passes. Every
+ * variant gives the plain loop's tokens (checked at setup).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -96,6 +97,12 @@ public class SpeculativeBench {
     @Benchmark
     public Generator.Result plain() {
         return Generator.generate(model, prompt, TOKENS, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32);
+    }
+
+    /** The 16-token prompt's forward pass and its first token alone: what every variant spends before its decode passes. */
+    @Benchmark
+    public Generator.Result prefill() {
+        return Generator.generate(model, prompt, 1, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32);
     }
 
     /** Drafted by a (random) MTP module: its cost, at the acceptance a random model gives it. */

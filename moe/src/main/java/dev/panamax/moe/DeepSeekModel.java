@@ -153,19 +153,35 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
         ConfigJson json = readConfig(dir);
         DeepSeekConfig cfg = DeepSeekConfig.from(json);
         Fp8Quantization quant = Fp8Quantization.from(json);
+        DeepSeekModel m = loadChecked(dir, expectedShapes(cfg), Set.of(), n -> ignorable(n, cfg), quant, "config.json", trainable, device,
+                "weights", (ck, w, owner) -> new DeepSeekModel(cfg, w, owner, device));
+        if (!trainable) m.requiresGrad(false);
+        return m;
+    }
+
+    /** Builds a module from its checked weights and what owns them (closed with the module). */
+    @FunctionalInterface
+    interface Build<M> {
+        /** The module over weights {@code w} of checkpoint {@code ck}, which {@code owner} frees. */
+        M build(Checkpoint ck, WeightSource w, AutoCloseable owner);
+    }
+
+    /**
+     * Opens the checkpoint folder {@code dir}, {@link #check}s it, and builds a module of its
+     * weights: over the mapped files themselves where they can be read in place (on the host, for
+     * inference, none FP8), else over copies ({@link #placing}) in a scope of their own, named by
+     * {@code what}, and the files are closed. On failure nothing is left open.
+     */
+    static <M> M loadChecked(Path dir, Map<String, long[]> want, Set<String> optional, Predicate<String> ignorable, Fp8Quantization quant,
+                             String against, boolean trainable, Device device, String what, Build<M> build) {
         Checkpoint ck = Checkpoint.open(dir);
         try {
-            boolean quantised = check(dir, ck, expectedShapes(cfg), Set.of(), n -> ignorable(n, cfg), quant, "config.json");
-            if (!trainable && !device.isDevice() && !quantised) {
-                DeepSeekModel m = new DeepSeekModel(cfg, ck::tensor, ck, device);
-                m.requiresGrad(false);
-                return m;
-            }
-            Scope scope = Scope.longLived("weights " + dir.getFileName() + " on " + device);
+            boolean quantised = check(dir, ck, want, optional, ignorable, quant, against);
+            if (!trainable && !device.isDevice() && !quantised) return build.build(ck, ck::tensor, ck);
+            Scope scope = Scope.longLived(what + " " + dir.getFileName() + " on " + device);
             try (var e = scope.enter(); Autograd.NoGrad ng = Autograd.noGrad()) {
-                DeepSeekModel m = new DeepSeekModel(cfg, placing(ck, quant, trainable, device, scope), scope, device);
+                M m = build.build(ck, placing(ck, quant, trainable, device, scope), scope);
                 ck.close();
-                if (!trainable) m.requiresGrad(false);
                 return m;
             } catch (RuntimeException ex) {
                 scope.close();

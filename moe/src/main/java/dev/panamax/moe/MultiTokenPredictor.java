@@ -6,7 +6,6 @@ import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Functional;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
-import dev.panamax.runtime.io.Checkpoint;
 import dev.panamax.runtime.io.ConfigJson;
 import dev.panamax.runtime.nn.Module;
 
@@ -104,26 +103,9 @@ public final class MultiTokenPredictor extends Module implements AutoCloseable {
         Fp8Quantization quant = Fp8Quantization.from(json);
         Map<String, long[]> want = expectedShapes(cfg, 0);
         String own = prefix(cfg, 0);
-        Checkpoint ck = Checkpoint.open(dir);
-        try {
-            boolean quantised = DeepSeekModel.check(dir, ck, want, optional(cfg, 0), n -> !n.startsWith(own), quant,
-                    "the multi-token-prediction layer " + own + " that config.json implies");
-            Set<String> present = Set.copyOf(ck.names());
-            Device device = model.device();
-            if (!device.isDevice() && !quantised) return new MultiTokenPredictor(model, 0, ck::tensor, present, ck);
-            Scope scope = Scope.longLived("MTP weights " + dir.getFileName() + " on " + device);
-            try (var e = scope.enter(); Autograd.NoGrad ng = Autograd.noGrad()) {
-                MultiTokenPredictor m = new MultiTokenPredictor(model, 0, DeepSeekModel.placing(ck, quant, false, device, scope), present, scope);
-                ck.close();
-                return m;
-            } catch (RuntimeException ex) {
-                scope.close();
-                throw ex;
-            }
-        } catch (RuntimeException ex) {
-            ck.close();
-            throw ex;
-        }
+        return DeepSeekModel.loadChecked(dir, want, optional(cfg, 0), n -> !n.startsWith(own), quant,
+                "the multi-token-prediction layer " + own + " that config.json implies", false, model.device(), "MTP weights",
+                (ck, w, owner) -> new MultiTokenPredictor(model, 0, w, Set.copyOf(ck.names()), owner));
     }
 
     /**
