@@ -26,7 +26,8 @@ import java.util.Set;
  * normalised by {@code enorm} and the main model's hidden state (the output of its final norm)
  * normalised by {@code hnorm} are concatenated, in that order, and projected back to the hidden
  * size by {@code eh_proj}; a decoder layer ({@link Block}, MLA and DeepSeekMoE, with its own KV
- * cache) follows, then {@code shared_head.norm} and the LM head {@code shared_head.head}. The
+ * cache) follows, then {@code shared_head.norm} and the LM head {@code shared_head.head} (vLLM
+ * also zeroes the embedding at position 0; SGLang and this class do not). The
  * layer's own {@code embed_tokens} and {@code shared_head.head} are used when the checkpoint has
  * them; otherwise the main model's embedding and LM head (the report shares them).
  */
