@@ -68,7 +68,7 @@ public final class Generator {
         return run(model, prompts, maxNewTokens, stopTokens, sampler, path, cacheDtype, null, null);
     }
 
-    /** Receives each generated token as soon as the host has it. */
+    /** Receives each generated token as soon as the host has it, and may end a prompt's generation. */
     @FunctionalInterface
     public interface TokenSink {
         /**
@@ -76,6 +76,16 @@ public final class Generator {
          * within each prompt.
          */
         void accept(int prompt, long token);
+
+        /**
+         * Whether the prompt at index {@code prompt} is to end now (a stop string has appeared in
+         * its text, its client has gone), asked after each of its tokens: it then takes no more
+         * tokens, as at a stop token, and when every prompt of a batch has ended the batch's
+         * generation stops. Never, unless overridden.
+         */
+        default boolean ended(int prompt) {
+            return false;
+        }
     }
 
     /**
@@ -162,7 +172,7 @@ public final class Generator {
 
     /**
      * Takes one step's drawn tokens into the rows not yet done: each is appended, and a stop
-     * token marks its row done. True when every row is done.
+     * token (or the sink's {@link TokenSink#ended}) marks its row done. True when every row is done.
      */
     private static boolean take(long[] drawn, boolean[] done, Taken gen, Set<Long> stop) {
         boolean all = true;
@@ -170,7 +180,7 @@ public final class Generator {
             if (done[r]) continue;
             gen.tokens.get(r).add(drawn[r]);
             if (gen.sink != null) gen.sink.accept(gen.rows.get(r), drawn[r]);
-            if (stop.contains(drawn[r])) done[r] = true;
+            if (stop.contains(drawn[r]) || (gen.sink != null && gen.sink.ended(gen.rows.get(r)))) done[r] = true;
             all &= done[r];
         }
         return all;

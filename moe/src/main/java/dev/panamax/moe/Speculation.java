@@ -213,13 +213,13 @@ public final class Speculation {
         }
     }
 
-    /** Appends a token to sequence r's output and context; a stop token ends the sequence. */
+    /** Appends a token to sequence r's output and context; a stop token (or the sink's {@link Generator.TokenSink#ended}) ends the sequence. */
     private static void emit(int r, long token, List<Integer> rows, List<List<Long>> emitted, long[][] context, int[] size,
                              boolean[] done, Set<Long> stop, Generator.TokenSink sink) {
         emitted.get(r).add(token);
         context[r][size[r]++] = token;
         if (sink != null) sink.accept(rows.get(r), token);
-        if (stop.contains(token)) done[r] = true;
+        if (stop.contains(token) || (sink != null && sink.ended(rows.get(r)))) done[r] = true;
     }
 
     /** The prompt ids (B, len) shifted left by one, each row ending with its first new token: the MTP module's next tokens at the prompt's positions. */

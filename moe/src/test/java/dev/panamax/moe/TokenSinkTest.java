@@ -46,4 +46,47 @@ class TokenSinkTest {
             }
         }
     }
+
+    /** A sink that ends a prompt after some tokens: that prompt's completion is cut there, the others run on as without it. */
+    @Test
+    void theSinkEndsAPromptWhereItSays() throws Exception {
+        for (Device d : new Device[] {Device.CPU, Device.EMULATED}) {
+            for (boolean pipelined : new boolean[] {true, false}) {
+                String was = System.getProperty(Generator.PIPELINE_PROPERTY);
+                System.setProperty(Generator.PIPELINE_PROPERTY, Boolean.toString(pipelined));
+                try (Scope scope = Scope.open(); DeepSeekModel m = DeepSeekModel.load(GenerationTest.firstCase(), false, d)) {
+                    Generator.Result free = Generator.generate(m, PROMPTS, 7, Set.of(), Sampler.greedy(), Mla.ABSORBED);
+                    int[] limit = {3, 7, 1};   // tokens each prompt takes before its sink ends it
+                    Generator.Result plain = Generator.generate(m, PROMPTS, 7, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32, cutting(limit));
+                    Speculation.Result spec = Speculation.promptLookup(1, 3).generate(m, PROMPTS, 7, Set.of(), Sampler.greedy(), Mla.ABSORBED,
+                            DType.F32, cutting(limit));
+                    for (int i = 0; i < PROMPTS.size(); i++) {
+                        long[] want = java.util.Arrays.copyOf(free.completions().get(i), limit[i]);
+                        assertThat(plain.completions().get(i)).as("%s%s, prompt %d", d, pipelined ? " pipelined" : "", i).containsExactly(want);
+                        assertThat(spec.completions().get(i)).as("speculative on %s, prompt %d", d, i).containsExactly(want);
+                    }
+                } finally {
+                    if (was == null) System.clearProperty(Generator.PIPELINE_PROPERTY);
+                    else System.setProperty(Generator.PIPELINE_PROPERTY, was);
+                }
+            }
+        }
+    }
+
+    /** A sink that ends prompt i after {@code limit[i]} tokens, and fails on a token after that. */
+    private static Generator.TokenSink cutting(int[] limit) {
+        int[] seen = new int[limit.length];
+        return new Generator.TokenSink() {
+            @Override
+            public void accept(int prompt, long token) {
+                assertThat(seen[prompt]).as("a token after the prompt ended").isLessThan(limit[prompt]);
+                seen[prompt]++;
+            }
+
+            @Override
+            public boolean ended(int prompt) {
+                return seen[prompt] >= limit[prompt];
+            }
+        };
+    }
 }
