@@ -78,11 +78,7 @@ final class Generate {
                     case "--stop" -> Arrays.stream(ids(v)).forEach(stop::add);
                     case "--device" -> device = Device.parse(v);
                     case "--speculative" -> speculative = speculative(v);
-                    case "--kv-cache" -> cache = switch (v.toLowerCase(Locale.ROOT)) {
-                        case "f32" -> DType.F32;
-                        case "bf16" -> DType.BF16;
-                        default -> throw new IllegalArgumentException("f32 or bf16, got " + v);
-                    };
+                    case "--kv-cache" -> cache = cacheDtype(v);
                     default -> throw new Main.UsageException("unknown option " + a);
                 }
             } catch (NumberFormatException e) {
@@ -127,8 +123,7 @@ final class Generate {
                 seconds = r.seconds();
             } else {
                 try (MultiTokenPredictor mtp = speculative.equals("mtp") ? MultiTokenPredictor.load(model, m) : null) {
-                    String[] parts = speculative.split(":");
-                    Speculation spec = mtp != null ? Speculation.mtp(mtp) : Speculation.promptLookup(Integer.parseInt(parts[1]), Integer.parseInt(parts[2]));
+                    Speculation spec = speculation(speculative, mtp);
                     Speculation.Result r = spec.generate(m, List.of(prompt), maxNew, stop, sampler, path, cache, sink);
                     completions = r.completions();
                     tokens = r.tokens();
@@ -147,6 +142,22 @@ final class Generate {
             if (acceptance != null) out.println(acceptance);
         }
         return 0;
+    }
+
+    /** The KV cache's dtype named {@code f32} or {@code bf16}. */
+    static DType cacheDtype(String v) {
+        return switch (v.toLowerCase(Locale.ROOT)) {
+            case "f32" -> DType.F32;
+            case "bf16" -> DType.BF16;
+            default -> throw new IllegalArgumentException("f32 or bf16, got " + v);
+        };
+    }
+
+    /** The drafter {@link #speculative} names: the MTP module given, or prompt lookup. */
+    static Speculation speculation(String spec, MultiTokenPredictor mtp) {
+        if (spec.equals("mtp")) return Speculation.mtp(mtp);
+        String[] parts = spec.split(":");
+        return Speculation.promptLookup(Integer.parseInt(parts[1]), Integer.parseInt(parts[2]));
     }
 
     /** {@code mtp}, or {@code lookup[:NGRAM:TOKENS]} as {@code lookup:NGRAM:TOKENS} (3 and 4 by default). */

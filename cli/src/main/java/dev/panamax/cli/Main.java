@@ -11,7 +11,7 @@ import java.util.List;
 
 /**
  * The {@code panamax} command. Subcommands: {@code demo}, {@code grpo}, {@code smoke},
- * {@code inspect PATH}, {@code generate}, {@code tokenize PATH}, {@code info}.
+ * {@code inspect PATH}, {@code generate}, {@code serve}, {@code tokenize PATH}, {@code info}.
  * Errors print one line naming the problem and exit with status 1 (2 for usage errors); add
  * {@code --verbose} for the stack trace.
  */
@@ -22,6 +22,16 @@ public final class Main {
     /** Entry point. */
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
+    }
+
+    /** {@link Serve#run}, until the process is stopped. */
+    private static int serve(String[] sub, PrintStream out) {
+        try {
+            return Serve.run(sub, out);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 130;
+        }
     }
 
     /** Runs a command line; returns the exit status. */
@@ -42,6 +52,7 @@ public final class Main {
                 case "smoke" -> Demo.run(sub, out);
                 case "generate" -> Generate.run(sub, out);
                 case "tokenize" -> Tokenize.run(sub, out);
+                case "serve" -> serve(sub, out);
                 case "info" -> info(out);
                 default -> {
                     err.println("panamax: unknown command \"" + rest[0] + "\" (try panamax --help)");
@@ -108,6 +119,10 @@ public final class Main {
                                        tokenizer.json, the text first, as it is generated; a text prompt stops at EOS;
                                        --chat lays the prompt out by the checkpoint's chat template (--system adds one);
                                        --speculative drafts with the checkpoint's MTP module or by prompt lookup
+                  serve --model DIR [--host H --port P --served-model-name NAME --max-tokens N --device cpu|cuda|cuda:N
+                        --kv-cache f32|bf16 --speculative mtp|lookup[:NGRAM:TOKENS]]
+                                       an HTTP server with OpenAI's API (/v1/chat/completions, /v1/completions,
+                                       /v1/models; streaming, stop strings) for a checkpoint and its tokenizer
                   tokenize PATH [--no-special | --chat | --system S] TEXT | tokenize PATH --decode 1,2,3 [--skip-special]
                                        token ids of TEXT (or the text of ids) by the tokenizer.json at PATH (a file or
                                        a checkpoint folder), as Hugging Face's tokenizers library gives them; --chat

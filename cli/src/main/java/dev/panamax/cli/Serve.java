@@ -1,0 +1,633 @@
+package dev.panamax.cli;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.panamax.moe.DeepSeekModel;
+import dev.panamax.moe.Generator;
+import dev.panamax.moe.Mla;
+import dev.panamax.moe.MultiTokenPredictor;
+import dev.panamax.moe.Sampler;
+import dev.panamax.moe.Speculation;
+import dev.panamax.moe.text.HfTokenizer;
+import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Device;
+import dev.panamax.runtime.Scope;
+import dev.panamax.runtime.io.Json;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * {@code panamax serve --model DIR [--host H] [--port P] [--served-model-name NAME] [--max-tokens N]
+ * [--device cpu|cuda|cuda:N] [--kv-cache f32|bf16] [--naive] [--speculative mtp|lookup[:NGRAM:TOKENS]]}:
+ * an HTTP server with OpenAI's API for a DeepSeek checkpoint and its tokenizer:
+ * <ul>
+ *   <li>{@code POST /v1/chat/completions}: the messages laid out by the checkpoint's chat template
+ *       ({@code tools} passed to it), the reply as text;</li>
+ *   <li>{@code POST /v1/completions}: a text prompt (BOS added as the tokenizer says);</li>
+ *   <li>{@code GET /v1/models}, {@code GET /health}.</li>
+ * </ul>
+ * Both completions take {@code max_tokens} (or {@code max_completion_tokens}), {@code temperature}
+ * (1 by default, 0 greedy), {@code top_p}, {@code top_k}, {@code seed}, {@code stop} (strings, up
+ * to 4; the text ends before the first that appears), {@code stream} (server-sent events, ending
+ * with {@code data: [DONE]}) and {@code stream_options.include_usage}. Generation stops at the
+ * tokenizer's EOS ({@code finish_reason} {@code "stop"}) or after the tokens asked for
+ * ({@code "length"}). Requests are served one at a time, in order. A bad request gets status 400
+ * with OpenAI's error object naming the field.
+ */
+final class Serve {
+    /** The largest request body read (a bigger one gets status 413). */
+    static final int MAX_BODY = 8 << 20;
+
+    private Serve() {
+    }
+
+    /** What the server runs: the model and how it generates. */
+    record Options(Path model, String name, int maxTokens, Device device, DType cache, Mla.Path path, String speculative) {
+    }
+
+    static int run(String[] args, PrintStream out) throws InterruptedException {
+        Path model = null;
+        String host = "127.0.0.1", name = null, speculative = null;
+        int port = 8000, maxTokens = 512;
+        Device device = Device.CPU;
+        DType cache = DType.F32;
+        Mla.Path path = Mla.ABSORBED;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--naive")) {
+                path = Mla.NAIVE;
+                continue;
+            }
+            if (i + 1 >= args.length) throw new Main.UsageException("option " + a + " needs a value");
+            String v = args[++i];
+            try {
+                switch (a) {
+                    case "--model" -> model = Path.of(v);
+                    case "--host" -> host = v;
+                    case "--port" -> port = Integer.parseInt(v);
+                    case "--served-model-name" -> name = v;
+                    case "--max-tokens" -> maxTokens = Integer.parseInt(v);
+                    case "--device" -> device = Device.parse(v);
+                    case "--kv-cache" -> cache = Generate.cacheDtype(v);
+                    case "--speculative" -> speculative = Generate.speculative(v);
+                    default -> throw new Main.UsageException("unknown option " + a);
+                }
+            } catch (NumberFormatException e) {
+                throw new Main.UsageException("option " + a + ": not a number: " + v);
+            } catch (IllegalArgumentException e) {
+                throw new Main.UsageException("option " + a + ": " + e.getMessage());
+            }
+        }
+        if (model == null) throw new Main.UsageException("--model DIR is required");
+        if (port < 0 || port > 65535) throw new Main.UsageException("--port must be in 0..65535, got " + port);
+        if (maxTokens < 1) throw new Main.UsageException("--max-tokens must be >= 1, got " + maxTokens);
+        String why = device.unavailableReason();
+        if (why != null) throw new IllegalArgumentException("--device " + device + ": " + why);
+        Options o = new Options(model, name != null ? name : model.toAbsolutePath().normalize().getFileName().toString(), maxTokens, device, cache, path, speculative);
+        CountDownLatch stopped = new CountDownLatch(1);
+        try (Server s = Server.start(o, host, port)) {
+            out.printf(Locale.ROOT, "serving %s as \"%s\" at http://%s:%d/v1 (Ctrl-C stops)%n", model, o.name(), host, s.port());
+            out.flush();
+            Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
+            stopped.await();
+        }
+        return 0;
+    }
+
+    /** A running server; {@link #close()} stops it and frees the model. */
+    static final class Server implements AutoCloseable {
+        private final Options o;
+        private final Scope scope;
+        private final DeepSeekModel model;
+        private final MultiTokenPredictor mtp;
+        private final HfTokenizer tok;
+        private final HttpServer http;
+        private final ExecutorService threads;
+        private final ReentrantLock generating = new ReentrantLock(true);
+        private final AtomicLong ids = new AtomicLong();
+
+        private Server(Options o, String host, int port) throws IOException {
+            this.o = o;
+            tok = HfTokenizer.load(o.model());
+            scope = Scope.open();
+            DeepSeekModel m = null;
+            MultiTokenPredictor p = null;
+            try {
+                m = DeepSeekModel.load(o.model(), false, o.device());
+                if (tok.vocabSize() > m.config().vocabSize()) {
+                    throw new IllegalArgumentException(tok.source() + " has " + tok.vocabSize() + " tokens, more than the model's vocab_size of " + m.config().vocabSize());
+                }
+                if ("mtp".equals(o.speculative())) p = MultiTokenPredictor.load(o.model(), m);
+                http = HttpServer.create(new InetSocketAddress(host, port), 0);
+            } catch (IOException | RuntimeException e) {
+                if (p != null) p.close();
+                if (m != null) m.close();
+                scope.close();
+                throw e;
+            }
+            model = m;
+            mtp = p;
+            threads = Executors.newVirtualThreadPerTaskExecutor();
+            http.setExecutor(threads);
+            http.createContext("/", this::handle);
+            http.start();
+        }
+
+        /** Loads the model and its tokenizer and starts serving at {@code host:port} (port 0: any free one). */
+        static Server start(Options o, String host, int port) {
+            try {
+                return new Server(o, host, port);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot serve at " + host + ":" + port + ": " + e.getMessage(), e);
+            }
+        }
+
+        /** The port served. */
+        int port() {
+            return http.getAddress().getPort();
+        }
+
+        @Override
+        public void close() {
+            http.stop(0);
+            threads.close();
+            generating.lock();   // a generation under way finishes first
+            try {
+                if (mtp != null) mtp.close();
+                model.close();
+                scope.close();
+            } finally {
+                generating.unlock();
+            }
+        }
+
+        private void handle(HttpExchange ex) {
+            try (ex) {   // closed after the answer, an error's included
+                try {
+                    route(ex);
+                } catch (ApiError e) {
+                    sendError(ex, e);
+                } catch (RuntimeException e) {
+                    sendError(ex, new ApiError(500, e.getClass().getSimpleName() + ": " + e.getMessage(), null));
+                } catch (IOException e) {
+                    // the client went away: nothing to answer
+                }
+            }
+        }
+
+        private void route(HttpExchange ex) throws IOException {
+            String route = ex.getRequestURI().getPath();
+            switch (route) {
+                case "/health" -> {
+                    requireMethod(ex, "GET");
+                    send(ex, 200, "text/plain", "ok");
+                }
+                case "/v1/models" -> {
+                    requireMethod(ex, "GET");
+                    send(ex, 200, Map.of("object", "list", "data", List.of(modelEntry())));
+                }
+                case "/v1/chat/completions", "/v1/completions" -> {
+                    requireMethod(ex, "POST");
+                    complete(ex, route.equals("/v1/chat/completions"), readBody(ex));
+                }
+                default -> throw new ApiError(404, "no route " + route, null);
+            }
+        }
+
+        private Map<String, Object> modelEntry() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("id", o.name());
+            m.put("object", "model");
+            m.put("created", 0L);
+            m.put("owned_by", "panamax");
+            m.put("max_model_len", (long) model.config().maxPositionEmbeddings());
+            return m;
+        }
+
+        private static void requireMethod(HttpExchange ex, String method) {
+            if (!ex.getRequestMethod().equals(method)) throw new ApiError(405, ex.getRequestURI().getPath() + " takes " + method + ", not " + ex.getRequestMethod(), null);
+        }
+
+        private static Map<String, Object> readBody(HttpExchange ex) throws IOException {
+            byte[] body;
+            try (InputStream in = ex.getRequestBody()) {
+                body = in.readNBytes(MAX_BODY + 1);
+            }
+            if (body.length > MAX_BODY) throw new ApiError(413, "the request body is over " + MAX_BODY + " bytes", null);
+            try {
+                return Json.parseObject(new String(body, StandardCharsets.UTF_8));
+            } catch (Json.JsonException e) {
+                throw new ApiError(400, "the body is not a JSON object: " + e.getMessage(), null);
+            }
+        }
+
+        /** One completion: the request read, the tokens generated under the lock, the reply sent (or streamed). */
+        private void complete(HttpExchange ex, boolean chat, Map<String, Object> req) throws IOException {
+            Request r = Request.read(req, chat, tok, o, model.config().maxPositionEmbeddings());
+            String id = (chat ? "chatcmpl-" : "cmpl-") + ids.incrementAndGet();
+            long created = System.currentTimeMillis() / 1000;
+            Reply reply = new Reply(ex, r, chat, id, created);
+            generating.lock();
+            try {
+                Text text = new Text(tok, r.stop());
+                Set<Long> stopIds = new HashSet<>();
+                tok.eosId().ifPresent(stopIds::add);
+                long[] last = {-1};
+                Generator.TokenSink sink = new Generator.TokenSink() {
+                    @Override
+                    public void accept(int prompt, long token) {
+                        last[0] = token;
+                        String piece = text.add(token, stopIds.contains(token));
+                        if (!piece.isEmpty()) reply.delta(piece);
+                    }
+
+                    @Override
+                    public boolean ended(int prompt) {
+                        return text.stopped() || reply.gone();
+                    }
+                };
+                long tokens;
+                try (Scope s = Scope.open()) {
+                    List<long[]> prompts = List.of(r.prompt());
+                    Sampler sampler = r.temperature() == 0 ? Sampler.greedy() : Sampler.of(r.temperature(), r.topK(), r.topP(), r.seed());
+                    if (o.speculative() == null) {
+                        tokens = Generator.generate(model, prompts, r.maxTokens(), stopIds, sampler, o.path(), o.cache(), sink).tokens();
+                    } else {
+                        Speculation spec = Generate.speculation(o.speculative(), mtp);
+                        tokens = spec.generate(model, prompts, r.maxTokens(), stopIds, sampler, o.path(), o.cache(), sink).tokens();
+                    }
+                }
+                String rest = text.finish();
+                if (!rest.isEmpty()) reply.delta(rest);
+                String finish = text.stopped() || stopIds.contains(last[0]) ? "stop" : "length";
+                reply.finish(text.text(), finish, r.prompt().length, tokens);
+            } finally {
+                generating.unlock();
+            }
+        }
+    }
+
+    /** A request, read and checked: the prompt's ids and how to generate. */
+    record Request(long[] prompt, int maxTokens, double temperature, double topP, int topK, long seed, List<String> stop, boolean stream,
+                   boolean includeUsage, String model) {
+        static Request read(Map<String, Object> req, boolean chat, HfTokenizer tok, Options o, int maxPositions) {
+            String model = req.containsKey("model") ? string(req, "model") : o.name();
+            if (!model.equals(o.name())) throw new ApiError(404, "the model `" + model + "` does not exist; this server has `" + o.name() + "`", "model");
+            long n = integer(req, "n", 1);
+            if (n != 1) throw new ApiError(400, "n must be 1 (one completion a request), got " + n, "n");
+            for (String unsupported : List.of("logprobs", "top_logprobs", "logit_bias", "best_of", "echo", "suffix")) {
+                Object v = req.get(unsupported);
+                if (v != null && !Boolean.FALSE.equals(v)) throw new ApiError(400, unsupported + " is not supported", unsupported);
+            }
+            long[] prompt;
+            try {
+                if (chat) {
+                    Object messages = req.get("messages");
+                    if (!(messages instanceof List<?> list) || list.isEmpty()) throw new ApiError(400, "messages must be a non-empty array", "messages");
+                    List<Map<String, Object>> ms = new ArrayList<>();
+                    for (Object m : list) ms.add(message(m));
+                    Map<String, Object> variables = new LinkedHashMap<>();
+                    if (req.get("tools") != null) variables.put("tools", req.get("tools"));
+                    if (req.get("chat_template_kwargs") instanceof Map<?, ?> kw) kw.forEach((k, v) -> variables.put(String.valueOf(k), v));
+                    prompt = tok.encodeChat(ms, true, variables);
+                } else {
+                    if (!(req.get("prompt") instanceof String text)) throw new ApiError(400, "prompt must be a string", "prompt");
+                    prompt = tok.encode(text);
+                }
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                throw new ApiError(400, (chat ? "the chat template failed: " : "the prompt cannot be encoded: ") + e.getMessage(), chat ? "messages" : "prompt");
+            }
+            if (prompt.length == 0) throw new ApiError(400, "the prompt is empty", chat ? "messages" : "prompt");
+            long room = maxPositions - (long) prompt.length;
+            if (room < 1) throw new ApiError(400, "the prompt has " + prompt.length + " tokens; the model reads at most " + maxPositions, chat ? "messages" : "prompt");
+            String maxField = req.get("max_completion_tokens") != null ? "max_completion_tokens" : "max_tokens";
+            long max = integer(req, maxField, Math.min(o.maxTokens(), room));
+            if (max < 1) throw new ApiError(400, maxField + " must be >= 1, got " + max, maxField);
+            if (max > room) {
+                throw new ApiError(400, maxField + " is " + max + ", but the prompt's " + prompt.length + " tokens leave room for " + room
+                        + " of the model's " + maxPositions, maxField);
+            }
+            double temperature = number(req, "temperature", 1.0), topP = number(req, "top_p", 1.0);
+            long topK = integer(req, "top_k", 0);
+            if (!(temperature >= 0 && temperature <= 100)) throw new ApiError(400, "temperature must be in [0, 100], got " + temperature, "temperature");
+            if (!(topP > 0 && topP <= 1)) throw new ApiError(400, "top_p must be in (0, 1], got " + topP, "top_p");
+            if (topK == -1) topK = 0;   // vLLM's "all"
+            if (topK < 0 || topK > Integer.MAX_VALUE) throw new ApiError(400, "top_k must be >= 0 (or -1 for all), got " + topK, "top_k");
+            long seed = req.get("seed") != null ? integer(req, "seed", 0) : System.nanoTime();
+            List<String> stop = new ArrayList<>();
+            Object s = req.get("stop");
+            if (s instanceof String one) {
+                stop.add(one);
+            } else if (s instanceof List<?> many) {
+                for (Object x : many) {
+                    if (!(x instanceof String str)) throw new ApiError(400, "stop must be a string or an array of strings", "stop");
+                    stop.add(str);
+                }
+            } else if (s != null) {
+                throw new ApiError(400, "stop must be a string or an array of strings", "stop");
+            }
+            if (stop.size() > 4) throw new ApiError(400, "stop takes at most 4 strings, got " + stop.size(), "stop");
+            if (stop.stream().anyMatch(String::isEmpty)) throw new ApiError(400, "a stop string is empty", "stop");
+            boolean stream = Boolean.TRUE.equals(bool(req, "stream"));
+            boolean usage = req.get("stream_options") instanceof Map<?, ?> so && Boolean.TRUE.equals(so.get("include_usage"));
+            return new Request(prompt, (int) max, temperature, topP, (int) topK, seed, List.copyOf(stop), stream, usage, model);
+        }
+
+        /** A message as the chat template reads it: its content a string (text parts joined by newlines). */
+        private static Map<String, Object> message(Object m) {
+            if (!(m instanceof Map<?, ?> map)) throw new ApiError(400, "each message must be an object", "messages");
+            if (!(map.get("role") instanceof String)) throw new ApiError(400, "each message needs a role (a string)", "messages");
+            Map<String, Object> out = new LinkedHashMap<>();
+            map.forEach((k, v) -> out.put(String.valueOf(k), v));
+            if (map.get("content") instanceof List<?> parts) {
+                List<String> texts = new ArrayList<>();
+                for (Object p : parts) {
+                    if (!(p instanceof Map<?, ?> part) || !"text".equals(part.get("type")) || !(part.get("text") instanceof String t)) {
+                        throw new ApiError(400, "content parts must be {\"type\": \"text\", \"text\": ...}; others are not supported", "messages");
+                    }
+                    texts.add(t);
+                }
+                out.put("content", String.join("\n", texts));
+            }
+            return out;
+        }
+
+        private static String string(Map<String, Object> req, String field) {
+            if (!(req.get(field) instanceof String v)) throw new ApiError(400, field + " must be a string", field);
+            return v;
+        }
+
+        private static long integer(Map<String, Object> req, String field, long otherwise) {
+            Object v = req.get(field);
+            if (v == null) return otherwise;
+            if (v instanceof Long l) return l;
+            if (v instanceof Double d && d == Math.rint(d) && Math.abs(d) < 1e15) return d.longValue();
+            throw new ApiError(400, field + " must be an integer, got " + Json.write(v), field);
+        }
+
+        private static double number(Map<String, Object> req, String field, double otherwise) {
+            Object v = req.get(field);
+            if (v == null) return otherwise;
+            if (v instanceof Long l) return l;
+            if (v instanceof Double d) return d;
+            throw new ApiError(400, field + " must be a number, got " + Json.write(v), field);
+        }
+
+        private static Boolean bool(Map<String, Object> req, String field) {
+            Object v = req.get(field);
+            if (v == null || v instanceof Boolean) return (Boolean) v;
+            throw new ApiError(400, field + " must be true or false, got " + Json.write(v), field);
+        }
+    }
+
+    /**
+     * The completion's text as its tokens come: decoded (special tokens left out), cut before the
+     * first stop string, and handed out only where no stop string can still begin.
+     */
+    static final class Text {
+        private final HfTokenizer.DecodeStream decode;
+        private final List<String> stop;
+        private final StringBuilder text = new StringBuilder();
+        private int handed;          // chars of text handed out
+        private boolean stopped;     // a stop string appeared
+
+        Text(HfTokenizer tok, List<String> stop) {
+            this.decode = tok.decodeStream(true);
+            this.stop = stop;
+        }
+
+        /** Takes a token (a stop token adds no text); returns the text now safe to hand out. */
+        String add(long token, boolean stopToken) {
+            if (stopped || stopToken) return "";
+            text.append(decode.next(token));
+            return release(false);
+        }
+
+        /** Ends the text; returns what is left to hand out. */
+        String finish() {
+            if (!stopped) text.append(decode.flush());
+            return release(true);
+        }
+
+        boolean stopped() {
+            return stopped;
+        }
+
+        String text() {
+            return text.toString();
+        }
+
+        private String release(boolean last) {
+            if (!stopped) {
+                int cut = -1;
+                int longest = stop.stream().mapToInt(String::length).max().orElse(0);
+                int from = Math.max(0, handed - longest + 1);
+                for (String s : stop) {
+                    int at = text.indexOf(s, from);
+                    if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+                }
+                if (cut >= 0) {
+                    text.setLength(cut);
+                    stopped = true;
+                }
+            }
+            int safe = text.length();
+            if (!stopped && !last) safe -= heldBack();
+            if (safe <= handed) return "";
+            String out = text.substring(handed, safe);
+            handed = safe;
+            return out;
+        }
+
+        /** The length of the longest end of the text that begins a stop string (it may yet become one). */
+        private int heldBack() {
+            int held = 0;
+            for (String s : stop) {
+                for (int k = Math.min(s.length() - 1, text.length()); k > held; k--) {
+                    if (text.substring(text.length() - k).equals(s.substring(0, k))) {
+                        held = k;
+                        break;
+                    }
+                }
+            }
+            return held;
+        }
+    }
+
+    /** The answer to a completion request: one JSON object, or server-sent events as the text comes. */
+    static final class Reply {
+        private final HttpExchange ex;
+        private final Request r;
+        private final boolean chat;
+        private final String id, object;
+        private final long created;
+        private OutputStream events;   // open once streaming has begun
+        private boolean gone;          // the client stopped reading
+
+        Reply(HttpExchange ex, Request r, boolean chat, String id, long created) {
+            this.ex = ex;
+            this.r = r;
+            this.chat = chat;
+            this.id = id;
+            this.created = created;
+            this.object = chat ? (r.stream() ? "chat.completion.chunk" : "chat.completion") : "text_completion";
+        }
+
+        boolean gone() {
+            return gone;
+        }
+
+        /** New text: an event when streaming. */
+        void delta(String piece) {
+            if (!r.stream() || gone) return;
+            open();
+            event(chunk(chat ? Map.of("content", piece) : piece, null));
+        }
+
+        /** Opens the stream, once: status 200, then, for a chat, a chunk with the role. */
+        private void open() {
+            if (events != null || gone) return;
+            ex.getResponseHeaders().set("Content-Type", "text/event-stream");
+            ex.getResponseHeaders().set("Cache-Control", "no-cache");
+            try {
+                ex.sendResponseHeaders(200, 0);
+            } catch (IOException e) {
+                gone = true;
+                return;
+            }
+            events = ex.getResponseBody();
+            if (chat) event(chunk(Map.of("role", "assistant", "content", ""), null));
+        }
+
+        /** The end: the whole reply, or the stream's last events. */
+        void finish(String text, String reason, long promptTokens, long completionTokens) throws IOException {
+            Map<String, Object> usage = new LinkedHashMap<>();
+            usage.put("prompt_tokens", promptTokens);
+            usage.put("completion_tokens", completionTokens);
+            usage.put("total_tokens", promptTokens + completionTokens);
+            if (!r.stream()) {
+                Map<String, Object> choice = new LinkedHashMap<>();
+                choice.put("index", 0L);
+                if (chat) {
+                    choice.put("message", Map.of("role", "assistant", "content", text));
+                } else {
+                    choice.put("text", text);
+                    choice.put("logprobs", null);
+                }
+                choice.put("finish_reason", reason);
+                Map<String, Object> body = head();
+                body.put("choices", List.of(choice));
+                body.put("usage", usage);
+                send(ex, 200, body);
+                return;
+            }
+            open();   // where no text came
+            if (gone) return;
+            event(chunk(chat ? Map.of() : "", reason));
+            if (r.includeUsage()) {
+                Map<String, Object> last = head();
+                last.put("choices", List.of());
+                last.put("usage", usage);
+                event(Json.write(last));
+            }
+            write("data: [DONE]\n\n");
+        }
+
+        private Map<String, Object> head() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("id", id);
+            m.put("object", object);
+            m.put("created", created);
+            m.put("model", r.model());
+            return m;
+        }
+
+        /** A stream chunk: a chat delta (an object) or a completion's text (a string). */
+        private String chunk(Object delta, String reason) {
+            Map<String, Object> choice = new LinkedHashMap<>();
+            choice.put("index", 0L);
+            if (chat) {
+                choice.put("delta", delta);
+            } else {
+                choice.put("text", delta);
+                choice.put("logprobs", null);
+            }
+            choice.put("finish_reason", reason);
+            Map<String, Object> m = head();
+            m.put("choices", List.of(choice));
+            return Json.write(m);
+        }
+
+        private void event(String json) {
+            write("data: " + json + "\n\n");
+        }
+
+        private void write(String s) {
+            if (gone) return;
+            try {
+                events.write(s.getBytes(StandardCharsets.UTF_8));
+                events.flush();
+            } catch (IOException e) {
+                gone = true;
+            }
+        }
+    }
+
+    /** An answer other than 200: its status, message and the request field at fault (or null). */
+    static final class ApiError extends RuntimeException {
+        final int status;
+        final String param;
+
+        ApiError(int status, String message, String param) {
+            super(message);
+            this.status = status;
+            this.param = param;
+        }
+    }
+
+    private static void sendError(HttpExchange ex, ApiError e) {
+        if (ex.getResponseCode() != -1) return;   // a stream has begun: the status is sent
+        Map<String, Object> err = new LinkedHashMap<>();
+        err.put("message", e.getMessage());
+        err.put("type", e.status == 404 ? "not_found_error" : e.status >= 500 ? "internal_error" : "invalid_request_error");
+        err.put("param", e.param);
+        err.put("code", (long) e.status);
+        try {
+            send(ex, e.status, Map.of("error", err));
+        } catch (IOException gone) {
+            // the client went away
+        }
+    }
+
+    private static void send(HttpExchange ex, int status, Map<String, Object> body) throws IOException {
+        send(ex, status, "application/json", Json.write(body));
+    }
+
+    private static void send(HttpExchange ex, int status, String type, String body) throws IOException {
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", type);
+        ex.sendResponseHeaders(status, b.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(b);
+        }
+    }
+}

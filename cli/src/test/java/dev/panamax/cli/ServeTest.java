@@ -1,0 +1,239 @@
+package dev.panamax.cli;
+
+import dev.panamax.moe.DeepSeekModel;
+import dev.panamax.moe.Generator;
+import dev.panamax.moe.Mla;
+import dev.panamax.moe.Sampler;
+import dev.panamax.moe.text.ChatTemplate;
+import dev.panamax.moe.text.HfTokenizer;
+import dev.panamax.runtime.DType;
+import dev.panamax.runtime.Device;
+import dev.panamax.runtime.Scope;
+import dev.panamax.runtime.io.Json;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@code panamax serve}: OpenAI's API over HTTP, answered as the library generates (the same
+ * tokens as {@link Generator} for the same prompt ids, decoded by the tokenizer), streamed and not,
+ * cut at stop strings and at EOS, and a clear error for each kind of bad request.
+ */
+class ServeTest {
+    private static final String TEMPLATE = "{% for m in messages %}<{{ m.role[0] }}>{{ m.content }}{% endfor %}"
+            + "{% if tools %}[{{ tools | length }} tools]{% endif %}{% if add_generation_prompt %}<a>{% endif %}";
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    /** The first reference checkpoint with a byte-level tokenizer and a chat template (and {@code eos}, unless null). */
+    static Path checkpoint(Path dir, String eos) throws IOException {
+        Files.createDirectories(dir);
+        try (var files = Files.list(CliTest.referenceCase())) {
+            for (Path f : files.toList()) if (Files.isRegularFile(f)) Files.copy(f, dir.resolve(f.getFileName()));
+        }
+        Files.move(CliTest.byteTokenizer(dir.resolve("t"), 0), dir.resolve("tokenizer.json"));
+        Files.writeString(dir.resolve("tokenizer_config.json"), Json.write(eos == null ? Map.of("chat_template", TEMPLATE)
+                : Map.of("chat_template", TEMPLATE, "eos_token", eos)));
+        return dir;
+    }
+
+    record Reply(int status, String body) {
+        Map<String, Object> json() {
+            return Json.parseObject(body);
+        }
+
+        /** The data of each server-sent event. */
+        List<String> events() {
+            List<String> out = new ArrayList<>();
+            for (String block : body.split("\n\n")) if (!block.isBlank()) out.add(block.substring(block.indexOf("data: ") + 6));
+            return out;
+        }
+    }
+
+    Reply post(Serve.Server s, String path, String body) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + path))
+                .POST(HttpRequest.BodyPublishers.ofString(body)).header("Content-Type", "application/json").build(), HttpResponse.BodyHandlers.ofString());
+        return new Reply(r.statusCode(), r.body());
+    }
+
+    Reply get(Serve.Server s, String path) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + path)).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+        return new Reply(r.statusCode(), r.body());
+    }
+
+    static Serve.Options options(Path dir, String speculative) {
+        return new Serve.Options(dir, "tiny", 64, Device.CPU, DType.F32, Mla.ABSORBED, speculative);
+    }
+
+    /** The library's greedy tokens for these prompt ids. */
+    static long[] greedy(Path dir, long[] prompt, int n, Set<Long> stop) {
+        try (Scope s = Scope.open(); DeepSeekModel m = DeepSeekModel.load(dir, false)) {
+            return Generator.generate(m, List.of(prompt), n, stop, Sampler.greedy(), Mla.ABSORBED).completions().getFirst();
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> choice(Map<String, Object> reply) {
+        return (Map<String, Object>) ((List<Object>) reply.get("choices")).getFirst();
+    }
+
+    /** The text of a stream's chunks, and its last finish_reason. */
+    @SuppressWarnings("unchecked")
+    static String[] streamed(Reply r, boolean chat) {
+        StringBuilder text = new StringBuilder();
+        String finish = null;
+        for (String e : r.events()) {
+            if (e.equals("[DONE]")) continue;
+            Map<String, Object> m = Json.parseObject(e);
+            if (((List<Object>) m.get("choices")).isEmpty()) continue;   // the usage chunk
+            Map<String, Object> c = choice(m);
+            Object piece = chat ? ((Map<String, Object>) c.get("delta")).get("content") : c.get("text");
+            if (piece != null) text.append(piece);
+            if (c.get("finish_reason") != null) finish = (String) c.get("finish_reason");
+        }
+        return new String[]{text.toString(), finish};
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void completionsAreTheLibrarysTokensStreamedOrNot(@TempDir Path tmp) throws Exception {
+        Path dir = checkpoint(tmp.resolve("m"), null);
+        HfTokenizer tok = HfTokenizer.load(dir);
+        long[] ids = greedy(dir, tok.encode("hi there"), 6, Set.of());
+        String want = tok.decode(ids, true);
+        try (Serve.Server s = Serve.Server.start(options(dir, null), "127.0.0.1", 0)) {
+            assertThat(get(s, "/health").body()).isEqualTo("ok");
+            assertThat(get(s, "/v1/models").json().toString()).contains("id=tiny");
+            Reply r = post(s, "/v1/completions", "{\"model\": \"tiny\", \"prompt\": \"hi there\", \"max_tokens\": 6, \"temperature\": 0}");
+            assertThat(r.status()).as(r.body()).isEqualTo(200);
+            assertThat(choice(r.json())).containsEntry("text", want).containsEntry("finish_reason", "length");
+            assertThat((Map<String, Object>) r.json().get("usage")).containsEntry("prompt_tokens", 8L).containsEntry("completion_tokens", 6L)
+                    .containsEntry("total_tokens", 14L);
+            Reply st = post(s, "/v1/completions", "{\"prompt\": \"hi there\", \"max_tokens\": 6, \"temperature\": 0, \"stream\": true,"
+                    + " \"stream_options\": {\"include_usage\": true}}");
+            assertThat(st.status()).isEqualTo(200);
+            assertThat(streamed(st, false)).containsExactly(want, "length");
+            List<String> events = st.events();
+            assertThat(events.getLast()).isEqualTo("[DONE]");
+            assertThat(events.get(events.size() - 2)).contains("\"usage\"").contains("\"completion_tokens\":6");
+
+            // a chat: the messages laid out by the template, tools passed to it
+            String messages = "[{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"hi\"}]}]";
+            long[] chatIds = greedy(dir, tok.encodeChat(List.of(ChatTemplate.message("system", "S"), ChatTemplate.message("user", "hi")), true), 5, Set.of());
+            Reply chat = post(s, "/v1/chat/completions", "{\"messages\": " + messages + ", \"max_tokens\": 5, \"temperature\": 0}");
+            assertThat(chat.status()).as(chat.body()).isEqualTo(200);
+            assertThat((Map<String, Object>) choice(chat.json()).get("message")).containsEntry("role", "assistant").containsEntry("content", tok.decode(chatIds, true));
+            Reply chatStream = post(s, "/v1/chat/completions", "{\"messages\": " + messages + ", \"max_tokens\": 5, \"temperature\": 0, \"stream\": true}");
+            assertThat(streamed(chatStream, true)).containsExactly(tok.decode(chatIds, true), "length");
+            assertThat(chatStream.events().getFirst()).contains("\"role\":\"assistant\"");
+            long[] toolIds = greedy(dir, tok.encodeChat(List.of(ChatTemplate.message("user", "hi")), true, Map.of("tools", List.of(Map.of(), Map.of()))), 3, Set.of());
+            Reply tools = post(s, "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": [{}, {}], \"max_tokens\": 3, \"temperature\": 0}");
+            assertThat((Map<String, Object>) choice(tools.json()).get("message")).containsEntry("content", tok.decode(toolIds, true));
+
+            // seeded sampling is repeatable
+            String sampled = "{\"prompt\": \"hi\", \"max_tokens\": 6, \"temperature\": 0.9, \"top_p\": 0.9, \"top_k\": 20, \"seed\": 7}";
+            assertThat(choice(post(s, "/v1/completions", sampled).json())).isEqualTo(choice(post(s, "/v1/completions", sampled).json()));
+        }
+    }
+
+    @Test
+    void theTextEndsBeforeAStopStringAndAtEos(@TempDir Path tmp) throws Exception {
+        Path dir = checkpoint(tmp.resolve("m"), null);
+        HfTokenizer tok = HfTokenizer.load(dir);
+        long[] ids = greedy(dir, tok.encode("hi there"), 12, Set.of());
+        String full = tok.decode(ids, true);
+        String stop = full.substring(3, 5);   // two characters from the fourth on: the text ends before their first occurrence
+        String want = full.substring(0, full.indexOf(stop));
+        try (Serve.Server s = Serve.Server.start(options(dir, null), "127.0.0.1", 0)) {
+            String body = "{\"prompt\": \"hi there\", \"max_tokens\": 12, \"temperature\": 0, \"stop\": [\"\\u0000never\", " + Json.write(stop) + "]";
+            Reply r = post(s, "/v1/completions", body + "}");
+            assertThat(choice(r.json())).containsEntry("text", want).containsEntry("finish_reason", "stop");
+            // streamed, no piece of the stop string goes out before it is known not to be one
+            assertThat(streamed(post(s, "/v1/completions", body + ", \"stream\": true}"), false)).containsExactly(want, "stop");
+        }
+        // EOS: a token the completion draws ends it, left out of the text
+        String eos = tok.token(ids[4]).orElseThrow();
+        Path withEos = checkpoint(tmp.resolve("eos"), eos);
+        long[] upTo = greedy(withEos, tok.encode("hi there"), 12, Set.of(ids[4]));
+        assertThat(upTo[upTo.length - 1]).isEqualTo(ids[4]);
+        try (Serve.Server s = Serve.Server.start(options(withEos, null), "127.0.0.1", 0)) {
+            Reply r = post(s, "/v1/completions", "{\"prompt\": \"hi there\", \"max_tokens\": 12, \"temperature\": 0}");
+            assertThat(choice(r.json())).containsEntry("text", tok.decode(Arrays.copyOf(upTo, upTo.length - 1), true)).containsEntry("finish_reason", "stop");
+        }
+    }
+
+    @Test
+    void speculativeServingGivesTheSameText(@TempDir Path tmp) throws Exception {
+        Path dir = checkpoint(tmp.resolve("m"), null);
+        HfTokenizer tok = HfTokenizer.load(dir);
+        String want = tok.decode(greedy(dir, tok.encode("abcabcabc"), 10, Set.of()), true);
+        try (Serve.Server s = Serve.Server.start(options(dir, "lookup:2:3"), "127.0.0.1", 0)) {
+            assertThat(choice(post(s, "/v1/completions", "{\"prompt\": \"abcabcabc\", \"max_tokens\": 10, \"temperature\": 0}").json()))
+                    .containsEntry("text", want);
+        }
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void badRequestsGetOpenAisErrorNamingTheField(@TempDir Path tmp) throws Exception {
+        Path dir = checkpoint(tmp.resolve("m"), null);
+        try (Serve.Server s = Serve.Server.start(options(dir, null), "127.0.0.1", 0)) {
+            Object[][] cases = {
+                    {"/v1/completions", "{not json", 400, null, "not a JSON object"},
+                    {"/v1/chat/completions", "{}", 400, "messages", "messages must be a non-empty array"},
+                    {"/v1/chat/completions", "{\"messages\": [{\"content\": \"x\"}]}", 400, "messages", "needs a role"},
+                    {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\"}]}]}", 400, "messages", "content parts"},
+                    {"/v1/completions", "{\"prompt\": 5}", 400, "prompt", "prompt must be a string"},
+                    {"/v1/completions", "{\"prompt\": \"\"}", 400, "prompt", "the prompt is empty"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"model\": \"gpt-5\"}", 404, "model", "`gpt-5` does not exist"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"n\": 2}", 400, "n", "n must be 1"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 0}", 400, "max_tokens", "must be >= 1"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 63}", 400, "max_tokens", "leave room for 62"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"max_completion_tokens\": \"x\"}", 400, "max_completion_tokens", "must be an integer"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"temperature\": -1}", 400, "temperature", "temperature must be in"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"top_p\": 0}", 400, "top_p", "top_p must be in"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"stop\": [1]}", 400, "stop", "stop must be a string"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"stop\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", 400, "stop", "at most 4"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"stream\": \"yes\"}", 400, "stream", "true or false"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"logprobs\": 2}", 400, "logprobs", "not supported"},
+                    {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"chat_template_kwargs\": {\"tools\": 3}}", 400,
+                            "messages", "the chat template failed"},
+                    {"/v1/embeddings", "{}", 404, null, "no route /v1/embeddings"},
+                    {"/v1/completions", "{\"prompt\": \"" + "x".repeat(Serve.MAX_BODY) + "\"}", 413, null, "over"},
+            };
+            for (Object[] c : cases) {
+                Reply r = post(s, (String) c[0], (String) c[1]);
+                String what = c[0] + " " + ((String) c[1]).substring(0, Math.min(60, ((String) c[1]).length()));
+                assertThat(r.status()).as(what + ": " + r.body()).isEqualTo(c[2]);
+                Map<String, Object> err = (Map<String, Object>) r.json().get("error");
+                assertThat(err.get("param")).as(what).isEqualTo(c[3]);
+                assertThat((String) err.get("message")).as(what).contains((String) c[4]);
+            }
+            assertThat(get(s, "/v1/completions").status()).isEqualTo(405);
+            // the server still answers after all that
+            assertThat(post(s, "/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 2}").status()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void theCommandRefusesBadOptions() {
+        assertThat(CliTest.run("serve").status()).isEqualTo(2);
+        assertThat(CliTest.run("serve", "--model", "x", "--port", "70000").err()).contains("--port must be in 0..65535");
+        assertThat(CliTest.run("serve", "--model", "x", "--speculative", "fast").err()).contains("mtp, lookup or lookup:NGRAM:TOKENS");
+        assertThat(CliTest.run("serve", "--model", "x", "--max-tokens", "0").err()).contains("--max-tokens must be >= 1");
+    }
+}
