@@ -439,10 +439,9 @@ final class Serve {
         private String release(boolean last) {
             if (!stopped) {
                 int cut = -1;
-                int longest = stop.stream().mapToInt(String::length).max().orElse(0);
-                int from = Math.max(0, handed - longest + 1);
                 for (String s : stop) {
-                    int at = text.indexOf(s, from);
+                    // none begins in the text handed out: what could begin one was held back
+                    int at = text.indexOf(s, handed);
                     if (at >= 0 && (cut < 0 || at < cut)) cut = at;
                 }
                 if (cut >= 0) {

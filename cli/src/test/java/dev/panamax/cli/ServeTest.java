@@ -162,6 +162,8 @@ class ServeTest {
             String body = "{\"prompt\": \"hi there\", \"max_tokens\": 12, \"temperature\": 0, \"stop\": [\"\\u0000never\", " + Json.write(stop) + "]";
             Reply r = post(s, "/v1/completions", body + "}");
             assertThat(choice(r.json())).containsEntry("text", want).containsEntry("finish_reason", "stop");
+            // generation ended where the stop string appeared: no more tokens than the text and the stop string take
+            assertThat((long) ((Map<?, ?>) r.json().get("usage")).get("completion_tokens")).isLessThanOrEqualTo(tok.encode(want + stop, false).length);
             // streamed, no piece of the stop string goes out before it is known not to be one
             assertThat(streamed(post(s, "/v1/completions", body + ", \"stream\": true}"), false)).containsExactly(want, "stop");
         }
