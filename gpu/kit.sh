@@ -55,7 +55,7 @@ else
 fi
 # The runtime: the modules of Panamax, JMH (management) and the JUnit console (XML reports, jar scanning). The
 # machines' transfer limit is 64 MiB with the working tree, so libjvm's native symbols go too.
-"$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.incubator.vector,java.logging,jdk.unsupported,java.management,jdk.management,java.xml,jdk.zipfs \
+"$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.incubator.vector,java.logging,jdk.unsupported,java.management,jdk.management,java.xml,jdk.zipfs,jdk.httpserver,java.net.http \
   --strip-debug --no-header-files --no-man-pages --compress=zip-9 --output "$kit/jre" 2>/dev/null
 if command -v strip >/dev/null 2>&1; then strip --strip-unneeded "$kit/jre/lib/server/libjvm.so"; fi
 "$kit/jre/bin/java" -version >/dev/null 2>&1 || { echo "gpu/kit.sh: the jlink'd runtime in $kit/jre does not start" >&2; exit 1; }

@@ -203,7 +203,10 @@ final class Serve {
                 }
                 case "/v1/models" -> {
                     requireMethod(ex, "GET");
-                    send(ex, 200, Map.of("object", "list", "data", List.of(modelEntry())));
+                    Map<String, Object> list = new LinkedHashMap<>();
+                    list.put("object", "list");
+                    list.put("data", List.of(modelEntry()));
+                    send(ex, 200, list);
                 }
                 case "/v1/chat/completions", "/v1/completions" -> {
                     requireMethod(ex, "POST");
