@@ -47,16 +47,10 @@ final class Generate {
         double temperature = 0, topP = 1;
         long seed = 0;
         Set<Long> stop = new HashSet<>();
-        Mla.Path path = Mla.ABSORBED;
-        Device device = Device.CPU;
-        DType cache = DType.F32;
-        String speculative = null;
+        Decoding d = new Decoding();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
-            if (a.equals("--naive")) {
-                path = Mla.NAIVE;
-                continue;
-            }
+            if (d.flag(a)) continue;
             if (a.equals("--chat")) {
                 chat = true;
                 continue;
@@ -76,10 +70,9 @@ final class Generate {
                     case "--top-k" -> topK = Integer.parseInt(v);
                     case "--seed" -> seed = Long.parseLong(v);
                     case "--stop" -> Arrays.stream(ids(v)).forEach(stop::add);
-                    case "--device" -> device = Device.parse(v);
-                    case "--speculative" -> speculative = speculative(v);
-                    case "--kv-cache" -> cache = cacheDtype(v);
-                    default -> throw new Main.UsageException("unknown option " + a);
+                    default -> {
+                        if (!d.option(a, v)) throw new Main.UsageException("unknown option " + a);
+                    }
                 }
             } catch (NumberFormatException e) {
                 throw new Main.UsageException("option " + a + ": not a number: " + v);
@@ -94,10 +87,9 @@ final class Generate {
         if (text != null) prompt = chat || system != null ? tokenizer.encodeChat(ChatTemplate.conversation(system, text), true) : tokenizer.encode(text);
         if (prompt.length == 0) throw new Main.UsageException("the prompt is empty");
         if (tokenizer != null && stop.isEmpty()) tokenizer.eosId().ifPresent(stop::add);
-        String why = device.unavailableReason();
-        if (why != null) throw new IllegalArgumentException("--device " + device + ": " + why);
+        d.checkDevice();
         Sampler sampler = temperature == 0 ? Sampler.greedy() : Sampler.of(temperature, topK, topP, seed);
-        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); DeepSeekModel m = DeepSeekModel.load(model, false, device)) {
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open(); DeepSeekModel m = DeepSeekModel.load(model, false, d.device)) {
             if (tokenizer != null && tokenizer.vocabSize() > m.config().vocabSize()) {
                 throw new IllegalArgumentException(tokenizer.source() + " has " + tokenizer.vocabSize() + " tokens, more than the model's vocab_size of " + m.config().vocabSize());
             }
@@ -116,20 +108,19 @@ final class Generate {
             long tokens;
             double seconds;
             String acceptance = null;
-            if (speculative == null) {
-                Generator.Result r = Generator.generate(m, List.of(prompt), maxNew, stop, sampler, path, cache, sink);
+            if (d.speculative == null) {
+                Generator.Result r = Generator.generate(m, List.of(prompt), maxNew, stop, sampler, d.path, d.cache, sink);
                 completions = r.completions();
                 tokens = r.tokens();
                 seconds = r.seconds();
             } else {
-                try (MultiTokenPredictor mtp = speculative.equals("mtp") ? MultiTokenPredictor.load(model, m) : null) {
-                    Speculation spec = speculation(speculative, mtp);
-                    Speculation.Result r = spec.generate(m, List.of(prompt), maxNew, stop, sampler, path, cache, sink);
+                try (MultiTokenPredictor mtp = d.speculative.equals("mtp") ? MultiTokenPredictor.load(model, m) : null) {
+                    Speculation.Result r = d.speculation(mtp).generate(m, List.of(prompt), maxNew, stop, sampler, d.path, d.cache, sink);
                     completions = r.completions();
                     tokens = r.tokens();
                     seconds = r.seconds();
                     acceptance = String.format(Locale.ROOT, "speculative (%s): %d of %d drafts kept (%.1f%%), %d steps after the prefill",
-                            speculative, r.accepted(), r.drafted(), 100 * r.acceptanceRate(), r.steps());
+                            d.speculative, r.accepted(), r.drafted(), 100 * r.acceptanceRate(), r.steps());
                 }
             }
             if (stream != null) {
@@ -142,34 +133,6 @@ final class Generate {
             if (acceptance != null) out.println(acceptance);
         }
         return 0;
-    }
-
-    /** The KV cache's dtype named {@code f32} or {@code bf16}. */
-    static DType cacheDtype(String v) {
-        return switch (v.toLowerCase(Locale.ROOT)) {
-            case "f32" -> DType.F32;
-            case "bf16" -> DType.BF16;
-            default -> throw new IllegalArgumentException("f32 or bf16, got " + v);
-        };
-    }
-
-    /** The drafter {@link #speculative} names: the MTP module given, or prompt lookup. */
-    static Speculation speculation(String spec, MultiTokenPredictor mtp) {
-        if (spec.equals("mtp")) return Speculation.mtp(mtp);
-        String[] parts = spec.split(":");
-        return Speculation.promptLookup(Integer.parseInt(parts[1]), Integer.parseInt(parts[2]));
-    }
-
-    /** {@code mtp}, or {@code lookup[:NGRAM:TOKENS]} as {@code lookup:NGRAM:TOKENS} (3 and 4 by default). */
-    static String speculative(String v) {
-        if (v.equals("mtp")) return v;
-        String[] parts = v.split(":", -1);
-        if (parts[0].equals("lookup") && parts.length == 1) return "lookup:3:4";
-        if (parts[0].equals("lookup") && parts.length == 3) {
-            Speculation.promptLookup(Integer.parseInt(parts[1]), Integer.parseInt(parts[2]));   // validates
-            return v;
-        }
-        throw new IllegalArgumentException("mtp, lookup or lookup:NGRAM:TOKENS, got " + v);
     }
 
     /** Ids written as {@code 1,2,3}. */

@@ -61,22 +61,17 @@ final class Serve {
     }
 
     /** What the server runs: the model and how it generates. */
-    record Options(Path model, String name, int maxTokens, Device device, DType cache, Mla.Path path, String speculative) {
+    record Options(Path model, String name, int maxTokens, Decoding decoding) {
     }
 
     static int run(String[] args, PrintStream out) throws InterruptedException {
         Path model = null;
-        String host = "127.0.0.1", name = null, speculative = null;
+        String host = "127.0.0.1", name = null;
         int port = 8000, maxTokens = 512;
-        Device device = Device.CPU;
-        DType cache = DType.F32;
-        Mla.Path path = Mla.ABSORBED;
+        Decoding d = new Decoding();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
-            if (a.equals("--naive")) {
-                path = Mla.NAIVE;
-                continue;
-            }
+            if (d.flag(a)) continue;
             if (i + 1 >= args.length) throw new Main.UsageException("option " + a + " needs a value");
             String v = args[++i];
             try {
@@ -86,10 +81,9 @@ final class Serve {
                     case "--port" -> port = Integer.parseInt(v);
                     case "--served-model-name" -> name = v;
                     case "--max-tokens" -> maxTokens = Integer.parseInt(v);
-                    case "--device" -> device = Device.parse(v);
-                    case "--kv-cache" -> cache = Generate.cacheDtype(v);
-                    case "--speculative" -> speculative = Generate.speculative(v);
-                    default -> throw new Main.UsageException("unknown option " + a);
+                    default -> {
+                        if (!d.option(a, v)) throw new Main.UsageException("unknown option " + a);
+                    }
                 }
             } catch (NumberFormatException e) {
                 throw new Main.UsageException("option " + a + ": not a number: " + v);
@@ -100,9 +94,8 @@ final class Serve {
         if (model == null) throw new Main.UsageException("--model DIR is required");
         if (port < 0 || port > 65535) throw new Main.UsageException("--port must be in 0..65535, got " + port);
         if (maxTokens < 1) throw new Main.UsageException("--max-tokens must be >= 1, got " + maxTokens);
-        String why = device.unavailableReason();
-        if (why != null) throw new IllegalArgumentException("--device " + device + ": " + why);
-        Options o = new Options(model, name != null ? name : model.toAbsolutePath().normalize().getFileName().toString(), maxTokens, device, cache, path, speculative);
+        d.checkDevice();
+        Options o = new Options(model, name != null ? name : model.toAbsolutePath().normalize().getFileName().toString(), maxTokens, d);
         CountDownLatch stopped = new CountDownLatch(1);
         try (Server s = Server.start(o, host, port)) {
             out.printf(Locale.ROOT, "serving %s as \"%s\" at http://%s:%d/v1 (Ctrl-C stops)%n", model, o.name(), host, s.port());
@@ -132,11 +125,11 @@ final class Serve {
             DeepSeekModel m = null;
             MultiTokenPredictor p = null;
             try {
-                m = DeepSeekModel.load(o.model(), false, o.device());
+                m = DeepSeekModel.load(o.model(), false, o.decoding().device);
                 if (tok.vocabSize() > m.config().vocabSize()) {
                     throw new IllegalArgumentException(tok.source() + " has " + tok.vocabSize() + " tokens, more than the model's vocab_size of " + m.config().vocabSize());
                 }
-                if ("mtp".equals(o.speculative())) p = MultiTokenPredictor.load(o.model(), m);
+                if ("mtp".equals(o.decoding().speculative)) p = MultiTokenPredictor.load(o.model(), m);
                 http = HttpServer.create(new InetSocketAddress(host, port), 0);
             } catch (IOException | RuntimeException e) {
                 if (p != null) p.close();
@@ -272,12 +265,10 @@ final class Serve {
                 try (Scope s = Scope.open()) {
                     List<long[]> prompts = List.of(r.prompt());
                     Sampler sampler = r.temperature() == 0 ? Sampler.greedy() : Sampler.of(r.temperature(), r.topK(), r.topP(), r.seed());
-                    if (o.speculative() == null) {
-                        tokens = Generator.generate(model, prompts, r.maxTokens(), stopIds, sampler, o.path(), o.cache(), sink).tokens();
-                    } else {
-                        Speculation spec = Generate.speculation(o.speculative(), mtp);
-                        tokens = spec.generate(model, prompts, r.maxTokens(), stopIds, sampler, o.path(), o.cache(), sink).tokens();
-                    }
+                    Decoding d = o.decoding();
+                    tokens = d.speculative == null
+                            ? Generator.generate(model, prompts, r.maxTokens(), stopIds, sampler, d.path, d.cache, sink).tokens()
+                            : d.speculation(mtp).generate(model, prompts, r.maxTokens(), stopIds, sampler, d.path, d.cache, sink).tokens();
                 }
                 String rest = text.finish();
                 if (!rest.isEmpty()) reply.delta(rest);

@@ -76,7 +76,9 @@ class ServeTest {
     }
 
     static Serve.Options options(Path dir, String speculative) {
-        return new Serve.Options(dir, "tiny", 64, Device.CPU, DType.F32, Mla.ABSORBED, speculative);
+        Decoding d = new Decoding();
+        if (speculative != null) d.option("--speculative", speculative);
+        return new Serve.Options(dir, "tiny", 64, d);
     }
 
     /** The library's greedy tokens for these prompt ids. */
