@@ -14,9 +14,13 @@ import java.util.Locale;
  * @param temperature         logits are divided by it before the log-softmax
  * @param maxCompletionLength the configured maximum completion length (dr_grpo divides by it)
  * @param numIterations       policy updates per generation batch (mu); old log-probs are used when > 1
+ * @param topP                completions are sampled from the smallest set of tokens whose probability reaches it
+ *                            (1: all); as in TRL, the loss's log-probs are of the whole tempered distribution
+ * @param topK                completions are sampled from the k most likely tokens (0: all; TRL's None)
  */
 public record GrpoConfig(int numGenerations, double beta, double epsilon, double epsilonHigh, LossType lossType,
-                         ScaleRewards scaleRewards, double temperature, int maxCompletionLength, int numIterations) {
+                         ScaleRewards scaleRewards, double temperature, int maxCompletionLength, int numIterations,
+                         double topP, int topK) {
 
     /** TRL's {@code loss_type}. */
     public enum LossType {
@@ -63,9 +67,22 @@ public record GrpoConfig(int numGenerations, double beta, double epsilon, double
         if (maxCompletionLength < 1) throw new IllegalArgumentException("maxCompletionLength must be >= 1, got " + maxCompletionLength);
         if (numIterations < 1) throw new IllegalArgumentException("numIterations must be >= 1, got " + numIterations);
         if (lossType == null || scaleRewards == null) throw new IllegalArgumentException("lossType and scaleRewards are required");
+        if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("topP must be in (0, 1], got " + topP);
+        if (topK < 0) throw new IllegalArgumentException("topK must be >= 0 (0: all tokens), got " + topK);
     }
 
-    /** TRL's defaults for the given group size and length: beta 0, epsilon 0.2, dapo, group scaling, temperature 1, one iteration. */
+    /** A config that samples from the whole tempered distribution (top-p 1, no top-k: TRL's defaults). */
+    public GrpoConfig(int numGenerations, double beta, double epsilon, double epsilonHigh, LossType lossType,
+                      ScaleRewards scaleRewards, double temperature, int maxCompletionLength, int numIterations) {
+        this(numGenerations, beta, epsilon, epsilonHigh, lossType, scaleRewards, temperature, maxCompletionLength, numIterations, 1.0, 0);
+    }
+
+    /** This config with completions sampled under top-p {@code p} and top-k {@code k} (TRL's {@code top_p}, {@code top_k}). */
+    public GrpoConfig withSampling(double p, int k) {
+        return new GrpoConfig(numGenerations, beta, epsilon, epsilonHigh, lossType, scaleRewards, temperature, maxCompletionLength, numIterations, p, k);
+    }
+
+    /** TRL's defaults for the given group size and length: beta 0, epsilon 0.2, dapo, group scaling, temperature 1, one iteration, top-p 1, no top-k. */
     public static GrpoConfig defaults(int numGenerations, int maxCompletionLength) {
         return new GrpoConfig(numGenerations, 0.0, 0.2, 0.2, LossType.DAPO, ScaleRewards.GROUP, 1.0, maxCompletionLength, 1);
     }

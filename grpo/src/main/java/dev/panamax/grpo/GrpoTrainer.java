@@ -1,6 +1,7 @@
 package dev.panamax.grpo;
 
 import dev.panamax.moe.DeepSeekModel;
+import dev.panamax.moe.Sampler;
 import dev.panamax.runtime.Autograd;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
@@ -21,7 +22,8 @@ import java.util.SplittableRandom;
 /**
  * GRPO training of a DeepSeek-V3 policy (DeepSeekMath section 4.1, TRL's loss), one step:
  * <ol>
- *   <li>sample {@code numGenerations} completions per prompt with the KV-cache decoder;</li>
+ *   <li>sample {@code numGenerations} completions per prompt with the KV-cache decoder (at the
+ *       config's temperature, top-p and top-k, as TRL samples them);</li>
  *   <li>score them with the rule-based {@link Reward}s; group-relative advantages;</li>
  *   <li>{@code numIterations} updates: {@link GrpoLoss} on the policy's log-probs (old log-probs
  *       from the sampling policy when {@code numIterations > 1}; a frozen reference copy when
@@ -107,7 +109,8 @@ public final class GrpoTrainer implements AutoCloseable {
             for (String p : prompts) ids.add(tokenizer.encode(p));
             Rollouts ro;
             try (Autograd.NoGrad ng = Autograd.noGrad()) {
-                ro = Rollouts.sample(policy, ids, cfg.numGenerations(), cfg.maxCompletionLength(), cfg.temperature(), opts.seed() * 1_000_003L + step, tokenizer.eosId());
+                ro = Rollouts.sample(policy, ids, cfg.numGenerations(), cfg.maxCompletionLength(),
+                        Sampler.of(cfg.temperature(), cfg.topK(), cfg.topP(), opts.seed() * 1_000_003L + step), tokenizer.eosId());
             }
             int b = ro.completions().size();
             double[] rewards = new double[b];

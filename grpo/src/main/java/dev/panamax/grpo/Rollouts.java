@@ -35,9 +35,13 @@ public record Rollouts(List<long[]> prompts, List<long[]> completions, Tensor id
 
     /** {@link #sample} with an explicit end-of-sequence id. */
     public static Rollouts sample(DeepSeekModel policy, List<long[]> prompts, int g, int maxLen, double temperature, long seed, long eos) {
+        return sample(policy, prompts, g, maxLen, Sampler.of(temperature, 0, 1.0, seed), eos);
+    }
+
+    /** {@link #sample} drawing with {@code sampler} (temperature, top-k, top-p, seed) and an explicit end-of-sequence id. */
+    public static Rollouts sample(DeepSeekModel policy, List<long[]> prompts, int g, int maxLen, Sampler sampler, long eos) {
         List<long[]> rows = new ArrayList<>();
         for (long[] p : prompts) for (int i = 0; i < g; i++) rows.add(p);
-        Sampler sampler = Sampler.of(temperature, 0, 1.0, seed);
         Generator.Result r = Generator.generate(policy, rows, maxLen, Set.of(eos), sampler, Mla.ABSORBED);
         return of(rows, r.completions(), r.tokens(), r.seconds());
     }

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 /** Advantages, rewards, the trainer raising reward, exact resume, NaN skipping, and the demo's files. */
@@ -157,6 +158,32 @@ class GrpoTrainerTest {
                 assertThat(t.step()).isEqualTo(1);
             }
             assertThat(m.stateDict().get("lm_head.weight").toFloatArray()).containsExactly(before);
+        }
+    }
+
+    /** TRL's top_k and top_p shape the rollouts: top-k 1 draws each group's greedy completion, the default draws varied ones. */
+    @Test
+    void topKAndTopPShapeTheRollouts() {
+        try (Scope s = Scope.open(); DeepSeekModel m = warmedUp(3, 1)) {
+            GrpoConfig base = new GrpoConfig(4, 0.0, 0.2, 0.2, GrpoConfig.LossType.GRPO, GrpoConfig.ScaleRewards.GROUP, 1.0, 8, 1);
+            assertThat(base.topP()).isEqualTo(1.0);
+            assertThat(base.topK()).isZero();
+            for (GrpoConfig cfg : new GrpoConfig[]{base.withSampling(1.0, 1), base.withSampling(1e-6, 0), base}) {
+                java.util.List<String> seen = new java.util.ArrayList<>();
+                Reward record = (p, c) -> {
+                    seen.add(c);
+                    return new Reward.Score(0, "recorded");
+                };
+                try (GrpoTrainer t = new GrpoTrainer(m, new CharTokenizer(ArithmeticTask.ALPHABET), record, record, cfg,
+                        new GrpoTrainer.Options(0, 0, 10, 1.0, 0.0, 0, 1))) {
+                    t.step(prompts(3, 0, 2));
+                }
+                boolean allGroupsAlike = true;
+                for (int g = 0; g + 4 <= seen.size(); g += 4) allGroupsAlike &= java.util.Set.copyOf(seen.subList(g, g + 4)).size() == 1;
+                assertThat(allGroupsAlike).as("top-p %s, top-k %d: %s", cfg.topP(), cfg.topK(), seen).isEqualTo(cfg != base);
+            }
+            assertThatThrownBy(() -> base.withSampling(0, 0)).hasMessageContaining("topP must be in (0, 1]");
+            assertThatThrownBy(() -> base.withSampling(1, -1)).hasMessageContaining("topK must be >= 0");
         }
     }
 
