@@ -2,14 +2,11 @@ package dev.panamax.cli;
 
 import dev.panamax.moe.DeepSeekModel;
 import dev.panamax.moe.Generator;
-import dev.panamax.moe.Mla;
 import dev.panamax.moe.MultiTokenPredictor;
 import dev.panamax.moe.Sampler;
 import dev.panamax.moe.Speculation;
 import dev.panamax.moe.text.ChatTemplate;
 import dev.panamax.moe.text.HfTokenizer;
-import dev.panamax.runtime.DType;
-import dev.panamax.runtime.Device;
 
 import java.io.PrintStream;
 import java.nio.file.Path;

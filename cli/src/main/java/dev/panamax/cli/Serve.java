@@ -4,13 +4,9 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.panamax.moe.DeepSeekModel;
 import dev.panamax.moe.Generator;
-import dev.panamax.moe.Mla;
 import dev.panamax.moe.MultiTokenPredictor;
 import dev.panamax.moe.Sampler;
-import dev.panamax.moe.Speculation;
 import dev.panamax.moe.text.HfTokenizer;
-import dev.panamax.runtime.DType;
-import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.io.Json;
 

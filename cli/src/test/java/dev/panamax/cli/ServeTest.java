@@ -6,8 +6,6 @@ import dev.panamax.moe.Mla;
 import dev.panamax.moe.Sampler;
 import dev.panamax.moe.text.ChatTemplate;
 import dev.panamax.moe.text.HfTokenizer;
-import dev.panamax.runtime.DType;
-import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.io.Json;
 import org.junit.jupiter.api.Test;

@@ -2,7 +2,6 @@ package dev.panamax.moe;
 
 import dev.panamax.runtime.Autograd;
 import dev.panamax.runtime.DType;
-import dev.panamax.runtime.Device;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.Tensor;
 import dev.panamax.runtime.io.Checkpoint;
