@@ -51,8 +51,9 @@ public final class Speculation {
     public interface Drafter {
         /**
          * The drafts for sequence {@code r} of its batch (in prompt order among the prompts of its
-         * length), whose tokens so far, prompt and output, are {@code seq[0..n)}: up to the
-         * lookahead (more are cut), none to let the step decode one token plainly.
+         * length), whose tokens so far, prompt and output, are {@code seq[0..n)} (the loop's own
+         * array: read it, do not change it): up to the lookahead (more are cut), none to let the
+         * step decode one token plainly. Ids outside the vocabulary, or null, are refused.
          */
         long[] draft(int r, long[] seq, int n);
     }
@@ -163,7 +164,7 @@ public final class Speculation {
                     last[r] = first[r];
                     emit(r, first[r], rows, emitted, context, size, done, stop, sink);
                 }
-                drafts = mtp != null ? mtpDrafts(hl[0], shiftedIn(ids, b, len, last), 0, draftCache, path) : contextDrafts(context, size, done);
+                drafts = mtp != null ? mtpDrafts(hl[0], shiftedIn(ids, b, len, last), 0, draftCache, path) : contextDrafts(context, size, done, model.config().vocabSize());
             }
             while (true) {
                 int remaining = Integer.MAX_VALUE, k = 0;
@@ -202,7 +203,7 @@ public final class Speculation {
                     if (allDone) break;
                     drafts = mtp != null
                             ? mtpDrafts(hl[0].narrow(1, 0, v.kept + 1), next, at, draftCache, path)
-                            : contextDrafts(context, size, done);
+                            : contextDrafts(context, size, done, model.config().vocabSize());
                 }
             }
         } finally {
@@ -243,11 +244,15 @@ public final class Speculation {
     }
 
     /** Each unfinished sequence's drafts from its tokens so far (none for a finished one). */
-    private long[][] contextDrafts(long[][] context, int[] size, boolean[] done) {
+    private long[][] contextDrafts(long[][] context, int[] size, boolean[] done, long vocab) {
         long[][] drafts = new long[context.length][];
         for (int r = 0; r < context.length; r++) {
             long[] d = done[r] ? new long[0] : drafter.draft(r, context[r], size[r]);
-            drafts[r] = d.length > lookahead ? Arrays.copyOf(d, lookahead) : d;
+            if (d == null) throw new IllegalStateException("the drafter gave null for sequence " + r + "; an empty array drafts nothing");
+            drafts[r] = d.length > lookahead ? Arrays.copyOf(d, lookahead) : d.clone();
+            for (long id : drafts[r]) {
+                if (id < 0 || id >= vocab) throw new IllegalStateException("the drafter drafted id " + id + " for sequence " + r + ", outside the vocabulary of " + vocab);
+            }
         }
         return drafts;
     }

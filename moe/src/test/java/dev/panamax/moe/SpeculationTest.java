@@ -358,6 +358,10 @@ class SpeculationTest {
             assertSameTokens(Speculation.promptLookup(2, 3).generate(m, PROMPTS, 10, Set.of(), Sampler.of(1.0, 1, 1, 8), Mla.ABSORBED, DType.F32, null)
                     .completions(), plainGreedy(m, PROMPTS, 10, Set.of(), Mla.ABSORBED), "top-k 1");
             assertThatThrownBy(() -> Speculation.promptLookup(0, 3)).hasMessageContaining("ngram >= 1");
+            // a drafter of one's own that drafts outside the vocabulary is named, not fed to the model
+            assertThatThrownBy(() -> Speculation.drafting((r, seq, n) -> new long[]{m.config().vocabSize()}, 2)
+                    .generate(m, PROMPTS, 4, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32, null))
+                    .hasMessageContaining("drafted id 256").hasMessageContaining("outside the vocabulary of 256");
         }
     }
 }
