@@ -19,6 +19,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,7 +38,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * an HTTP server with OpenAI's API for a DeepSeek checkpoint and its tokenizer:
  * <ul>
  *   <li>{@code POST /v1/chat/completions}: the messages laid out by the checkpoint's chat template
- *       ({@code tools} passed to it), the reply as text;</li>
+ *       ({@code tools} passed to it), the reply as reasoning, text and tool calls;</li>
  *   <li>{@code POST /v1/completions}: a text prompt (BOS added as the tokenizer says);</li>
  *   <li>{@code GET /v1/models}, {@code GET /health}.</li>
  * </ul>
@@ -46,8 +47,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * to 4; the text ends before the first that appears), {@code stream} (server-sent events, ending
  * with {@code data: [DONE]}) and {@code stream_options.include_usage}. Generation stops at the
  * tokenizer's EOS ({@code finish_reason} {@code "stop"}) or after the tokens asked for
- * ({@code "length"}). Requests are served one at a time, in order. A bad request gets status 400
- * with OpenAI's error object naming the field.
+ * ({@code "length"}). A chat's reply is split into {@code reasoning_content}, {@code content} and
+ * {@code tool_calls} (when {@code tools} are offered, {@code tool_choice} {@code "auto"}) as
+ * {@link ChatOutput} reads DeepSeek's markers; {@code finish_reason} is then {@code "tool_calls"}.
+ * Requests are served one at a time, in order. A bad request gets status 400 with OpenAI's error
+ * object naming the field.
  */
 final class Serve {
     /** The JDK HTTP server's switch for TCP_NODELAY on its connections. */
@@ -116,9 +120,11 @@ final class Serve {
         private final ExecutorService threads;
         private final ReentrantLock generating = new ReentrantLock(true);
         private final AtomicLong ids = new AtomicLong();
+        private final Engine engine;
 
-        private Server(Options o, String host, int port) throws IOException {
+        private Server(Options o, String host, int port, Engine engine) throws IOException {
             this.o = o;
+            this.engine = engine != null ? engine : this::generate;
             tok = HfTokenizer.load(o.model());
             scope = Scope.open();
             DeepSeekModel m = null;
@@ -155,8 +161,13 @@ final class Serve {
 
         /** Loads the model and its tokenizer and starts serving at {@code host:port} (port 0: any free one). */
         static Server start(Options o, String host, int port) {
+            return start(o, host, port, null);
+        }
+
+        /** {@link #start(Options, String, int)}, generating with {@code engine} (a test's script) instead of the model, if not null. */
+        static Server start(Options o, String host, int port, Engine engine) {
             try {
-                return new Server(o, host, port);
+                return new Server(o, host, port, engine);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot serve at " + host + ":" + port + ": " + e.getMessage(), e);
             }
@@ -252,7 +263,8 @@ final class Serve {
             Reply reply = new Reply(ex, r, chat, id, created);
             generating.lock();
             try {
-                Text text = new Text(tok, r.stop());
+                ChatOutput parts = chat ? new ChatOutput(r.thinking(), r.tools()) : null;
+                Text text = new Text(tok, r.stop(), chat ? markers(r.tools()) : Set.of());
                 Set<Long> stopIds = new HashSet<>();
                 tok.eosId().ifPresent(stopIds::add);
                 long[] last = {-1};
@@ -260,8 +272,7 @@ final class Serve {
                     @Override
                     public void accept(int prompt, long token) {
                         last[0] = token;
-                        String piece = text.add(token, stopIds.contains(token));
-                        if (!piece.isEmpty()) reply.delta(piece);
+                        hand(reply, parts, text.add(token, stopIds.contains(token)));
                     }
 
                     @Override
@@ -271,26 +282,56 @@ final class Serve {
                 };
                 long tokens;
                 try (Scope s = Scope.open()) {
-                    List<long[]> prompts = List.of(r.prompt());
-                    Sampler sampler = r.temperature() == 0 ? Sampler.greedy() : Sampler.of(r.temperature(), r.topK(), r.topP(), r.seed());
-                    Decoding d = o.decoding();
-                    tokens = d.speculative == null
-                            ? Generator.generate(model, prompts, r.maxTokens(), stopIds, sampler, d.path, d.cache, sink).tokens()
-                            : d.speculation(mtp).generate(model, prompts, r.maxTokens(), stopIds, sampler, d.path, d.cache, sink).tokens();
+                    tokens = engine.generate(r, stopIds, sink);
                 }
-                String rest = text.finish();
-                if (!rest.isEmpty()) reply.delta(rest);
+                hand(reply, parts, text.finish());
+                if (parts != null) parts.finish().forEach(reply::part);
                 String finish = text.stopped() || stopIds.contains(last[0]) ? "stop" : "length";
-                reply.finish(text.text(), finish, r.prompt().length, tokens);
+                if (parts != null && !parts.calls().isEmpty() && finish.equals("stop")) finish = "tool_calls";
+                reply.finish(text.text(), parts, finish, r.prompt().length, tokens);
             } finally {
                 generating.unlock();
             }
         }
+
+        /** The library's generation of a request: its sampler, the server's decoding options. */
+        private long generate(Request r, Set<Long> stopIds, Generator.TokenSink sink) {
+            List<long[]> prompts = List.of(r.prompt());
+            Sampler sampler = r.temperature() == 0 ? Sampler.greedy() : Sampler.of(r.temperature(), r.topK(), r.topP(), r.seed());
+            Decoding d = o.decoding();
+            return d.speculative == null
+                    ? Generator.generate(model, prompts, r.maxTokens(), stopIds, sampler, d.path, d.cache, sink).tokens()
+                    : d.speculation(mtp).generate(model, prompts, r.maxTokens(), stopIds, sampler, d.path, d.cache, sink).tokens();
+        }
+
+        /** Text safe to hand out: a completion's as it is, a chat's split into reasoning, content and tool calls. */
+        private static void hand(Reply reply, ChatOutput parts, String piece) {
+            if (piece.isEmpty()) return;
+            if (parts == null) reply.delta(piece);
+            else parts.add(piece).forEach(reply::part);
+        }
+
+        /**
+         * The ids of the markers a chat reply is parsed at (the tool calls' only where tools are
+         * offered), kept in its text though the tokenizer may mark them special.
+         */
+        private Set<Long> markers(boolean tools) {
+            Set<Long> keep = new HashSet<>();
+            for (String m : tools ? ChatOutput.MARKERS : List.of(ChatOutput.THINK, ChatOutput.END_THINK)) tok.id(m).ifPresent(keep::add);
+            return keep;
+        }
+    }
+
+    /** How the server generates a request's tokens: the library's loops, or a test's script. */
+    @FunctionalInterface
+    interface Engine {
+        /** Generates up to {@code r.maxTokens()} tokens after {@code r.prompt()}, handing each to {@code sink}; returns how many. */
+        long generate(Request r, Set<Long> stopIds, Generator.TokenSink sink);
     }
 
     /** A request, read and checked: the prompt's ids and how to generate. */
     record Request(long[] prompt, int maxTokens, double temperature, double topP, int topK, long seed, List<String> stop, boolean stream,
-                   boolean includeUsage, String model) {
+                   boolean includeUsage, String model, boolean tools, boolean thinking) {
         static Request read(Map<String, Object> req, boolean chat, HfTokenizer tok, Options o, int maxPositions) {
             String model = req.containsKey("model") ? string(req, "model") : o.name();
             if (!model.equals(o.name())) throw new ApiError(404, "the model `" + model + "` does not exist; this server has `" + o.name() + "`", "model");
@@ -301,6 +342,7 @@ final class Serve {
                 if (v != null && !Boolean.FALSE.equals(v)) throw new ApiError(400, unsupported + " is not supported", unsupported);
             }
             long[] prompt;
+            boolean tools = false;
             try {
                 if (chat) {
                     Object messages = req.get("messages");
@@ -308,6 +350,7 @@ final class Serve {
                     List<Map<String, Object>> ms = new ArrayList<>();
                     for (Object m : list) ms.add(message(m));
                     Map<String, Object> variables = new LinkedHashMap<>();
+                    tools = tools(req);
                     if (req.get("tools") != null) variables.put("tools", req.get("tools"));
                     if (req.get("chat_template_kwargs") instanceof Map<?, ?> kw) kw.forEach((k, v) -> variables.put(String.valueOf(k), v));
                     prompt = tok.encodeChat(ms, true, variables);
@@ -351,7 +394,30 @@ final class Serve {
             if (stop.stream().anyMatch(String::isEmpty)) throw new ApiError(400, "a stop string is empty", "stop");
             boolean stream = Boolean.TRUE.equals(bool(req, "stream"));
             boolean usage = req.get("stream_options") instanceof Map<?, ?> so && Boolean.TRUE.equals(so.get("include_usage"));
-            return new Request(prompt, (int) max, temperature, topP, (int) topK, seed, List.copyOf(stop), stream, usage, model);
+            boolean thinking = chat && ChatOutput.opensThinking(tok.decode(Arrays.copyOfRange(prompt, Math.max(0, prompt.length - 4), prompt.length), false));
+            return new Request(prompt, (int) max, temperature, topP, (int) topK, seed, List.copyOf(stop), stream, usage, model, tools, thinking);
+        }
+
+        /**
+         * Whether the reply is searched for tool calls: {@code tools} offers some and
+         * {@code tool_choice} is {@code "auto"} (or absent), not {@code "none"}. Each tool must be
+         * {@code {"type": "function", "function": {"name": ...}}}. A call cannot be forced
+         * ({@code "required"}, a named function): generation is not constrained.
+         */
+        private static boolean tools(Map<String, Object> req) {
+            Object tools = req.get("tools");
+            if (tools == null) return false;
+            if (!(tools instanceof List<?> list)) throw new ApiError(400, "tools must be an array", "tools");
+            for (Object t : list) {
+                if (!(t instanceof Map<?, ?> tool) || !"function".equals(tool.get("type")) || !(tool.get("function") instanceof Map<?, ?> f)
+                        || !(f.get("name") instanceof String name) || name.isEmpty()) {
+                    throw new ApiError(400, "each tool must be {\"type\": \"function\", \"function\": {\"name\": ...}}", "tools");
+                }
+            }
+            Object choice = req.get("tool_choice");
+            if (choice == null || "auto".equals(choice)) return !list.isEmpty();
+            if ("none".equals(choice)) return false;
+            throw new ApiError(400, "tool_choice must be \"auto\" or \"none\": a call cannot be forced (generation is not constrained)", "tool_choice");
         }
 
         /** A message as the chat template reads it: its content a string (text parts joined by newlines). */
@@ -402,24 +468,29 @@ final class Serve {
     }
 
     /**
-     * The completion's text as its tokens come: decoded (special tokens left out), cut before the
-     * first stop string, and handed out only where no stop string can still begin.
+     * The completion's text as its tokens come: decoded (special tokens left out, but for those
+     * kept), cut before the first stop string, and handed out only where no stop string can still begin.
      */
     static final class Text {
+        private final HfTokenizer tok;
         private final HfTokenizer.DecodeStream decode;
         private final List<String> stop;
+        private final Set<Long> keep;
         private final StringBuilder text = new StringBuilder();
         private int handed;          // chars of text handed out
         private boolean stopped;     // a stop string appeared
 
-        Text(HfTokenizer tok, List<String> stop) {
-            this.decode = tok.decodeStream(true);
+        /** The text of tokens from {@code tok}, cut at {@code stop}; {@code keep}: special tokens whose text is kept. */
+        Text(HfTokenizer tok, List<String> stop, Set<Long> keep) {
+            this.tok = tok;
+            this.decode = tok.decodeStream(false);
             this.stop = stop;
+            this.keep = keep;
         }
 
         /** Takes a token (a stop token adds no text); returns the text now safe to hand out. */
         String add(long token, boolean stopToken) {
-            if (stopped || stopToken) return "";
+            if (stopped || stopToken || (tok.isSpecial(token) && !keep.contains(token))) return "";
             text.append(decode.next(token));
             return release(false);
         }
@@ -462,14 +533,7 @@ final class Serve {
         /** The length of the longest end of the text that begins a stop string (it may yet become one). */
         private int heldBack() {
             int held = 0;
-            for (String s : stop) {
-                for (int k = Math.min(s.length() - 1, text.length()); k > held; k--) {
-                    if (text.substring(text.length() - k).equals(s.substring(0, k))) {
-                        held = k;
-                        break;
-                    }
-                }
-            }
+            for (String s : stop) held = Math.max(held, ChatOutput.partialEnd(text, s));
             return held;
         }
     }
@@ -504,6 +568,27 @@ final class Serve {
             event(chunk(chat ? Map.of("content", piece) : piece, null));
         }
 
+        /** A new part of a chat's reply: an event when streaming. */
+        void part(ChatOutput.Delta d) {
+            if (!r.stream() || gone) return;
+            open();
+            event(chunk(switch (d.kind()) {
+                case REASONING -> Map.of("reasoning_content", d.text());
+                case CONTENT -> Map.of("content", d.text());
+                case TOOL_CALL -> Map.of("tool_calls", List.of(call(d.call(), true)));
+            }, null));
+        }
+
+        /** A tool call as OpenAI writes it; in a stream's delta with its index among the reply's calls. */
+        private static Map<String, Object> call(ChatOutput.ToolCall c, boolean indexed) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            if (indexed) m.put("index", (long) c.index());
+            m.put("id", c.id());
+            m.put("type", "function");
+            m.put("function", Map.of("name", c.name(), "arguments", c.arguments()));
+            return m;
+        }
+
         /** Opens the stream, once: status 200, then, for a chat, a chunk with the role. */
         private void open() {
             if (events != null || gone) return;
@@ -519,8 +604,8 @@ final class Serve {
             if (chat) event(chunk(Map.of("role", "assistant", "content", ""), null));
         }
 
-        /** The end: the whole reply, or the stream's last events. */
-        void finish(String text, String reason, long promptTokens, long completionTokens) throws IOException {
+        /** The end: the whole reply (a completion's text; a chat's parts), or the stream's last events. */
+        void finish(String text, ChatOutput parts, String reason, long promptTokens, long completionTokens) throws IOException {
             Map<String, Object> usage = new LinkedHashMap<>();
             usage.put("prompt_tokens", promptTokens);
             usage.put("completion_tokens", completionTokens);
@@ -529,7 +614,12 @@ final class Serve {
                 Map<String, Object> choice = new LinkedHashMap<>();
                 choice.put("index", 0L);
                 if (chat) {
-                    choice.put("message", Map.of("role", "assistant", "content", text));
+                    Map<String, Object> message = new LinkedHashMap<>();
+                    message.put("role", "assistant");
+                    message.put("content", parts.content().isEmpty() && !parts.calls().isEmpty() ? null : parts.content());
+                    if (parts.thought()) message.put("reasoning_content", parts.reasoning());
+                    if (!parts.calls().isEmpty()) message.put("tool_calls", parts.calls().stream().map(c -> call(c, false)).toList());
+                    choice.put("message", message);
                 } else {
                     choice.put("text", text);
                     choice.put("logprobs", null);

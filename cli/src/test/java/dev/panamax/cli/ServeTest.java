@@ -140,8 +140,10 @@ class ServeTest {
             Reply chatStream = post(s, "/v1/chat/completions", "{\"messages\": " + messages + ", \"max_tokens\": 5, \"temperature\": 0, \"stream\": true}");
             assertThat(streamed(chatStream, true)).containsExactly(tok.decode(chatIds, true), "length");
             assertThat(chatStream.events().getFirst()).contains("\"role\":\"assistant\"");
-            long[] toolIds = greedy(dir, tok.encodeChat(List.of(ChatTemplate.message("user", "hi")), true, Map.of("tools", List.of(Map.of(), Map.of()))), 3, Set.of());
-            Reply tools = post(s, "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": [{}, {}], \"max_tokens\": 3, \"temperature\": 0}");
+            Map<String, Object> tool = Map.of("type", "function", "function", Map.of("name", "f"));
+            long[] toolIds = greedy(dir, tok.encodeChat(List.of(ChatTemplate.message("user", "hi")), true, Map.of("tools", List.of(tool, tool))), 3, Set.of());
+            Reply tools = post(s, "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": ["
+                    + Json.write(tool) + ", " + Json.write(tool) + "], \"max_tokens\": 3, \"temperature\": 0}");
             assertThat((Map<String, Object>) choice(tools.json()).get("message")).containsEntry("content", tok.decode(toolIds, true));
 
             // seeded sampling is repeatable
@@ -214,6 +216,11 @@ class ServeTest {
                     {"/v1/completions", "{\"prompt\": \"hi\", \"logprobs\": 2}", 400, "logprobs", "not supported"},
                     {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"chat_template_kwargs\": {\"tools\": 3}}", 400,
                             "messages", "the chat template failed"},
+                    {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": {}}", 400, "tools", "tools must be an array"},
+                    {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": [{\"type\": \"function\"}]}", 400, "tools",
+                            "each tool must be"},
+                    {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": [" + TOOL + "], \"tool_choice\": \"required\"}",
+                            400, "tool_choice", "cannot be forced"},
                     {"/v1/embeddings", "{}", 404, null, "no route /v1/embeddings"},
                     {"/v1/completions", "{\"prompt\": \"" + "x".repeat(Serve.MAX_BODY) + "\"}", 413, null, "over"},
             };
@@ -228,6 +235,112 @@ class ServeTest {
             assertThat(get(s, "/v1/completions").status()).isEqualTo(405);
             // the server still answers after all that
             assertThat(post(s, "/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 2}").status()).isEqualTo(200);
+        }
+    }
+
+    static final String TOOL = "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": {\"type\": \"object\"}}}";
+
+    /**
+     * A byte-level tokenizer whose ids 248-255 (bytes that UTF-8 never uses) are DeepSeek's reply
+     * markers and an EOS, as added tokens: {@code <think>} and {@code </think>} not special, the
+     * tool markers special (so only the server's keeping them lets a call be parsed), and a chat
+     * template that opens {@code <think>} after the prompt, as R1's does.
+     */
+    static Path markerCheckpoint(Path dir) throws IOException {
+        checkpoint(dir, null);
+        Map<String, Object> tok = Json.parseObject(Files.readString(dir.resolve("tokenizer.json")));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> vocab = (Map<String, Object>) ((Map<String, Object>) tok.get("model")).get("vocab");
+        vocab.values().removeIf(id -> (long) id >= 248);
+        List<String> added = List.of(ChatOutput.THINK, ChatOutput.END_THINK, ChatOutput.CALLS_BEGIN, ChatOutput.CALL_BEGIN, ChatOutput.SEP,
+                ChatOutput.CALL_END, ChatOutput.CALLS_END, "<eos>");
+        List<Object> tokens = new ArrayList<>();
+        for (int i = 0; i < added.size(); i++) {
+            tokens.add(Map.of("id", 248L + i, "content", added.get(i), "special", i >= 2, "single_word", false, "lstrip", false, "rstrip", false,
+                    "normalized", false));
+        }
+        tok.put("added_tokens", tokens);
+        Files.writeString(dir.resolve("tokenizer.json"), Json.write(tok));
+        Map<String, Object> config = Json.parseObject(Files.readString(dir.resolve("config.json")));
+        config.put("max_position_embeddings", 256L);   // room for a scripted reply (the engine reads no positions)
+        Files.writeString(dir.resolve("config.json"), Json.write(config));
+        Files.writeString(dir.resolve("tokenizer_config.json"), Json.write(Map.of("eos_token", "<eos>",
+                "chat_template", "{% for m in messages %}<{{ m.role[0] }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<a><think>\n{% endif %}")));
+        return dir;
+    }
+
+    /** An engine that writes {@code script} (then EOS, if there is room), a token at a time, as a model would. */
+    static Serve.Engine scripted(HfTokenizer tok, String[] script) {
+        return (r, stopIds, sink) -> {
+            long[] ids = tok.encode(script[0], false);
+            long n = 0;
+            for (long id : ids) {
+                if (n == r.maxTokens()) return n;
+                sink.accept(0, id);
+                n++;
+                if (sink.ended(0)) return n;
+            }
+            if (n < r.maxTokens()) {
+                sink.accept(0, tok.eosId().orElseThrow());
+                n++;
+            }
+            return n;
+        };
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void aChatReplySplitsIntoReasoningContentAndToolCalls(@TempDir Path tmp) throws Exception {
+        Path dir = markerCheckpoint(tmp.resolve("m"));
+        HfTokenizer tok = HfTokenizer.load(dir);
+        assertThat(tok.isSpecial(tok.id(ChatOutput.CALL_BEGIN).orElseThrow())).isTrue();
+        String call = ChatOutput.CALL_BEGIN + "function" + ChatOutput.SEP + "get_weather\n```json\n{\"city\": \"Paris\"}\n```" + ChatOutput.CALL_END;
+        String[] script = {"The user wants weather.\n</think>\n\nChecking." + ChatOutput.CALLS_BEGIN + call + ChatOutput.CALLS_END};
+        String ask = "{\"messages\": [{\"role\": \"user\", \"content\": \"Weather in Paris?\"}], \"tools\": [" + TOOL + "], \"max_tokens\": 120";
+        try (Serve.Server s = Serve.Server.start(options(dir, null), "127.0.0.1", 0, scripted(tok, script))) {
+            Reply r = post(s, "/v1/chat/completions", ask + "}");
+            assertThat(r.status()).as(r.body()).isEqualTo(200);
+            Map<String, Object> message = (Map<String, Object>) choice(r.json()).get("message");
+            assertThat(message).containsEntry("reasoning_content", "The user wants weather.\n").containsEntry("content", "Checking.");
+            assertThat(message.get("tool_calls").toString()).matches("\\[\\{id=call_\\w+, type=function, function=\\{name=get_weather, arguments=\\{\"city\": \"Paris\"}}}]");
+            assertThat(choice(r.json())).containsEntry("finish_reason", "tool_calls");
+
+            // streamed: reasoning and content deltas, then the call whole, with its index
+            Reply st = post(s, "/v1/chat/completions", ask + ", \"stream\": true}");
+            StringBuilder reasoning = new StringBuilder(), content = new StringBuilder();
+            List<Object> calls = new ArrayList<>();
+            String finish = null;
+            for (String e : st.events()) {
+                if (e.equals("[DONE]")) continue;
+                Map<String, Object> c = choice(Json.parseObject(e));
+                Map<String, Object> delta = (Map<String, Object>) c.get("delta");
+                if (delta.get("reasoning_content") != null) reasoning.append(delta.get("reasoning_content"));
+                if (delta.get("content") != null) content.append(delta.get("content"));
+                if (delta.get("tool_calls") != null) calls.addAll((List<Object>) delta.get("tool_calls"));
+                if (c.get("finish_reason") != null) finish = (String) c.get("finish_reason");
+            }
+            assertThat(reasoning.toString()).isEqualTo("The user wants weather.\n");
+            assertThat(content.toString()).isEqualTo("Checking.");
+            assertThat(calls.toString()).matches("\\[\\{index=0, id=call_\\w+, type=function, function=\\{name=get_weather, arguments=\\{\"city\": \"Paris\"}}}]");
+            assertThat(finish).isEqualTo("tool_calls");
+
+            // cut inside the call: its text stays in the content, markers and all
+            Reply cut = post(s, "/v1/chat/completions", ask.replace("120", "50") + "}");
+            message = (Map<String, Object>) choice(cut.json()).get("message");
+            String upTo50 = tok.decode(java.util.Arrays.copyOf(tok.encode(script[0], false), 50), false);
+            assertThat(message).containsEntry("content", "Checking." + upTo50.substring(upTo50.indexOf(ChatOutput.CALL_BEGIN))).doesNotContainKey("tool_calls");
+            assertThat(choice(cut.json())).containsEntry("finish_reason", "length");
+
+            // tool_choice "none": no parsing, and the special tool markers are left out of the text, as before
+            Reply none = post(s, "/v1/chat/completions", ask + ", \"tool_choice\": \"none\"}");
+            message = (Map<String, Object>) choice(none.json()).get("message");
+            assertThat(message).containsEntry("content", "Checking.function" + "get_weather\n```json\n{\"city\": \"Paris\"}\n```").doesNotContainKey("tool_calls");
+            assertThat(choice(none.json())).containsEntry("finish_reason", "stop");
+
+            // a completion is not parsed: its text is the decoded tokens, special ones left out
+            script[0] = "a</think>b" + call;
+            Reply completion = post(s, "/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 120}");
+            assertThat(choice(completion.json())).containsEntry("text", tok.decode(tok.encode(script[0], false), true));
         }
     }
 
