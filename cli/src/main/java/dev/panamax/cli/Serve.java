@@ -2,10 +2,12 @@ package dev.panamax.cli;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.panamax.moe.DeepSeekConfig;
 import dev.panamax.moe.DeepSeekModel;
 import dev.panamax.moe.Generator;
 import dev.panamax.moe.MultiTokenPredictor;
 import dev.panamax.moe.Sampler;
+import dev.panamax.moe.Scoring;
 import dev.panamax.moe.text.HfTokenizer;
 import dev.panamax.runtime.Scope;
 import dev.panamax.runtime.io.Json;
@@ -39,7 +41,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * <ul>
  *   <li>{@code POST /v1/chat/completions}: the messages laid out by the checkpoint's chat template
  *       ({@code tools} passed to it), the reply as reasoning, text and tool calls;</li>
- *   <li>{@code POST /v1/completions}: a text prompt (BOS added as the tokenizer says);</li>
+ *   <li>{@code POST /v1/completions}: a text prompt (BOS added as the tokenizer says), token ids,
+ *       or an array of either (a choice each, one after the other);</li>
  *   <li>{@code GET /v1/models}, {@code GET /health}.</li>
  * </ul>
  * Both completions take {@code max_tokens} (or {@code max_completion_tokens}), {@code temperature}
@@ -50,6 +53,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * ({@code "length"}). A chat's reply is split into {@code reasoning_content}, {@code content} and
  * {@code tool_calls} (when {@code tools} are offered, {@code tool_choice} {@code "auto"}) as
  * {@link ChatOutput} reads DeepSeek's markers; {@code finish_reason} is then {@code "tool_calls"}.
+ * Completions take {@code logprobs} (0-20 alternatives) and {@code echo} ({@code max_tokens} 0
+ * then scores the prompt alone), chats {@code logprobs} and {@code top_logprobs}: the model's raw
+ * log-probabilities, from one {@link Scoring} pass after generation (so not streamed).
  * Requests are served one at a time, in order. A bad request gets status 400 with OpenAI's error
  * object naming the field.
  */
@@ -255,53 +261,154 @@ final class Serve {
             }
         }
 
-        /** One completion: the request read, the tokens generated under the lock, the reply sent (or streamed). */
+        /**
+         * One request: read, each prompt's tokens generated under the lock (and scored, where
+         * logprobs are asked for), the reply sent or streamed.
+         */
         private void complete(HttpExchange ex, boolean chat, Map<String, Object> req) throws IOException {
-            Request r = Request.read(req, chat, tok, o, model.config().maxPositionEmbeddings());
+            Request r = Request.read(req, chat, tok, o, model.config());
             String id = (chat ? "chatcmpl-" : "cmpl-") + ids.incrementAndGet();
             long created = System.currentTimeMillis() / 1000;
             Reply reply = new Reply(ex, r, chat, id, created);
             generating.lock();
             try {
-                ChatOutput parts = chat ? new ChatOutput(r.thinking(), r.tools()) : null;
-                Text text = new Text(tok, r.stop(), chat ? markers(r.tools()) : Set.of());
-                Set<Long> stopIds = new HashSet<>();
-                tok.eosId().ifPresent(stopIds::add);
-                long[] last = {-1};
-                Generator.TokenSink sink = new Generator.TokenSink() {
-                    @Override
-                    public void accept(int prompt, long token) {
-                        last[0] = token;
-                        hand(reply, parts, text.add(token, stopIds.contains(token)));
-                    }
-
-                    @Override
-                    public boolean ended(int prompt) {
-                        return text.stopped() || reply.gone();
-                    }
-                };
-                long tokens;
-                try (Scope s = Scope.open()) {
-                    tokens = engine.generate(r, stopIds, sink);
+                List<Map<String, Object>> choices = new ArrayList<>();
+                long promptTokens = 0, completionTokens = 0;
+                for (int i = 0; i < r.prompts().size(); i++) {
+                    Completion c = completion(r, i, chat, reply);
+                    promptTokens += r.prompts().get(i).length;
+                    completionTokens += c.tokens();
+                    choices.add(reply.choice(i, c, r.echo() ? r.promptTexts().get(i) : "", logprobs(r, i, c)));
                 }
-                hand(reply, parts, text.finish());
-                if (parts != null) parts.finish().forEach(reply::part);
-                String finish = text.stopped() || stopIds.contains(last[0]) ? "stop" : "length";
-                if (parts != null && !parts.calls().isEmpty() && finish.equals("stop")) finish = "tool_calls";
-                reply.finish(text.text(), parts, finish, r.prompt().length, tokens);
+                reply.finish(choices, promptTokens, completionTokens);
             } finally {
                 generating.unlock();
             }
         }
 
-        /** The library's generation of a request: its sampler, the server's decoding options. */
-        private long generate(Request r, Set<Long> stopIds, Generator.TokenSink sink) {
-            List<long[]> prompts = List.of(r.prompt());
+        /** The prompt at {@code index}'s completion, its parts handed to {@code reply} as they come when streaming. */
+        private Completion completion(Request r, int index, boolean chat, Reply reply) {
+            long[] prompt = r.prompts().get(index);
+            ChatOutput parts = chat ? new ChatOutput(r.thinking(), r.tools()) : null;
+            Text text = new Text(tok, r.stop(), chat ? markers(r.tools()) : Set.of());
+            Set<Long> stopIds = new HashSet<>();
+            tok.eosId().ifPresent(stopIds::add);
+            List<Long> generated = new ArrayList<>();
+            Generator.TokenSink sink = new Generator.TokenSink() {
+                @Override
+                public void accept(int p, long token) {
+                    generated.add(token);
+                    hand(reply, parts, text.add(token, stopIds.contains(token)));
+                }
+
+                @Override
+                public boolean ended(int p) {
+                    return text.stopped() || reply.gone();
+                }
+            };
+            if (r.echo()) reply.delta(r.promptTexts().get(index));   // streamed first (a whole reply has it in its choice)
+            long tokens = 0;
+            if (r.maxTokens() > 0) {   // 0: only the prompt, echoed and scored
+                try (Scope s = Scope.open()) {
+                    tokens = engine.generate(r, prompt, stopIds, sink);
+                }
+            }
+            hand(reply, parts, text.finish());
+            if (parts != null) parts.finish().forEach(reply::part);
+            boolean eos = !generated.isEmpty() && stopIds.contains(generated.getLast());
+            String finish = text.stopped() || eos ? "stop" : "length";
+            if (parts != null && !parts.calls().isEmpty() && finish.equals("stop")) finish = "tool_calls";
+            if (eos) generated.removeLast();   // not in the text, nor scored
+            return new Completion(text.text(), parts, finish, tokens, generated.stream().mapToLong(Long::longValue).toArray());
+        }
+
+        /** The library's generation of a prompt: the request's sampler, the server's decoding options. */
+        private long generate(Request r, long[] prompt, Set<Long> stopIds, Generator.TokenSink sink) {
+            List<long[]> prompts = List.<long[]>of(prompt);
             Sampler sampler = r.temperature() == 0 ? Sampler.greedy() : Sampler.of(r.temperature(), r.topK(), r.topP(), r.seed());
             Decoding d = o.decoding();
             return d.speculative == null
                     ? Generator.generate(model, prompts, r.maxTokens(), stopIds, sampler, d.path, d.cache, sink).tokens()
                     : d.speculation(mtp).generate(model, prompts, r.maxTokens(), stopIds, sampler, d.path, d.cache, sink).tokens();
+        }
+
+        /**
+         * The logprobs of the prompt at {@code index}'s completion (its prompt's too, echoed), in
+         * OpenAI's layout, or null where none were asked for: the model's raw log-probabilities
+         * ({@link Scoring}, one pass over prompt and completion), each token's text the tokenizer's
+         * for it alone.
+         */
+        private Map<String, Object> logprobs(Request r, int index, Completion c) {
+            if (r.logprobs() < 0) return null;
+            long[] prompt = r.prompts().get(index);
+            long[] all = Arrays.copyOf(prompt, prompt.length + c.ids().length);
+            System.arraycopy(c.ids(), 0, all, prompt.length, c.ids().length);
+            List<Scoring.Token> scored;
+            try (Scope s = Scope.open()) {
+                scored = Scoring.score(model, all, r.echo() ? 0 : prompt.length, r.logprobs(), o.decoding().path);
+            }
+            Map<String, Object> out = new LinkedHashMap<>();
+            if (r.chat()) {
+                List<Object> content = new ArrayList<>();
+                for (Scoring.Token t : scored) {
+                    Map<String, Object> entry = logprob(t.id(), t.logprob());
+                    List<Object> top = new ArrayList<>();
+                    for (int k = 0; k < t.topIds().length; k++) top.add(logprob(t.topIds()[k], t.topLogprobs()[k]));
+                    entry.put("top_logprobs", top);
+                    content.add(entry);
+                }
+                out.put("content", content);
+                return out;
+            }
+            List<Object> tokens = new ArrayList<>(), lps = new ArrayList<>(), tops = new ArrayList<>(), offsets = new ArrayList<>();
+            long offset = 0;
+            for (Scoring.Token t : scored) {
+                String piece = tokenText(t.id());
+                tokens.add(piece);
+                offsets.add(offset);
+                offset += piece.length();
+                if (Double.isNaN(t.logprob())) {   // the first token: nothing predicts it
+                    lps.add(null);
+                    tops.add(null);
+                    continue;
+                }
+                lps.add(t.logprob());
+                Map<String, Object> top = new LinkedHashMap<>();   // the token itself too, as vLLM gives it
+                for (int k = 0; k < t.topIds().length; k++) top.putIfAbsent(tokenText(t.topIds()[k]), t.topLogprobs()[k]);
+                top.putIfAbsent(piece, t.logprob());
+                tops.add(top);
+            }
+            out.put("tokens", tokens);
+            out.put("token_logprobs", lps);
+            out.put("top_logprobs", tops);
+            out.put("text_offset", offsets);
+            return out;
+        }
+
+        /** A chat logprob entry: the token's text, its logprob, and its bytes. */
+        private Map<String, Object> logprob(long id, double lp) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("token", tokenText(id));
+            m.put("logprob", lp);
+            List<Object> bytes = new ArrayList<>();
+            for (byte b : tok.bytes(id).orElse(new byte[0])) bytes.add((long) (b & 0xFF));
+            m.put("bytes", bytes);
+            return m;
+        }
+
+        /**
+         * A token's text in logprobs: its bytes as UTF-8, or, where they are part of a character,
+         * {@code bytes:\xNN...} as OpenAI writes such a token.
+         */
+        private String tokenText(long id) {
+            byte[] b = tok.bytes(id).orElse(new byte[0]);
+            try {
+                return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(b)).toString();
+            } catch (java.nio.charset.CharacterCodingException e) {
+                StringBuilder out = new StringBuilder("bytes:");
+                for (byte x : b) out.append(String.format(Locale.ROOT, "\\x%02x", x & 0xFF));
+                return out.toString();
+            }
         }
 
         /** Text safe to hand out: a completion's as it is, a chat's split into reasoning, content and tool calls. */
@@ -322,27 +429,43 @@ final class Serve {
         }
     }
 
-    /** How the server generates a request's tokens: the library's loops, or a test's script. */
+    /** How the server generates a prompt's tokens: the library's loops, or a test's script. */
     @FunctionalInterface
     interface Engine {
-        /** Generates up to {@code r.maxTokens()} tokens after {@code r.prompt()}, handing each to {@code sink}; returns how many. */
-        long generate(Request r, Set<Long> stopIds, Generator.TokenSink sink);
+        /** Generates up to {@code r.maxTokens()} tokens after {@code prompt}, handing each to {@code sink}; returns how many. */
+        long generate(Request r, long[] prompt, Set<Long> stopIds, Generator.TokenSink sink);
     }
 
-    /** A request, read and checked: the prompt's ids and how to generate. */
-    record Request(long[] prompt, int maxTokens, double temperature, double topP, int topK, long seed, List<String> stop, boolean stream,
-                   boolean includeUsage, String model, boolean tools, boolean thinking) {
-        static Request read(Map<String, Object> req, boolean chat, HfTokenizer tok, Options o, int maxPositions) {
+    /**
+     * One prompt's completion: its text (cut at a stop string), a chat's parts, why it ended,
+     * tokens generated, and the ids scored for logprobs (those generated, less an EOS).
+     */
+    record Completion(String text, ChatOutput parts, String finish, long tokens, long[] ids) {
+    }
+
+    /**
+     * A request, read and checked: the prompts' ids (and their text, to echo), how to generate,
+     * and what to return. {@code logprobs}: the alternatives a token to return (-1: no logprobs).
+     */
+    record Request(List<long[]> prompts, List<String> promptTexts, boolean chat, int maxTokens, double temperature, double topP, int topK,
+                   long seed, List<String> stop, boolean stream, boolean includeUsage, String model, boolean tools, boolean thinking, boolean echo,
+                   int logprobs) {
+        /** The most alternatives a token that logprobs return (vLLM's default limit; OpenAI's is 5 for completions). */
+        static final int MAX_LOGPROBS = 20;
+
+        static Request read(Map<String, Object> req, boolean chat, HfTokenizer tok, Options o, DeepSeekConfig cfg) {
             String model = req.containsKey("model") ? string(req, "model") : o.name();
             if (!model.equals(o.name())) throw new ApiError(404, "the model `" + model + "` does not exist; this server has `" + o.name() + "`", "model");
             long n = integer(req, "n", 1);
-            if (n != 1) throw new ApiError(400, "n must be 1 (one completion a request), got " + n, "n");
-            for (String unsupported : List.of("logprobs", "top_logprobs", "logit_bias", "best_of", "echo", "suffix")) {
+            if (n != 1) throw new ApiError(400, "n must be 1 (one completion a prompt), got " + n, "n");
+            for (String unsupported : chat ? List.of("logit_bias", "best_of", "suffix", "echo") : List.of("logit_bias", "best_of", "suffix", "top_logprobs")) {
                 Object v = req.get(unsupported);
                 if (v != null && !Boolean.FALSE.equals(v)) throw new ApiError(400, unsupported + " is not supported", unsupported);
             }
-            long[] prompt;
+            List<long[]> prompts = new ArrayList<>();
+            List<String> texts = new ArrayList<>();
             boolean tools = false;
+            String promptField = chat ? "messages" : "prompt";
             try {
                 if (chat) {
                     Object messages = req.get("messages");
@@ -353,22 +476,37 @@ final class Serve {
                     tools = tools(req);
                     if (req.get("tools") != null) variables.put("tools", req.get("tools"));
                     if (req.get("chat_template_kwargs") instanceof Map<?, ?> kw) kw.forEach((k, v) -> variables.put(String.valueOf(k), v));
-                    prompt = tok.encodeChat(ms, true, variables);
+                    prompts.add(tok.encodeChat(ms, true, variables));
+                    texts.add("");
                 } else {
-                    if (!(req.get("prompt") instanceof String text)) throw new ApiError(400, "prompt must be a string", "prompt");
-                    prompt = tok.encode(text);
+                    for (Object p : promptList(req.get("prompt"))) {
+                        if (p instanceof String text) {
+                            prompts.add(tok.encode(text));
+                            texts.add(text);
+                        } else {
+                            long[] ids = ids((List<?>) p, cfg.vocabSize());
+                            prompts.add(ids);
+                            texts.add(tok.decode(ids, false));
+                        }
+                    }
                 }
             } catch (IllegalArgumentException | IllegalStateException e) {
-                throw new ApiError(400, (chat ? "the chat template failed: " : "the prompt cannot be encoded: ") + e.getMessage(), chat ? "messages" : "prompt");
+                throw new ApiError(400, (chat ? "the chat template failed: " : "the prompt cannot be encoded: ") + e.getMessage(), promptField);
             }
-            if (prompt.length == 0) throw new ApiError(400, "the prompt is empty", chat ? "messages" : "prompt");
-            long room = maxPositions - (long) prompt.length;
-            if (room < 1) throw new ApiError(400, "the prompt has " + prompt.length + " tokens; the model reads at most " + maxPositions, chat ? "messages" : "prompt");
+            int maxPositions = cfg.maxPositionEmbeddings();
+            long room = Long.MAX_VALUE;
+            for (long[] prompt : prompts) {
+                if (prompt.length == 0) throw new ApiError(400, "the prompt is empty", promptField);
+                if (prompt.length > maxPositions) throw new ApiError(400, "the prompt has " + prompt.length + " tokens; the model reads at most " + maxPositions, promptField);
+                room = Math.min(room, maxPositions - (long) prompt.length);
+            }
+            boolean echo = Boolean.TRUE.equals(bool(req, "echo"));
             String maxField = req.get("max_completion_tokens") != null ? "max_completion_tokens" : "max_tokens";
+            if (room < 1 && !echo) throw new ApiError(400, "the prompt has " + (maxPositions - room) + " tokens; the model reads at most " + maxPositions, promptField);
             long max = integer(req, maxField, Math.min(o.maxTokens(), room));
-            if (max < 1) throw new ApiError(400, maxField + " must be >= 1, got " + max, maxField);
+            if (max < (echo ? 0 : 1)) throw new ApiError(400, maxField + " must be >= " + (echo ? "0 (with echo)" : "1") + ", got " + max, maxField);
             if (max > room) {
-                throw new ApiError(400, maxField + " is " + max + ", but the prompt's " + prompt.length + " tokens leave room for " + room
+                throw new ApiError(400, maxField + " is " + max + ", but the prompt's " + (maxPositions - room) + " tokens leave room for " + room
                         + " of the model's " + maxPositions, maxField);
             }
             double temperature = number(req, "temperature", 1.0), topP = number(req, "top_p", 1.0);
@@ -394,8 +532,49 @@ final class Serve {
             if (stop.stream().anyMatch(String::isEmpty)) throw new ApiError(400, "a stop string is empty", "stop");
             boolean stream = Boolean.TRUE.equals(bool(req, "stream"));
             boolean usage = req.get("stream_options") instanceof Map<?, ?> so && Boolean.TRUE.equals(so.get("include_usage"));
-            boolean thinking = chat && ChatOutput.opensThinking(tok.decode(Arrays.copyOfRange(prompt, Math.max(0, prompt.length - 4), prompt.length), false));
-            return new Request(prompt, (int) max, temperature, topP, (int) topK, seed, List.copyOf(stop), stream, usage, model, tools, thinking);
+            if (stream && prompts.size() > 1) throw new ApiError(400, "a stream takes one prompt, not " + prompts.size(), "stream");
+            int logprobs = logprobs(req, chat);
+            if (stream && logprobs >= 0) throw new ApiError(400, "logprobs are not streamed: ask without stream", "logprobs");
+            boolean thinking = chat && ChatOutput.opensThinking(tok.decode(Arrays.copyOfRange(prompts.getFirst(), Math.max(0, prompts.getFirst().length - 4),
+                    prompts.getFirst().length), false));
+            return new Request(List.copyOf(prompts), List.copyOf(texts), chat, (int) max, temperature, topP, (int) topK, seed, List.copyOf(stop), stream,
+                    usage, model, tools, thinking, echo, logprobs);
+        }
+
+        /** A completion's prompt field as a list of prompts: a string, token ids, or an array of either. */
+        private static List<?> promptList(Object p) {
+            String shape = "prompt must be a string, an array of token ids, or an array of those";
+            if (p instanceof String) return List.of(p);
+            if (!(p instanceof List<?> list) || list.isEmpty()) throw new ApiError(400, shape, "prompt");
+            if (list.stream().allMatch(x -> x instanceof Long)) return List.of(list);   // one prompt of ids
+            for (Object x : list) if (!(x instanceof String) && !(x instanceof List<?>)) throw new ApiError(400, shape, "prompt");
+            return list;
+        }
+
+        /** A prompt of token ids, each checked against the vocabulary. */
+        private static long[] ids(List<?> list, long vocab) {
+            long[] ids = new long[list.size()];
+            for (int i = 0; i < ids.length; i++) {
+                if (!(list.get(i) instanceof Long id) || id < 0 || id >= vocab) {
+                    throw new ApiError(400, "token id " + Json.write(list.get(i)) + " at " + i + " is not in the model's vocabulary of " + vocab, "prompt");
+                }
+                ids[i] = id;
+            }
+            return ids;
+        }
+
+        /**
+         * The alternatives a token that logprobs return, -1 for none: a completion's
+         * {@code logprobs} (0..20), a chat's {@code top_logprobs} (0..20, with {@code logprobs} true).
+         */
+        private static int logprobs(Map<String, Object> req, boolean chat) {
+            String field = chat ? "top_logprobs" : "logprobs";
+            boolean asked = chat ? Boolean.TRUE.equals(bool(req, "logprobs")) : req.get("logprobs") != null && !Boolean.FALSE.equals(req.get("logprobs"));
+            if (chat && !asked && req.get("top_logprobs") != null) throw new ApiError(400, "top_logprobs needs logprobs: true", "top_logprobs");
+            if (!asked) return -1;
+            long k = integer(req, field, 0);
+            if (k < 0 || k > MAX_LOGPROBS) throw new ApiError(400, field + " must be in 0.." + MAX_LOGPROBS + ", got " + k, field);
+            return (int) k;
         }
 
         /**
@@ -585,7 +764,10 @@ final class Serve {
             if (indexed) m.put("index", (long) c.index());
             m.put("id", c.id());
             m.put("type", "function");
-            m.put("function", Map.of("name", c.name(), "arguments", c.arguments()));
+            Map<String, Object> f = new LinkedHashMap<>();
+            f.put("name", c.name());
+            f.put("arguments", c.arguments());
+            m.put("function", f);
             return m;
         }
 
@@ -604,36 +786,45 @@ final class Serve {
             if (chat) event(chunk(Map.of("role", "assistant", "content", ""), null));
         }
 
-        /** The end: the whole reply (a completion's text; a chat's parts), or the stream's last events. */
-        void finish(String text, ChatOutput parts, String reason, long promptTokens, long completionTokens) throws IOException {
+        /**
+         * A choice of the whole reply: a chat's message (its parts) or a completion's text (after
+         * {@code echo}, the prompt's text), with its logprobs (or null) and why it ended.
+         */
+        Map<String, Object> choice(int index, Completion c, String echo, Map<String, Object> logprobs) {
+            Map<String, Object> choice = new LinkedHashMap<>();
+            choice.put("index", (long) index);
+            if (chat) {
+                ChatOutput parts = c.parts();
+                Map<String, Object> message = new LinkedHashMap<>();
+                message.put("role", "assistant");
+                message.put("content", parts.content().isEmpty() && !parts.calls().isEmpty() ? null : parts.content());
+                if (parts.thought()) message.put("reasoning_content", parts.reasoning());
+                if (!parts.calls().isEmpty()) message.put("tool_calls", parts.calls().stream().map(t -> call(t, false)).toList());
+                choice.put("message", message);
+            } else {
+                choice.put("text", echo + c.text());
+            }
+            choice.put("logprobs", logprobs);
+            choice.put("finish_reason", c.finish());
+            return choice;
+        }
+
+        /** The end: the whole reply, or the stream's last events (a stream has one choice). */
+        void finish(List<Map<String, Object>> choices, long promptTokens, long completionTokens) throws IOException {
             Map<String, Object> usage = new LinkedHashMap<>();
             usage.put("prompt_tokens", promptTokens);
             usage.put("completion_tokens", completionTokens);
             usage.put("total_tokens", promptTokens + completionTokens);
             if (!r.stream()) {
-                Map<String, Object> choice = new LinkedHashMap<>();
-                choice.put("index", 0L);
-                if (chat) {
-                    Map<String, Object> message = new LinkedHashMap<>();
-                    message.put("role", "assistant");
-                    message.put("content", parts.content().isEmpty() && !parts.calls().isEmpty() ? null : parts.content());
-                    if (parts.thought()) message.put("reasoning_content", parts.reasoning());
-                    if (!parts.calls().isEmpty()) message.put("tool_calls", parts.calls().stream().map(c -> call(c, false)).toList());
-                    choice.put("message", message);
-                } else {
-                    choice.put("text", text);
-                    choice.put("logprobs", null);
-                }
-                choice.put("finish_reason", reason);
                 Map<String, Object> body = head();
-                body.put("choices", List.of(choice));
+                body.put("choices", choices);
                 body.put("usage", usage);
                 send(ex, 200, body);
                 return;
             }
             open();   // where no text came
             if (gone) return;
-            event(chunk(chat ? Map.of() : "", reason));
+            event(chunk(chat ? Map.of() : "", (String) choices.getFirst().get("finish_reason")));
             if (r.includeUsage()) {
                 Map<String, Object> last = head();
                 last.put("choices", List.of());

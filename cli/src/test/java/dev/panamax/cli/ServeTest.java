@@ -4,6 +4,7 @@ import dev.panamax.moe.DeepSeekModel;
 import dev.panamax.moe.Generator;
 import dev.panamax.moe.Mla;
 import dev.panamax.moe.Sampler;
+import dev.panamax.moe.Scoring;
 import dev.panamax.moe.text.ChatTemplate;
 import dev.panamax.moe.text.HfTokenizer;
 import dev.panamax.runtime.Scope;
@@ -175,8 +176,10 @@ class ServeTest {
         long[] upTo = greedy(withEos, tok.encode("hi there"), 12, Set.of(ids[4]));
         assertThat(upTo[upTo.length - 1]).isEqualTo(ids[4]);
         try (Serve.Server s = Serve.Server.start(options(withEos, null), "127.0.0.1", 0)) {
-            Reply r = post(s, "/v1/completions", "{\"prompt\": \"hi there\", \"max_tokens\": 12, \"temperature\": 0}");
+            Reply r = post(s, "/v1/completions", "{\"prompt\": \"hi there\", \"max_tokens\": 12, \"temperature\": 0, \"logprobs\": 1}");
             assertThat(choice(r.json())).containsEntry("text", tok.decode(Arrays.copyOf(upTo, upTo.length - 1), true)).containsEntry("finish_reason", "stop");
+            // the EOS is not scored either
+            assertThat((List<?>) ((Map<?, ?>) choice(r.json()).get("logprobs")).get("tokens")).hasSize(upTo.length - 1);
         }
     }
 
@@ -213,7 +216,18 @@ class ServeTest {
                     {"/v1/completions", "{\"prompt\": \"hi\", \"stop\": [1]}", 400, "stop", "stop must be a string"},
                     {"/v1/completions", "{\"prompt\": \"hi\", \"stop\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", 400, "stop", "at most 4"},
                     {"/v1/completions", "{\"prompt\": \"hi\", \"stream\": \"yes\"}", 400, "stream", "true or false"},
-                    {"/v1/completions", "{\"prompt\": \"hi\", \"logprobs\": 2}", 400, "logprobs", "not supported"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"logit_bias\": {\"1\": 5}}", 400, "logit_bias", "not supported"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"logprobs\": 21}", 400, "logprobs", "logprobs must be in 0..20"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"logprobs\": 1, \"stream\": true}", 400, "logprobs", "not streamed"},
+                    {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"top_logprobs\": 2}", 400, "top_logprobs",
+                            "needs logprobs: true"},
+                    {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"echo\": true}", 400, "echo", "not supported"},
+                    {"/v1/completions", "{\"prompt\": [1, 256]}", 400, "prompt", "token id 256 at 1 is not in the model's vocabulary of 256"},
+                    {"/v1/completions", "{\"prompt\": [[1], {}]}", 400, "prompt", "an array of token ids"},
+                    {"/v1/completions", "{\"prompt\": []}", 400, "prompt", "an array of token ids"},
+                    {"/v1/completions", "{\"prompt\": [\"a\", \"b\"], \"stream\": true}", 400, "stream", "a stream takes one prompt, not 2"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 0}", 400, "max_tokens", "must be >= 1"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": -1, \"echo\": true}", 400, "max_tokens", "must be >= 0 (with echo)"},
                     {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"chat_template_kwargs\": {\"tools\": 3}}", 400,
                             "messages", "the chat template failed"},
                     {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": {}}", 400, "tools", "tools must be an array"},
@@ -236,6 +250,108 @@ class ServeTest {
             // the server still answers after all that
             assertThat(post(s, "/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 2}").status()).isEqualTo(200);
         }
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void logprobsEchoAndTokenIdPromptsAsEvaluationHarnessesSendThem(@TempDir Path tmp) throws Exception {
+        Path dir = checkpoint(tmp.resolve("m"), null);
+        HfTokenizer tok = HfTokenizer.load(dir);
+        long[] p1 = tok.encode("hi there"), p2 = tok.encode("abc");
+        long[] g1 = greedy(dir, p1, 5, Set.of()), g2 = greedy(dir, p2, 5, Set.of());
+        long[] chatPrompt = tok.encodeChat(List.of(ChatTemplate.message("user", "hi")), true);
+        long[] all1 = java.util.stream.LongStream.concat(Arrays.stream(p1), Arrays.stream(g1)).toArray();
+        List<Scoring.Token> s1, e2, c1;
+        try (Scope sc = Scope.open(); DeepSeekModel m = DeepSeekModel.load(dir, false)) {   // the library's scores of the same ids
+            s1 = Scoring.score(m, all1, p1.length, 3, Mla.ABSORBED);
+            e2 = Scoring.score(m, p2, 0, 1, Mla.ABSORBED);
+            long[] chatGreedy = Generator.generate(m, List.of(chatPrompt), 4, Set.of(), Sampler.greedy(), Mla.ABSORBED).completions().getFirst();
+            c1 = Scoring.score(m, java.util.stream.LongStream.concat(Arrays.stream(chatPrompt), Arrays.stream(chatGreedy)).toArray(), chatPrompt.length, 2,
+                    Mla.ABSORBED);
+        }
+        try (Serve.Server s = Serve.Server.start(options(dir, null), "127.0.0.1", 0)) {
+            // a prompt of token ids, logprobs with 3 alternatives
+            Reply r = post(s, "/v1/completions", "{\"prompt\": " + Json.write(Arrays.stream(p1).boxed().toList()) + ", \"max_tokens\": 5, \"temperature\": 0,"
+                    + " \"logprobs\": 3}");
+            assertThat(r.status()).as(r.body()).isEqualTo(200);
+            Map<String, Object> c = choice(r.json());
+            assertThat(c).containsEntry("text", tok.decode(g1, true)).containsEntry("finish_reason", "length");
+            Map<String, Object> lp = (Map<String, Object>) c.get("logprobs");
+            List<Object> tokens = (List<Object>) lp.get("tokens"), lps = (List<Object>) lp.get("token_logprobs"), tops = (List<Object>) lp.get("top_logprobs");
+            assertThat(tokens).hasSize(5);
+            long offset = 0;
+            for (int i = 0; i < 5; i++) {
+                String piece = text(tok, g1[i]);
+                assertThat(tokens.get(i)).isEqualTo(piece);
+                assertThat((double) lps.get(i)).isEqualTo(s1.get(i).logprob());
+                Map<String, Object> top = (Map<String, Object>) tops.get(i);
+                for (int k = 0; k < 3; k++) assertThat(top).containsEntry(text(tok, s1.get(i).topIds()[k]), s1.get(i).topLogprobs()[k]);
+                assertThat(top.values().stream().mapToDouble(x -> (double) x).max().orElseThrow()).isEqualTo((double) lps.get(i));   // greedy: the top-1
+                assertThat(((List<Object>) lp.get("text_offset")).get(i)).isEqualTo(offset);
+                offset += piece.length();
+            }
+
+            // logprobs 0: each token's own, no alternatives
+            r = post(s, "/v1/completions", "{\"prompt\": \"hi there\", \"max_tokens\": 5, \"temperature\": 0, \"logprobs\": 0}");
+            List<Object> alone = (List<Object>) ((Map<String, Object>) choice(r.json()).get("logprobs")).get("top_logprobs");
+            for (int i = 0; i < 5; i++) assertThat((Map<String, Object>) alone.get(i)).containsExactly(Map.entry(text(tok, g1[i]), s1.get(i).logprob()));
+
+            // lm-evaluation-harness's loglikelihood: ids in a list, nothing generated, the prompt echoed and scored
+            r = post(s, "/v1/completions", "{\"prompt\": [" + Json.write(Arrays.stream(p2).boxed().toList()) + "], \"max_tokens\": 0, \"echo\": true,"
+                    + " \"logprobs\": 1, \"temperature\": 0}");
+            assertThat(r.status()).as(r.body()).isEqualTo(200);
+            c = choice(r.json());
+            assertThat(c).containsEntry("text", "abc").containsEntry("finish_reason", "length");
+            lps = (List<Object>) ((Map<String, Object>) c.get("logprobs")).get("token_logprobs");
+            assertThat(lps).hasSize(p2.length).first().isNull();
+            for (int i = 1; i < p2.length; i++) assertThat((double) lps.get(i)).isEqualTo(e2.get(i).logprob());
+            assertThat((Map<String, Object>) r.json().get("usage")).containsEntry("prompt_tokens", (long) p2.length).containsEntry("completion_tokens", 0L);
+
+            // several prompts: a choice each, in order, usage summed
+            r = post(s, "/v1/completions", "{\"prompt\": [\"hi there\", \"abc\"], \"max_tokens\": 5, \"temperature\": 0, \"echo\": true}");
+            List<Object> choices = (List<Object>) r.json().get("choices");
+            assertThat(choices).hasSize(2);
+            assertThat((Map<String, Object>) choices.get(0)).containsEntry("index", 0L).containsEntry("text", "hi there" + tok.decode(g1, true));
+            assertThat((Map<String, Object>) choices.get(1)).containsEntry("index", 1L).containsEntry("text", "abc" + tok.decode(g2, true));
+            assertThat((Map<String, Object>) r.json().get("usage")).containsEntry("prompt_tokens", (long) (p1.length + p2.length))
+                    .containsEntry("completion_tokens", 10L);
+
+            // streamed, the echoed prompt comes first
+            assertThat(streamed(post(s, "/v1/completions", "{\"prompt\": \"abc\", \"max_tokens\": 5, \"temperature\": 0, \"echo\": true, \"stream\": true}"),
+                    false)).containsExactly("abc" + tok.decode(g2, true), "length");
+
+            // a chat's logprobs: OpenAI's content entries
+            r = post(s, "/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 4, \"temperature\": 0,"
+                    + " \"logprobs\": true, \"top_logprobs\": 2}");
+            assertThat(r.status()).as(r.body()).isEqualTo(200);
+            List<Object> content = (List<Object>) ((Map<String, Object>) choice(r.json()).get("logprobs")).get("content");
+            assertThat(content).hasSize(4);
+            for (int i = 0; i < 4; i++) {
+                Map<String, Object> e = (Map<String, Object>) content.get(i);
+                assertThat(e).containsEntry("token", text(tok, c1.get(i).id())).containsEntry("logprob", c1.get(i).logprob());
+                assertThat(e.get("bytes")).isEqualTo(bytesOf(tok, c1.get(i).id()));
+                List<Object> top = (List<Object>) e.get("top_logprobs");
+                assertThat(top).hasSize(2);
+                assertThat(((Map<String, Object>) top.getFirst()).get("logprob")).isEqualTo(c1.get(i).logprob());   // greedy: the top-1
+            }
+        }
+    }
+
+    /** A token's bytes, as the JSON reads them back. */
+    static List<Long> bytesOf(HfTokenizer tok, long id) {
+        List<Long> out = new ArrayList<>();
+        for (byte b : tok.bytes(id).orElseThrow()) out.add((long) (b & 0xFF));
+        return out;
+    }
+
+    /** A token's text as OpenAI's logprobs write it: the text of a whole character, else {@code bytes:\\xNN}. */
+    static String text(HfTokenizer tok, long id) {
+        byte[] b = tok.bytes(id).orElseThrow();
+        String s = new String(b, java.nio.charset.StandardCharsets.UTF_8);
+        if (!s.contains("\uFFFD")) return s;
+        StringBuilder out = new StringBuilder("bytes:");
+        for (byte x : b) out.append(String.format("\\x%02x", x & 0xFF));
+        return out.toString();
     }
 
     static final String TOOL = "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": {\"type\": \"object\"}}}";
@@ -271,7 +387,7 @@ class ServeTest {
 
     /** An engine that writes {@code script} (then EOS, if there is room), a token at a time, as a model would. */
     static Serve.Engine scripted(HfTokenizer tok, String[] script) {
-        return (r, stopIds, sink) -> {
+        return (r, prompt, stopIds, sink) -> {
             long[] ids = tok.encode(script[0], false);
             long n = 0;
             for (long id : ids) {

@@ -41,6 +41,18 @@ class ReadmeMoeExampleTest {
         // README-END speculativeExample
     }
 
+    static double scoringExample(Path checkpointDir) {
+        // README-BEGIN scoringExample
+        try (Scope scope = Scope.open(); DeepSeekModel model = DeepSeekModel.load(checkpointDir, false)) {
+            long[] ids = {1, 2, 3, 4, 5};                            // a prompt (1, 2, 3), a continuation (4, 5)
+            List<Scoring.Token> scored = Scoring.score(model, ids, 3, 5, Mla.ABSORBED);   // ids[3..], 5 alternatives each
+            double logLikelihood = scored.stream().mapToDouble(Scoring.Token::logprob).sum();
+            System.out.println("log p(4, 5 | 1, 2, 3) = " + logLikelihood + "; top-1 at 4: " + scored.get(0).topIds()[0]);
+            return logLikelihood;
+        }
+        // README-END scoringExample
+    }
+
     static void moeDeviceExample(Path checkpointDir, Device fallback) {
         // README-BEGIN moeDeviceExample
         Device d = Device.cuda().isAvailable() ? Device.cuda() : fallback;       // e.g. Device.CPU
@@ -96,6 +108,7 @@ class ReadmeMoeExampleTest {
             assertThat(r.completions().getFirst()).containsExactly(Generator.generate(model, List.of(new long[]{1, 2, 3}), 16, Set.of(1L),
                     Sampler.greedy(), Mla.ABSORBED).completions().getFirst());
         }
+        assertThat(scoringExample(GenerationTest.firstCase())).isNegative();
         moeExample(GenerationTest.firstCase());
         moeDeviceExample(GenerationTest.firstCase(), Device.EMULATED);
         decodeGraphExample(GenerationTest.firstCase(), Device.EMULATED);

@@ -431,6 +431,17 @@ public final class HfTokenizer {
         return a != null ? a.text() : bpe.token(id);
     }
 
+    /**
+     * The bytes of {@code id}'s text: what decoding it alone gives before UTF-8 is read (for some
+     * tokens of a byte-level vocabulary, part of a character); empty for an id the tokenizer does
+     * not know.
+     */
+    public Optional<byte[]> bytes(long id) {
+        int i = known(id);
+        if (i < 0) return Optional.empty();
+        return Optional.of(byteLevelDecoder ? tokenBytes[i].clone() : tokenText(i).getBytes(StandardCharsets.UTF_8));
+    }
+
     /** The token string of {@code id} (an added token's content, or the vocabulary's byte-level string). */
     public Optional<String> token(long id) {
         return Optional.ofNullable(id < 0 || id > Integer.MAX_VALUE ? null : tokenText((int) id));
