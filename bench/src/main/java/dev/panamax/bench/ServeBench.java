@@ -44,9 +44,9 @@ import java.util.concurrent.TimeUnit;
  * {@link #library} lays a one-message chat out by the template, generates {@code tokens} greedy
  * tokens with {@link Generator} and decodes them; {@link #http} and {@link #httpStream} send the
  * same request to the server (in this JVM, on the loopback) as OpenAI's chat completion, whole or
- * as server-sent events. The checkpoint is the first DeepSeek reference case (tiny: a token takes
- * well under a millisecond, so what the server adds shows), with a byte-level tokenizer and a
- * one-line chat template. Setup checks that the server's reply is the library's text.
+ * as server-sent events; {@link #httpLogprobs} asks for logprobs too. The checkpoint is the first
+ * DeepSeek reference case (tiny: a token takes well under a millisecond, so what the server adds
+ * shows), with a byte-level tokenizer and a one-line chat template. Setup checks that the server's reply is the library's text.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -66,7 +66,7 @@ public class ServeBench {
     HfTokenizer tok;
     HttpClient client;
     URI uri;
-    String body, streamBody;
+    String body, streamBody, logprobsBody;
 
     @Setup(Level.Trial)
     public void setup() throws Exception {
@@ -94,6 +94,7 @@ public class ServeBench {
         uri = URI.create("http://127.0.0.1:" + port + "/v1/chat/completions");
         body = "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"What is 12 + 30?\"}], \"max_tokens\": " + tokens + ", \"temperature\": 0}";
         streamBody = body.substring(0, body.length() - 1) + ", \"stream\": true}";
+        logprobsBody = body.substring(0, body.length() - 1) + ", \"logprobs\": true, \"top_logprobs\": 5}";
         String got = null;
         for (int i = 0; i < 600 && got == null; i++) {   // the server loads the model
             try {
@@ -150,6 +151,12 @@ public class ServeBench {
     @Benchmark
     public String http() throws IOException, InterruptedException {
         return http(body);
+    }
+
+    /** The same chat with logprobs (5 alternatives a token): one scoring pass over prompt and reply after generation. */
+    @Benchmark
+    public String httpLogprobs() throws IOException, InterruptedException {
+        return http(logprobsBody);
     }
 
     /** The same chat streamed: an event per token. */

@@ -378,6 +378,16 @@ public final class DeepSeekModel extends Module implements AutoCloseable {
     }
 
     /**
+     * The forward pass as {@link #forward} runs it, marking the new tokens cached, with the LM head
+     * at the positions from {@code from} on only: logits (B,T-from,V).
+     */
+    Tensor logitsFrom(Tensor ids, long startPos, KvCache cache, Mla.Path path, long from) {
+        Tensor logits = outputs(ids, startPos, cache, path, from, false, false, null)[1];
+        if (cache != null) cache.advance((int) ids.dim(1));
+        return logits;
+    }
+
+    /**
      * The pass behind {@link #logits} and {@link #hiddenAndLogits}: {@code {normed, logits}},
      * the final norm's output of every position when {@code allHidden} (else of the positions from
      * {@code from} on, the only ones normed) and the logits of the positions from {@code from} on.

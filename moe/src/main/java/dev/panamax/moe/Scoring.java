@@ -16,8 +16,8 @@ import java.util.List;
  * top-p), as vLLM returns by default.
  *
  * <p>The sequence runs through the model in chunks of {@link #CHUNK} positions over a KV cache,
- * so the logits held at once are {@code CHUNK x vocab}, however long the sequence; chunks wholly
- * before the first position scored compute the LM head for their last position only. The
+ * so the logits held at once are {@code CHUNK x vocab}, however long the sequence; the LM head
+ * runs only at the positions scored (and at the last position of a chunk wholly before them). The
  * log-softmax is taken in double precision on the host.
  */
 public final class Scoring {
@@ -70,13 +70,13 @@ public final class Scoring {
              KvCache cache = new KvCache(cfg, 1, n, model.device(), DType.F32)) {
             for (int at = 0; at < n - 1; at += chunk) {   // the last id predicts nothing scored
                 int len = Math.min(chunk, n - 1 - at);
-                boolean needed = at + len - 1 >= first;
+                int skip = Math.min(Math.max(first - at, 0), len - 1);   // rows before the first scored: no LM head (but the last, a chunk before it)
                 try (Scope s = Scope.open()) {
                     long[] part = java.util.Arrays.copyOfRange(ids, at, at + len);
-                    Tensor logits = model.forward(Tensor.ofLongs(part, 1, len), at, cache, path, !needed, null);
-                    if (!needed) continue;
+                    Tensor logits = model.logitsFrom(Tensor.ofLongs(part, 1, len), at, cache, path, skip);
+                    if (at + len - 1 < first) continue;
                     float[] host = logits.to(DType.F32).toFloatArray();
-                    for (int p = Math.max(at, first); p < at + len; p++) out.add(token(host, (long) (p - at) * v, (int) v, ids[p + 1], top));
+                    for (int p = at + skip; p < at + len; p++) out.add(token(host, (long) (p - at - skip) * v, (int) v, ids[p + 1], top));
                 }
             }
         }
