@@ -21,7 +21,8 @@ final class GrpoCommand {
         int sft = d.sftSteps(), steps = d.grpoSteps(), prompts = d.prompts(), group = d.group(), eval = d.evalProblems();
         int checkpointEvery = d.checkpointEvery();
         boolean resume = false;
-        double beta = d.beta(), lr = d.lr(), epsilon = d.epsilon(), epsilonHigh = d.epsilonHigh();
+        double beta = d.beta(), lr = d.lr(), epsilon = d.epsilon(), epsilonHigh = d.epsilonHigh(), topP = d.topP();
+        int topK = d.topK();
         GrpoConfig.LossType loss = d.lossType();
         long seed = d.seed();
         Path outDir = Path.of("panamax-out");
@@ -47,6 +48,8 @@ final class GrpoCommand {
                     case "--epsilon-high" -> epsilonHigh = Double.parseDouble(v);
                     case "--loss-type" -> loss = GrpoConfig.LossType.parse(v);
                     case "--lr" -> lr = Double.parseDouble(v);
+                    case "--top-p" -> topP = Double.parseDouble(v);
+                    case "--top-k" -> topK = Integer.parseInt(v);
                     case "--seed" -> seed = Long.parseLong(v);
                     case "--eval" -> eval = Integer.parseInt(v);
                     case "--out" -> outDir = Path.of(v);
@@ -61,11 +64,18 @@ final class GrpoCommand {
             }
         }
         if (!task.equals("addition")) throw new Main.UsageException("unknown task \"" + task + "\" (available: addition)");
+        R1ZeroDemo.Settings settings = new R1ZeroDemo.Settings(sft, steps, prompts, group, beta, epsilon, epsilonHigh, loss, lr, seed, eval, checkpointEvery,
+                resume, device, topP, topK);
+        try {
+            settings.grpoConfig();
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException(e.getMessage());
+        }
         String why = device.unavailableReason();
         if (why != null) throw new IllegalArgumentException("--device " + device + ": " + why);
         if (demo) out.println("Panamax demo: R1-Zero in miniature (DeepSeek-V3 architecture, GRPO, rule-based rewards), on " + (device.isDevice() ? device : "the CPU"));
         long t0 = System.nanoTime();
-        R1ZeroDemo.Result r = R1ZeroDemo.run(new R1ZeroDemo.Settings(sft, steps, prompts, group, beta, epsilon, epsilonHigh, loss, lr, seed, eval, checkpointEvery, resume, device), outDir, out);
+        R1ZeroDemo.Result r = R1ZeroDemo.run(settings, outDir, out);
         double seconds = (System.nanoTime() - t0) / 1e9, gain = r.accuracyAfter() - r.accuracyBefore();
         if (Double.isNaN(gain)) out.printf(Locale.ROOT, "GRPO finished in %.0f s (held-out accuracy not measured)%n", seconds);
         else out.printf(Locale.ROOT, "GRPO raised held-out accuracy by %.1f points in %.0f s%n", 100 * gain, seconds);

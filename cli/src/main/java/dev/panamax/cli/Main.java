@@ -106,7 +106,7 @@ public final class Main {
                                        panamax-out/metrics.jsonl, chart.svg and final/ (a checkpoint)
                   grpo [--steps N --warmup-steps N --prompts P --group-size G --beta B --epsilon E --epsilon-high E
                         --loss-type grpo|bnpo|dr_grpo|dapo
-                        --lr LR --seed S --eval N --out DIR --checkpoint-every N --resume --task addition
+                        --lr LR --top-p P --top-k K --seed S --eval N --out DIR --checkpoint-every N --resume --task addition
                         --device cpu|cuda|cuda:N]
                                        the same trainer with your settings
                   smoke [--model DIR]  short smoke job: load a reference checkpoint, benchmark matmul

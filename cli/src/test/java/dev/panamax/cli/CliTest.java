@@ -110,11 +110,16 @@ class CliTest {
     @Test
     void grpoWithoutHeldOutProblemsSaysAccuracyWasNotMeasured(@org.junit.jupiter.api.io.TempDir Path dir) {
         Result r = run("grpo", "--steps", "1", "--warmup-steps", "0", "--prompts", "1", "--group-size", "2", "--eval", "0",
-                "--out", dir.toString());
+                "--top-p", "0.9", "--top-k", "5", "--out", dir.toString());
         assertThat(r.status).as(r.err).isZero();
         assertThat(r.out).contains("held-out accuracy before GRPO: not measured").contains("held-out accuracy not measured")
                 .doesNotContain("NaN");
         assertThat(dir.resolve("metrics.jsonl")).exists();
+        // the rollouts' sampling settings are checked before anything runs
+        Result badP = run("grpo", "--top-p", "0", "--out", dir.toString());
+        assertThat(badP.status).isEqualTo(2);
+        assertThat(badP.err).contains("topP must be in (0, 1], got 0.0");
+        assertThat(run("grpo", "--top-k", "-1", "--out", dir.toString()).err).contains("topK must be >= 0");
     }
 
     @Test

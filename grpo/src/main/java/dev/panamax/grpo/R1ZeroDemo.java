@@ -65,7 +65,13 @@ public final class R1ZeroDemo {
      */
     public record Settings(int sftSteps, int grpoSteps, int prompts, int group, double beta, double epsilon, double epsilonHigh,
                            GrpoConfig.LossType lossType, double lr, long seed, int evalProblems, int checkpointEvery, boolean resume,
-                           Device device) {
+                           Device device, double topP, int topK) {
+        /** Settings whose rollouts sample the whole tempered distribution (top-p 1, no top-k: TRL's defaults). */
+        public Settings(int sftSteps, int grpoSteps, int prompts, int group, double beta, double epsilon, double epsilonHigh,
+                        GrpoConfig.LossType lossType, double lr, long seed, int evalProblems, int checkpointEvery, boolean resume, Device device) {
+            this(sftSteps, grpoSteps, prompts, group, beta, epsilon, epsilonHigh, lossType, lr, seed, evalProblems, checkpointEvery, resume, device, 1.0, 0);
+        }
+
         /** The settings of {@code panamax demo}. */
         public static Settings defaults() {
             return new Settings(500, 400, 16, 8, 0.01, 0.2, 0.28, GrpoConfig.LossType.DAPO, 3e-4, 7, 300, 50, false, Device.CPU);
@@ -73,7 +79,19 @@ public final class R1ZeroDemo {
 
         /** These settings on another device. */
         public Settings on(Device d) {
-            return new Settings(sftSteps, grpoSteps, prompts, group, beta, epsilon, epsilonHigh, lossType, lr, seed, evalProblems, checkpointEvery, resume, d);
+            return new Settings(sftSteps, grpoSteps, prompts, group, beta, epsilon, epsilonHigh, lossType, lr, seed, evalProblems, checkpointEvery, resume, d,
+                    topP, topK);
+        }
+
+        /** These settings with rollouts sampled under top-p {@code p} and top-k {@code k} (0: all tokens), as {@link GrpoConfig#withSampling}. */
+        public Settings withSampling(double p, int k) {
+            return new Settings(sftSteps, grpoSteps, prompts, group, beta, epsilon, epsilonHigh, lossType, lr, seed, evalProblems, checkpointEvery, resume,
+                    device, p, k);
+        }
+
+        /** The GRPO stage's config: group, clipping, loss, KL and sampling from these settings; temperature 1, 16 tokens, one iteration. */
+        public GrpoConfig grpoConfig() {
+            return new GrpoConfig(group, beta, epsilon, epsilonHigh, lossType, GrpoConfig.ScaleRewards.GROUP, 1.0, 16, 1).withSampling(topP, topK);
         }
     }
 
@@ -126,7 +144,7 @@ public final class R1ZeroDemo {
                 out.println("held-out accuracy before GRPO: " + percent(before));
             }
             out.println("stage 2: GRPO with rule-based rewards (accuracy + 0.1 x format)");
-            GrpoConfig gc = new GrpoConfig(s.group(), s.beta(), s.epsilon(), s.epsilonHigh(), s.lossType(), GrpoConfig.ScaleRewards.GROUP, 1.0, 16, 1);
+            GrpoConfig gc = s.grpoConfig();
             GrpoTrainer.Options o = new GrpoTrainer.Options(s.lr(), 5, s.grpoSteps(), 1.0, 0.0, 1e-3, s.seed());
             MetricsLog log = new MetricsLog(outDir.resolve("metrics.jsonl"));
             try (GrpoTrainer trainer = new GrpoTrainer(model, tok, ArithmeticTask.reward(), Reward.accuracy(ArithmeticTask::answerFor), gc, o)) {

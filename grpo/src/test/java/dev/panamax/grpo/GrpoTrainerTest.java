@@ -163,6 +163,21 @@ class GrpoTrainerTest {
 
     /** TRL's top_k and top_p shape the rollouts: top-k 1 draws each group's greedy completion, the default draws varied ones. */
     @Test
+    void theDemosSettingsCarryTheRolloutsSampling() {
+        R1ZeroDemo.Settings d = R1ZeroDemo.Settings.defaults();
+        assertThat(d.grpoConfig().topP()).isEqualTo(1.0);
+        assertThat(d.grpoConfig().topK()).isZero();
+        R1ZeroDemo.Settings s = d.withSampling(0.9, 5).on(dev.panamax.runtime.Device.EMULATED);
+        GrpoConfig c = s.grpoConfig();
+        assertThat(c.topP()).isEqualTo(0.9);
+        assertThat(c.topK()).isEqualTo(5);
+        assertThat(c.numGenerations()).isEqualTo(d.group());
+        assertThat(c.beta()).isEqualTo(d.beta());
+        assertThat(c.lossType()).isEqualTo(d.lossType());
+        assertThat(s.device()).isEqualTo(dev.panamax.runtime.Device.EMULATED);
+    }
+
+    @Test
     void topKAndTopPShapeTheRollouts() {
         try (Scope s = Scope.open(); DeepSeekModel m = warmedUp(3, 1)) {
             GrpoConfig base = new GrpoConfig(4, 0.0, 0.2, 0.2, GrpoConfig.LossType.GRPO, GrpoConfig.ScaleRewards.GROUP, 1.0, 8, 1);
