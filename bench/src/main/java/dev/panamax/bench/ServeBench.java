@@ -44,9 +44,10 @@ import java.util.concurrent.TimeUnit;
  * {@link #library} lays a one-message chat out by the template, generates {@code tokens} greedy
  * tokens with {@link Generator} and decodes them; {@link #http} and {@link #httpStream} send the
  * same request to the server (in this JVM, on the loopback) as OpenAI's chat completion, whole or
- * as server-sent events; {@link #httpLogprobs} asks for logprobs too. The checkpoint is the first
- * DeepSeek reference case (tiny: a token takes well under a millisecond, so what the server adds
- * shows), with a byte-level tokenizer and a one-line chat template. Setup checks that the server's reply is the library's text.
+ * as server-sent events; {@link #httpLogprobs} asks for logprobs too, and {@link #httpN4} for 4
+ * choices. The checkpoint is the first DeepSeek reference case (tiny: a token takes well under a
+ * millisecond, so what the server adds shows), with a byte-level tokenizer and a one-line chat
+ * template. Setup checks that the server's reply is the library's text.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -66,7 +67,7 @@ public class ServeBench {
     HfTokenizer tok;
     HttpClient client;
     URI uri;
-    String body, streamBody, logprobsBody;
+    String body, streamBody, logprobsBody, n4Body;
 
     @Setup(Level.Trial)
     public void setup() throws Exception {
@@ -95,6 +96,7 @@ public class ServeBench {
         body = "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"What is 12 + 30?\"}], \"max_tokens\": " + tokens + ", \"temperature\": 0}";
         streamBody = body.substring(0, body.length() - 1) + ", \"stream\": true}";
         logprobsBody = body.substring(0, body.length() - 1) + ", \"logprobs\": true, \"top_logprobs\": 5}";
+        n4Body = body.substring(0, body.length() - 1) + ", \"n\": 4}";
         String got = null;
         for (int i = 0; i < 600 && got == null; i++) {   // the server loads the model
             try {
@@ -157,6 +159,12 @@ public class ServeBench {
     @Benchmark
     public String httpLogprobs() throws IOException, InterruptedException {
         return http(logprobsBody);
+    }
+
+    /** The same chat with {@code n} 4: four choices as rows of one batch (against four {@link #http} requests). */
+    @Benchmark
+    public String httpN4() throws IOException, InterruptedException {
+        return http(n4Body);
     }
 
     /** The same chat streamed: an event per token. */

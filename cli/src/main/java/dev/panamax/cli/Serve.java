@@ -42,7 +42,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>{@code POST /v1/chat/completions}: the messages laid out by the checkpoint's chat template
  *       ({@code tools} passed to it), the reply as reasoning, text and tool calls;</li>
  *   <li>{@code POST /v1/completions}: a text prompt (BOS added as the tokenizer says), token ids,
- *       or an array of either (a choice each, one after the other);</li>
+ *       or an array of either (a choice each);</li>
  *   <li>{@code GET /v1/models}, {@code GET /health}.</li>
  * </ul>
  * Both completions take {@code max_tokens} (or {@code max_completion_tokens}), {@code temperature}
@@ -56,7 +56,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * Completions take {@code logprobs} (0-20 alternatives) and {@code echo} ({@code max_tokens} 0
  * then scores the prompt alone), chats {@code logprobs} and {@code top_logprobs}: the model's raw
  * log-probabilities, from one {@link Scoring} pass after generation (so not streamed).
- * Requests are served one at a time, in order. A bad request gets status 400 with OpenAI's error
+ * {@code n} choices a prompt (up to {@value Request#MAX_CHOICES} a request) are generated as one
+ * batch with the prompts of the same length, streamed under their indices. Requests are served one
+ * at a time, in order. A bad request gets status 400 with OpenAI's error
  * object naming the field.
  */
 final class Serve {
@@ -272,13 +274,14 @@ final class Serve {
             Reply reply = new Reply(ex, r, chat, id, created);
             generating.lock();
             try {
+                List<Completion> done = completions(r, reply);
                 List<Map<String, Object>> choices = new ArrayList<>();
                 long promptTokens = 0, completionTokens = 0;
-                for (int i = 0; i < r.prompts().size(); i++) {
-                    Completion c = completion(r, i, chat, reply);
-                    promptTokens += r.prompts().get(i).length;
-                    completionTokens += c.tokens();
-                    choices.add(reply.choice(i, c, r.echo() ? r.promptTexts().get(i) : "", logprobs(r, i, c)));
+                for (long[] prompt : r.prompts()) promptTokens += prompt.length;
+                for (int c = 0; c < done.size(); c++) {
+                    int prompt = c / r.n();
+                    completionTokens += done.get(c).tokens();
+                    choices.add(reply.choice(c, done.get(c), r.echo() ? r.promptTexts().get(prompt) : "", logprobs(r, prompt, done.get(c))));
                 }
                 reply.finish(choices, promptTokens, completionTokens);
             } finally {
@@ -286,45 +289,61 @@ final class Serve {
             }
         }
 
-        /** The prompt at {@code index}'s completion, its parts handed to {@code reply} as they come when streaming. */
-        private Completion completion(Request r, int index, boolean chat, Reply reply) {
-            long[] prompt = r.prompts().get(index);
-            ChatOutput parts = chat ? new ChatOutput(r.thinking(), r.tools()) : null;
-            Text text = new Text(tok, r.stop(), chat ? markers(r.tools()) : Set.of());
+        /**
+         * Every choice's completion: {@code n} a prompt, choice {@code i * n + j} the j-th of prompt
+         * i, generated as one batch where the prompts are of one length (the library batches by
+         * length), each choice's parts handed to {@code reply} as they come when streaming.
+         */
+        private List<Completion> completions(Request r, Reply reply) {
+            List<long[]> rows = new ArrayList<>();
+            for (long[] prompt : r.prompts()) for (int j = 0; j < r.n(); j++) rows.add(prompt);
+            int count = rows.size();
+            ChatOutput[] parts = new ChatOutput[count];
+            Text[] text = new Text[count];
+            List<List<Long>> generated = new ArrayList<>();
+            Set<Long> keep = r.chat() ? markers(r.tools()) : Set.of();
+            for (int c = 0; c < count; c++) {
+                parts[c] = r.chat() ? new ChatOutput(r.thinking(), r.tools()) : null;
+                text[c] = new Text(tok, r.stop(), keep);
+                generated.add(new ArrayList<>());
+                if (r.echo()) reply.delta(c, r.promptTexts().get(c / r.n()));   // streamed first (a whole reply has it in its choice)
+            }
             Set<Long> stopIds = new HashSet<>();
             tok.eosId().ifPresent(stopIds::add);
-            List<Long> generated = new ArrayList<>();
             Generator.TokenSink sink = new Generator.TokenSink() {
                 @Override
-                public void accept(int p, long token) {
-                    generated.add(token);
-                    hand(reply, parts, text.add(token, stopIds.contains(token)));
+                public void accept(int c, long token) {
+                    generated.get(c).add(token);
+                    hand(reply, c, parts[c], text[c].add(token, stopIds.contains(token)));
                 }
 
                 @Override
-                public boolean ended(int p) {
-                    return text.stopped() || reply.gone();
+                public boolean ended(int c) {
+                    return text[c].stopped() || reply.gone();
                 }
             };
-            if (r.echo()) reply.delta(r.promptTexts().get(index));   // streamed first (a whole reply has it in its choice)
-            long tokens = 0;
-            if (r.maxTokens() > 0) {   // 0: only the prompt, echoed and scored
+            if (r.maxTokens() > 0) {   // 0: only the prompts, echoed and scored
                 try (Scope s = Scope.open()) {
-                    tokens = engine.generate(r, prompt, stopIds, sink);
+                    engine.generate(r, rows, stopIds, sink);
                 }
             }
-            hand(reply, parts, text.finish());
-            if (parts != null) parts.finish().forEach(reply::part);
-            boolean eos = !generated.isEmpty() && stopIds.contains(generated.getLast());
-            String finish = text.stopped() || eos ? "stop" : "length";
-            if (parts != null && !parts.calls().isEmpty() && finish.equals("stop")) finish = "tool_calls";
-            if (eos) generated.removeLast();   // not in the text, nor scored
-            return new Completion(text.text(), parts, finish, tokens, generated.stream().mapToLong(Long::longValue).toArray());
+            List<Completion> out = new ArrayList<>();
+            for (int c = 0; c < count; c++) {
+                hand(reply, c, parts[c], text[c].finish());
+                if (parts[c] != null) for (ChatOutput.Delta d : parts[c].finish()) reply.part(c, d);
+                List<Long> ids = generated.get(c);
+                long tokens = ids.size();
+                boolean eos = !ids.isEmpty() && stopIds.contains(ids.getLast());
+                String finish = text[c].stopped() || eos ? "stop" : "length";
+                if (parts[c] != null && !parts[c].calls().isEmpty() && finish.equals("stop")) finish = "tool_calls";
+                if (eos) ids.removeLast();   // not in the text, nor scored
+                out.add(new Completion(text[c].text(), parts[c], finish, tokens, ids.stream().mapToLong(Long::longValue).toArray()));
+            }
+            return out;
         }
 
-        /** The library's generation of a prompt: the request's sampler, the server's decoding options. */
-        private long generate(Request r, long[] prompt, Set<Long> stopIds, Generator.TokenSink sink) {
-            List<long[]> prompts = List.<long[]>of(prompt);
+        /** The library's generation of a batch of prompts: the request's sampler, the server's decoding options. */
+        private long generate(Request r, List<long[]> prompts, Set<Long> stopIds, Generator.TokenSink sink) {
             Sampler sampler = r.temperature() == 0 ? Sampler.greedy() : Sampler.of(r.temperature(), r.topK(), r.topP(), r.seed());
             Decoding d = o.decoding();
             return d.speculative == null
@@ -411,11 +430,11 @@ final class Serve {
             }
         }
 
-        /** Text safe to hand out: a completion's as it is, a chat's split into reasoning, content and tool calls. */
-        private static void hand(Reply reply, ChatOutput parts, String piece) {
+        /** Choice {@code c}'s text safe to hand out: a completion's as it is, a chat's split into reasoning, content and tool calls. */
+        private static void hand(Reply reply, int c, ChatOutput parts, String piece) {
             if (piece.isEmpty()) return;
-            if (parts == null) reply.delta(piece);
-            else parts.add(piece).forEach(reply::part);
+            if (parts == null) reply.delta(c, piece);
+            else for (ChatOutput.Delta d : parts.add(piece)) reply.part(c, d);
         }
 
         /**
@@ -429,11 +448,14 @@ final class Serve {
         }
     }
 
-    /** How the server generates a prompt's tokens: the library's loops, or a test's script. */
+    /** How the server generates its prompts' tokens: the library's loops, or a test's script. */
     @FunctionalInterface
     interface Engine {
-        /** Generates up to {@code r.maxTokens()} tokens after {@code prompt}, handing each to {@code sink}; returns how many. */
-        long generate(Request r, long[] prompt, Set<Long> stopIds, Generator.TokenSink sink);
+        /**
+         * Generates up to {@code r.maxTokens()} tokens after each of {@code prompts}, handing each
+         * to {@code sink} with its prompt's index; returns how many in all.
+         */
+        long generate(Request r, List<long[]> prompts, Set<Long> stopIds, Generator.TokenSink sink);
     }
 
     /**
@@ -444,20 +466,23 @@ final class Serve {
     }
 
     /**
-     * A request, read and checked: the prompts' ids (and their text, to echo), how to generate,
-     * and what to return. {@code logprobs}: the alternatives a token to return (-1: no logprobs).
+     * A request, read and checked: the prompts' ids (and their text, to echo), the choices a
+     * prompt ({@code n}), how to generate, and what to return. {@code logprobs}: the alternatives a
+     * token to return (-1: no logprobs).
      */
-    record Request(List<long[]> prompts, List<String> promptTexts, boolean chat, int maxTokens, double temperature, double topP, int topK,
+    record Request(List<long[]> prompts, List<String> promptTexts, int n, boolean chat, int maxTokens, double temperature, double topP, int topK,
                    long seed, List<String> stop, boolean stream, boolean includeUsage, String model, boolean tools, boolean thinking, boolean echo,
                    int logprobs) {
         /** The most alternatives a token that logprobs return (vLLM's default limit; OpenAI's is 5 for completions). */
         static final int MAX_LOGPROBS = 20;
+        /** The most choices a request (prompts x {@code n}): each is a row of one batch, with its own KV cache rows. */
+        static final int MAX_CHOICES = 64;
 
         static Request read(Map<String, Object> req, boolean chat, HfTokenizer tok, Options o, DeepSeekConfig cfg) {
             String model = req.containsKey("model") ? string(req, "model") : o.name();
             if (!model.equals(o.name())) throw new ApiError(404, "the model `" + model + "` does not exist; this server has `" + o.name() + "`", "model");
             long n = integer(req, "n", 1);
-            if (n != 1) throw new ApiError(400, "n must be 1 (one completion a prompt), got " + n, "n");
+            if (n < 1 || n > MAX_CHOICES) throw new ApiError(400, "n must be in 1.." + MAX_CHOICES + ", got " + n, "n");
             for (String unsupported : chat ? List.of("logit_bias", "best_of", "suffix", "echo") : List.of("logit_bias", "best_of", "suffix", "top_logprobs")) {
                 Object v = req.get(unsupported);
                 if (v != null && !Boolean.FALSE.equals(v)) throw new ApiError(400, unsupported + " is not supported", unsupported);
@@ -532,12 +557,14 @@ final class Serve {
             if (stop.stream().anyMatch(String::isEmpty)) throw new ApiError(400, "a stop string is empty", "stop");
             boolean stream = Boolean.TRUE.equals(bool(req, "stream"));
             boolean usage = req.get("stream_options") instanceof Map<?, ?> so && Boolean.TRUE.equals(so.get("include_usage"));
-            if (stream && prompts.size() > 1) throw new ApiError(400, "a stream takes one prompt, not " + prompts.size(), "stream");
+            if (prompts.size() * n > MAX_CHOICES) {
+                throw new ApiError(400, prompts.size() + " prompts x n = " + n + " is " + prompts.size() * n + " choices, more than " + MAX_CHOICES, "n");
+            }
             int logprobs = logprobs(req, chat);
             if (stream && logprobs >= 0) throw new ApiError(400, "logprobs are not streamed: ask without stream", "logprobs");
             boolean thinking = chat && ChatOutput.opensThinking(tok.decode(Arrays.copyOfRange(prompts.getFirst(), Math.max(0, prompts.getFirst().length - 4),
                     prompts.getFirst().length), false));
-            return new Request(List.copyOf(prompts), List.copyOf(texts), chat, (int) max, temperature, topP, (int) topK, seed, List.copyOf(stop), stream,
+            return new Request(List.copyOf(prompts), List.copyOf(texts), (int) n, chat, (int) max, temperature, topP, (int) topK, seed, List.copyOf(stop), stream,
                     usage, model, tools, thinking, echo, logprobs);
         }
 
@@ -725,6 +752,7 @@ final class Serve {
         private final String id, object;
         private final long created;
         private OutputStream events;   // open once streaming has begun
+        private final Set<Integer> roles = new HashSet<>();   // the choices whose role chunk has gone
         private boolean gone;          // the client stopped reading
 
         Reply(HttpExchange ex, Request r, boolean chat, String id, long created) {
@@ -740,18 +768,16 @@ final class Serve {
             return gone;
         }
 
-        /** New text: an event when streaming. */
-        void delta(String piece) {
-            if (!r.stream() || gone) return;
-            open();
-            event(chunk(chat ? Map.of("content", piece) : piece, null));
+        /** New text of choice {@code c}: an event when streaming. */
+        void delta(int c, String piece) {
+            if (!open(c)) return;
+            event(chunk(c, chat ? Map.of("content", piece) : piece, null));
         }
 
-        /** A new part of a chat's reply: an event when streaming. */
-        void part(ChatOutput.Delta d) {
-            if (!r.stream() || gone) return;
-            open();
-            event(chunk(switch (d.kind()) {
+        /** A new part of choice {@code c}'s chat reply: an event when streaming. */
+        void part(int c, ChatOutput.Delta d) {
+            if (!open(c)) return;
+            event(chunk(c, switch (d.kind()) {
                 case REASONING -> Map.of("reasoning_content", d.text());
                 case CONTENT -> Map.of("content", d.text());
                 case TOOL_CALL -> Map.of("tool_calls", List.of(call(d.call(), true)));
@@ -771,19 +797,26 @@ final class Serve {
             return m;
         }
 
-        /** Opens the stream, once: status 200, then, for a chat, a chunk with the role. */
-        private void open() {
-            if (events != null || gone) return;
-            ex.getResponseHeaders().set("Content-Type", "text/event-stream");
-            ex.getResponseHeaders().set("Cache-Control", "no-cache");
-            try {
-                ex.sendResponseHeaders(200, 0);
-            } catch (IOException e) {
-                gone = true;
-                return;
+        /**
+         * Whether choice {@code c}'s events can be sent: streaming, and the client still reading.
+         * Opens the stream once (status 200), and, for a chat, sends each choice's first chunk,
+         * with the role, before its first event.
+         */
+        private boolean open(int c) {
+            if (!r.stream() || gone) return false;
+            if (events == null) {
+                ex.getResponseHeaders().set("Content-Type", "text/event-stream");
+                ex.getResponseHeaders().set("Cache-Control", "no-cache");
+                try {
+                    ex.sendResponseHeaders(200, 0);
+                } catch (IOException e) {
+                    gone = true;
+                    return false;
+                }
+                events = ex.getResponseBody();
             }
-            events = ex.getResponseBody();
-            if (chat) event(chunk(Map.of("role", "assistant", "content", ""), null));
+            if (chat && roles.add(c)) event(chunk(c, Map.of("role", "assistant", "content", ""), null));
+            return !gone;
         }
 
         /**
@@ -809,7 +842,7 @@ final class Serve {
             return choice;
         }
 
-        /** The end: the whole reply, or the stream's last events (a stream has one choice). */
+        /** The end: the whole reply, or the stream's last events (each choice's finish_reason, the usage, [DONE]). */
         void finish(List<Map<String, Object>> choices, long promptTokens, long completionTokens) throws IOException {
             Map<String, Object> usage = new LinkedHashMap<>();
             usage.put("prompt_tokens", promptTokens);
@@ -822,9 +855,10 @@ final class Serve {
                 send(ex, 200, body);
                 return;
             }
-            open();   // where no text came
-            if (gone) return;
-            event(chunk(chat ? Map.of() : "", (String) choices.getFirst().get("finish_reason")));
+            for (int c = 0; c < choices.size(); c++) {
+                if (!open(c)) return;   // (a choice that had no text gets its role chunk here)
+                event(chunk(c, chat ? Map.of() : "", (String) choices.get(c).get("finish_reason")));
+            }
             if (r.includeUsage()) {
                 Map<String, Object> last = head();
                 last.put("choices", List.of());
@@ -843,10 +877,10 @@ final class Serve {
             return m;
         }
 
-        /** A stream chunk: a chat delta (an object) or a completion's text (a string). */
-        private String chunk(Object delta, String reason) {
+        /** A stream chunk of choice {@code c}: a chat delta (an object) or a completion's text (a string). */
+        private String chunk(int c, Object delta, String reason) {
             Map<String, Object> choice = new LinkedHashMap<>();
-            choice.put("index", 0L);
+            choice.put("index", (long) c);
             if (chat) {
                 choice.put("delta", delta);
             } else {

@@ -207,7 +207,8 @@ class ServeTest {
                     {"/v1/completions", "{\"prompt\": 5}", 400, "prompt", "prompt must be a string"},
                     {"/v1/completions", "{\"prompt\": \"\"}", 400, "prompt", "the prompt is empty"},
                     {"/v1/completions", "{\"prompt\": \"hi\", \"model\": \"gpt-5\"}", 404, "model", "`gpt-5` does not exist"},
-                    {"/v1/completions", "{\"prompt\": \"hi\", \"n\": 2}", 400, "n", "n must be 1"},
+                    {"/v1/completions", "{\"prompt\": \"hi\", \"n\": 0}", 400, "n", "n must be in 1..64, got 0"},
+                    {"/v1/completions", "{\"prompt\": [\"a\", \"b\"], \"n\": 40}", 400, "n", "2 prompts x n = 40 is 80 choices, more than 64"},
                     {"/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 0}", 400, "max_tokens", "must be >= 1"},
                     {"/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 63}", 400, "max_tokens", "leave room for 62"},
                     {"/v1/completions", "{\"prompt\": \"hi\", \"max_completion_tokens\": \"x\"}", 400, "max_completion_tokens", "must be an integer"},
@@ -225,7 +226,6 @@ class ServeTest {
                     {"/v1/completions", "{\"prompt\": [1, 256]}", 400, "prompt", "token id 256 at 1 is not in the model's vocabulary of 256"},
                     {"/v1/completions", "{\"prompt\": [[1], {}]}", 400, "prompt", "an array of token ids"},
                     {"/v1/completions", "{\"prompt\": []}", 400, "prompt", "an array of token ids"},
-                    {"/v1/completions", "{\"prompt\": [\"a\", \"b\"], \"stream\": true}", 400, "stream", "a stream takes one prompt, not 2"},
                     {"/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 0}", 400, "max_tokens", "must be >= 1"},
                     {"/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": -1, \"echo\": true}", 400, "max_tokens", "must be >= 0 (with echo)"},
                     {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"chat_template_kwargs\": {\"tools\": 3}}", 400,
@@ -338,6 +338,65 @@ class ServeTest {
     }
 
     /** A token's bytes, as the JSON reads them back. */
+    /** A stream's text and last finish_reason for each choice index. */
+    @SuppressWarnings("unchecked")
+    static Map<Long, String[]> streamedByChoice(Reply r, boolean chat) {
+        Map<Long, String[]> out = new java.util.TreeMap<>();
+        for (String e : r.events()) {
+            if (e.equals("[DONE]")) continue;
+            for (Object o : (List<Object>) Json.parseObject(e).get("choices")) {
+                Map<String, Object> c = (Map<String, Object>) o;
+                String[] have = out.computeIfAbsent((Long) c.get("index"), k -> new String[]{"", null});
+                Object piece = chat ? ((Map<String, Object>) c.get("delta")).get("content") : c.get("text");
+                if (piece != null) have[0] += piece;
+                if (c.get("finish_reason") != null) have[1] = (String) c.get("finish_reason");
+            }
+        }
+        return out;
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void nChoicesAndSeveralPromptsRunAsOneBatchStreamedOrNot(@TempDir Path tmp) throws Exception {
+        Path dir = checkpoint(tmp.resolve("m"), null);
+        HfTokenizer tok = HfTokenizer.load(dir);
+        long[] p1 = tok.encode("hi there"), p2 = tok.encode("abc");
+        List<long[]> want;
+        try (Scope sc = Scope.open(); DeepSeekModel m = DeepSeekModel.load(dir, false)) {   // the library's batch: each prompt n = 2 times, one sampler
+            want = Generator.generate(m, List.of(p1, p1, p2, p2), 6, Set.of(), Sampler.of(0.9, 0, 1.0, 11), Mla.ABSORBED).completions();
+        }
+        assertThat(want.get(0)).isNotEqualTo(want.get(1));   // two samples of one prompt differ
+        try (Serve.Server s = Serve.Server.start(options(dir, null), "127.0.0.1", 0)) {
+            String body = "{\"prompt\": [\"hi there\", \"abc\"], \"n\": 2, \"max_tokens\": 6, \"temperature\": 0.9, \"seed\": 11, \"echo\": true";
+            String[] echoed = {"hi there", "hi there", "abc", "abc"};
+            Reply r = post(s, "/v1/completions", body + "}");
+            assertThat(r.status()).as(r.body()).isEqualTo(200);
+            List<Object> choices = (List<Object>) r.json().get("choices");
+            assertThat(choices).hasSize(4);
+            for (int c = 0; c < 4; c++) {
+                assertThat((Map<String, Object>) choices.get(c)).containsEntry("index", (long) c).containsEntry("text", echoed[c] + tok.decode(want.get(c), true))
+                        .containsEntry("finish_reason", "length");
+            }
+            // the prompts are counted once, every choice's tokens
+            assertThat((Map<String, Object>) r.json().get("usage")).containsEntry("prompt_tokens", (long) (p1.length + p2.length))
+                    .containsEntry("completion_tokens", 24L);
+            // streamed: each choice's chunks under its index, each with its finish_reason
+            Map<Long, String[]> st = streamedByChoice(post(s, "/v1/completions", body + ", \"stream\": true}"), false);
+            assertThat(st).hasSize(4);
+            for (int c = 0; c < 4; c++) assertThat(st.get((long) c)).containsExactly(echoed[c] + tok.decode(want.get(c), true), "length");
+            // a chat with n = 3, greedy: three equal choices, each streamed with its role chunk
+            String chat = "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"n\": 3, \"max_tokens\": 4, \"temperature\": 0";
+            long[] ids = greedy(dir, tok.encodeChat(List.of(ChatTemplate.message("user", "hi")), true), 4, Set.of());
+            List<Object> three = (List<Object>) post(s, "/v1/chat/completions", chat + "}").json().get("choices");
+            assertThat(three).hasSize(3).allSatisfy(c -> assertThat(((Map<String, Object>) c).get("message").toString()).contains("content=" + tok.decode(ids, true)));
+            Reply chatStream = post(s, "/v1/chat/completions", chat + ", \"stream\": true}");
+            Map<Long, String[]> cs = streamedByChoice(chatStream, true);
+            assertThat(cs.keySet()).containsExactly(0L, 1L, 2L);
+            for (String[] c : cs.values()) assertThat(c).containsExactly(tok.decode(ids, true), "length");
+            assertThat(chatStream.events().stream().filter(e -> e.contains("\"role\":\"assistant\"")).count()).isEqualTo(3);
+        }
+    }
+
     static List<Long> bytesOf(HfTokenizer tok, long id) {
         List<Long> out = new ArrayList<>();
         for (byte b : tok.bytes(id).orElseThrow()) out.add((long) (b & 0xFF));
@@ -387,20 +446,24 @@ class ServeTest {
 
     /** An engine that writes {@code script} (then EOS, if there is room), a token at a time, as a model would. */
     static Serve.Engine scripted(HfTokenizer tok, String[] script) {
-        return (r, prompt, stopIds, sink) -> {
+        return (r, prompts, stopIds, sink) -> {
             long[] ids = tok.encode(script[0], false);
-            long n = 0;
-            for (long id : ids) {
-                if (n == r.maxTokens()) return n;
-                sink.accept(0, id);
-                n++;
-                if (sink.ended(0)) return n;
+            long all = 0;
+            for (int p = 0; p < prompts.size(); p++) {
+                long n = 0;
+                for (long id : ids) {
+                    if (n == r.maxTokens()) break;
+                    sink.accept(p, id);
+                    n++;
+                    if (sink.ended(p)) break;
+                }
+                if (n < r.maxTokens() && !sink.ended(p)) {
+                    sink.accept(p, tok.eosId().orElseThrow());
+                    n++;
+                }
+                all += n;
             }
-            if (n < r.maxTokens()) {
-                sink.accept(0, tok.eosId().orElseThrow());
-                n++;
-            }
-            return n;
+            return all;
         };
     }
 
