@@ -271,7 +271,7 @@ final class Serve {
             Request r = Request.read(req, chat, tok, o, model.config());
             String id = (chat ? "chatcmpl-" : "cmpl-") + ids.incrementAndGet();
             long created = System.currentTimeMillis() / 1000;
-            Reply reply = new Reply(ex, r, chat, id, created);
+            Reply reply = new Reply(ex, r, id, created);
             generating.lock();
             try {
                 List<Completion> done = completions(r, reply);
@@ -755,10 +755,10 @@ final class Serve {
         private final Set<Integer> roles = new HashSet<>();   // the choices whose role chunk has gone
         private boolean gone;          // the client stopped reading
 
-        Reply(HttpExchange ex, Request r, boolean chat, String id, long created) {
+        Reply(HttpExchange ex, Request r, String id, long created) {
             this.ex = ex;
             this.r = r;
-            this.chat = chat;
+            this.chat = r.chat();
             this.id = id;
             this.created = created;
             this.object = chat ? (r.stream() ? "chat.completion.chunk" : "chat.completion") : "text_completion";
