@@ -489,13 +489,13 @@ final class CudaBackend implements DeviceBackend {
 
     @Override
     public void latentKvRows(Tensor kv, long ldkv, Tensor w, double eps, Tensor cos, Tensor sin, Tensor latent, long latentSeqStride,
-                             Tensor kRope, long kRopeSeqStride, Tensor pos, long rows, long perSeq, long n, long half) {
+                             Tensor kRope, long kRopeSeqStride, Tensor pos, long rows, long perSeq, long tableRows, long n, long half) {
         if (latent.dtype != kRope.dtype || (latent.dtype != DType.F32 && latent.dtype != DType.BF16))
             throw new UnsupportedOperationException("latent KV rows into an F32 or BF16 cache, got " + latent.dtype + " and " + kRope.dtype);
         // as many threads as rmsnorm_f32 has for the row, so that the sums meet in the same order
         launchRows("rope.cu", "latent_kv_rows_" + typeSuffix(latent.dtype), rows, rowThreads(n), at(kv, 0), ldkv, at(w, 0), (float) eps,
                 at(cos, 0), at(sin, 0), at(latent, 0), latentSeqStride, at(kRope, 0), kRopeSeqStride, pos == null ? 0L : at(pos, 0), Math.toIntExact(perSeq),
-                Math.toIntExact(n), Math.toIntExact(half));
+                Math.toIntExact(tableRows), Math.toIntExact(n), Math.toIntExact(half));
     }
 
     @Override

@@ -121,14 +121,15 @@ interface DeviceBackend {
      * New entries of MLA's compressed KV cache, at inference: row {@code r} of kv (F32, rows
      * {@code ldkv} elements apart) holds a latent of n values and then a RoPE key of
      * {@code 2 * half}. The latent's {@link #rmsNormRows} by w goes to latent, the key's
-     * {@link #ropeRows} by table row {@code r % perSeq} of cos and sin (contiguous,
-     * {@code (perSeq, half)}) to kRope. Output row r of each sits at
+     * {@link #ropeRows} by table row {@code r % tableRows} of cos and sin (contiguous,
+     * {@code (tableRows, half)}: tableRows is perSeq where every sequence is at the same
+     * positions, {@code rows} where each has its own) to kRope. Output row r of each sits at
      * {@code (r / perSeq) * seqStride + (r % perSeq + pos[r / perSeq]) * width} (width n, and
      * {@code 2 * half}; pos, I32 per sequence in device memory, read when the kernel runs, or null
      * for 0), in that tensor's dtype: F32, or BF16 rounded to nearest even as a copy rounds.
      */
     void latentKvRows(Tensor kv, long ldkv, Tensor w, double eps, Tensor cos, Tensor sin, Tensor latent, long latentSeqStride,
-                      Tensor kRope, long kRopeSeqStride, Tensor pos, long rows, long perSeq, long n, long half);
+                      Tensor kRope, long kRopeSeqStride, Tensor pos, long rows, long perSeq, long tableRows, long n, long half);
 
     /** Sum or max of each of {@code rows} contiguous rows of {@code n} into out (rows). */
     void reduceRows(ReduceOp op, Tensor x, Tensor out, long rows, long n);

@@ -313,15 +313,15 @@ final class EmulatedDevice implements DeviceBackend {
 
     @Override
     public void latentKvRows(Tensor kv, long ldkv, Tensor w, double eps, Tensor cos, Tensor sin, Tensor latent, long latentSeqStride,
-                             Tensor kRope, long kRopeSeqStride, Tensor pos, long rows, long perSeq, long n, long half) {
+                             Tensor kRope, long kRopeSeqStride, Tensor pos, long rows, long perSeq, long tableRows, long n, long half) {
         Tensor x = view(kv), g = view(w), c = view(cos), s = view(sin), lat = view(latent), kr = view(kRope);
         long[] at = pos == null ? null : view(pos).toLongArray();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment normed = arena.allocate(n * 4), turned = arena.allocate(half * 8);
             for (long r = 0; r < rows; r++) {
-                long seq = r / perSeq, tok = r % perSeq, row = x.offset + r * ldkv;
+                long seq = r / perSeq, tok = r % perSeq, row = x.offset + r * ldkv, t = r % tableRows * half;
                 ScalarKernels.INSTANCE.rmsNormRows(x.storage, row, g.storage, g.offset, normed, 0, 1, n, (float) eps);
-                ScalarKernels.INSTANCE.ropeRows(x.storage, row + n, c.storage, c.offset + tok * half, s.storage, s.offset + tok * half, turned, 0, 1, half);
+                ScalarKernels.INSTANCE.ropeRows(x.storage, row + n, c.storage, c.offset + t, s.storage, s.offset + t, turned, 0, 1, half);
                 long row0 = tok + (at == null ? 0 : at[(int) seq]);
                 long latAt = lat.offset + seq * latentSeqStride + row0 * n, krAt = kr.offset + seq * kRopeSeqStride + row0 * 2 * half;
                 for (long j = 0; j < n; j++) Elem.set(lat.storage, lat.dtype, latAt + j, Elem.getF(normed, j));

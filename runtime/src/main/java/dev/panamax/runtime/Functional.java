@@ -87,8 +87,9 @@ public final class Functional {
      * New entries of a multi-head latent attention cache. Of {@code kv} (B, T, n + r), the
      * compressed latent {@code kv[..., :n]}, RMS-normalised by {@code normWeight} (n), goes into
      * {@code latentDst} (B, T, n). The RoPE key {@code kv[..., n:]}, rotated by {@code cos} and
-     * {@code sin} (T rows of r / 2, in any shape holding that many), goes into {@code kRopeDst}
-     * (B, T, r). Each lands in its destination's dtype.
+     * {@code sin} (T rows of r / 2, in any shape holding that many, one for every sequence; or
+     * B x T rows, each sequence's own), goes into {@code kRopeDst} (B, T, r). Each lands in its
+     * destination's dtype.
      * <p>
      * This writes and records no gradient. On a device it is one launch ({@code rope.cu}'s
      * latent_kv_rows_*) where kv is contiguous F32 and the destinations are F32 or BF16 with
@@ -139,8 +140,10 @@ public final class Functional {
         if (n + r != kv.dim(2) || r % 2 != 0)
             throw new IllegalArgumentException("latentKvInto: kv " + kv.shape + " does not split into latentDst " + latentDst.shape + " and kRopeDst " + kRopeDst.shape + " (an even RoPE width)");
         if (normWeight.rank() != 1 || normWeight.dim(0) != n) throw new IllegalArgumentException("latentKvInto: normWeight must be (" + n + "), got " + normWeight.shape);
-        if (cos.numel() != t * half || sin.numel() != t * half)
-            throw new IllegalArgumentException("latentKvInto: cos and sin must hold " + t + " x " + half + " values, got " + cos.shape + " and " + sin.shape);
+        boolean perSeq = b > 1 && cos.numel() == b * t * half;   // each sequence's own rows (at its own positions)
+        if (cos.numel() != sin.numel() || (cos.numel() != t * half && !perSeq))
+            throw new IllegalArgumentException("latentKvInto: cos and sin must hold " + t + " x " + half + " values (or " + b + " x " + t + " x " + half
+                    + ", each sequence's), got " + cos.shape + " and " + sin.shape);
         if (b * t == 0) return;
         DeviceBackend dev = kv.backend;
         DType out = latentDst.dtype;
@@ -154,19 +157,22 @@ public final class Functional {
                 Tensor w = Elementwise.cast(Elementwise.onDeviceOf(kv, normWeight), DType.F32).contiguous();
                 Tensor c = Elementwise.cast(Elementwise.onDeviceOf(kv, cos), DType.F32).contiguous();
                 Tensor s = Elementwise.cast(Elementwise.onDeviceOf(kv, sin), DType.F32).contiguous();
-                dev.latentKvRows(kv, n + r, w, eps, c, s, latentDst, latentDst.shape.stride(0), kRopeDst, kRopeDst.shape.stride(0), pos, b * t, t, n, half);
+                dev.latentKvRows(kv, n + r, w, eps, c, s, latentDst, latentDst.shape.stride(0), kRopeDst, kRopeDst.shape.stride(0), pos, b * t, t, perSeq ? b * t : t, n, half);
                 return;
             }
+            long tables = perSeq ? b : 1;
             if (pos == null) {
                 latentDst.copyFrom(kv.narrow(2, 0, n).rmsNorm(normWeight, eps));
-                kRopeDst.copyFrom(kv.narrow(2, n, r).rope(cos.reshape(1, t, half), sin.reshape(1, t, half)));
+                kRopeDst.copyFrom(kv.narrow(2, n, r).rope(cos.reshape(tables, t, half), sin.reshape(tables, t, half)));
                 return;
             }
             long[] at = pos.toLongArray();
+            Tensor cs = cos.reshape(tables, t * half), sn = sin.reshape(tables, t * half);
             for (int i = 0; i < b; i++) {
                 if (at[i] < 0 || at[i] + t > latentDst.dim(1))
                     throw new IndexOutOfBoundsException("latentKvInto: position " + at[i] + " of sequence " + i + " leaves no room for " + t + " entries in a cache of " + latentDst.dim(1));
-                latentKv(kv.narrow(0, i, 1), normWeight, eps, cos, sin, latentDst.narrow(0, i, 1).narrow(1, at[i], t), kRopeDst.narrow(0, i, 1).narrow(1, at[i], t), null);
+                Tensor ci = cs.narrow(0, perSeq ? i : 0, 1), si = sn.narrow(0, perSeq ? i : 0, 1);
+                latentKv(kv.narrow(0, i, 1), normWeight, eps, ci, si, latentDst.narrow(0, i, 1).narrow(1, at[i], t), kRopeDst.narrow(0, i, 1).narrow(1, at[i], t), null);
             }
         }
     }

@@ -471,6 +471,28 @@ class DevicePathsMatchHostTest {
             assertThatThrownBy(() -> Functional.latentKvInto(kv, w, eps, cos, sin, hostLat, hostRope, Tensor.ofInts(new int[]{(int) cap, 0}, b)))
                     .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("position " + cap);
         }
+        // each sequence at its own position with its own RoPE rows (a continuous batch's step): each
+        // sequence's entries are those of a one-sequence call with its rows, on the device and on the host
+        for (DType cacheType : new DType[]{DType.F32, DType.BF16}) {
+            long seqs = 3;
+            int[] at = {4, 0, 2};
+            Tensor kv = r(380, seqs, 1, n + r), w = r(381, n), cos = r(382, seqs, r / 2), sin = r(383, seqs, r / 2);
+            Tensor lat = Tensor.zeros(DEV, cacheType, seqs, cap, n), rope = Tensor.zeros(DEV, cacheType, seqs, cap, r);
+            Tensor hostLat = Tensor.zeros(cacheType, seqs, cap, n), hostRope = Tensor.zeros(cacheType, seqs, cap, r);
+            Tensor devKv = kv.to(DEV), devW = w.to(DEV), devCos = cos.to(DEV), devSin = sin.to(DEV);
+            Functional.latentKvInto(devKv, devW, eps, devCos, devSin, lat, rope, Tensor.ofInts(at, seqs).to(DEV));
+            Functional.latentKvInto(kv, w, eps, cos, sin, hostLat, hostRope, Tensor.ofInts(at, seqs));
+            double tol = cacheType == DType.BF16 ? 0x1p-7 : 1e-5;
+            for (int i = 0; i < seqs; i++) {
+                Tensor oneLat = Tensor.zeros(DEV, cacheType, 1, 1, n), oneRope = Tensor.zeros(DEV, cacheType, 1, 1, r);
+                Functional.latentKvInto(devKv.narrow(0, i, 1), devW, eps, devCos.narrow(0, i, 1), devSin.narrow(0, i, 1), oneLat, oneRope);
+                String what = cacheType + " sequence " + i + " at " + at[i] + " with its own RoPE rows";
+                assertThat(lat.narrow(0, i, 1).narrow(1, at[i], 1).toFloatArray()).as(what + ": latent").containsExactly(oneLat.toFloatArray());
+                assertThat(rope.narrow(0, i, 1).narrow(1, at[i], 1).toFloatArray()).as(what + ": key").containsExactly(oneRope.toFloatArray());
+                float[] hostKey = hostRope.narrow(0, i, 1).narrow(1, at[i], 1).toFloatArray(), devKey = oneRope.toFloatArray();
+                for (int j = 0; j < r; j++) assertThat((double) devKey[j]).as(what + ": host key [" + j + "]").isCloseTo(hostKey[j], org.assertj.core.data.Offset.offset(1e-5 + tol * Math.abs(hostKey[j])));
+            }
+        }
         assertThatThrownBy(() -> Functional.latentKvInto(r(1, 1, 1, 10), r(2, 5), 1e-6, r(3, 1, 2), r(4, 1, 2), Tensor.zeros(DType.F32, 1, 1, 6), Tensor.zeros(DType.F32, 1, 1, 4)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("normWeight");
         assertThatThrownBy(() -> Functional.latentKvInto(r(1, 1, 1, 10), r(2, 7), 1e-6, r(3, 1, 1), r(4, 1, 1), Tensor.zeros(DType.F32, 1, 1, 7), Tensor.zeros(DType.F32, 1, 1, 3)))

@@ -48,12 +48,13 @@ __device__ __forceinline__ void store_as(unsigned short* p, float v) { *p = f32_
 // token tok = r % perSeq of sequence seq = r / perSeq, and goes to cache row at = tok, plus pos[seq]
 // when pos is given (positions in device memory, as a replayed CUDA graph needs them). The latent's
 // RMSNorm by w (rmsnorm_f32's arithmetic, with as many threads) goes to latent + seq * latentSeq +
-// at * n; the key turned by table row tok of cos and sin (rope_rows_f32's arithmetic) goes to
-// kRope + seq * kRopeSeq + at * 2 * half.
+// at * n; the key turned by table row r % tableRows of cos and sin (rope_rows_f32's arithmetic:
+// tableRows is perSeq where every sequence is at the same positions, the row count where each has
+// its own) goes to kRope + seq * kRopeSeq + at * 2 * half.
 template <typename Out>
 __device__ void latent_kv_rows(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
-                               Out* latent, i64 latentSeq, Out* kRope, i64 kRopeSeq, const int* pos, int perSeq, int n, int half) {
-    i64 r = blockIdx.x, seq = r / perSeq, tok = r % perSeq, at = tok + (pos ? pos[seq] : 0);
+                               Out* latent, i64 latentSeq, Out* kRope, i64 kRopeSeq, const int* pos, int perSeq, int tableRows, int n, int half) {
+    i64 r = blockIdx.x, seq = r / perSeq, tok = r % perSeq, at = tok + (pos ? pos[seq] : 0), t = (r % tableRows) * half;
     const float* x = kv + r * ldkv;
     float rs = row_rms_scale(x, n, eps);
     Out* lat = latent + seq * latentSeq + at * n;
@@ -61,21 +62,21 @@ __device__ void latent_kv_rows(const float* kv, i64 ldkv, const float* w, float 
     const float* xr = x + n;
     Out* kr = kRope + seq * kRopeSeq + at * 2 * half;
     for (int p = threadIdx.x; p < half; p += blockDim.x) {
-        float2 y = rope_pair(xr[2 * p], xr[2 * p + 1], cosT[tok * half + p], sinT[tok * half + p]);
+        float2 y = rope_pair(xr[2 * p], xr[2 * p + 1], cosT[t + p], sinT[t + p]);
         store_as(kr + 2 * p, y.x);
         store_as(kr + 2 * p + 1, y.y);
     }
 }
 
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) latent_kv_rows_f32(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
-                                              float* latent, i64 latentSeq, float* kRope, i64 kRopeSeq, const int* pos, int perSeq, int n, int half) {
+                                              float* latent, i64 latentSeq, float* kRope, i64 kRopeSeq, const int* pos, int perSeq, int tableRows, int n, int half) {
     pmx_grid_begin();
-    latent_kv_rows<float>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, pos, perSeq, n, half);
+    latent_kv_rows<float>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, pos, perSeq, tableRows, n, half);
 }
 
 extern "C" __global__ void __launch_bounds__(ROW_THREADS) latent_kv_rows_bf16(const float* kv, i64 ldkv, const float* w, float eps, const float* cosT, const float* sinT,
                                                unsigned short* latent, i64 latentSeq, unsigned short* kRope, i64 kRopeSeq, const int* pos, int perSeq,
-                                               int n, int half) {
+                                               int tableRows, int n, int half) {
     pmx_grid_begin();
-    latent_kv_rows<unsigned short>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, pos, perSeq, n, half);
+    latent_kv_rows<unsigned short>(kv, ldkv, w, eps, cosT, sinT, latent, latentSeq, kRope, kRopeSeq, pos, perSeq, tableRows, n, half);
 }
