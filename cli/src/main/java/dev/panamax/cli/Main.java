@@ -119,10 +119,11 @@ public final class Main {
                                        tokenizer.json, the text first, as it is generated; a text prompt stops at EOS;
                                        --chat lays the prompt out by the checkpoint's chat template (--system adds one);
                                        --speculative drafts with the checkpoint's MTP module or by prompt lookup
-                  serve --model DIR [--host H --port P --served-model-name NAME --max-tokens N --device cpu|cuda|cuda:N
-                        --kv-cache f32|bf16 --speculative mtp|lookup[:NGRAM:TOKENS]]
+                  serve --model DIR [--host H --port P --served-model-name NAME --max-tokens N --max-num-seqs N
+                        --device cpu|cuda|cuda:N --kv-cache f32|bf16 --speculative mtp|lookup[:NGRAM:TOKENS]]
                                        an HTTP server with OpenAI's API (/v1/chat/completions, /v1/completions,
-                                       /v1/models; streaming, stop strings) for a checkpoint and its tokenizer
+                                       /v1/models; streaming, stop strings) for a checkpoint and its tokenizer;
+                                       concurrent requests share decode steps, up to --max-num-seqs sequences (8)
                   tokenize PATH [--no-special | --chat | --system S] TEXT | tokenize PATH --decode 1,2,3 [--skip-special]
                                        token ids of TEXT (or the text of ids) by the tokenizer.json at PATH (a file or
                                        a checkpoint folder), as Hugging Face's tokenizers library gives them; --chat

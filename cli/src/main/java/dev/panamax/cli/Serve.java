@@ -2,9 +2,11 @@ package dev.panamax.cli;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.panamax.moe.Batcher;
 import dev.panamax.moe.DeepSeekConfig;
 import dev.panamax.moe.DeepSeekModel;
 import dev.panamax.moe.Generator;
+import dev.panamax.moe.Mla;
 import dev.panamax.moe.MultiTokenPredictor;
 import dev.panamax.moe.Sampler;
 import dev.panamax.moe.Scoring;
@@ -71,14 +73,23 @@ final class Serve {
     private Serve() {
     }
 
-    /** What the server runs: the model and how it generates. */
-    record Options(Path model, String name, int maxTokens, Decoding decoding) {
+    /** The most sequences in the continuous batch, unless {@code --max-num-seqs} says. */
+    static final int MAX_NUM_SEQS = 8;
+
+    /**
+     * What the server runs: the model and how it generates; {@code maxNumSeqs} sequences at most
+     * in its continuous batch (1: requests one at a time, each generated as a batch of its own).
+     */
+    record Options(Path model, String name, int maxTokens, Decoding decoding, int maxNumSeqs) {
+        Options(Path model, String name, int maxTokens, Decoding decoding) {
+            this(model, name, maxTokens, decoding, MAX_NUM_SEQS);
+        }
     }
 
     static int run(String[] args, PrintStream out) throws InterruptedException {
         Path model = null;
         String host = "127.0.0.1", name = null;
-        int port = 8000, maxTokens = 512;
+        int port = 8000, maxTokens = 512, maxNumSeqs = MAX_NUM_SEQS;
         Decoding d = new Decoding();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -92,6 +103,7 @@ final class Serve {
                     case "--port" -> port = Integer.parseInt(v);
                     case "--served-model-name" -> name = v;
                     case "--max-tokens" -> maxTokens = Integer.parseInt(v);
+                    case "--max-num-seqs" -> maxNumSeqs = Integer.parseInt(v);
                     default -> {
                         if (!d.option(a, v)) throw new Main.UsageException("unknown option " + a);
                     }
@@ -105,8 +117,9 @@ final class Serve {
         if (model == null) throw new Main.UsageException("--model DIR is required");
         if (port < 0 || port > 65535) throw new Main.UsageException("--port must be in 0..65535, got " + port);
         if (maxTokens < 1) throw new Main.UsageException("--max-tokens must be >= 1, got " + maxTokens);
+        if (maxNumSeqs < 1 || maxNumSeqs > 1024) throw new Main.UsageException("--max-num-seqs must be in 1..1024, got " + maxNumSeqs);
         d.checkDevice();
-        Options o = new Options(model, name != null ? name : model.toAbsolutePath().normalize().getFileName().toString(), maxTokens, d);
+        Options o = new Options(model, name != null ? name : model.toAbsolutePath().normalize().getFileName().toString(), maxTokens, d, maxNumSeqs);
         CountDownLatch stopped = new CountDownLatch(1);
         try (Server s = Server.start(o, host, port)) {
             out.printf(Locale.ROOT, "serving %s as \"%s\" at http://%s:%d/v1 (Ctrl-C stops)%n", model, o.name(), host, s.port());
@@ -129,10 +142,10 @@ final class Serve {
         private final ReentrantLock generating = new ReentrantLock(true);
         private final AtomicLong ids = new AtomicLong();
         private final Engine engine;
+        private final Batcher batcher;   // the continuous batch every request's sequences join, or null: one request at a time
 
         private Server(Options o, String host, int port, Engine engine) throws IOException {
             this.o = o;
-            this.engine = engine != null ? engine : this::generate;
             tok = HfTokenizer.load(o.model());
             scope = Scope.open();
             DeepSeekModel m = null;
@@ -155,6 +168,11 @@ final class Serve {
             }
             model = m;
             mtp = p;
+            Decoding d = o.decoding();
+            // speculation verifies several tokens a step, and the naive path has no decode at positions of each sequence's own
+            boolean batching = engine == null && o.maxNumSeqs() > 1 && d.speculative == null && d.path == Mla.ABSORBED;
+            batcher = batching ? new Batcher(model, o.maxNumSeqs(), d.cache) : null;
+            this.engine = engine != null ? engine : batching ? this::generateBatched : this::generate;
             // platform threads: the kernels' fork-join work runs from the generating thread, and a
             // virtual thread cost 0.1 ms a token more (ServeBench)
             threads = Executors.newCachedThreadPool(r -> {
@@ -181,6 +199,11 @@ final class Serve {
             }
         }
 
+        /** The continuous batch the requests' sequences join, or null where requests run one at a time. */
+        Batcher batcher() {
+            return batcher;
+        }
+
         /** The port served. */
         int port() {
             return http.getAddress().getPort();
@@ -190,6 +213,7 @@ final class Serve {
         public void close() {
             http.stop(0);
             threads.close();
+            if (batcher != null) batcher.close();
             generating.lock();   // a generation under way finishes first
             try {
                 if (mtp != null) mtp.close();
@@ -264,15 +288,17 @@ final class Serve {
         }
 
         /**
-         * One request: read, each prompt's tokens generated under the lock (and scored, where
-         * logprobs are asked for), the reply sent or streamed.
+         * One request: read, each prompt's tokens generated (in the continuous batch, or under the
+         * lock where there is none) and scored, where logprobs are asked for, the reply sent or
+         * streamed.
          */
         private void complete(HttpExchange ex, boolean chat, Map<String, Object> req) throws IOException {
             Request r = Request.read(req, chat, tok, o, model.config());
             String id = (chat ? "chatcmpl-" : "cmpl-") + ids.incrementAndGet();
             long created = System.currentTimeMillis() / 1000;
             Reply reply = new Reply(ex, r, id, created);
-            generating.lock();
+            boolean serial = batcher == null;
+            if (serial) generating.lock();
             try {
                 List<Completion> done = completions(r, reply);
                 List<Map<String, Object>> choices = new ArrayList<>();
@@ -285,7 +311,7 @@ final class Serve {
                 }
                 reply.finish(choices, promptTokens, completionTokens);
             } finally {
-                generating.unlock();
+                if (serial) generating.unlock();
             }
         }
 
@@ -344,11 +370,67 @@ final class Serve {
 
         /** The library's generation of a batch of prompts: the request's sampler, the server's decoding options. */
         private long generate(Request r, List<long[]> prompts, Set<Long> stopIds, Generator.TokenSink sink) {
-            Sampler sampler = r.temperature() == 0 ? Sampler.greedy() : Sampler.of(r.temperature(), r.topK(), r.topP(), r.seed());
+            Sampler sampler = sampler(r, 0);
             Decoding d = o.decoding();
             return d.speculative == null
                     ? Generator.generate(model, prompts, r.maxTokens(), stopIds, sampler, d.path, d.cache, sink).tokens()
                     : d.speculation(mtp).generate(model, prompts, r.maxTokens(), stopIds, sampler, d.path, d.cache, sink).tokens();
+        }
+
+        /** The request's sampler (its seed plus {@code offset}: each choice its own in the continuous batch). */
+        private static Sampler sampler(Request r, long offset) {
+            return r.temperature() == 0 ? Sampler.greedy() : Sampler.of(r.temperature(), r.topK(), r.topP(), r.seed() + offset);
+        }
+
+        /**
+         * Generation in the continuous batch: each prompt a sequence of its own, choice c drawn
+         * with the request's seed plus c, its tokens handed from the batcher's thread to this one
+         * (which writes them out, so that a slow client holds up only itself). A choice whose sink
+         * has ended is cancelled, its tokens after that dropped.
+         */
+        private long generateBatched(Request r, List<long[]> prompts, Set<Long> stopIds, Generator.TokenSink sink) {
+            int count = prompts.size();
+            java.util.concurrent.LinkedBlockingQueue<long[]> events = new java.util.concurrent.LinkedBlockingQueue<>();   // {choice, token}, or {choice} at its end
+            Batcher.Sequence[] seqs = new Batcher.Sequence[count];
+            try {
+                for (int c = 0; c < count; c++) {
+                    int choice = c;
+                    seqs[c] = batcher.submit(prompts.get(c), r.maxTokens(), stopIds, sampler(r, c), new Batcher.Listener() {
+                        @Override
+                        public void token(long id) {
+                            events.add(new long[]{choice, id});
+                        }
+
+                        @Override
+                        public void done(Throwable failure) {
+                            events.add(new long[]{choice});
+                        }
+                    });
+                }
+                boolean[] ended = new boolean[count];
+                long total = 0;
+                for (int open = count; open > 0; ) {
+                    long[] e = events.take();
+                    int c = (int) e[0];
+                    if (e.length == 1) {
+                        open--;
+                    } else if (!ended[c]) {
+                        sink.accept(c, e[1]);
+                        total++;
+                        if (sink.ended(c)) {
+                            ended[c] = true;
+                            seqs[c].cancel();
+                        }
+                    }
+                }
+                for (Batcher.Sequence q : seqs) q.await();   // a failure's exception
+                return total;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while generating", e);
+            } finally {
+                for (Batcher.Sequence q : seqs) if (q != null) q.cancel();
+            }
         }
 
         /**
@@ -362,9 +444,17 @@ final class Serve {
             long[] prompt = r.prompts().get(index);
             long[] all = Arrays.copyOf(prompt, prompt.length + c.ids().length);
             System.arraycopy(c.ids(), 0, all, prompt.length, c.ids().length);
+            java.util.function.Supplier<List<Scoring.Token>> score = () -> {
+                try (Scope s = Scope.open()) {
+                    return Scoring.score(model, all, r.echo() ? 0 : prompt.length, r.logprobs(), o.decoding().path);
+                }
+            };
             List<Scoring.Token> scored;
-            try (Scope s = Scope.open()) {
-                scored = Scoring.score(model, all, r.echo() ? 0 : prompt.length, r.logprobs(), o.decoding().path);
+            try {
+                scored = batcher != null ? batcher.call(score) : score.get();   // the batcher's thread alone uses the model while it runs
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while scoring", e);
             }
             Map<String, Object> out = new LinkedHashMap<>();
             if (r.chat()) {

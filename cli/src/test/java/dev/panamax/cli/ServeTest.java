@@ -1,5 +1,6 @@
 package dev.panamax.cli;
 
+import dev.panamax.moe.Batcher;
 import dev.panamax.moe.DeepSeekModel;
 import dev.panamax.moe.Generator;
 import dev.panamax.moe.Mla;
@@ -361,12 +362,24 @@ class ServeTest {
         Path dir = checkpoint(tmp.resolve("m"), null);
         HfTokenizer tok = HfTokenizer.load(dir);
         long[] p1 = tok.encode("hi there"), p2 = tok.encode("abc");
-        List<long[]> want;
-        try (Scope sc = Scope.open(); DeepSeekModel m = DeepSeekModel.load(dir, false)) {   // the library's batch: each prompt n = 2 times, one sampler
-            want = Generator.generate(m, List.of(p1, p1, p2, p2), 6, Set.of(), Sampler.of(0.9, 0, 1.0, 11), Mla.ABSORBED).completions();
+        List<long[]> batched = new ArrayList<>(), serial;
+        try (Scope sc = Scope.open(); DeepSeekModel m = DeepSeekModel.load(dir, false)) {
+            // in the continuous batch, choice c is its prompt alone, sampled with the seed plus c
+            List<long[]> rows = List.of(p1, p1, p2, p2);
+            for (int c = 0; c < 4; c++) batched.add(Generator.generate(m, List.of(rows.get(c)), 6, Set.of(), Sampler.of(0.9, 0, 1.0, 11 + c), Mla.ABSORBED).completions().getFirst());
+            // one request at a time: the library's batch, each prompt n = 2 times, one sampler
+            serial = Generator.generate(m, rows, 6, Set.of(), Sampler.of(0.9, 0, 1.0, 11), Mla.ABSORBED).completions();
         }
-        assertThat(want.get(0)).isNotEqualTo(want.get(1));   // two samples of one prompt differ
-        try (Serve.Server s = Serve.Server.start(options(dir, null), "127.0.0.1", 0)) {
+        for (List<long[]> want : List.of(batched, serial)) assertThat(want.get(0)).isNotEqualTo(want.get(1));   // two samples of one prompt differ
+        for (int seqs : new int[]{Serve.MAX_NUM_SEQS, 1}) {
+            List<long[]> want = seqs > 1 ? batched : serial;
+            nChoices(dir, tok, new Serve.Options(dir, "tiny", 64, new Decoding(), seqs), want, p1, p2);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private void nChoices(Path dir, HfTokenizer tok, Serve.Options o, List<long[]> want, long[] p1, long[] p2) throws Exception {
+        try (Serve.Server s = Serve.Server.start(o, "127.0.0.1", 0)) {
             String body = "{\"prompt\": [\"hi there\", \"abc\"], \"n\": 2, \"max_tokens\": 6, \"temperature\": 0.9, \"seed\": 11, \"echo\": true";
             String[] echoed = {"hi there", "hi there", "abc", "abc"};
             Reply r = post(s, "/v1/completions", body + "}");
@@ -394,6 +407,46 @@ class ServeTest {
             assertThat(cs.keySet()).containsExactly(0L, 1L, 2L);
             for (String[] c : cs.values()) assertThat(c).containsExactly(tok.decode(ids, true), "length");
             assertThat(chatStream.events().stream().filter(e -> e.contains("\"role\":\"assistant\"")).count()).isEqualTo(3);
+        }
+    }
+
+    /**
+     * Requests sent at once join one continuous batch: each reply, streamed or not, greedy or
+     * seeded, is the library's generation for its prompt alone, though they ran as rows of shared
+     * decode steps.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void concurrentRequestsShareDecodeStepsAndEachGetsItsOwnTokens(@TempDir Path tmp) throws Exception {
+        Path dir = checkpoint(tmp.resolve("m"), null);
+        HfTokenizer tok = HfTokenizer.load(dir);
+        String[] prompts = {"hi there", "abc", "the quick brown fox", "x", "1 + 1 = ", "zz top"};
+        int[] maxTokens = {12, 20, 9, 16, 14, 11};
+        List<String> want = new ArrayList<>();
+        try (Scope sc = Scope.open(); DeepSeekModel m = DeepSeekModel.load(dir, false)) {
+            for (int i = 0; i < prompts.length; i++) {
+                Sampler sampler = i % 2 == 0 ? Sampler.greedy() : Sampler.of(0.8, 0, 1.0, 40 + i);
+                want.add(tok.decode(Generator.generate(m, List.of(tok.encode(prompts[i])), maxTokens[i], Set.of(), sampler, Mla.ABSORBED).completions().getFirst(), true));
+            }
+        }
+        try (Serve.Server s = Serve.Server.start(options(dir, null), "127.0.0.1", 0)) {
+            List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> replies = new ArrayList<>();
+            for (int i = 0; i < prompts.length; i++) {
+                String sampling = i % 2 == 0 ? "\"temperature\": 0" : "\"temperature\": 0.8, \"seed\": " + (40 + i);
+                String body = "{\"prompt\": " + Json.write(prompts[i]) + ", \"max_tokens\": " + maxTokens[i] + ", " + sampling + (i >= 3 ? ", \"stream\": true}" : "}");
+                replies.add(http.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/v1/completions"))
+                        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString()));
+            }
+            for (int i = 0; i < prompts.length; i++) {
+                HttpResponse<String> h = replies.get(i).get();
+                Reply r = new Reply(h.statusCode(), h.body());
+                assertThat(r.status()).as(r.body()).isEqualTo(200);
+                String text = i >= 3 ? streamed(r, false)[0] : (String) choice(r.json()).get("text");
+                assertThat(text).as("request " + i).isEqualTo(want.get(i));
+            }
+            Batcher b = s.batcher();
+            assertThat(b.slots()).isEqualTo(Serve.MAX_NUM_SEQS);
+            assertThat((double) b.stepRows() / b.steps()).as("sequences a decode step").isGreaterThan(1.5);
         }
     }
 
@@ -529,5 +582,7 @@ class ServeTest {
         assertThat(CliTest.run("serve", "--model", "x", "--port", "70000").err()).contains("--port must be in 0..65535");
         assertThat(CliTest.run("serve", "--model", "x", "--speculative", "fast").err()).contains("mtp, lookup or lookup:NGRAM:TOKENS");
         assertThat(CliTest.run("serve", "--model", "x", "--max-tokens", "0").err()).contains("--max-tokens must be >= 1");
+        assertThat(CliTest.run("serve", "--model", "x", "--max-num-seqs", "0").err()).contains("--max-num-seqs must be in 1..1024, got 0");
+        assertThat(CliTest.run("serve", "--model", "x", "--max-num-seqs", "many").err()).contains("not a number: many");
     }
 }

@@ -14,6 +14,10 @@ import dev.panamax.runtime.Tensor;
  * {@link #close()} frees it. The cache holds F32, or BF16 for half the memory and half the bytes
  * that each decode step reads (new entries are rounded once, when they are stored; attention
  * still computes in F32).
+ *
+ * <p>The sequences are at one position, {@link #length()}, unless a continuous batch
+ * ({@link Batcher}) has set each its own ({@code lengths}): then a decode step appends each
+ * sequence's token at its own position and attends over its own entries.
  */
 public final class KvCache implements AutoCloseable {
     private final DeepSeekConfig cfg;
@@ -22,9 +26,12 @@ public final class KvCache implements AutoCloseable {
     private final Tensor[] kRope;  // per layer (B, maxLen, R)
     private final int batch, maxLen;
     private final DType dtype;
+    private final KvCache parent;  // the cache whose rows this one views, or null
+    private final int rowFrom;     // the first of them
     private int length;
-    private Tensor positions;      // I32 (B) on the cache's device: the length as its kernels read it
-    private int positionsHold = -1; // the length positions holds (-1: not yet written)
+    private int[] rowLengths;      // each sequence's own length, or null when all are at length
+    private Tensor positions;      // I32 (B) on the cache's device: the lengths as its kernels read them
+    private int[] positionsHold;   // the lengths positions holds (null: not yet written)
     private Tensor ropeTable;      // F32 (maxLen, R): cos | sin of every position, on the device
 
     /** A host cache for {@code batch} sequences of up to {@code maxLen} tokens. */
@@ -50,6 +57,8 @@ public final class KvCache implements AutoCloseable {
         this.cfg = cfg;
         this.batch = batch;
         this.maxLen = maxLen;
+        this.parent = null;
+        this.rowFrom = 0;
         this.scope = Scope.longLived("kv-cache");
         int n = layers;
         latent = new Tensor[n];
@@ -62,9 +71,61 @@ public final class KvCache implements AutoCloseable {
         }
     }
 
-    /** Tokens cached so far (the position of the next token). */
+    /**
+     * A cache over sequences {@code from .. from + count - 1} of {@code parent}, sharing its memory
+     * (and its RoPE table), with lengths of its own (0 to begin with). Closing it frees only what it
+     * made itself (its positions); it must be closed before its parent.
+     */
+    private KvCache(KvCache parent, int from, int count) {
+        if (from < 0 || count < 1 || from + count > parent.batch)
+            throw new IllegalArgumentException("sequences " + from + ".." + (from + count - 1) + " outside a cache of " + parent.batch);
+        this.cfg = parent.cfg;
+        this.dtype = parent.dtype;
+        this.batch = count;
+        this.maxLen = parent.maxLen;
+        this.parent = parent;
+        this.rowFrom = from;
+        this.scope = Scope.longLived("kv-cache view");
+        latent = new Tensor[parent.latent.length];
+        kRope = new Tensor[parent.kRope.length];
+        for (int i = 0; i < latent.length; i++) {
+            latent[i] = parent.latent[i].narrow(0, from, count);
+            kRope[i] = parent.kRope[i].narrow(0, from, count);
+        }
+    }
+
+    /** {@code count} sequences of this cache from {@code from}, as a cache of their own (see the constructor). */
+    KvCache rows(int from, int count) {
+        if (from < 0 || count < 1 || from + count > batch)
+            throw new IllegalArgumentException("sequences " + from + ".." + (from + count - 1) + " outside a cache of " + batch);
+        return new KvCache(parent != null ? parent : this, rowFrom + from, count);
+    }
+
+    /**
+     * Tokens cached so far (the position of the next token); where each sequence has its own
+     * length, the longest.
+     */
     public int length() {
-        return length;
+        if (rowLengths == null) return length;
+        int most = 0;
+        for (int l : rowLengths) most = Math.max(most, l);
+        return most;
+    }
+
+    /** Whether each sequence has its own length ({@link #lengths(int[])}). */
+    boolean ragged() {
+        return rowLengths != null;
+    }
+
+    /**
+     * Sets each sequence's own length (the position of its next token): a decode step then
+     * appends sequence b's token at {@code perRow[b]} and attends over its entries up to there,
+     * and {@link #advance} moves every sequence on.
+     */
+    void lengths(int[] perRow) {
+        if (perRow.length != batch) throw new IllegalArgumentException("a cache of " + batch + " sequences takes " + batch + " lengths, got " + perRow.length);
+        for (int l : perRow) if (l < 0 || l > maxLen) throw new IllegalArgumentException("length " + l + " outside 0.." + maxLen);
+        rowLengths = perRow.clone();
     }
 
     /** Capacity in tokens. */
@@ -101,7 +162,8 @@ public final class KvCache implements AutoCloseable {
 
     /** Throws unless {@code t} more tokens fit. */
     void checkRoom(long t) {
-        if (length + t > maxLen) throw new IllegalStateException("KV cache full: " + length + " + " + t + " > " + maxLen + " tokens");
+        int at = length();
+        if (at + t > maxLen) throw new IllegalStateException("KV cache full: " + at + " + " + t + " > " + maxLen + " tokens");
     }
 
     /**
@@ -122,26 +184,37 @@ public final class KvCache implements AutoCloseable {
      * step at a new position.
      */
     Tensor positions() {
-        if (positionsHold == length) return positions;
+        int[] at = rowLengths != null ? rowLengths.clone() : new int[batch];
+        if (rowLengths == null) java.util.Arrays.fill(at, length);
+        if (java.util.Arrays.equals(positionsHold, at)) return positions;
         if (positions == null) {
             try (var e = scope.enter()) {
                 positions = Tensor.zeros(device(), DType.I32, batch);
             }
         }
-        int[] at = new int[batch];
-        java.util.Arrays.fill(at, length);
         try (Scope host = Scope.openConfined(); Autograd.NoGrad ng = Autograd.noGrad()) {   // the host copy lives only for the upload
             positions.copyFrom(Tensor.ofInts(at, batch));
         }
-        positionsHold = length;
+        positionsHold = at;
         return positions;
     }
 
     /**
      * RoPE's cos and sin (1, R/2) at the position {@link #positions()} holds, gathered on the
-     * device from a table of every position the cache can hold (made on first use).
+     * device from a table of every position the cache can hold (made on first use); (B, R/2),
+     * each sequence's, where each has its own length.
      */
     Tensor[] cosSinAtPositions(Rope rope) {
+        int half = cfg.qkRopeHeadDim() / 2;
+        Tensor table = ropeTable(rope);
+        Tensor at = rowLengths != null ? positions() : positions().narrow(0, 0, 1);   // one row: every sequence is at the same position
+        Tensor rows = Tensor.embedding(table, at);
+        return new Tensor[]{rows.narrow(1, 0, half), rows.narrow(1, half, half)};
+    }
+
+    /** The RoPE table of every position (its parent's, for a view), made on first use. */
+    private Tensor ropeTable(Rope rope) {
+        if (parent != null) return parent.ropeTable(rope);
         int half = cfg.qkRopeHeadDim() / 2;
         if (ropeTable == null) {
             try (var e = scope.enter()) {
@@ -152,8 +225,7 @@ public final class KvCache implements AutoCloseable {
                 ropeTable.copyFrom(Tensor.concat(java.util.List.of(cs[0], cs[1]), 1));
             }
         }
-        Tensor rows = Tensor.embedding(ropeTable, positions().narrow(0, 0, 1));   // (1, R): every sequence is at the same position
-        return new Tensor[]{rows.narrow(1, 0, half), rows.narrow(1, half, half)};
+        return ropeTable;
     }
 
     /** The whole latent buffer (B, maxLen, Lkv) of a layer. */
@@ -176,19 +248,40 @@ public final class KvCache implements AutoCloseable {
         return kRope[layer].narrow(1, 0, upTo);
     }
 
-    /** Marks {@code t} more tokens as cached (after every layer has appended them). */
-    void advance(int t) {
-        length += t;
+    /**
+     * Copies every entry {@code from} can hold (a cache of the same layers, sequences and dtype,
+     * no longer than this one) into the same places here.
+     */
+    void copyEntries(KvCache from) {
+        if (from.latent.length != latent.length || from.batch != batch || from.dtype != dtype || from.maxLen > maxLen)
+            throw new IllegalArgumentException("cannot copy a cache of " + from.batch + " x " + from.maxLen + " " + from.dtype + " into one of " + batch + " x " + maxLen + " " + dtype);
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            for (int i = 0; i < latent.length; i++) {
+                latent[i].narrow(1, 0, from.maxLen).copyFrom(from.latent[i]);
+                kRope[i].narrow(1, 0, from.maxLen).copyFrom(from.kRope[i]);
+            }
+        }
     }
 
-    /** Drops the tokens after the first {@code length} (keeps the memory). */
+    /** Marks {@code t} more tokens as cached, in every sequence (after every layer has appended them). */
+    void advance(int t) {
+        if (rowLengths != null) for (int i = 0; i < batch; i++) rowLengths[i] += t;
+        else length += t;
+    }
+
+    /** Drops the tokens after the first {@code length} (keeps the memory); every sequence is then at that length. */
     public void truncate(int length) {
-        if (length < 0 || length > this.length) throw new IllegalArgumentException("cannot truncate a cache of " + this.length + " tokens to " + length);
+        int now = length();
+        if (length < 0 || length > now) throw new IllegalArgumentException("cannot truncate a cache of " + now + " tokens to " + length);
+        if (rowLengths != null && length > java.util.Arrays.stream(rowLengths).min().orElse(0))
+            throw new IllegalArgumentException("cannot truncate to " + length + " a cache whose sequences hold " + java.util.Arrays.toString(rowLengths) + " tokens");
+        rowLengths = null;
         this.length = length;
     }
 
     /** Forgets all tokens (keeps the memory). */
     public void reset() {
+        rowLengths = null;
         length = 0;
     }
 

@@ -57,10 +57,11 @@ public final class Mla extends Module {
      * sequence, absorbed, on a device): then the RoPE tables at that position, the cache writes
      * and the attention's length are all read by the kernels when they run (see
      * {@link DecodeGraph}), and the cos and sin passed in must be the cache's
-     * {@code cosSinAtPositions}.
+     * {@code cosSinAtPositions}. So does every absorbed step of one token over a cache whose
+     * sequences are at positions of their own ({@link KvCache#ragged()}), on the host too.
      */
     static boolean decodesAtPositions(Tensor x, KvCache cache, Path path) {
-        return cache != null && path == Path.ABSORBED && x.dim(1) == 1 && x.device().isDevice();
+        return cache != null && path == Path.ABSORBED && x.dim(1) == 1 && (x.device().isDevice() || cache.ragged());
     }
 
     /**
@@ -68,7 +69,8 @@ public final class Mla extends Module {
      *
      * @param x        (B,T,C), already normalised by input_layernorm
      * @param startPos position of the first of the T tokens
-     * @param cosSin   RoPE cos and sin (T, R/2) for those positions
+     * @param cosSin   RoPE cos and sin (T, R/2) for those positions (B x T rows, each sequence's
+     *                 own, over a cache whose sequences are at positions of their own)
      * @param cache    the compressed cache (appended to), or null to attend over these T tokens only
      * @param layer    layer index (selects the cache slot)
      * @param path     naive or absorbed
@@ -82,14 +84,17 @@ public final class Mla extends Module {
                 : Functional.linear(Functional.linear(x, qA).rmsNorm(qANorm, eps), qB);
         qAll = qAll.view(b, t, h, dn + dr);
         Tensor qNope = qAll.narrow(3, 0, dn);
-        Tensor cos = cosSin[0].view(1, t, 1, dr / 2), sin = cosSin[1].view(1, t, 1, dr / 2);
+        long tables = cosSin[0].numel() / (t * (dr / 2));                           // 1, or B: each sequence's own rows
+        Tensor cos = cosSin[0].reshape(tables, t, 1, dr / 2), sin = cosSin[1].reshape(tables, t, 1, dr / 2);
         Tensor qRope = qAll.narrow(3, dn, dr).rope(cos, sin);                       // (B,T,H,R)
         Tensor kvAll = Functional.linear(x, kvA);                                  // (B,T,Lkv+R)
         Tensor cAll, kRopeAll;                                                      // (B,S,Lkv), (B,S,R)
         boolean atPositions = decodesAtPositions(x, cache, path);
         if (cache != null) {
             // the latent normalised and the key rotated straight into the cache (no gradient flows through it)
-            if (cache.length() != startPos) throw new IllegalStateException("cache holds " + cache.length() + " tokens but the input starts at " + startPos);
+            if (cache.ragged() && !atPositions)
+                throw new IllegalStateException("sequences at positions of their own take one token each on the absorbed path, got " + t + " tokens on the " + path + " path");
+            if (!cache.ragged() && cache.length() != startPos) throw new IllegalStateException("cache holds " + cache.length() + " tokens but the input starts at " + startPos);
             if (atPositions) {
                 // where to write, and how far to attend, read from device memory when the kernels run
                 cache.appendAtPositions(layer, kvAll, kvANorm, eps, cosSin[0], cosSin[1]);

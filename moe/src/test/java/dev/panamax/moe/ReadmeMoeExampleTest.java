@@ -53,6 +53,20 @@ class ReadmeMoeExampleTest {
         // README-END scoringExample
     }
 
+    static List<long[]> batcherExample(Path checkpointDir) throws InterruptedException {
+        // README-BEGIN batcherExample
+        try (Scope scope = Scope.open(); DeepSeekModel model = DeepSeekModel.load(checkpointDir, false);
+             Batcher batcher = new Batcher(model, 8, DType.BF16)) {         // up to 8 sequences a decode step
+            Batcher.Sequence a = batcher.submit(new long[]{1, 2, 3}, 16, Set.of(1L), Sampler.greedy(), null);
+            Batcher.Sequence b = batcher.submit(new long[]{4, 5}, 8, Set.of(), Sampler.of(0.7, 0, 0.9, 42),
+                    token -> System.out.println("b: " + token));            // from any thread, at any time
+            List<long[]> out = List.of(a.await(), b.await());               // each its prompt's own tokens
+            System.out.println(batcher.steps() + " steps, " + batcher.stepRows() + " sequence-steps");
+            return out;
+        }
+        // README-END batcherExample
+    }
+
     static void moeDeviceExample(Path checkpointDir, Device fallback) {
         // README-BEGIN moeDeviceExample
         Device d = Device.cuda().isAvailable() ? Device.cuda() : fallback;       // e.g. Device.CPU
@@ -109,6 +123,13 @@ class ReadmeMoeExampleTest {
                     Sampler.greedy(), Mla.ABSORBED).completions().getFirst());
         }
         assertThat(scoringExample(GenerationTest.firstCase())).isNegative();
+        List<long[]> batched = batcherExample(GenerationTest.firstCase());
+        try (Scope scope = Scope.open(); DeepSeekModel model = DeepSeekModel.load(GenerationTest.firstCase(), false)) {
+            assertThat(batched.get(0)).containsExactly(Generator.generate(model, List.of(new long[]{1, 2, 3}), 16, Set.of(1L), Sampler.greedy(),
+                    Mla.ABSORBED, DType.BF16).completions().getFirst());
+            assertThat(batched.get(1)).containsExactly(Generator.generate(model, List.of(new long[]{4, 5}), 8, Set.of(), Sampler.of(0.7, 0, 0.9, 42),
+                    Mla.ABSORBED, DType.BF16).completions().getFirst());
+        }
         moeExample(GenerationTest.firstCase());
         moeDeviceExample(GenerationTest.firstCase(), Device.EMULATED);
         decodeGraphExample(GenerationTest.firstCase(), Device.EMULATED);
