@@ -45,7 +45,12 @@ import java.util.concurrent.TimeUnit;
  * tokens with {@link Generator} and decodes them; {@link #http} and {@link #httpStream} send the
  * same request to the server (in this JVM, on the loopback) as OpenAI's chat completion, whole or
  * as server-sent events; {@link #httpLogprobs} asks for logprobs too, and {@link #httpN4} for 4
- * choices. The checkpoint is the first DeepSeek reference case (tiny: a token takes well under a
+ * choices. These go to the server as it runs by default, its requests' sequences in one continuous
+ * batch; {@link #httpSerial} sends the request of {@link #http} to a second server that answers one
+ * request at a time ({@code --max-num-seqs 1}, the library's loop under a lock).
+ * {@link #concurrent4} sends four chats with prompts of different lengths at once to the batching
+ * server, {@link #concurrent4Serial} the same four to the serial one: the time until all four
+ * have their replies. The checkpoint is the first DeepSeek reference case (tiny: a token takes well under a
  * millisecond, so what the server adds shows), with a byte-level tokenizer and a one-line chat
  * template. Setup checks that the server's reply is the library's text.
  */
@@ -66,8 +71,9 @@ public class ServeBench {
     DeepSeekModel model;
     HfTokenizer tok;
     HttpClient client;
-    URI uri;
+    URI uri, serialUri;
     String body, streamBody, logprobsBody, n4Body;
+    List<String> four;
 
     @Setup(Level.Trial)
     public void setup() throws Exception {
@@ -83,30 +89,58 @@ public class ServeBench {
         Files.writeString(dir.resolve("tokenizer_config.json"), Json.write(Map.of("chat_template", TEMPLATE)));
         model = DeepSeekModel.load(dir, false);
         tok = HfTokenizer.load(dir);
-        int port;
-        try (ServerSocket free = new ServerSocket(0)) {
-            port = free.getLocalPort();
-        }
-        Thread server = new Thread(() -> Main.run(new String[]{"serve", "--model", dir.toString(), "--port", Integer.toString(port),
-                "--served-model-name", "tiny"}, new PrintStream(new ByteArrayOutputStream()), System.err), "panamax serve");
-        server.setDaemon(true);
-        server.start();
         client = HttpClient.newHttpClient();
-        uri = URI.create("http://127.0.0.1:" + port + "/v1/chat/completions");
+        uri = serve();
+        serialUri = serve("--max-num-seqs", "1");
         body = "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"What is 12 + 30?\"}], \"max_tokens\": " + tokens + ", \"temperature\": 0}";
         streamBody = body.substring(0, body.length() - 1) + ", \"stream\": true}";
         logprobsBody = body.substring(0, body.length() - 1) + ", \"logprobs\": true, \"top_logprobs\": 5}";
         n4Body = body.substring(0, body.length() - 1) + ", \"n\": 4}";
-        String got = null;
-        for (int i = 0; i < 600 && got == null; i++) {   // the server loads the model
-            try {
-                got = http(body);
-            } catch (IOException notYet) {
-                Thread.sleep(100);
-            }
-        }
+        four = List.of("What is 12 + 30?", "Hi", "Name three colours.", "Count to five, please.").stream()
+                .map(q -> body.replace("What is 12 + 30?", q)).toList();
         String want = library();
-        if (got == null || !got.contains(Json.write(want))) throw new IllegalStateException("the server's reply " + got + " is not the library's text " + want);
+        for (URI server : List.of(uri, serialUri)) {
+            String got = null;
+            for (int i = 0; i < 600 && got == null; i++) {   // the server loads the model
+                try {
+                    got = http(server, body);
+                } catch (IOException notYet) {
+                    Thread.sleep(100);
+                }
+            }
+            if (got == null || !got.contains(Json.write(want))) throw new IllegalStateException(server + "'s reply " + got + " is not the library's text " + want);
+        }
+        List<String> batched = concurrent(uri), serial = concurrent(serialUri);
+        if (!batched.equals(serial)) throw new IllegalStateException("the batching server's replies " + batched + " are not the serial one's " + serial);
+    }
+
+    /** Starts a server (in this JVM, on a free port, with {@code options}) and returns its chat URI. */
+    private URI serve(String... options) throws IOException {
+        int port;
+        try (ServerSocket free = new ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        List<String> args = new java.util.ArrayList<>(List.of("serve", "--model", dir.toString(), "--port", Integer.toString(port), "--served-model-name", "tiny"));
+        args.addAll(List.of(options));
+        Thread server = new Thread(() -> Main.run(args.toArray(String[]::new), new PrintStream(new ByteArrayOutputStream()), System.err), "panamax serve");
+        server.setDaemon(true);
+        server.start();
+        return URI.create("http://127.0.0.1:" + port + "/v1/chat/completions");
+    }
+
+    /** The four chats sent at once to {@code server}; their replies' texts, in order. */
+    private List<String> concurrent(URI server) {
+        List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> sent = four.stream()
+                .map(b -> client.sendAsync(HttpRequest.newBuilder(server).POST(HttpRequest.BodyPublishers.ofString(b)).build(),
+                        HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8))).toList();
+        List<String> out = new java.util.ArrayList<>();
+        for (var f : sent) {
+            HttpResponse<String> r = f.join();
+            if (r.statusCode() != 200) throw new IllegalStateException("status " + r.statusCode() + ": " + r.body());
+            Object message = ((Map<?, ?>) ((List<?>) Json.parseObject(r.body()).get("choices")).getFirst()).get("message");
+            out.add(String.valueOf(((Map<?, ?>) message).get("content")));
+        }
+        return out;
     }
 
     private static Map<String, Object> byteTokenizer() {
@@ -124,7 +158,11 @@ public class ServeBench {
     }
 
     private String http(String request) throws IOException, InterruptedException {
-        HttpResponse<String> r = client.send(HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.ofString(request)).build(),
+        return http(uri, request);
+    }
+
+    private String http(URI server, String request) throws IOException, InterruptedException {
+        HttpResponse<String> r = client.send(HttpRequest.newBuilder(server).POST(HttpRequest.BodyPublishers.ofString(request)).build(),
                 HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
         if (r.statusCode() != 200) throw new IllegalStateException("status " + r.statusCode() + ": " + r.body());
         return r.body();
@@ -165,6 +203,24 @@ public class ServeBench {
     @Benchmark
     public String httpN4() throws IOException, InterruptedException {
         return http(n4Body);
+    }
+
+    /** The chat of {@link #http} to the server that answers one request at a time. */
+    @Benchmark
+    public String httpSerial() throws IOException, InterruptedException {
+        return http(serialUri, body);
+    }
+
+    /** Four chats at once to the batching server: their sequences share decode steps. */
+    @Benchmark
+    public List<String> concurrent4() {
+        return concurrent(uri);
+    }
+
+    /** The same four chats at once to the serial server: one after another. */
+    @Benchmark
+    public List<String> concurrent4Serial() {
+        return concurrent(serialUri);
     }
 
     /** The same chat streamed: an event per token. */

@@ -20,7 +20,9 @@ import java.util.function.Supplier;
  * Continuous batching: sequences submitted from any thread join one running batch as soon as a
  * slot is free and leave it when they end, so that a sequence never waits for another to finish
  * (vLLM's and Orca's iteration-level scheduling). Between decode steps, each waiting sequence's
- * prompt is prefilled alone into its slot of the batch's KV cache; then one decode step runs every
+ * prompt is prefilled alone into its slot of the batch's KV cache (sequences admitted together with
+ * one prompt, a request's n choices, share one prefill: its entries are copied to each one's
+ * slot); then one decode step runs every
  * sequence in the batch, each at its own position (its token appended at its own length, attending
  * over its own entries: {@link KvCache#lengths}), on the absorbed MLA path. Each sequence draws its
  * tokens with its own {@link Sampler} from its own row of the logits, so what it generates is what
@@ -136,12 +138,13 @@ public final class Batcher implements AutoCloseable {
     private final Condition work = lock.newCondition();
     private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
     private final ArrayDeque<Runnable> calls = new ArrayDeque<>();
+    private final Sampler greedy = Sampler.greedy();   // the greedy rows' draw (its own: a sampler is not shared between threads)
     private final Sequence[] running;
     private final Thread thread;
     private boolean closed;
     private KvCache cache;        // (slots, capacity), made when a batch starts
     private KvCache[] prefixes;   // prefixes[n]: the first n slots as a cache of their own
-    private long steps, stepRows;
+    private long steps, stepRows, prefills;
 
     /**
      * A batcher of up to {@code slots} sequences at once over {@code model}, with a KV cache of
@@ -233,6 +236,16 @@ public final class Batcher implements AutoCloseable {
         }
     }
 
+    /** Prompts run through the model so far (sequences admitted together with one prompt share one). */
+    public long prefills() {
+        lock.lock();
+        try {
+            return prefills;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Sequences decoded in those steps, summed over them (over {@link #steps()}: the mean batch). */
     public long stepRows() {
         lock.lock();
@@ -267,7 +280,14 @@ public final class Batcher implements AutoCloseable {
                     call.run();
                     continue;
                 }
-                for (Sequence s : admitted) prefill(s);
+                for (int i = 0; i < admitted.size(); i++) {
+                    List<Sequence> same = new ArrayList<>();   // admitted now with the same prompt: prefilled once
+                    for (int j = admitted.size() - 1; j > i; j--) {
+                        if (Arrays.equals(admitted.get(j).prompt, admitted.get(i).prompt)) same.addFirst(admitted.remove(j));
+                    }
+                    same.addFirst(admitted.get(i));
+                    prefill(same);
+                }
                 if (active() > 0) step();
                 else freeCache();
             }
@@ -283,24 +303,42 @@ public final class Batcher implements AutoCloseable {
         return n;
     }
 
-    /** A new sequence's prompt into its slot (the cache grown to hold it), and its first token. */
-    private void prefill(Sequence s) {
-        try {
-            if (s.cancelled) {
-                end(s, null);
-                return;
+    /**
+     * New sequences of one prompt: the prompt run into the first one's slot (the cache grown to
+     * hold them all), its entries copied to the others' slots, and each one's first token drawn
+     * from the same logits with its own sampler (n choices of one prompt cost one prefill).
+     */
+    private void prefill(List<Sequence> same) {
+        same.removeIf(s -> {
+            if (s.cancelled) end(s, null);
+            return s.cancelled;
+        });
+        if (same.isEmpty()) return;
+        Sequence first = same.getFirst();
+        int n = first.prompt.length;
+        try (Scope step = Scope.open()) {
+            int most = 0;
+            for (Sequence s : same) most = Math.max(most, n + s.maxNew - 1);
+            ensureCapacity(most);
+            Tensor logits;
+            try (KvCache one = cache.rows(first.slot, 1)) {
+                logits = model.forward(Tensor.ofLongs(first.prompt, 1, n), 0, one, Mla.ABSORBED, true, null);
             }
-            ensureCapacity(s.prompt.length + s.maxNew - 1);
-            long token;
-            try (Scope step = Scope.open(); KvCache one = cache.rows(s.slot, 1)) {
-                Tensor logits = model.forward(Tensor.ofLongs(s.prompt, 1, s.prompt.length), 0, one, Mla.ABSORBED, true, null);
-                token = s.sampler.sample(logits, new boolean[1])[0];
+            lock.lock();
+            try {
+                prefills++;
+            } finally {
+                lock.unlock();
             }
-            s.length = s.prompt.length;
-            s.take(token);
-            if (s.ends(token)) end(s, null);
+            for (Sequence s : same) {
+                if (s != first) cache.copySequence(first.slot, s.slot, n);
+                long token = s.sampler.sample(logits, new boolean[1])[0];
+                s.length = n;
+                s.take(token);
+                if (s.ends(token)) end(s, null);
+            }
         } catch (RuntimeException | Error e) {
-            end(s, e);
+            for (Sequence s : same) end(s, e);
         }
     }
 
@@ -322,6 +360,8 @@ public final class Batcher implements AutoCloseable {
             KvCache batch = prefix(n);
             batch.lengths(lengths);
             Tensor logits = model.forward(Tensor.ofLongs(ids, n, 1), batch.length(), batch, Mla.ABSORBED, true, null);
+            long[] best = null;   // every row's most likely token, drawn at once (one read-back on a device) where any sequence is greedy
+            for (int i = 0; i < n && best == null; i++) if (running[i] != null && running[i].sampler.isGreedy()) best = greedy.sample(logits, null);
             int rows = 0;
             for (int i = 0; i < n; i++) {
                 Sequence s = running[i];
@@ -332,7 +372,7 @@ public final class Batcher implements AutoCloseable {
                     end(s, null);
                     continue;
                 }
-                long token = s.sampler.sample(logits.narrow(0, i, 1), new boolean[1])[0];
+                long token = s.sampler.isGreedy() ? best[i] : s.sampler.sample(logits.narrow(0, i, 1), new boolean[1])[0];
                 s.take(token);
                 if (s.ends(token)) end(s, null);
             }
@@ -380,6 +420,9 @@ public final class Batcher implements AutoCloseable {
             grown = new KvCache(model.config(), slots, capacity, model.device(), cacheDtype);
             try (Scope s = Scope.open()) {
                 grown.copyEntries(cache);
+            } catch (RuntimeException | Error e) {
+                grown.close();
+                throw e;
             }
         }
         freeCache();

@@ -27,7 +27,6 @@ public final class KvCache implements AutoCloseable {
     private final int batch, maxLen;
     private final DType dtype;
     private final KvCache parent;  // the cache whose rows this one views, or null
-    private final int rowFrom;     // the first of them
     private int length;
     private int[] rowLengths;      // each sequence's own length, or null when all are at length
     private Tensor positions;      // I32 (B) on the cache's device: the lengths as its kernels read them
@@ -58,7 +57,6 @@ public final class KvCache implements AutoCloseable {
         this.batch = batch;
         this.maxLen = maxLen;
         this.parent = null;
-        this.rowFrom = 0;
         this.scope = Scope.longLived("kv-cache");
         int n = layers;
         latent = new Tensor[n];
@@ -84,7 +82,6 @@ public final class KvCache implements AutoCloseable {
         this.batch = count;
         this.maxLen = parent.maxLen;
         this.parent = parent;
-        this.rowFrom = from;
         this.scope = Scope.longLived("kv-cache view");
         latent = new Tensor[parent.latent.length];
         kRope = new Tensor[parent.kRope.length];
@@ -96,9 +93,8 @@ public final class KvCache implements AutoCloseable {
 
     /** {@code count} sequences of this cache from {@code from}, as a cache of their own (see the constructor). */
     KvCache rows(int from, int count) {
-        if (from < 0 || count < 1 || from + count > batch)
-            throw new IllegalArgumentException("sequences " + from + ".." + (from + count - 1) + " outside a cache of " + batch);
-        return new KvCache(parent != null ? parent : this, rowFrom + from, count);
+        if (parent != null) throw new UnsupportedOperationException("a view's sequences are not viewed again");
+        return new KvCache(this, from, count);
     }
 
     /**
@@ -259,6 +255,18 @@ public final class KvCache implements AutoCloseable {
             for (int i = 0; i < latent.length; i++) {
                 latent[i].narrow(1, 0, from.maxLen).copyFrom(from.latent[i]);
                 kRope[i].narrow(1, 0, from.maxLen).copyFrom(from.kRope[i]);
+            }
+        }
+    }
+
+    /** Copies the first {@code length} entries of sequence {@code from} to sequence {@code to}, in every layer. */
+    void copySequence(int from, int to, int length) {
+        if (from < 0 || from >= batch || to < 0 || to >= batch || length < 0 || length > maxLen)
+            throw new IllegalArgumentException("cannot copy " + length + " entries of sequence " + from + " to " + to + " in a cache of " + batch + " x " + maxLen);
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            for (int i = 0; i < latent.length; i++) {
+                latent[i].narrow(0, to, 1).narrow(1, 0, length).copyFrom(latent[i].narrow(0, from, 1).narrow(1, 0, length));
+                kRope[i].narrow(0, to, 1).narrow(1, 0, length).copyFrom(kRope[i].narrow(0, from, 1).narrow(1, 0, length));
             }
         }
     }

@@ -152,6 +152,57 @@ class BatcherTest {
         }
     }
 
+    /**
+     * Sequences admitted together with one prompt (a request's n choices) share one prefill, its
+     * entries copied to each one's slot: each still generates its prompt's own tokens with its own
+     * sampler (three seeded samples that differ, and a greedy one), beside a sequence of another prompt.
+     */
+    @Test
+    void choicesOfOnePromptShareAPrefillAndEachDrawsItsOwn() throws Exception {
+        try (Scope s = Scope.open(); DeepSeekModel m = DeepSeekModel.load(GenerationTest.firstCase(), false, device());
+             Batcher b = new Batcher(m, 5, DType.BF16)) {
+            long[] prompt = PROMPTS.get(1), other = PROMPTS.get(2);
+            List<Sampler> samplers = List.of(Sampler.of(1.0, 0, 1, 1), Sampler.of(1.0, 0, 1, 2), Sampler.greedy(), Sampler.of(1.0, 0, 1, 3));
+            List<long[]> want = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                Sampler again = i == 2 ? Sampler.greedy() : Sampler.of(1.0, 0, 1, i < 2 ? i + 1 : 3);
+                want.add(Generator.generate(m, List.of(prompt), 10, Set.of(), again, Mla.ABSORBED, DType.BF16).completions().getFirst());
+            }
+            long[] wantOther = Generator.generate(m, List.of(other), 10, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.BF16).completions().getFirst();
+            // the batcher held by a task until all five are queued, so that it admits them together
+            CountDownLatch held = new CountDownLatch(1), release = new CountDownLatch(1);
+            Thread holder = new Thread(() -> {
+                try {
+                    b.call(() -> {
+                        held.countDown();
+                        try {
+                            release.await();
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                        return null;
+                    });
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            holder.start();
+            held.await();
+            List<Batcher.Sequence> seqs = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                seqs.add(b.submit(prompt, 10, Set.of(), samplers.get(i), null));
+                if (i == 1) seqs.add(b.submit(other, 10, Set.of(), Sampler.greedy(), null));
+            }
+            release.countDown();
+            holder.join();
+            long[] gotOther = seqs.remove(2).await();
+            assertThat(gotOther).as("the other prompt").containsExactly(wantOther);
+            for (int i = 0; i < 4; i++) assertThat(seqs.get(i).await()).as("choice " + i).containsExactly(want.get(i));
+            assertThat(want.get(0)).isNotEqualTo(want.get(1));
+            assertThat(b.prefills()).as("one prefill for the four choices, one for the other prompt").isEqualTo(2);
+        }
+    }
+
     /** Sequence i's sampler: greedy for even i, seeded top-k / top-p sampling for odd. */
     private static Sampler sampler(int i) {
         return i % 2 == 0 ? Sampler.greedy() : Sampler.of(0.8, i == 3 ? 5 : 0, i == 5 ? 0.9 : 1, 100 + i);

@@ -167,12 +167,16 @@ public final class Functional {
                 return;
             }
             long[] at = pos.toLongArray();
-            Tensor cs = cos.reshape(tables, t * half), sn = sin.reshape(tables, t * half);
             for (int i = 0; i < b; i++) {
                 if (at[i] < 0 || at[i] + t > latentDst.dim(1))
                     throw new IndexOutOfBoundsException("latentKvInto: position " + at[i] + " of sequence " + i + " leaves no room for " + t + " entries in a cache of " + latentDst.dim(1));
-                Tensor ci = cs.narrow(0, perSeq ? i : 0, 1), si = sn.narrow(0, perSeq ? i : 0, 1);
-                latentKv(kv.narrow(0, i, 1), normWeight, eps, ci, si, latentDst.narrow(0, i, 1).narrow(1, at[i], t), kRopeDst.narrow(0, i, 1).narrow(1, at[i], t), null);
+            }
+            // every sequence's entries at once, then each copied to its own position
+            Tensor normed = kv.narrow(2, 0, n).rmsNorm(normWeight, eps);
+            Tensor turned = kv.narrow(2, n, r).rope(cos.reshape(tables, t, half), sin.reshape(tables, t, half));
+            for (int i = 0; i < b; i++) {
+                latentDst.narrow(0, i, 1).narrow(1, at[i], t).copyFrom(normed.narrow(0, i, 1));
+                kRopeDst.narrow(0, i, 1).narrow(1, at[i], t).copyFrom(turned.narrow(0, i, 1));
             }
         }
     }
@@ -673,7 +677,9 @@ public final class Functional {
      * attends over rows {@code 0 .. positions[b]} of the whole cache (B, L, ...). On a device the
      * kernel reads the positions when it runs, its work sized for L, so that a {@link DeviceGraph}
      * that captured this call attends over whatever lengths the positions then give; elsewhere they
-     * are read here.
+     * are read here, and the sequences attend at once over the longest one's rows, each row past a
+     * sequence's own position weighted 0 (so those rows must hold finite values: zeros, or older
+     * entries).
      *
      * @throws IllegalArgumentException naming the mismatched shapes
      * @throws IndexOutOfBoundsException where a position (read on the host) lies outside the cache
@@ -685,13 +691,22 @@ public final class Functional {
         if (fusedDecodeApplies(qLatent, qRope, latent, kRope) && positions.isContiguous())
             return fusedDecode(qLatent, qRope, latent, kRope, latent.dim(1), positions, scale);
         long[] at = positions.toLongArray();
-        List<Tensor> rows = new ArrayList<>();
+        long most = 0;
         for (int i = 0; i < b; i++) {
             if (at[i] < 0 || at[i] >= latent.dim(1))
                 throw new IndexOutOfBoundsException("latentAttentionDecode: position " + at[i] + " of sequence " + i + " outside a cache of " + latent.dim(1));
-            rows.add(latentAttentionDecode(qLatent.narrow(0, i, 1), qRope.narrow(0, i, 1), latent.narrow(0, i, 1), kRope.narrow(0, i, 1), at[i] + 1, scale));
+            most = Math.max(most, at[i] + 1);
         }
-        return Tensor.concat(rows, 0);
+        if (b == 1) return latentAttentionDecode(qLatent, qRope, latent, kRope, most, scale);
+        // every sequence over the longest one's rows at once, each row past its own position masked
+        // out (its weight exactly 0): the ops of one sequence, not of each in turn
+        long s = most;
+        float[] mask = new float[Math.toIntExact(b * s)];
+        for (int i = 0; i < b; i++) java.util.Arrays.fill(mask, (int) (i * s + at[i] + 1), (int) ((i + 1) * s), Float.NEGATIVE_INFINITY);
+        Tensor lat = latent.narrow(1, 0, s), kr = kRope.narrow(1, 0, s);
+        Tensor scores = qLatent.matmul(lat.transpose(1, 2)).add(qRope.matmul(kr.transpose(1, 2)));
+        Tensor m = Elementwise.onDeviceOf(scores, Tensor.of(mask, b, 1, s));
+        return scores.mul(scale).add(m).softmax(-1).matmul(lat);
     }
 
     private static void checkLatentAttention(Tensor qLatent, Tensor qRope, Tensor latent, Tensor kRope) {

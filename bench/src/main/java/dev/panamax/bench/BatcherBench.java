@@ -1,0 +1,126 @@
+package dev.panamax.bench;
+
+import dev.panamax.moe.Batcher;
+import dev.panamax.moe.DeepSeekModel;
+import dev.panamax.moe.Generator;
+import dev.panamax.moe.Mla;
+import dev.panamax.moe.Sampler;
+import dev.panamax.runtime.DType;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Continuous batching ({@link Batcher}) against its baseline, run beside it: four prompts of
+ * different lengths (5, 9, 13 and 17 tokens), 16 greedy tokens each. {@link #oneByOne}, the
+ * baseline, generates them one after another with {@link Generator} (what a server that takes one
+ * request at a time does); {@link #batcher} submits the four at once to a batcher of 4 slots, so
+ * each decode step runs all four, each at its own position. {@link #uniformBatch} is the bound a
+ * batch of prompts of one length reaches: four prompts of 11 tokens (the mean) as one
+ * {@link Generator} batch, one prefill and one step a token for all four. {@code model} is {@code v2lite}, the
+ * V2-Lite-shaped benchmark model ({@link DeepSeekBench#v2LiteShapes()}: 2 layers, hidden 2,048,
+ * vocabulary 32,000, BF16 weights: a decode step reads ~150 MB of weights), or {@code tiny}, the
+ * first DeepSeek reference case (a step of a few dozen microseconds, so what a step costs beyond
+ * its arithmetic shows). CPU, BF16 KV cache. Setup checks that both give the same tokens.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 2, time = 5)
+@Measurement(iterations = 5, time = 5)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+@State(Scope.Benchmark)
+public class BatcherBench {
+    /** The model: {@code v2lite} or {@code tiny}. */
+    @Param({"tiny", "v2lite"})
+    public String model;
+
+    static final int NEW_TOKENS = 16;
+
+    DeepSeekModel m;
+    Batcher batcher;
+    List<long[]> prompts, uniform;
+
+    @Setup(Level.Trial)
+    public void setup() throws Exception {
+        if (model.equals("v2lite")) {
+            m = DeepSeekModel.random(DeepSeekBench.v2LiteShapes(), 7, DType.BF16);
+        } else {
+            Path ref = Path.of(System.getProperty("panamax.reference.deepseek", "../shared/reference/deepseek_v3"));
+            try (var s = Files.list(ref)) {
+                m = DeepSeekModel.load(s.filter(d -> Files.isRegularFile(d.resolve("config.json"))).sorted().findFirst().orElseThrow(), false);
+            }
+        }
+        long v = m.config().vocabSize();
+        prompts = new ArrayList<>();
+        for (int len : new int[]{5, 9, 13, 17}) {
+            long[] p = new long[len];
+            for (int i = 0; i < len; i++) p[i] = (len * 31L + i * 7919L) % v;
+            prompts.add(p);
+        }
+        uniform = new ArrayList<>();
+        for (int k = 0; k < 4; k++) {
+            long[] p = new long[11];
+            for (int i = 0; i < p.length; i++) p[i] = (k * 131L + i * 7919L) % v;
+            uniform.add(p);
+        }
+        batcher = new Batcher(m, 4, DType.BF16);
+        List<long[]> a = oneByOne(), b = batcher();
+        for (int i = 0; i < a.size(); i++) {
+            if (!Arrays.equals(a.get(i), b.get(i))) throw new IllegalStateException("prompt " + i + ": batched " + Arrays.toString(b.get(i)) + ", alone " + Arrays.toString(a.get(i)));
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        batcher.close();
+        m.close();
+    }
+
+    /** The baseline: each prompt generated alone, one after another. */
+    @Benchmark
+    public List<long[]> oneByOne() {
+        List<long[]> out = new ArrayList<>();
+        for (long[] p : prompts) {
+            try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open()) {
+                out.add(Generator.generate(m, List.of(p), NEW_TOKENS, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.BF16).completions().getFirst());
+            }
+        }
+        return out;
+    }
+
+    /** Four prompts of one length (11 tokens) as one {@link Generator} batch: the bound for a batch of four. */
+    @Benchmark
+    public List<long[]> uniformBatch() {
+        try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open()) {
+            return Generator.generate(m, uniform, NEW_TOKENS, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.BF16).completions();
+        }
+    }
+
+    /** The four prompts submitted at once: every decode step runs all four, each at its own position. */
+    @Benchmark
+    public List<long[]> batcher() throws InterruptedException {
+        List<Batcher.Sequence> seqs = new ArrayList<>();
+        for (long[] p : prompts) seqs.add(batcher.submit(p, NEW_TOKENS, Set.of(), Sampler.greedy(), null));
+        List<long[]> out = new ArrayList<>();
+        for (Batcher.Sequence s : seqs) out.add(s.await());
+        return out;
+    }
+}
