@@ -1019,6 +1019,30 @@ class DevicePathsMatchHostTest {
         stepsMatch("SGD plain", ps -> new Sgd(ps, 0.1, 0));
     }
 
+    /**
+     * Latent attention with each sequence at its own position (positions in a tensor, as a
+     * continuous batch's step has them): on the host, all sequences at once over the longest one's
+     * rows, the rows past each one's own weighted 0; each row the one-sequence call over its own
+     * length. On the device, the kernel reading the positions: the same.
+     */
+    @Test
+    void latentAttentionAtEachSequencesOwnPositionIsEachSequenceAlone() {
+        long b = 3, h = 4, rank = 32, rope = 8, cap = 12;
+        int[] at = {5, 0, 9};
+        Tensor qLat = r(130, b, h, rank), qRot = r(131, b, h, rope), latent = r(132, b, cap, rank), kRope = r(133, b, cap, rope);
+        Tensor got = Functional.latentAttentionDecode(qLat, qRot, latent, kRope, Tensor.ofInts(at, b), 0.3);
+        for (int i = 0; i < b; i++) {
+            Tensor want = Functional.latentAttentionDecode(qLat.narrow(0, i, 1), qRot.narrow(0, i, 1), latent.narrow(0, i, 1), kRope.narrow(0, i, 1), at[i] + 1, 0.3);
+            close("host, sequence " + i + " at " + at[i], got.narrow(0, i, 1).toFloatArray(), want.toFloatArray());
+        }
+        try (Autograd.NoGrad ng = Autograd.noGrad()) {
+            Tensor dev = Functional.latentAttentionDecode(qLat.to(DEV), qRot.to(DEV), latent.to(DEV), kRope.to(DEV), Tensor.ofInts(at, b).to(DEV), 0.3);
+            close("device, each at its own position", dev.toFloatArray(), got.toFloatArray());
+        }
+        assertThatThrownBy(() -> Functional.latentAttentionDecode(qLat, qRot, latent, kRope, Tensor.ofInts(new int[]{1, (int) cap, 0}, b), 0.3))
+                .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("position " + cap + " of sequence 1");
+    }
+
     @Test
     void latentAttentionDecodeFusedOnTheDeviceMatchesTheComposedProduct() {
         int b = 2, h = 3, rank = 8, rope = 4, cap = 11;
