@@ -40,6 +40,8 @@
 #      logits (logitsReadBack, the baseline) and the read-back plus the draw on the host.
 #  11. DeviceIndexingBench: gather, scatter-add and a broadcast masked fill of tensors on the GPU (one
 #      kernel each), against their old route through the host (throughHost, the baseline).
+#  12. (only when STEPS names "batch") BatcherBench on the GPU: four prompts of different lengths through a
+#      continuous batch (each decode step all four, each at its own position) against one after another.
 # The tables recorded in bench/RESULTS.md collect in OUT_DIR/tables.md.
 # Usage: bench/gpu/run.sh [OUT_DIR] [extra JMH arguments]
 #   STEPS (default "gpu decode moe loss sample index") picks the steps, so that they can run in separate calls (the
@@ -153,6 +155,10 @@ if [[ "$steps" == *" pdldecode "* ]]; then
   jmh pdldecode 'DeepSeekBench.decodeToken(Graph)?$' -p device=cuda -p dtype=BF16 -p kvCache=BF16 -p threads="$threads" -p pdl=off,on "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/pdldecode.json" | tee -a "$out/tables.md"
 fi
+if [[ "$steps" == *" batch "* ]]; then
+  jmh batch 'BatcherBench' -p device=cuda -p model=v2lite,tiny "$@"
+  "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/batch.json" | tee -a "$out/tables.md"
+fi
 if [[ "$steps" == *" moe "* ]]; then
   jmh moe 'DeepSeekBench.moe(Forward|Grouped|PerExpert)$' -p device=cuda -p tokens=1,64 "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/moe.json" | tee -a "$out/tables.md"
@@ -169,7 +175,7 @@ if [[ "$steps" == *" index "* ]]; then
   jmh index 'DeviceIndexingBench' "$@"
   "$java" -cp "$jar" dev.panamax.bench.Ratios "$out/index.json" | tee -a "$out/tables.md"
 fi
-[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, moe, loss, sample, index, mla, mla16, mla128, mlawt, mlaf32, mlawtf32, mlatune, mlamerge, mlasplits, pdl, pdldecode, gemmlt" >&2; exit 2; }
+[ "${#ran[@]}" -gt 0 ] || { echo "run.sh: STEPS='$STEPS' names none of gpu, decode, batch, moe, loss, sample, index, mla, mla16, mla128, mlawt, mlaf32, mlawtf32, mlatune, mlamerge, mlasplits, pdl, pdldecode, gemmlt" >&2; exit 2; }
 # JMH exits 0 when a benchmark throws (unless -foe): report it, after every run has left its tables
 if grep -l '<failure>' "${ran[@]}" >&2; then
   echo "run.sh: some benchmarks failed (the <failure> in the files above); their rows are missing from the tables" >&2

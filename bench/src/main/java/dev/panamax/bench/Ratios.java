@@ -307,6 +307,17 @@ public final class Ratios {
             out.append(String.format(Locale.ROOT, "| batch %s | %.2f | %s | %.1f | %s |%n", piped.p("batch"), piped.usPerOp / 1e3, ms(plain),
                     tokens / (piped.usPerOp * 1e-6), ratio(plain, piped)));
         }
+        // continuous batching against the prompts one after another, same run (BatcherBench)
+        header = false;
+        for (Row batched : rows) {
+            if (!batched.bench.equals("batcher")) continue;
+            Row alone = by.get(key("oneByOne", batched.params)), uniform = by.get(key("uniformBatch", batched.params));
+            if (!header) out.append("\n| 4 prompts x " + BatcherBench.NEW_TOKENS + " tokens | continuous batch ms | one by one ms | one prompt length, one batch ms"
+                    + " | one by one / batch |\n|---|---|---|---|---|\n");
+            header = true;
+            out.append(String.format(Locale.ROOT, "| %s on %s | %.2f | %s | %s | %s |%n", batched.p("model"), batched.p("device"), batched.usPerOp / 1e3, ms(alone),
+                    ms(uniform), ratio(alone, batched)));
+        }
         if (out.length() > 0) out.append('\n');
         return out.toString();
     }
