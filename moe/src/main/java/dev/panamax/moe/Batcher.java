@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
@@ -144,7 +145,8 @@ public final class Batcher implements AutoCloseable {
     private boolean closed;
     private KvCache cache;        // (slots, capacity), made when a batch starts
     private KvCache[] prefixes;   // prefixes[n]: the first n slots as a cache of their own
-    private long steps, stepRows, prefills;
+    private final AtomicLong steps = new AtomicLong(),
+            stepRows = new AtomicLong(), prefills = new AtomicLong();
 
     /**
      * A batcher of up to {@code slots} sequences at once over {@code model}, with a KV cache of
@@ -228,32 +230,17 @@ public final class Batcher implements AutoCloseable {
 
     /** Decode steps run so far. */
     public long steps() {
-        lock.lock();
-        try {
-            return steps;
-        } finally {
-            lock.unlock();
-        }
+        return steps.get();
     }
 
     /** Prompts run through the model so far (sequences admitted together with one prompt share one). */
     public long prefills() {
-        lock.lock();
-        try {
-            return prefills;
-        } finally {
-            lock.unlock();
-        }
+        return prefills.get();
     }
 
     /** Sequences decoded in those steps, summed over them (over {@link #steps()}: the mean batch). */
     public long stepRows() {
-        lock.lock();
-        try {
-            return stepRows;
-        } finally {
-            lock.unlock();
-        }
+        return stepRows.get();
     }
 
     private void loop() {
@@ -324,12 +311,7 @@ public final class Batcher implements AutoCloseable {
             try (KvCache one = cache.rows(first.slot, 1)) {
                 logits = model.forward(Tensor.ofLongs(first.prompt, 1, n), 0, one, Mla.ABSORBED, true, null);
             }
-            lock.lock();
-            try {
-                prefills++;
-            } finally {
-                lock.unlock();
-            }
+            prefills.incrementAndGet();
             for (Sequence s : same) {
                 if (s != first) cache.copySequence(first.slot, s.slot, n);
                 long token = s.sampler.sample(logits, new boolean[1])[0];
@@ -376,13 +358,8 @@ public final class Batcher implements AutoCloseable {
                 s.take(token);
                 if (s.ends(token)) end(s, null);
             }
-            lock.lock();
-            try {
-                steps++;
-                stepRows += rows;
-            } finally {
-                lock.unlock();
-            }
+            stepRows.addAndGet(rows);
+            steps.incrementAndGet();
         } catch (RuntimeException | Error e) {
             for (Sequence s : running) if (s != null) end(s, e);
         }
