@@ -39,7 +39,10 @@ import java.util.function.Supplier;
  * sequence. CUDA graphs are not used (the batch changes shape from step to step).
  */
 public final class Batcher implements AutoCloseable {
-    /** Receives a sequence's tokens on the batcher's thread: it must not block (hand them to another thread). */
+    /**
+     * Receives a sequence's tokens on the batcher's thread: it must not block (hand them to another
+     * thread). One that throws ends its own sequence, which then fails with what it threw.
+     */
     public interface Listener {
         /** One new token (its stop token included), in order. */
         void token(long id);
@@ -59,6 +62,7 @@ public final class Batcher implements AutoCloseable {
         private final List<Long> tokens = new ArrayList<>();
         private final CompletableFuture<long[]> result = new CompletableFuture<>();
         private volatile boolean cancelled;
+        private RuntimeException listenerFailure;   // what its listener threw: it ends the sequence with it
         private int slot = -1, length;   // its slot, and its tokens in the cache (the position of its next one)
 
         private Sequence(long[] prompt, int maxNew, Set<Long> stop, Sampler sampler, Listener listener) {
@@ -103,16 +107,22 @@ public final class Batcher implements AutoCloseable {
             synchronized (tokens) {
                 tokens.add(token);
             }
-            if (listener != null) listener.token(token);
+            if (listener == null) return;
+            try {
+                listener.token(token);
+            } catch (RuntimeException e) {
+                listenerFailure = e;   // this sequence alone ends, with it
+            }
         }
 
         /** Whether it ends after the token just taken. */
         private boolean ends(long token) {
-            return stop.contains(token) || tokens.size() >= maxNew || cancelled;
+            return stop.contains(token) || tokens.size() >= maxNew || cancelled || listenerFailure != null;
         }
 
         private void finish(Throwable failure) {
             if (result.isDone()) return;
+            if (failure == null) failure = listenerFailure;
             if (listener != null) {
                 try {
                     listener.done(failure);

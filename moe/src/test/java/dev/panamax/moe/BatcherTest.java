@@ -226,6 +226,15 @@ class BatcherTest {
             });
             long[] cut = self[0].await();
             assertThat(cut.length).as("cancelled after its third token, at most a step later").isBetween(3, 4);
+            // a listener that throws (at its third token, in a decode step) ends its own sequence with what it threw, and no other
+            java.util.concurrent.atomic.AtomicInteger heard = new java.util.concurrent.atomic.AtomicInteger();
+            Batcher.Sequence beside = b.submit(PROMPTS.get(3), 10, Set.of(), Sampler.greedy(), null);
+            Batcher.Sequence thrower = b.submit(PROMPTS.get(0), 10, Set.of(), Sampler.greedy(), id -> {
+                if (heard.incrementAndGet() == 3) throw new IllegalStateException("from the listener");
+            });
+            assertThatThrownBy(thrower::await).hasMessageContaining("from the listener");
+            assertThat(heard.get()).isEqualTo(3);
+            assertThat(beside.await()).hasSize(10);
             Integer scored = b.call(() -> Scoring.score(m, PROMPTS.get(1), 1, 2, Mla.ABSORBED).size());
             assertThat(scored).isEqualTo(PROMPTS.get(1).length - 1);
             assertThatThrownBy(() -> b.call(() -> {
