@@ -450,6 +450,34 @@ class ServeTest {
         }
     }
 
+    /**
+     * A chat's next turn repeats the conversation so far: the slot its first turn ended in still
+     * holds those entries, so only the new part of the prompt runs through the model, and the reply
+     * is the library's for the whole prompt.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void aChatsNextTurnReusesTheEntriesOfTheTurnBefore(@TempDir Path tmp) throws Exception {
+        Path dir = checkpoint(tmp.resolve("m"), null);
+        HfTokenizer tok = HfTokenizer.load(dir);
+        List<Map<String, Object>> turn1 = List.of(ChatTemplate.message("user", "hi"));
+        long[] prompt1 = tok.encodeChat(turn1, true);
+        String reply1 = tok.decode(greedy(dir, prompt1, 6, Set.of()), true);
+        List<Map<String, Object>> turn2 = List.of(ChatTemplate.message("user", "hi"), ChatTemplate.message("assistant", reply1), ChatTemplate.message("user", "more"));
+        long[] prompt2 = tok.encodeChat(turn2, true);
+        String reply2 = tok.decode(greedy(dir, prompt2, 6, Set.of()), true);
+        try (Serve.Server s = Serve.Server.start(options(dir, null), "127.0.0.1", 0)) {
+            String first = "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 6, \"temperature\": 0}";
+            assertThat(choice(post(s, "/v1/chat/completions", first).json()).get("message").toString()).contains("content=" + reply1);
+            assertThat(s.batcher().reusedTokens()).isZero();
+            String second = "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": " + Json.write(reply1)
+                    + "}, {\"role\": \"user\", \"content\": \"more\"}], \"max_tokens\": 6, \"temperature\": 0}";
+            assertThat(choice(post(s, "/v1/chat/completions", second).json()).get("message").toString()).contains("content=" + reply2);
+            assertThat(s.batcher().reusedTokens()).as("the first turn's prompt skipped").isGreaterThanOrEqualTo(prompt1.length);
+            assertThat(s.batcher().prefilledTokens()).isEqualTo(prompt1.length + prompt2.length - s.batcher().reusedTokens());
+        }
+    }
+
     static List<Long> bytesOf(HfTokenizer tok, long id) {
         List<Long> out = new ArrayList<>();
         for (byte b : tok.bytes(id).orElseThrow()) out.add((long) (b & 0xFF));

@@ -33,8 +33,15 @@ import java.util.function.Supplier;
  * <p>The work runs on one thread of the batcher's own, which alone uses the model while the
  * batcher is open; other work on the model (scoring, say) goes through {@link #call}, which runs
  * it there between steps. The cache has {@code slots} sequences and grows (its contents copied) to
- * the longest sequence admitted, and is freed whenever the batch empties. Decode steps run over the
- * slots up to the last one in use (a sequence takes the lowest free slot). Nothing is recorded by
+ * the longest sequence admitted; it is kept until {@link #close()}. Decode steps run over the slots
+ * up to the last one in use.
+ *
+ * <p>Prefix reuse: a slot keeps the entries of the sequence that last ended in it (its prompt and
+ * all but its last token), and a new sequence takes the free slot whose entries share the longest
+ * start with its prompt, so that only the rest of the prompt runs through the model (at least its
+ * last token, whose logits draw the first new one). A multi-turn chat, whose next prompt repeats
+ * the conversation so far, or prompts behind one long system prompt, skip what they share
+ * ({@link #reusedTokens()}). Nothing is recorded by
  * autograd. A failure in a step ends every sequence of the batch with it; in a prefill, only that
  * sequence. CUDA graphs are not used (the batch changes shape from step to step).
  */
@@ -64,6 +71,7 @@ public final class Batcher implements AutoCloseable {
         private volatile boolean cancelled;
         private RuntimeException listenerFailure;   // what its listener threw: it ends the sequence with it
         private int slot = -1, length;   // its slot, and its tokens in the cache (the position of its next one)
+        private int reused;              // leading prompt tokens whose entries its slot held already
 
         private Sequence(long[] prompt, int maxNew, Set<Long> stop, Sampler sampler, Listener listener) {
             this.prompt = prompt;
@@ -155,8 +163,9 @@ public final class Batcher implements AutoCloseable {
     private boolean closed;
     private KvCache cache;        // (slots, capacity), made when a batch starts
     private KvCache[] prefixes;   // prefixes[n]: the first n slots as a cache of their own
-    private final AtomicLong steps = new AtomicLong(),
-            stepRows = new AtomicLong(), prefills = new AtomicLong();
+    private final long[][] held;  // of each free slot, the tokens whose entries it holds (its last sequence's), or null
+    private final AtomicLong steps = new AtomicLong(), stepRows = new AtomicLong(), prefills = new AtomicLong(),
+            prefilled = new AtomicLong(), reusedTokens = new AtomicLong();
 
     /**
      * A batcher of up to {@code slots} sequences at once over {@code model}, with a KV cache of
@@ -169,6 +178,7 @@ public final class Batcher implements AutoCloseable {
         this.slots = slots;
         this.cacheDtype = cacheDtype;
         this.running = new Sequence[slots];
+        this.held = new long[slots][];
         thread = new Thread(this::loop, "panamax batcher");
         thread.setDaemon(true);
         thread.start();
@@ -248,6 +258,16 @@ public final class Batcher implements AutoCloseable {
         return prefills.get();
     }
 
+    /** Prompt tokens run through the model by those prefills. */
+    public long prefilledTokens() {
+        return prefilled.get();
+    }
+
+    /** Prompt tokens not run through the model: their entries were in the slot already, left by its last sequence (prefix reuse). */
+    public long reusedTokens() {
+        return reusedTokens.get();
+    }
+
     /** Sequences decoded in those steps, summed over them (over {@link #steps()}: the mean batch). */
     public long stepRows() {
         return stepRows.get();
@@ -263,10 +283,21 @@ public final class Batcher implements AutoCloseable {
                     while (!closed && calls.isEmpty() && waiting.isEmpty() && active() == 0) work.awaitUninterruptibly();
                     if (closed) break;
                     call = calls.poll();
-                    for (int slot = 0; call == null && slot < slots && !waiting.isEmpty(); slot++) {
-                        if (running[slot] != null) continue;
+                    while (call == null && !waiting.isEmpty()) {
+                        int slot = -1, best = -1;   // the free slot that holds the longest start of the prompt (the lowest, on a tie)
+                        for (int i = 0; i < slots; i++) {
+                            if (running[i] != null) continue;
+                            int shared = shared(held[i], waiting.peek().prompt);
+                            if (shared > best) {
+                                slot = i;
+                                best = shared;
+                            }
+                        }
+                        if (slot < 0) break;
                         Sequence s = waiting.poll();
                         s.slot = slot;
+                        s.reused = best;
+                        held[slot] = null;
                         running[slot] = s;
                         admitted.add(s);
                     }
@@ -286,7 +317,6 @@ public final class Batcher implements AutoCloseable {
                     prefill(same);
                 }
                 if (active() > 0) step();
-                else freeCache();
             }
         } finally {
             shutDown();
@@ -318,10 +348,15 @@ public final class Batcher implements AutoCloseable {
             for (Sequence s : same) most = Math.max(most, n + s.maxNew - 1);
             ensureCapacity(most);
             Tensor logits;
+            int from = first.reused;   // the entries before it are in the slot already: its last sequence's
             try (KvCache one = cache.rows(first.slot, 1)) {
-                logits = model.forward(Tensor.ofLongs(first.prompt, 1, n), 0, one, Mla.ABSORBED, true, null);
+                one.advance(from);
+                long[] rest = Arrays.copyOfRange(first.prompt, from, n);
+                logits = model.forward(Tensor.ofLongs(rest, 1, rest.length), from, one, Mla.ABSORBED, true, null);
             }
             prefills.incrementAndGet();
+            prefilled.addAndGet(n - from);
+            reusedTokens.addAndGet(from);
             for (Sequence s : same) {
                 if (s != first) cache.copySequence(first.slot, s.slot, n);
                 long token = s.sampler.sample(logits, new boolean[1])[0];
@@ -342,7 +377,12 @@ public final class Batcher implements AutoCloseable {
         int[] lengths = new int[n];
         for (int i = 0; i < n; i++) {
             Sequence s = running[i];
-            if (s == null) continue;   // an empty slot in the prefix: fed token 0 at position 0, its result unused
+            if (s == null) {   // a free slot in the prefix: fed token 0 just past the entries it holds, its result unused
+                int keep = held[i] == null ? 0 : Math.min(held[i].length, batchCapacity() - 1);
+                if (held[i] != null && keep < held[i].length) held[i] = Arrays.copyOf(held[i], keep);
+                lengths[i] = keep;
+                continue;
+            }
             synchronized (s.tokens) {
                 ids[i] = s.tokens.getLast();
             }
@@ -375,15 +415,42 @@ public final class Batcher implements AutoCloseable {
         }
     }
 
-    /** Ends a sequence and frees its slot. */
+    /**
+     * Ends a sequence and frees its slot, which keeps its entries (its prompt and all but its last
+     * token) for a later prompt that starts the same way; after a failure, none.
+     */
     private void end(Sequence s, Throwable failure) {
         lock.lock();
         try {
-            if (s.slot >= 0 && running[s.slot] == s) running[s.slot] = null;
+            if (s.slot >= 0 && running[s.slot] == s) {
+                running[s.slot] = null;
+                held[s.slot] = failure != null ? null : entries(s);
+            }
         } finally {
             lock.unlock();
         }
         s.finish(failure);
+    }
+
+    /** The tokens whose entries a sequence's slot holds: the first {@code length} of its prompt and tokens. */
+    private static long[] entries(Sequence s) {
+        long[] out = Arrays.copyOf(s.prompt, s.length);
+        synchronized (s.tokens) {
+            for (int i = s.prompt.length; i < s.length; i++) out[i] = s.tokens.get(i - s.prompt.length);
+        }
+        return out;
+    }
+
+    /** How many leading tokens of {@code prompt} a slot holding {@code entries} can skip: all they share, but its last token. */
+    private static int shared(long[] entries, long[] prompt) {
+        if (entries == null) return 0;
+        int most = Math.min(entries.length, prompt.length - 1), i = 0;
+        while (i < most && entries[i] == prompt[i]) i++;
+        return i;
+    }
+
+    private int batchCapacity() {
+        return cache.maxLength();
     }
 
     /** The first n slots as a cache (made once for each n, while the cache lasts). */
@@ -423,6 +490,7 @@ public final class Batcher implements AutoCloseable {
         prefixes = null;
         if (cache != null) cache.close();
         cache = null;
+        Arrays.fill(held, null);
     }
 
     private void shutDown() {

@@ -203,6 +203,57 @@ class BatcherTest {
         }
     }
 
+    /**
+     * A slot keeps the entries of the sequence that ended in it: a later prompt that starts with
+     * that sequence's prompt and tokens (the next turn of a chat) runs only its new tokens through
+     * the model, and still generates what it generates alone; a prompt that shares nothing, or all
+     * (then its last token is run again), is right too.
+     */
+    @Test
+    void aLaterPromptReusesTheEntriesItSharesWithTheSlotsLastSequence() throws Exception {
+        try (Scope s = Scope.open(); DeepSeekModel m = DeepSeekModel.load(GenerationTest.firstCase(), false, device());
+             Batcher b = new Batcher(m, 2, DType.F32)) {
+            long[] first = PROMPTS.get(1);
+            long[] reply = b.submit(first, 8, Set.of(), Sampler.greedy(), null).await();
+            assertThat(b.reusedTokens()).isZero();
+            assertThat(b.prefilledTokens()).isEqualTo(first.length);
+            // the next turn: the prompt, five of the reply's tokens (whose entries the slot holds), then new ones
+            long[] next = java.util.stream.LongStream.concat(java.util.stream.LongStream.concat(Arrays.stream(first), Arrays.stream(reply, 0, 5)),
+                    java.util.stream.LongStream.of(99, 100, 101)).toArray();
+            long[] got = b.submit(next, 6, Set.of(), Sampler.greedy(), null).await();
+            assertThat(b.reusedTokens()).as("the prompt and five tokens skipped").isEqualTo(first.length + 5);
+            assertThat(b.prefilledTokens()).isEqualTo(first.length + 3);
+            assertThat(got).containsExactly(Generator.generate(m, List.of(next), 6, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32).completions().getFirst());
+            // the whole reply in the next prompt: the slot holds all but its last token, which runs with the rest
+            long[] whole = java.util.stream.LongStream.concat(java.util.stream.LongStream.concat(Arrays.stream(next), Arrays.stream(got)),
+                    java.util.stream.LongStream.of(42)).toArray();
+            long[] gotWhole = b.submit(whole, 4, Set.of(), Sampler.greedy(), null).await();
+            assertThat(b.reusedTokens()).isEqualTo(first.length + 5 + next.length + 5);
+            assertThat(gotWhole).containsExactly(Generator.generate(m, List.of(whole), 4, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32).completions().getFirst());
+            // all of it shared: its last token runs again; nothing shared: all of it runs
+            long[] gotAgain = b.submit(whole.clone(), 3, Set.of(), Sampler.greedy(), null).await();
+            assertThat(b.reusedTokens()).isEqualTo(first.length + 5 + next.length + 5 + whole.length - 1);
+            assertThat(gotAgain).containsExactly(Arrays.copyOf(gotWhole, 3));
+            long[] fresh = {8, 9, 10};
+            long[] gotFresh = b.submit(fresh, 4, Set.of(), Sampler.greedy(), null).await();
+            assertThat(gotFresh).containsExactly(Generator.generate(m, List.of(fresh), 4, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32).completions().getFirst());
+            assertThat(b.prefilledTokens()).isEqualTo(first.length + 3 + 2 + 1 + 3);
+            // a free slot below one in use keeps its entries through the steps that run over it
+            long[] a = {11, 12, 13, 14, 15, 16};
+            Batcher.Sequence inA = b.submit(a, 2, Set.of(), Sampler.greedy(), null);
+            Batcher.Sequence inB = b.submit(new long[]{21, 22}, 24, Set.of(), Sampler.greedy(), null);
+            long[] gotA = inA.await();
+            while (inB.tokensSoFar() < 12 && !inB.isDone()) Thread.onSpinWait();   // steps over A's free slot
+            long[] c = java.util.stream.LongStream.concat(java.util.stream.LongStream.concat(Arrays.stream(a), Arrays.stream(gotA, 0, 1)),
+                    java.util.stream.LongStream.of(30)).toArray();
+            long before = b.reusedTokens();
+            long[] gotC = b.submit(c, 4, Set.of(), Sampler.greedy(), null).await();
+            assertThat(b.reusedTokens() - before).isEqualTo(a.length + 1);
+            assertThat(gotC).containsExactly(Generator.generate(m, List.of(c), 4, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32).completions().getFirst());
+            inB.await();
+        }
+    }
+
     /** Sequence i's sampler: greedy for even i, seeded top-k / top-p sampling for odd. */
     private static Sampler sampler(int i) {
         return i % 2 == 0 ? Sampler.greedy() : Sampler.of(0.8, i == 3 ? 5 : 0, i == 5 ? 0.9 : 1, 100 + i);
