@@ -42,7 +42,13 @@ import java.util.concurrent.TimeUnit;
  * first DeepSeek reference case (a step of a few dozen microseconds, so what a step costs beyond
  * its arithmetic shows). BF16 KV cache; {@code device} {@code cpu}, or {@code cuda} (bench/gpu/run.sh
  * step "batch", the V2-Lite-shaped model: a step there reads its weights once for all four
- * sequences). Setup checks that the batcher gives each prompt the tokens it has alone (on a GPU
+ * sequences).
+ *
+ * <p>Prefix reuse: {@link #sharedPrefix} sends a prompt of a 40-token prefix and one token of its
+ * own (a new one each time) to a one-slot batcher whose slot holds that prefix from the call
+ * before, so that only the last token runs through the model before 4 new tokens; its baseline
+ * {@link #sharedPrefixCold} sends the same to a one-slot batcher that alternates between two
+ * prefixes, so that its slot never holds the one asked for and the whole prompt runs. Setup checks that the batcher gives each prompt the tokens it has alone (on a GPU
  * within rounding: there it checks that every sequence has its 16 tokens).
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -63,7 +69,9 @@ public class BatcherBench {
     static final int NEW_TOKENS = 16;
 
     DeepSeekModel m;
-    Batcher batcher;
+    Batcher batcher, warm, cold;
+    long[][] prefixes;
+    long calls;
     List<long[]> prompts, uniform;
 
     @Setup(Level.Trial)
@@ -92,6 +100,10 @@ public class BatcherBench {
             uniform.add(p);
         }
         batcher = new Batcher(m, 4, DType.BF16);
+        warm = new Batcher(m, 1, DType.BF16);
+        cold = new Batcher(m, 1, DType.BF16);
+        prefixes = new long[2][40];
+        for (int k = 0; k < 2; k++) for (int i = 0; i < 40; i++) prefixes[k][i] = (k * 977L + i * 131L) % v;
         List<long[]> a = oneByOne(), b = batcher();
         for (int i = 0; i < a.size(); i++) {
             if (d.isDevice() ? b.get(i).length != NEW_TOKENS : !Arrays.equals(a.get(i), b.get(i))) throw new IllegalStateException("prompt " + i + ": batched " + Arrays.toString(b.get(i)) + ", alone " + Arrays.toString(a.get(i)));
@@ -101,6 +113,8 @@ public class BatcherBench {
     @TearDown(Level.Trial)
     public void tearDown() {
         batcher.close();
+        warm.close();
+        cold.close();
         m.close();
     }
 
@@ -114,6 +128,25 @@ public class BatcherBench {
             }
         }
         return out;
+    }
+
+    /** The prefix its slot holds and a token of its own (whose entry goes past it): one token prefilled, then 4 new ones. */
+    @Benchmark
+    public long[] sharedPrefix() throws InterruptedException {
+        return warm.submit(withToken(prefixes[0]), 4, Set.of(), Sampler.greedy(), null).await();
+    }
+
+    /** The baseline: the same prompt shape, its prefix alternating so that the slot never holds it: 41 tokens prefilled, then 4. */
+    @Benchmark
+    public long[] sharedPrefixCold() throws InterruptedException {
+        return cold.submit(withToken(prefixes[(int) (calls & 1)]), 4, Set.of(), Sampler.greedy(), null).await();
+    }
+
+    /** {@code prefix} and then a token that changes from call to call. */
+    private long[] withToken(long[] prefix) {
+        long[] p = java.util.Arrays.copyOf(prefix, prefix.length + 1);
+        p[prefix.length] = 1 + (calls++ % 100);
+        return p;
     }
 
     /** Four prompts of one length (11 tokens) as one {@link Generator} batch: the bound for a batch of four. */

@@ -318,6 +318,15 @@ public final class Ratios {
             out.append(String.format(Locale.ROOT, "| %s on %s | %.2f | %s | %s | %s |%n", batched.p("model"), batched.p("device"), batched.usPerOp / 1e3, ms(alone),
                     ms(uniform), ratio(alone, batched)));
         }
+        // prefix reuse: the prompt's prefix held by the slot, against the whole prompt run (BatcherBench)
+        header = false;
+        for (Row warm : rows) {
+            if (!warm.bench.equals("sharedPrefix")) continue;
+            Row cold = by.get(key("sharedPrefixCold", warm.params));
+            if (!header) out.append("\n| 40-token prefix + 1, 4 new tokens | prefix reused ms | whole prompt run ms | run / reused |\n|---|---|---|---|\n");
+            header = true;
+            out.append(String.format(Locale.ROOT, "| %s on %s | %.2f | %s | %s |%n", warm.p("model"), warm.p("device"), warm.usPerOp / 1e3, ms(cold), ratio(cold, warm)));
+        }
         if (out.length() > 0) out.append('\n');
         return out.toString();
     }

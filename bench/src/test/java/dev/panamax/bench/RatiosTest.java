@@ -76,6 +76,18 @@ class RatiosTest {
                 .contains("| cuda | BF16 | 0.72 |");
     }
 
+    /** BatcherBench's rows: the continuous batch against one by one, and the prefix reused against the whole prompt run. */
+    @Test
+    void batcherRowsAreSetAgainstTheirBaselines(@TempDir Path dir) throws IOException {
+        Path jmh = dir.resolve("batch.json");
+        String p = "\"device\":\"cuda\",\"model\":\"v2lite\"";
+        Files.writeString(jmh, "[" + String.join(",", List.of(
+                row("BatcherBench.batcher", p, 100, "ms/op"), row("BatcherBench.oneByOne", p, 250, "ms/op"), row("BatcherBench.uniformBatch", p, 90, "ms/op"),
+                row("BatcherBench.sharedPrefix", p, 20, "ms/op"), row("BatcherBench.sharedPrefixCold", p, 50, "ms/op"))) + "]");
+        String tables = Ratios.gpuTables(Ratios.read(jmh), null);
+        assertThat(tables).contains("| v2lite on cuda | 100.00 | 250.000 | 90.000 | 2.50 |").contains("| v2lite on cuda | 20.00 | 50.000 | 2.50 |");
+    }
+
     @Test
     void gpuTablesComputeRatesAndRatiosFromTheirDefinitions(@TempDir Path dir) throws IOException {
         Path jmh = dir.resolve("gpu.json"), torch = dir.resolve("torch.json");
