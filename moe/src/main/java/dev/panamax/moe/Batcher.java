@@ -34,16 +34,16 @@ import java.util.function.Supplier;
  * batcher is open; other work on the model (scoring, say) goes through {@link #call}, which runs
  * it there between steps. The cache has {@code slots} sequences and grows (its contents copied) to
  * the longest sequence admitted; it is kept until {@link #close()}. Decode steps run over the slots
- * up to the last one in use.
+ * up to the last one in use. Nothing is recorded by autograd. A failure in a step ends every sequence of the batch with it;
+ * in a prefill, only that prompt's sequences. CUDA graphs are not used (the batch changes shape
+ * from step to step).
  *
  * <p>Prefix reuse: a slot keeps the entries of the sequence that last ended in it (its prompt and
  * all but its last token), and a new sequence takes the free slot whose entries share the longest
- * start with its prompt, so that only the rest of the prompt runs through the model (at least its
- * last token, whose logits draw the first new one). A multi-turn chat, whose next prompt repeats
- * the conversation so far, or prompts behind one long system prompt, skip what they share
- * ({@link #reusedTokens()}). Nothing is recorded by
- * autograd. A failure in a step ends every sequence of the batch with it; in a prefill, only that
- * sequence. CUDA graphs are not used (the batch changes shape from step to step).
+ * start with its prompt (on a tie, an empty slot, else the least recently used), so that only the
+ * rest of the prompt runs through the model (at least its last token, whose logits draw the first
+ * new one). A multi-turn chat, whose next prompt repeats the conversation so far, or prompts
+ * behind one long system prompt, skip what they share ({@link #reusedTokens()}).
  */
 public final class Batcher implements AutoCloseable {
     /**
@@ -164,6 +164,8 @@ public final class Batcher implements AutoCloseable {
     private KvCache cache;        // (slots, capacity), made when a batch starts
     private KvCache[] prefixes;   // prefixes[n]: the first n slots as a cache of their own
     private final long[][] held;  // of each free slot, the tokens whose entries it holds (its last sequence's), or null
+    private final long[] freedAt; // when each slot's last sequence ended (a count of ends): the oldest is given up first
+    private long ends;
     private final AtomicLong steps = new AtomicLong(), stepRows = new AtomicLong(), prefills = new AtomicLong(),
             prefilled = new AtomicLong(), reusedTokens = new AtomicLong();
 
@@ -179,6 +181,7 @@ public final class Batcher implements AutoCloseable {
         this.cacheDtype = cacheDtype;
         this.running = new Sequence[slots];
         this.held = new long[slots][];
+        this.freedAt = new long[slots];
         thread = new Thread(this::loop, "panamax batcher");
         thread.setDaemon(true);
         thread.start();
@@ -284,11 +287,13 @@ public final class Batcher implements AutoCloseable {
                     if (closed) break;
                     call = calls.poll();
                     while (call == null && !waiting.isEmpty()) {
-                        int slot = -1, best = -1;   // the free slot that holds the longest start of the prompt (the lowest, on a tie)
+                        // the free slot that holds the longest start of the prompt; on a tie, one that holds
+                        // nothing, else the one whose entries are oldest (least recently used), else the lowest
+                        int slot = -1, best = -1;
                         for (int i = 0; i < slots; i++) {
                             if (running[i] != null) continue;
                             int shared = shared(held[i], waiting.peek().prompt);
-                            if (shared > best) {
+                            if (shared > best || shared == best && held[slot] != null && (held[i] == null || freedAt[i] < freedAt[slot])) {
                                 slot = i;
                                 best = shared;
                             }
@@ -425,6 +430,7 @@ public final class Batcher implements AutoCloseable {
             if (s.slot >= 0 && running[s.slot] == s) {
                 running[s.slot] = null;
                 held[s.slot] = failure != null ? null : entries(s);
+                freedAt[s.slot] = ++ends;
             }
         } finally {
             lock.unlock();

@@ -135,9 +135,12 @@ class BatcherTest {
                     heard.add(new ConcurrentLinkedQueue<>());
                     ends[i] = new AtomicReference<>();
                 }
-                threads.forEach(Thread::start);
-                go.countDown();
-                for (Thread th : threads) th.join();
+                whileHeld(b, () -> {   // all six queued before the batcher admits any: the mean batch does not hang on the threads' timing
+                    threads.forEach(Thread::start);
+                    go.countDown();
+                    for (Thread th : threads) th.join();
+                    return null;
+                });
                 for (int i = 0; i < PROMPTS.size(); i++) {
                     long[] got = seqs[i].await();
                     long[] expected = i == 2 ? want2 : want.get(i);
@@ -169,32 +172,14 @@ class BatcherTest {
                 want.add(Generator.generate(m, List.of(prompt), 10, Set.of(), again, Mla.ABSORBED, DType.BF16).completions().getFirst());
             }
             long[] wantOther = Generator.generate(m, List.of(other), 10, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.BF16).completions().getFirst();
-            // the batcher held by a task until all five are queued, so that it admits them together
-            CountDownLatch held = new CountDownLatch(1), release = new CountDownLatch(1);
-            Thread holder = new Thread(() -> {
-                try {
-                    b.call(() -> {
-                        held.countDown();
-                        try {
-                            release.await();
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                        }
-                        return null;
-                    });
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+            List<Batcher.Sequence> seqs = new ArrayList<>(whileHeld(b, () -> {   // admitted together
+                List<Batcher.Sequence> q = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    q.add(b.submit(prompt, 10, Set.of(), samplers.get(i), null));
+                    if (i == 1) q.add(b.submit(other, 10, Set.of(), Sampler.greedy(), null));
                 }
-            });
-            holder.start();
-            held.await();
-            List<Batcher.Sequence> seqs = new ArrayList<>();
-            for (int i = 0; i < 4; i++) {
-                seqs.add(b.submit(prompt, 10, Set.of(), samplers.get(i), null));
-                if (i == 1) seqs.add(b.submit(other, 10, Set.of(), Sampler.greedy(), null));
-            }
-            release.countDown();
-            holder.join();
+                return q;
+            }));
             long[] gotOther = seqs.remove(2).await();
             assertThat(gotOther).as("the other prompt").containsExactly(wantOther);
             for (int i = 0; i < 4; i++) assertThat(seqs.get(i).await()).as("choice " + i).containsExactly(want.get(i));
@@ -238,10 +223,21 @@ class BatcherTest {
             long[] gotFresh = b.submit(fresh, 4, Set.of(), Sampler.greedy(), null).await();
             assertThat(gotFresh).containsExactly(Generator.generate(m, List.of(fresh), 4, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32).completions().getFirst());
             assertThat(b.prefilledTokens()).isEqualTo(first.length + 3 + 2 + 1 + 3);
-            // a free slot below one in use keeps its entries through the steps that run over it
+            // the fresh prompt took the empty slot, not the one holding the conversation, which is still
+            // there; once it is used again, another new prompt takes the least recently used slot (the
+            // fresh one's), and the conversation is still there
+            for (int turn = 0; turn < 2; turn++) {
+                if (turn == 1) b.submit(new long[]{50, 51}, 2, Set.of(), Sampler.greedy(), null).await();
+                long reusedBefore = b.reusedTokens();
+                b.submit(whole.clone(), 1, Set.of(), Sampler.greedy(), null).await();
+                assertThat(b.reusedTokens() - reusedBefore).as("turn " + turn).isEqualTo(whole.length - 1);
+            }
+            // a free slot below one in use keeps its entries through the steps that run over it: B (long)
+            // and then A (short), admitted together, take the least recently used slot 1 (the fresh prompt's) and then 0
             long[] a = {11, 12, 13, 14, 15, 16};
-            Batcher.Sequence inA = b.submit(a, 2, Set.of(), Sampler.greedy(), null);
-            Batcher.Sequence inB = b.submit(new long[]{21, 22}, 24, Set.of(), Sampler.greedy(), null);
+            List<Batcher.Sequence> ba = whileHeld(b, () -> List.of(b.submit(new long[]{21, 22}, 24, Set.of(), Sampler.greedy(), null),
+                    b.submit(a, 2, Set.of(), Sampler.greedy(), null)));
+            Batcher.Sequence inB = ba.get(0), inA = ba.get(1);
             long[] gotA = inA.await();
             while (inB.tokensSoFar() < 12 && !inB.isDone()) Thread.onSpinWait();   // steps over A's free slot
             long[] c = java.util.stream.LongStream.concat(java.util.stream.LongStream.concat(Arrays.stream(a), Arrays.stream(gotA, 0, 1)),
@@ -251,6 +247,37 @@ class BatcherTest {
             assertThat(b.reusedTokens() - before).isEqualTo(a.length + 1);
             assertThat(gotC).containsExactly(Generator.generate(m, List.of(c), 4, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32).completions().getFirst());
             inB.await();
+        }
+    }
+
+    /**
+     * Runs {@code submit} while the batcher is held by a task of its own ({@link Batcher#call}), so
+     * that it admits everything submitted together, in order, once the task ends.
+     */
+    static <T> T whileHeld(Batcher b, java.util.concurrent.Callable<T> submit) throws Exception {
+        CountDownLatch held = new CountDownLatch(1), release = new CountDownLatch(1);
+        Thread holder = new Thread(() -> {
+            try {
+                b.call(() -> {
+                    held.countDown();
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return null;
+                });
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        holder.start();
+        held.await();
+        try {
+            return submit.call();
+        } finally {
+            release.countDown();
+            holder.join();
         }
     }
 
