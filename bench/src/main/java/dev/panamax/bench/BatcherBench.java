@@ -104,7 +104,7 @@ public class BatcherBench {
         cold = new Batcher(m, 1, DType.BF16);
         prefixes = new long[2][40];
         for (int k = 0; k < 2; k++) for (int i = 0; i < 40; i++) prefixes[k][i] = (k * 977L + i * 131L) % v;
-        List<long[]> a = oneByOne(), b = batcher();
+        List<long[]> ps = nextPrompts(), a = oneByOne(ps), b = batched(ps);
         for (int i = 0; i < a.size(); i++) {
             if (d.isDevice() ? b.get(i).length != NEW_TOKENS : !Arrays.equals(a.get(i), b.get(i))) throw new IllegalStateException("prompt " + i + ": batched " + Arrays.toString(b.get(i)) + ", alone " + Arrays.toString(a.get(i)));
         }
@@ -121,8 +121,12 @@ public class BatcherBench {
     /** The baseline: each prompt generated alone, one after another. */
     @Benchmark
     public List<long[]> oneByOne() {
+        return oneByOne(nextPrompts());
+    }
+
+    private List<long[]> oneByOne(List<long[]> ps) {
         List<long[]> out = new ArrayList<>();
-        for (long[] p : prompts) {
+        for (long[] p : ps) {
             try (dev.panamax.runtime.Scope s = dev.panamax.runtime.Scope.open()) {
                 out.add(Generator.generate(m, List.of(p), NEW_TOKENS, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.BF16).completions().getFirst());
             }
@@ -160,8 +164,28 @@ public class BatcherBench {
     /** The four prompts submitted at once: every decode step runs all four, each at its own position. */
     @Benchmark
     public List<long[]> batcher() throws InterruptedException {
+        return batched(nextPrompts());
+    }
+
+    /**
+     * The four prompts, each call's beginning with a token of their own, so that no slot of the
+     * batcher holds the start of one from the call before (prefix reuse would skip their prefill,
+     * which the baseline runs in full).
+     */
+    private List<long[]> nextPrompts() {
+        long first = 1 + (calls++ % 97);
+        List<long[]> out = new ArrayList<>();
+        for (long[] p : prompts) {
+            long[] fresh = p.clone();
+            fresh[0] = first;
+            out.add(fresh);
+        }
+        return out;
+    }
+
+    private List<long[]> batched(List<long[]> ps) throws InterruptedException {
         List<Batcher.Sequence> seqs = new ArrayList<>();
-        for (long[] p : prompts) seqs.add(batcher.submit(p, NEW_TOKENS, Set.of(), Sampler.greedy(), null));
+        for (long[] p : ps) seqs.add(batcher.submit(p, NEW_TOKENS, Set.of(), Sampler.greedy(), null));
         List<long[]> out = new ArrayList<>();
         for (Batcher.Sequence s : seqs) out.add(s.await());
         return out;
