@@ -21,22 +21,21 @@ import java.util.function.Supplier;
  * Continuous batching: sequences submitted from any thread join one running batch as soon as a
  * slot is free and leave it when they end, so that a sequence never waits for another to finish
  * (vLLM's and Orca's iteration-level scheduling). Between decode steps, each waiting sequence's
- * prompt is prefilled alone into its slot of the batch's KV cache (sequences admitted together with
- * one prompt, a request's n choices, share one prefill: its entries are copied to each one's
- * slot); then one decode step runs every
- * sequence in the batch, each at its own position (its token appended at its own length, attending
- * over its own entries: {@link KvCache#lengths}), on the absorbed MLA path. Each sequence draws its
- * tokens with its own {@link Sampler} from its own row of the logits, so what it generates is what
- * {@link Generator} generates for its prompt alone with that sampler (up to the rounding of a
- * batched product, on some backends).
+ * prompt is prefilled alone into its slot of the batch's KV cache; sequences admitted together
+ * with one prompt (a request's n choices) share one prefill, its entries copied to each one's
+ * slot. Then one decode step runs every sequence in the batch, each at its own position (its token
+ * appended at its own length, attending over its own entries: {@link KvCache#lengths}), on the
+ * absorbed MLA path. Each sequence draws its tokens with its own {@link Sampler} from its own row
+ * of the logits, so what it generates is what {@link Generator} generates for its prompt alone
+ * with that sampler (up to the rounding of a batched product, on some backends).
  *
  * <p>The work runs on one thread of the batcher's own, which alone uses the model while the
  * batcher is open; other work on the model (scoring, say) goes through {@link #call}, which runs
  * it there between steps. The cache has {@code slots} sequences and grows (its contents copied) to
  * the longest sequence admitted; it is kept until {@link #close()}. Decode steps run over the slots
- * up to the last one in use. Nothing is recorded by autograd. A failure in a step ends every sequence of the batch with it;
- * in a prefill, only that prompt's sequences. CUDA graphs are not used (the batch changes shape
- * from step to step).
+ * up to the last one in use. Nothing is recorded by autograd. A failure in a step ends every
+ * sequence of the batch with it; one in a prefill, only that prompt's sequences. CUDA graphs are
+ * not used (the batch changes shape from step to step).
  *
  * <p>Prefix reuse: a slot keeps the entries of the sequence that last ended in it (its prompt and
  * all but its last token), and a new sequence takes the free slot whose entries share the longest
