@@ -169,9 +169,9 @@ class BatcherTest {
             List<long[]> want = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 Sampler again = i == 2 ? Sampler.greedy() : Sampler.of(1.0, 0, 1, i < 2 ? i + 1 : 3);
-                want.add(Generator.generate(m, List.of(prompt), 10, Set.of(), again, Mla.ABSORBED, DType.BF16).completions().getFirst());
+                want.add(alone(b, m, prompt, 10, again, DType.BF16));
             }
-            long[] wantOther = Generator.generate(m, List.of(other), 10, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.BF16).completions().getFirst();
+            long[] wantOther = alone(b, m, other, 10, Sampler.greedy(), DType.BF16);
             List<Batcher.Sequence> seqs = new ArrayList<>(whileHeld(b, () -> {   // admitted together
                 List<Batcher.Sequence> q = new ArrayList<>();
                 for (int i = 0; i < 4; i++) {
@@ -208,20 +208,20 @@ class BatcherTest {
             long[] got = b.submit(next, 6, Set.of(), Sampler.greedy(), null).await();
             assertThat(b.reusedTokens()).as("the prompt and five tokens skipped").isEqualTo(first.length + 5);
             assertThat(b.prefilledTokens()).isEqualTo(first.length + 3);
-            assertThat(got).containsExactly(Generator.generate(m, List.of(next), 6, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32).completions().getFirst());
+            assertThat(got).containsExactly(alone(b, m, next, 6, Sampler.greedy(), DType.F32));
             // the whole reply in the next prompt: the slot holds all but its last token, which runs with the rest
             long[] whole = java.util.stream.LongStream.concat(java.util.stream.LongStream.concat(Arrays.stream(next), Arrays.stream(got)),
                     java.util.stream.LongStream.of(42)).toArray();
             long[] gotWhole = b.submit(whole, 4, Set.of(), Sampler.greedy(), null).await();
             assertThat(b.reusedTokens()).isEqualTo(first.length + 5 + next.length + 5);
-            assertThat(gotWhole).containsExactly(Generator.generate(m, List.of(whole), 4, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32).completions().getFirst());
+            assertThat(gotWhole).containsExactly(alone(b, m, whole, 4, Sampler.greedy(), DType.F32));
             // all of it shared: its last token runs again; nothing shared: all of it runs
             long[] gotAgain = b.submit(whole.clone(), 3, Set.of(), Sampler.greedy(), null).await();
             assertThat(b.reusedTokens()).isEqualTo(first.length + 5 + next.length + 5 + whole.length - 1);
             assertThat(gotAgain).containsExactly(Arrays.copyOf(gotWhole, 3));
             long[] fresh = {8, 9, 10};
             long[] gotFresh = b.submit(fresh, 4, Set.of(), Sampler.greedy(), null).await();
-            assertThat(gotFresh).containsExactly(Generator.generate(m, List.of(fresh), 4, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32).completions().getFirst());
+            assertThat(gotFresh).containsExactly(alone(b, m, fresh, 4, Sampler.greedy(), DType.F32));
             assertThat(b.prefilledTokens()).isEqualTo(first.length + 3 + 2 + 1 + 3);
             // the fresh prompt took the empty slot, not the one holding the conversation, which is still
             // there; once it is used again, another new prompt takes the least recently used slot (the
@@ -245,9 +245,22 @@ class BatcherTest {
             long before = b.reusedTokens();
             long[] gotC = b.submit(c, 4, Set.of(), Sampler.greedy(), null).await();
             assertThat(b.reusedTokens() - before).isEqualTo(a.length + 1);
-            assertThat(gotC).containsExactly(Generator.generate(m, List.of(c), 4, Set.of(), Sampler.greedy(), Mla.ABSORBED, DType.F32).completions().getFirst());
+            assertThat(gotC).containsExactly(alone(b, m, c, 4, Sampler.greedy(), DType.F32));
             inB.await();
         }
+    }
+
+    /**
+     * {@link Generator}'s tokens for {@code prompt} alone, generated on the batcher's thread
+     * ({@link Batcher#call}): while a batcher is open only its thread uses the model (on a GPU, a
+     * decode graph captured on another thread would meet the batcher's uploads).
+     */
+    static long[] alone(Batcher b, DeepSeekModel m, long[] prompt, int n, Sampler sampler, DType cache) throws InterruptedException {
+        return b.call(() -> {
+            try (Scope s = Scope.open()) {
+                return Generator.generate(m, List.of(prompt), n, Set.of(), sampler, Mla.ABSORBED, cache).completions().getFirst();
+            }
+        });
     }
 
     /**
