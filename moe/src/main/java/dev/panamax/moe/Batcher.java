@@ -174,7 +174,7 @@ public final class Batcher implements AutoCloseable {
      */
     public Batcher(DeepSeekModel model, int slots, DType cacheDtype) {
         if (slots < 1) throw new IllegalArgumentException("a batcher needs slots >= 1, got " + slots);
-        if (cacheDtype != DType.F32 && cacheDtype != DType.BF16) throw new IllegalArgumentException("a KV cache holds F32 or BF16, got " + cacheDtype.name());
+        KvCache.checkDtype(cacheDtype);   // here, not when the cache is first made
         this.model = model;
         this.slots = slots;
         this.cacheDtype = cacheDtype;
@@ -382,7 +382,7 @@ public final class Batcher implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             Sequence s = running[i];
             if (s == null) {   // a free slot in the prefix: fed token 0 just past the entries it holds, its result unused
-                int keep = held[i] == null ? 0 : Math.min(held[i].length, batchCapacity() - 1);
+                int keep = held[i] == null ? 0 : Math.min(held[i].length, cache.maxLength() - 1);
                 if (held[i] != null && keep < held[i].length) held[i] = Arrays.copyOf(held[i], keep);
                 lengths[i] = keep;
                 continue;
@@ -452,10 +452,6 @@ public final class Batcher implements AutoCloseable {
         int most = Math.min(entries.length, prompt.length - 1), i = 0;
         while (i < most && entries[i] == prompt[i]) i++;
         return i;
-    }
-
-    private int batchCapacity() {
-        return cache.maxLength();
     }
 
     /** The first n slots as a cache (made once for each n, while the cache lasts). */

@@ -51,7 +51,7 @@ public final class KvCache implements AutoCloseable {
     /** A cache of {@code layers} layers (a {@link MultiTokenPredictor}'s own: one). */
     KvCache(DeepSeekConfig cfg, int layers, int batch, int maxLen, Device device, DType dtype) {
         if (batch < 1 || maxLen < 1) throw new IllegalArgumentException("a KV cache needs batch >= 1 and maxLen >= 1, got " + batch + " and " + maxLen);
-        if (dtype != DType.F32 && dtype != DType.BF16) throw new IllegalArgumentException("a KV cache holds F32 or BF16, got " + dtype.name());
+        checkDtype(dtype);
         this.dtype = dtype;
         this.cfg = cfg;
         this.batch = batch;
@@ -67,6 +67,11 @@ public final class KvCache implements AutoCloseable {
                 kRope[i] = Tensor.zeros(device, dtype, batch, maxLen, cfg.qkRopeHeadDim());
             }
         }
+    }
+
+    /** Throws unless a cache can hold {@code dtype} (F32 or BF16). */
+    static void checkDtype(DType dtype) {
+        if (dtype != DType.F32 && dtype != DType.BF16) throw new IllegalArgumentException("a KV cache holds F32 or BF16, got " + dtype.name());
     }
 
     /**
